@@ -1,0 +1,37 @@
+// Benchmark entry point: `npm run bench` runs every suite, `npm run bench -- ops cost` some.
+// Each suite is bench/<name>.ts exporting `run(args: string[]): Promise<object>`; its result
+// is written as JSON to bench/results/<name>-<timestamp>.json with the machine description.
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { machineDescription } from './machine.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const suites = readdirSync(here)
+  .filter((f) => f.endsWith('.ts') && !['run.ts', 'machine.ts'].includes(f))
+  .map((f) => f.slice(0, -3))
+  .sort();
+
+const args = process.argv.slice(2);
+const chosen = args.filter((a) => !a.startsWith('-'));
+const flags = args.filter((a) => a.startsWith('-'));
+for (const name of chosen) {
+  if (!suites.includes(name)) {
+    console.error(`unknown benchmark suite "${name}"; suites: ${suites.join(', ')}`);
+    process.exit(2);
+  }
+}
+const machine = machineDescription();
+console.log(`machine: ${machine.summary}`);
+mkdirSync(join(here, 'results'), { recursive: true });
+for (const name of chosen.length ? chosen : suites) {
+  const mod = (await import(pathToFileURL(join(here, `${name}.ts`)).href)) as {
+    run: (flags: string[]) => Promise<object>;
+  };
+  console.log(`\n== ${name}`);
+  const result = await mod.run(flags);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const out = join(here, 'results', `${name}-${stamp}.json`);
+  writeFileSync(out, JSON.stringify({ suite: name, machine, date: new Date().toISOString(), result }, null, 2));
+  console.log(`wrote ${out}`);
+}

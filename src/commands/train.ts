@@ -1,0 +1,4 @@
+// placeholder: replaced by the module that owns this command
+import type { Command } from 'commander';
+
+export function registerTrain(_program: Command): void {}

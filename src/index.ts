@@ -1,0 +1,2 @@
+// Library entry point: `import { sccForward, sccBackward } from 'dsxplore'`.
+export type { ModelSpec, Layer, Slot, Variant } from './models/spec.js';
