@@ -1,0 +1,29 @@
+// Public face of the model zoo: builders, slot skeletons, variants, the spec hash.
+export type * from './spec.js';
+export { type SlotInfo } from './builder.js';
+export {
+  buildModel,
+  slotsOf,
+  listModels,
+  describeModel,
+  baselineVariant,
+  modelOptions,
+  DEFAULT_MODEL_OPTIONS,
+  type ModelOptions,
+  type BuildOptions,
+  type SlotSkeleton,
+} from './registry.js';
+export {
+  parseVariant,
+  formatVariant,
+  resolveVariant,
+  slotProblem,
+  slotError,
+  strideFromOverlap,
+  variantChoiceSchema,
+  VARIANT_FORMS,
+  VARIANT_KINDS,
+  type VariantChoice,
+  type SlotShape,
+} from './variant.js';
+export { specHash, canonicalJson } from './hash.js';
