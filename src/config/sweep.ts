@@ -1,0 +1,325 @@
+// The sweep config: what a researcher writes to describe a design space, a budget and a
+// training recipe (issue 5 item 1). JSON or YAML; validated here and nowhere else, so the
+// space, the runner and the store receive plain, trusted data. Every error names the
+// field path and, where there is a closed set, the allowed values.
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { UsageError } from '../errors.js';
+import { datasetNames, parseDatasetRef } from '../data/index.js';
+import { listModels } from '../models/index.js';
+import { recipeInputSchema, resolveRecipe } from './recipe.js';
+
+export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'] as const;
+export const TIE_MODES = ['all', 'stage', 'slot'] as const;
+export const OBJECTIVES = ['accuracy', 'macs', 'params'] as const;
+export const SEARCH_KINDS = ['grid', 'random', 'evolutionary'] as const;
+
+export type ObjectiveName = (typeof OBJECTIVES)[number];
+export type TieMode = (typeof TIE_MODES)[number];
+
+const posInt = z.number().int().min(1);
+const seedInt = z.number().int().min(0).max(2 ** 31 - 1);
+
+function unique<T>(xs: T[]): boolean {
+  return new Set(xs).size === xs.length;
+}
+
+// a message from the zoo's or the data registry's own validation, as a zod issue
+function checkedBy(check: (v: string) => unknown) {
+  return z.string().superRefine((v, ctx) => {
+    try {
+      check(v);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+  });
+}
+
+const datasetSchema = z.strictObject({
+  /** mnist, fashion-mnist, cifar10, synthetic, or synthetic:size=16,classes=4,... */
+  name: checkedBy(parseDatasetRef).describe(datasetNames.join(', ')),
+  /** directory holding the dataset files (fashion-mnist, cifar10) */
+  dataDir: z.string().min(1).optional(),
+  /** train on the first N training images only (quick sweeps) */
+  limitTrain: posInt.optional(),
+  /** evaluate on the first N test images only */
+  limitTest: posInt.optional(),
+  /** held out of the training set and used instead of the test set to rank candidates:
+   * a fraction in (0,1) or a count of images */
+  validation: z
+    .number()
+    .positive()
+    .refine((v) => v < 1 || Number.isInteger(v), {
+      message: 'must be a fraction in (0,1) or a whole number of images',
+    })
+    .optional(),
+});
+
+const spaceSchema = z
+  .strictObject({
+    /** variant kinds the search may put in a slot */
+    variants: z
+      .array(z.enum(VARIANT_KINDS))
+      .min(1)
+      .refine(unique, { message: 'must not repeat a kind' })
+      .default(['dw-scc']),
+    /** channel-group choices, used by dw-gpw (cg), gc-shuffle (g) and dw-scc (cg) */
+    cg: z.array(posInt).min(1).refine(unique, { message: 'must not repeat a value' }).optional(),
+    /** SCC overlap-ratio choices, each in [0,1); exclusive with `s` */
+    co: z
+      .array(z.number().min(0).lt(1))
+      .min(1)
+      .refine(unique, { message: 'must not repeat a value' })
+      .optional(),
+    /** SCC channel-stride choices; exclusive with `co` */
+    s: z.array(posInt).min(1).refine(unique, { message: 'must not repeat a value' }).optional(),
+    /** how slots share hyperparameters: one choice for the whole network, one per stage
+     * (run of slots with the same output resolution), or one per slot */
+    tie: z.enum(TIE_MODES).default('all'),
+  })
+  .superRefine((sp, ctx) => {
+    if (sp.co && sp.s) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['co'],
+        message: 'give either co (overlap ratios) or s (channel strides), not both',
+      });
+    }
+    if (sp.variants.includes('dw-scc') && !sp.co && !sp.s) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['co'],
+        message: 'dw-scc needs overlap ratios `co` (e.g. [0.25, 0.5]) or channel strides `s`',
+      });
+    }
+    const grouped = sp.variants.filter((k) => k === 'dw-gpw' || k === 'gc-shuffle' || k === 'dw-scc');
+    if (grouped.length > 0 && !sp.cg) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cg'],
+        message: `${grouped.join(', ')} need channel-group choices \`cg\` (e.g. [1, 2, 4])`,
+      });
+    }
+  });
+
+const constraintsSchema = z
+  .strictObject({
+    maxMacs: z.number().positive().optional(),
+    minMacs: z.number().min(0).optional(),
+    maxParams: z.number().positive().optional(),
+  })
+  .refine((c) => c.minMacs === undefined || c.maxMacs === undefined || c.minMacs <= c.maxMacs, {
+    message: 'minMacs must not exceed maxMacs',
+    path: ['minMacs'],
+  });
+
+const searchSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('grid') }),
+  z.strictObject({
+    kind: z.literal('random'),
+    /** how many distinct candidates to draw */
+    n: posInt,
+    seed: seedInt.default(0),
+  }),
+  z.strictObject({
+    kind: z.literal('evolutionary'),
+    population: z.number().int().min(4),
+    generations: posInt,
+    /** per-unit mutation probability; default 1 / (number of tied units) */
+    mutation: z.number().min(0).max(1).optional(),
+    /** probability that two parents are crossed over (uniform, per unit) */
+    crossover: z.number().min(0).max(1).default(0.9),
+    seed: seedInt.default(0),
+  }),
+]);
+
+const multiFidelitySchema = z.strictObject({
+  /** training epochs at each rung, increasing, e.g. [1, 3] */
+  rungs: z
+    .array(posInt)
+    .min(2)
+    .refine((r) => r.every((v, i) => i === 0 || v > r[i - 1]), {
+      message: 'must be strictly increasing epoch counts, e.g. [1, 3]',
+    }),
+  /** keep the best 1/eta of each rung (by Pareto rank) for the next one */
+  eta: z.number().gt(1).default(3),
+});
+
+export const sweepConfigSchema = z.strictObject({
+  /** names the sweep in the store; letters, digits, '-', '_', '.' */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+      message: "must start with a letter or digit and use only letters, digits, '.', '_' and '-'",
+    }),
+  model: z.string().refine((m) => listModels().includes(m), {
+    error: () => `unknown model; allowed values: ${listModels().join(', ')}`,
+  }),
+  dataset: datasetSchema,
+  /** the training recipe (src/config/recipe.ts); with multiFidelity, its epochs are replaced by the rungs */
+  recipe: recipeInputSchema.default({}),
+  space: spaceSchema,
+  constraints: constraintsSchema.default({}),
+  search: searchSchema,
+  multiFidelity: multiFidelitySchema.optional(),
+  seeds: z.array(seedInt).min(1).refine(unique, { message: 'must not repeat a seed' }).default([0]),
+  objectives: z
+    .array(z.enum(OBJECTIVES))
+    .min(2)
+    .refine(unique, { message: 'must not repeat an objective' })
+    .refine((o) => o.includes('accuracy'), { message: 'must include accuracy' })
+    .default(['accuracy', 'macs']),
+  baselines: z.boolean().default(true),
+}).superRefine((c, ctx) => {
+  const rungs = c.multiFidelity?.rungs;
+  if (rungs && c.recipe.epochs !== undefined && c.recipe.epochs !== rungs[rungs.length - 1]) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['recipe', 'epochs'],
+      message: `with multiFidelity the epochs come from multiFidelity.rungs (last rung ${rungs[rungs.length - 1]}); remove recipe.epochs or set it to ${rungs[rungs.length - 1]}`,
+    });
+  }
+  // rules that span recipe fields and the dataset (warm-up within the epochs, crop
+  // padding smaller than the image), checked now rather than at the first trial
+  const epochs = rungs ? rungs[rungs.length - 1] : c.recipe.epochs;
+  try {
+    parseDatasetRef(c.dataset.name);
+  } catch {
+    return; // reported at dataset.name already
+  }
+  try {
+    resolveRecipe({ ...c.recipe, epochs }, c.dataset.name, 'recipe');
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    ctx.addIssue({ code: 'custom', path: [], message: err.message });
+  }
+});
+
+/** A validated sweep config, defaults filled in. */
+export type SweepConfig = z.output<typeof sweepConfigSchema>;
+export type SpaceConfig = SweepConfig['space'];
+export type Constraints = SweepConfig['constraints'];
+export type SearchConfig = SweepConfig['search'];
+export type MultiFidelity = NonNullable<SweepConfig['multiFidelity']>;
+
+function pathString(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const p of path) {
+    if (typeof p === 'number') s += `[${p}]`;
+    else s += s ? `.${String(p)}` : String(p);
+  }
+  return s || '(top level)';
+}
+
+// The keys an object schema accepts at `path`, for "unknown field" messages. Walks through
+// the wrappers zod 4 puts around objects (default, optional, pipe); gives up quietly.
+function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
+  let s: any = schema;
+  const unwrap = () => {
+    for (let i = 0; i < 10 && s?.def; i++) {
+      if (s.def.innerType) s = s.def.innerType;
+      else if (s.def.type === 'pipe') s = s.def.in;
+      else break;
+    }
+  };
+  unwrap();
+  for (const p of path) {
+    if (s?.def?.type === 'array' && typeof p === 'number') s = s.def.element;
+    else if (s?.shape && typeof p === 'string') s = s.shape[p];
+    else return undefined;
+    unwrap();
+  }
+  return s?.shape ? Object.keys(s.shape) : undefined;
+}
+
+function got(issue: z.core.$ZodIssue): string {
+  const input = (issue as { input?: unknown }).input;
+  if (input === undefined || (typeof input === 'object' && input !== null)) return '';
+  return ` (got ${JSON.stringify(input)})`;
+}
+
+function notAllowed(issue: z.core.$ZodIssue): string {
+  const input = (issue as { input?: unknown }).input;
+  return input === undefined ? '' : `got ${JSON.stringify(input)}; `;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
+  // a message from another module's validation already names its field
+  if (issue.code === 'custom' && issue.path.length === 0) return issue.message;
+  const where = pathString(issue.path);
+  switch (issue.code) {
+    case 'invalid_value':
+      return `${where}: ${notAllowed(issue)}allowed values: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'too_small':
+    case 'too_big': {
+      const i = issue as z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig;
+      const bound = i.code === 'too_small' ? (i as z.core.$ZodIssueTooSmall).minimum : (i as z.core.$ZodIssueTooBig).maximum;
+      const op = i.code === 'too_small' ? (i.inclusive ? '>=' : '>') : i.inclusive ? '<=' : '<';
+      if (i.origin === 'array') {
+        return `${where}: needs ${i.code === 'too_small' ? 'at least' : 'at most'} ${String(bound)} item(s)`;
+      }
+      if (i.origin === 'string') return `${where}: must not be empty`;
+      return `${where}: must be ${op} ${String(bound)}${got(issue)}`;
+    }
+    case 'unrecognized_keys': {
+      const allowed = keysAt(schema, issue.path);
+      const at = issue.path.length ? `${where}: ` : '';
+      return `${at}unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys
+        .map((k) => `'${k}'`)
+        .join(', ')}${allowed ? `; allowed fields: ${allowed.join(', ')}` : ''}`;
+    }
+    case 'invalid_union': {
+      const opts = (issue as any).options as unknown[] | undefined;
+      if (opts) return `${where}: ${notAllowed(issue)}allowed values: ${opts.map((v) => JSON.stringify(v)).join(', ')}`;
+      return `${where}: ${issue.message}`;
+    }
+    case 'invalid_type':
+      if (/received undefined/.test(issue.message)) return `${where}: required field is missing (expected ${issue.expected})`;
+      return `${where}: ${issue.message.replace(/^Invalid input: /, '')}`;
+    default:
+      return `${where}: ${issue.message}${got(issue)}`;
+  }
+}
+
+/** One readable message for all issues of a failed parse, one line per issue. */
+export function formatZodError(error: z.ZodError, schema: z.ZodType, source: string): string {
+  const lines = error.issues.map((i) => `  - ${describeIssue(i, schema)}`);
+  return `invalid ${source}:\n${lines.join('\n')}`;
+}
+
+/** Validate an already-parsed object; throws UsageError naming each bad field. */
+export function parseSweepConfig(raw: unknown, source = 'sweep config'): SweepConfig {
+  const r = sweepConfigSchema.safeParse(raw, { reportInput: true });
+  if (!r.success) throw new UsageError(formatZodError(r.error, sweepConfigSchema, source));
+  return r.data;
+}
+
+/** Parse JSON or YAML text (YAML is a superset of JSON; the extension only picks the
+ * error wording). */
+export function parseSweepConfigText(text: string, source = 'sweep config'): SweepConfig {
+  let raw: unknown;
+  try {
+    raw = source.toLowerCase().endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new UsageError(`${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+  }
+  return parseSweepConfig(raw, source);
+}
+
+/** Read and validate a sweep config file (.json, .yaml or .yml). */
+export function loadSweepConfig(path: string): SweepConfig {
+  const ext = extname(path).toLowerCase();
+  if (!['.json', '.yaml', '.yml'].includes(ext)) {
+    throw new UsageError(`${path}: a sweep config must be a .json, .yaml or .yml file`);
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read sweep config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseSweepConfigText(text, path);
+}

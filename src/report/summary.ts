@@ -1,0 +1,181 @@
+// What a sweep found, as plain data: trial counts by state, one result per candidate
+// (seeds averaged), the Pareto front, each baseline against the best SCC design that costs
+// no more, and the front's hypervolume. Everything else in src/report renders this.
+//
+// Which trials count: done trials at the sweep's highest fidelity (most epochs among its
+// done trials), so candidates pruned at a lower successive-halving rung are not compared
+// with fully trained ones. A candidate trained with several seeds gets its mean accuracy.
+import { formatVariant } from '../models/variant.js';
+import type { Variant } from '../models/spec.js';
+import {
+  normalizedHypervolume,
+  paretoFront,
+  type HvReference,
+  type Objective,
+} from '../pareto/objectives.js';
+import type { TrialRow, TrialState } from '../store/types.js';
+
+export const STATES: readonly TrialState[] = ['queued', 'running', 'done', 'failed', 'pruned', 'diverged'];
+
+export interface CandidateResult {
+  hash: string;
+  label: string;
+  baseline: boolean;
+  variants: Variant[];
+  /** mean over seeds */
+  accuracy: number;
+  /** sample standard deviation over seeds (0 with one seed) */
+  accuracyStd: number;
+  seeds: number[];
+  epochs: number;
+  macs: number;
+  flops: number;
+  params: number;
+}
+
+export interface BaselineComparison {
+  baseline: CandidateResult;
+  /** the most accurate SCC candidate with macs <= the baseline's, if any */
+  best: CandidateResult | null;
+  /** best.accuracy - baseline.accuracy */
+  accuracyDelta: number | null;
+  /** best.macs / baseline.macs */
+  macsRatio: number | null;
+}
+
+export interface SweepSummary {
+  sweep: string;
+  objectives: Objective[];
+  counts: Record<TrialState, number>;
+  trials: number;
+  /** the fidelity compared, in epochs (null when nothing is done) */
+  epochs: number | null;
+  candidates: CandidateResult[];
+  /** non-dominated candidates (duplicates kept), by MACs ascending */
+  front: CandidateResult[];
+  baselines: BaselineComparison[];
+  hypervolume: number;
+  reference: HvReference;
+}
+
+/** True when at least one slot uses sliding-channel convolution. */
+export function isScc(c: { variants: Variant[] }): boolean {
+  return c.variants.some((v) => v.kind === 'dw-scc');
+}
+
+/** One slot's setting as text; dw-scc shows the resolved channel stride (and co if given). */
+export function slotText(v: Variant, withCo = true): string {
+  if (v.kind !== 'dw-scc') return formatVariant(v);
+  return `dw-scc:cg=${v.cg},s=${v.s}${withCo && v.co !== undefined ? `,co=${v.co}` : ''}`;
+}
+
+/** Per-slot settings, runs of equal neighbours collapsed: "0-5 dw-scc:cg=2,s=8; 6-17 std".
+ * The overlap ratio co is left out unless asked for: the design label carries it. */
+export function slotsText(variants: readonly Variant[], withCo = false): string {
+  const texts = variants.map((v) => slotText(v, withCo));
+  const parts: string[] = [];
+  for (let i = 0; i < texts.length; ) {
+    let j = i;
+    while (j + 1 < texts.length && texts[j + 1] === texts[i]) j++;
+    parts.push(`${i === j ? i : `${i}-${j}`} ${texts[i]}`);
+    i = j + 1;
+  }
+  return parts.join('; ');
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function std(xs: number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+}
+
+/** One result per candidate from the done trials at the highest fidelity, in first-seen order. */
+export function candidateResults(trials: readonly TrialRow[]): { epochs: number | null; candidates: CandidateResult[] } {
+  const done = trials.filter((t) => t.state === 'done' && t.accuracy !== null && Number.isFinite(t.accuracy));
+  if (done.length === 0) return { epochs: null, candidates: [] };
+  const epochs = Math.max(...done.map((t) => t.epochs));
+  const groups = new Map<string, TrialRow[]>();
+  for (const t of done) {
+    if (t.epochs !== epochs) continue;
+    if (!groups.has(t.candidateHash)) groups.set(t.candidateHash, []);
+    groups.get(t.candidateHash)!.push(t);
+  }
+  const candidates = [...groups.values()].map((ts): CandidateResult => {
+    // one accuracy per seed (a seed trained twice, e.g. reused, counts once)
+    const bySeed = new Map<number, number>();
+    for (const t of ts) if (!bySeed.has(t.seed)) bySeed.set(t.seed, t.accuracy as number);
+    const accs = [...bySeed.values()];
+    const t0 = ts[0];
+    return {
+      hash: t0.candidateHash,
+      label: t0.label,
+      baseline: t0.baseline,
+      variants: t0.variants,
+      accuracy: mean(accs),
+      accuracyStd: std(accs),
+      seeds: [...bySeed.keys()].sort((a, b) => a - b),
+      epochs,
+      macs: t0.macs,
+      flops: t0.flops,
+      params: t0.params,
+    };
+  });
+  return { epochs, candidates };
+}
+
+export function byMacs(a: CandidateResult, b: CandidateResult): number {
+  return a.macs - b.macs || b.accuracy - a.accuracy || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0);
+}
+
+/** For each baseline, the most accurate SCC candidate that costs no more MACs. When the
+ * sweep has no SCC candidate at all, any non-baseline candidate is considered. */
+export function compareBaselines(candidates: readonly CandidateResult[]): BaselineComparison[] {
+  const pool = candidates.some((c) => !c.baseline && isScc(c))
+    ? candidates.filter((c) => !c.baseline && isScc(c))
+    : candidates.filter((c) => !c.baseline);
+  return candidates
+    .filter((c) => c.baseline)
+    .sort(byMacs)
+    .reverse()
+    .map((b) => {
+      let best: CandidateResult | null = null;
+      for (const c of pool) {
+        if (c.macs > b.macs) continue;
+        if (!best || c.accuracy > best.accuracy || (c.accuracy === best.accuracy && byMacs(c, best) < 0)) best = c;
+      }
+      return {
+        baseline: b,
+        best,
+        accuracyDelta: best ? best.accuracy - b.accuracy : null,
+        macsRatio: best ? best.macs / b.macs : null,
+      };
+    });
+}
+
+export function summarize(sweep: string, trials: readonly TrialRow[], objectives: readonly Objective[]): SweepSummary {
+  const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<TrialState, number>;
+  for (const t of trials) counts[t.state]++;
+  const { epochs, candidates } = candidateResults(trials);
+  const front = paretoFront(candidates, objectives).sort(byMacs);
+  const reference: HvReference = {
+    accuracy: 0,
+    macs: Math.max(0, ...candidates.map((c) => c.macs)),
+    params: Math.max(0, ...candidates.map((c) => c.params)),
+  };
+  return {
+    sweep,
+    objectives: [...objectives],
+    counts,
+    trials: trials.length,
+    epochs,
+    candidates,
+    front,
+    baselines: compareBaselines(candidates),
+    hypervolume: normalizedHypervolume(front, objectives, reference),
+    reference,
+  };
+}

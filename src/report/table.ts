@@ -1,0 +1,95 @@
+// The text form of `dsxplore report`: state counts, the Pareto front by MACs with each
+// slot's settings, baselines against the best SCC design that costs no more, hypervolume.
+import Table from 'cli-table3';
+import { formatCount } from './plot.js';
+import { slotsText, STATES, type SweepSummary } from './summary.js';
+
+const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
+const signedPct = (d: number) => `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)} pt`;
+
+export function renderReport(s: SweepSummary, context = ''): string {
+  const lines: string[] = [];
+  lines.push(`sweep ${s.sweep}${context ? ` (${context})` : ''}: ${s.trials} trials`);
+  lines.push(`states: ${STATES.map((st) => `${st} ${s.counts[st]}`).join(', ')}`);
+  if (s.epochs === null) {
+    lines.push('no finished trials yet: nothing to compare');
+    return `${lines.join('\n')}\n`;
+  }
+  const seeds = Math.max(...s.candidates.map((c) => c.seeds.length));
+  lines.push(
+    `${s.candidates.length} candidates finished at ${s.epochs} epoch${s.epochs === 1 ? '' : 's'}` +
+      `${seeds > 1 ? ` (accuracy: mean over up to ${seeds} seeds)` : ''}`,
+  );
+  lines.push('');
+  lines.push(`Pareto front over ${s.objectives.join(', ')} (${s.front.length} candidates), by MACs:`);
+  const front = new Table({
+    head: ['#', 'accuracy', 'MACs', 'params', 'design', 'slots (index: setting)'],
+    colAligns: ['right', 'right', 'right', 'right', 'left', 'left'],
+    colWidths: [null, null, null, null, 30, 56],
+    wordWrap: true,
+    wrapOnWordBoundary: false,
+    style: { head: [], border: [] },
+  });
+  s.front.forEach((c, i) => {
+    const acc = c.seeds.length > 1 ? `${pct(c.accuracy)} ±${(c.accuracyStd * 100).toFixed(2)}` : pct(c.accuracy);
+    front.push([i + 1, acc, formatCount(c.macs), formatCount(c.params), `${c.baseline ? '[baseline] ' : ''}${c.label}`, slotsText(c.variants)]);
+  });
+  lines.push(front.toString());
+  if (s.baselines.length > 0) {
+    lines.push('');
+    lines.push('Baselines against the most accurate SCC candidate with no more MACs:');
+    const t = new Table({
+      head: ['baseline', 'accuracy', 'MACs', 'best SCC candidate', 'accuracy', 'MACs', 'accuracy diff'],
+      colAligns: ['left', 'right', 'right', 'left', 'right', 'right', 'right'],
+      colWidths: [null, null, null, 34, null, null, null],
+      wordWrap: true,
+      wrapOnWordBoundary: false,
+      style: { head: [], border: [] },
+    });
+    for (const b of s.baselines) {
+      t.push(
+        b.best
+          ? [
+              b.baseline.label,
+              pct(b.baseline.accuracy),
+              formatCount(b.baseline.macs),
+              b.best.label,
+              pct(b.best.accuracy),
+              `${formatCount(b.best.macs)} (${((b.macsRatio ?? 0) * 100).toFixed(0)}%)`,
+              signedPct(b.accuracyDelta ?? 0),
+            ]
+          : [b.baseline.label, pct(b.baseline.accuracy), formatCount(b.baseline.macs), '(none this cheap)', '', '', ''],
+      );
+    }
+    lines.push(t.toString());
+  }
+  lines.push('');
+  const ref = [`accuracy ${s.reference.accuracy}`];
+  if (s.objectives.includes('macs')) ref.push(`MACs ${formatCount(s.reference.macs ?? 0)}`);
+  if (s.objectives.includes('params')) ref.push(`params ${formatCount(s.reference.params ?? 0)}`);
+  lines.push(
+    `hypervolume: ${s.hypervolume.toFixed(4)} (accuracy x fraction of the reference cost saved; reference: ${ref.join(', ')})`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** The JSON form of the report: the summary without the full candidate list. */
+export function reportJson(s: SweepSummary): unknown {
+  return {
+    sweep: s.sweep,
+    objectives: s.objectives,
+    trials: s.trials,
+    counts: s.counts,
+    epochs: s.epochs,
+    candidates: s.candidates.length,
+    front: s.front,
+    baselines: s.baselines.map((b) => ({
+      baseline: b.baseline,
+      best: b.best,
+      accuracyDelta: b.accuracyDelta,
+      macsRatio: b.macsRatio,
+    })),
+    hypervolume: s.hypervolume,
+    reference: s.reference,
+  };
+}
