@@ -1,0 +1,569 @@
+// Network executor: plan (validation and size tables), arenas, init, forward, backward, SGD.
+// See net.h for the layout rules.
+#include "net/net.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+
+#include "net/rng.h"
+
+namespace dsx {
+
+const char* layer_op_name(LayerOp op) {
+  switch (op) {
+    case LayerOp::Conv2d: return "conv2d";
+    case LayerOp::Scc: return "scc";
+    case LayerOp::BatchNorm: return "batchnorm";
+    case LayerOp::Relu: return "relu";
+    case LayerOp::MaxPool: return "maxpool";
+    case LayerOp::Gap: return "gap";
+    case LayerOp::Linear: return "linear";
+    case LayerOp::Shuffle: return "shuffle";
+    case LayerOp::Add: return "add";
+    case LayerOp::ShortcutA: return "shortcut_a";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int kOpCount = 10;
+constexpr float kBnMomentum = 0.1f;  // PyTorch defaults
+constexpr float kBnEps = 1e-5f;
+
+std::string shape_str(const TensorShape& s) {
+  return "[" + std::to_string(s[0]) + "," + std::to_string(s[1]) + "," + std::to_string(s[2]) +
+         "]";
+}
+
+[[noreturn]] void bad(const LayerSpec& l, const std::string& why) {
+  throw std::runtime_error("model spec: layer '" + l.name + "' (" + layer_op_name(l.op) +
+                           "): " + why);
+}
+
+void expect_shape(const LayerSpec& l, const TensorShape& got, const TensorShape& want,
+                  const char* what) {
+  if (got != want)
+    bad(l, std::string(what) + " shape is " + shape_str(got) + ", expected " + shape_str(want));
+}
+
+int pooled(int size, int k, int stride, int pad) { return (size + 2 * pad - k) / stride + 1; }
+
+}  // namespace
+
+NetPlan plan_net(const NetSpec& spec) {
+  NetPlan p;
+  p.spec = spec;
+  const size_t T = spec.tensors.size();
+  if (T < 2 || spec.layers.empty()) throw std::runtime_error("model spec: no layers");
+  if (spec.tensors[0] != spec.input)
+    throw std::runtime_error("model spec: tensors[0] must equal inputShape");
+  std::vector<char> written(T, 0);
+  written[0] = 1;
+  p.consumers.assign(T, 0);
+  p.layers.resize(spec.layers.size());
+  p.tensor_size.resize(T);
+  for (size_t t = 0; t < T; ++t) {
+    const auto& s = spec.tensors[t];
+    if (s[0] <= 0 || s[1] <= 0 || s[2] <= 0)
+      throw std::runtime_error("model spec: tensor " + std::to_string(t) + " has shape " +
+                               shape_str(s));
+    p.tensor_size[t] = static_cast<size_t>(s[0]) * s[1] * s[2];
+  }
+
+  // First pass: validate, count, and assign weights (the decayed region) in layer order.
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    const LayerSpec& l = spec.layers[i];
+    LayerPlan& lp = p.layers[i];
+    const size_t want_inputs = l.op == LayerOp::Add ? 2 : 1;
+    if (l.inputs.size() != want_inputs)
+      bad(l, "expects " + std::to_string(want_inputs) + " input(s), got " +
+                 std::to_string(l.inputs.size()));
+    for (int in : l.inputs) {
+      if (in < 0 || static_cast<size_t>(in) >= T || !written[in])
+        bad(l, "reads tensor " + std::to_string(in) + ", which no earlier layer writes");
+      p.consumers[in]++;
+    }
+    if (l.output <= 0 || static_cast<size_t>(l.output) >= T || written[l.output])
+      bad(l, "output tensor " + std::to_string(l.output) + " is out of range or written twice");
+    written[l.output] = 1;
+    const TensorShape& x = spec.tensors[l.inputs[0]];
+    const TensorShape& y = spec.tensors[l.output];
+    const int C = x[0], H = x[1], W = x[2];
+    switch (l.op) {
+      case LayerOp::Conv2d: {
+        if (l.in_channels != C) bad(l, "inChannels does not match the input tensor");
+        if (l.groups < 1 || C % l.groups || l.out_channels % l.groups)
+          bad(l, "groups must divide inChannels and outChannels");
+        if (l.kernel < 1 || l.stride < 1 || l.padding < 0) bad(l, "bad kernel/stride/padding");
+        expect_shape(l, y,
+                     {l.out_channels, pooled(H, l.kernel, l.stride, l.padding),
+                      pooled(W, l.kernel, l.stride, l.padding)},
+                     "output");
+        lp.weight_size = static_cast<size_t>(l.out_channels) * (C / l.groups) * l.kernel * l.kernel;
+        break;
+      }
+      case LayerOp::Scc: {
+        if (l.in_channels != C) bad(l, "inChannels does not match the input tensor");
+        if (l.groups < 1 || C % l.groups) bad(l, "groups (cg) must divide inChannels");
+        const int D = C / l.groups;
+        if (l.channel_stride < 1 || l.channel_stride > D)
+          bad(l, "channelStride must be in [1, inChannels/groups = " + std::to_string(D) + "]");
+        expect_shape(l, y, {l.out_channels, H, W}, "output");
+        lp.weight_size = static_cast<size_t>(l.out_channels) * D;
+        break;
+      }
+      case LayerOp::BatchNorm:
+        if (l.channels != C) bad(l, "channels does not match the input tensor");
+        expect_shape(l, y, x, "output");
+        break;
+      case LayerOp::Relu:
+        expect_shape(l, y, x, "output");
+        break;
+      case LayerOp::MaxPool:
+        if (l.kernel < 1 || l.stride < 1 || l.padding < 0 || 2 * l.padding > l.kernel)
+          bad(l, "bad kernel/stride/padding");
+        expect_shape(l, y,
+                     {C, pooled(H, l.kernel, l.stride, l.padding),
+                      pooled(W, l.kernel, l.stride, l.padding)},
+                     "output");
+        break;
+      case LayerOp::Gap:
+        expect_shape(l, y, {C, 1, 1}, "output");
+        break;
+      case LayerOp::Linear:
+        if (static_cast<size_t>(l.in_features) != p.tensor_size[l.inputs[0]])
+          bad(l, "inFeatures must equal C*H*W of the input (" +
+                     std::to_string(p.tensor_size[l.inputs[0]]) + ")");
+        expect_shape(l, y, {l.out_features, 1, 1}, "output");
+        lp.weight_size = static_cast<size_t>(l.out_features) * l.in_features;
+        break;
+      case LayerOp::Shuffle:
+        if (l.groups < 1 || C % l.groups) bad(l, "groups must divide the channel count");
+        expect_shape(l, y, x, "output");
+        break;
+      case LayerOp::Add:
+        expect_shape(l, spec.tensors[l.inputs[1]], x, "second input");
+        expect_shape(l, y, x, "output");
+        break;
+      case LayerOp::ShortcutA:
+        if (l.stride < 1 || l.pad_front < 0 || l.pad_front + C > l.out_channels)
+          bad(l, "needs stride >= 1 and padFront + inChannels <= outChannels");
+        expect_shape(l, y,
+                     {l.out_channels, (H + l.stride - 1) / l.stride, (W + l.stride - 1) / l.stride},
+                     "output");
+        break;
+    }
+    if (lp.weight_size) {
+      lp.weight = p.params;
+      p.params += lp.weight_size;
+      p.state_layout.push_back({l.name, "weight", lp.weight, lp.weight_size, true});
+    }
+  }
+  const int last = spec.layers.back().output;
+  if (spec.tensors[last] != TensorShape{spec.classes, 1, 1})
+    throw std::runtime_error("model spec: the last layer must output the logits, shape [" +
+                             std::to_string(spec.classes) + ",1,1]");
+  p.decayed = p.params;
+
+  // Second pass: BN affine and biases (not decayed unless asked), running stats, scratch.
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    const LayerSpec& l = spec.layers[i];
+    LayerPlan& lp = p.layers[i];
+    if (l.op == LayerOp::BatchNorm) {
+      const size_t C = l.channels;
+      lp.gamma = p.params;
+      p.state_layout.push_back({l.name, "gamma", lp.gamma, C, false});
+      lp.bias = p.params + C;
+      p.state_layout.push_back({l.name, "beta", lp.bias, C, false});
+      p.params += 2 * C;
+      lp.running = p.stats;
+      p.stats += 2 * C;
+      lp.save = p.scratch;
+      p.scratch += 2 * C;
+    } else if ((l.op == LayerOp::Conv2d || l.op == LayerOp::Linear) && l.bias) {
+      const size_t n = l.op == LayerOp::Conv2d ? l.out_channels : l.out_features;
+      lp.bias = p.params;
+      p.state_layout.push_back({l.name, "bias", lp.bias, n, false});
+      p.params += n;
+    }
+  }
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    const LayerPlan& lp = p.layers[i];
+    if (lp.running == kNone) continue;
+    const size_t C = spec.layers[i].channels;
+    p.state_layout.push_back({spec.layers[i].name, "running_mean", p.params + lp.running, C, false});
+    p.state_layout.push_back(
+        {spec.layers[i].name, "running_var", p.params + lp.running + C, C, false});
+  }
+
+  // A ReLU that is the only reader of its input, whose producer does not need its own output
+  // for backward (everything but another ReLU), runs in place: one activation buffer less.
+  // Gradients keep separate buffers because backward ops add into them.
+  p.alias.resize(T);
+  for (size_t t = 0; t < T; ++t) p.alias[t] = static_cast<int>(t);
+  std::vector<int> producer(T, -1);
+  for (size_t i = 0; i < spec.layers.size(); ++i) producer[spec.layers[i].output] = static_cast<int>(i);
+  for (const LayerSpec& l : spec.layers) {
+    if (l.op != LayerOp::Relu) continue;
+    const int in = l.inputs[0];
+    if (in == 0 || p.consumers[in] != 1) continue;
+    if (spec.layers[producer[in]].op == LayerOp::Relu) continue;
+    p.alias[l.output] = p.alias[in];
+  }
+  return p;
+}
+
+Net::Net(const NetSpec& spec, Backend& backend, int capacity)
+    : plan_(plan_net(spec)), be_(backend), capacity_(capacity) {
+  if (capacity < 1) throw std::runtime_error("batch capacity must be >= 1");
+  const char* prof = std::getenv("DSXPLORE_PROFILE");
+  profile_ = prof && prof[0] == '1';
+  times_.resize(kOpCount);
+  const size_t T = plan_.tensor_size.size();
+  act_off_.assign(T, 0);
+  size_t total = 0;
+  for (size_t t = 0; t < T; ++t) {
+    if (plan_.alias[t] != static_cast<int>(t)) continue;
+    act_off_[t] = total;
+    total += plan_.tensor_size[t] * capacity;
+  }
+  const size_t gtotal = plan_gradients(capacity);
+  auto fl = [&](size_t n) { return static_cast<float*>(be_.alloc_bytes(std::max<size_t>(n, 1) * sizeof(float))); };
+  try {
+    params_ = fl(plan_.params);
+    grads_ = fl(plan_.params);
+    momentum_ = fl(plan_.params);
+    stats_ = fl(plan_.stats);
+    scratch_ = fl(plan_.scratch);
+    acts_ = fl(total);
+    dacts_ = fl(gtotal);
+    labels_ = static_cast<int32_t*>(be_.alloc_bytes(sizeof(int32_t) * capacity));
+  } catch (...) {
+    release();  // out of (device) memory: the destructor will not run
+    throw;
+  }
+  zeroed_.assign(T, 0);
+}
+
+// Activation gradients are only live during part of the backward pass: from the backward of
+// a tensor's last reader (where it is cleared) to the backward of its producer (where it is
+// read as dy). Buffers are reused along that schedule (best fit, no splitting), so the
+// gradient arena is a few tensors deep instead of the whole network: less memory, and a
+// working set that stays warmer in cache. Returns the arena size in floats.
+size_t Net::plan_gradients(int capacity) {
+  const auto& layers = plan_.spec.layers;
+  const size_t T = plan_.tensor_size.size();
+  grad_off_.assign(T, kNone);
+  std::vector<size_t> block_size(T, 0);  // a recycled block may be larger than its tensor
+  struct Block {
+    size_t offset, size;
+  };
+  std::vector<Block> free_blocks;
+  size_t total = 0;
+  auto take = [&](size_t t) {
+    if (t == 0 || grad_off_[t] != kNone) return;
+    const size_t need = plan_.tensor_size[t] * capacity;
+    size_t best = free_blocks.size();
+    for (size_t b = 0; b < free_blocks.size(); ++b)
+      if (free_blocks[b].size >= need &&
+          (best == free_blocks.size() || free_blocks[b].size < free_blocks[best].size))
+        best = b;
+    if (best < free_blocks.size()) {
+      grad_off_[t] = free_blocks[best].offset;
+      block_size[t] = free_blocks[best].size;
+      free_blocks.erase(free_blocks.begin() + static_cast<std::ptrdiff_t>(best));
+    } else {
+      grad_off_[t] = total;
+      block_size[t] = need;
+      total += need;
+    }
+  };
+  // live from the start of backward: the logits (written by the loss) and unread tensors
+  take(static_cast<size_t>(layers.back().output));
+  for (size_t t = 1; t < T; ++t)
+    if (plan_.consumers[t] == 0) take(t);
+  for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) {
+    for (int in : layers[i].inputs) take(static_cast<size_t>(in));
+    // after layer i's backward nobody reads the gradient of its output again
+    const size_t out = static_cast<size_t>(layers[i].output);
+    free_blocks.push_back({grad_off_[out], block_size[out]});
+  }
+  return total;
+}
+
+Net::~Net() { release(); }
+
+void Net::release() {
+  for (void* p : {static_cast<void*>(params_), static_cast<void*>(grads_),
+                  static_cast<void*>(momentum_), static_cast<void*>(stats_),
+                  static_cast<void*>(scratch_), static_cast<void*>(acts_),
+                  static_cast<void*>(dacts_), static_cast<void*>(labels_)})
+    if (p) be_.free_bytes(p);
+  params_ = grads_ = momentum_ = stats_ = scratch_ = acts_ = dacts_ = nullptr;
+  labels_ = nullptr;
+}
+
+void Net::init(uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> host(plan_.state_size(), 0.0f);
+  for (size_t i = 0; i < plan_.spec.layers.size(); ++i) {
+    const LayerSpec& l = plan_.spec.layers[i];
+    const LayerPlan& lp = plan_.layers[i];
+    switch (l.op) {
+      case LayerOp::Conv2d:
+      case LayerOp::Scc: {
+        // torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu"):
+        // std = sqrt(2 / fan_out), fan_out = out_channels * kernel area (groups ignored).
+        const int K = l.op == LayerOp::Conv2d ? l.kernel : 1;
+        const double stdv = std::sqrt(2.0 / (static_cast<double>(l.out_channels) * K * K));
+        for (size_t k = 0; k < lp.weight_size; ++k)
+          host[lp.weight + k] = static_cast<float>(rng.normal() * stdv);
+        break;  // a conv bias (rare) starts at zero, as torchvision does
+      }
+      case LayerOp::Linear: {
+        // PyTorch nn.Linear default: weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)).
+        const double bound = 1.0 / std::sqrt(static_cast<double>(l.in_features));
+        for (size_t k = 0; k < lp.weight_size; ++k)
+          host[lp.weight + k] = static_cast<float>((2.0 * rng.uniform() - 1.0) * bound);
+        if (lp.bias != kNone)
+          for (int k = 0; k < l.out_features; ++k)
+            host[lp.bias + k] = static_cast<float>((2.0 * rng.uniform() - 1.0) * bound);
+        break;
+      }
+      case LayerOp::BatchNorm:
+        for (int c = 0; c < l.channels; ++c) {
+          host[lp.gamma + c] = 1.0f;
+          host[lp.bias + c] = 0.0f;
+          host[plan_.params + lp.running + c] = 0.0f;
+          host[plan_.params + lp.running + l.channels + c] = 1.0f;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  set_state(host.data());
+}
+
+void Net::set_state(const float* host) {
+  if (plan_.params) be_.upload(params_, host, plan_.params * sizeof(float));
+  if (plan_.stats) be_.upload(stats_, host + plan_.params, plan_.stats * sizeof(float));
+  be_.zero(momentum_, plan_.params);
+}
+
+void Net::get_state(float* host) {
+  if (plan_.params) be_.download(host, params_, plan_.params * sizeof(float));
+  if (plan_.stats) be_.download(host + plan_.params, stats_, plan_.stats * sizeof(float));
+}
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void Net::forward(int n, bool train) {
+  if (n < 1 || n > capacity_) throw std::runtime_error("batch size out of range");
+  for (size_t i = 0; i < plan_.spec.layers.size(); ++i) {
+    if (!profile_) {
+      forward_layer(static_cast<int>(i), n, train);
+      continue;
+    }
+    be_.sync();
+    const double t0 = now_s();
+    forward_layer(static_cast<int>(i), n, train);
+    be_.sync();
+    auto& t = times_[static_cast<int>(plan_.spec.layers[i].op)];
+    t.fwd += now_s() - t0;
+    t.calls_fwd++;
+  }
+}
+
+void Net::forward_layer(int i, int n, bool train) {
+  const LayerSpec& l = plan_.spec.layers[i];
+  const LayerPlan& lp = plan_.layers[i];
+  const TensorShape& xs = plan_.spec.tensors[l.inputs[0]];
+  const int C = xs[0], H = xs[1], W = xs[2], HW = H * W;
+  const float* x = act(l.inputs[0]);
+  float* y = act(l.output);
+  float* P = params_;
+  switch (l.op) {
+    case LayerOp::Conv2d: {
+      const Conv2dShape s{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
+      be_.conv2d_forward(s, x, P + lp.weight, lp.bias == kNone ? nullptr : P + lp.bias, y);
+      break;
+    }
+    case LayerOp::Scc: {
+      const SccShape s{n, C, H, W, l.out_channels, l.groups, l.channel_stride};
+      be_.scc_forward(s, x, P + lp.weight, y);
+      break;
+    }
+    case LayerOp::BatchNorm: {
+      float* rm = stats_ + lp.running;
+      float* rv = rm + C;
+      if (train)
+        be_.batchnorm_forward_train(n, C, HW, x, P + lp.gamma, P + lp.bias, y, scratch_ + lp.save,
+                                    scratch_ + lp.save + C, rm, rv, kBnMomentum, kBnEps);
+      else
+        be_.batchnorm_forward_eval(n, C, HW, x, P + lp.gamma, P + lp.bias, rm, rv, kBnEps, y);
+      break;
+    }
+    case LayerOp::Relu:
+      be_.relu_forward(static_cast<size_t>(n) * C * HW, x, y);
+      break;
+    case LayerOp::MaxPool: {
+      const PoolShape s{n, C, H, W, l.kernel, l.stride, l.padding};
+      be_.maxpool_forward(s, x, y);
+      break;
+    }
+    case LayerOp::Gap:
+      be_.gap_forward(n, C, HW, x, y);
+      break;
+    case LayerOp::Linear:
+      be_.linear_forward(n, l.in_features, l.out_features, x, P + lp.weight,
+                         lp.bias == kNone ? nullptr : P + lp.bias, y);
+      break;
+    case LayerOp::Shuffle:
+      be_.shuffle_forward(n, C, HW, l.groups, x, y);
+      break;
+    case LayerOp::Add:
+      be_.add_forward(static_cast<size_t>(n) * C * HW, x, act(l.inputs[1]), y);
+      break;
+    case LayerOp::ShortcutA:
+      be_.shortcut_a_forward(n, C, H, W, l.stride, l.out_channels, l.pad_front, x, y);
+      break;
+  }
+}
+
+void Net::backward(int n, double* loss_sum, int* correct) {
+  const auto& layers = plan_.spec.layers;
+  const int logits = layers.back().output;
+  const int K = plan_.spec.classes;
+  std::fill(zeroed_.begin(), zeroed_.end(), 0);
+  // softmax_xent overwrites dlogits, so the logits gradient counts as cleared.
+  be_.softmax_xent(n, K, act(logits), labels_, 1.0f / n, dact(logits), loss_sum, correct);
+  zeroed_[logits] = 1;
+  be_.zero(grads_, plan_.params);
+  // A tensor nobody reads (other than the logits) contributes no gradient: clear it now.
+  for (size_t t = 1; t < zeroed_.size(); ++t)
+    if (plan_.consumers[t] == 0 && !zeroed_[t]) {
+      be_.zero(dact(static_cast<int>(t)), plan_.tensor_size[t] * n);
+      zeroed_[t] = 1;
+    }
+  for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) {
+    // Clear each input gradient just before its first (in backward order) accumulation,
+    // while it is about to be touched anyway.
+    for (int in : layers[i].inputs)
+      if (in != 0 && !zeroed_[in]) {
+        be_.zero(dact(in), plan_.tensor_size[in] * n);
+        zeroed_[in] = 1;
+      }
+    if (!profile_) {
+      backward_layer(i, n);
+      continue;
+    }
+    be_.sync();
+    const double t0 = now_s();
+    backward_layer(i, n);
+    be_.sync();
+    auto& t = times_[static_cast<int>(layers[i].op)];
+    t.bwd += now_s() - t0;
+    t.calls_bwd++;
+  }
+}
+
+void Net::backward_layer(int i, int n) {
+  const LayerSpec& l = plan_.spec.layers[i];
+  const LayerPlan& lp = plan_.layers[i];
+  const TensorShape& xs = plan_.spec.tensors[l.inputs[0]];
+  const int C = xs[0], H = xs[1], W = xs[2], HW = H * W;
+  const float* x = act(l.inputs[0]);
+  const float* dy = dact(l.output);
+  float* dx = dact(l.inputs[0]);
+  float* P = params_;
+  float* G = grads_;
+  switch (l.op) {
+    case LayerOp::Conv2d: {
+      const Conv2dShape s{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
+      be_.conv2d_backward(s, x, P + lp.weight, dy, dx, G + lp.weight,
+                          lp.bias == kNone ? nullptr : G + lp.bias);
+      break;
+    }
+    case LayerOp::Scc: {
+      const SccShape s{n, C, H, W, l.out_channels, l.groups, l.channel_stride};
+      be_.scc_backward(s, x, P + lp.weight, dy, dx, G + lp.weight);
+      break;
+    }
+    case LayerOp::BatchNorm:
+      be_.batchnorm_backward(n, C, HW, x, P + lp.gamma, scratch_ + lp.save,
+                             scratch_ + lp.save + C, dy, dx, G + lp.gamma, G + lp.bias);
+      break;
+    case LayerOp::Relu:
+      if (dx) be_.relu_backward(static_cast<size_t>(n) * C * HW, act(l.output), dy, dx);
+      break;
+    case LayerOp::MaxPool: {
+      const PoolShape s{n, C, H, W, l.kernel, l.stride, l.padding};
+      if (dx) be_.maxpool_backward(s, x, dy, dx);
+      break;
+    }
+    case LayerOp::Gap:
+      if (dx) be_.gap_backward(n, C, HW, dy, dx);
+      break;
+    case LayerOp::Linear:
+      be_.linear_backward(n, l.in_features, l.out_features, x, P + lp.weight, dy, dx,
+                          G + lp.weight, lp.bias == kNone ? nullptr : G + lp.bias);
+      break;
+    case LayerOp::Shuffle:
+      if (dx) be_.shuffle_backward(n, C, HW, l.groups, dy, dx);
+      break;
+    case LayerOp::Add: {
+      float* db = dact(l.inputs[1]);
+      if (dx || db) be_.add_backward(static_cast<size_t>(n) * C * HW, dy, dx, db);
+      break;
+    }
+    case LayerOp::ShortcutA:
+      if (dx) be_.shortcut_a_backward(n, C, H, W, l.stride, l.out_channels, l.pad_front, dy, dx);
+      break;
+  }
+}
+
+void Net::eval_loss(int n, double* loss_sum, int* correct) {
+  const int logits = plan_.spec.layers.back().output;
+  be_.softmax_xent_eval(n, plan_.spec.classes, act(logits), labels_, loss_sum, correct);
+}
+
+void Net::sgd_step(float lr, float momentum, float weight_decay, bool decay_bn_and_bias,
+                   bool nesterov) {
+  if (decay_bn_and_bias || plan_.decayed == plan_.params) {
+    be_.sgd_step(plan_.params, params_, grads_, momentum_, lr, momentum, weight_decay, nesterov);
+    return;
+  }
+  be_.sgd_step(plan_.decayed, params_, grads_, momentum_, lr, momentum, weight_decay, nesterov);
+  const size_t d = plan_.decayed;
+  be_.sgd_step(plan_.params - d, params_ + d, grads_ + d, momentum_ + d, lr, momentum, 0.0f,
+               nesterov);
+}
+
+bool Net::params_finite() { return be_.all_finite(plan_.params, params_); }
+
+void Net::print_profile(FILE* out) const {
+  double total = 0;
+  for (const auto& t : times_) total += t.fwd + t.bwd;
+  std::fprintf(out, "dsxplore profile (%s, %d thread(s)): per op, synchronised\n",
+               be_.name().c_str(), be_.threads());
+  std::fprintf(out, "  %-11s %9s %11s %11s %7s\n", "op", "calls", "forward s", "backward s", "share");
+  for (int k = 0; k < kOpCount; ++k) {
+    const auto& t = times_[k];
+    if (!t.calls_fwd && !t.calls_bwd) continue;
+    std::fprintf(out, "  %-11s %9ld %11.3f %11.3f %6.1f%%\n", layer_op_name(static_cast<LayerOp>(k)),
+                 t.calls_fwd, t.fwd, t.bwd, total > 0 ? 100.0 * (t.fwd + t.bwd) / total : 0.0);
+  }
+  std::fprintf(out, "  %-11s %9s %11s %11.3f\n", "total", "", "", total);
+}
+
+}  // namespace dsx

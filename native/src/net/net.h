@@ -1,0 +1,122 @@
+// The network executor (llm.c style): one model spec, one backend, and one arena each for
+// parameters, gradients, momentum, activations and activation gradients, each with a size
+// table of offsets. forward / backward / sgd_step walk the layer list; backward ADDS into
+// gradients, so a tensor read by two layers (residual adds) accumulates both gradients.
+//
+// Parameter layout: every weight-decayed tensor (conv, scc and linear weights) first, as one
+// contiguous region [0, decayed_count()), then BN affine parameters and biases; so the SGD
+// step is one or two flat calls. BN running statistics live in a separate buffer.
+// State (what is saved and evaluated) = parameters followed by the running statistics.
+#pragma once
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+#include "net/spec.h"
+
+namespace dsx {
+
+constexpr size_t kNone = static_cast<size_t>(-1);
+
+// Where one layer's parameters, statistics and scratch live (element offsets; kNone = absent).
+struct LayerPlan {
+  size_t weight = kNone, weight_size = 0;  // params arena (decayed region)
+  size_t bias = kNone;                     // params arena: conv/linear bias or BN beta
+  size_t gamma = kNone;                    // params arena: BN gamma
+  size_t running = kNone;                  // stats buffer: mean[C] then var[C]
+  size_t save = kNone;                     // scratch arena: save_mean[C] then save_invstd[C]
+};
+
+// One named block of the state vector, for tests, saved files and debugging.
+struct StateEntry {
+  std::string layer;
+  std::string kind;  // weight | bias | gamma | beta | running_mean | running_var
+  size_t offset, size;
+  bool decayed;  // in the always-decayed region
+};
+
+// The static plan of a spec: validated shapes and all size tables. Needs no backend, so
+// paramCount/stateSize are answered without allocating anything.
+struct NetPlan {
+  NetSpec spec;
+  std::vector<LayerPlan> layers;
+  std::vector<size_t> tensor_size;  // elements per sample
+  std::vector<int> consumers;       // number of layer inputs reading each tensor
+  std::vector<int> alias;           // tensor whose activation buffer this tensor shares
+  size_t params = 0, decayed = 0, stats = 0, scratch = 0;
+  std::vector<StateEntry> state_layout;
+  size_t state_size() const { return params + stats; }
+};
+
+// Validates the spec (shapes, tensor ids, channel arithmetic) and lays it out; throws
+// std::runtime_error naming the offending layer.
+NetPlan plan_net(const NetSpec& spec);
+
+class Net {
+ public:
+  // Allocates every arena for batches of up to `capacity` samples. Parameters start zeroed;
+  // call init() or set_state().
+  Net(const NetSpec& spec, Backend& backend, int capacity);
+  ~Net();
+  Net(const Net&) = delete;
+  Net& operator=(const Net&) = delete;
+
+  const NetPlan& plan() const { return plan_; }
+  int capacity() const { return capacity_; }
+  Backend& backend() { return be_; }
+
+  // Kaiming-normal (fan_out) conv/scc weights, PyTorch-default linear, BN gamma=1 beta=0,
+  // running mean 0 / var 1; deterministic in the seed.
+  void init(uint64_t seed);
+  void set_state(const float* host);  // state_size() floats
+  void get_state(float* host);
+
+  // Device buffers the trainer fills for each batch.
+  float* input() { return act(0); }   // [capacity, C, H, W]
+  int32_t* labels() { return labels_; }  // [capacity]
+
+  void forward(int n, bool train);
+  // Softmax cross-entropy on the logits of the last forward (mean over n), then the whole
+  // backward pass: parameter gradients are zeroed first and then accumulated.
+  void backward(int n, double* loss_sum, int* correct);
+  void eval_loss(int n, double* loss_sum, int* correct);
+  // SGD with momentum on the whole parameter arena.
+  void sgd_step(float lr, float momentum, float weight_decay, bool decay_bn_and_bias,
+                bool nesterov);
+  bool params_finite();
+
+  float* params() { return params_; }
+  float* grads() { return grads_; }
+
+  // Per-op timing (env DSXPLORE_PROFILE=1): each op is synchronised and timed.
+  bool profiling() const { return profile_; }
+  void print_profile(FILE* out) const;
+
+ private:
+  float* act(int t) { return acts_ + act_off_[plan_.alias[t]]; }
+  float* dact(int t) { return t == 0 ? nullptr : dacts_ + grad_off_[t]; }
+  size_t plan_gradients(int capacity);
+  void release();
+  void forward_layer(int i, int n, bool train);
+  void backward_layer(int i, int n);
+
+  NetPlan plan_;
+  Backend& be_;
+  int capacity_;
+  bool profile_ = false;
+  std::vector<size_t> act_off_;   // activation arena, per tensor (capacity samples each)
+  std::vector<size_t> grad_off_;  // activation-gradient arena, per tensor (shared by liveness)
+  float *params_ = nullptr, *grads_ = nullptr, *momentum_ = nullptr, *stats_ = nullptr,
+        *scratch_ = nullptr, *acts_ = nullptr, *dacts_ = nullptr;
+  int32_t* labels_ = nullptr;
+  std::vector<char> zeroed_;  // per tensor, during backward: gradient already cleared
+  struct OpTime {
+    double fwd = 0, bwd = 0;
+    long calls_fwd = 0, calls_bwd = 0;
+  };
+  std::vector<OpTime> times_;  // per LayerOp
+};
+
+}  // namespace dsx
