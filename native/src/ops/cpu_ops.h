@@ -1,0 +1,76 @@
+// The CPU op library behind CpuBackend: free functions, one file per op family
+// (conv_cpu.cc, scc_cpu.cc, norm_cpu.cc, misc_cpu.cc), all taking the backend's context
+// (thread pool, grow-only scratch, cached SCC plans). Semantics are those of backend.h.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+
+#include "backend.h"
+#include "ops/scc_plan.h"
+#include "ops/sgemm.h"
+#include "ops/thread_pool.h"
+#include "ops/workspace.h"
+
+namespace dsx {
+
+struct CpuCtx {
+  explicit CpuCtx(int threads) : pool(threads), ws(threads) {}
+  ThreadPool pool;
+  Workspace ws;
+  std::map<std::array<int, 4>, SccPlan> scc_plans;  // keyed by (Cin, Cout, groups, stride)
+  const SccPlan& scc_plan(const SccShape& s);
+};
+
+// Upper bound of CpuBackend threads (per-thread partial buffers are indexed by thread).
+constexpr int kMaxCpuThreads = 256;
+
+// Elementwise work below this size runs on the caller: dispatch costs more than it saves.
+constexpr int64_t kSerialBelow = 1 << 15;
+
+void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
+                        const float* bias, float* y);
+void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
+                         const float* dy, float* dx, float* dw, float* dbias);
+
+void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y);
+void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w,
+                      const float* dy, float* dx, float* dw);
+
+void cpu_bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
+                          const float* beta, float* y, float* save_mean, float* save_invstd,
+                          float* running_mean, float* running_var, float momentum, float eps);
+void cpu_bn_forward_eval(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
+                         const float* beta, const float* running_mean, const float* running_var,
+                         float eps, float* y);
+void cpu_bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
+                     const float* save_mean, const float* save_invstd, const float* dy, float* dx,
+                     float* dgamma, float* dbeta);
+
+void cpu_relu_forward(CpuCtx& ctx, size_t n, const float* x, float* y);
+void cpu_relu_backward(CpuCtx& ctx, size_t n, const float* y, const float* dy, float* dx);
+void cpu_add_forward(CpuCtx& ctx, size_t n, const float* a, const float* b, float* y);
+void cpu_add_backward(CpuCtx& ctx, size_t n, const float* dy, float* da, float* db);
+void cpu_maxpool_forward(CpuCtx& ctx, const PoolShape& s, const float* x, float* y);
+void cpu_maxpool_backward(CpuCtx& ctx, const PoolShape& s, const float* x, const float* dy,
+                          float* dx);
+void cpu_gap_forward(CpuCtx& ctx, int N, int C, int HW, const float* x, float* y);
+void cpu_gap_backward(CpuCtx& ctx, int N, int C, int HW, const float* dy, float* dx);
+void cpu_linear_forward(CpuCtx& ctx, int N, int In, int Out, const float* x, const float* w,
+                        const float* bias, float* y);
+void cpu_linear_backward(CpuCtx& ctx, int N, int In, int Out, const float* x, const float* w,
+                         const float* dy, float* dx, float* dw, float* dbias);
+void cpu_shuffle(CpuCtx& ctx, int N, int C, int HW, int groups, bool backward, const float* src,
+                 float* dst);
+void cpu_shortcut_a_forward(CpuCtx& ctx, int N, int Cin, int H, int W, int stride, int Cout,
+                            int padFront, const float* x, float* y);
+void cpu_shortcut_a_backward(CpuCtx& ctx, int N, int Cin, int H, int W, int stride, int Cout,
+                             int padFront, const float* dy, float* dx);
+void cpu_softmax_xent(int N, int K, const float* logits, const int32_t* labels, float grad_scale,
+                      float* dlogits, double* loss_sum, int* correct);
+bool cpu_all_finite(CpuCtx& ctx, size_t n, const float* x);
+void cpu_sgd_step(CpuCtx& ctx, size_t n, float* p, const float* g, float* m, float lr,
+                  float momentum, float wd, bool nesterov);
+
+}  // namespace dsx

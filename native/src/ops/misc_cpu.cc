@@ -1,0 +1,243 @@
+// The small CPU ops: relu, add, max pool, global average pool, linear, channel shuffle,
+// option-A shortcut, softmax cross-entropy, finiteness check and SGD. Elementwise work is
+// split in static slices; every output element has exactly one writer.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "ops/cpu_ops.h"
+
+namespace dsx {
+
+void cpu_relu_forward(CpuCtx& ctx, size_t n, const float* x, float* y) {
+  ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  }, kSerialBelow);
+}
+
+void cpu_relu_backward(CpuCtx& ctx, size_t n, const float* y, const float* dy, float* dx) {
+  ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
+  }, kSerialBelow);
+}
+
+void cpu_add_forward(CpuCtx& ctx, size_t n, const float* a, const float* b, float* y) {
+  ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) y[i] = a[i] + b[i];
+  }, kSerialBelow);
+}
+
+void cpu_add_backward(CpuCtx& ctx, size_t n, const float* dy, float* da, float* db) {
+  ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) {
+      const float g = dy[i];
+      if (da) da[i] += g;
+      if (db) db[i] += g;
+    }
+  }, kSerialBelow);
+}
+
+void cpu_maxpool_forward(CpuCtx& ctx, const PoolShape& s, const float* x, float* y) {
+  const int Ho = s.Ho(), Wo = s.Wo();
+  ctx.pool.parallel_for(static_cast<int64_t>(s.N) * s.C, [&](int, int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const float* xp = x + nc * s.H * s.W;
+      float* yp = y + nc * Ho * Wo;
+      for (int oh = 0; oh < Ho; ++oh)
+        for (int ow = 0; ow < Wo; ++ow) {
+          float m = -std::numeric_limits<float>::infinity();
+          for (int kh = 0; kh < s.K; ++kh) {
+            const int ih = oh * s.stride - s.pad + kh;
+            if (ih < 0 || ih >= s.H) continue;
+            for (int kw = 0; kw < s.K; ++kw) {
+              const int iw = ow * s.stride - s.pad + kw;
+              if (iw < 0 || iw >= s.W) continue;
+              m = std::max(m, xp[ih * s.W + iw]);
+            }
+          }
+          yp[oh * Wo + ow] = m;
+        }
+    }
+  }, 64);
+}
+
+// The gradient goes to the first maximum in scan order, matching the forward's choice.
+void cpu_maxpool_backward(CpuCtx& ctx, const PoolShape& s, const float* x, const float* dy,
+                          float* dx) {
+  const int Ho = s.Ho(), Wo = s.Wo();
+  ctx.pool.parallel_for(static_cast<int64_t>(s.N) * s.C, [&](int, int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const float* xp = x + nc * s.H * s.W;
+      float* dxp = dx + nc * s.H * s.W;
+      const float* dyp = dy + nc * Ho * Wo;
+      for (int oh = 0; oh < Ho; ++oh)
+        for (int ow = 0; ow < Wo; ++ow) {
+          float m = -std::numeric_limits<float>::infinity();
+          int arg = -1;
+          for (int kh = 0; kh < s.K; ++kh) {
+            const int ih = oh * s.stride - s.pad + kh;
+            if (ih < 0 || ih >= s.H) continue;
+            for (int kw = 0; kw < s.K; ++kw) {
+              const int iw = ow * s.stride - s.pad + kw;
+              if (iw < 0 || iw >= s.W) continue;
+              const float v = xp[ih * s.W + iw];
+              if (arg < 0 || v > m) {
+                m = v;
+                arg = ih * s.W + iw;
+              }
+            }
+          }
+          if (arg >= 0) dxp[arg] += dyp[oh * Wo + ow];
+        }
+    }
+  }, 64);
+}
+
+void cpu_gap_forward(CpuCtx& ctx, int N, int C, int HW, const float* x, float* y) {
+  ctx.pool.parallel_for(static_cast<int64_t>(N) * C, [&](int, int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const float* xp = x + nc * HW;
+      float s = 0.0f;
+      for (int i = 0; i < HW; ++i) s += xp[i];
+      y[nc] = s / HW;
+    }
+  }, 1024);
+}
+
+void cpu_gap_backward(CpuCtx& ctx, int N, int C, int HW, const float* dy, float* dx) {
+  ctx.pool.parallel_for(static_cast<int64_t>(N) * C, [&](int, int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const float g = dy[nc] / HW;
+      float* d = dx + nc * HW;
+      for (int i = 0; i < HW; ++i) d[i] += g;
+    }
+  }, 1024);
+}
+
+void cpu_linear_forward(CpuCtx& ctx, int N, int In, int Out, const float* x, const float* w,
+                        const float* bias, float* y) {
+  sgemm_parallel(GemmArgs{false, true, N, Out, In, 1.0f, x, In, w, In, 0.0f, y, Out}, ctx.pool,
+                 ctx.ws);
+  if (bias)
+    for (int n = 0; n < N; ++n)
+      for (int o = 0; o < Out; ++o) y[static_cast<int64_t>(n) * Out + o] += bias[o];
+}
+
+void cpu_linear_backward(CpuCtx& ctx, int N, int In, int Out, const float* x, const float* w,
+                         const float* dy, float* dx, float* dw, float* dbias) {
+  if (dx)
+    sgemm_parallel(GemmArgs{false, false, N, In, Out, 1.0f, dy, Out, w, In, 1.0f, dx, In},
+                   ctx.pool, ctx.ws);
+  if (dw)
+    sgemm_parallel(GemmArgs{true, false, Out, In, N, 1.0f, dy, Out, x, In, 1.0f, dw, In},
+                   ctx.pool, ctx.ws);
+  if (dbias)
+    for (int o = 0; o < Out; ++o) {
+      float s = 0.0f;
+      for (int n = 0; n < N; ++n) s += dy[static_cast<int64_t>(n) * Out + o];
+      dbias[o] += s;
+    }
+}
+
+// Forward: out channel j*groups + g <- in channel g*cpg + j. Backward adds the inverse map.
+void cpu_shuffle(CpuCtx& ctx, int N, int C, int HW, int groups, bool backward, const float* src,
+                 float* dst) {
+  const int cpg = C / groups;
+  ctx.pool.parallel_for(static_cast<int64_t>(N) * C, [&](int, int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int64_t n = nc / C;
+      const int o = static_cast<int>(nc % C);          // channel of the shuffled tensor
+      const int i = (o % groups) * cpg + o / groups;   // its channel before the shuffle
+      if (!backward) {
+        std::memcpy(dst + nc * HW, src + (n * C + i) * HW, HW * sizeof(float));
+      } else {
+        float* d = dst + (n * C + i) * HW;
+        const float* g = src + nc * HW;
+        for (int k = 0; k < HW; ++k) d[k] += g[k];
+      }
+    }
+  }, 256);
+}
+
+void cpu_shortcut_a_forward(CpuCtx& ctx, int N, int Cin, int H, int W, int stride, int Cout,
+                            int padFront, const float* x, float* y) {
+  const int Ho = (H + stride - 1) / stride, Wo = (W + stride - 1) / stride;
+  ctx.pool.parallel_for(static_cast<int64_t>(N) * Cout, [&](int, int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int64_t n = nc / Cout;
+      const int ci = static_cast<int>(nc % Cout) - padFront;
+      float* yp = y + nc * Ho * Wo;
+      if (ci < 0 || ci >= Cin) {
+        std::memset(yp, 0, sizeof(float) * Ho * Wo);
+        continue;
+      }
+      const float* xp = x + (n * Cin + ci) * H * W;
+      for (int h = 0; h < Ho; ++h)
+        for (int w = 0; w < Wo; ++w) yp[h * Wo + w] = xp[h * stride * W + w * stride];
+    }
+  }, 256);
+}
+
+void cpu_shortcut_a_backward(CpuCtx& ctx, int N, int Cin, int H, int W, int stride, int Cout,
+                             int padFront, const float* dy, float* dx) {
+  const int Ho = (H + stride - 1) / stride, Wo = (W + stride - 1) / stride;
+  ctx.pool.parallel_for(static_cast<int64_t>(N) * Cin, [&](int, int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int64_t n = nc / Cin;
+      const int co = static_cast<int>(nc % Cin) + padFront;
+      if (co < 0 || co >= Cout) continue;
+      float* xp = dx + nc * H * W;
+      const float* yp = dy + (n * Cout + co) * Ho * Wo;
+      for (int h = 0; h < Ho; ++h)
+        for (int w = 0; w < Wo; ++w) xp[h * stride * W + w * stride] += yp[h * Wo + w];
+    }
+  }, 256);
+}
+
+void cpu_softmax_xent(int N, int K, const float* logits, const int32_t* labels, float grad_scale,
+                      float* dlogits, double* loss_sum, int* correct) {
+  double loss = 0.0;
+  int hits = 0;
+  for (int n = 0; n < N; ++n) {
+    const float* z = logits + static_cast<int64_t>(n) * K;
+    int arg = 0;
+    for (int k = 1; k < K; ++k)
+      if (z[k] > z[arg]) arg = k;
+    const double mx = z[arg];
+    double se = 0.0;
+    for (int k = 0; k < K; ++k) se += std::exp(static_cast<double>(z[k]) - mx);
+    const int y = labels[n];
+    loss += std::log(se) + mx - z[y];
+    if (arg == y) ++hits;
+    if (dlogits) {
+      float* d = dlogits + static_cast<int64_t>(n) * K;
+      for (int k = 0; k < K; ++k) {
+        const double p = std::exp(static_cast<double>(z[k]) - mx) / se;
+        d[k] = static_cast<float>((p - (k == y ? 1.0 : 0.0)) * grad_scale);
+      }
+    }
+  }
+  if (loss_sum) *loss_sum = loss;
+  if (correct) *correct = hits;
+}
+
+bool cpu_all_finite(CpuCtx&, size_t n, const float* x) {
+  bool ok = true;
+  for (size_t i = 0; i < n; ++i) ok &= std::isfinite(x[i]);
+  return ok;
+}
+
+void cpu_sgd_step(CpuCtx& ctx, size_t n, float* p, const float* g, float* m, float lr,
+                  float momentum, float wd, bool nesterov) {
+  ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float gi = g[i] + wd * p[i];
+      const float mi = momentum * m[i] + gi;
+      m[i] = mi;
+      p[i] -= lr * (nesterov ? gi + momentum * mi : mi);
+    }
+  }, kSerialBelow);
+}
+
+}  // namespace dsx

@@ -1,0 +1,296 @@
+// Blocked SGEMM after Goto/BLIS: C is cut into MC x NC tiles (the unit of parallel work);
+// for each KC slice of K a tile packs its A block into MR-row slivers and its B block into
+// NR-column panels, then sweeps the micro-kernel over them. Packing makes every inner-loop
+// access contiguous whatever the transposes and leading dimensions are.
+#include "ops/sgemm.h"
+#include "ops/transpose.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace dsx {
+
+namespace {
+constexpr int kMC = 120;  // multiple of kMR; A block MC x KC stays in L2
+constexpr int kKC = 256;
+constexpr int kNC = 512;  // multiple of kNR; B block KC x NC stays in L2
+
+#if defined(__AVX512F__)
+using vec = __m512;
+inline vec vload(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, vec v) { _mm512_storeu_ps(p, v); }
+inline vec vset1(float x) { return _mm512_set1_ps(x); }
+inline vec vzero() { return _mm512_setzero_ps(); }
+inline vec vfma(vec a, vec b, vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline vec vmul(vec a, vec b) { return _mm512_mul_ps(a, b); }
+#define DSX_SIMD 1
+#elif defined(__AVX2__) && defined(__FMA__)
+using vec = __m256;
+inline vec vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, vec v) { _mm256_storeu_ps(p, v); }
+inline vec vset1(float x) { return _mm256_set1_ps(x); }
+inline vec vzero() { return _mm256_setzero_ps(); }
+inline vec vfma(vec a, vec b, vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline vec vmul(vec a, vec b) { return _mm256_mul_ps(a, b); }
+#define DSX_SIMD 1
+#endif
+
+// How a micro-kernel walks its A operand: a packed/strided sliver (a[k*lda + i]) or kMR row
+// pointers (rows[i][k], for operands that are contiguous along K, such as NCHW planes).
+struct APacked {
+  const float* a;
+  int64_t lda;
+  float get(int i) const { return a[i]; }
+  void next() { a += lda; }
+};
+struct ARows {
+  const float* r[kMR];
+  int64_t k = 0;
+  float get(int i) const { return r[i][k]; }
+  void next() { ++k; }
+};
+
+#ifdef DSX_SIMD
+template <int NV, class AP>
+inline void kernel_simd(int K, AP ap, const float* b, int64_t ldb, float* const* crow,
+                        int mr, int nr, float alpha, float beta) {
+  vec acc[kMR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = vzero();
+  for (int k = 0; k < K; ++k) {
+    vec bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = vload(b + v * kVecWidth);
+#pragma GCC unroll 16
+    for (int i = 0; i < kMR; ++i) {
+      vec av = vset1(ap.get(i));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = vfma(av, bv[v], acc[i][v]);
+    }
+    ap.next();
+    b += ldb;
+  }
+  const vec va = vset1(alpha);
+  if (nr == NV * kVecWidth) {
+    if (beta == 0.0f) {
+      for (int i = 0; i < mr; ++i)
+        for (int v = 0; v < NV; ++v) vstore(crow[i] + v * kVecWidth, vmul(va, acc[i][v]));
+    } else {
+      const vec vb = vset1(beta);
+      for (int i = 0; i < mr; ++i)
+        for (int v = 0; v < NV; ++v) {
+          float* c = crow[i] + v * kVecWidth;
+          vstore(c, vfma(vb, vload(c), vmul(va, acc[i][v])));
+        }
+    }
+    return;
+  }
+  alignas(64) float tmp[kMR][NV * kVecWidth];
+  for (int i = 0; i < mr; ++i)
+    for (int v = 0; v < NV; ++v) vstore(&tmp[i][v * kVecWidth], acc[i][v]);
+  for (int i = 0; i < mr; ++i) {
+    float* c = crow[i];
+    if (beta == 0.0f)
+      for (int j = 0; j < nr; ++j) c[j] = alpha * tmp[i][j];
+    else
+      for (int j = 0; j < nr; ++j) c[j] = alpha * tmp[i][j] + beta * c[j];
+  }
+}
+#endif
+
+template <int NV, class AP>
+inline void kernel_portable(int K, AP ap, const float* b, int64_t ldb, float* const* crow,
+                            int mr, int nr, float alpha, float beta) {
+  constexpr int NW = NV * kVecWidth;
+  float acc[kMR][NW] = {};
+  for (int k = 0; k < K; ++k) {
+    for (int i = 0; i < kMR; ++i) {
+      const float av = ap.get(i);
+      for (int j = 0; j < NW; ++j) acc[i][j] += av * b[j];
+    }
+    ap.next();
+    b += ldb;
+  }
+  for (int i = 0; i < mr; ++i) {
+    float* c = crow[i];
+    if (beta == 0.0f)
+      for (int j = 0; j < nr; ++j) c[j] = alpha * acc[i][j];
+    else
+      for (int j = 0; j < nr; ++j) c[j] = alpha * acc[i][j] + beta * c[j];
+  }
+}
+
+// op(A)[i0.., k0..] (mc x kc) -> slivers of kMR rows, k-major, zero-padded rows.
+void pack_a(const GemmArgs& g, int i0, int mc, int k0, int kc, float* dst) {
+  for (int is = 0; is < mc; is += kMR) {
+    const int rows = std::min(kMR, mc - is);
+    float* d = dst + static_cast<int64_t>(is) * kc;
+    if (!g.transA) {
+      for (int i = 0; i < rows; ++i) {
+        const float* src = g.A + (i0 + is + i) * g.lda + k0;
+        for (int k = 0; k < kc; ++k) d[k * kMR + i] = src[k];
+      }
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        const float* src = g.A + (k0 + k) * g.lda + i0 + is;
+        for (int i = 0; i < rows; ++i) d[k * kMR + i] = src[i];
+      }
+    }
+    for (int i = rows; i < kMR; ++i)
+      for (int k = 0; k < kc; ++k) d[k * kMR + i] = 0.0f;
+  }
+}
+
+// op(B)[k0.., j0..] (kc x nc) -> panels of kNR columns, k-major, zero-padded columns.
+void pack_b(const GemmArgs& g, int k0, int kc, int j0, int nc, float* dst) {
+  for (int js = 0; js < nc; js += kNR) {
+    const int cols = std::min(kNR, nc - js);
+    float* d = dst + static_cast<int64_t>(js) * kc;
+    if (!g.transB) {
+      for (int k = 0; k < kc; ++k) {
+        const float* src = g.B + (k0 + k) * g.ldb + j0 + js;
+        float* dk = d + k * kNR;
+        std::memcpy(dk, src, cols * sizeof(float));
+        for (int j = cols; j < kNR; ++j) dk[j] = 0.0f;
+      }
+    } else {
+      const float* rows[kNR];
+      for (int j = 0; j < cols; ++j) rows[j] = g.B + (j0 + js + j) * g.ldb + k0;
+      transpose_rows(rows, cols, kc, d, kNR);
+      for (int k = 0; k < kc; ++k)
+        for (int j = cols; j < kNR; ++j) d[k * kNR + j] = 0.0f;
+    }
+  }
+}
+
+void scale_c(const GemmArgs& g, int i0, int mc, int j0, int nc) {
+  for (int i = i0; i < i0 + mc; ++i) {
+    float* c = g.C + i * g.ldc + j0;
+    if (g.beta == 0.0f)
+      std::memset(c, 0, nc * sizeof(float));
+    else if (g.beta != 1.0f)
+      for (int j = 0; j < nc; ++j) c[j] *= g.beta;
+  }
+}
+
+void tile(const GemmArgs& g, int i0, int mc, int j0, int nc, float* pa, float* pb) {
+  if (g.K == 0 || g.alpha == 0.0f) {
+    scale_c(g, i0, mc, j0, nc);
+    return;
+  }
+  float* crow[kMR];
+  for (int k0 = 0; k0 < g.K; k0 += kKC) {
+    const int kc = std::min(kKC, g.K - k0);
+    const float beta = k0 == 0 ? g.beta : 1.0f;
+    pack_a(g, i0, mc, k0, kc, pa);
+    pack_b(g, k0, kc, j0, nc, pb);
+    for (int js = 0; js < nc; js += kNR) {
+      const int cols = std::min(kNR, nc - js);
+      const float* bp = pb + static_cast<int64_t>(js) * kc;
+      for (int is = 0; is < mc; is += kMR) {
+        const int rows = std::min(kMR, mc - is);
+        for (int i = 0; i < rows; ++i) crow[i] = g.C + (i0 + is + i) * g.ldc + j0 + js;
+        micro_kernel(kc, pa + static_cast<int64_t>(is) * kc, kMR, bp, kNR, crow, rows, cols, g.alpha,
+                     beta, 2);
+      }
+    }
+  }
+}
+
+struct Tiling {
+  int mt, nt, mc, nc;
+};
+
+Tiling tiling(const GemmArgs& g, int threads) {
+  Tiling t{0, 0, kMC, kNC};
+  // Enough tiles to feed every thread, but never tiles so thin that packing dominates.
+  if (threads > 1) {
+    while (((g.M + t.mc - 1) / t.mc) * ((g.N + t.nc - 1) / t.nc) < 2 * threads && t.nc > 4 * kNR)
+      t.nc /= 2;
+  }
+  t.mt = (g.M + t.mc - 1) / t.mc;
+  t.nt = (g.N + t.nc - 1) / t.nc;
+  return t;
+}
+
+void run_tiles(const GemmArgs& g, const Tiling& t, int64_t b, int64_t e, float* pa, float* pb) {
+  for (int64_t u = b; u < e; ++u) {
+    const int ti = static_cast<int>(u % t.mt), tj = static_cast<int>(u / t.mt);
+    const int i0 = ti * t.mc, j0 = tj * t.nc;
+    tile(g, i0, std::min(t.mc, g.M - i0), j0, std::min(t.nc, g.N - j0), pa, pb);
+  }
+}
+}  // namespace
+
+const char* sgemm_kernel_name() {
+#if defined(__AVX512F__)
+  return "avx512 6x32";
+#elif defined(DSX_SIMD)
+  return "avx2-fma 6x16";
+#else
+  return "portable 6x16";
+#endif
+}
+
+namespace {
+template <class AP>
+void dispatch_kernel(int K, const AP& ap, const float* b, int64_t ldb, float* const* crow, int mr,
+                     int nr, float alpha, float beta, int nv) {
+#ifdef DSX_SIMD
+  if (nv == 1)
+    kernel_simd<1>(K, ap, b, ldb, crow, mr, nr, alpha, beta);
+  else if (nv == 2 || kWideNV == 2)
+    kernel_simd<2>(K, ap, b, ldb, crow, mr, nr, alpha, beta);
+  else
+    kernel_simd<kWideNV>(K, ap, b, ldb, crow, mr, nr, alpha, beta);
+#else
+  if (nv == 1)
+    kernel_portable<1>(K, ap, b, ldb, crow, mr, nr, alpha, beta);
+  else
+    kernel_portable<2>(K, ap, b, ldb, crow, mr, nr, alpha, beta);  // portable: kWideNV == 2
+#endif
+}
+}  // namespace
+
+void micro_kernel(int K, const float* a, int64_t lda, const float* b, int64_t ldb, float* const* crow,
+                  int mr, int nr, float alpha, float beta, int nv) {
+  dispatch_kernel(K, APacked{a, lda}, b, ldb, crow, mr, nr, alpha, beta, nv);
+}
+
+void micro_kernel_arows(int K, const float* const* arow, const float* b, int64_t ldb,
+                        float* const* crow, int mr, int nr, float alpha, float beta, int nv) {
+  ARows ap;
+  for (int i = 0; i < kMR; ++i) ap.r[i] = arow[i];
+  dispatch_kernel(K, ap, b, ldb, crow, mr, nr, alpha, beta, nv);
+}
+
+void sgemm_serial(const GemmArgs& g, Workspace& ws, int tid) {
+  if (g.M <= 0 || g.N <= 0) return;
+  const Tiling t = tiling(g, 1);
+  float* pa = ws.get(tid, kWsPackA, static_cast<size_t>(t.mc) * kKC);
+  float* pb = ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * (t.nc + kNR));
+  run_tiles(g, t, 0, static_cast<int64_t>(t.mt) * t.nt, pa, pb);
+}
+
+void sgemm_parallel(const GemmArgs& g, ThreadPool& pool, Workspace& ws) {
+  if (g.M <= 0 || g.N <= 0) return;
+  const Tiling t = tiling(g, pool.size());
+  const int64_t units = static_cast<int64_t>(t.mt) * t.nt;
+  const int64_t flops = static_cast<int64_t>(g.M) * g.N * g.K;
+  pool.parallel_for(
+      units,
+      [&](int tid, int64_t b, int64_t e) {
+        float* pa = ws.get(tid, kWsPackA, static_cast<size_t>(t.mc) * kKC);
+        float* pb = ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * (t.nc + kNR));
+        run_tiles(g, t, b, e, pa, pb);
+      },
+      flops < (1 << 16) ? units + 1 : 2);
+}
+
+}  // namespace dsx

@@ -1,0 +1,155 @@
+// SCC against the float64 reference of DESIGN.md section 1, for every legal kind of window
+// layout (groups x overlap x outChannels, wraps included), against its dense banded 1x1 conv,
+// and through the public library API (validation, errors naming the field).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { sccForward, sccBackward, channelStrideFromOverlap } from '../src/index.js';
+import { runOp, setOpThreads } from '../src/engine/ops.js';
+import * as ref from './helpers/reference.js';
+
+// float32 sums of up to a few hundred products of values in [-1, 1): 1e-4 absolute plus
+// 1e-4 relative is ~100x the rounding error and far below any indexing mistake (O(0.1..1)).
+const TOL = { atol: 1e-4, rtol: 1e-4 };
+
+function checkScc(s: ref.SccRefShape, seed: number, label: string): void {
+  const D = s.Cin / s.groups;
+  const x = ref.randomArray(s.N * s.Cin * s.H * s.W, seed);
+  const w = ref.randomArray(s.Cout * D, seed + 1);
+  const dy = ref.randomArray(s.N * s.Cout * s.H * s.W, seed + 2);
+  const y = runOp('scc_forward', { ...s }, { x, w }).y as Float32Array;
+  ref.assertClose(y, ref.sccForward(s, x, w), TOL, `${label} forward`);
+  const g = runOp('scc_backward', { ...s }, { x, w, dy });
+  const r = ref.sccBackward(s, x, w, dy);
+  ref.assertClose(g.dx as Float32Array, r.dx, TOL, `${label} dX`);
+  ref.assertClose(g.dw as Float32Array, r.dw, TOL, `${label} dW`);
+}
+
+test('SCC matches the reference for groups x overlap x outChannels (odd spatial size)', () => {
+  const Cin = 24;
+  let cases = 0;
+  for (const groups of [1, 2, 4, 8])
+    for (const co of [0, 0.25, 0.33, 0.5, 0.75])
+      for (const Cout of [Cin / 2, Cin, 3 * Cin]) {
+        const D = Cin / groups;
+        const stride = channelStrideFromOverlap(D, co);
+        checkScc({ N: 2, Cin, H: 3, W: 5, Cout, groups, stride }, cases, `g=${groups} co=${co} s=${stride} Cout=${Cout}`);
+        cases++;
+      }
+  assert.equal(cases, 60);
+});
+
+test('SCC matches the reference on larger shapes with partial pixel panels and many slivers', () => {
+  checkScc({ N: 3, Cin: 64, H: 9, W: 7, Cout: 96, groups: 2, stride: 16 }, 101, 'Cin64 g2 s16');
+  checkScc({ N: 2, Cin: 40, H: 11, W: 11, Cout: 136, groups: 4, stride: 3 }, 102, 'Cin40 g4 s3');
+  checkScc({ N: 1, Cin: 17, H: 1, W: 1, Cout: 50, groups: 1, stride: 5 }, 103, 'prime Cin, 1x1 image');
+  checkScc({ N: 2, Cin: 30, H: 5, W: 13, Cout: 7, groups: 5, stride: 6 }, 104, 'D = s, Cout not a multiple');
+});
+
+test('SCC equals the 1x1 conv with the banded circulant dense weight, forward and backward', () => {
+  const Cin = 32;
+  for (const [groups, stride, Cout] of [
+    [1, 32, 32],
+    [2, 5, 48],
+    [4, 3, 96],
+    [8, 1, 16],
+    [4, 8, 32],
+  ] as const) {
+    const s = { N: 2, Cin, H: 4, W: 6, Cout, groups, stride };
+    const D = Cin / groups;
+    const x = ref.randomArray(s.N * Cin * 24, 7);
+    const w = ref.randomArray(Cout * D, 8);
+    const dy = ref.randomArray(s.N * Cout * 24, 9);
+    const dense = ref.sccDenseWeight(s, w);
+    const conv = { N: 2, Cin, H: 4, W: 6, Cout, K: 1, stride: 1, pad: 0, groups: 1 };
+    const label = `g=${groups} s=${stride} Cout=${Cout}`;
+    const yScc = runOp('scc_forward', s, { x, w }).y as Float32Array;
+    const yConv = runOp('conv2d_forward', conv, { x, w: dense }).y as Float32Array;
+    ref.assertClose(yScc, yConv, TOL, `${label} forward`);
+    const gScc = runOp('scc_backward', s, { x, w, dy });
+    const gConv = runOp('conv2d_backward', conv, { x, w: dense, dy });
+    ref.assertClose(gScc.dx as Float32Array, gConv.dx as Float32Array, TOL, `${label} dX`);
+    ref.assertClose(gScc.dw as Float32Array, ref.sccBandOf(s, gConv.dw as Float32Array), TOL, `${label} dW`);
+  }
+});
+
+test('SCC backward adds into the given gradients and skips the ones not asked for', () => {
+  const s = { N: 2, Cin: 16, H: 3, W: 3, Cout: 24, groups: 2, stride: 3 };
+  const x = ref.randomArray(2 * 16 * 9, 1);
+  const w = ref.randomArray(24 * 8, 2);
+  const dy = ref.randomArray(2 * 24 * 9, 3);
+  const dx0 = ref.randomArray(x.length, 4);
+  const dw0 = ref.randomArray(w.length, 5);
+  const r = ref.sccBackward(s, x, w, dy);
+  const g = runOp('scc_backward', s, { x, w, dy, dx: dx0, dw: dw0 });
+  ref.assertClose(g.dx as Float32Array, r.dx.map((v, i) => v + dx0[i]!), TOL, 'dx += ');
+  ref.assertClose(g.dw as Float32Array, r.dw.map((v, i) => v + dw0[i]!), TOL, 'dw += ');
+  const onlyDw = runOp('scc_backward', { ...s, skip: ['dx'] }, { x, w, dy, dx: dx0 });
+  assert.deepEqual(onlyDw.dx, dx0, 'a skipped dx is left untouched');
+  ref.assertClose(onlyDw.dw as Float32Array, r.dw, TOL, 'dw alone');
+});
+
+test('SCC results are bit-identical for a fixed thread count and match across thread counts', () => {
+  const s = { N: 5, Cin: 48, H: 8, W: 8, Cout: 96, groups: 2, stride: 7 };
+  const x = ref.randomArray(5 * 48 * 64, 11);
+  const w = ref.randomArray(96 * 24, 12);
+  const dy = ref.randomArray(5 * 96 * 64, 13);
+  try {
+    setOpThreads(2);
+    const a = runOp('scc_backward', s, { x, w, dy });
+    const b = runOp('scc_backward', s, { x, w, dy });
+    assert.deepEqual(a.dw, b.dw, 'same thread count: identical dW');
+    assert.deepEqual(a.dx, b.dx, 'same thread count: identical dX');
+    setOpThreads(1);
+    const c = runOp('scc_backward', s, { x, w, dy });
+    assert.deepEqual(c.dx, a.dx, 'dX has one writer per element: identical for any thread count');
+    ref.assertClose(c.dw as Float32Array, a.dw as Float32Array, TOL, 'dW across thread counts');
+  } finally {
+    setOpThreads(0);
+  }
+});
+
+test('library API: sccForward/sccBackward from the package main', () => {
+  const shape = { batch: 2, inChannels: 12, height: 3, width: 3, outChannels: 18, groups: 3, channelStride: 2 };
+  const s = { N: 2, Cin: 12, H: 3, W: 3, Cout: 18, groups: 3, stride: 2 };
+  const x = ref.randomArray(2 * 12 * 9, 21);
+  const w = ref.randomArray(18 * 4, 22);
+  const dy = ref.randomArray(2 * 18 * 9, 23);
+  ref.assertClose(sccForward(x, w, shape), ref.sccForward(s, x, w), TOL, 'sccForward');
+  const g = sccBackward(x, w, dy, shape);
+  const r = ref.sccBackward(s, x, w, dy);
+  ref.assertClose(g.gradInput, r.dx, TOL, 'gradInput');
+  ref.assertClose(g.gradWeight, r.dw, TOL, 'gradWeight');
+});
+
+test('library API: bad shapes and arrays throw an Error naming the field', () => {
+  const shape = { batch: 1, inChannels: 8, height: 2, width: 2, outChannels: 8, groups: 2, channelStride: 2 };
+  const x = new Float32Array(32);
+  const w = new Float32Array(32);
+  const dy = new Float32Array(32);
+  const cases: [Record<string, number>, RegExp][] = [
+    [{ groups: 3 }, /groups/],
+    [{ channelStride: 5 }, /channelStride/],
+    [{ channelStride: 0 }, /channelStride/],
+    [{ batch: 1.5 }, /batch/],
+    [{ height: 0 }, /height/],
+    [{ outChannels: 2.5 }, /outChannels/],
+    [{ inChannels: Number.NaN }, /inChannels/],
+  ];
+  for (const [patch, re] of cases) {
+    assert.throws(() => sccForward(x, w, { ...shape, ...patch }), re, JSON.stringify(patch));
+    assert.throws(() => sccBackward(x, w, dy, { ...shape, ...patch }), re, JSON.stringify(patch));
+  }
+  assert.throws(() => sccForward(new Float32Array(31), w, shape), /input/);
+  assert.throws(() => sccForward(x, new Float32Array(33), shape), /weight/);
+  assert.throws(() => sccBackward(x, w, new Float32Array(8), shape), /gradOutput/);
+  assert.throws(() => sccForward(x, w, { ...shape, width: undefined } as never), /width/);
+});
+
+test('channelStrideFromOverlap follows s = clamp(D - round(co*D), 1, D)', () => {
+  assert.equal(channelStrideFromOverlap(32, 0), 32);
+  assert.equal(channelStrideFromOverlap(32, 0.5), 16);
+  assert.equal(channelStrideFromOverlap(24, 0.33), 16);
+  assert.equal(channelStrideFromOverlap(3, 0.75), 1);
+  assert.equal(channelStrideFromOverlap(1, 0.9), 1);
+  assert.throws(() => channelStrideFromOverlap(8, 1), /overlap/);
+});
