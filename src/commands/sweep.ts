@@ -1,4 +1,212 @@
-// placeholder: replaced by the module that owns this command
+// `dsxplore sweep`: explore a design space described by a config file, training every
+// candidate the search proposes and recording results in the store as they finish.
+// Commander wiring and output only; the work is in src/sweep/runner.ts.
 import type { Command } from 'commander';
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { loadSweepConfig } from '../config/sweep.js';
+import { openStore, defaultDbPath } from '../store/index.js';
+import { runSweep, type SweepEvent, type SweepProgress, type SweepSummary } from '../sweep/index.js';
+import { ProgressReporter, formatDuration } from '../report/progress.js';
+import type { DeviceRequest } from '../engine/types.js';
 
-export function registerSweep(_program: Command): void {}
+export const DEFAULT_MAX_CANDIDATES = 1000;
+
+const optionsSchema = z.object({
+  config: z.string({ error: '--config FILE is required (a .json or .yaml sweep config)' }).min(1),
+  db: z.string().min(1).optional(),
+  resume: z.boolean().optional(),
+  maxCandidates: z
+    .string()
+    .regex(/^\d+$/, { error: '--max-candidates must be a whole number >= 1' })
+    .transform(Number)
+    .refine((n) => n >= 1, { error: '--max-candidates must be a whole number >= 1' })
+    .optional(),
+  device: z
+    .string()
+    .regex(/^(auto|cpu|cuda|cuda:\d+)$/, { error: '--device must be auto, cpu, cuda or cuda:N' })
+    .default('auto'),
+  json: z.boolean().optional(),
+  dataDir: z.string().min(1).optional(),
+});
+
+type SweepFlags = z.input<typeof optionsSchema>;
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+export function formatMacs(n: number | bigint): string {
+  const v = Number(n);
+  if (v >= 1e9) return `${(v / 1e9).toFixed(2)}G`;
+  if (v >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
+  if (v >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
+  return String(v);
+}
+
+function progressText(p: SweepProgress): string {
+  const best = p.best ? `best ${pct(p.best.accuracy)} (${p.best.label})` : 'best --';
+  const eta = p.etaSeconds === null ? '--' : formatDuration(p.etaSeconds);
+  return `[${p.finished}/${p.total}] ${best} ETA ${eta}`;
+}
+
+function progressJson(p: SweepProgress): Record<string, unknown> {
+  return { finished: p.finished, total: p.total, counts: p.counts, best: p.best, eta: p.etaSeconds };
+}
+
+/** Turns runner events into a bar and lines on a terminal, JSON lines otherwise. */
+function makeReporter(json: boolean | undefined) {
+  const out = new ProgressReporter({ json });
+  let head = '';
+  const onEvent = (e: SweepEvent) => {
+    switch (e.type) {
+      case 'plan': {
+        const feasible = `${e.feasibleExact ? '' : '~'}${e.feasible}`;
+        const text = [
+          `sweep ${e.sweep}${e.resumed ? ' (resumed' + (e.requeued ? `; ${e.requeued} interrupted trial(s) re-queued` : '') + ')' : ''}`,
+          `  design space: ${e.spaceSize} designs; the constraints keep ${feasible}`,
+          `  search: ${e.searchKind}, ${e.initialCandidates} candidate(s) in the first round` +
+            ` + ${e.baselines.length} baseline(s)${e.baselines.length ? ` (${e.baselines.join(', ')})` : ''}`,
+          ...e.skippedBaselines.map((s) => `  baseline skipped: ${s}`),
+        ].join('\n');
+        out.event(
+          'plan',
+          {
+            sweep: e.sweep,
+            spaceSize: e.spaceSize.toString(),
+            feasible: e.feasible.toString(),
+            feasibleExact: e.feasibleExact,
+            search: e.searchKind,
+            initialCandidates: e.initialCandidates,
+            baselines: e.baselines,
+            skippedBaselines: e.skippedBaselines,
+            resumed: e.resumed,
+            requeued: e.requeued,
+          },
+          text,
+        );
+        break;
+      }
+      case 'scheduled':
+        out.event('scheduled', { what: e.what, index: e.index, trials: e.trials }, `queued ${e.what} ${e.index}: ${e.trials} trial(s)`);
+        break;
+      case 'trial-start':
+        head = `${progressText(e.progress)} | ${e.trial.label}${e.trial.rung ? ` rung ${e.trial.rung}` : ''} seed ${e.trial.seed}`;
+        if (out.mode === 'json') out.event(
+          'trial-start',
+          { trial: e.trial.id, label: e.trial.label, rung: e.trial.rung, epochs: e.trial.epochs, seed: e.trial.seed, macs: e.trial.macs, ...progressJson(e.progress) },
+          '',
+        );
+        break;
+      case 'trial-progress':
+        out.progress(e.p, head);
+        break;
+      case 'trial-end': {
+        const t = e.trial;
+        const what =
+          t.state === 'done'
+            ? `${pct(t.accuracy ?? 0)} in ${formatDuration(t.seconds ?? 0)}${e.reused ? ` (reused trial ${t.reusedFrom})` : ''}`
+            : t.state === 'failed'
+              ? `FAILED: ${t.error}`
+              : `${t.state}${t.error ? `: ${t.error}` : ''}`;
+        out.event(
+          'trial-end',
+          {
+            trial: t.id,
+            label: t.label,
+            state: t.state,
+            accuracy: t.accuracy,
+            macs: t.macs,
+            params: t.params,
+            seconds: t.seconds,
+            reused: e.reused,
+            reusedFrom: t.reusedFrom ?? null,
+            error: t.error,
+            ...progressJson(e.progress),
+          },
+          `${progressText(e.progress)} | ${t.label} (${formatMacs(t.macs)} MACs): ${what}`,
+        );
+        break;
+      }
+      case 'warning':
+        out.event('warning', { message: e.message }, `warning: ${e.message}`);
+        break;
+    }
+  };
+  return { out, onEvent };
+}
+
+function summaryText(s: SweepSummary, dbFlag: string): string {
+  const c = s.counts;
+  const lines = [
+    `sweep ${s.sweep} finished in ${formatDuration(s.seconds)}: ${c.done} done, ${c.failed} failed, ${c.diverged} diverged, ${c.pruned} pruned` +
+      ` (${s.trained} trained now, ${s.reused} reused from earlier results)`,
+    s.best ? `best accuracy: ${pct(s.best.accuracy)} (${s.best.label}, ${formatMacs(s.best.macs)} MACs)` : 'no finished candidate',
+    `results are in ${s.database}; see them with:  dsxplore report --sweep ${s.sweep}${dbFlag}`,
+  ];
+  return lines.join('\n');
+}
+
+export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
+  const parsed = optionsSchema.safeParse(flags);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('\n'));
+  const o = parsed.data;
+  const loaded = loadSweepConfig(o.config);
+  const config = o.dataDir ? { ...loaded, dataset: { ...loaded.dataset, dataDir: o.dataDir } } : loaded;
+  const dbPath = o.db ?? defaultDbPath();
+  const store = openStore(dbPath);
+  const { out, onEvent } = makeReporter(o.json);
+  // Ctrl-C (or a scheduler's SIGTERM) is a crash like any other for the store: the trial in
+  // training is re-queued on resume. Say how to continue instead of dying silently.
+  const onInterrupt = (signal: NodeJS.Signals) => {
+    out.clear();
+    process.stderr.write(
+      `\ndsxplore: sweep ${config.name} interrupted; finished trials are kept. Continue it with:\n` +
+        `  dsxplore sweep --config ${o.config}${o.db ? ` --db ${o.db}` : ''} --resume\n`,
+    );
+    store.close();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
+  try {
+    const summary = await runSweep({
+      store,
+      config,
+      device: o.device as DeviceRequest,
+      resume: o.resume ?? false,
+      maxCandidates: o.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
+      onEvent,
+    });
+    out.clear();
+    out.result(
+      { sweep: summary.sweep, counts: summary.counts, trained: summary.trained, reused: summary.reused, failed: summary.failed, best: summary.best, seconds: summary.seconds, database: summary.database },
+      summaryText(summary, o.db ? ` --db ${o.db}` : ''),
+    );
+    return summary;
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+    process.removeListener('SIGTERM', onInterrupt);
+    out.clear();
+    store.close();
+  }
+}
+
+export function registerSweep(program: Command): void {
+  program
+    .command('sweep')
+    .description(
+      'Explore a design space: enumerate the candidates a sweep config describes, filter them by ' +
+        'analytic cost, train them (plus the std/dw-pw/dw-gpw/gc-shuffle baselines) and record every ' +
+        'result in the database. Interrupted? Run the same command with --resume.',
+    )
+    .requiredOption('--config <file>', 'sweep config (.json or .yaml), e.g. configs/quickstart.json')
+    .option('--db <path>', `results database (default ${defaultDbPath()})`)
+    .option('--resume', 'continue the sweep of the same name: re-queue interrupted trials, keep finished ones')
+    .option('--max-candidates <n>', `refuse a grid with more candidates than this (default ${DEFAULT_MAX_CANDIDATES})`)
+    .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
+    .option('--data-dir <dir>', 'folder with the dataset files (overrides dataset.dataDir of the config)')
+    .option('--json', 'print JSON lines instead of a progress display (the default when piped)')
+    .addHelpText('after', '\nAfterwards:  dsxplore report   (tables, Pareto front)   dsxplore pareto export --format csv')
+    .action(async (opts: SweepFlags) => {
+      await sweepCommand(opts);
+    });
+}

@@ -1,0 +1,69 @@
+// Plain rows the store hands to the rest of the program (report, pareto, runner).
+import type { Variant } from '../models/spec.js';
+
+export type TrialState = 'queued' | 'running' | 'done' | 'failed' | 'pruned' | 'diverged';
+
+export interface SweepRow {
+  id: number;
+  name: string;
+  /** the validated sweep config as given (JSON) */
+  config: unknown;
+  createdAt: string;
+  status: 'running' | 'finished';
+}
+
+/** One trained (or to-be-trained) candidate of a sweep at one fidelity, joined with its candidate. */
+export interface TrialRow {
+  id: number;
+  sweep: string;
+  candidateHash: string;
+  label: string;
+  baseline: boolean;
+  variants: Variant[];
+  macs: number;
+  flops: number;
+  params: number;
+  state: TrialState;
+  /** fidelity: training epochs of this trial (successive halving raises it per rung) */
+  epochs: number;
+  rung: number;
+  seed: number;
+  /** test (or validation) accuracy in [0,1], when done */
+  accuracy: number | null;
+  trainLoss: number | null;
+  seconds: number | null;
+  device: string | null;
+  error: string | null;
+  // Added by the store (optional so that code building TrialRows by hand, e.g. tests of the
+  // report side, need not fill them):
+  /** evolutionary generation / search round (0 for grid and random) */
+  round?: number;
+  /** hash of recipe, dataset and evaluation: equal hashes (with epochs, seed and candidate)
+   * mean an identical training */
+  recipeHash?: string;
+  testLoss?: number | null;
+  trainAccuracy?: number | null;
+  imagesPerSecond?: number | null;
+  workerId?: string | null;
+  /** last sign of life of the worker running the trial (ms since the epoch) */
+  heartbeatAt?: number | null;
+  /** ISO times */
+  queuedAt?: string;
+  startedAt?: string | null;
+  finishedAt?: string | null;
+  /** the trial whose result was copied into this one instead of training again */
+  reusedFrom?: number | null;
+  /** how many times the trial was claimed (more than 1 after a crash and resume) */
+  attempts?: number;
+  /** what produced the result: config hash, spec hash, seed, recipe, device, threads,
+   * dsxplore version, host, timings */
+  provenance?: Record<string, unknown> | null;
+}
+
+/** The store as the report/pareto side reads it. The runner uses a wider interface. */
+export interface StoreReader {
+  listSweeps(): SweepRow[];
+  getSweep(name: string): SweepRow | undefined;
+  trials(sweep: string): TrialRow[];
+  close(): void;
+}

@@ -1,0 +1,259 @@
+// The SQLite store: migrations, the trial state machine and its guards, reuse of identical
+// finished trials, once-only rounds and crash recovery of running trials.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { openStore, openStoreForReading, migrate, MIGRATIONS, SCHEMA_VERSION, TrialStateError, type TrialInput } from '../src/store/index.js';
+import type { Candidate } from '../src/space/types.js';
+import type { ModelSpec } from '../src/models/spec.js';
+import { UsageError } from '../src/errors.js';
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'dsx-store-'));
+}
+
+function candidate(name: string, macs = 1000, baseline = false): Candidate {
+  const spec = { format: 1, model: 'toy', inputShape: [1, 8, 8], classes: 2, slots: [], layers: [], tensors: [[1, 8, 8]], note: name } as unknown as ModelSpec;
+  return { hash: `h-${name}`, variants: [{ kind: 'std' }], label: name, baseline, spec, macs, flops: 2 * macs, params: macs / 10 };
+}
+
+function trial(c: Candidate, extra: Partial<TrialInput> = {}): TrialInput {
+  return { candidate: c, rung: 0, round: 0, epochs: 1, seed: 0, recipeHash: 'r1', ...extra };
+}
+
+const outcome = (accuracy: number) => ({
+  state: 'done' as const,
+  accuracy,
+  testLoss: 0.5,
+  trainLoss: 0.4,
+  trainAccuracy: 0.9,
+  seconds: 1.5,
+  imagesPerSecond: 100,
+  device: 'cpu',
+  provenance: { seed: 0 },
+  epochs: [{ epoch: 1, lr: 0.1, trainLoss: 0.4, trainAccuracy: 0.9, testAccuracy: accuracy, seconds: 1.5 }],
+});
+
+test('a new database gets every migration once, records its version, and reopens without change', () => {
+  const dir = tmp();
+  try {
+    const path = join(dir, 'nested', 'x.db');
+    const s = openStore(path);
+    assert.ok(existsSync(path), 'the directory and the file are created');
+    assert.equal(s.schemaVersion(), SCHEMA_VERSION);
+    const db = s.rawDatabase();
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
+    s.close();
+    const raw = new Database(path);
+    assert.equal(migrate(raw), 0, 'reopening applies nothing');
+    const rows = raw.prepare('SELECT version FROM schema_version ORDER BY version').all() as Array<{ version: number }>;
+    assert.deepEqual(rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
+    raw.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('migrations run in order, only the missing ones, and a newer database is refused', () => {
+  const db = new Database(':memory:');
+  const ms = [
+    { version: 1, name: 'a', sql: 'CREATE TABLE a (x INTEGER);' },
+    { version: 2, name: 'b', sql: 'ALTER TABLE a ADD COLUMN y INTEGER;' },
+  ];
+  assert.equal(migrate(db, ms.slice(0, 1)), 1);
+  assert.equal(migrate(db, ms), 1, 'only version 2 is applied the second time');
+  const cols = (db.prepare('PRAGMA table_info(a)').all() as Array<{ name: string }>).map((c) => c.name);
+  assert.deepEqual(cols, ['x', 'y']);
+  assert.throws(() => migrate(db, ms.slice(0, 1)), (e: unknown) => e instanceof UsageError && /newer/.test((e as Error).message));
+  // a failing migration leaves the version where it was
+  const bad = [...ms, { version: 3, name: 'c', sql: 'CREATE TABLE a (x INTEGER);' }];
+  assert.throws(() => migrate(db, bad));
+  assert.equal((db.prepare('SELECT MAX(version) v FROM schema_version').get() as { v: number }).v, 2);
+  db.close();
+});
+
+test('reading a missing database is a usage error and creates nothing', () => {
+  const dir = tmp();
+  try {
+    const path = join(dir, 'none.db');
+    assert.throws(() => openStoreForReading(path), (e: unknown) => e instanceof UsageError && /run a sweep first/.test((e as Error).message));
+    assert.equal(existsSync(path), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sweep names are unique and the refusal says to pass --resume or rename', async () => {
+  const s = openStore(':memory:');
+  const row = await s.createSweep({ name: 'a', config: { k: 1 }, configHash: 'c' });
+  assert.equal(row.name, 'a');
+  assert.deepEqual(row.config, { k: 1 });
+  assert.equal(row.status, 'running');
+  await assert.rejects(s.createSweep({ name: 'a', config: {}, configHash: 'c' }), (e: unknown) => e instanceof UsageError && /--resume/.test((e as Error).message) && /name/.test((e as Error).message));
+  await s.setSweepStatus('a', 'finished');
+  assert.equal(s.getSweep('a')!.status, 'finished');
+  assert.equal(await s.sweepConfigHash('a'), 'c');
+  assert.equal(s.listSweeps().length, 1);
+  s.close();
+});
+
+test('a trial goes queued -> running -> done, with metrics and provenance, and is then immutable', async () => {
+  const s = openStore(':memory:');
+  await s.createSweep({ name: 'a', config: {}, configHash: 'c' });
+  const c = candidate('x', 5000, true);
+  assert.equal(await s.enqueue('a', [trial(c), trial(c)]), 1, 'the same trial is queued once');
+  const claimed = await s.claimNext('a', 'w1');
+  assert.ok(claimed);
+  assert.equal(claimed.trial.state, 'running');
+  assert.equal(claimed.trial.baseline, true);
+  assert.equal(claimed.trial.macs, 5000);
+  assert.deepEqual(claimed.spec, c.spec);
+  assert.equal(await s.claimNext('a', 'w2'), undefined, 'nothing else is queued');
+  assert.equal(await s.heartbeat(claimed.trial.id, 'w1'), true);
+  assert.equal(await s.heartbeat(claimed.trial.id, 'w2'), false, 'another worker does not hold it');
+  await assert.rejects(s.finishTrial(claimed.trial.id, 'w2', outcome(0.8)), TrialStateError);
+  const done = await s.finishTrial(claimed.trial.id, 'w1', outcome(0.8));
+  assert.equal(done.state, 'done');
+  assert.equal(done.accuracy, 0.8);
+  assert.equal(done.device, 'cpu');
+  assert.ok(done.finishedAt && done.startedAt);
+  assert.equal(done.provenance!.seed, 0);
+  assert.equal(done.provenance!.attempts, 1);
+  assert.deepEqual(s.epochMetrics(done.id).map((m) => m.testAccuracy), [0.8]);
+
+  // every further change is refused, by the code and by the schema itself
+  await assert.rejects(s.failTrial(done.id, 'w1', 'late'), /immutable/);
+  await assert.rejects(s.pruneTrial(done.id, 'x'), /immutable/);
+  await assert.rejects(s.recordEpoch(done.id, 'w1', { epoch: 2, lr: 0, trainLoss: 0, trainAccuracy: 0, seconds: 0 }), /immutable/);
+  const db = s.rawDatabase();
+  assert.throws(() => db.prepare('UPDATE trials SET accuracy = 0.1 WHERE id = ?').run(done.id), /immutable/);
+  assert.throws(() => db.prepare('DELETE FROM trials WHERE id = ?').run(done.id), /cannot be deleted/);
+  assert.throws(() => db.prepare('UPDATE epoch_metrics SET train_loss = 9 WHERE trial_id = ?').run(done.id), /immutable/);
+  assert.throws(() => db.prepare('DELETE FROM epoch_metrics WHERE trial_id = ?').run(done.id), /immutable/);
+  assert.equal(await s.requeueRunning('a'), 0, 'a finished trial is never re-queued');
+  assert.equal(s.trial(done.id)!.accuracy, 0.8);
+  s.close();
+});
+
+test('illegal transitions are refused by the schema even through raw SQL', async () => {
+  const s = openStore(':memory:');
+  await s.createSweep({ name: 'a', config: {}, configHash: 'c' });
+  await s.enqueue('a', [trial(candidate('x'))]);
+  const db = s.rawDatabase();
+  const id = (db.prepare('SELECT id FROM trials').get() as { id: number }).id;
+  assert.throws(() => db.prepare("UPDATE trials SET state = 'failed' WHERE id = ?").run(id), /illegal/);
+  assert.throws(() => db.prepare("UPDATE trials SET state = 'diverged' WHERE id = ?").run(id), /illegal/);
+  assert.throws(
+    () => db.prepare("INSERT INTO trials (sweep_id, candidate_hash, epochs, seed, recipe_hash, state, queued_at) VALUES (1, 'h-x', 1, 9, 'r', 'done', 'now')").run(),
+    /must be queued/,
+  );
+  await assert.rejects(s.failTrial(id, 'w', 'boom'), /cannot go from queued to failed/);
+  assert.equal(s.trial(id)!.state, 'queued');
+  s.close();
+});
+
+test('failed, diverged and pruned are terminal, and failure keeps the message', async () => {
+  const s = openStore(':memory:');
+  await s.createSweep({ name: 'a', config: {}, configHash: 'c' });
+  await s.enqueue('a', ['f', 'd', 'p', 'q'].map((n) => trial(candidate(n))));
+  const f = (await s.claimNext('a', 'w'))!;
+  const failed = await s.failTrial(f.trial.id, 'w', 'out of memory');
+  assert.equal(failed.state, 'failed');
+  assert.equal(failed.error, 'out of memory');
+  const d = (await s.claimNext('a', 'w'))!;
+  const div = await s.finishTrial(d.trial.id, 'w', { ...outcome(0.1), state: 'diverged', message: 'loss is NaN at epoch 1' });
+  assert.equal(div.state, 'diverged');
+  assert.equal(div.error, 'loss is NaN at epoch 1');
+  const p = (await s.claimNext('a', 'w'))!;
+  assert.equal((await s.pruneTrial(p.trial.id, 'not promoted')).state, 'pruned');
+  const q = s.trials('a').find((t) => t.label === 'q')!;
+  assert.equal((await s.pruneTrial(q.id, 'cancelled')).state, 'pruned', 'a queued trial can be pruned');
+  for (const t of [failed, div]) {
+    await assert.rejects(s.finishTrial(t.id, 'w', outcome(0.9)), TrialStateError);
+  }
+  assert.deepEqual(await s.counts('a'), { queued: 0, running: 0, done: 0, failed: 1, pruned: 2, diverged: 1 });
+  s.close();
+});
+
+test('requeueRunning returns running trials to the queue (all, or only stale heartbeats) and drops partial metrics', async () => {
+  const s = openStore(':memory:');
+  await s.createSweep({ name: 'a', config: {}, configHash: 'c' });
+  await s.enqueue('a', [trial(candidate('x')), trial(candidate('y')), trial(candidate('z'))]);
+  const x = (await s.claimNext('a', 'dead'))!;
+  const y = (await s.claimNext('a', 'alive'))!;
+  await s.recordEpoch(x.trial.id, 'dead', { epoch: 1, lr: 0.1, trainLoss: 1, trainAccuracy: 0.5, seconds: 1 });
+  const db = s.rawDatabase();
+  db.prepare('UPDATE trials SET heartbeat_at = ? WHERE id = ?').run(Date.now() - 120_000, x.trial.id);
+  assert.equal(await s.requeueRunning('a', { staleAfterMs: 60_000 }), 1, 'only the stale one');
+  assert.equal(s.trial(x.trial.id)!.state, 'queued');
+  assert.equal(s.trial(y.trial.id)!.state, 'running');
+  assert.deepEqual(s.epochMetrics(x.trial.id), []);
+  // the dead worker can no longer write into the trial it lost
+  await assert.rejects(s.finishTrial(x.trial.id, 'dead', outcome(0.5)), TrialStateError);
+  assert.equal(await s.requeueRunning('a'), 1, 'without a grace period every running trial goes back');
+  const again = (await s.claimNext('a', 'new'))!;
+  assert.equal(again.trial.id, x.trial.id, 'the oldest queued trial is claimed first');
+  assert.equal(again.trial.attempts, 2);
+  s.close();
+});
+
+test('an identical finished trial from another sweep is reused, not trained again', async () => {
+  const s = openStore(':memory:');
+  const c = candidate('x');
+  await s.createSweep({ name: 'one', config: {}, configHash: 'c' });
+  await s.enqueue('one', [trial(c)]);
+  const t1 = (await s.claimNext('one', 'w'))!;
+  await s.finishTrial(t1.trial.id, 'w', outcome(0.77));
+
+  await s.createSweep({ name: 'two', config: {}, configHash: 'c' });
+  await s.enqueue('two', [trial(c), trial(c, { seed: 1 }), trial(c, { recipeHash: 'r2', rung: 1 }), trial(c, { epochs: 2, rung: 2 })]);
+  const results: Array<number | undefined> = [];
+  for (;;) {
+    const t = await s.claimNext('two', 'w');
+    if (!t) break;
+    const reused = await s.reuseFinished(t.trial.id, 'w');
+    results.push(reused?.reusedFrom ?? undefined);
+    if (reused) {
+      assert.equal(reused.state, 'done');
+      assert.equal(reused.accuracy, 0.77);
+      assert.equal(reused.provenance!.reusedFrom, t1.trial.id);
+      assert.deepEqual(s.epochMetrics(reused.id), s.epochMetrics(t1.trial.id));
+    } else {
+      await s.failTrial(t.trial.id, 'w', 'not needed here');
+    }
+  }
+  assert.deepEqual(results, [t1.trial.id, undefined, undefined, undefined], 'only the same recipe, epochs and seed is reused');
+
+  // a copy of a copy points at the trial that trained
+  await s.createSweep({ name: 'three', config: {}, configHash: 'c' });
+  await s.enqueue('three', [trial(c)]);
+  const t3 = (await s.claimNext('three', 'w'))!;
+  assert.equal((await s.reuseFinished(t3.trial.id, 'w'))!.reusedFrom, t1.trial.id);
+  s.close();
+});
+
+test('a round is scheduled exactly once, even by racing processes on one file', async () => {
+  const dir = tmp();
+  try {
+    const path = join(dir, 'r.db');
+    const a = openStore(path);
+    const b = openStore(path);
+    await a.createSweep({ name: 's', config: {}, configHash: 'c' });
+    const batch = [trial(candidate('x'), { round: 1 }), trial(candidate('y'), { round: 1 })];
+    assert.equal(await a.hasRound('s', 'round', 1), false);
+    const got = await Promise.all([a.scheduleRound('s', 'round', 1, batch), b.scheduleRound('s', 'round', 1, batch)]);
+    assert.deepEqual(got.sort(), [false, true]);
+    assert.equal(await b.hasRound('s', 'round', 1), true);
+    assert.equal(a.trials('s').length, 2);
+    assert.equal(await a.scheduleRound('s', 'round', 1, [trial(candidate('z'))]), false);
+    assert.equal(b.trials('s').length, 2, 'a refused round queues nothing');
+    a.close();
+    b.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

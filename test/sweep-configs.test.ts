@@ -1,0 +1,65 @@
+// The ready-made configs in configs/: each one validates and plans (space size, baselines,
+// first round) exactly as `dsxplore sweep` would before training, and the quickstart stays
+// small enough for two CPU cores.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadSweepConfig } from '../src/config/sweep.js';
+import { planSweep } from '../src/space/index.js';
+import { datasetInfo } from '../src/data/index.js';
+import { rungEpochs } from '../src/sweep/identity.js';
+import { DEFAULT_MAX_CANDIDATES } from '../src/commands/sweep.js';
+
+const dir = resolve(import.meta.dirname, '..', 'configs');
+const files = readdirSync(dir).filter((f) => /\.(json|ya?ml)$/.test(f));
+
+test('configs/ holds the quickstart and the three paper-style CIFAR-10 sweeps', () => {
+  for (const f of ['quickstart.json', 'vgg16-cifar10.json', 'resnet18-cifar10.json', 'mobilenet-cifar10.json']) {
+    assert.ok(files.includes(f), f);
+  }
+});
+
+for (const f of files) {
+  test(`${f} validates and plans within --max-candidates`, () => {
+    const config = loadSweepConfig(join(dir, f));
+    assert.equal(`${config.name}.json`, f, 'the sweep is named after its file');
+    const plan = planSweep(config, { maxCandidates: DEFAULT_MAX_CANDIDATES });
+    const first = plan.search.initial();
+    assert.ok(first.length > 0);
+    assert.ok(plan.size >= BigInt(first.length));
+    assert.ok(plan.baselines.some((b) => b.label === 'std' || b.label === 'dw-pw'), 'baselines are included');
+    assert.deepEqual(plan.skippedBaselines, []);
+  });
+}
+
+for (const f of ['vgg16-cifar10.json', 'resnet18-cifar10.json', 'mobilenet-cifar10.json']) {
+  test(`${f} explores the paper's cg and co values on CIFAR-10`, () => {
+    const c = loadSweepConfig(join(dir, f));
+    assert.equal(c.dataset.name, 'cifar10');
+    assert.deepEqual(c.space.cg, [1, 2, 4, 8]);
+    assert.deepEqual(c.space.co, [0.25, 0.33, 0.5, 0.75]);
+    assert.ok(c.search.kind === 'grid' || c.search.kind === 'evolutionary');
+  });
+}
+
+test('the quickstart is ResNet-20 on MNIST, a small random dw-scc search with baselines, sized for 2 CPU cores', () => {
+  const c = loadSweepConfig(join(dir, 'quickstart.json'));
+  assert.equal(c.model, 'resnet20');
+  assert.equal(c.dataset.name, 'mnist');
+  assert.equal(c.search.kind, 'random');
+  assert.deepEqual(c.space.variants, ['dw-scc']);
+  assert.deepEqual(c.space.cg, [2, 4]);
+  assert.deepEqual(c.space.co, [0.25, 0.5, 0.75]);
+  const plan = planSweep(c);
+  const all = [...plan.baselines, ...plan.search.initial()];
+  // the work: every trial trains its images forward and backward (~3 forward passes) and
+  // evaluates the test set once per epoch
+  const info = datasetInfo(c.dataset.name);
+  const trainImages = c.dataset.limitTrain ?? info.trainCount;
+  const testImages = c.dataset.limitTest ?? info.testCount;
+  const epochs = rungEpochs(c).reduce((a, b) => a + b, 0);
+  const macs = all.reduce((s, cand) => s + cand.macs * epochs * (3 * trainImages + testImages) * c.seeds.length, 0);
+  // 2 CPU cores sustain a few GMAC/s on these small convolutions: stay under ~3 TMAC
+  assert.ok(macs < 3e12, `quickstart needs ${(macs / 1e12).toFixed(2)} TMAC`);
+});
