@@ -147,6 +147,7 @@ struct BuildInfo {
   int cuda_device_count;     // 0 when none or not compiled
   std::string cuda_devices;  // human-readable, one per line
   std::string cuda_why;      // why CUDA is unavailable, empty when available
+  std::string cublas_library;  // the cuBLAS found at run time (dlopen), empty when none
 };
 BuildInfo build_info();
 

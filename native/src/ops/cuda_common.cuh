@@ -1,0 +1,138 @@
+// Shared plumbing of the CUDA kernels: error checks that throw (the addon turns them into JS
+// errors), launch-size helpers, a deterministic block reduction, and the per-backend context
+// (stream + growable scratch buffers) that the launchers in cuda_kernels.cuh receive.
+#pragma once
+#ifdef DSX_CUDA_EMU
+// Test-only build: the kernels run on CPU threads (native/test/emu), so their index
+// arithmetic is checked by ctest on machines without a GPU.
+#include "cuda_emu.h"
+#else
+#include <cuda_runtime.h>
+// Kernel launch; the emulator defines its own.
+#define DSX_LAUNCH(kernel, grid, block, smem, stream) kernel<<<(grid), (block), (smem), (stream)>>>
+#endif
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+namespace dsx {
+namespace cuda {
+
+inline void check(cudaError_t e, const char* what, const char* file, int line) {
+  if (e != cudaSuccess) {
+    throw std::runtime_error(std::string("CUDA error in ") + what + " (" + file + ":" +
+                             std::to_string(line) + "): " + cudaGetErrorString(e));
+  }
+}
+#define DSX_CUDA_CHECK(expr) ::dsx::cuda::check((expr), #expr, __FILE__, __LINE__)
+// After a kernel launch: catches bad launch configurations at the call site.
+#define DSX_CUDA_LAUNCHED(name) ::dsx::cuda::check(cudaGetLastError(), name, __FILE__, __LINE__)
+
+constexpr int kThreads = 256;
+// Block size of the block-reduction kernels (any multiple of 32 up to 1024 works); the
+// emulator, which pays per thread, uses fewer.
+#ifdef DSX_CUDA_EMU
+constexpr int kReduceThreads = 64;
+#else
+constexpr int kReduceThreads = 256;
+#endif
+
+// Blocks for a grid-stride loop over n elements (only for DSX_GRID_STRIDE kernels: the
+// loop covers whatever the capped grid does not).
+inline unsigned blocks_for(size_t n, int threads = kThreads) {
+  size_t b = (n + threads - 1) / threads;
+#ifdef DSX_CUDA_EMU
+  const size_t cap = 8;  // the emulator pays per block; few blocks also test the striding
+#else
+  const size_t cap = 1048576;
+#endif
+  return static_cast<unsigned>(b < 1 ? 1 : (b > cap ? cap : b));
+}
+
+// Scratch device buffers in fixed slots that only grow. Ops run in stream order on one
+// stream, so a slot can be reused by the next op without synchronisation.
+enum ScratchSlot : int {
+  kScratchA = 0,  // im2col columns, gathered activations
+  kScratchB,      // transposed gradients, GEMM output before scatter
+  kScratchC,      // split-K / weight-gradient partial sums
+  kScratchSmall,  // per-sample loss, flags, reduction results
+  kScratchSlots
+};
+
+class Scratch {
+ public:
+  Scratch() = default;
+  ~Scratch() { release(); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+
+  float* get(int slot, size_t n) {
+    Buf& b = bufs_[slot];
+    if (n > b.cap) {
+      // cudaFree waits for the device, so the old buffer is no longer in use
+      if (b.p) DSX_CUDA_CHECK(cudaFree(b.p));
+      b.p = nullptr;
+      size_t cap = n + n / 4 + 256;
+      DSX_CUDA_CHECK(cudaMalloc(&b.p, cap * sizeof(float)));
+      b.cap = cap;
+    }
+    return b.p;
+  }
+  void release() {
+    for (Buf& b : bufs_) {
+      if (b.p) cudaFree(b.p);
+      b.p = nullptr;
+      b.cap = 0;
+    }
+  }
+
+ private:
+  struct Buf {
+    float* p = nullptr;
+    size_t cap = 0;
+  };
+  Buf bufs_[kScratchSlots];
+};
+
+class Gemm;  // cuda_gemm.cuh
+
+// What every launcher needs: where to enqueue, scratch memory and the GEMM engine.
+struct Ctx {
+  cudaStream_t stream = nullptr;
+  Scratch* scratch = nullptr;
+  Gemm* gemm = nullptr;
+  int sms = 80;  // multiprocessors, to size grids of reductions
+};
+
+#if defined(__CUDACC__) || defined(DSX_CUDA_EMU)
+// Sum over the block in a fixed order (warp shuffles, then warp 0 over the warp sums), so a
+// reduction gives the same bits on every run. blockDim.x must be a multiple of 32, <= 1024.
+// Every thread gets the result.
+template <typename T>
+__device__ inline T block_sum(T v) {
+  __shared__ T warp_sums[32];
+  __shared__ T total;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) warp_sums[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    const int nw = blockDim.x >> 5;
+    T s = lane < nw ? warp_sums[lane] : T(0);
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_down_sync(0xffffffffu, s, o);
+    if (lane == 0) total = s;
+  }
+  __syncthreads();
+  T r = total;
+  __syncthreads();  // the shared slots may be reused by the next call
+  return r;
+}
+
+#define DSX_GRID_STRIDE(i, n)                                                      \
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (size_t)(n); \
+       i += (size_t)gridDim.x * blockDim.x)
+#endif
+
+}  // namespace cuda
+}  // namespace dsx
