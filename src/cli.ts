@@ -7,6 +7,8 @@ import { registerTrain } from './commands/train.js';
 import { registerSweep } from './commands/sweep.js';
 import { registerReport } from './commands/report.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerWorker } from './commands/worker.js';
+import { registerStore } from './commands/store.js';
 
 const COST_CONVENTIONS = `
 Cost conventions: macs = multiply-accumulates of conv, SCC and linear layers;
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerSweep(program);
   registerReport(program);
   registerDoctor(program);
+  registerWorker(program);
+  registerStore(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;
 }

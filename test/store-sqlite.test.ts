@@ -61,8 +61,8 @@ test('a new database gets every migration once, records its version, and reopens
 test('migrations run in order, only the missing ones, and a newer database is refused', () => {
   const db = new Database(':memory:');
   const ms = [
-    { version: 1, name: 'a', sql: 'CREATE TABLE a (x INTEGER);' },
-    { version: 2, name: 'b', sql: 'ALTER TABLE a ADD COLUMN y INTEGER;' },
+    { version: 1, name: 'a', pg: '', sql: 'CREATE TABLE a (x INTEGER);' },
+    { version: 2, name: 'b', pg: '', sql: 'ALTER TABLE a ADD COLUMN y INTEGER;' },
   ];
   assert.equal(migrate(db, ms.slice(0, 1)), 1);
   assert.equal(migrate(db, ms), 1, 'only version 2 is applied the second time');
@@ -70,17 +70,17 @@ test('migrations run in order, only the missing ones, and a newer database is re
   assert.deepEqual(cols, ['x', 'y']);
   assert.throws(() => migrate(db, ms.slice(0, 1)), (e: unknown) => e instanceof UsageError && /newer/.test((e as Error).message));
   // a failing migration leaves the version where it was
-  const bad = [...ms, { version: 3, name: 'c', sql: 'CREATE TABLE a (x INTEGER);' }];
+  const bad = [...ms, { version: 3, name: 'c', pg: '', sql: 'CREATE TABLE a (x INTEGER);' }];
   assert.throws(() => migrate(db, bad));
   assert.equal((db.prepare('SELECT MAX(version) v FROM schema_version').get() as { v: number }).v, 2);
   db.close();
 });
 
-test('reading a missing database is a usage error and creates nothing', () => {
+test('reading a missing database is a usage error and creates nothing', async () => {
   const dir = tmp();
   try {
     const path = join(dir, 'none.db');
-    assert.throws(() => openStoreForReading(path), (e: unknown) => e instanceof UsageError && /run a sweep first/.test((e as Error).message));
+    await assert.rejects(openStoreForReading(path), (e: unknown) => e instanceof UsageError && /run a sweep first/.test((e as Error).message));
     assert.equal(existsSync(path), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -9,23 +9,24 @@ import { frontRows, toCsv, toJson } from '../report/export.js';
 import { plotSvg } from '../report/plot.js';
 import { summarize, type SweepSummary } from '../report/summary.js';
 import { renderReport, reportJson } from '../report/table.js';
-import { defaultDbPath, openStoreForReading } from '../store/index.js';
+import { openStoreForReading, storeUrl } from '../store/index.js';
 import type { StoreReader, SweepRow } from '../store/types.js';
 
 const DEFAULT_OBJECTIVES: Objective[] = ['accuracy', 'macs'];
 
 const HOW = `
 The sweep defaults to the most recent one in the database; the database to
+--store URL (sqlite:PATH or postgres://...), else $DSXPLORE_STORE, else --db PATH, else
 results/dsxplore.db (or $DSXPLORE_DB). Accuracy is the mean over seeds of the done
 trials at the sweep's highest fidelity (epochs). The front keeps every non-dominated
 candidate, duplicates included. Hypervolume is measured over accuracy (reference 0) and
 1 - cost/reference cost, the reference cost being the largest among the candidates.`;
 
 /** The named sweep, or the most recent one. */
-export function resolveSweep(store: StoreReader, name?: string): SweepRow {
-  const sweeps = store.listSweeps();
+export async function resolveSweep(store: StoreReader, name?: string): Promise<SweepRow> {
+  const sweeps = await store.listSweeps();
   if (name !== undefined) {
-    const s = store.getSweep(name);
+    const s = await store.getSweep(name);
     if (!s) {
       const known = sweeps.map((x) => x.name);
       throw new UsageError(
@@ -73,16 +74,21 @@ function context(sweep: SweepRow): string {
 interface Common {
   sweep?: string;
   db?: string;
+  store?: string;
 }
 
-function withSummary<T>(opts: Common, objectivesFlag: string | undefined, fn: (s: SweepSummary, sweep: SweepRow) => T): T {
-  const store = openStoreForReading(opts.db ?? defaultDbPath());
+async function withSummary<T>(
+  opts: Common,
+  objectivesFlag: string | undefined,
+  fn: (s: SweepSummary, sweep: SweepRow) => T,
+): Promise<T> {
+  const store = await openStoreForReading(storeUrl(opts));
   try {
-    const sweep = resolveSweep(store, opts.sweep);
+    const sweep = await resolveSweep(store, opts.sweep);
     const objectives = resolveObjectives(objectivesFlag, sweep);
-    return fn(summarize(sweep.name, store.trials(sweep.name), objectives), sweep);
+    return fn(summarize(sweep.name, await store.trials(sweep.name), objectives), sweep);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -97,7 +103,9 @@ function emit(text: string, out?: string): void {
 }
 
 const sweepOpt = () => new Option('--sweep <name>', 'sweep to read (default: the most recent)');
-const dbOpt = () => new Option('--db <path>', 'results database (default: results/dsxplore.db)');
+const dbOpt = () => new Option('--db <path>', 'SQLite results database (default: results/dsxplore.db); same as --store sqlite:PATH');
+const storeOpt = () =>
+  new Option('--store <url>', 'results store: sqlite:PATH or postgres://user@host/db (default: $DSXPLORE_STORE, else --db)');
 
 export function registerReport(program: Command): void {
   program
@@ -105,11 +113,12 @@ export function registerReport(program: Command): void {
     .description('what a sweep found: states, the Pareto front, baselines against SCC, hypervolume')
     .addOption(sweepOpt())
     .addOption(dbOpt())
+    .addOption(storeOpt())
     .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params] (default: the sweep config\'s)')
     .option('--json', 'print one JSON object instead of tables')
     .addHelpText('after', HOW)
-    .action((opts: Common & { json?: boolean; objectives?: string }) => {
-      withSummary(opts, opts.objectives, (s, sweep) => {
+    .action(async (opts: Common & { json?: boolean; objectives?: string }) => {
+      await withSummary(opts, opts.objectives, (s, sweep) => {
         process.stdout.write(opts.json ? `${JSON.stringify(reportJson(s), null, 2)}\n` : renderReport(s, context(sweep)));
       });
     });
@@ -121,6 +130,7 @@ export function registerReport(program: Command): void {
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'json']).default('csv'))
     .addOption(sweepOpt())
     .addOption(dbOpt())
+    .addOption(storeOpt())
     .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params] (default: the sweep config\'s)')
     .option('--out <file>', 'write to FILE instead of standard output')
     .addHelpText(
@@ -130,8 +140,8 @@ Columns: label, hash, baseline, accuracy (mean over seeds), accuracy_std, seeds,
 macs, flops (= 2*macs), params, then slot_0..slot_N: each slot's setting, e.g.
 "dw-scc:cg=2,s=8,co=0.5". JSON gives the same rows with the slots as objects.${HOW}`,
     )
-    .action((opts: Common & { format: 'csv' | 'json'; objectives?: string; out?: string }) => {
-      withSummary(opts, opts.objectives, (s) => {
+    .action(async (opts: Common & { format: 'csv' | 'json'; objectives?: string; out?: string }) => {
+      await withSummary(opts, opts.objectives, (s) => {
         const rows = frontRows(s.front);
         emit(opts.format === 'json' ? toJson(rows) : toCsv(rows), opts.out);
         if (opts.out) process.stderr.write(`wrote ${rows.length} front rows of sweep ${s.sweep} to ${opts.out}\n`);
@@ -143,8 +153,9 @@ macs, flops (= 2*macs), params, then slot_0..slot_N: each slot's setting, e.g.
     .requiredOption('--out <file>', 'SVG file to write')
     .addOption(sweepOpt())
     .addOption(dbOpt())
-    .action((opts: Common & { out: string }) => {
-      withSummary(opts, undefined, (s, sweep) => {
+    .addOption(storeOpt())
+    .action(async (opts: Common & { out: string }) => {
+      await withSummary(opts, undefined, (s, sweep) => {
         emit(plotSvg(s.candidates, { title: `${s.sweep}: accuracy vs MACs (${context(sweep)})` }), opts.out);
         process.stderr.write(`wrote ${opts.out}: ${s.candidates.length} candidates, ${s.front.length} on the front\n`);
       });

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { loadSweepConfig } from '../config/sweep.js';
-import { openStore, defaultDbPath } from '../store/index.js';
+import { openStoreUrl, defaultDbPath, storeUrl, redactUrl } from '../store/index.js';
 import { runSweep, type SweepEvent, type SweepProgress, type SweepSummary } from '../sweep/index.js';
 import { ProgressReporter, formatDuration } from '../report/progress.js';
 import type { DeviceRequest } from '../engine/types.js';
@@ -15,6 +15,8 @@ export const DEFAULT_MAX_CANDIDATES = 1000;
 const optionsSchema = z.object({
   config: z.string({ error: '--config FILE is required (a .json or .yaml sweep config)' }).min(1),
   db: z.string().min(1).optional(),
+  store: z.string().min(1).optional(),
+  enqueueOnly: z.boolean().optional(),
   resume: z.boolean().optional(),
   maxCandidates: z
     .string()
@@ -53,7 +55,7 @@ function progressJson(p: SweepProgress): Record<string, unknown> {
 }
 
 /** Turns runner events into a bar and lines on a terminal, JSON lines otherwise. */
-function makeReporter(json: boolean | undefined) {
+export function makeReporter(json: boolean | undefined) {
   const out = new ProgressReporter({ json });
   let head = '';
   const onEvent = (e: SweepEvent) => {
@@ -134,7 +136,7 @@ function makeReporter(json: boolean | undefined) {
   return { out, onEvent };
 }
 
-function summaryText(s: SweepSummary, dbFlag: string): string {
+export function summaryText(s: SweepSummary, dbFlag: string): string {
   const c = s.counts;
   const lines = [
     `sweep ${s.sweep} finished in ${formatDuration(s.seconds)}: ${c.done} done, ${c.failed} failed, ${c.diverged} diverged, ${c.pruned} pruned` +
@@ -151,8 +153,9 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
   const o = parsed.data;
   const loaded = loadSweepConfig(o.config);
   const config = o.dataDir ? { ...loaded, dataset: { ...loaded.dataset, dataDir: o.dataDir } } : loaded;
-  const dbPath = o.db ?? defaultDbPath();
-  const store = openStore(dbPath);
+  const url = storeUrl(o);
+  const store = await openStoreUrl(url);
+  const storeFlag = o.store ? ` --store ${redactUrl(o.store)}` : o.db ? ` --db ${o.db}` : '';
   const { out, onEvent } = makeReporter(o.json);
   // Ctrl-C (or a scheduler's SIGTERM) is a crash like any other for the store: the trial in
   // training is re-queued on resume. Say how to continue instead of dying silently.
@@ -160,9 +163,9 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
     out.clear();
     process.stderr.write(
       `\ndsxplore: sweep ${config.name} interrupted; finished trials are kept. Continue it with:\n` +
-        `  dsxplore sweep --config ${o.config}${o.db ? ` --db ${o.db}` : ''} --resume\n`,
+        `  dsxplore sweep --config ${o.config}${storeFlag} --resume\n`,
     );
-    store.close();
+    void store.close();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   process.once('SIGINT', onInterrupt);
@@ -175,18 +178,29 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
       resume: o.resume ?? false,
       maxCandidates: o.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
       onEvent,
+      enqueueOnly: o.enqueueOnly ?? false,
     });
     out.clear();
+    if (o.enqueueOnly) {
+      const q = summary.counts;
+      out.result(
+        { sweep: summary.sweep, counts: q, enqueued: true, database: summary.database },
+        `sweep ${summary.sweep} queued in ${summary.database}: ${q.queued} trial(s) queued, ${q.running} running, ` +
+          `${q.done + q.failed + q.diverged + q.pruned} finished.\nStart workers (on any machine that reaches the store) with:\n` +
+          `  dsxplore worker${storeFlag} --sweep ${summary.sweep} [--device cuda:0]`,
+      );
+      return summary;
+    }
     out.result(
       { sweep: summary.sweep, counts: summary.counts, trained: summary.trained, reused: summary.reused, failed: summary.failed, best: summary.best, seconds: summary.seconds, database: summary.database },
-      summaryText(summary, o.db ? ` --db ${o.db}` : ''),
+      summaryText(summary, storeFlag),
     );
     return summary;
   } finally {
     process.removeListener('SIGINT', onInterrupt);
     process.removeListener('SIGTERM', onInterrupt);
     out.clear();
-    store.close();
+    await store.close();
   }
 }
 
@@ -199,7 +213,9 @@ export function registerSweep(program: Command): void {
         'result in the database. Interrupted? Run the same command with --resume.',
     )
     .requiredOption('--config <file>', 'sweep config (.json or .yaml), e.g. configs/quickstart.json')
-    .option('--db <path>', `results database (default ${defaultDbPath()})`)
+    .option('--db <path>', `SQLite results database (default ${defaultDbPath()}); same as --store sqlite:PATH`)
+    .option('--store <url>', 'results store: sqlite:PATH or postgres://user:password@host:5432/db (default: $DSXPLORE_STORE, else --db)')
+    .option('--enqueue-only', 'create the sweep and queue its candidates, then exit: `dsxplore worker` processes train them')
     .option('--resume', 'continue the sweep of the same name: re-queue interrupted trials, keep finished ones')
     .option('--max-candidates <n>', `refuse a grid with more candidates than this (default ${DEFAULT_MAX_CANDIDATES})`)
     .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')

@@ -26,14 +26,14 @@ import {
   type TrialOutcome,
 } from './store.js';
 
-const TRIAL_COLUMNS = `
+export const TRIAL_COLUMNS = `
   t.id, s.name AS sweep, t.candidate_hash, c.label, t.baseline, c.variants, c.macs, c.flops,
   c.params, t.state, t.epochs, t.rung, t.round, t.seed, t.recipe_hash, t.accuracy, t.test_loss,
   t.train_loss, t.train_accuracy, t.seconds, t.images_per_second, t.device, t.error,
   t.worker_id, t.heartbeat_at, t.queued_at, t.started_at, t.finished_at, t.reused_from, t.attempts, t.provenance`;
-const TRIAL_FROM = `FROM trials t JOIN sweeps s ON s.id = t.sweep_id JOIN candidates c ON c.hash = t.candidate_hash`;
+export const TRIAL_FROM = `FROM trials t JOIN sweeps s ON s.id = t.sweep_id JOIN candidates c ON c.hash = t.candidate_hash`;
 
-interface TrialDbRow {
+export interface TrialDbRow {
   id: number;
   sweep: string;
   candidate_hash: string;
@@ -67,7 +67,7 @@ interface TrialDbRow {
   provenance: string | null;
 }
 
-function toTrialRow(r: TrialDbRow): TrialRow {
+export function toTrialRow(r: TrialDbRow): TrialRow {
   return {
     id: r.id,
     sweep: r.sweep,
@@ -103,7 +103,7 @@ function toTrialRow(r: TrialDbRow): TrialRow {
   };
 }
 
-interface SweepDbRow {
+export interface SweepDbRow {
   id: number;
   name: string;
   config: string;
@@ -112,7 +112,7 @@ interface SweepDbRow {
   created_at: string;
 }
 
-function toSweepRow(r: SweepDbRow): SweepRow {
+export function toSweepRow(r: SweepDbRow): SweepRow {
   return { id: r.id, name: r.name, config: JSON.parse(r.config), createdAt: r.created_at, status: r.status };
 }
 
@@ -587,7 +587,7 @@ export class SqliteStore implements SweepStore {
   }
 }
 
-function finite(x: number | null | undefined): number | null {
+export function finite(x: number | null | undefined): number | null {
   return x === undefined || x === null || !Number.isFinite(x) ? null : x;
 }
 

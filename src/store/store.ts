@@ -5,7 +5,7 @@
 import type { Candidate } from '../space/types.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { EpochMetrics } from '../engine/types.js';
-import type { StoreReader, SweepRow, TrialRow, TrialState } from './types.js';
+import type { MaybePromise, StoreReader, SweepRow, TrialRow, TrialState } from './types.js';
 
 /** States a trial never leaves. */
 export const FINISHED_STATES = ['done', 'failed', 'pruned', 'diverged'] as const;
@@ -82,6 +82,9 @@ export class TrialStateError extends Error {
 export interface SweepStore extends StoreReader {
   /** where the data lives, for messages (a file path for SQLite) */
   readonly location: string;
+  /** true when workers on other machines may be using the store at the same time
+   * (PostgreSQL): a resume then re-queues only trials with a stale heartbeat */
+  readonly shared?: boolean;
 
   /** Create a sweep; throws a UsageError when the name is taken. */
   createSweep(input: NewSweep): Promise<SweepRow>;
@@ -123,7 +126,9 @@ export interface SweepStore extends StoreReader {
 
   counts(sweep: string): Promise<StateCounts>;
   /** A recorded candidate, rebuilt from the database (baseline: as first queued in `sweep`). */
-  candidate(hash: string, sweep?: string): Candidate | undefined;
-  trial(id: number): TrialRow | undefined;
-  epochMetrics(trialId: number): EpochMetrics[];
+  candidate(hash: string, sweep?: string): MaybePromise<Candidate | undefined>;
+  trial(id: number): MaybePromise<TrialRow | undefined>;
+  epochMetrics(trialId: number): MaybePromise<EpochMetrics[]>;
+  /** The schema version of the open database. */
+  schemaVersion(): MaybePromise<number>;
 }

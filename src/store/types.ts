@@ -60,10 +60,15 @@ export interface TrialRow {
   provenance?: Record<string, unknown> | null;
 }
 
-/** The store as the report/pareto side reads it. The runner uses a wider interface. */
+/** A value now (SQLite answers synchronously) or later (PostgreSQL over the network):
+ * callers always `await` it. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** The store as the report/pareto side reads it. The runner uses a wider interface.
+ * Callers await every method: SQLite answers at once, PostgreSQL asynchronously. */
 export interface StoreReader {
-  listSweeps(): SweepRow[];
-  getSweep(name: string): SweepRow | undefined;
-  trials(sweep: string): TrialRow[];
-  close(): void;
+  listSweeps(): MaybePromise<SweepRow[]>;
+  getSweep(name: string): MaybePromise<SweepRow | undefined>;
+  trials(sweep: string): MaybePromise<TrialRow[]>;
+  close(): MaybePromise<void>;
 }

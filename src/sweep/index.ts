@@ -1,4 +1,4 @@
 // The sweep runner's public face.
-export { runSweep, type RunnerOptions, type SweepEvent, type SweepProgress, type SweepSummary } from './runner.js';
+export { runSweep, runWorker, type RunnerOptions, type WorkerOptions, type SweepEvent, type SweepProgress, type SweepSummary } from './runner.js';
 export { advance, aggregate, finishedResults, trialsFor, ROUND_KIND, rungKind } from './schedule.js';
 export { configHash, recipeHash, rungEpochs, trialRecipe } from './identity.js';

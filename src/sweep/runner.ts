@@ -4,18 +4,24 @@
 // most the trial it was training, and `--resume` finishes the sweep: trials left running
 // go back to the queue, finished ones are never touched, and the next round or rung is
 // scheduled exactly once.
+//
+// Across machines (issue 8) the same loop is a worker: `runSweep({enqueueOnly})` creates
+// the sweep and queues its first round, and any number of `runWorker` processes, anywhere,
+// claim queued trials one at a time from the shared store (PostgreSQL), heartbeat while
+// training, re-queue trials of workers that went silent, and schedule the next generation
+// or rung exactly once (SweepStore.scheduleRound) when enough results exist.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { version as dsxVersion } from '../version.js';
-import type { SweepConfig } from '../config/sweep.js';
+import { parseSweepConfig, type SweepConfig } from '../config/sweep.js';
 import { countFeasible, planSweep, type SweepPlan } from '../space/index.js';
 import type { DeviceRequest, TrainProgress, TrainRequest, TrainResult } from '../engine/types.js';
 import type { LoadedDatasets } from '../data/index.js';
 import { head } from '../data/transform.js';
 import type { StateCounts, SweepStore } from '../store/store.js';
 import { TrialStateError } from '../store/store.js';
-import type { TrialRow } from '../store/types.js';
+import type { SweepRow, TrialRow } from '../store/types.js';
 import { configHash, recipeHash, trialRecipe } from './identity.js';
 import { advance, expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
 
@@ -89,6 +95,21 @@ export interface RunnerOptions {
    * stand-in). A problem of the setup then stops the sweep with nothing recorded, instead
    * of writing every trial off as failed (failed trials are final). */
   preflight?: boolean;
+  /** create the sweep and queue its first round, then return without training: workers
+   * (`dsxplore worker`) do the rest */
+  enqueueOnly?: boolean;
+}
+
+/** A worker: trains the queued trials of a sweep that already exists in the store. */
+export interface WorkerOptions
+  extends Pick<
+    RunnerOptions,
+    'store' | 'device' | 'onEvent' | 'heartbeatMs' | 'staleAfterMs' | 'workerId' | 'train' | 'loadData' | 'plan' | 'preflight'
+  > {
+  /** the sweep to work on (default: the most recent sweep that is not finished) */
+  sweep?: string;
+  /** folder with the dataset files on this machine (overrides the config's dataset.dataDir) */
+  dataDir?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -138,7 +159,7 @@ export async function runSweep(opts: RunnerOptions): Promise<SweepSummary> {
     throw new UsageError('the constraints leave no candidate to train; loosen "constraints" or widen "space"');
   }
 
-  const existing = store.getSweep(name);
+  const existing = await store.getSweep(name);
   let requeued = 0;
   if (existing && !opts.resume) {
     throw new UsageError(
@@ -155,8 +176,9 @@ export async function runSweep(opts: RunnerOptions): Promise<SweepSummary> {
           `(device and --max-candidates may differ). Change "name" to start a new sweep with the new config`,
       );
     }
-    // One process resuming: whatever is still 'running' was left by a dead process.
-    requeued = await store.requeueRunning(name);
+    // One process resuming a local store: whatever is still 'running' was left by a dead
+    // process. A shared store may have live workers elsewhere: only stale trials go back.
+    requeued = store.shared ? await store.requeueRunning(name, { staleAfterMs }) : await store.requeueRunning(name);
     if (existing.status === 'finished') await store.setSweepStatus(name, 'running');
   } else {
     await store.createSweep({ name, config, configHash: hash });
@@ -178,7 +200,84 @@ export async function runSweep(opts: RunnerOptions): Promise<SweepSummary> {
   if (await store.scheduleRound(name, ROUND_KIND, 0, first)) {
     emit({ type: 'scheduled', what: 'round', index: 0, trials: first.length });
   }
+  if (opts.enqueueOnly) {
+    return {
+      sweep: name,
+      counts: await store.counts(name),
+      trained: 0,
+      reused: 0,
+      failed: 0,
+      best: null,
+      seconds: (Date.now() - started) / 1000,
+      database: store.location,
+    };
+  }
+  return work({ ...opts, config, plan, hash, workerId, heartbeatMs, staleAfterMs, started, emit });
+}
 
+/** Pick the sweep a worker serves: the named one, or the most recent unfinished one. */
+async function pickSweep(store: SweepStore, name?: string): Promise<SweepRow> {
+  if (name !== undefined) {
+    const s = await store.getSweep(name);
+    if (!s) {
+      const known = (await store.listSweeps()).map((x) => x.name);
+      throw new UsageError(
+        `no sweep named '${name}' in ${store.location}` +
+          (known.length ? `; sweeps there: ${known.join(', ')}` : '; it has no sweeps yet') +
+          `. Queue one with: dsxplore sweep --config FILE --store URL --enqueue-only`,
+      );
+    }
+    return s;
+  }
+  const open = (await store.listSweeps()).filter((s) => s.status === 'running');
+  if (open.length === 0) {
+    throw new UsageError(
+      `no unfinished sweep in ${store.location}; queue one with: dsxplore sweep --config FILE --store URL --enqueue-only ` +
+        `(or name one with --sweep NAME)`,
+    );
+  }
+  return open.reduce((a, b) => (b.id > a.id ? b : a));
+}
+
+/** Work on a sweep queued by someone else until it has nothing queued or running left. */
+export async function runWorker(opts: WorkerOptions): Promise<SweepSummary> {
+  const { store } = opts;
+  const started = Date.now();
+  const emit = opts.onEvent ?? (() => {});
+  const workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const heartbeatMs = opts.heartbeatMs ?? 5000;
+  const staleAfterMs = opts.staleAfterMs ?? Math.max(60_000, 6 * heartbeatMs);
+  const row = await pickSweep(store, opts.sweep);
+  let config: SweepConfig;
+  try {
+    config = parseSweepConfig(row.config, `the config of sweep '${row.name}'`);
+  } catch (err) {
+    throw new UsageError(`sweep '${row.name}' has a config this dsxplore cannot read: ${(err as Error).message}`);
+  }
+  if (opts.dataDir) config = { ...config, dataset: { ...config.dataset, dataDir: opts.dataDir } };
+  // the plan is a pure function of the config (seeded samplers), so every worker derives
+  // the same search and schedules the same next rounds
+  const plan = opts.plan ?? planSweep(config, { maxCandidates: Number.MAX_SAFE_INTEGER });
+  const hash = (await store.sweepConfigHash(row.name)) ?? configHash(config);
+  return work({ ...opts, config, plan, hash, workerId, heartbeatMs, staleAfterMs, started, emit });
+}
+
+interface WorkContext
+  extends Pick<RunnerOptions, 'store' | 'device' | 'train' | 'loadData' | 'preflight'> {
+  config: SweepConfig;
+  plan: SweepPlan;
+  hash: string;
+  workerId: string;
+  heartbeatMs: number;
+  staleAfterMs: number;
+  started: number;
+  emit: (e: SweepEvent) => void;
+}
+
+/** The worker loop: claim, train, record, schedule the next step; until nothing is left. */
+async function work(opts: WorkContext): Promise<SweepSummary> {
+  const { store, config, plan, hash, workerId, heartbeatMs, staleAfterMs, started, emit } = opts;
+  const name = config.name;
   let data: LoadedDatasets | undefined;
   let preflight = opts.preflight ?? !opts.train;
   const train = opts.train ?? defaultTrain;
@@ -192,7 +291,7 @@ export async function runSweep(opts: RunnerOptions): Promise<SweepSummary> {
   const work = (t: TrialRow) => t.macs * t.epochs;
 
   const progress = async (): Promise<SweepProgress> => {
-    const trials = store.trials(name);
+    const trials = await store.trials(name);
     const counts = await store.counts(name);
     const finished = counts.done + counts.failed + counts.pruned + counts.diverged;
     const total = trials.length + expectedMoreTrials(config, plan.search, trials);
@@ -222,8 +321,11 @@ export async function runSweep(opts: RunnerOptions): Promise<SweepSummary> {
       const counts = await store.counts(name);
       if (counts.queued === 0 && counts.running > 0) {
         await sleep(Math.min(1000, heartbeatMs));
-        await store.requeueRunning(name, { staleAfterMs });
-      }
+        const back = await store.requeueRunning(name, { staleAfterMs });
+        if (back > 0) {
+          emit({ type: 'warning', message: `re-queued ${back} trial(s) whose worker stopped heartbeating for over ${staleAfterMs / 1000}s` });
+        }
+      } else await sleep(20);
       continue;
     }
     const { trial, spec } = claimed;
@@ -351,7 +453,7 @@ export async function runSweep(opts: RunnerOptions): Promise<SweepSummary> {
   }
 
   await store.setSweepStatus(name, 'finished');
-  const trials = store.trials(name);
+  const trials = await store.trials(name);
   return {
     sweep: name,
     counts: await store.counts(name),

@@ -75,7 +75,7 @@ export async function advance(
   search: Search,
   sweep: string,
 ): Promise<StepResult> {
-  const trials = store.trials(sweep);
+  const trials = await store.trials(sweep);
   if (trials.some((t) => !isFinished(t.state))) return { kind: 'wait' };
   let round = trials.reduce((m, t) => Math.max(m, t.round ?? 0), 0);
   // a round whose every trial already existed (so none carries its number) still counts
@@ -97,7 +97,8 @@ export async function advance(
       else contenders.push({ hash, accuracy: a.accuracy, macs: a.row.macs, params: a.row.params });
     }
     for (const h of promoteByRank(contenders, config.multiFidelity!.eta, config.objectives)) keep.add(h);
-    const promoted = [...keep].map((h) => store.candidate(h, sweep)!);
+    const promoted: Candidate[] = [];
+    for (const h of keep) promoted.push((await store.candidate(h, sweep))!);
     const batch = trialsFor(config, promoted, round, k + 1);
     if (await store.scheduleRound(sweep, rungKind(round), k + 1, batch)) {
       return { kind: 'scheduled', what: 'rung', index: k + 1, trials: batch.length };

@@ -1,0 +1,110 @@
+// `dsxplore worker`: train the queued trials of a sweep from a shared store, on this
+// machine, until the sweep has nothing queued or running left. Start as many as there are
+// GPUs (one per --device), on as many machines as reach the store. Commander wiring and
+// output only; the loop is runWorker in src/sweep/runner.ts.
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+import { openStoreUrl, storeUrl, redactUrl } from '../store/index.js';
+import { runWorker, type SweepSummary } from '../sweep/index.js';
+import type { DeviceRequest } from '../engine/types.js';
+import { makeReporter, summaryText } from './sweep.js';
+
+const seconds = (flag: string) =>
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, { error: `${flag} must be a number of seconds > 0` })
+    .transform(Number)
+    .refine((n) => n > 0, { error: `${flag} must be a number of seconds > 0` })
+    .optional();
+
+const optionsSchema = z.object({
+  store: z.string().min(1).optional(),
+  db: z.string().min(1).optional(),
+  sweep: z.string().min(1).optional(),
+  device: z
+    .string()
+    .regex(/^(auto|cpu|cuda|cuda:\d+)$/, { error: '--device must be auto, cpu, cuda or cuda:N' })
+    .default('auto'),
+  staleAfter: seconds('--stale-after'),
+  heartbeat: seconds('--heartbeat'),
+  dataDir: z.string().min(1).optional(),
+  json: z.boolean().optional(),
+});
+
+type WorkerFlags = z.input<typeof optionsSchema>;
+
+export const DEFAULT_HEARTBEAT_S = 5;
+export const DEFAULT_STALE_AFTER_S = 60;
+
+export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
+  const parsed = optionsSchema.safeParse(flags);
+  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('\n'));
+  const o = parsed.data;
+  const heartbeatMs = (o.heartbeat ?? DEFAULT_HEARTBEAT_S) * 1000;
+  const staleAfterMs = (o.staleAfter ?? Math.max(DEFAULT_STALE_AFTER_S, (6 * heartbeatMs) / 1000)) * 1000;
+  if (staleAfterMs < 2 * heartbeatMs) {
+    throw new UsageError('--stale-after must be at least twice --heartbeat, or live workers lose their trials');
+  }
+  const store = await openStoreUrl(storeUrl(o));
+  const storeFlag = o.store ? ` --store ${redactUrl(o.store)}` : o.db ? ` --db ${o.db}` : '';
+  const { out, onEvent } = makeReporter(o.json);
+  // a stopped worker's trial goes back to the queue once its heartbeat is stale; say so
+  const onInterrupt = (signal: NodeJS.Signals) => {
+    out.clear();
+    process.stderr.write(
+      `\ndsxplore: worker stopped; its trial (if any) is re-queued by other workers after ` +
+        `${staleAfterMs / 1000}s without a heartbeat, or by: dsxplore sweep --config FILE${storeFlag} --resume\n`,
+    );
+    void store.close();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
+  try {
+    const summary = await runWorker({
+      store,
+      sweep: o.sweep,
+      device: o.device as DeviceRequest,
+      heartbeatMs,
+      staleAfterMs,
+      dataDir: o.dataDir,
+      onEvent,
+    });
+    out.clear();
+    out.result(
+      { sweep: summary.sweep, counts: summary.counts, trained: summary.trained, reused: summary.reused, failed: summary.failed, best: summary.best, seconds: summary.seconds, database: summary.database },
+      summaryText(summary, storeFlag).replace(/^sweep (\S+) finished/, 'worker done: sweep $1 finished'),
+    );
+    return summary;
+  } finally {
+    process.removeListener('SIGINT', onInterrupt);
+    process.removeListener('SIGTERM', onInterrupt);
+    out.clear();
+    await store.close();
+  }
+}
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description(
+      'Train queued trials of a sweep from a shared store (PostgreSQL) until it has nothing queued or ' +
+        'running left. Queue the sweep first with: dsxplore sweep --config FILE --store URL --enqueue-only. ' +
+        'Run one worker per GPU, on any number of machines.',
+    )
+    .option('--store <url>', 'results store: postgres://user:password@host:5432/db or sqlite:PATH (default: $DSXPLORE_STORE)')
+    .option('--db <path>', 'SQLite shorthand for --store sqlite:PATH (one machine only)')
+    .option('--sweep <name>', 'sweep to work on (default: the most recent unfinished one)')
+    .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
+    .option('--heartbeat <seconds>', `how often a running trial tells the store it is alive (default ${DEFAULT_HEARTBEAT_S})`)
+    .option(
+      '--stale-after <seconds>',
+      `re-queue a running trial whose worker sent no heartbeat for this long (default ${DEFAULT_STALE_AFTER_S})`,
+    )
+    .option('--data-dir <dir>', 'folder with the dataset files on this machine (overrides dataset.dataDir of the config)')
+    .option('--json', 'print JSON lines instead of a progress display (the default when piped)')
+    .action(async (opts: WorkerFlags) => {
+      await workerCommand(opts);
+    });
+}
