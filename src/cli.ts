@@ -1,6 +1,6 @@
 // Command-line wiring only: each subcommand lives in src/commands/ and registers itself here.
 import { Command, CommanderError } from 'commander';
-import { AddonError, UsageError } from './errors.js';
+import { AddonError, OutcomeError, UsageError } from './errors.js';
 import { version } from './version.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerTrain } from './commands/train.js';
@@ -20,7 +20,7 @@ export function buildProgram(): Command {
   program
     .name('dsxplore')
     .description(
-      'Explore sliding-channel convolution (SCC) designs: enumerate per-layer SCC settings,\n' +
+      'Explore sliding-channel convolution (SCC) designs: enumerate per-layer SCC settings, ' +
         'count their cost, train them with a native engine, and keep the accuracy/cost Pareto front.',
     )
     .version(version, '-V, --version')
@@ -54,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`dsxplore: ${err.message}\n`);
       return 2;
     }
-    if (err instanceof AddonError) {
+    if (err instanceof AddonError || err instanceof OutcomeError) {
       process.stderr.write(`dsxplore: ${err.message}\n`);
       return 1;
     }

@@ -8,3 +8,9 @@ export class UsageError extends Error {
 export class AddonError extends Error {
   override name = 'AddonError';
 }
+
+/** A failure that is an outcome, not a bug (e.g. a training run that diverged): the CLI
+ * prints the message and exits 1, without pointing at stack traces. */
+export class OutcomeError extends Error {
+  override name = 'OutcomeError';
+}

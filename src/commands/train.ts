@@ -2,7 +2,7 @@
 // native engine (live progress on a terminal, JSON lines when piped or with --json), save
 // the trained state with its spec, and reproduce the accuracy from a saved file.
 import type { Command } from 'commander';
-import { UsageError } from '../errors.js';
+import { UsageError, OutcomeError } from '../errors.js';
 import { recipeFromFlags, type RecipeFlags } from '../config/recipe.js';
 import { datasetInfo, datasetNames, loadDataset, parseDatasetRef, type Dataset } from '../data/index.js';
 import type { DeviceRequest, EpochMetrics, TrainProgress, TrainResult } from '../engine/types.js';
@@ -12,7 +12,7 @@ import { baselineVariant, buildModel, formatVariant, listModels, parseVariant, s
 import { formatDuration, ProgressReporter } from '../report/progress.js';
 
 /** Raised when training ended without a usable model (diverged); the CLI exits non-zero. */
-export class TrainingFailed extends Error {
+export class TrainingFailed extends OutcomeError {
   override name = 'TrainingFailed';
 }
 

@@ -31,6 +31,7 @@ const char* layer_op_name(LayerOp op) {
 namespace {
 
 constexpr int kOpCount = 10;
+constexpr int kBnReluRow = kOpCount;  // profile row of the fused BN + ReLU
 constexpr float kBnMomentum = 0.1f;  // PyTorch defaults
 constexpr float kBnEps = 1e-5f;
 
@@ -214,6 +215,17 @@ NetPlan plan_net(const NetSpec& spec) {
     if (spec.layers[producer[in]].op == LayerOp::Relu) continue;
     p.alias[l.output] = p.alias[in];
   }
+  p.bn_relu.assign(spec.layers.size(), -1);
+  for (size_t j = 0; j < spec.layers.size(); ++j) {
+    const LayerSpec& l = spec.layers[j];
+    if (l.op != LayerOp::Relu) continue;
+    const int in = l.inputs[0];
+    if (in == 0 || p.consumers[in] != 1) continue;
+    const int i = producer[in];
+    if (spec.layers[i].op != LayerOp::BatchNorm || p.alias[l.output] != p.alias[in]) continue;
+    p.bn_relu[i] = static_cast<int>(j);
+    p.bn_relu[j] = i;
+  }
   return p;
 }
 
@@ -222,7 +234,9 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
   if (capacity < 1) throw std::runtime_error("batch capacity must be >= 1");
   const char* prof = std::getenv("DSXPLORE_PROFILE");
   profile_ = prof && prof[0] == '1';
-  times_.resize(kOpCount);
+  const char* nofuse = std::getenv("DSXPLORE_NO_FUSION");
+  if (!(nofuse && nofuse[0] == '1')) fused_ = dynamic_cast<FusedOps*>(&be_);
+  times_.resize(kOpCount + 1);
   const size_t T = plan_.tensor_size.size();
   act_off_.assign(T, 0);
   size_t total = 0;
@@ -287,9 +301,13 @@ size_t Net::plan_gradients(int capacity) {
   for (size_t t = 1; t < T; ++t)
     if (plan_.consumers[t] == 0) take(t);
   for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) {
+    // A ReLU fused into its BN has no backward of its own: its input gradient never exists,
+    // and its output gradient is read by the BN's backward, so it stays live until then.
+    if (fused_relu(i) && layers[i].op == LayerOp::Relu) continue;
     for (int in : layers[i].inputs) take(static_cast<size_t>(in));
     // after layer i's backward nobody reads the gradient of its output again
-    const size_t out = static_cast<size_t>(layers[i].output);
+    size_t out = static_cast<size_t>(layers[i].output);
+    if (fused_relu(i)) out = static_cast<size_t>(layers[plan_.bn_relu[i]].output);
     free_blocks.push_back({grad_off_[out], block_size[out]});
   }
   return total;
@@ -374,11 +392,13 @@ void Net::forward(int n, bool train) {
       forward_layer(static_cast<int>(i), n, train);
       continue;
     }
+    const bool fused = train && fused_relu(static_cast<int>(i));
+    if (fused && plan_.spec.layers[i].op == LayerOp::Relu) continue;  // ran with its BN
     be_.sync();
     const double t0 = now_s();
     forward_layer(static_cast<int>(i), n, train);
     be_.sync();
-    auto& t = times_[static_cast<int>(plan_.spec.layers[i].op)];
+    auto& t = times_[fused ? kBnReluRow : static_cast<int>(plan_.spec.layers[i].op)];
     t.fwd += now_s() - t0;
     t.calls_fwd++;
   }
@@ -406,7 +426,12 @@ void Net::forward_layer(int i, int n, bool train) {
     case LayerOp::BatchNorm: {
       float* rm = stats_ + lp.running;
       float* rv = rm + C;
-      if (train)
+      if (train && fused_relu(i)) {
+        // y = max(0, bn(x)) straight into the ReLU's output (which shares this buffer)
+        fused_->batchnorm_relu_forward_train(
+            n, C, HW, x, P + lp.gamma, P + lp.bias, act(plan_.spec.layers[plan_.bn_relu[i]].output),
+            scratch_ + lp.save, scratch_ + lp.save + C, rm, rv, kBnMomentum, kBnEps);
+      } else if (train)
         be_.batchnorm_forward_train(n, C, HW, x, P + lp.gamma, P + lp.bias, y, scratch_ + lp.save,
                                     scratch_ + lp.save + C, rm, rv, kBnMomentum, kBnEps);
       else
@@ -414,6 +439,7 @@ void Net::forward_layer(int i, int n, bool train) {
       break;
     }
     case LayerOp::Relu:
+      if (train && fused_relu(i)) break;  // done by its BN
       be_.relu_forward(static_cast<size_t>(n) * C * HW, x, y);
       break;
     case LayerOp::MaxPool: {
@@ -456,6 +482,8 @@ void Net::backward(int n, double* loss_sum, int* correct) {
       zeroed_[t] = 1;
     }
   for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) {
+    const bool fused = fused_relu(i);
+    if (fused && layers[i].op == LayerOp::Relu) continue;  // its BN's backward does it
     // Clear each input gradient just before its first (in backward order) accumulation,
     // while it is about to be touched anyway.
     for (int in : layers[i].inputs)
@@ -471,7 +499,7 @@ void Net::backward(int n, double* loss_sum, int* correct) {
     const double t0 = now_s();
     backward_layer(i, n);
     be_.sync();
-    auto& t = times_[static_cast<int>(layers[i].op)];
+    auto& t = times_[fused ? kBnReluRow : static_cast<int>(layers[i].op)];
     t.bwd += now_s() - t0;
     t.calls_bwd++;
   }
@@ -500,6 +528,13 @@ void Net::backward_layer(int i, int n) {
       break;
     }
     case LayerOp::BatchNorm:
+      if (fused_relu(i)) {
+        const int r = plan_.spec.layers[plan_.bn_relu[i]].output;
+        fused_->batchnorm_relu_backward(n, C, HW, x, act(r), P + lp.gamma, scratch_ + lp.save,
+                                        scratch_ + lp.save + C, dact(r), dx, G + lp.gamma,
+                                        G + lp.bias);
+        break;
+      }
       be_.batchnorm_backward(n, C, HW, x, P + lp.gamma, scratch_ + lp.save,
                              scratch_ + lp.save + C, dy, dx, G + lp.gamma, G + lp.bias);
       break;
@@ -557,10 +592,11 @@ void Net::print_profile(FILE* out) const {
   std::fprintf(out, "dsxplore profile (%s, %d thread(s)): per op, synchronised\n",
                be_.name().c_str(), be_.threads());
   std::fprintf(out, "  %-11s %9s %11s %11s %7s\n", "op", "calls", "forward s", "backward s", "share");
-  for (int k = 0; k < kOpCount; ++k) {
+  for (int k = 0; k <= kOpCount; ++k) {
     const auto& t = times_[k];
     if (!t.calls_fwd && !t.calls_bwd) continue;
-    std::fprintf(out, "  %-11s %9ld %11.3f %11.3f %6.1f%%\n", layer_op_name(static_cast<LayerOp>(k)),
+    std::fprintf(out, "  %-11s %9ld %11.3f %11.3f %6.1f%%\n",
+                 k == kBnReluRow ? "bn+relu" : layer_op_name(static_cast<LayerOp>(k)),
                  t.calls_fwd, t.fwd, t.bwd, total > 0 ? 100.0 * (t.fwd + t.bwd) / total : 0.0);
   }
   std::fprintf(out, "  %-11s %9s %11s %11.3f\n", "total", "", "", total);

@@ -15,6 +15,7 @@
 
 #include "backend.h"
 #include "net/spec.h"
+#include "ops/fused_ops.h"
 
 namespace dsx {
 
@@ -45,6 +46,10 @@ struct NetPlan {
   std::vector<size_t> tensor_size;  // elements per sample
   std::vector<int> consumers;       // number of layer inputs reading each tensor
   std::vector<int> alias;           // tensor whose activation buffer this tensor shares
+  // Train-mode fusion of a BN with the ReLU that alone reads its output: for a BN layer the
+  // index of that ReLU layer, for the ReLU the index of its BN; -1 elsewhere. Used when the
+  // backend offers FusedOps (ops/fused_ops.h).
+  std::vector<int> bn_relu;
   size_t params = 0, decayed = 0, stats = 0, scratch = 0;
   std::vector<StateEntry> state_layout;
   size_t state_size() const { return params + stats; }
@@ -106,6 +111,8 @@ class Net {
   Backend& be_;
   int capacity_;
   bool profile_ = false;
+  FusedOps* fused_ = nullptr;  // the backend's fused ops, when it has them
+  bool fused_relu(int i) const { return fused_ && plan_.bn_relu[i] >= 0; }
   std::vector<size_t> act_off_;   // activation arena, per tensor (capacity samples each)
   std::vector<size_t> grad_off_;  // activation-gradient arena, per tensor (shared by liveness)
   float *params_ = nullptr, *grads_ = nullptr, *momentum_ = nullptr, *stats_ = nullptr,

@@ -130,11 +130,243 @@ void depthwise_plane_backward(const Conv2dShape& s, const float* __restrict xp, 
     }
 }
 
+// ---- Direct depthwise 3x3, pad 1, stride 1 or 2 (every DW slot of the zoo) ----
+// Forward and dX are "gathers" over a zero-bordered copy of the source plane, written as
+// plain loops over output columns that the compiler vectorises (no im2col, no scatter).
+// Stride 2 splits the padded input rows into even and odd columns, so every tap reads a
+// contiguous run. dX is the stride-1 correlation of the (zero-upsampled, for stride 2)
+// padded dY with the flipped kernel. dW keeps 9 vector accumulators per channel and is
+// owned by one thread per channel, summed in a fixed order.
+bool is_dw3(const Conv2dShape& s) {
+  return is_depthwise(s) && s.K == 3 && s.pad == 1 && (s.stride == 1 || s.stride == 2);
+}
+
+#if defined(__AVX512F__)
+constexpr int kDwL = 16;
+#else
+constexpr int kDwL = 8;
+#endif
+typedef float DwVec __attribute__((vector_size(kDwL * sizeof(float))));
+typedef float DwHalf __attribute__((vector_size(8 * sizeof(float))));
+template <class V>
+inline V vld(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+// Zero-bordered plane: row r holds source row r-1 at columns [1, W], stride Wp = W + 2.
+// For stride 2 the columns are split: even padded columns in [0, We), odd in [We, 2We).
+struct Dw3Geom {
+  int H, W, Ho, Wo, st;
+  int Hp, Wp, We;  // padded rows, padded row stride, even-half width (stride 2)
+  size_t plane() const { return static_cast<size_t>(Hp) * Wp; }
+};
+Dw3Geom dw3_geom(const Conv2dShape& s) {
+  Dw3Geom g{s.H, s.W, s.Ho(), s.Wo(), s.stride, s.H + 2, s.W + 2, 0};
+  if (g.st == 2) {
+    g.We = (g.W + 3) / 2;  // padded columns 0..W+1 -> ceil((W+2)/2), +1 so tap 2 stays inside
+    g.Wp = 2 * g.We;
+  }
+  return g;
+}
+
+// Copies a source plane into the interior of a zero-bordered buffer (border untouched).
+void dw3_load(const Dw3Geom& g, const float* __restrict x, float* __restrict xp) {
+  if (g.st == 1) {
+    for (int h = 0; h < g.H; ++h)
+      std::memcpy(xp + (h + 1) * g.Wp + 1, x + h * g.W, sizeof(float) * g.W);
+    return;
+  }
+  // padded column p = w + 1: even p (odd w) -> xe[p/2], odd p (even w) -> xo[p/2]
+  for (int h = 0; h < g.H; ++h) {
+    const float* __restrict xr = x + h * g.W;
+    float* __restrict xe = xp + (h + 1) * g.Wp;
+    float* __restrict xo = xe + g.We;
+    const int half = g.W / 2;
+    for (int j = 0; j < half; ++j) {
+      xo[j] = xr[2 * j];
+      xe[j + 1] = xr[2 * j + 1];
+    }
+    if (g.W & 1) xo[half] = xr[g.W - 1];
+  }
+}
+
+// y[oh][ow] = b + sum_{kh,kw} w[kh][kw] * xp[oh*st + kh][ow*st + kw]   (accumulate: y +=)
+template <bool kAcc>
+void dw3_conv_s1(const float* __restrict xp, int Wp, int Ho, int Wo, const float* w, float b,
+                 float* __restrict y) {
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
+              w7 = w[7], w8 = w[8];
+  for (int oh = 0; oh < Ho; ++oh) {
+    const float* __restrict r0 = xp + oh * Wp;
+    const float* __restrict r1 = r0 + Wp;
+    const float* __restrict r2 = r1 + Wp;
+    float* __restrict yr = y + oh * Wo;
+    for (int ow = 0; ow < Wo; ++ow) {
+      const float a = w0 * r0[ow] + w1 * r0[ow + 1] + w2 * r0[ow + 2];
+      const float c = w3 * r1[ow] + w4 * r1[ow + 1] + w5 * r1[ow + 2];
+      const float d = w6 * r2[ow] + w7 * r2[ow + 1] + w8 * r2[ow + 2];
+      const float v = (a + b) + (c + d);
+      yr[ow] = kAcc ? yr[ow] + v : v;
+    }
+  }
+}
+
+void dw3_conv_s2(const float* __restrict xp, int Wp, int We, int Ho, int Wo, const float* w,
+                 float b, float* __restrict y) {
+  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
+              w7 = w[7], w8 = w[8];
+  for (int oh = 0; oh < Ho; ++oh) {
+    const float* __restrict e0 = xp + 2 * oh * Wp;
+    const float* __restrict e1 = e0 + Wp;
+    const float* __restrict e2 = e1 + Wp;
+    const float* __restrict o0 = e0 + We;
+    const float* __restrict o1 = e1 + We;
+    const float* __restrict o2 = e2 + We;
+    float* __restrict yr = y + oh * Wo;
+    for (int ow = 0; ow < Wo; ++ow) {
+      const float a = w0 * e0[ow] + w1 * o0[ow] + w2 * e0[ow + 1];
+      const float c = w3 * e1[ow] + w4 * o1[ow] + w5 * e1[ow + 1];
+      const float d = w6 * e2[ow] + w7 * o2[ow] + w8 * e2[ow + 1];
+      yr[ow] = (a + b) + (c + d);
+    }
+  }
+}
+
+// acc[kh*3+kw] += dY[oh][ow] * xp[oh*st + kh][ow*st + kw] over the plane, in vector lanes.
+template <class V, int ST>
+void dw3_wgrad(const Dw3Geom& g, const float* __restrict xp, const float* __restrict dy,
+               V* __restrict acc) {
+  constexpr int L = sizeof(V) / sizeof(float);
+  const int Wv = g.Wo / L * L;
+  for (int oh = 0; oh < g.Ho; ++oh) {
+    const float* d = dy + oh * g.Wo;
+    const float* r[3];
+    for (int kh = 0; kh < 3; ++kh) r[kh] = xp + (oh * ST + kh) * g.Wp;
+    for (int ow = 0; ow < Wv; ow += L) {
+      const V gv = vld<V>(d + ow);
+#pragma GCC unroll 3
+      for (int kh = 0; kh < 3; ++kh) {
+        if (ST == 1) {
+          acc[kh * 3 + 0] += gv * vld<V>(r[kh] + ow);
+          acc[kh * 3 + 1] += gv * vld<V>(r[kh] + ow + 1);
+          acc[kh * 3 + 2] += gv * vld<V>(r[kh] + ow + 2);
+        } else {
+          acc[kh * 3 + 0] += gv * vld<V>(r[kh] + ow);
+          acc[kh * 3 + 1] += gv * vld<V>(r[kh] + g.We + ow);
+          acc[kh * 3 + 2] += gv * vld<V>(r[kh] + ow + 1);
+        }
+      }
+    }
+    for (int ow = Wv; ow < g.Wo; ++ow) {  // tail columns: one lane each
+      const int l = ow - Wv;
+      for (int kh = 0; kh < 3; ++kh) {
+        const float* rr = r[kh];
+        if (ST == 1) {
+          acc[kh * 3 + 0][l] += d[ow] * rr[ow];
+          acc[kh * 3 + 1][l] += d[ow] * rr[ow + 1];
+          acc[kh * 3 + 2][l] += d[ow] * rr[ow + 2];
+        } else {
+          acc[kh * 3 + 0][l] += d[ow] * rr[ow];
+          acc[kh * 3 + 1][l] += d[ow] * rr[g.We + ow];
+          acc[kh * 3 + 2][l] += d[ow] * rr[ow + 1];
+        }
+      }
+    }
+  }
+}
+
+void dw3_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
+                 const float* bias, float* y) {
+  const Dw3Geom g = dw3_geom(s);
+  const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
+  ctx.pool.parallel_for(static_cast<int64_t>(s.N) * s.Cin, [&](int tid, int64_t b, int64_t e) {
+    float* xp = ctx.ws.get_zeroed(tid, kWsCol, g.plane());
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int c = static_cast<int>(nc % s.Cin);
+      dw3_load(g, x + nc * HW, xp);
+      const float bb = bias ? bias[c] : 0.0f;
+      if (g.st == 1)
+        dw3_conv_s1<false>(xp, g.Wp, g.Ho, g.Wo, w + c * 9, bb, y + nc * P);
+      else
+        dw3_conv_s2(xp, g.Wp, g.We, g.Ho, g.Wo, w + c * 9, bb, y + nc * P);
+    }
+  }, 2);
+}
+
+template <class V>
+void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
+                    const float* dy, float* dx, float* dw) {
+  constexpr int L = sizeof(V) / sizeof(float);
+  const Dw3Geom g = dw3_geom(s);
+  const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
+  // dX: dY zero-bordered (stride 2: zero-upsampled too) on an (H+2) x (W+2) grid, so that
+  // dx[ih][iw] = sum_{a,b} w[2-a][2-b] * dyp[ih+a][iw+b].
+  const int Dp = s.W + 2;
+  const size_t dplane = static_cast<size_t>(s.H + 2) * Dp;
+  // One thread owns a channel across all images: dw[c] needs no cross-thread sum.
+  ctx.pool.parallel_for(s.Cin, [&](int tid, int64_t b, int64_t e) {
+    float* xp = dw ? ctx.ws.get_zeroed(tid, kWsCol, g.plane()) : nullptr;
+    float* dyp = dx ? ctx.ws.get_zeroed(tid, kWsLocal, dplane) : nullptr;
+    for (int64_t c = b; c < e; ++c) {
+      const float* wc = w + c * 9;
+      const float wf[9] = {wc[8], wc[7], wc[6], wc[5], wc[4], wc[3], wc[2], wc[1], wc[0]};
+      V acc[9];
+      for (auto& a : acc) a = V{};
+      for (int n = 0; n < s.N; ++n) {
+        const int64_t nc = static_cast<int64_t>(n) * s.Cin + c;
+        const float* g_ = dy + nc * P;
+        if (dw) {
+          dw3_load(g, x + nc * HW, xp);
+          if (g.st == 1)
+            dw3_wgrad<V, 1>(g, xp, g_, acc);
+          else
+            dw3_wgrad<V, 2>(g, xp, g_, acc);
+        }
+        if (dx) {
+          if (g.st == 1) {
+            for (int oh = 0; oh < g.Ho; ++oh)
+              std::memcpy(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, sizeof(float) * g.Wo);
+          } else {
+            for (int oh = 0; oh < g.Ho; ++oh) {
+              float* __restrict dr = dyp + (2 * oh + 1) * Dp + 1;
+              const float* __restrict gr = g_ + oh * g.Wo;
+              for (int ow = 0; ow < g.Wo; ++ow) dr[2 * ow] = gr[ow];
+            }
+          }
+          dw3_conv_s1<true>(dyp, Dp, s.H, s.W, wf, 0.0f, dx + nc * HW);
+        }
+      }
+      if (dw) {
+        float* d = dw + c * 9;
+        for (int t = 0; t < 9; ++t) {
+          float sum = 0.0f;
+          for (int l = 0; l < L; ++l) sum += acc[t][l];
+          d[t] += sum;
+        }
+      }
+    }
+  });
+}
+
+void dw3_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
+                  const float* dy, float* dx, float* dw) {
+  if (s.Wo() % kDwL == 0 || kDwL == 8)
+    dw3_backward_v<DwVec>(ctx, s, x, w, dy, dx, dw);
+  else
+    dw3_backward_v<DwHalf>(ctx, s, x, w, dy, dx, dw);
+}
+
 }  // namespace
 
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                         const float* bias, float* y) {
   const int Ho = s.Ho(), Wo = s.Wo(), P = Ho * Wo, HW = s.H * s.W;
+  if (is_dw3(s)) {
+    dw3_forward(ctx, s, x, w, bias, y);
+    return;
+  }
   if (is_depthwise(s)) {
     const int KK = s.K * s.K;
     const PaddedPlane pp = padded(s);
@@ -214,6 +446,10 @@ void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, cons
     });
   }
   if (!dx && !dw) return;
+  if (is_dw3(s)) {
+    dw3_backward(ctx, s, x, w, dy, dx, dw);
+    return;
+  }
   if (is_depthwise(s)) {
     // One thread owns a channel across all images: dw[c] needs no cross-thread sum.
     const int KK = s.K * s.K;

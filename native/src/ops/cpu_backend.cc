@@ -7,12 +7,13 @@
 #include <thread>
 
 #include "ops/cpu_ops.h"
+#include "ops/fused_ops.h"
 
 namespace dsx {
 
 namespace {
 
-class CpuBackend final : public Backend {
+class CpuBackend final : public Backend, public FusedOps {
  public:
   explicit CpuBackend(int threads) : ctx_(threads) {}
 
@@ -73,6 +74,21 @@ class CpuBackend final : public Backend {
                           const float* save_mean, const float* save_invstd, const float* dy,
                           float* dx, float* dgamma, float* dbeta) override {
     cpu_bn_backward(ctx_, N, C, HW, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+  }
+
+  void batchnorm_relu_forward_train(int N, int C, int HW, const float* x, const float* gamma,
+                                    const float* beta, float* y, float* save_mean,
+                                    float* save_invstd, float* running_mean, float* running_var,
+                                    float momentum, float eps) override {
+    cpu_bn_relu_forward_train(ctx_, N, C, HW, x, gamma, beta, y, save_mean, save_invstd,
+                              running_mean, running_var, momentum, eps);
+  }
+  void batchnorm_relu_backward(int N, int C, int HW, const float* x, const float* y,
+                               const float* gamma, const float* save_mean,
+                               const float* save_invstd, const float* dy, float* dx,
+                               float* dgamma, float* dbeta) override {
+    cpu_bn_relu_backward(ctx_, N, C, HW, x, y, gamma, save_mean, save_invstd, dy, dx, dgamma,
+                         dbeta);
   }
 
   void relu_forward(size_t n, const float* x, float* y) override { cpu_relu_forward(ctx_, n, x, y); }

@@ -1,85 +1,119 @@
-// Batch norm over (N, H*W) per channel on the CPU. One thread owns a channel for the whole
-// batch, so statistics and affine gradients are deterministic without partial buffers.
-// Statistics accumulate in double: a channel can hold millions of values.
+// Batch norm over (N, H*W) per channel on the CPU, optionally fused with the ReLU that
+// follows it (train mode: one normalise-and-clamp pass forward, and backward straight from
+// the ReLU's output gradient, with no intermediate gradient tensor).
+// One thread owns a channel for the whole batch, so statistics and affine gradients are
+// deterministic without partial buffers.
+//
+// Reductions use kLanes independent float lanes within a plane (vectorisable without
+// reassociating a single sum), folded lane-wise into double lanes after every plane and
+// across lanes once per channel: a channel can hold millions of values, and the order of
+// every addition is fixed, whatever the thread count.
 #include <cmath>
+#include <cstring>
 
 #include "ops/cpu_ops.h"
 
 namespace dsx {
 
 namespace {
-// Plane reductions with 16 independent float lanes (vectorisable without reassociating a
-// single sum), folded into double per plane. Deterministic: the order never changes.
 constexpr int kLanes = 16;
 
-double plane_sum(const float* x, int n) {
-  float acc[kLanes] = {};
-  int i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += x[i + l];
-  double s = 0.0;
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  for (; i < n; ++i) s += x[i];
-  return s;
-}
-
-double plane_sq_dev(const float* x, int n, float mean) {
-  float acc[kLanes] = {};
-  int i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const float d = x[i + l] - mean;
-      acc[l] += d * d;
-    }
-  double s = 0.0;
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  for (; i < n; ++i) s += static_cast<double>(x[i] - mean) * (x[i] - mean);
-  return s;
-}
-
-// sum dy and sum dy * (x - mean) over one plane
-void plane_dy_sums(const float* x, const float* dy, int n, float mean, double& sdy, double& sdyx) {
-  float a[kLanes] = {}, b[kLanes] = {};
-  int i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      a[l] += dy[i + l];
-      b[l] += dy[i + l] * (x[i + l] - mean);
-    }
-  double sa = 0.0, sb = 0.0;
-  for (int l = 0; l < kLanes; ++l) {
-    sa += a[l];
-    sb += b[l];
+struct Lanes {
+  double v[kLanes] = {};
+  void fold(const float* f) {
+    for (int l = 0; l < kLanes; ++l) v[l] += f[l];
   }
-  for (; i < n; ++i) {
-    sa += dy[i];
-    sb += static_cast<double>(dy[i]) * (x[i] - mean);
+  double sum() const {
+    double s = 0.0;
+    for (int l = 0; l < kLanes; ++l) s += v[l];
+    return s;
   }
-  sdy += sa;
-  sdyx += sb;
-}
-}  // namespace
+};
 
-void cpu_bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
-                          const float* beta, float* y, float* save_mean, float* save_invstd,
-                          float* running_mean, float* running_var, float momentum, float eps) {
+// kLanes floats as one GCC/Clang vector: the loops below are vector code whatever the
+// auto-vectoriser decides (2 ymm on AVX2, 1 zmm on AVX-512).
+typedef float LaneVec __attribute__((vector_size(kLanes * sizeof(float))));
+// (Helpers are macros / take references: a 64-byte vector passed by value would change the
+// calling convention on pre-AVX-512 targets, and GCC warns about it.)
+#define lv_load(p) (*reinterpret_cast<const LaneVecU*>(p))
+typedef float LaneVecU __attribute__((vector_size(kLanes * sizeof(float)), aligned(4)));
+inline void lv_fold(Lanes& dst, const LaneVec& v, const float* tail) {
+  float f[kLanes];
+  std::memcpy(f, &v, sizeof f);
+  for (int l = 0; l < kLanes; ++l) f[l] += tail[l];
+  dst.fold(f);
+}
+
+// Sum of (x - k) and of (x - k)^2 over one plane, into double lanes. The shift k (a value of
+// the channel) keeps the one-pass variance free of cancellation for large means.
+void plane_moments(const float* __restrict x, int n, float k, Lanes& s1, Lanes& s2) {
+  LaneVec a = {}, b = {};
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const LaneVec d = lv_load(x + i) - k;
+    a += d;
+    b += d * d;
+  }
+  float ta[kLanes] = {}, tb[kLanes] = {};
+  for (int l = 0; i < n; ++i, ++l) {  // n % kLanes tail, one element per lane
+    const float d = x[i] - k;
+    ta[l] = d;
+    tb[l] = d * d;
+  }
+  lv_fold(s1, a, ta);
+  lv_fold(s2, b, tb);
+}
+
+// Sum of g and of g * (x - mean) over one plane, g = dy, or dy where y > 0 when `relu`.
+template <bool kRelu>
+void plane_dy_sums(const float* __restrict x, const float* __restrict y,
+                   const float* __restrict dy, int n, float mean, Lanes& sdy, Lanes& sdyx) {
+  LaneVec a = {}, b = {};
+  const LaneVec zero = {};
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    LaneVec g = lv_load(dy + i);
+    if (kRelu) g = lv_load(y + i) > zero ? g : zero;
+    a += g;
+    b += g * (lv_load(x + i) - mean);
+  }
+  float ta[kLanes] = {}, tb[kLanes] = {};
+  for (int l = 0; i < n; ++i, ++l) {
+    float g = dy[i];
+    if (kRelu) g = y[i] > 0.0f ? g : 0.0f;
+    ta[l] = g;
+    tb[l] = g * (x[i] - mean);
+  }
+  lv_fold(sdy, a, ta);
+  lv_fold(sdyx, b, tb);
+}
+
+template <bool kRelu>
+void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
+                      const float* beta, float* y, float* save_mean, float* save_invstd,
+                      float* running_mean, float* running_var, float momentum, float eps) {
   const double M = static_cast<double>(N) * HW;
   ctx.pool.parallel_for(C, [&](int, int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
-      double sum = 0.0;
-      for (int n = 0; n < N; ++n) sum += plane_sum(x + (static_cast<int64_t>(n) * C + c) * HW, HW);
-      const double mean = sum / M;
-      // Two passes (mean, then squared deviations): no cancellation for large means.
-      double sq = 0.0;
+      const float k = x[c * HW];
+      Lanes s1, s2;
       for (int n = 0; n < N; ++n)
-        sq += plane_sq_dev(x + (static_cast<int64_t>(n) * C + c) * HW, HW, static_cast<float>(mean));
+        plane_moments(x + (static_cast<int64_t>(n) * C + c) * HW, HW, k, s1, s2);
+      const double m1 = s1.sum() / M;  // mean of x - k
+      const double mean = k + m1;
+      const double sq = std::max(0.0, s2.sum() - m1 * m1 * M);  // sum of squared deviations
       const double var = sq / M;
       const double invstd = 1.0 / std::sqrt(var + eps);
       const float sc = static_cast<float>(gamma[c] * invstd);
       const float sh = static_cast<float>(beta[c] - mean * gamma[c] * invstd);
       for (int n = 0; n < N; ++n) {
         const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
-        for (int i = 0; i < HW; ++i) y[o + i] = x[o + i] * sc + sh;
+        const float* __restrict xs = x + o;
+        float* __restrict ys = y + o;
+        for (int i = 0; i < HW; ++i) {
+          const float v = xs[i] * sc + sh;
+          ys[i] = kRelu ? (v > 0.0f ? v : 0.0f) : v;
+        }
       }
       if (save_mean) save_mean[c] = static_cast<float>(mean);
       if (save_invstd) save_invstd[c] = static_cast<float>(invstd);
@@ -93,6 +127,61 @@ void cpu_bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, con
   });
 }
 
+template <bool kRelu>
+void bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* y,
+                 const float* gamma, const float* save_mean, const float* save_invstd,
+                 const float* dy, float* dx, float* dgamma, float* dbeta) {
+  const double M = static_cast<double>(N) * HW;
+  ctx.pool.parallel_for(C, [&](int, int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      const float mean = save_mean[c], invstd = save_invstd[c];
+      Lanes la, lb;  // sum g, sum g * (x - mean)
+      for (int n = 0; n < N; ++n) {
+        const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
+        plane_dy_sums<kRelu>(x + o, kRelu ? y + o : nullptr, dy + o, HW, mean, la, lb);
+      }
+      const double sdy = la.sum(), sdyx = lb.sum() * invstd;  // sum g, sum g * xhat
+      if (dbeta) dbeta[c] += static_cast<float>(sdy);
+      if (dgamma) dgamma[c] += static_cast<float>(sdyx);
+      if (!dx) continue;
+      // dx = gamma*invstd * (g - mean(g) - xhat * mean(g*xhat)) = kg*g + kx*x + k0
+      const double kd = static_cast<double>(gamma[c]) * invstd;
+      const double mdy = sdy / M, mdyx = sdyx / M;
+      const float kg = static_cast<float>(kd);
+      const float kx = static_cast<float>(-kd * invstd * mdyx);
+      const float k0 = static_cast<float>(-kd * mdy + kd * invstd * mdyx * mean);
+      for (int n = 0; n < N; ++n) {
+        const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
+        const float* __restrict xs = x + o;
+        const float* __restrict gs = dy + o;
+        const float* __restrict ys = kRelu ? y + o : nullptr;
+        float* __restrict ds = dx + o;
+        for (int i = 0; i < HW; ++i) {
+          float g = gs[i];
+          if (kRelu) g = ys[i] > 0.0f ? g : 0.0f;
+          ds[i] += kg * g + (kx * xs[i] + k0);
+        }
+      }
+    }
+  });
+}
+}  // namespace
+
+void cpu_bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
+                          const float* beta, float* y, float* save_mean, float* save_invstd,
+                          float* running_mean, float* running_var, float momentum, float eps) {
+  bn_forward_train<false>(ctx, N, C, HW, x, gamma, beta, y, save_mean, save_invstd, running_mean,
+                          running_var, momentum, eps);
+}
+
+void cpu_bn_relu_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x,
+                               const float* gamma, const float* beta, float* y, float* save_mean,
+                               float* save_invstd, float* running_mean, float* running_var,
+                               float momentum, float eps) {
+  bn_forward_train<true>(ctx, N, C, HW, x, gamma, beta, y, save_mean, save_invstd, running_mean,
+                         running_var, momentum, eps);
+}
+
 void cpu_bn_forward_eval(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                          const float* beta, const float* running_mean, const float* running_var,
                          float eps, float* y) {
@@ -102,8 +191,8 @@ void cpu_bn_forward_eval(CpuCtx& ctx, int N, int C, int HW, const float* x, cons
       const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
       const float sc = static_cast<float>(gamma[c] * invstd);
       const float sh = static_cast<float>(beta[c] - running_mean[c] * gamma[c] * invstd);
-      const float* xc = x + nc * HW;
-      float* yc = y + nc * HW;
+      const float* __restrict xc = x + nc * HW;
+      float* __restrict yc = y + nc * HW;
       for (int i = 0; i < HW; ++i) yc[i] = xc[i] * sc + sh;
     }
   }, 64);
@@ -112,31 +201,14 @@ void cpu_bn_forward_eval(CpuCtx& ctx, int N, int C, int HW, const float* x, cons
 void cpu_bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                      const float* save_mean, const float* save_invstd, const float* dy, float* dx,
                      float* dgamma, float* dbeta) {
-  const double M = static_cast<double>(N) * HW;
-  ctx.pool.parallel_for(C, [&](int, int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; ++c) {
-      const float mean = save_mean[c], invstd = save_invstd[c];
-      double sdy = 0.0, sdyx = 0.0;  // sum dy, then sum dy * xhat
-      for (int n = 0; n < N; ++n) {
-        const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
-        plane_dy_sums(x + o, dy + o, HW, mean, sdy, sdyx);
-      }
-      sdyx *= invstd;
-      if (dbeta) dbeta[c] += static_cast<float>(sdy);
-      if (dgamma) dgamma[c] += static_cast<float>(sdyx);
-      if (!dx) continue;
-      // dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat))
-      const float k = gamma[c] * invstd;
-      const float mdy = static_cast<float>(sdy / M), mdyx = static_cast<float>(sdyx / M);
-      for (int n = 0; n < N; ++n) {
-        const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
-        for (int i = 0; i < HW; ++i) {
-          const float xhat = (x[o + i] - mean) * invstd;
-          dx[o + i] += k * (dy[o + i] - mdy - xhat * mdyx);
-        }
-      }
-    }
-  });
+  bn_backward<false>(ctx, N, C, HW, x, nullptr, gamma, save_mean, save_invstd, dy, dx, dgamma,
+                     dbeta);
+}
+
+void cpu_bn_relu_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* y,
+                          const float* gamma, const float* save_mean, const float* save_invstd,
+                          const float* dy, float* dx, float* dgamma, float* dbeta) {
+  bn_backward<true>(ctx, N, C, HW, x, y, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
 }
 
 }  // namespace dsx

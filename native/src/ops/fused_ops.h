@@ -1,0 +1,26 @@
+// Optional fused ops a backend may offer besides the Backend interface (backend.h). The
+// executor asks for them with dynamic_cast and falls back to the separate ops when a backend
+// does not implement them, so a backend (CUDA included) needs no change to stay correct.
+// Semantics are exactly those of the op sequence each replaces, up to float rounding.
+#pragma once
+
+namespace dsx {
+
+class FusedOps {
+ public:
+  virtual ~FusedOps() = default;
+  // batchnorm_forward_train then relu_forward in place on y: y = max(0, bn(x)).
+  virtual void batchnorm_relu_forward_train(int N, int C, int HW, const float* x,
+                                            const float* gamma, const float* beta, float* y,
+                                            float* save_mean, float* save_invstd,
+                                            float* running_mean, float* running_var,
+                                            float momentum, float eps) = 0;
+  // Backward of y = max(0, bn(x)) given y and dy = dL/dy: ADDS into dx, dgamma, dbeta, as
+  // relu_backward into a zeroed buffer followed by batchnorm_backward would.
+  virtual void batchnorm_relu_backward(int N, int C, int HW, const float* x, const float* y,
+                                       const float* gamma, const float* save_mean,
+                                       const float* save_invstd, const float* dy, float* dx,
+                                       float* dgamma, float* dbeta) = 0;
+};
+
+}  // namespace dsx
