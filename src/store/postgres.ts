@@ -17,9 +17,7 @@ import { MIGRATIONS, type Migration } from './migrations.js';
 import { redactUrl } from './url.js';
 import { TRIAL_COLUMNS, TRIAL_FROM, finite, toSweepRow, toTrialRow, type SweepDbRow, type TrialDbRow } from './sqlite.js';
 import {
-  TRANSITIONS,
-  TrialStateError,
-  isFinished,
+  checkTransition,
   type ClaimedTrial,
   type NewSweep,
   type StateCounts,
@@ -297,23 +295,7 @@ export class PgStore implements SweepStore {
   private async checkMove(c: Client, trialId: number, to: TrialState, workerId?: string): Promise<TrialDbRow> {
     await c.query('SELECT id FROM trials WHERE id = $1 FOR UPDATE', [trialId]);
     const r = await this.one<TrialDbRow>(c, `SELECT ${TRIAL_COLUMNS} ${TRIAL_FROM} WHERE t.id = $1`, [trialId]);
-    if (!r) throw new TrialStateError(`trial ${trialId} does not exist`);
-    if (isFinished(r.state)) {
-      throw new TrialStateError(`trial ${trialId} is finished (${r.state}) and immutable; it cannot become ${to}`);
-    }
-    if (!TRANSITIONS[r.state].includes(to)) {
-      throw new TrialStateError(`trial ${trialId} cannot go from ${r.state} to ${to}`);
-    }
-    if (workerId !== undefined && r.state !== 'running') {
-      throw new TrialStateError(`trial ${trialId} is ${r.state}, not running under worker ${workerId}`);
-    }
-    if (workerId !== undefined && r.worker_id !== workerId) {
-      throw new TrialStateError(
-        `trial ${trialId} is held by worker ${r.worker_id ?? '(none)'}, not ${workerId}; it was probably ` +
-          `re-queued after a missed heartbeat`,
-      );
-    }
-    return r;
+    return checkTransition(r, trialId, to, workerId);
   }
 
   async claimNext(sweep: string, workerId: string): Promise<ClaimedTrial | undefined> {

@@ -15,9 +15,7 @@ import type { SweepRow, TrialRow, TrialState } from './types.js';
 import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
 import {
   FINISHED_STATES,
-  TRANSITIONS,
-  TrialStateError,
-  isFinished,
+  checkTransition,
   type ClaimedTrial,
   type NewSweep,
   type StateCounts,
@@ -331,23 +329,7 @@ export class SqliteStore implements SweepStore {
     const r = this.db.prepare(`SELECT ${TRIAL_COLUMNS} ${TRIAL_FROM} WHERE t.id = ?`).get(trialId) as
       | TrialDbRow
       | undefined;
-    if (!r) throw new TrialStateError(`trial ${trialId} does not exist`);
-    if (isFinished(r.state)) {
-      throw new TrialStateError(`trial ${trialId} is finished (${r.state}) and immutable; it cannot become ${to}`);
-    }
-    if (!TRANSITIONS[r.state].includes(to)) {
-      throw new TrialStateError(`trial ${trialId} cannot go from ${r.state} to ${to}`);
-    }
-    if (workerId !== undefined && r.state !== 'running') {
-      throw new TrialStateError(`trial ${trialId} is ${r.state}, not running under worker ${workerId}`);
-    }
-    if (workerId !== undefined && r.worker_id !== workerId) {
-      throw new TrialStateError(
-        `trial ${trialId} is held by worker ${r.worker_id ?? '(none)'}, not ${workerId}; it was probably ` +
-          `re-queued after a missed heartbeat`,
-      );
-    }
-    return r;
+    return checkTransition(r, trialId, to, workerId);
   }
 
   async claimNext(sweep: string, workerId: string): Promise<ClaimedTrial | undefined> {

@@ -132,3 +132,31 @@ export interface SweepStore extends StoreReader {
   /** The schema version of the open database. */
   schemaVersion(): MaybePromise<number>;
 }
+
+/** The row of a trial about to move to `to` (by `workerId`, when a holder is named), or
+ * undefined when there is none. Throws TrialStateError unless the move is legal; shared by
+ * every store so the state machine has one definition. */
+export function checkTransition<R extends { state: TrialState; worker_id: string | null }>(
+  r: R | undefined,
+  trialId: number,
+  to: TrialState,
+  workerId?: string,
+): R {
+  if (!r) throw new TrialStateError(`trial ${trialId} does not exist`);
+  if (isFinished(r.state)) {
+    throw new TrialStateError(`trial ${trialId} is finished (${r.state}) and immutable; it cannot become ${to}`);
+  }
+  if (!TRANSITIONS[r.state].includes(to)) {
+    throw new TrialStateError(`trial ${trialId} cannot go from ${r.state} to ${to}`);
+  }
+  if (workerId !== undefined && r.state !== 'running') {
+    throw new TrialStateError(`trial ${trialId} is ${r.state}, not running under worker ${workerId}`);
+  }
+  if (workerId !== undefined && r.worker_id !== workerId) {
+    throw new TrialStateError(
+      `trial ${trialId} is held by worker ${r.worker_id ?? '(none)'}, not ${workerId}; it was probably ` +
+        `re-queued after a missed heartbeat`,
+    );
+  }
+  return r;
+}
