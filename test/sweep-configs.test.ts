@@ -60,6 +60,7 @@ test('the quickstart is ResNet-20 on MNIST, a small random dw-scc search with ba
   const testImages = c.dataset.limitTest ?? info.testCount;
   const epochs = rungEpochs(c).reduce((a, b) => a + b, 0);
   const macs = all.reduce((s, cand) => s + cand.macs * epochs * (3 * trainImages + testImages) * c.seeds.length, 0);
-  // 2 CPU cores sustain a few GMAC/s on these small convolutions: stay under ~3 TMAC
-  assert.ok(macs < 3e12, `quickstart needs ${(macs / 1e12).toFixed(2)} TMAC`);
+  // 2 CPU cores sustained 8.4 GMAC/s over a whole quickstart (2.4 TMAC in 290 s, Xeon, 2026-11-28):
+  // 5 TMAC keeps it near 10 minutes, inside the 15 the README promises
+  assert.ok(macs < 5e12, `quickstart needs ${(macs / 1e12).toFixed(2)} TMAC`);
 });
