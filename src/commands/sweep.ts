@@ -136,6 +136,12 @@ export function makeReporter(json: boolean | undefined) {
   return { out, onEvent };
 }
 
+/** The final JSON line of a sweep or worker run. */
+export function summaryJson(s: SweepSummary): Record<string, unknown> {
+  const { sweep, counts, trained, reused, failed, best, seconds, database } = s;
+  return { sweep, counts, trained, reused, failed, best, seconds, database };
+}
+
 export function summaryText(s: SweepSummary, dbFlag: string): string {
   const c = s.counts;
   const lines = [
@@ -192,7 +198,7 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
       return summary;
     }
     out.result(
-      { sweep: summary.sweep, counts: summary.counts, trained: summary.trained, reused: summary.reused, failed: summary.failed, best: summary.best, seconds: summary.seconds, database: summary.database },
+      summaryJson(summary),
       summaryText(summary, storeFlag),
     );
     return summary;

@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { openStoreUrl, storeUrl, redactUrl } from '../store/index.js';
 import { runWorker, type SweepSummary } from '../sweep/index.js';
 import type { DeviceRequest } from '../engine/types.js';
-import { makeReporter, summaryText } from './sweep.js';
+import { makeReporter, summaryJson, summaryText } from './sweep.js';
 
 const seconds = (flag: string) =>
   z
@@ -73,7 +73,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
     });
     out.clear();
     out.result(
-      { sweep: summary.sweep, counts: summary.counts, trained: summary.trained, reused: summary.reused, failed: summary.failed, best: summary.best, seconds: summary.seconds, database: summary.database },
+      summaryJson(summary),
       summaryText(summary, storeFlag).replace(/^sweep (\S+) finished/, 'worker done: sweep $1 finished'),
     );
     return summary;

@@ -15,7 +15,7 @@ import type { Candidate } from '../space/types.js';
 import type { SweepRow, TrialRow, TrialState } from './types.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 import { redactUrl } from './url.js';
-import { TRIAL_COLUMNS, TRIAL_FROM, finite, toSweepRow, toTrialRow, type SweepDbRow, type TrialDbRow } from './sqlite.js';
+import { TRIAL_COLUMNS, TRIAL_FROM, finishedProvenance, finishedValues, finite, toSweepRow, toTrialRow, type SweepDbRow, type TrialDbRow } from './sqlite.js';
 import {
   checkTransition,
   type ClaimedTrial,
@@ -361,9 +361,6 @@ export class PgStore implements SweepStore {
     });
   }
 
-  private timings(before: TrialDbRow): Record<string, unknown> {
-    return { queuedAt: before.queued_at, startedAt: before.started_at, finishedAt: now(), attempts: before.attempts };
-  }
 
   async finishTrial(trialId: number, workerId: string, o: TrialOutcome): Promise<TrialRow> {
     return this.tx(async (c) => {
@@ -373,21 +370,7 @@ export class PgStore implements SweepStore {
         `UPDATE trials SET state = $1, finished_at = $2, accuracy = $3, test_loss = $4, train_loss = $5,
          train_accuracy = $6, seconds = $7, images_per_second = $8, device = $9, error = $10, provenance = $11,
          heartbeat_at = $12 WHERE id = $13`,
-        [
-          o.state,
-          now(),
-          finite(o.accuracy),
-          finite(o.testLoss),
-          finite(o.trainLoss),
-          finite(o.trainAccuracy),
-          finite(o.seconds),
-          finite(o.imagesPerSecond),
-          o.device,
-          o.state === 'diverged' ? (o.message ?? 'training diverged') : null,
-          JSON.stringify({ ...o.provenance, ...this.timings(before) }),
-          Date.now(),
-          trialId,
-        ],
+        [...finishedValues(o, before), trialId],
       );
       return (await this.trial(trialId, c))!;
     });
@@ -399,7 +382,7 @@ export class PgStore implements SweepStore {
       await c.query(`UPDATE trials SET state = 'failed', finished_at = $1, error = $2, provenance = $3 WHERE id = $4`, [
         now(),
         error,
-        JSON.stringify({ ...provenance, ...this.timings(before) }),
+        finishedProvenance(before, provenance),
         trialId,
       ]);
       return (await this.trial(trialId, c))!;

@@ -413,29 +413,12 @@ export class SqliteStore implements SweepStore {
              train_accuracy = ?, seconds = ?, images_per_second = ?, device = ?, error = ?, provenance = ?,
              heartbeat_at = ? WHERE id = ?`,
           )
-          .run(
-            o.state,
-            now(),
-            finite(o.accuracy),
-            finite(o.testLoss),
-            finite(o.trainLoss),
-            finite(o.trainAccuracy),
-            finite(o.seconds),
-            finite(o.imagesPerSecond),
-            o.device,
-            o.state === 'diverged' ? (o.message ?? 'training diverged') : null,
-            JSON.stringify({ ...o.provenance, ...this.timings(before) }),
-            Date.now(),
-            trialId,
-          );
+          .run(...finishedValues(o, before), trialId);
         return this.trial(trialId)!;
       })
       .immediate();
   }
 
-  private timings(before: TrialDbRow): Record<string, unknown> {
-    return { queuedAt: before.queued_at, startedAt: before.started_at, finishedAt: now(), attempts: before.attempts };
-  }
 
   async failTrial(trialId: number, workerId: string, error: string, provenance: Record<string, unknown> = {}): Promise<TrialRow> {
     return this.db
@@ -443,7 +426,7 @@ export class SqliteStore implements SweepStore {
         const before = this.checkMove(trialId, 'failed', workerId);
         this.db
           .prepare(`UPDATE trials SET state = 'failed', finished_at = ?, error = ?, provenance = ? WHERE id = ?`)
-          .run(now(), error, JSON.stringify({ ...provenance, ...this.timings(before) }), trialId);
+          .run(now(), error, finishedProvenance(before, provenance), trialId);
         return this.trial(trialId)!;
       })
       .immediate();
@@ -567,6 +550,32 @@ export class SqliteStore implements SweepStore {
   static host(): string {
     return hostname();
   }
+}
+
+/** Provenance of a finished trial: what the runner recorded plus the trial's own timings. */
+export function finishedProvenance(before: TrialDbRow, provenance: Record<string, unknown> = {}): string {
+  const timings = { queuedAt: before.queued_at, startedAt: before.started_at, finishedAt: now(), attempts: before.attempts };
+  return JSON.stringify({ ...provenance, ...timings });
+}
+
+/** The values `finishTrial` writes, in the column order both stores' UPDATE uses:
+ * state, finished_at, accuracy, test_loss, train_loss, train_accuracy, seconds,
+ * images_per_second, device, error, provenance, heartbeat_at. */
+export function finishedValues(o: TrialOutcome, before: TrialDbRow): unknown[] {
+  return [
+    o.state,
+    now(),
+    finite(o.accuracy),
+    finite(o.testLoss),
+    finite(o.trainLoss),
+    finite(o.trainAccuracy),
+    finite(o.seconds),
+    finite(o.imagesPerSecond),
+    o.device,
+    o.state === 'diverged' ? (o.message ?? 'training diverged') : null,
+    finishedProvenance(before, o.provenance),
+    Date.now(),
+  ];
 }
 
 export function finite(x: number | null | undefined): number | null {
