@@ -365,7 +365,7 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
     });
     const q = await cli(['sweep', '--config', cfg, '--store', url, '--enqueue-only', '--json']);
     assert.equal(q.code, 0, q.stderr);
-    const ws = [0, 1].map(() => spawnCli(['worker', '--store', url, '--device', 'cpu', '--json']));
+    const ws = [0, 1].map(() => spawnCli(['worker', '--store', url, '--sweep', 'last', '--device', 'cpu', '--json']));
     const exits = await Promise.all(ws.map((w) => w.exit));
     exits.forEach((e, i) => assert.equal(e.code, 0, `worker ${i}: ${ws[i]!.stderr}`));
     const starts = ws.map((w) => w.lines.filter((l) => l.type === 'trial-start').length);

@@ -85,7 +85,7 @@ test('two workers on one SQLite file train an enqueued sweep, each trial once', 
     assert.equal(q.code, 0, q.stderr);
     assert.match(q.stdout, /"queued":6/);
     const ws = [0, 1].map(() => {
-      const child = spawn(process.execPath, cliArgs(['worker', '--db', db, '--device', 'cpu', '--json']), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, cliArgs(['worker', '--db', db, '--sweep', 'local', '--device', 'cpu', '--json']), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.on('data', (d) => (out += d));
