@@ -33,6 +33,13 @@ test('conv2d standard: kernel 1/3/5, stride 1/2, padding 0/1/2, odd sizes, with 
     [{ N: 2, Cin: 6, H: 7, W: 5, Cout: 8, K: 1, stride: 2, pad: 0, groups: 1 }, false],
     [{ N: 1, Cin: 3, H: 6, W: 6, Cout: 5, K: 3, stride: 1, pad: 0, groups: 1 }, false],
     [{ N: 3, Cin: 16, H: 12, W: 12, Cout: 40, K: 3, stride: 1, pad: 1, groups: 1 }, false],
+    // stride-1 route over padded planes (conv_wide.cc): reduction Cin*9 = 288 and wide grid
+    // 17 x 21 = 357 pixels both past its 256 blocking, Cout not a multiple of the 6-row tile
+    [{ N: 3, Cin: 32, H: 17, W: 19, Cout: 7, K: 3, stride: 1, pad: 1, groups: 1 }, true],
+    // pad < K-1 (dX is padded by K-1-pad = 3), and pad 0 on a batch big enough for the route
+    [{ N: 2, Cin: 3, H: 8, W: 11, Cout: 5, K: 5, stride: 1, pad: 1, groups: 1 }, false],
+    [{ N: 4, Cin: 4, H: 6, W: 7, Cout: 13, K: 3, stride: 1, pad: 0, groups: 1 }, true],
+    [{ N: 2, Cin: 2, H: 5, W: 4, Cout: 3, K: 2, stride: 1, pad: 1, groups: 1 }, false],
   ];
   cases.forEach(([s, bias], i) => checkConv(s, bias, 10 * i, `case ${i}`));
 });
@@ -46,6 +53,7 @@ test('conv2d grouped (3x3 and 1x1) and depthwise (groups = Cin = Cout), strides 
     { N: 2, Cin: 5, H: 8, W: 9, Cout: 5, K: 3, stride: 2, pad: 1, groups: 5 },
     { N: 2, Cin: 4, H: 7, W: 7, Cout: 4, K: 5, stride: 2, pad: 2, groups: 4 },
     { N: 1, Cin: 3, H: 6, W: 5, Cout: 3, K: 3, stride: 1, pad: 0, groups: 3 },
+    { N: 3, Cin: 6, H: 9, W: 10, Cout: 9, K: 5, stride: 1, pad: 2, groups: 3 },
   ];
   cases.forEach((s, i) => checkConv(s, i % 2 === 0, 100 + 10 * i, `grouped case ${i}`));
 });

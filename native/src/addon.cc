@@ -9,6 +9,7 @@
 #include <chrono>   // OPS section
 #include <cstring>  // OPS section
 
+#include "ops/fused_ops.h"  // OPS section
 #include "ops/scc_index.h"  // OPS section
 #include "ops/sgemm.h"      // OPS section
 #include "net/trainer.h"  // NET section
@@ -129,6 +130,19 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
   Napi::Object r = Napi::Object::New(env);
   const std::string& op = a.op;
   auto data = [](Napi::Float32Array& t) { return t.Data(); };
+  // attrs.overwrite, a bit mask over input gradients: the backward overwrites them instead of
+  // adding into them, as the executor asks for a gradient's first contribution.
+  struct OverwriteScope {  // never leaves the mode pending for the next call
+    dsx::FusedOps* f = nullptr;
+    ~OverwriteScope() {
+      if (f) f->overwrite_next_backward(0);
+    }
+  } overwrite;
+  if (const unsigned mask = static_cast<unsigned>(a.num_or("overwrite", 0))) {
+    overwrite.f = dynamic_cast<dsx::FusedOps*>(&be);
+    if (!overwrite.f) ops_fail(env, op, "overwrite: this backend has no overwrite mode");
+    overwrite.f->overwrite_next_backward(mask);
+  }
   if (op == "sgemm") {
     const bool ta = a.num_or("transA", 0) != 0, tb = a.num_or("transB", 0) != 0;
     const int M = a.pos("M"), N = a.pos("N"), K = a.pos("K");

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 #include "net/rng.h"
@@ -31,7 +32,12 @@ const char* layer_op_name(LayerOp op) {
 namespace {
 
 constexpr int kOpCount = 10;
-constexpr int kBnReluRow = kOpCount;  // profile row of the fused BN + ReLU
+// Profile rows past the layer ops: the fused BN + ReLU, clearing activation/parameter
+// gradients before they are accumulated into, and the optimiser step.
+constexpr int kBnReluRow = kOpCount;
+constexpr int kClearRow = kOpCount + 1;
+constexpr int kSgdRow = kOpCount + 2;
+constexpr int kProfileRows = kOpCount + 3;
 constexpr float kBnMomentum = 0.1f;  // PyTorch defaults
 constexpr float kBnEps = 1e-5f;
 
@@ -233,10 +239,12 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
     : plan_(plan_net(spec)), be_(backend), capacity_(capacity) {
   if (capacity < 1) throw std::runtime_error("batch capacity must be >= 1");
   const char* prof = std::getenv("DSXPLORE_PROFILE");
-  profile_ = prof && prof[0] == '1';
+  profile_ = prof && (prof[0] == '1' || std::strcmp(prof, "layers") == 0);
+  profile_layers_ = prof && std::strcmp(prof, "layers") == 0;
   const char* nofuse = std::getenv("DSXPLORE_NO_FUSION");
   if (!(nofuse && nofuse[0] == '1')) fused_ = dynamic_cast<FusedOps*>(&be_);
-  times_.resize(kOpCount + 1);
+  times_.resize(kProfileRows);
+  layer_times_.resize(plan_.spec.layers.size());
   const size_t T = plan_.tensor_size.size();
   act_off_.assign(T, 0);
   size_t total = 0;
@@ -398,9 +406,12 @@ void Net::forward(int n, bool train) {
     const double t0 = now_s();
     forward_layer(static_cast<int>(i), n, train);
     be_.sync();
+    const double dt = now_s() - t0;
     auto& t = times_[fused ? kBnReluRow : static_cast<int>(plan_.spec.layers[i].op)];
-    t.fwd += now_s() - t0;
+    t.fwd += dt;
     t.calls_fwd++;
+    layer_times_[i].fwd += dt;
+    layer_times_[i].calls_fwd++;
   }
 }
 
@@ -474,23 +485,35 @@ void Net::backward(int n, double* loss_sum, int* correct) {
   // softmax_xent overwrites dlogits, so the logits gradient counts as cleared.
   be_.softmax_xent(n, K, act(logits), labels_, 1.0f / n, dact(logits), loss_sum, correct);
   zeroed_[logits] = 1;
-  be_.zero(grads_, plan_.params);
-  // A tensor nobody reads (other than the logits) contributes no gradient: clear it now.
-  for (size_t t = 1; t < zeroed_.size(); ++t)
-    if (plan_.consumers[t] == 0 && !zeroed_[t]) {
-      be_.zero(dact(static_cast<int>(t)), plan_.tensor_size[t] * n);
-      zeroed_[t] = 1;
-    }
+  {
+    Timed clear(*this, kClearRow);
+    be_.zero(grads_, plan_.params);
+    // A tensor nobody reads (other than the logits) contributes no gradient: clear it now.
+    for (size_t t = 1; t < zeroed_.size(); ++t)
+      if (plan_.consumers[t] == 0 && !zeroed_[t]) {
+        be_.zero(dact(static_cast<int>(t)), plan_.tensor_size[t] * n);
+        zeroed_[t] = 1;
+      }
+  }
   for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) {
     const bool fused = fused_relu(i);
     if (fused && layers[i].op == LayerOp::Relu) continue;  // its BN's backward does it
-    // Clear each input gradient just before its first (in backward order) accumulation,
-    // while it is about to be touched anyway.
-    for (int in : layers[i].inputs)
-      if (in != 0 && !zeroed_[in]) {
-        be_.zero(dact(in), plan_.tensor_size[in] * n);
-        zeroed_[in] = 1;
+    // The first contribution (in backward order) to an input gradient overwrites it where
+    // the backend can; otherwise the gradient is cleared just before it, while it is about to
+    // be touched anyway.
+    unsigned overwrite = 0;
+    for (size_t k = 0; k < layers[i].inputs.size(); ++k) {
+      const int in = layers[i].inputs[k];
+      if (in == 0 || zeroed_[in]) continue;
+      zeroed_[in] = 1;
+      if (fused_ && overwrites_input_grads(layers[i].op)) {
+        overwrite |= 1u << k;
+        continue;
       }
+      Timed clear(*this, kClearRow);
+      be_.zero(dact(in), plan_.tensor_size[in] * n);
+    }
+    if (overwrite) fused_->overwrite_next_backward(overwrite);
     if (!profile_) {
       backward_layer(i, n);
       continue;
@@ -499,10 +522,33 @@ void Net::backward(int n, double* loss_sum, int* correct) {
     const double t0 = now_s();
     backward_layer(i, n);
     be_.sync();
+    const double dt = now_s() - t0;
     auto& t = times_[fused ? kBnReluRow : static_cast<int>(layers[i].op)];
-    t.bwd += now_s() - t0;
+    t.bwd += dt;
     t.calls_bwd++;
+    layer_times_[i].bwd += dt;
+    layer_times_[i].calls_bwd++;
   }
+}
+
+// Layer ops whose backward can overwrite its input gradients (FusedOps::overwrite_next_backward).
+bool Net::overwrites_input_grads(LayerOp op) {
+  return op == LayerOp::Conv2d || op == LayerOp::Scc || op == LayerOp::BatchNorm ||
+         op == LayerOp::Relu || op == LayerOp::Add;
+}
+
+Net::Timed::Timed(Net& net, int row) : net_(net), row_(row) {
+  if (!net_.profile_) return;
+  net_.be_.sync();
+  t0_ = now_s();
+}
+
+Net::Timed::~Timed() {
+  if (!net_.profile_) return;
+  net_.be_.sync();
+  auto& t = net_.times_[row_];
+  t.bwd += now_s() - t0_;
+  t.calls_bwd++;
 }
 
 void Net::backward_layer(int i, int n) {
@@ -574,6 +620,7 @@ void Net::eval_loss(int n, double* loss_sum, int* correct) {
 
 void Net::sgd_step(float lr, float momentum, float weight_decay, bool decay_bn_and_bias,
                    bool nesterov) {
+  Timed timed(*this, kSgdRow);
   if (decay_bn_and_bias || plan_.decayed == plan_.params) {
     be_.sgd_step(plan_.params, params_, grads_, momentum_, lr, momentum, weight_decay, nesterov);
     return;
@@ -592,14 +639,36 @@ void Net::print_profile(FILE* out) const {
   std::fprintf(out, "dsxplore profile (%s, %d thread(s)): per op, synchronised\n",
                be_.name().c_str(), be_.threads());
   std::fprintf(out, "  %-11s %9s %11s %11s %7s\n", "op", "calls", "forward s", "backward s", "share");
-  for (int k = 0; k <= kOpCount; ++k) {
+  for (int k = 0; k < kProfileRows; ++k) {
     const auto& t = times_[k];
     if (!t.calls_fwd && !t.calls_bwd) continue;
-    std::fprintf(out, "  %-11s %9ld %11.3f %11.3f %6.1f%%\n",
-                 k == kBnReluRow ? "bn+relu" : layer_op_name(static_cast<LayerOp>(k)),
-                 t.calls_fwd, t.fwd, t.bwd, total > 0 ? 100.0 * (t.fwd + t.bwd) / total : 0.0);
+    const char* name = k == kBnReluRow  ? "bn+relu"
+                       : k == kClearRow ? "clear grad"
+                       : k == kSgdRow   ? "sgd step"
+                                        : layer_op_name(static_cast<LayerOp>(k));
+    std::fprintf(out, "  %-11s %9ld %11.3f %11.3f %6.1f%%\n", name, std::max(t.calls_fwd, t.calls_bwd),
+                 t.fwd, t.bwd, total > 0 ? 100.0 * (t.fwd + t.bwd) / total : 0.0);
   }
   std::fprintf(out, "  %-11s %9s %11s %11.3f\n", "total", "", "", total);
+  if (!profile_layers_) return;
+  // per layer (DSXPLORE_PROFILE=layers): where a slow op kind spends its time
+  std::fprintf(out, "  %4s %-11s %-16s %-16s %11s %11s %7s\n", "#", "op", "input", "output",
+               "forward s", "backward s", "share");
+  const auto& layers = plan_.spec.layers;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const auto& t = layer_times_[i];
+    if (!t.calls_fwd && !t.calls_bwd) continue;
+    const LayerSpec& l = layers[i];
+    std::string op = layer_op_name(l.op);
+    if (l.op == LayerOp::Conv2d || l.op == LayerOp::MaxPool)
+      op += " " + std::to_string(l.kernel) + "x" + std::to_string(l.kernel) + "/" + std::to_string(l.stride);
+    if ((l.op == LayerOp::Conv2d || l.op == LayerOp::Scc) && l.groups > 1) op += " g" + std::to_string(l.groups);
+    if (l.op == LayerOp::BatchNorm && fused_relu(static_cast<int>(i))) op += "+relu";
+    std::fprintf(out, "  %4zu %-11s %-16s %-16s %11.3f %11.3f %6.1f%%\n", i, op.c_str(),
+                 shape_str(plan_.spec.tensors[l.inputs[0]]).c_str(),
+                 shape_str(plan_.spec.tensors[l.output]).c_str(), t.fwd, t.bwd,
+                 total > 0 ? 100.0 * (t.fwd + t.bwd) / total : 0.0);
+  }
 }
 
 }  // namespace dsx

@@ -95,7 +95,8 @@ class Net {
   float* params() { return params_; }
   float* grads() { return grads_; }
 
-  // Per-op timing (env DSXPLORE_PROFILE=1): each op is synchronised and timed.
+  // Per-op timing (env DSXPLORE_PROFILE=1, or =layers for a per-layer table as well): each
+  // op is synchronised and timed, and so are gradient clearing and the optimiser step.
   bool profiling() const { return profile_; }
   void print_profile(FILE* out) const;
 
@@ -106,11 +107,12 @@ class Net {
   void release();
   void forward_layer(int i, int n, bool train);
   void backward_layer(int i, int n);
+  static bool overwrites_input_grads(LayerOp op);
 
   NetPlan plan_;
   Backend& be_;
   int capacity_;
-  bool profile_ = false;
+  bool profile_ = false, profile_layers_ = false;
   FusedOps* fused_ = nullptr;  // the backend's fused ops, when it has them
   bool fused_relu(int i) const { return fused_ && plan_.bn_relu[i] >= 0; }
   std::vector<size_t> act_off_;   // activation arena, per tensor (capacity samples each)
@@ -123,7 +125,19 @@ class Net {
     double fwd = 0, bwd = 0;
     long calls_fwd = 0, calls_bwd = 0;
   };
-  std::vector<OpTime> times_;  // per LayerOp
+  std::vector<OpTime> times_;        // per LayerOp, then the extra rows of net.cc
+  std::vector<OpTime> layer_times_;  // per layer
+  // Times a scope into a profile row (as backward time) when profiling.
+  class Timed {
+   public:
+    Timed(Net& net, int row);
+    ~Timed();
+
+   private:
+    Net& net_;
+    int row_;
+    double t0_ = 0;
+  };
 };
 
 }  // namespace dsx

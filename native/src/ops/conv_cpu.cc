@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "ops/conv_wide.h"
 #include "ops/cpu_ops.h"
 
 namespace dsx {
@@ -297,7 +298,7 @@ void dw3_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float*
 
 template <class V>
 void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                    const float* dy, float* dx, float* dw) {
+                    const float* dy, float* dx, float* dw, bool set_dx) {
   constexpr int L = sizeof(V) / sizeof(float);
   const Dw3Geom g = dw3_geom(s);
   const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
@@ -335,7 +336,10 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
               for (int ow = 0; ow < g.Wo; ++ow) dr[2 * ow] = gr[ow];
             }
           }
-          dw3_conv_s1<true>(dyp, Dp, s.H, s.W, wf, 0.0f, dx + nc * HW);
+          if (set_dx)
+            dw3_conv_s1<false>(dyp, Dp, s.H, s.W, wf, 0.0f, dx + nc * HW);
+          else
+            dw3_conv_s1<true>(dyp, Dp, s.H, s.W, wf, 0.0f, dx + nc * HW);
         }
       }
       if (dw) {
@@ -351,11 +355,11 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
 }
 
 void dw3_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                  const float* dy, float* dx, float* dw) {
+                  const float* dy, float* dx, float* dw, bool set_dx) {
   if (s.Wo() % kDwL == 0 || kDwL == 8)
-    dw3_backward_v<DwVec>(ctx, s, x, w, dy, dx, dw);
+    dw3_backward_v<DwVec>(ctx, s, x, w, dy, dx, dw, set_dx);
   else
-    dw3_backward_v<DwHalf>(ctx, s, x, w, dy, dx, dw);
+    dw3_backward_v<DwHalf>(ctx, s, x, w, dy, dx, dw, set_dx);
 }
 
 }  // namespace
@@ -365,6 +369,10 @@ void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
   const int Ho = s.Ho(), Wo = s.Wo(), P = Ho * Wo, HW = s.H * s.W;
   if (is_dw3(s)) {
     dw3_forward(ctx, s, x, w, bias, y);
+    return;
+  }
+  if (conv_wide_applies(s, ctx.pool.size())) {
+    conv_wide_forward(ctx, s, x, w, bias, y);
     return;
   }
   if (is_depthwise(s)) {
@@ -429,7 +437,7 @@ void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
 }
 
 void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                         const float* dy, float* dx, float* dw, float* dbias) {
+                         const float* dy, float* dx, float* dw, float* dbias, bool set_dx) {
   const int Ho = s.Ho(), Wo = s.Wo(), P = Ho * Wo, HW = s.H * s.W;
   if (dbias) {
     ctx.pool.parallel_for(s.Cout, [&](int, int64_t b, int64_t e) {
@@ -447,7 +455,11 @@ void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, cons
   }
   if (!dx && !dw) return;
   if (is_dw3(s)) {
-    dw3_backward(ctx, s, x, w, dy, dx, dw);
+    dw3_backward(ctx, s, x, w, dy, dx, dw, set_dx);
+    return;
+  }
+  if (conv_wide_applies(s, ctx.pool.size())) {
+    conv_wide_backward(ctx, s, x, w, dy, dx, dw, set_dx);
     return;
   }
   if (is_depthwise(s)) {
@@ -480,7 +492,10 @@ void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, cons
             for (int h = 0; h < s.H; ++h) {
               const float* src = dxp + (h + s.pad) * pp.Wp + s.pad;
               float* dr = d + h * s.W;
-              for (int w2 = 0; w2 < s.W; ++w2) dr[w2] += src[w2];
+              if (set_dx)
+                std::memcpy(dr, src, sizeof(float) * s.W);
+              else
+                for (int w2 = 0; w2 < s.W; ++w2) dr[w2] += src[w2];
             }
           }
         }
@@ -495,6 +510,9 @@ void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, cons
     const float* xn = x + static_cast<int64_t>(n) * s.Cin * HW;
     const float* dyn = dy + static_cast<int64_t>(n) * s.Cout * P;
     float* dxn = dx ? dx + static_cast<int64_t>(n) * s.Cin * HW : nullptr;
+    // col2im only adds to pixels some tap reads: the rest of an overwritten dX must be zero
+    if (dxn && set_dx && !pw) std::memset(dxn, 0, sizeof(float) * s.Cin * HW);
+    const float dx_beta = set_dx && pw ? 0.0f : 1.0f;
     auto gemm = [&](const GemmArgs& ga) {
       if (parallel_gemm)
         sgemm_parallel(ga, ctx.pool, ctx.ws);
@@ -519,7 +537,7 @@ void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, cons
       }
       if (dxn) {
         if (pw) {
-          gemm(GemmArgs{true, false, Kg, P, cog, 1.0f, wg, Kg, dyg, P, 1.0f,
+          gemm(GemmArgs{true, false, Kg, P, cog, 1.0f, wg, Kg, dyg, P, dx_beta,
                         dxn + static_cast<int64_t>(g) * cig * HW, P});
         } else {
           float* dcol = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(Kg) * P);

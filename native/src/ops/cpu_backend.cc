@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 #include <thread>
+#include <utility>
 
 #include "ops/cpu_ops.h"
 #include "ops/fused_ops.h"
@@ -48,14 +49,14 @@ class CpuBackend final : public Backend, public FusedOps {
   }
   void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy,
                        float* dx, float* dw, float* dbias) override {
-    cpu_conv2d_backward(ctx_, s, x, w, dy, dx, dw, dbias);
+    cpu_conv2d_backward(ctx_, s, x, w, dy, dx, dw, dbias, take_overwrite() & 1);
   }
   void scc_forward(const SccShape& s, const float* x, const float* w, float* y) override {
     cpu_scc_forward(ctx_, s, x, w, y);
   }
   void scc_backward(const SccShape& s, const float* x, const float* w, const float* dy, float* dx,
                     float* dw) override {
-    cpu_scc_backward(ctx_, s, x, w, dy, dx, dw);
+    cpu_scc_backward(ctx_, s, x, w, dy, dx, dw, take_overwrite() & 1);
   }
 
   void batchnorm_forward_train(int N, int C, int HW, const float* x, const float* gamma,
@@ -73,7 +74,8 @@ class CpuBackend final : public Backend, public FusedOps {
   void batchnorm_backward(int N, int C, int HW, const float* x, const float* gamma,
                           const float* save_mean, const float* save_invstd, const float* dy,
                           float* dx, float* dgamma, float* dbeta) override {
-    cpu_bn_backward(ctx_, N, C, HW, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+    cpu_bn_backward(ctx_, N, C, HW, x, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta,
+                    take_overwrite() & 1);
   }
 
   void batchnorm_relu_forward_train(int N, int C, int HW, const float* x, const float* gamma,
@@ -88,29 +90,32 @@ class CpuBackend final : public Backend, public FusedOps {
                                const float* save_invstd, const float* dy, float* dx,
                                float* dgamma, float* dbeta) override {
     cpu_bn_relu_backward(ctx_, N, C, HW, x, y, gamma, save_mean, save_invstd, dy, dx, dgamma,
-                         dbeta);
+                         dbeta, take_overwrite() & 1);
   }
 
   void relu_forward(size_t n, const float* x, float* y) override { cpu_relu_forward(ctx_, n, x, y); }
   void relu_backward(size_t n, const float* y, const float* dy, float* dx) override {
-    cpu_relu_backward(ctx_, n, y, dy, dx);
+    cpu_relu_backward(ctx_, n, y, dy, dx, take_overwrite() & 1);
   }
   void add_forward(size_t n, const float* a, const float* b, float* y) override {
     cpu_add_forward(ctx_, n, a, b, y);
   }
   void add_backward(size_t n, const float* dy, float* da, float* db) override {
-    cpu_add_backward(ctx_, n, dy, da, db);
+    const unsigned ow = take_overwrite();
+    cpu_add_backward(ctx_, n, dy, da, db, ow & 1, ow & 2);
   }
   void maxpool_forward(const PoolShape& s, const float* x, float* y) override {
     cpu_maxpool_forward(ctx_, s, x, y);
   }
   void maxpool_backward(const PoolShape& s, const float* x, const float* dy, float* dx) override {
+    take_overwrite();
     cpu_maxpool_backward(ctx_, s, x, dy, dx);
   }
   void gap_forward(int N, int C, int HW, const float* x, float* y) override {
     cpu_gap_forward(ctx_, N, C, HW, x, y);
   }
   void gap_backward(int N, int C, int HW, const float* dy, float* dx) override {
+    take_overwrite();
     cpu_gap_backward(ctx_, N, C, HW, dy, dx);
   }
   void linear_forward(int N, int In, int Out, const float* x, const float* w, const float* bias,
@@ -119,12 +124,14 @@ class CpuBackend final : public Backend, public FusedOps {
   }
   void linear_backward(int N, int In, int Out, const float* x, const float* w, const float* dy,
                        float* dx, float* dw, float* dbias) override {
+    take_overwrite();
     cpu_linear_backward(ctx_, N, In, Out, x, w, dy, dx, dw, dbias);
   }
   void shuffle_forward(int N, int C, int HW, int groups, const float* x, float* y) override {
     cpu_shuffle(ctx_, N, C, HW, groups, false, x, y);
   }
   void shuffle_backward(int N, int C, int HW, int groups, const float* dy, float* dx) override {
+    take_overwrite();
     cpu_shuffle(ctx_, N, C, HW, groups, true, dy, dx);
   }
   void shortcut_a_forward(int N, int Cin, int H, int W, int stride, int Cout, int padFront,
@@ -133,6 +140,7 @@ class CpuBackend final : public Backend, public FusedOps {
   }
   void shortcut_a_backward(int N, int Cin, int H, int W, int stride, int Cout, int padFront,
                            const float* dy, float* dx) override {
+    take_overwrite();
     cpu_shortcut_a_backward(ctx_, N, Cin, H, W, stride, Cout, padFront, dy, dx);
   }
   void softmax_xent(int N, int K, const float* logits, const int32_t* labels, float grad_scale,
@@ -149,8 +157,12 @@ class CpuBackend final : public Backend, public FusedOps {
     cpu_sgd_step(ctx_, n, p, g, m, lr, momentum, wd, nesterov);
   }
 
+ void overwrite_next_backward(unsigned inputs) override { overwrite_ = inputs; }
+
  private:
+  unsigned take_overwrite() { return std::exchange(overwrite_, 0u); }
   CpuCtx ctx_;
+  unsigned overwrite_ = 0;
 };
 
 }  // namespace

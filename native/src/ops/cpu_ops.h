@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <vector>
 
 #include "backend.h"
 #include "ops/scc_plan.h"
@@ -21,6 +22,8 @@ struct CpuCtx {
   Workspace ws;
   std::map<std::array<int, 4>, SccPlan> scc_plans;  // keyed by (Cin, Cout, groups, stride)
   const SccPlan& scc_plan(const SccShape& s);
+  // Tap offsets of the stride-1 conv route (conv_wide.cc), for x and for dY; grow-only.
+  std::vector<int32_t> wide_offsets[2];
 };
 
 // Upper bound of CpuBackend threads (per-thread partial buffers are indexed by thread).
@@ -31,12 +34,15 @@ constexpr int64_t kSerialBelow = 1 << 15;
 
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                         const float* bias, float* y);
+// Backward ops ADD into every gradient (backend.h), except that set_dx (set_da, set_db)
+// makes them OVERWRITE that input gradient: the executor passes it for the first
+// contribution to a gradient buffer, which then needs no clearing beforehand.
 void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                         const float* dy, float* dx, float* dw, float* dbias);
+                         const float* dy, float* dx, float* dw, float* dbias, bool set_dx = false);
 
 void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y);
 void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w,
-                      const float* dy, float* dx, float* dw);
+                      const float* dy, float* dx, float* dw, bool set_dx = false);
 
 void cpu_bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                           const float* beta, float* y, float* save_mean, float* save_invstd,
@@ -51,17 +57,20 @@ void cpu_bn_forward_eval(CpuCtx& ctx, int N, int C, int HW, const float* x, cons
                          float eps, float* y);
 void cpu_bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                      const float* save_mean, const float* save_invstd, const float* dy, float* dx,
-                     float* dgamma, float* dbeta);
+                     float* dgamma, float* dbeta, bool set_dx = false);
 
 // Backward of y = max(0, bn(x)) from dy = dL/dy: the ReLU mask (y > 0) is applied on the fly.
 void cpu_bn_relu_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* y,
                           const float* gamma, const float* save_mean, const float* save_invstd,
-                          const float* dy, float* dx, float* dgamma, float* dbeta);
+                          const float* dy, float* dx, float* dgamma, float* dbeta,
+                          bool set_dx = false);
 
 void cpu_relu_forward(CpuCtx& ctx, size_t n, const float* x, float* y);
-void cpu_relu_backward(CpuCtx& ctx, size_t n, const float* y, const float* dy, float* dx);
+void cpu_relu_backward(CpuCtx& ctx, size_t n, const float* y, const float* dy, float* dx,
+                       bool set_dx = false);
 void cpu_add_forward(CpuCtx& ctx, size_t n, const float* a, const float* b, float* y);
-void cpu_add_backward(CpuCtx& ctx, size_t n, const float* dy, float* da, float* db);
+void cpu_add_backward(CpuCtx& ctx, size_t n, const float* dy, float* da, float* db,
+                      bool set_da = false, bool set_db = false);
 void cpu_maxpool_forward(CpuCtx& ctx, const PoolShape& s, const float* x, float* y);
 void cpu_maxpool_backward(CpuCtx& ctx, const PoolShape& s, const float* x, const float* dy,
                           float* dx);

@@ -23,16 +23,17 @@ void cpu_relu_forward(CpuCtx& ctx, size_t n, const float* x, float* y) {
   }, kSerialBelow);
 }
 
-void cpu_relu_backward(CpuCtx& ctx, size_t n, const float* y, const float* dy, float* dx) {
+void cpu_relu_backward(CpuCtx& ctx, size_t n, const float* y, const float* dy, float* dx,
+                       bool set_dx) {
   ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t b, int64_t e) {
     const float* __restrict ys = y + b;
     const float* __restrict gs = dy + b;
     float* __restrict ds = dx + b;
     const int64_t m = e - b;
-    for (int64_t i = 0; i < m; ++i) {
-      const float g = gs[i];
-      ds[i] += ys[i] > 0.0f ? g : 0.0f;
-    }
+    if (set_dx)
+      for (int64_t i = 0; i < m; ++i) ds[i] = ys[i] > 0.0f ? gs[i] : 0.0f;
+    else
+      for (int64_t i = 0; i < m; ++i) ds[i] += ys[i] > 0.0f ? gs[i] : 0.0f;
   }, kSerialBelow);
 }
 
@@ -46,28 +47,23 @@ void cpu_add_forward(CpuCtx& ctx, size_t n, const float* a, const float* b, floa
   }, kSerialBelow);
 }
 
-void cpu_add_backward(CpuCtx& ctx, size_t n, const float* dy, float* da, float* db) {
-  ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t s, int64_t e) {
-    const float* __restrict g = dy + s;
-    const int64_t m = e - s;
-    if (da && db && da == db) {  // add(x, x): both gradients land in one buffer
-      float* a = da + s;
-      for (int64_t i = 0; i < m; ++i) {
-        a[i] += g[i];
-        a[i] += g[i];
-      }
-    } else if (da && db) {
-      float* __restrict a = da + s;
-      float* __restrict b2 = db + s;
-      for (int64_t i = 0; i < m; ++i) {
-        a[i] += g[i];
-        b2[i] += g[i];
-      }
-    } else if (da || db) {
-      float* __restrict a = (da ? da : db) + s;
-      for (int64_t i = 0; i < m; ++i) a[i] += g[i];
-    }
-  }, kSerialBelow);
+void cpu_add_backward(CpuCtx& ctx, size_t n, const float* dy, float* da, float* db, bool set_da,
+                      bool set_db) {
+  // One gradient at a time, so add(x, x) (da == db) sums both contributions in order.
+  auto pass = [&](float* d, bool set) {
+    if (!d) return;
+    ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t s, int64_t e) {
+      const float* __restrict g = dy + s;
+      float* __restrict a = d + s;
+      const int64_t m = e - s;
+      if (set)
+        std::memcpy(a, g, sizeof(float) * m);
+      else
+        for (int64_t i = 0; i < m; ++i) a[i] += g[i];
+    }, kSerialBelow);
+  };
+  pass(da, set_da);
+  pass(db, set_db);
 }
 
 void cpu_maxpool_forward(CpuCtx& ctx, const PoolShape& s, const float* x, float* y) {

@@ -4,9 +4,9 @@
 // One thread owns a channel for the whole batch, so statistics and affine gradients are
 // deterministic without partial buffers.
 //
-// Reductions use kLanes independent float lanes within a plane (vectorisable without
-// reassociating a single sum), folded lane-wise into double lanes after every plane and
-// across lanes once per channel: a channel can hold millions of values, and the order of
+// Reductions use kLanes independent float lanes (vectorisable without reassociating a single
+// sum), folded lane-wise into double lanes every kFoldEvery values and across lanes once per
+// channel: a channel can hold millions of values, and the order of
 // every addition is fixed, whatever the thread count.
 #include <cmath>
 #include <cstring>
@@ -20,9 +20,6 @@ constexpr int kLanes = 16;
 
 struct Lanes {
   double v[kLanes] = {};
-  void fold(const float* f) {
-    for (int l = 0; l < kLanes; ++l) v[l] += f[l];
-  }
   double sum() const {
     double s = 0.0;
     for (int l = 0; l < kLanes; ++l) s += v[l];
@@ -37,38 +34,65 @@ typedef float LaneVec __attribute__((vector_size(kLanes * sizeof(float))));
 // calling convention on pre-AVX-512 targets, and GCC warns about it.)
 #define lv_load(p) (*reinterpret_cast<const LaneVecU*>(p))
 typedef float LaneVecU __attribute__((vector_size(kLanes * sizeof(float)), aligned(4)));
-inline void lv_fold(Lanes& dst, const LaneVec& v, const float* tail) {
-  float f[kLanes];
-  std::memcpy(f, &v, sizeof f);
-  for (int l = 0; l < kLanes; ++l) f[l] += tail[l];
-  dst.fold(f);
-}
 
-// Sum of (x - k) and of (x - k)^2 over one plane, into double lanes. The shift k (a value of
-// the channel) keeps the one-pass variance free of cancellation for large means.
-void plane_moments(const float* __restrict x, int n, float k, Lanes& s1, Lanes& s2) {
+// Two float lane sums, folded into double lanes every kFoldEvery values (about 64 per lane):
+// often enough to keep float rounding negligible, rarely enough that small planes (8x8) do
+// not pay a fold per plane. Fold points depend only on the plane size, so the order of
+// additions is fixed whatever the thread count.
+constexpr int kFoldEvery = 1024;
+struct PairSums {
   LaneVec a = {}, b = {};
+  int pending = 0;
+  Lanes da, db;
+  void fold() {
+    for (int l = 0; l < kLanes; ++l) {
+      da.v[l] += a[l];
+      db.v[l] += b[l];
+    }
+    a = LaneVec{};
+    b = LaneVec{};
+    pending = 0;
+  }
+  void added(int n) {
+    pending += n;
+    if (pending >= kFoldEvery) fold();
+  }
+  // Totals (folds what is pending).
+  double sum_a() {
+    if (pending) fold();
+    return da.sum();
+  }
+  double sum_b() {
+    if (pending) fold();
+    return db.sum();
+  }
+};
+
+// Sum of (x - k) and of (x - k)^2 over one plane. The shift k (a value of the channel) keeps
+// the one-pass variance free of cancellation for large means.
+void plane_moments(const float* __restrict x, int n, float k, PairSums& s) {
+  LaneVec a = s.a, b = s.b;
   int i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     const LaneVec d = lv_load(x + i) - k;
     a += d;
     b += d * d;
   }
-  float ta[kLanes] = {}, tb[kLanes] = {};
   for (int l = 0; i < n; ++i, ++l) {  // n % kLanes tail, one element per lane
     const float d = x[i] - k;
-    ta[l] = d;
-    tb[l] = d * d;
+    a[l] += d;
+    b[l] += d * d;
   }
-  lv_fold(s1, a, ta);
-  lv_fold(s2, b, tb);
+  s.a = a;
+  s.b = b;
+  s.added(n);
 }
 
 // Sum of g and of g * (x - mean) over one plane, g = dy, or dy where y > 0 when `relu`.
 template <bool kRelu>
 void plane_dy_sums(const float* __restrict x, const float* __restrict y,
-                   const float* __restrict dy, int n, float mean, Lanes& sdy, Lanes& sdyx) {
-  LaneVec a = {}, b = {};
+                   const float* __restrict dy, int n, float mean, PairSums& s) {
+  LaneVec a = s.a, b = s.b;
   const LaneVec zero = {};
   int i = 0;
   for (; i + kLanes <= n; i += kLanes) {
@@ -77,15 +101,15 @@ void plane_dy_sums(const float* __restrict x, const float* __restrict y,
     a += g;
     b += g * (lv_load(x + i) - mean);
   }
-  float ta[kLanes] = {}, tb[kLanes] = {};
   for (int l = 0; i < n; ++i, ++l) {
     float g = dy[i];
     if (kRelu) g = y[i] > 0.0f ? g : 0.0f;
-    ta[l] = g;
-    tb[l] = g * (x[i] - mean);
+    a[l] += g;
+    b[l] += g * (x[i] - mean);
   }
-  lv_fold(sdy, a, ta);
-  lv_fold(sdyx, b, tb);
+  s.a = a;
+  s.b = b;
+  s.added(n);
 }
 
 template <bool kRelu>
@@ -96,12 +120,12 @@ void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const f
   ctx.pool.parallel_for(C, [&](int, int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
       const float k = x[c * HW];
-      Lanes s1, s2;
+      PairSums ps;
       for (int n = 0; n < N; ++n)
-        plane_moments(x + (static_cast<int64_t>(n) * C + c) * HW, HW, k, s1, s2);
-      const double m1 = s1.sum() / M;  // mean of x - k
+        plane_moments(x + (static_cast<int64_t>(n) * C + c) * HW, HW, k, ps);
+      const double m1 = ps.sum_a() / M;  // mean of x - k
       const double mean = k + m1;
-      const double sq = std::max(0.0, s2.sum() - m1 * m1 * M);  // sum of squared deviations
+      const double sq = std::max(0.0, ps.sum_b() - m1 * m1 * M);  // sum of squared deviations
       const double var = sq / M;
       const double invstd = 1.0 / std::sqrt(var + eps);
       const float sc = static_cast<float>(gamma[c] * invstd);
@@ -130,17 +154,17 @@ void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const f
 template <bool kRelu>
 void bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* y,
                  const float* gamma, const float* save_mean, const float* save_invstd,
-                 const float* dy, float* dx, float* dgamma, float* dbeta) {
+                 const float* dy, float* dx, float* dgamma, float* dbeta, bool set_dx) {
   const double M = static_cast<double>(N) * HW;
   ctx.pool.parallel_for(C, [&](int, int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
       const float mean = save_mean[c], invstd = save_invstd[c];
-      Lanes la, lb;  // sum g, sum g * (x - mean)
+      PairSums ps;  // sum g, sum g * (x - mean)
       for (int n = 0; n < N; ++n) {
         const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
-        plane_dy_sums<kRelu>(x + o, kRelu ? y + o : nullptr, dy + o, HW, mean, la, lb);
+        plane_dy_sums<kRelu>(x + o, kRelu ? y + o : nullptr, dy + o, HW, mean, ps);
       }
-      const double sdy = la.sum(), sdyx = lb.sum() * invstd;  // sum g, sum g * xhat
+      const double sdy = ps.sum_a(), sdyx = ps.sum_b() * invstd;  // sum g, sum g * xhat
       if (dbeta) dbeta[c] += static_cast<float>(sdy);
       if (dgamma) dgamma[c] += static_cast<float>(sdyx);
       if (!dx) continue;
@@ -156,11 +180,18 @@ void bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float*
         const float* __restrict gs = dy + o;
         const float* __restrict ys = kRelu ? y + o : nullptr;
         float* __restrict ds = dx + o;
-        for (int i = 0; i < HW; ++i) {
-          float g = gs[i];
-          if (kRelu) g = ys[i] > 0.0f ? g : 0.0f;
-          ds[i] += kg * g + (kx * xs[i] + k0);
-        }
+        if (set_dx)
+          for (int i = 0; i < HW; ++i) {
+            float g = gs[i];
+            if (kRelu) g = ys[i] > 0.0f ? g : 0.0f;
+            ds[i] = kg * g + (kx * xs[i] + k0);
+          }
+        else
+          for (int i = 0; i < HW; ++i) {
+            float g = gs[i];
+            if (kRelu) g = ys[i] > 0.0f ? g : 0.0f;
+            ds[i] += kg * g + (kx * xs[i] + k0);
+          }
       }
     }
   });
@@ -200,15 +231,16 @@ void cpu_bn_forward_eval(CpuCtx& ctx, int N, int C, int HW, const float* x, cons
 
 void cpu_bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                      const float* save_mean, const float* save_invstd, const float* dy, float* dx,
-                     float* dgamma, float* dbeta) {
+                     float* dgamma, float* dbeta, bool set_dx) {
   bn_backward<false>(ctx, N, C, HW, x, nullptr, gamma, save_mean, save_invstd, dy, dx, dgamma,
-                     dbeta);
+                     dbeta, set_dx);
 }
 
 void cpu_bn_relu_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* y,
                           const float* gamma, const float* save_mean, const float* save_invstd,
-                          const float* dy, float* dx, float* dgamma, float* dbeta) {
-  bn_backward<true>(ctx, N, C, HW, x, y, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta);
+                          const float* dy, float* dx, float* dgamma, float* dbeta, bool set_dx) {
+  bn_backward<true>(ctx, N, C, HW, x, y, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta,
+                    set_dx);
 }
 
 }  // namespace dsx

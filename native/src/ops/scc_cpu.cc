@@ -212,8 +212,11 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
 }
 
 void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w,
-                      const float* dy, float* dx, float* dw) {
+                      const float* dy, float* dx, float* dw, bool set_dx) {
   const SccPlan& p = ctx.scc_plan(s);
+  // Every dX element has exactly one writer (an input sliver over a pixel panel; a sliver
+  // no window covers multiplies over R = 0 and stores zeros), so overwriting is beta = 0.
+  const float dx_beta = set_dx ? 0.0f : 1.0f;
   const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout;
   const int pnv = panel_vectors(p), pw = pnv * kVecWidth;
   const int panels = (HW + pw - 1) / pw;
@@ -241,7 +244,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
         for (const auto& si : p.in) {
           for (int i = 0; i < si.rows; ++i) crow[i] = dxn + static_cast<int64_t>(si.i0 + i) * HW;
           micro_kernel(si.R, ap + si.aoff, kMR, dj + static_cast<int64_t>(si.r0) * pw, pw, crow,
-                       si.rows, cols, 1.0f, 1.0f, pnv);
+                       si.rows, cols, 1.0f, dx_beta, pnv);
         }
       }
     }

@@ -54,10 +54,25 @@ struct ARows {
   void next() { ++k; }
 };
 
+// How a micro-kernel walks its B operand: rows at a fixed stride, or at per-row offsets from
+// a base (shifted views of one zero-padded plane: implicit im2col).
+struct BStrided {
+  const float* b;
+  int64_t ldb;
+  const float* row() const { return b; }
+  void next() { b += ldb; }
+};
+struct BOffsets {
+  const float* base;
+  const int32_t* off;
+  const float* row() const { return base + *off; }
+  void next() { ++off; }
+};
+
 #ifdef DSX_SIMD
-template <int NV, class AP>
-inline void kernel_simd(int K, AP ap, const float* b, int64_t ldb, float* const* crow,
-                        int mr, int nr, float alpha, float beta) {
+template <int NV, class AP, class BP>
+inline void kernel_simd(int K, AP ap, BP bp, float* const* crow, int mr, int nr, float alpha,
+                        float beta) {
   vec acc[kMR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < kMR; ++i)
@@ -65,6 +80,7 @@ inline void kernel_simd(int K, AP ap, const float* b, int64_t ldb, float* const*
     for (int v = 0; v < NV; ++v) acc[i][v] = vzero();
   for (int k = 0; k < K; ++k) {
     vec bv[NV];
+    const float* b = bp.row();
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = vload(b + v * kVecWidth);
 #pragma GCC unroll 16
@@ -74,7 +90,7 @@ inline void kernel_simd(int K, AP ap, const float* b, int64_t ldb, float* const*
       for (int v = 0; v < NV; ++v) acc[i][v] = vfma(av, bv[v], acc[i][v]);
     }
     ap.next();
-    b += ldb;
+    bp.next();
   }
   const vec va = vset1(alpha);
   if (nr == NV * kVecWidth) {
@@ -104,18 +120,19 @@ inline void kernel_simd(int K, AP ap, const float* b, int64_t ldb, float* const*
 }
 #endif
 
-template <int NV, class AP>
-inline void kernel_portable(int K, AP ap, const float* b, int64_t ldb, float* const* crow,
-                            int mr, int nr, float alpha, float beta) {
+template <int NV, class AP, class BP>
+inline void kernel_portable(int K, AP ap, BP bp, float* const* crow, int mr, int nr, float alpha,
+                            float beta) {
   constexpr int NW = NV * kVecWidth;
   float acc[kMR][NW] = {};
   for (int k = 0; k < K; ++k) {
+    const float* b = bp.row();
     for (int i = 0; i < kMR; ++i) {
       const float av = ap.get(i);
       for (int j = 0; j < NW; ++j) acc[i][j] += av * b[j];
     }
     ap.next();
-    b += ldb;
+    bp.next();
   }
   for (int i = 0; i < mr; ++i) {
     float* c = crow[i];
@@ -239,35 +256,40 @@ const char* sgemm_kernel_name() {
 }
 
 namespace {
-template <class AP>
-void dispatch_kernel(int K, const AP& ap, const float* b, int64_t ldb, float* const* crow, int mr,
-                     int nr, float alpha, float beta, int nv) {
+template <class AP, class BP>
+void dispatch_kernel(int K, const AP& ap, const BP& bp, float* const* crow, int mr, int nr,
+                     float alpha, float beta, int nv) {
 #ifdef DSX_SIMD
   if (nv == 1)
-    kernel_simd<1>(K, ap, b, ldb, crow, mr, nr, alpha, beta);
+    kernel_simd<1>(K, ap, bp, crow, mr, nr, alpha, beta);
   else if (nv == 2 || kWideNV == 2)
-    kernel_simd<2>(K, ap, b, ldb, crow, mr, nr, alpha, beta);
+    kernel_simd<2>(K, ap, bp, crow, mr, nr, alpha, beta);
   else
-    kernel_simd<kWideNV>(K, ap, b, ldb, crow, mr, nr, alpha, beta);
+    kernel_simd<kWideNV>(K, ap, bp, crow, mr, nr, alpha, beta);
 #else
   if (nv == 1)
-    kernel_portable<1>(K, ap, b, ldb, crow, mr, nr, alpha, beta);
+    kernel_portable<1>(K, ap, bp, crow, mr, nr, alpha, beta);
   else
-    kernel_portable<2>(K, ap, b, ldb, crow, mr, nr, alpha, beta);  // portable: kWideNV == 2
+    kernel_portable<2>(K, ap, bp, crow, mr, nr, alpha, beta);  // portable: kWideNV == 2
 #endif
 }
 }  // namespace
 
 void micro_kernel(int K, const float* a, int64_t lda, const float* b, int64_t ldb, float* const* crow,
                   int mr, int nr, float alpha, float beta, int nv) {
-  dispatch_kernel(K, APacked{a, lda}, b, ldb, crow, mr, nr, alpha, beta, nv);
+  dispatch_kernel(K, APacked{a, lda}, BStrided{b, ldb}, crow, mr, nr, alpha, beta, nv);
+}
+
+void micro_kernel_boff(int K, const float* a, const float* base, const int32_t* off,
+                       float* const* crow, int mr, int nr, float alpha, float beta, int nv) {
+  dispatch_kernel(K, APacked{a, kMR}, BOffsets{base, off}, crow, mr, nr, alpha, beta, nv);
 }
 
 void micro_kernel_arows(int K, const float* const* arow, const float* b, int64_t ldb,
                         float* const* crow, int mr, int nr, float alpha, float beta, int nv) {
   ARows ap;
   for (int i = 0; i < kMR; ++i) ap.r[i] = arow[i];
-  dispatch_kernel(K, ap, b, ldb, crow, mr, nr, alpha, beta, nv);
+  dispatch_kernel(K, ap, BStrided{b, ldb}, crow, mr, nr, alpha, beta, nv);
 }
 
 void sgemm_serial(const GemmArgs& g, Workspace& ws, int tid) {

@@ -37,6 +37,11 @@ void micro_kernel(int K, const float* a, int64_t lda, const float* b, int64_t ld
 void micro_kernel_arows(int K, const float* const* arow, const float* b, int64_t ldb,
                         float* const* crow, int mr, int nr, float alpha, float beta, int nv = 2);
 
+// The same with packed A (lda == kMR) and B row k at base + off[k] (every row readable for
+// nv*kVecWidth floats): a GEMM over shifted views of one zero-padded plane, im2col implied.
+void micro_kernel_boff(int K, const float* a, const float* base, const int32_t* off,
+                       float* const* crow, int mr, int nr, float alpha, float beta, int nv = 2);
+
 // C = alpha*op(A)*op(B) + beta*C, row-major. op(A) is M x K, op(B) is K x N.
 struct GemmArgs {
   bool transA, transB;

@@ -1,0 +1,17 @@
+// Stride-1 standard and grouped convolutions as GEMMs over zero-padded planes (conv_wide.cc).
+#pragma once
+#include "ops/cpu_ops.h"
+
+namespace dsx {
+
+// Whether the wide route runs s: stride 1, neither depthwise nor an unpadded 1x1 (those have
+// direct routes), pad <= K-1 (dX's padding K-1-pad must not be negative), and at least one
+// image per thread (it splits images across threads; smaller batches split the GEMMs).
+bool conv_wide_applies(const Conv2dShape& s, int threads);
+void conv_wide_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
+                       const float* bias, float* y);
+// dw accumulates (+=), dx too unless set_dx (overwrite); the bias gradient is the caller's.
+void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
+                        const float* dy, float* dx, float* dw, bool set_dx);
+
+}  // namespace dsx
