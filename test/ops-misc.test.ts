@@ -82,6 +82,7 @@ test('relu forward/backward and add forward/backward', () => {
 test('maxpool forward/backward: 2x2/2, 3x3/2 padded, odd sizes', () => {
   for (const s of [
     { N: 2, C: 3, H: 8, W: 6, K: 2, stride: 2, pad: 0 },
+    { N: 3, C: 2, H: 7, W: 9, K: 2, stride: 2, pad: 0 }, // odd: last row and column unpooled
     { N: 2, C: 2, H: 7, W: 9, K: 3, stride: 2, pad: 1 },
     { N: 1, C: 2, H: 5, W: 5, K: 3, stride: 1, pad: 1 },
   ]) {

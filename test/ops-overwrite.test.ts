@@ -56,7 +56,7 @@ test('scc backward overwrites dX, zeros included for input channels no window re
   assert.ok(r.dx.slice(12 * 4).every((v) => v === 0));
 });
 
-test('batchnorm, relu and add backward overwrite the gradients they are asked to', () => {
+test('batchnorm, relu, add and maxpool backward overwrite the gradients they are asked to', () => {
   const N = 3, C = 4, HW = 37, n = N * C * HW;
   const x = ref.randomArray(n, 81);
   const gamma = ref.randomArray(C, 82);
@@ -79,6 +79,17 @@ test('batchnorm, relu and add backward overwrite the gradients they are asked to
   const add = runOp('add_backward', { n: m, overwrite: 2 }, { dy: g, da: da0, db: garbage(m, 3) });
   ref.assertClose(add.da as Float32Array, Array.from(g, (v, i) => v + da0[i]!), TOL, 'add da adds');
   ref.assertClose(add.db as Float32Array, g, { atol: 0, rtol: 0 }, 'add db overwritten');
+
+  // maxpool 2x2/2 on odd sizes (pixels no window reads) and 3x3/2 padded (overlapping windows)
+  for (const s of [
+    { N: 2, C: 3, H: 7, W: 9, K: 2, stride: 2, pad: 0 },
+    { N: 2, C: 2, H: 7, W: 9, K: 3, stride: 2, pad: 1 },
+  ]) {
+    const xp = ref.randomArray(s.N * s.C * s.H * s.W, 88);
+    const dyp = ref.randomArray(ref.maxpool(s, xp).y.length, 89);
+    const mp = runOp('maxpool_backward', { ...s, overwrite: 1 }, { x: xp, dy: dyp, dx: garbage(xp.length, 4) });
+    ref.assertClose(mp.dx as Float32Array, ref.maxpool(s, xp, dyp).dx, TOL, `maxpool ${s.K}x${s.K} dx`);
+  }
 
   // the mode lasts one call: the next backward adds again
   const again = runOp('relu_backward', { n: m }, { y, dy: g, dx: da0 }).dx as Float32Array;

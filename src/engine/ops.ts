@@ -157,7 +157,7 @@ export type OpOutputs = Record<string, Float32Array | number | boolean>;
  * Runs one backend op on the CPU. Backward ops ADD into their gradients: a gradient passed
  * in `tensors` (e.g. `dx`) is the starting value, otherwise it starts at zero. With
  * `overwrite` (a bit mask: 1 = the first input's gradient, 2 = the second's) conv2d, scc,
- * batchnorm, relu and add backward overwrite those gradients instead, as the executor asks.
+ * batchnorm, relu, add and maxpool backward overwrite those gradients instead, as the executor asks.
  */
 export function runOp(name: OpName, attrs: OpAttrs, tensors: OpTensors): OpOutputs {
   return addon().runOp(name, attrs, tensors) as OpOutputs;

@@ -534,7 +534,7 @@ void Net::backward(int n, double* loss_sum, int* correct) {
 // Layer ops whose backward can overwrite its input gradients (FusedOps::overwrite_next_backward).
 bool Net::overwrites_input_grads(LayerOp op) {
   return op == LayerOp::Conv2d || op == LayerOp::Scc || op == LayerOp::BatchNorm ||
-         op == LayerOp::Relu || op == LayerOp::Add;
+         op == LayerOp::Relu || op == LayerOp::Add || op == LayerOp::MaxPool;
 }
 
 Net::Timed::Timed(Net& net, int row) : net_(net), row_(row) {

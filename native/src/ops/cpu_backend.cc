@@ -108,8 +108,7 @@ class CpuBackend final : public Backend, public FusedOps {
     cpu_maxpool_forward(ctx_, s, x, y);
   }
   void maxpool_backward(const PoolShape& s, const float* x, const float* dy, float* dx) override {
-    take_overwrite();
-    cpu_maxpool_backward(ctx_, s, x, dy, dx);
+    cpu_maxpool_backward(ctx_, s, x, dy, dx, take_overwrite() & 1);
   }
   void gap_forward(int N, int C, int HW, const float* x, float* y) override {
     cpu_gap_forward(ctx_, N, C, HW, x, y);

@@ -35,7 +35,7 @@ constexpr int64_t kSerialBelow = 1 << 15;
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                         const float* bias, float* y);
 // Backward ops ADD into every gradient (backend.h), except that set_dx (set_da, set_db)
-// makes them OVERWRITE that input gradient: the executor passes it for the first
+// makes them OVERWRITE that input gradient (FusedOps::overwrite_next_backward): the executor passes it for the first
 // contribution to a gradient buffer, which then needs no clearing beforehand.
 void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                          const float* dy, float* dx, float* dw, float* dbias, bool set_dx = false);
@@ -73,7 +73,7 @@ void cpu_add_backward(CpuCtx& ctx, size_t n, const float* dy, float* da, float* 
                       bool set_da = false, bool set_db = false);
 void cpu_maxpool_forward(CpuCtx& ctx, const PoolShape& s, const float* x, float* y);
 void cpu_maxpool_backward(CpuCtx& ctx, const PoolShape& s, const float* x, const float* dy,
-                          float* dx);
+                          float* dx, bool set_dx = false);
 void cpu_gap_forward(CpuCtx& ctx, int N, int C, int HW, const float* x, float* y);
 void cpu_gap_backward(CpuCtx& ctx, int N, int C, int HW, const float* dy, float* dx);
 void cpu_linear_forward(CpuCtx& ctx, int N, int In, int Out, const float* x, const float* w,

@@ -23,7 +23,7 @@ class FusedOps {
                                        float* dgamma, float* dbeta) = 0;
   // The next backward call OVERWRITES the gradients of the inputs whose bits are set (bit i:
   // input i; add has two) instead of adding into them. Honoured by conv2d, scc, batchnorm
-  // (with or without relu), relu and add backward, and consumed by every backward call. The
+  // (with or without relu), relu, add and maxpool backward, and consumed by every backward call. The
   // executor sets it for the first contribution to a gradient, which then needs no clearing:
   // one write pass over the tensor instead of a clear, a read and a write.
   virtual void overwrite_next_backward(unsigned inputs) = 0;

@@ -66,8 +66,30 @@ void cpu_add_backward(CpuCtx& ctx, size_t n, const float* dy, float* da, float* 
   pass(db, set_db);
 }
 
+// 2x2 windows at stride 2 (every pooling of VGG): no bounds checks, taps in scan order.
+bool is_pool2(const PoolShape& s) { return s.K == 2 && s.stride == 2 && s.pad == 0; }
+
 void cpu_maxpool_forward(CpuCtx& ctx, const PoolShape& s, const float* x, float* y) {
   const int Ho = s.Ho(), Wo = s.Wo();
+  if (is_pool2(s)) {
+    ctx.pool.parallel_for(static_cast<int64_t>(s.N) * s.C, [&](int, int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc)
+        for (int oh = 0; oh < Ho; ++oh) {
+          const float* __restrict r0 = x + nc * s.H * s.W + 2 * oh * s.W;
+          const float* __restrict r1 = r0 + s.W;
+          float* __restrict yr = y + (nc * Ho + oh) * Wo;
+          for (int ow = 0; ow < Wo; ++ow) {
+            float m = -std::numeric_limits<float>::infinity();  // as the general loop: NaN taps lose
+            m = std::max(m, r0[2 * ow]);
+            m = std::max(m, r0[2 * ow + 1]);
+            m = std::max(m, r1[2 * ow]);
+            m = std::max(m, r1[2 * ow + 1]);
+            yr[ow] = m;
+          }
+        }
+    }, 16);
+    return;
+  }
   ctx.pool.parallel_for(static_cast<int64_t>(s.N) * s.C, [&](int, int64_t b, int64_t e) {
     for (int64_t nc = b; nc < e; ++nc) {
       const float* xp = x + nc * s.H * s.W;
@@ -92,12 +114,47 @@ void cpu_maxpool_forward(CpuCtx& ctx, const PoolShape& s, const float* x, float*
 
 // The gradient goes to the first maximum in scan order, matching the forward's choice.
 void cpu_maxpool_backward(CpuCtx& ctx, const PoolShape& s, const float* x, const float* dy,
-                          float* dx) {
+                          float* dx, bool set_dx) {
   const int Ho = s.Ho(), Wo = s.Wo();
+  if (is_pool2(s)) {
+    // Windows tile the plane: each dX pixel has at most one window (none in an odd last
+    // row or column, which an overwrite must still clear).
+    ctx.pool.parallel_for(static_cast<int64_t>(s.N) * s.C, [&](int, int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; ++nc) {
+        float* dxp = dx + nc * s.H * s.W;
+        if (set_dx && (s.H % 2 || s.W % 2)) std::memset(dxp, 0, sizeof(float) * s.H * s.W);
+        for (int oh = 0; oh < Ho; ++oh) {
+          const float* __restrict r0 = x + nc * s.H * s.W + 2 * oh * s.W;
+          const float* __restrict r1 = r0 + s.W;
+          float* __restrict d0 = dxp + 2 * oh * s.W;
+          float* __restrict d1 = d0 + s.W;
+          const float* __restrict g = dy + (nc * Ho + oh) * Wo;
+          for (int ow = 0; ow < Wo; ++ow) {  // selects only, so that it vectorises
+            const float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+            const int a1 = v1 > v0 ? 1 : 0;
+            const float m1 = a1 ? v1 : v0;
+            const int a2 = v2 > m1 ? 2 : a1;
+            const float m2 = a2 == 2 ? v2 : m1;
+            const int arg = v3 > m2 ? 3 : a2;
+            const float gv = g[ow];
+            const float o0 = arg == 0 ? gv : 0.0f, o1 = arg == 1 ? gv : 0.0f;
+            const float o2 = arg == 2 ? gv : 0.0f, o3 = arg == 3 ? gv : 0.0f;
+            if (set_dx) {
+              d0[2 * ow] = o0, d0[2 * ow + 1] = o1, d1[2 * ow] = o2, d1[2 * ow + 1] = o3;
+            } else {
+              d0[2 * ow] += o0, d0[2 * ow + 1] += o1, d1[2 * ow] += o2, d1[2 * ow + 1] += o3;
+            }
+          }
+        }
+      }
+    }, 16);
+    return;
+  }
   ctx.pool.parallel_for(static_cast<int64_t>(s.N) * s.C, [&](int, int64_t b, int64_t e) {
     for (int64_t nc = b; nc < e; ++nc) {
       const float* xp = x + nc * s.H * s.W;
       float* dxp = dx + nc * s.H * s.W;
+      if (set_dx) std::memset(dxp, 0, sizeof(float) * s.H * s.W);
       const float* dyp = dy + nc * Ho * Wo;
       for (int oh = 0; oh < Ho; ++oh)
         for (int ow = 0; ow < Wo; ++ow) {
