@@ -190,7 +190,7 @@ NetPlan plan_net(const NetSpec& spec) {
       lp.running = p.stats;
       p.stats += 2 * C;
       lp.save = p.scratch;
-      p.scratch += 2 * C;
+      p.scratch += 4 * C;
     } else if ((l.op == LayerOp::Conv2d || l.op == LayerOp::Linear) && l.bias) {
       const size_t n = l.op == LayerOp::Conv2d ? l.out_channels : l.out_features;
       lp.bias = p.params;
@@ -275,11 +275,15 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
 // a tensor's last reader (where it is cleared) to the backward of its producer (where it is
 // read as dy). Buffers are reused along that schedule (best fit, no splitting), so the
 // gradient arena is a few tensors deep instead of the whole network: less memory, and a
-// working set that stays warmer in cache. Returns the arena size in floats.
+// working set that stays warmer in cache. With a backend that overwrites first contributions
+// (FusedOps), an elementwise layer that is the first contributor to its input's gradient
+// writes it into its own dy buffer (in place): no second buffer, and for add no copy at all.
+// Returns the arena size in floats.
 size_t Net::plan_gradients(int capacity) {
   const auto& layers = plan_.spec.layers;
   const size_t T = plan_.tensor_size.size();
   grad_off_.assign(T, kNone);
+  in_place_.assign(layers.size(), 0);
   std::vector<size_t> block_size(T, 0);  // a recycled block may be larger than its tensor
   struct Block {
     size_t offset, size;
@@ -312,10 +316,19 @@ size_t Net::plan_gradients(int capacity) {
     // A ReLU fused into its BN has no backward of its own: its input gradient never exists,
     // and its output gradient is read by the BN's backward, so it stays live until then.
     if (fused_relu(i) && layers[i].op == LayerOp::Relu) continue;
-    for (int in : layers[i].inputs) take(static_cast<size_t>(in));
-    // after layer i's backward nobody reads the gradient of its output again
     size_t out = static_cast<size_t>(layers[i].output);
     if (fused_relu(i)) out = static_cast<size_t>(layers[plan_.bn_relu[i]].output);
+    const size_t in0 = static_cast<size_t>(layers[i].inputs[0]);
+    if (fused_ && backward_in_place(layers[i].op) && in0 != 0 && grad_off_[in0] == kNone &&
+        plan_.tensor_size[in0] == plan_.tensor_size[out]) {
+      grad_off_[in0] = grad_off_[out];  // out's block passes to in0
+      block_size[in0] = block_size[out];
+      in_place_[i] = 1;
+      for (int in : layers[i].inputs) take(static_cast<size_t>(in));
+      continue;
+    }
+    for (int in : layers[i].inputs) take(static_cast<size_t>(in));
+    // after layer i's backward nobody reads the gradient of its output again
     free_blocks.push_back({grad_off_[out], block_size[out]});
   }
   return total;
@@ -441,7 +454,8 @@ void Net::forward_layer(int i, int n, bool train) {
         // y = max(0, bn(x)) straight into the ReLU's output (which shares this buffer)
         fused_->batchnorm_relu_forward_train(
             n, C, HW, x, P + lp.gamma, P + lp.bias, act(plan_.spec.layers[plan_.bn_relu[i]].output),
-            scratch_ + lp.save, scratch_ + lp.save + C, rm, rv, kBnMomentum, kBnEps);
+            scratch_ + lp.save, scratch_ + lp.save + C, scratch_ + lp.save + 2 * C, rm, rv,
+            kBnMomentum, kBnEps);
       } else if (train)
         be_.batchnorm_forward_train(n, C, HW, x, P + lp.gamma, P + lp.bias, y, scratch_ + lp.save,
                                     scratch_ + lp.save + C, rm, rv, kBnMomentum, kBnEps);
@@ -513,6 +527,8 @@ void Net::backward(int n, double* loss_sum, int* correct) {
       Timed clear(*this, kClearRow);
       be_.zero(dact(in), plan_.tensor_size[in] * n);
     }
+    // in place is only sound when overwriting (the planner and this loop walk the same order)
+    if (in_place_[i] && !(overwrite & 1)) throw std::logic_error("in-place backward without overwrite");
     if (overwrite) fused_->overwrite_next_backward(overwrite);
     if (!profile_) {
       backward_layer(i, n);
@@ -529,6 +545,11 @@ void Net::backward(int n, double* loss_sum, int* correct) {
     layer_times_[i].bwd += dt;
     layer_times_[i].calls_bwd++;
   }
+}
+
+// Layer ops whose backward may run in place when it overwrites its first input's gradient.
+bool Net::backward_in_place(LayerOp op) {
+  return op == LayerOp::Relu || op == LayerOp::BatchNorm || op == LayerOp::Add;
 }
 
 // Layer ops whose backward can overwrite its input gradients (FusedOps::overwrite_next_backward).
@@ -576,9 +597,9 @@ void Net::backward_layer(int i, int n) {
     case LayerOp::BatchNorm:
       if (fused_relu(i)) {
         const int r = plan_.spec.layers[plan_.bn_relu[i]].output;
-        fused_->batchnorm_relu_backward(n, C, HW, x, act(r), P + lp.gamma, scratch_ + lp.save,
-                                        scratch_ + lp.save + C, dact(r), dx, G + lp.gamma,
-                                        G + lp.bias);
+        fused_->batchnorm_relu_backward(n, C, HW, x, scratch_ + lp.save + 2 * C, P + lp.gamma,
+                                        scratch_ + lp.save, scratch_ + lp.save + C, dact(r), dx,
+                                        G + lp.gamma, G + lp.bias);
         break;
       }
       be_.batchnorm_backward(n, C, HW, x, P + lp.gamma, scratch_ + lp.save,

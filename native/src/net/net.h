@@ -27,7 +27,8 @@ struct LayerPlan {
   size_t bias = kNone;                     // params arena: conv/linear bias or BN beta
   size_t gamma = kNone;                    // params arena: BN gamma
   size_t running = kNone;                  // stats buffer: mean[C] then var[C]
-  size_t save = kNone;                     // scratch arena: save_mean[C] then save_invstd[C]
+  size_t save = kNone;  // scratch arena: save_mean[C], save_invstd[C], then (fused with ReLU)
+                        // the forward's scale[C] and shift[C]
 };
 
 // One named block of the state vector, for tests, saved files and debugging.
@@ -108,6 +109,7 @@ class Net {
   void forward_layer(int i, int n, bool train);
   void backward_layer(int i, int n);
   static bool overwrites_input_grads(LayerOp op);
+  static bool backward_in_place(LayerOp op);
 
   NetPlan plan_;
   Backend& be_;
@@ -117,6 +119,7 @@ class Net {
   bool fused_relu(int i) const { return fused_ && plan_.bn_relu[i] >= 0; }
   std::vector<size_t> act_off_;   // activation arena, per tensor (capacity samples each)
   std::vector<size_t> grad_off_;  // activation-gradient arena, per tensor (shared by liveness)
+  std::vector<char> in_place_;    // per layer: its first input's gradient is its dy buffer
   float *params_ = nullptr, *grads_ = nullptr, *momentum_ = nullptr, *stats_ = nullptr,
         *scratch_ = nullptr, *acts_ = nullptr, *dacts_ = nullptr;
   int32_t* labels_ = nullptr;

@@ -80,17 +80,17 @@ class CpuBackend final : public Backend, public FusedOps {
 
   void batchnorm_relu_forward_train(int N, int C, int HW, const float* x, const float* gamma,
                                     const float* beta, float* y, float* save_mean,
-                                    float* save_invstd, float* running_mean, float* running_var,
-                                    float momentum, float eps) override {
+                                    float* save_invstd, float* save_affine, float* running_mean,
+                                    float* running_var, float momentum, float eps) override {
     cpu_bn_relu_forward_train(ctx_, N, C, HW, x, gamma, beta, y, save_mean, save_invstd,
-                              running_mean, running_var, momentum, eps);
+                              save_affine, running_mean, running_var, momentum, eps);
   }
-  void batchnorm_relu_backward(int N, int C, int HW, const float* x, const float* y,
+  void batchnorm_relu_backward(int N, int C, int HW, const float* x, const float* save_affine,
                                const float* gamma, const float* save_mean,
                                const float* save_invstd, const float* dy, float* dx,
                                float* dgamma, float* dbeta) override {
-    cpu_bn_relu_backward(ctx_, N, C, HW, x, y, gamma, save_mean, save_invstd, dy, dx, dgamma,
-                         dbeta, take_overwrite() & 1);
+    cpu_bn_relu_backward(ctx_, N, C, HW, x, save_affine, gamma, save_mean, save_invstd, dy, dx,
+                         dgamma, dbeta, take_overwrite() & 1);
   }
 
   void relu_forward(size_t n, const float* x, float* y) override { cpu_relu_forward(ctx_, n, x, y); }

@@ -48,10 +48,11 @@ void cpu_bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, con
                           const float* beta, float* y, float* save_mean, float* save_invstd,
                           float* running_mean, float* running_var, float momentum, float eps);
 // Train-mode BN followed by ReLU: y = max(0, bn(x)) in one pass after the statistics.
+// save_affine[2C] receives the per-channel scale and shift that produced y.
 void cpu_bn_relu_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x,
                                const float* gamma, const float* beta, float* y, float* save_mean,
-                               float* save_invstd, float* running_mean, float* running_var,
-                               float momentum, float eps);
+                               float* save_invstd, float* save_affine, float* running_mean,
+                               float* running_var, float momentum, float eps);
 void cpu_bn_forward_eval(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                          const float* beta, const float* running_mean, const float* running_var,
                          float eps, float* y);
@@ -59,11 +60,12 @@ void cpu_bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const fl
                      const float* save_mean, const float* save_invstd, const float* dy, float* dx,
                      float* dgamma, float* dbeta, bool set_dx = false);
 
-// Backward of y = max(0, bn(x)) from dy = dL/dy: the ReLU mask (y > 0) is applied on the fly.
-void cpu_bn_relu_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* y,
-                          const float* gamma, const float* save_mean, const float* save_invstd,
-                          const float* dy, float* dx, float* dgamma, float* dbeta,
-                          bool set_dx = false);
+// Backward of y = max(0, bn(x)) from dy = dL/dy: the ReLU mask (y > 0) is recomputed from x
+// and the forward's save_affine, bit for bit, so y itself is not read.
+void cpu_bn_relu_backward(CpuCtx& ctx, int N, int C, int HW, const float* x,
+                          const float* save_affine, const float* gamma, const float* save_mean,
+                          const float* save_invstd, const float* dy, float* dx, float* dgamma,
+                          float* dbeta, bool set_dx = false);
 
 void cpu_relu_forward(CpuCtx& ctx, size_t n, const float* x, float* y);
 void cpu_relu_backward(CpuCtx& ctx, size_t n, const float* y, const float* dy, float* dx,

@@ -9,23 +9,28 @@ namespace dsx {
 class FusedOps {
  public:
   virtual ~FusedOps() = default;
-  // batchnorm_forward_train then relu_forward in place on y: y = max(0, bn(x)).
+  // batchnorm_forward_train then relu_forward in place on y: y = max(0, bn(x)). Also saves
+  // the per-channel affine map it applied (save_affine: scale[C] then shift[C]).
   virtual void batchnorm_relu_forward_train(int N, int C, int HW, const float* x,
                                             const float* gamma, const float* beta, float* y,
                                             float* save_mean, float* save_invstd,
-                                            float* running_mean, float* running_var,
-                                            float momentum, float eps) = 0;
-  // Backward of y = max(0, bn(x)) given y and dy = dL/dy: ADDS into dx, dgamma, dbeta, as
-  // relu_backward into a zeroed buffer followed by batchnorm_backward would.
-  virtual void batchnorm_relu_backward(int N, int C, int HW, const float* x, const float* y,
-                                       const float* gamma, const float* save_mean,
-                                       const float* save_invstd, const float* dy, float* dx,
-                                       float* dgamma, float* dbeta) = 0;
+                                            float* save_affine, float* running_mean,
+                                            float* running_var, float momentum, float eps) = 0;
+  // Backward of y = max(0, bn(x)) given x, the forward's save_affine (which yields the ReLU
+  // mask without reading y) and dy = dL/dy: ADDS into dx, dgamma, dbeta, as relu_backward
+  // into a zeroed buffer followed by batchnorm_backward would.
+  virtual void batchnorm_relu_backward(int N, int C, int HW, const float* x,
+                                       const float* save_affine, const float* gamma,
+                                       const float* save_mean, const float* save_invstd,
+                                       const float* dy, float* dx, float* dgamma,
+                                       float* dbeta) = 0;
   // The next backward call OVERWRITES the gradients of the inputs whose bits are set (bit i:
   // input i; add has two) instead of adding into them. Honoured by conv2d, scc, batchnorm
   // (with or without relu), relu, add and maxpool backward, and consumed by every backward call. The
   // executor sets it for the first contribution to a gradient, which then needs no clearing:
-  // one write pass over the tensor instead of a clear, a read and a write.
+  // one write pass over the tensor instead of a clear, a read and a write. An overwritten
+  // gradient of relu, batchnorm (with or without relu) and add's first input may be dy's own
+  // buffer: those backwards then run in place.
   virtual void overwrite_next_backward(unsigned inputs) = 0;
 };
 

@@ -23,12 +23,13 @@ void cpu_relu_forward(CpuCtx& ctx, size_t n, const float* x, float* y) {
   }, kSerialBelow);
 }
 
+// dx may be dy itself when set_dx (in place: one element read, then written).
 void cpu_relu_backward(CpuCtx& ctx, size_t n, const float* y, const float* dy, float* dx,
                        bool set_dx) {
   ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t b, int64_t e) {
     const float* __restrict ys = y + b;
-    const float* __restrict gs = dy + b;
-    float* __restrict ds = dx + b;
+    const float* gs = dy + b;
+    float* ds = dx + b;
     const int64_t m = e - b;
     if (set_dx)
       for (int64_t i = 0; i < m; ++i) ds[i] = ys[i] > 0.0f ? gs[i] : 0.0f;
@@ -49,12 +50,14 @@ void cpu_add_forward(CpuCtx& ctx, size_t n, const float* a, const float* b, floa
 
 void cpu_add_backward(CpuCtx& ctx, size_t n, const float* dy, float* da, float* db, bool set_da,
                       bool set_db) {
-  // One gradient at a time, so add(x, x) (da == db) sums both contributions in order.
+  // One gradient at a time, so add(x, x) (da == db) sums both contributions in order. A
+  // gradient may be dy's own buffer (the executor runs add's backward in place): overwriting
+  // it is then nothing to do.
   auto pass = [&](float* d, bool set) {
-    if (!d) return;
+    if (!d || (set && d == dy)) return;
     ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t s, int64_t e) {
-      const float* __restrict g = dy + s;
-      float* __restrict a = d + s;
+      const float* g = dy + s;
+      float* a = d + s;
       const int64_t m = e - s;
       if (set)
         std::memcpy(a, g, sizeof(float) * m);

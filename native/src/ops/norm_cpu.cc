@@ -88,22 +88,39 @@ void plane_moments(const float* __restrict x, int n, float k, PairSums& s) {
   s.added(n);
 }
 
-// Sum of g and of g * (x - mean) over one plane, g = dy, or dy where y > 0 when `relu`.
+// The affine part of train-mode BN, written once so that forward and the fused backward's
+// ReLU mask (bn_affine(x) > 0, recomputed from x instead of reading y) round identically.
+inline float bn_affine(float x, float sc, float sh) {
+#if defined(__FMA__)
+  return __builtin_fmaf(x, sc, sh);
+#else
+  return x * sc + sh;
+#endif
+}
+inline LaneVec bn_affine(const LaneVec& x, float sc, float sh) {
+  LaneVec v;
+  for (int l = 0; l < kLanes; ++l) v[l] = bn_affine(x[l], sc, sh);
+  return v;
+}
+
+// Sum of g and of g * (x - mean) over one plane, g = dy, or with `relu` dy where the
+// forward's y = max(0, bn_affine(x)) was positive.
 template <bool kRelu>
-void plane_dy_sums(const float* __restrict x, const float* __restrict y,
-                   const float* __restrict dy, int n, float mean, PairSums& s) {
+void plane_dy_sums(const float* __restrict x, const float* __restrict dy, int n, float mean,
+                   float sc, float sh, PairSums& s) {
   LaneVec a = s.a, b = s.b;
   const LaneVec zero = {};
   int i = 0;
   for (; i + kLanes <= n; i += kLanes) {
+    const LaneVec xv = lv_load(x + i);
     LaneVec g = lv_load(dy + i);
-    if (kRelu) g = lv_load(y + i) > zero ? g : zero;
+    if (kRelu) g = bn_affine(xv, sc, sh) > zero ? g : zero;
     a += g;
-    b += g * (lv_load(x + i) - mean);
+    b += g * (xv - mean);
   }
   for (int l = 0; i < n; ++i, ++l) {
     float g = dy[i];
-    if (kRelu) g = y[i] > 0.0f ? g : 0.0f;
+    if (kRelu) g = bn_affine(x[i], sc, sh) > 0.0f ? g : 0.0f;
     a[l] += g;
     b[l] += g * (x[i] - mean);
   }
@@ -115,7 +132,8 @@ void plane_dy_sums(const float* __restrict x, const float* __restrict y,
 template <bool kRelu>
 void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                       const float* beta, float* y, float* save_mean, float* save_invstd,
-                      float* running_mean, float* running_var, float momentum, float eps) {
+                      float* save_affine, float* running_mean, float* running_var, float momentum,
+                      float eps) {
   const double M = static_cast<double>(N) * HW;
   ctx.pool.parallel_for(C, [&](int, int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
@@ -135,9 +153,13 @@ void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const f
         const float* __restrict xs = x + o;
         float* __restrict ys = y + o;
         for (int i = 0; i < HW; ++i) {
-          const float v = xs[i] * sc + sh;
+          const float v = bn_affine(xs[i], sc, sh);
           ys[i] = kRelu ? (v > 0.0f ? v : 0.0f) : v;
         }
+      }
+      if (save_affine) {
+        save_affine[c] = sc;
+        save_affine[C + c] = sh;
       }
       if (save_mean) save_mean[c] = static_cast<float>(mean);
       if (save_invstd) save_invstd[c] = static_cast<float>(invstd);
@@ -151,18 +173,20 @@ void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const f
   });
 }
 
+// affine: the forward's scale[C] then shift[C] (kRelu only: they give the ReLU mask).
 template <bool kRelu>
-void bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* y,
+void bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* affine,
                  const float* gamma, const float* save_mean, const float* save_invstd,
                  const float* dy, float* dx, float* dgamma, float* dbeta, bool set_dx) {
   const double M = static_cast<double>(N) * HW;
   ctx.pool.parallel_for(C, [&](int, int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
       const float mean = save_mean[c], invstd = save_invstd[c];
+      const float sc = kRelu ? affine[c] : 0.0f, sh = kRelu ? affine[C + c] : 0.0f;
       PairSums ps;  // sum g, sum g * (x - mean)
       for (int n = 0; n < N; ++n) {
         const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
-        plane_dy_sums<kRelu>(x + o, kRelu ? y + o : nullptr, dy + o, HW, mean, ps);
+        plane_dy_sums<kRelu>(x + o, dy + o, HW, mean, sc, sh, ps);
       }
       const double sdy = ps.sum_a(), sdyx = ps.sum_b() * invstd;  // sum g, sum g * xhat
       if (dbeta) dbeta[c] += static_cast<float>(sdy);
@@ -177,19 +201,18 @@ void bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float*
       for (int n = 0; n < N; ++n) {
         const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
         const float* __restrict xs = x + o;
-        const float* __restrict gs = dy + o;
-        const float* __restrict ys = kRelu ? y + o : nullptr;
-        float* __restrict ds = dx + o;
+        const float* gs = dy + o;  // dx may be dy (in place) when set_dx
+        float* ds = dx + o;
         if (set_dx)
           for (int i = 0; i < HW; ++i) {
             float g = gs[i];
-            if (kRelu) g = ys[i] > 0.0f ? g : 0.0f;
+            if (kRelu) g = bn_affine(xs[i], sc, sh) > 0.0f ? g : 0.0f;
             ds[i] = kg * g + (kx * xs[i] + k0);
           }
         else
           for (int i = 0; i < HW; ++i) {
             float g = gs[i];
-            if (kRelu) g = ys[i] > 0.0f ? g : 0.0f;
+            if (kRelu) g = bn_affine(xs[i], sc, sh) > 0.0f ? g : 0.0f;
             ds[i] += kg * g + (kx * xs[i] + k0);
           }
       }
@@ -201,16 +224,16 @@ void bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float*
 void cpu_bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                           const float* beta, float* y, float* save_mean, float* save_invstd,
                           float* running_mean, float* running_var, float momentum, float eps) {
-  bn_forward_train<false>(ctx, N, C, HW, x, gamma, beta, y, save_mean, save_invstd, running_mean,
-                          running_var, momentum, eps);
+  bn_forward_train<false>(ctx, N, C, HW, x, gamma, beta, y, save_mean, save_invstd, nullptr,
+                          running_mean, running_var, momentum, eps);
 }
 
 void cpu_bn_relu_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x,
                                const float* gamma, const float* beta, float* y, float* save_mean,
-                               float* save_invstd, float* running_mean, float* running_var,
-                               float momentum, float eps) {
-  bn_forward_train<true>(ctx, N, C, HW, x, gamma, beta, y, save_mean, save_invstd, running_mean,
-                         running_var, momentum, eps);
+                               float* save_invstd, float* save_affine, float* running_mean,
+                               float* running_var, float momentum, float eps) {
+  bn_forward_train<true>(ctx, N, C, HW, x, gamma, beta, y, save_mean, save_invstd, save_affine,
+                         running_mean, running_var, momentum, eps);
 }
 
 void cpu_bn_forward_eval(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
@@ -236,11 +259,12 @@ void cpu_bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const fl
                      dbeta, set_dx);
 }
 
-void cpu_bn_relu_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* y,
-                          const float* gamma, const float* save_mean, const float* save_invstd,
-                          const float* dy, float* dx, float* dgamma, float* dbeta, bool set_dx) {
-  bn_backward<true>(ctx, N, C, HW, x, y, gamma, save_mean, save_invstd, dy, dx, dgamma, dbeta,
-                    set_dx);
+void cpu_bn_relu_backward(CpuCtx& ctx, int N, int C, int HW, const float* x,
+                          const float* save_affine, const float* gamma, const float* save_mean,
+                          const float* save_invstd, const float* dy, float* dx, float* dgamma,
+                          float* dbeta, bool set_dx) {
+  bn_backward<true>(ctx, N, C, HW, x, save_affine, gamma, save_mean, save_invstd, dy, dx, dgamma,
+                    dbeta, set_dx);
 }
 
 }  // namespace dsx
