@@ -81,14 +81,18 @@ void wide_gemm(const float* pa, int M, int Kg, const float* base, const int32_t*
   for (int k0 = 0; k0 < Kg; k0 += kKC) {
     const int kc = std::min(kKC, Kg - k0);
     const float beta = k0 == 0 ? 0.0f : 1.0f;
-    for (int64_t j0 = 0; j0 < nw; j0 += kNR) {
-      const int cols = static_cast<int>(std::min<int64_t>(kNR, nw - j0));
+    for (int64_t j0 = 0; j0 < nw;) {
+      // the widest tile the register file holds while columns remain
+      const int64_t left = nw - j0;
+      const int nv = left >= kWideNR ? kWideNV : left > kVecWidth ? 2 : 1;
+      const int cols = static_cast<int>(std::min<int64_t>(nv * kVecWidth, left));
       for (int s = 0; s < M; s += kMR) {
         const int rows = std::min(kMR, M - s);
         for (int i = 0; i < rows; ++i) crow[i] = out + (s + i) * nw + j0;
         micro_kernel_boff(kc, pa + static_cast<int64_t>(s) * Kg + static_cast<int64_t>(k0) * kMR,
-                          base + j0, off + k0, crow, rows, cols, 1.0f, beta, 2);
+                          base + j0, off + k0, crow, rows, cols, 1.0f, beta, nv);
       }
+      j0 += cols;
     }
   }
 }
@@ -172,10 +176,10 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
   ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
     float* xp = dw ? ctx.ws.get_zeroed(tid, kWsCol, s.Cin * gx.plane + gx.slack()) : nullptr;
     float* dyw = dw ? ctx.ws.get(tid, kWsLocal2, s.Cout * gx.nw) : nullptr;
-    float* pb = dw ? ctx.ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * kNR) : nullptr;
+    float* pb = dw ? ctx.ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * kWideNR) : nullptr;
     float* dyp = dx ? ctx.ws.get_zeroed(tid, kWsLocal3, s.Cout * gd.plane + gd.slack()) : nullptr;
     float* wide = dx ? ctx.ws.get(tid, kWsLocal, s.Cin * gd.nw) : nullptr;
-    const float* rows[kNR];
+    const float* rows[kWideNR];
     const float* arow[kMR];
     float* crow[kMR];
     for (int64_t n = b; n < e; ++n) {
@@ -195,17 +199,20 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
           float* part = parts[tid] + static_cast<int64_t>(gi) * cog * Kg;
           for (int64_t j0 = 0; j0 < gx.nw; j0 += kKC) {
             const int kc = static_cast<int>(std::min<int64_t>(kKC, gx.nw - j0));
-            for (int kp = 0; kp < Kg; kp += kNR) {
-              const int cols = std::min(kNR, Kg - kp);
+            for (int kp = 0; kp < Kg;) {
+              const int left = Kg - kp;
+              const int nv = left >= kWideNR ? kWideNV : left > kVecWidth ? 2 : 1;
+              const int cols = std::min(nv * kVecWidth, left), ldp = nv * kVecWidth;
               for (int t = 0; t < cols; ++t) rows[t] = xg + offx[kp + t] + j0;
-              transpose_rows(rows, cols, kc, pb, kNR);
+              transpose_rows(rows, cols, kc, pb, ldp);
               for (int sv = 0; sv < cog; sv += kMR) {
                 const int mr = std::min(kMR, cog - sv);
                 for (int i = 0; i < kMR; ++i)
                   arow[i] = dyw + (static_cast<int64_t>(gi) * cog + sv + std::min(i, mr - 1)) * gx.nw + j0;
                 for (int i = 0; i < mr; ++i) crow[i] = part + static_cast<int64_t>(sv + i) * Kg + kp;
-                micro_kernel_arows(kc, arow, pb, kNR, crow, mr, cols, 1.0f, 1.0f, 2);
+                micro_kernel_arows(kc, arow, pb, ldp, crow, mr, cols, 1.0f, 1.0f, nv);
               }
+              kp += cols;
             }
           }
         }
