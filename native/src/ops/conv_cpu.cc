@@ -78,7 +78,7 @@ void pad_plane(const Conv2dShape& s, const float* __restrict x, float* __restric
   const PaddedPlane pp = padded(s);
   std::memset(xp, 0, sizeof(float) * pp.Hp * pp.Wp);
   for (int h = 0; h < s.H; ++h)
-    std::memcpy(xp + (h + s.pad) * pp.Wp + s.pad, x + h * s.W, sizeof(float) * s.W);
+    copy_row(xp + (h + s.pad) * pp.Wp + s.pad, x + h * s.W, s.W);
 }
 
 // s.stride must be 1.
@@ -176,7 +176,7 @@ Dw3Geom dw3_geom(const Conv2dShape& s) {
 void dw3_load(const Dw3Geom& g, const float* __restrict x, float* __restrict xp) {
   if (g.st == 1) {
     for (int h = 0; h < g.H; ++h)
-      std::memcpy(xp + (h + 1) * g.Wp + 1, x + h * g.W, sizeof(float) * g.W);
+      copy_row(xp + (h + 1) * g.Wp + 1, x + h * g.W, g.W);
     return;
   }
   // padded column p = w + 1: even p (odd w) -> xe[p/2], odd p (even w) -> xo[p/2]
@@ -328,7 +328,7 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
         if (dx) {
           if (g.st == 1) {
             for (int oh = 0; oh < g.Ho; ++oh)
-              std::memcpy(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, sizeof(float) * g.Wo);
+              copy_row(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, g.Wo);
           } else {
             for (int oh = 0; oh < g.Ho; ++oh) {
               float* __restrict dr = dyp + (2 * oh + 1) * Dp + 1;
