@@ -40,6 +40,10 @@ test('conv2d standard: kernel 1/3/5, stride 1/2, padding 0/1/2, odd sizes, with 
     [{ N: 2, Cin: 3, H: 8, W: 11, Cout: 5, K: 5, stride: 1, pad: 1, groups: 1 }, false],
     [{ N: 4, Cin: 4, H: 6, W: 7, Cout: 13, K: 3, stride: 1, pad: 0, groups: 1 }, true],
     [{ N: 2, Cin: 2, H: 5, W: 4, Cout: 3, K: 2, stride: 1, pad: 1, groups: 1 }, false],
+    // pointwise on that route, read in place: 130 pixels = two 64-wide tiles and a 2-pixel
+    // tail (copied, never read past the tensor); 260 input channels, past the 256 blocking
+    [{ N: 2, Cin: 40, H: 10, W: 13, Cout: 9, K: 1, stride: 1, pad: 0, groups: 1 }, true],
+    [{ N: 2, Cin: 260, H: 3, W: 7, Cout: 7, K: 1, stride: 1, pad: 0, groups: 1 }, false],
   ];
   cases.forEach(([s, bias], i) => checkConv(s, bias, 10 * i, `case ${i}`));
 });

@@ -1,5 +1,5 @@
-// Stride-1 standard and grouped convolutions (not depthwise, not unpadded 1x1) as GEMMs read
-// straight from a zero-padded copy of each input plane, im2col implied.
+// Stride-1 standard and grouped convolutions (not depthwise) as GEMMs read straight from a
+// zero-padded copy of each input plane, im2col implied.
 //
 // With padded row stride Wp, output pixel j = oh*Wp + ow reads xpad[ci][j + kh*Wp + kw]: every
 // reduction index k = (ci, kh, kw) is one fixed offset into the padded planes, so the
@@ -13,6 +13,9 @@
 // im2col route multiplies with a reduction of Cout and then scatters (col2im).
 // dW reduces over the wide grid's pixels: dY is copied onto it with the discarded columns
 // zeroed, and B^T panels are transposed straight out of the padded planes.
+// An unpadded 1x1 conv (pointwise) needs none of the copies: its planes are their own padded
+// and wide grids, so x, y, dY and dX are used in place, and only the weights are packed
+// (once per call, not once per image as a general GEMM would).
 // Images are split across threads; weight gradients go to per-thread partials added in thread
 // order (the same fixed order as the im2col route).
 #include <algorithm>
@@ -31,6 +34,8 @@ struct WideGeom {
   int Hp, Wp, Ho, Wo;
   int64_t plane;  // Hp * Wp
   int64_t nw;     // Ho * Wp: pixels of the wide output grid
+  // pointwise: the planes are used as they are (no padded copy, no compaction)
+  bool direct() const { return K == 1 && pad == 0; }
   // Floats past the last plane that kernels may read: B rows are read kNR wide from any
   // panel start, and the last tap starts K-1 past the last wide pixel.
   int64_t slack() const { return K + 2 * kNR; }
@@ -74,23 +79,34 @@ void pack_slivers(int M, int Kg, F a, float* dst) {
 }
 int64_t sliver_size(int M, int Kg) { return static_cast<int64_t>((M + kMR - 1) / kMR) * kMR * Kg; }
 
-// out[m][j] = sum_k A[m][k] * base[off[k] + j] for m < M, j < nw (out's row stride nw).
+// out[m][j] (+)= sum_k A[m][k] * base[off[k] + j] for m < M, j < nw (out's row stride nw;
+// beta0 = 0 overwrites, 1 adds). Without slack past the planes (direct sources), a last
+// panel narrower than a vector is copied into `tail` (kKC x kVecWidth) instead of read past nw.
 void wide_gemm(const float* pa, int M, int Kg, const float* base, const int32_t* off, int64_t nw,
-               float* out) {
+               float* out, float beta0, bool slack, float* tail) {
   float* crow[kMR];
   for (int k0 = 0; k0 < Kg; k0 += kKC) {
     const int kc = std::min(kKC, Kg - k0);
-    const float beta = k0 == 0 ? 0.0f : 1.0f;
+    const float beta = k0 == 0 ? beta0 : 1.0f;
     for (int64_t j0 = 0; j0 < nw;) {
       // the widest tile the register file holds while columns remain
       const int64_t left = nw - j0;
-      const int nv = left >= kWideNR ? kWideNV : left > kVecWidth ? 2 : 1;
+      const int nv = left >= kWideNR ? kWideNV : left >= kNR ? 2 : 1;
       const int cols = static_cast<int>(std::min<int64_t>(nv * kVecWidth, left));
+      const bool copy = !slack && cols < nv * kVecWidth;
+      if (copy)
+        for (int k = 0; k < kc; ++k) {
+          const float* src = base + off[k0 + k] + j0;
+          for (int j = 0; j < kVecWidth; ++j) tail[k * kVecWidth + j] = j < cols ? src[j] : 0.0f;
+        }
       for (int s = 0; s < M; s += kMR) {
         const int rows = std::min(kMR, M - s);
         for (int i = 0; i < rows; ++i) crow[i] = out + (s + i) * nw + j0;
-        micro_kernel_boff(kc, pa + static_cast<int64_t>(s) * Kg + static_cast<int64_t>(k0) * kMR,
-                          base + j0, off + k0, crow, rows, cols, 1.0f, beta, nv);
+        const float* a = pa + static_cast<int64_t>(s) * Kg + static_cast<int64_t>(k0) * kMR;
+        if (copy)
+          micro_kernel(kc, a, kMR, tail, kVecWidth, crow, rows, cols, 1.0f, beta, 1);
+        else
+          micro_kernel_boff(kc, a, base + j0, off + k0, crow, rows, cols, 1.0f, beta, nv);
       }
       j0 += cols;
     }
@@ -114,8 +130,7 @@ void compact(const WideGeom& g, int C, const float* __restrict wide, const float
 
 bool conv_wide_applies(const Conv2dShape& s, int threads) {
   const bool depthwise = s.groups == s.Cin && s.Cout == s.Cin && s.groups > 1;
-  const bool pointwise = s.K == 1 && s.pad == 0;
-  return s.stride == 1 && !depthwise && !pointwise && s.pad <= s.K - 1 && s.N >= threads;
+  return s.stride == 1 && !depthwise && s.pad <= s.K - 1 && s.N >= threads;
 }
 
 void conv_wide_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
@@ -131,15 +146,24 @@ void conv_wide_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const 
   }
   const int32_t* off = ctx.wide_offsets[0].data();
   const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
+  const bool direct = g.direct();
   ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
-    float* xp = ctx.ws.get_zeroed(tid, kWsCol, s.Cin * g.plane + g.slack());
-    float* wide = ctx.ws.get(tid, kWsLocal, s.Cout * g.nw);
+    float* xp = direct ? nullptr : ctx.ws.get_zeroed(tid, kWsCol, s.Cin * g.plane + g.slack());
+    float* wide = direct ? nullptr : ctx.ws.get(tid, kWsLocal, s.Cout * g.nw);
+    float* tail = ctx.ws.get(tid, kWsLocal2, static_cast<size_t>(kKC) * kVecWidth);
     for (int64_t n = b; n < e; ++n) {
-      pad_planes(g, s.Cin, x + n * s.Cin * HW, xp);
+      const float* src = x + n * s.Cin * HW;
+      float* yn = y + n * s.Cout * P;
+      if (!direct) pad_planes(g, s.Cin, src, xp);
+      float* out = direct ? yn : wide;
       for (int gi = 0; gi < G; ++gi)
-        wide_gemm(pa + gi * psz, cog, Kg, xp + gi * cig * g.plane, off, g.nw,
-                  wide + gi * cog * g.nw);
-      compact<false>(g, s.Cout, wide, bias, y + n * s.Cout * P);
+        wide_gemm(pa + gi * psz, cog, Kg, (direct ? src : xp) + gi * cig * g.plane, off, g.nw,
+                  out + gi * cog * g.nw, 0.0f, !direct, tail);
+      if (!direct)
+        compact<false>(g, s.Cout, wide, bias, yn);
+      else if (bias)
+        for (int c = 0; c < s.Cout; ++c)
+          for (int64_t i = 0; i < P; ++i) yn[c * P + i] += bias[c];
     }
   });
 }
@@ -173,29 +197,35 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
   float* parts[kMaxCpuThreads];
   for (int t = 0; t < T; ++t) parts[t] = dw ? ctx.ws.get_zeroed(t, kWsPartial, wsize) : nullptr;
 
+  const bool direct = gx.direct();  // then gd.direct() too
   ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
-    float* xp = dw ? ctx.ws.get_zeroed(tid, kWsCol, s.Cin * gx.plane + gx.slack()) : nullptr;
-    float* dyw = dw ? ctx.ws.get(tid, kWsLocal2, s.Cout * gx.nw) : nullptr;
+    float* xp = dw && !direct ? ctx.ws.get_zeroed(tid, kWsCol, s.Cin * gx.plane + gx.slack()) : nullptr;
+    float* dyw = dw && !direct ? ctx.ws.get(tid, kWsLocal2, s.Cout * gx.nw) : nullptr;
     float* pb = dw ? ctx.ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * kWideNR) : nullptr;
-    float* dyp = dx ? ctx.ws.get_zeroed(tid, kWsLocal3, s.Cout * gd.plane + gd.slack()) : nullptr;
-    float* wide = dx ? ctx.ws.get(tid, kWsLocal, s.Cin * gd.nw) : nullptr;
+    float* dyp = dx && !direct ? ctx.ws.get_zeroed(tid, kWsLocal3, s.Cout * gd.plane + gd.slack()) : nullptr;
+    float* wide = dx && !direct ? ctx.ws.get(tid, kWsLocal, s.Cin * gd.nw) : nullptr;
+    float* tail = ctx.ws.get(tid, kWsPtrs, static_cast<size_t>(kKC) * kVecWidth);
     const float* rows[kWideNR];
     const float* arow[kMR];
     float* crow[kMR];
     for (int64_t n = b; n < e; ++n) {
       const float* dyn = dy + n * s.Cout * P;
       if (dw) {
-        pad_planes(gx, s.Cin, x + n * s.Cin * HW, xp);
-        // dY on the wide grid, discarded columns zero, so they add nothing to dW
-        for (int co = 0; co < s.Cout; ++co)
-          for (int oh = 0; oh < gx.Ho; ++oh) {
-            float* d = dyw + co * gx.nw + static_cast<int64_t>(oh) * gx.Wp;
-            copy_row(d, dyn + (static_cast<int64_t>(co) * gx.Ho + oh) * gx.Wo, gx.Wo);
-            std::memset(d + gx.Wo, 0, sizeof(float) * (gx.Wp - gx.Wo));
-          }
+        const float* xsrc = direct ? x + n * s.Cin * HW : xp;
+        const float* dysrc = direct ? dyn : dyw;
+        if (!direct) {
+          pad_planes(gx, s.Cin, x + n * s.Cin * HW, xp);
+          // dY on the wide grid, discarded columns zero, so they add nothing to dW
+          for (int co = 0; co < s.Cout; ++co)
+            for (int oh = 0; oh < gx.Ho; ++oh) {
+              float* d = dyw + co * gx.nw + static_cast<int64_t>(oh) * gx.Wp;
+              copy_row(d, dyn + (static_cast<int64_t>(co) * gx.Ho + oh) * gx.Wo, gx.Wo);
+              std::memset(d + gx.Wo, 0, sizeof(float) * (gx.Wp - gx.Wo));
+            }
+        }
         // dW_g[co][k] += sum_j dyw[co][j] * xpad[off[k] + j]
         for (int gi = 0; gi < G; ++gi) {
-          const float* xg = xp + gi * cig * gx.plane;
+          const float* xg = xsrc + gi * cig * gx.plane;
           float* part = parts[tid] + static_cast<int64_t>(gi) * cog * Kg;
           for (int64_t j0 = 0; j0 < gx.nw; j0 += kKC) {
             const int kc = static_cast<int>(std::min<int64_t>(kKC, gx.nw - j0));
@@ -208,7 +238,7 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
               for (int sv = 0; sv < cog; sv += kMR) {
                 const int mr = std::min(kMR, cog - sv);
                 for (int i = 0; i < kMR; ++i)
-                  arow[i] = dyw + (static_cast<int64_t>(gi) * cog + sv + std::min(i, mr - 1)) * gx.nw + j0;
+                  arow[i] = dysrc + (static_cast<int64_t>(gi) * cog + sv + std::min(i, mr - 1)) * gx.nw + j0;
                 for (int i = 0; i < mr; ++i) crow[i] = part + static_cast<int64_t>(sv + i) * Kg + kp;
                 micro_kernel_arows(kc, arow, pb, ldp, crow, mr, cols, 1.0f, 1.0f, nv);
               }
@@ -217,11 +247,16 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
           }
         }
       }
-      if (dx) {
+      if (dx && direct) {
+        float* dxn = dx + n * s.Cin * HW;
+        for (int gi = 0; gi < G; ++gi)
+          wide_gemm(pa + gi * psz, cig, Kd, dyn + gi * cog * gd.plane, offd, gd.nw,
+                    dxn + gi * cig * gd.nw, set_dx ? 0.0f : 1.0f, false, tail);
+      } else if (dx) {
         pad_planes(gd, s.Cout, dyn, dyp);
         for (int gi = 0; gi < G; ++gi)
           wide_gemm(pa + gi * psz, cig, Kd, dyp + gi * cog * gd.plane, offd, gd.nw,
-                    wide + gi * cig * gd.nw);
+                    wide + gi * cig * gd.nw, 0.0f, true, tail);
         if (set_dx)
           compact<false>(gd, s.Cin, wide, nullptr, dx + n * s.Cin * HW);
         else
