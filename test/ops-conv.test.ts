@@ -58,6 +58,11 @@ test('conv2d grouped (3x3 and 1x1) and depthwise (groups = Cin = Cout), strides 
     { N: 2, Cin: 4, H: 7, W: 7, Cout: 4, K: 5, stride: 2, pad: 2, groups: 4 },
     { N: 1, Cin: 3, H: 6, W: 5, Cout: 3, K: 3, stride: 1, pad: 0, groups: 3 },
     { N: 3, Cin: 6, H: 9, W: 10, Cout: 9, K: 5, stride: 1, pad: 2, groups: 3 },
+    // depthwise 3x3 rows of whole vectors and of vectors plus a tail (narrower planes, as
+    // the 9x7 case above, run as a 1-D filter over the flattened plane)
+    { N: 2, Cin: 3, H: 4, W: 16, Cout: 3, K: 3, stride: 1, pad: 1, groups: 3 },
+    { N: 2, Cin: 4, H: 5, W: 33, Cout: 4, K: 3, stride: 1, pad: 1, groups: 4 },
+    { N: 2, Cin: 2, H: 6, W: 2, Cout: 2, K: 3, stride: 1, pad: 1, groups: 2 },
   ];
   cases.forEach((s, i) => checkConv(s, i % 2 === 0, 100 + 10 * i, `grouped case ${i}`));
 });

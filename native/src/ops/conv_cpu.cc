@@ -78,7 +78,7 @@ void pad_plane(const Conv2dShape& s, const float* __restrict x, float* __restric
   const PaddedPlane pp = padded(s);
   std::memset(xp, 0, sizeof(float) * pp.Hp * pp.Wp);
   for (int h = 0; h < s.H; ++h)
-    copy_row(xp + (h + s.pad) * pp.Wp + s.pad, x + h * s.W, s.W);
+    std::memcpy(xp + (h + s.pad) * pp.Wp + s.pad, x + h * s.W, sizeof(float) * s.W);
 }
 
 // s.stride must be 1.
@@ -176,7 +176,7 @@ Dw3Geom dw3_geom(const Conv2dShape& s) {
 void dw3_load(const Dw3Geom& g, const float* __restrict x, float* __restrict xp) {
   if (g.st == 1) {
     for (int h = 0; h < g.H; ++h)
-      copy_row(xp + (h + 1) * g.Wp + 1, x + h * g.W, g.W);
+      std::memcpy(xp + (h + 1) * g.Wp + 1, x + h * g.W, sizeof(float) * g.W);
     return;
   }
   // padded column p = w + 1: even p (odd w) -> xe[p/2], odd p (even w) -> xo[p/2]
@@ -194,9 +194,13 @@ void dw3_load(const Dw3Geom& g, const float* __restrict x, float* __restrict xp)
 }
 
 // y[oh][ow] = b + sum_{kh,kw} w[kh][kw] * xp[oh*st + kh][ow*st + kw]   (accumulate: y +=)
-template <bool kAcc>
-void dw3_conv_s1(const float* __restrict xp, int Wp, int Ho, int Wo, const float* w, float b,
-                 float* __restrict y) {
+// Columns go in explicit vectors of V (16 or 8 lanes) with a scalar tail: left to the
+// auto-vectoriser, rows of 8 or 16 outputs (the 8x8 and 16x16 stages) ran scalar.
+template <class V, bool kAcc>
+void dw3_conv_s1_v(const float* __restrict xp, int Wp, int Ho, int Wo, const float* w, float b,
+                   float* __restrict y) {
+  constexpr int L = sizeof(V) / sizeof(float);
+  const int Wv = Wo / L * L;
   const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
               w7 = w[7], w8 = w[8];
   for (int oh = 0; oh < Ho; ++oh) {
@@ -204,7 +208,15 @@ void dw3_conv_s1(const float* __restrict xp, int Wp, int Ho, int Wo, const float
     const float* __restrict r1 = r0 + Wp;
     const float* __restrict r2 = r1 + Wp;
     float* __restrict yr = y + oh * Wo;
-    for (int ow = 0; ow < Wo; ++ow) {
+    for (int ow = 0; ow < Wv; ow += L) {
+      const V a = w0 * vld<V>(r0 + ow) + w1 * vld<V>(r0 + ow + 1) + w2 * vld<V>(r0 + ow + 2);
+      const V c = w3 * vld<V>(r1 + ow) + w4 * vld<V>(r1 + ow + 1) + w5 * vld<V>(r1 + ow + 2);
+      const V d = w6 * vld<V>(r2 + ow) + w7 * vld<V>(r2 + ow + 1) + w8 * vld<V>(r2 + ow + 2);
+      V v = (a + b) + (c + d);
+      if (kAcc) v += vld<V>(yr + ow);
+      std::memcpy(yr + ow, &v, sizeof(V));
+    }
+    for (int ow = Wv; ow < Wo; ++ow) {
       const float a = w0 * r0[ow] + w1 * r0[ow + 1] + w2 * r0[ow + 2];
       const float c = w3 * r1[ow] + w4 * r1[ow + 1] + w5 * r1[ow + 2];
       const float d = w6 * r2[ow] + w7 * r2[ow + 1] + w8 * r2[ow + 2];
@@ -214,8 +226,19 @@ void dw3_conv_s1(const float* __restrict xp, int Wp, int Ho, int Wo, const float
   }
 }
 
-void dw3_conv_s2(const float* __restrict xp, int Wp, int We, int Ho, int Wo, const float* w,
-                 float b, float* __restrict y) {
+template <bool kAcc>
+void dw3_conv_s1(const float* xp, int Wp, int Ho, int Wo, const float* w, float b, float* y) {
+  if (Wo % kDwL == 0)
+    dw3_conv_s1_v<DwVec, kAcc>(xp, Wp, Ho, Wo, w, b, y);
+  else
+    dw3_conv_s1_v<DwHalf, kAcc>(xp, Wp, Ho, Wo, w, b, y);
+}
+
+template <class V>
+void dw3_conv_s2_v(const float* __restrict xp, int Wp, int We, int Ho, int Wo, const float* w,
+                   float b, float* __restrict y) {
+  constexpr int L = sizeof(V) / sizeof(float);
+  const int Wv = Wo / L * L;
   const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
               w7 = w[7], w8 = w[8];
   for (int oh = 0; oh < Ho; ++oh) {
@@ -226,13 +249,28 @@ void dw3_conv_s2(const float* __restrict xp, int Wp, int We, int Ho, int Wo, con
     const float* __restrict o1 = e1 + We;
     const float* __restrict o2 = e2 + We;
     float* __restrict yr = y + oh * Wo;
-    for (int ow = 0; ow < Wo; ++ow) {
+    for (int ow = 0; ow < Wv; ow += L) {
+      const V a = w0 * vld<V>(e0 + ow) + w1 * vld<V>(o0 + ow) + w2 * vld<V>(e0 + ow + 1);
+      const V c = w3 * vld<V>(e1 + ow) + w4 * vld<V>(o1 + ow) + w5 * vld<V>(e1 + ow + 1);
+      const V d = w6 * vld<V>(e2 + ow) + w7 * vld<V>(o2 + ow) + w8 * vld<V>(e2 + ow + 1);
+      const V v = (a + b) + (c + d);
+      std::memcpy(yr + ow, &v, sizeof(V));
+    }
+    for (int ow = Wv; ow < Wo; ++ow) {
       const float a = w0 * e0[ow] + w1 * o0[ow] + w2 * e0[ow + 1];
       const float c = w3 * e1[ow] + w4 * o1[ow] + w5 * e1[ow + 1];
       const float d = w6 * e2[ow] + w7 * o2[ow] + w8 * e2[ow + 1];
       yr[ow] = (a + b) + (c + d);
     }
   }
+}
+
+void dw3_conv_s2(const float* xp, int Wp, int We, int Ho, int Wo, const float* w, float b,
+                 float* y) {
+  if (Wo % kDwL == 0)
+    dw3_conv_s2_v<DwVec>(xp, Wp, We, Ho, Wo, w, b, y);
+  else
+    dw3_conv_s2_v<DwHalf>(xp, Wp, We, Ho, Wo, w, b, y);
 }
 
 // acc[kh*3+kw] += dY[oh][ow] * xp[oh*st + kh][ow*st + kw] over the plane, in vector lanes.
@@ -278,22 +316,78 @@ void dw3_wgrad(const Dw3Geom& g, const float* __restrict xp, const float* __rest
   }
 }
 
+// Stride-1 planes with rows narrower than a vector (8x8 and smaller): row by row, loop
+// overhead outweighed the arithmetic. Instead the 3x3 filter runs as a 1-D 9-tap filter over
+// the flattened zero-bordered plane: out[j] = sum_t w[t] * xp[j + (t/3)*Wp + t%3] for
+// j = oh*Wp + ow, where the Wp - Wo columns past each row are garbage ("wide" output).
+// Planes need kDwSlack zero floats past their end (reads of the last vector).
+constexpr int kDwSlack = 2 * kDwL;
+bool dw3_small(const Dw3Geom& g) { return g.st == 1 && g.Wo <= kDwL; }
+int dw3_wide_size(const Dw3Geom& g) { return (g.Ho * g.Wp + kDwL - 1) / kDwL * kDwL; }
+
+void dw3_wide(const float* __restrict xp, int Wp, int nw, const float* w, float b,
+              float* __restrict out) {
+  const float* r0 = xp;
+  const float* r1 = xp + Wp;
+  const float* r2 = xp + 2 * Wp;
+  for (int j = 0; j < nw; j += kDwL) {
+    const DwVec a = w[0] * vld<DwVec>(r0 + j) + w[1] * vld<DwVec>(r0 + j + 1) + w[2] * vld<DwVec>(r0 + j + 2);
+    const DwVec c = w[3] * vld<DwVec>(r1 + j) + w[4] * vld<DwVec>(r1 + j + 1) + w[5] * vld<DwVec>(r1 + j + 2);
+    const DwVec d = w[6] * vld<DwVec>(r2 + j) + w[7] * vld<DwVec>(r2 + j + 1) + w[8] * vld<DwVec>(r2 + j + 2);
+    const DwVec v = (a + b) + (c + d);
+    std::memcpy(out + j, &v, sizeof(DwVec));
+  }
+}
+
+// dst[oh][ow] (+)= wide[oh*Wp + ow]
+template <bool kAdd>
+void dw3_compact(const Dw3Geom& g, const float* __restrict wide, float* __restrict dst) {
+  for (int oh = 0; oh < g.Ho; ++oh) {
+    const float* src = wide + oh * g.Wp;
+    float* d = dst + oh * g.Wo;
+    for (int ow = 0; ow < g.Wo; ++ow) d[ow] = kAdd ? d[ow] + src[ow] : src[ow];
+  }
+}
+
 void dw3_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                  const float* bias, float* y) {
   const Dw3Geom g = dw3_geom(s);
   const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
+  const bool small = dw3_small(g);
   ctx.pool.parallel_for(static_cast<int64_t>(s.N) * s.Cin, [&](int tid, int64_t b, int64_t e) {
-    float* xp = ctx.ws.get_zeroed(tid, kWsCol, g.plane());
+    float* xp = ctx.ws.get_zeroed(tid, kWsCol, g.plane() + kDwSlack);
+    float* wide = small ? ctx.ws.get(tid, kWsLocal, dw3_wide_size(g)) : nullptr;
     for (int64_t nc = b; nc < e; ++nc) {
       const int c = static_cast<int>(nc % s.Cin);
       dw3_load(g, x + nc * HW, xp);
       const float bb = bias ? bias[c] : 0.0f;
-      if (g.st == 1)
+      if (small) {
+        dw3_wide(xp, g.Wp, g.Ho * g.Wp, w + c * 9, bb, wide);
+        dw3_compact<false>(g, wide, y + nc * P);
+      } else if (g.st == 1) {
         dw3_conv_s1<false>(xp, g.Wp, g.Ho, g.Wo, w + c * 9, bb, y + nc * P);
-      else
+      } else {
         dw3_conv_s2(xp, g.Wp, g.We, g.Ho, g.Wo, w + c * 9, bb, y + nc * P);
+      }
     }
   }, 2);
+}
+
+// acc[t] += sum_j dyw[j] * xp[j + (t/3)*Wp + t%3] over a small plane's wide grid; dyw is the
+// zero-bordered dY plane seen from its first interior pixel, so its garbage columns (the
+// right and left borders) and everything past the last row are zeros.
+void dw3_wgrad_wide(const float* __restrict xp, const float* __restrict dyw, int Wp, int nw,
+                    DwVec* __restrict acc) {
+  for (int j = 0; j < nw; j += kDwL) {
+    const DwVec gv = vld<DwVec>(dyw + j);
+#pragma GCC unroll 3
+    for (int kh = 0; kh < 3; ++kh) {
+      const float* r = xp + kh * Wp + j;
+      acc[kh * 3 + 0] += gv * vld<DwVec>(r);
+      acc[kh * 3 + 1] += gv * vld<DwVec>(r + 1);
+      acc[kh * 3 + 2] += gv * vld<DwVec>(r + 2);
+    }
+  }
 }
 
 template <class V>
@@ -306,10 +400,15 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
   // dx[ih][iw] = sum_{a,b} w[2-a][2-b] * dyp[ih+a][iw+b].
   const int Dp = s.W + 2;
   const size_t dplane = static_cast<size_t>(s.H + 2) * Dp;
+  // Small stride-1 planes run on the wide grid (dw3_wide); stride 1 makes the dY and x
+  // planes the same zero-bordered geometry.
+  const bool small = dw3_small(g);
+  const bool need_dyp = dx || (dw && small);
   // One thread owns a channel across all images: dw[c] needs no cross-thread sum.
   ctx.pool.parallel_for(s.Cin, [&](int tid, int64_t b, int64_t e) {
-    float* xp = dw ? ctx.ws.get_zeroed(tid, kWsCol, g.plane()) : nullptr;
-    float* dyp = dx ? ctx.ws.get_zeroed(tid, kWsLocal, dplane) : nullptr;
+    float* xp = dw ? ctx.ws.get_zeroed(tid, kWsCol, g.plane() + kDwSlack) : nullptr;
+    float* dyp = need_dyp ? ctx.ws.get_zeroed(tid, kWsLocal, dplane + kDwSlack) : nullptr;
+    float* wide = dx && small ? ctx.ws.get(tid, kWsLocal2, dw3_wide_size(g)) : nullptr;
     for (int64_t c = b; c < e; ++c) {
       const float* wc = w + c * 9;
       const float wf[9] = {wc[8], wc[7], wc[6], wc[5], wc[4], wc[3], wc[2], wc[1], wc[0]};
@@ -318,6 +417,22 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
       for (int n = 0; n < s.N; ++n) {
         const int64_t nc = static_cast<int64_t>(n) * s.Cin + c;
         const float* g_ = dy + nc * P;
+        if (small) {
+          for (int oh = 0; oh < g.Ho; ++oh)
+            std::memcpy(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, sizeof(float) * g.Wo);
+          if (dw) {
+            dw3_load(g, x + nc * HW, xp);
+            if constexpr (L == kDwL) dw3_wgrad_wide(xp, dyp + Dp + 1, g.Wp, g.Ho * g.Wp, acc);
+          }
+          if (dx) {
+            dw3_wide(dyp, Dp, s.H * Dp, wf, 0.0f, wide);
+            if (set_dx)
+              dw3_compact<false>(g, wide, dx + nc * HW);
+            else
+              dw3_compact<true>(g, wide, dx + nc * HW);
+          }
+          continue;
+        }
         if (dw) {
           dw3_load(g, x + nc * HW, xp);
           if (g.st == 1)
@@ -328,7 +443,7 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
         if (dx) {
           if (g.st == 1) {
             for (int oh = 0; oh < g.Ho; ++oh)
-              copy_row(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, g.Wo);
+              std::memcpy(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, sizeof(float) * g.Wo);
           } else {
             for (int oh = 0; oh < g.Ho; ++oh) {
               float* __restrict dr = dyp + (2 * oh + 1) * Dp + 1;
@@ -356,7 +471,8 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
 
 void dw3_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                   const float* dy, float* dx, float* dw, bool set_dx) {
-  if (s.Wo() % kDwL == 0 || kDwL == 8)
+  // full vectors: rows that fill them, or small planes (wide grid)
+  if (s.Wo() % kDwL == 0 || kDwL == 8 || dw3_small(dw3_geom(s)))
     dw3_backward_v<DwVec>(ctx, s, x, w, dy, dx, dw, set_dx);
   else
     dw3_backward_v<DwHalf>(ctx, s, x, w, dy, dx, dw, set_dx);

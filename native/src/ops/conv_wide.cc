@@ -64,7 +64,8 @@ void pad_planes(const WideGeom& g, int C, const float* __restrict x, float* __re
   for (int c = 0; c < C; ++c) {
     const float* xc = x + static_cast<int64_t>(c) * g.H * g.W;
     float* dc = xp + c * g.plane + static_cast<int64_t>(g.pad) * g.Wp + g.pad;
-    for (int h = 0; h < g.H; ++h) copy_row(dc + static_cast<int64_t>(h) * g.Wp, xc + h * g.W, g.W);
+    for (int h = 0; h < g.H; ++h)
+      std::memcpy(dc + static_cast<int64_t>(h) * g.Wp, xc + h * g.W, sizeof(float) * g.W);
   }
 }
 
@@ -219,7 +220,7 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
           for (int co = 0; co < s.Cout; ++co)
             for (int oh = 0; oh < gx.Ho; ++oh) {
               float* d = dyw + co * gx.nw + static_cast<int64_t>(oh) * gx.Wp;
-              copy_row(d, dyn + (static_cast<int64_t>(co) * gx.Ho + oh) * gx.Wo, gx.Wo);
+              std::memcpy(d, dyn + (static_cast<int64_t>(co) * gx.Ho + oh) * gx.Wo, sizeof(float) * gx.Wo);
               std::memset(d + gx.Wo, 0, sizeof(float) * (gx.Wp - gx.Wo));
             }
         }

@@ -5,7 +5,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <map>
 #include <vector>
 
@@ -32,19 +31,6 @@ constexpr int kMaxCpuThreads = 256;
 
 // Elementwise work below this size runs on the caller: dispatch costs more than it saves.
 constexpr int64_t kSerialBelow = 1 << 15;
-
-// Copies one plane row (8 to 64 floats in the zoo) into a padded buffer. Fixed-size chunks
-// compile to inline vector moves; std::memcpy of a runtime length is a library call per
-// row, which profiling showed costing more than the copy itself.
-inline void copy_row(float* __restrict d, const float* __restrict s, int n) {
-  int i = 0;
-  for (; i + 16 <= n; i += 16) std::memcpy(d + i, s + i, 16 * sizeof(float));
-  if (i + 8 <= n) {
-    std::memcpy(d + i, s + i, 8 * sizeof(float));
-    i += 8;
-  }
-  for (; i < n; ++i) d[i] = s[i];
-}
 
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                         const float* bias, float* y);

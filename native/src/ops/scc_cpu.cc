@@ -170,7 +170,7 @@ void pack_panels(RowPtr rowptr, int rows, int HW, int c0, int np, int pw, float*
     for (int j = 0; j < np; ++j) {
       float* d = dst + (static_cast<int64_t>(j) * rows + r) * pw;
       const int cols = std::max(0, std::min(pw, HW - p0 - j * pw));
-      copy_row(d, src + j * pw, cols);
+      std::memcpy(d, src + j * pw, sizeof(float) * cols);
       for (int q = cols; q < pw; ++q) d[q] = 0.0f;
     }
   }
