@@ -269,6 +269,42 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
     throw;
   }
   zeroed_.assign(T, 0);
+  plan_folds();
+}
+
+// A fused BN+ReLU whose output has a single reader, a conv2d or scc taking it as its input,
+// is folded into that reader in training: the BN computes statistics only and the reader
+// reads max(0, x*scale + shift) from the BN's input (FusedOps::fold_next_input). The ReLU's
+// output is then never written nor read while training (evaluation still writes it).
+void Net::plan_folds() {
+  const auto& layers = plan_.spec.layers;
+  fold_into_.assign(layers.size(), -1);
+  folded_from_.assign(layers.size(), -1);
+  if (!fused_) return;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i].op != LayerOp::BatchNorm || !fused_relu(static_cast<int>(i))) continue;
+    const int r = layers[plan_.bn_relu[i]].output;
+    if (plan_.consumers[r] != 1) continue;
+    for (size_t L = 0; L < layers.size(); ++L) {
+      const LayerSpec& c = layers[L];
+      if (c.inputs.empty() || c.inputs[0] != r) continue;
+      if (c.op == LayerOp::Conv2d || c.op == LayerOp::Scc) {
+        fold_into_[i] = static_cast<int>(L);
+        folded_from_[L] = static_cast<int>(i);
+      }
+      break;
+    }
+  }
+}
+
+// For a layer reading a folded BN+ReLU: its real input (the BN's input), with the fold armed
+// for the backend's next conv2d/scc call.
+const float* Net::folded_input(int i) {
+  const int b = folded_from_[i];
+  const LayerSpec& bn = plan_.spec.layers[b];
+  fused_->fold_next_input(scratch_ + plan_.layers[b].save + 2 * static_cast<size_t>(bn.channels),
+                          bn.channels);
+  return act(bn.inputs[0]);
 }
 
 // Activation gradients are only live during part of the backward pass: from the backward of
@@ -439,18 +475,24 @@ void Net::forward_layer(int i, int n, bool train) {
   switch (l.op) {
     case LayerOp::Conv2d: {
       const Conv2dShape s{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
+      if (train && folded_from_[i] >= 0) x = folded_input(i);
       be_.conv2d_forward(s, x, P + lp.weight, lp.bias == kNone ? nullptr : P + lp.bias, y);
       break;
     }
     case LayerOp::Scc: {
       const SccShape s{n, C, H, W, l.out_channels, l.groups, l.channel_stride};
+      if (train && folded_from_[i] >= 0) x = folded_input(i);
       be_.scc_forward(s, x, P + lp.weight, y);
       break;
     }
     case LayerOp::BatchNorm: {
       float* rm = stats_ + lp.running;
       float* rv = rm + C;
-      if (train && fused_relu(i)) {
+      if (train && fold_into_[i] >= 0) {
+        fused_->batchnorm_relu_stats_train(n, C, HW, x, P + lp.gamma, P + lp.bias, scratch_ + lp.save,
+                                           scratch_ + lp.save + C, scratch_ + lp.save + 2 * C, rm,
+                                           rv, kBnMomentum, kBnEps);
+      } else if (train && fused_relu(i)) {
         // y = max(0, bn(x)) straight into the ReLU's output (which shares this buffer)
         fused_->batchnorm_relu_forward_train(
             n, C, HW, x, P + lp.gamma, P + lp.bias, act(plan_.spec.layers[plan_.bn_relu[i]].output),
@@ -585,12 +627,14 @@ void Net::backward_layer(int i, int n) {
   switch (l.op) {
     case LayerOp::Conv2d: {
       const Conv2dShape s{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
+      if (folded_from_[i] >= 0) x = folded_input(i);
       be_.conv2d_backward(s, x, P + lp.weight, dy, dx, G + lp.weight,
                           lp.bias == kNone ? nullptr : G + lp.bias);
       break;
     }
     case LayerOp::Scc: {
       const SccShape s{n, C, H, W, l.out_channels, l.groups, l.channel_stride};
+      if (folded_from_[i] >= 0) x = folded_input(i);
       be_.scc_backward(s, x, P + lp.weight, dy, dx, G + lp.weight);
       break;
     }

@@ -109,6 +109,8 @@ class Net {
   void forward_layer(int i, int n, bool train);
   void backward_layer(int i, int n);
   static bool overwrites_input_grads(LayerOp op);
+  void plan_folds();
+  const float* folded_input(int i);
   static bool backward_in_place(LayerOp op);
 
   NetPlan plan_;
@@ -120,6 +122,8 @@ class Net {
   std::vector<size_t> act_off_;   // activation arena, per tensor (capacity samples each)
   std::vector<size_t> grad_off_;  // activation-gradient arena, per tensor (shared by liveness)
   std::vector<char> in_place_;    // per layer: its first input's gradient is its dy buffer
+  std::vector<int> fold_into_;    // per BN layer: the reader its BN+ReLU is folded into, or -1
+  std::vector<int> folded_from_;  // per layer: the BN whose BN+ReLU it reads folded, or -1
   float *params_ = nullptr, *grads_ = nullptr, *momentum_ = nullptr, *stats_ = nullptr,
         *scratch_ = nullptr, *acts_ = nullptr, *dacts_ = nullptr;
   int32_t* labels_ = nullptr;

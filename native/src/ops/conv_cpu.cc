@@ -1,9 +1,13 @@
-// conv2d on the CPU: standard and grouped convolutions as im2col + our SGEMM (1x1 stride-1
-// unpadded convs use the input directly), depthwise (groups == Cin == Cout) as a direct
-// kernel, since it is memory-bound and im2col would only add traffic.
-// Images are split across threads (each with its own im2col buffer and a serial SGEMM);
-// with fewer images than threads the SGEMMs are split instead. Weight gradients use
-// per-thread partial buffers added in thread order.
+// conv2d on the CPU, by route:
+//  - depthwise (groups == Cin == Cout): direct kernels, since it is memory-bound and im2col
+//    would only add traffic (3x3 pad 1, every depthwise conv of the zoo, has its own);
+//  - stride 1 with at least one image per thread: GEMMs read straight from zero-padded
+//    planes (conv_wide.cc), pointwise convs in place;
+//  - the rest (stride 2, or fewer images than threads): im2col + our SGEMM (1x1 stride-1
+//    unpadded convs use the input directly). Images are split across threads (each with
+//    its own im2col buffer and a serial SGEMM); with fewer images than threads the SGEMMs
+//    are split instead.
+// Weight gradients use per-thread partial buffers added in thread order.
 #include <algorithm>
 #include <cstring>
 
@@ -172,13 +176,22 @@ Dw3Geom dw3_geom(const Conv2dShape& s) {
   return g;
 }
 
-// Copies a source plane into the interior of a zero-bordered buffer (border untouched).
-void dw3_load(const Dw3Geom& g, const float* __restrict x, float* __restrict xp) {
+// Copies a source plane (channel c) into the interior of a zero-bordered buffer (border
+// untouched), through the folded BN+ReLU `in` when there is one.
+void dw3_load(const Dw3Geom& g, const float* __restrict x, float* __restrict xp,
+              const InputAffine& in, int c) {
   if (g.st == 1) {
-    for (int h = 0; h < g.H; ++h)
-      std::memcpy(xp + (h + 1) * g.Wp + 1, x + h * g.W, sizeof(float) * g.W);
+    for (int h = 0; h < g.H; ++h) {
+      float* dst = xp + (h + 1) * g.Wp + 1;
+      if (in)
+        in.row(c, x + h * g.W, dst, g.W);
+      else
+        std::memcpy(dst, x + h * g.W, sizeof(float) * g.W);
+    }
     return;
   }
+  const float sc = in ? in.scale(c) : 1.0f, sh = in ? in.shift(c) : 0.0f;
+  auto f = [&](float v) { return in ? bn_relu_of(v, sc, sh) : v; };
   // padded column p = w + 1: even p (odd w) -> xe[p/2], odd p (even w) -> xo[p/2]
   for (int h = 0; h < g.H; ++h) {
     const float* __restrict xr = x + h * g.W;
@@ -186,10 +199,10 @@ void dw3_load(const Dw3Geom& g, const float* __restrict x, float* __restrict xp)
     float* __restrict xo = xe + g.We;
     const int half = g.W / 2;
     for (int j = 0; j < half; ++j) {
-      xo[j] = xr[2 * j];
-      xe[j + 1] = xr[2 * j + 1];
+      xo[j] = f(xr[2 * j]);
+      xe[j + 1] = f(xr[2 * j + 1]);
     }
-    if (g.W & 1) xo[half] = xr[g.W - 1];
+    if (g.W & 1) xo[half] = f(xr[g.W - 1]);
   }
 }
 
@@ -350,7 +363,7 @@ void dw3_compact(const Dw3Geom& g, const float* __restrict wide, float* __restri
 }
 
 void dw3_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                 const float* bias, float* y) {
+                 const float* bias, float* y, const InputAffine& in) {
   const Dw3Geom g = dw3_geom(s);
   const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
   const bool small = dw3_small(g);
@@ -359,7 +372,7 @@ void dw3_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float*
     float* wide = small ? ctx.ws.get(tid, kWsLocal, dw3_wide_size(g)) : nullptr;
     for (int64_t nc = b; nc < e; ++nc) {
       const int c = static_cast<int>(nc % s.Cin);
-      dw3_load(g, x + nc * HW, xp);
+      dw3_load(g, x + nc * HW, xp, in, c);
       const float bb = bias ? bias[c] : 0.0f;
       if (small) {
         dw3_wide(xp, g.Wp, g.Ho * g.Wp, w + c * 9, bb, wide);
@@ -392,7 +405,7 @@ void dw3_wgrad_wide(const float* __restrict xp, const float* __restrict dyw, int
 
 template <class V>
 void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                    const float* dy, float* dx, float* dw, bool set_dx) {
+                    const float* dy, float* dx, float* dw, bool set_dx, const InputAffine& in) {
   constexpr int L = sizeof(V) / sizeof(float);
   const Dw3Geom g = dw3_geom(s);
   const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
@@ -421,7 +434,7 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
           for (int oh = 0; oh < g.Ho; ++oh)
             std::memcpy(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, sizeof(float) * g.Wo);
           if (dw) {
-            dw3_load(g, x + nc * HW, xp);
+            dw3_load(g, x + nc * HW, xp, in, c);
             if constexpr (L == kDwL) dw3_wgrad_wide(xp, dyp + Dp + 1, g.Wp, g.Ho * g.Wp, acc);
           }
           if (dx) {
@@ -434,7 +447,7 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
           continue;
         }
         if (dw) {
-          dw3_load(g, x + nc * HW, xp);
+          dw3_load(g, x + nc * HW, xp, in, c);
           if (g.st == 1)
             dw3_wgrad<V, 1>(g, xp, g_, acc);
           else
@@ -470,26 +483,43 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
 }
 
 void dw3_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                  const float* dy, float* dx, float* dw, bool set_dx) {
+                  const float* dy, float* dx, float* dw, bool set_dx, const InputAffine& in) {
   // full vectors: rows that fill them, or small planes (wide grid)
   if (s.Wo() % kDwL == 0 || kDwL == 8 || dw3_small(dw3_geom(s)))
-    dw3_backward_v<DwVec>(ctx, s, x, w, dy, dx, dw, set_dx);
+    dw3_backward_v<DwVec>(ctx, s, x, w, dy, dx, dw, set_dx, in);
   else
-    dw3_backward_v<DwHalf>(ctx, s, x, w, dy, dx, dw, set_dx);
+    dw3_backward_v<DwHalf>(ctx, s, x, w, dy, dx, dw, set_dx, in);
 }
 
 }  // namespace
 
+namespace {
+// Routes without a folded-input path get the BN+ReLU output materialised in scratch.
+const float* materialize(CpuCtx& ctx, const Conv2dShape& s, const float* x, const InputAffine& in) {
+  const int64_t HW = static_cast<int64_t>(s.H) * s.W;
+  float* t = ctx.ws.get(0, kWsInput, static_cast<size_t>(s.N) * s.Cin * HW);
+  ctx.pool.parallel_for(static_cast<int64_t>(s.N) * s.Cin, [&](int, int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc)
+      in.row(static_cast<int>(nc % s.Cin), x + nc * HW, t + nc * HW, static_cast<int>(HW));
+  }, 16);
+  return t;
+}
+}  // namespace
+
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                        const float* bias, float* y) {
+                        const float* bias, float* y, InputAffine in) {
   const int Ho = s.Ho(), Wo = s.Wo(), P = Ho * Wo, HW = s.H * s.W;
   if (is_dw3(s)) {
-    dw3_forward(ctx, s, x, w, bias, y);
+    dw3_forward(ctx, s, x, w, bias, y, in);
     return;
   }
   if (conv_wide_applies(s, ctx.pool.size())) {
-    conv_wide_forward(ctx, s, x, w, bias, y);
+    conv_wide_forward(ctx, s, x, w, bias, y, in);
     return;
+  }
+  if (in) {
+    x = materialize(ctx, s, x, in);
+    in = {};
   }
   if (is_depthwise(s)) {
     const int KK = s.K * s.K;
@@ -553,7 +583,8 @@ void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
 }
 
 void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                         const float* dy, float* dx, float* dw, float* dbias, bool set_dx) {
+                         const float* dy, float* dx, float* dw, float* dbias, bool set_dx,
+                         InputAffine in) {
   const int Ho = s.Ho(), Wo = s.Wo(), P = Ho * Wo, HW = s.H * s.W;
   if (dbias) {
     ctx.pool.parallel_for(s.Cout, [&](int, int64_t b, int64_t e) {
@@ -571,13 +602,14 @@ void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, cons
   }
   if (!dx && !dw) return;
   if (is_dw3(s)) {
-    dw3_backward(ctx, s, x, w, dy, dx, dw, set_dx);
+    dw3_backward(ctx, s, x, w, dy, dx, dw, set_dx, in);
     return;
   }
   if (conv_wide_applies(s, ctx.pool.size())) {
-    conv_wide_backward(ctx, s, x, w, dy, dx, dw, set_dx);
+    conv_wide_backward(ctx, s, x, w, dy, dx, dw, set_dx, in);
     return;
   }
+  if (in && dw) x = materialize(ctx, s, x, in);  // only the weight gradient reads x
   if (is_depthwise(s)) {
     // One thread owns a channel across all images: dw[c] needs no cross-thread sum.
     const int KK = s.K * s.K;

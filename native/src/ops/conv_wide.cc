@@ -59,13 +59,19 @@ void fill_offsets(const WideGeom& g, int C, std::vector<int32_t>& off) {
       for (int kw = 0; kw < g.K; ++kw) off[k++] = static_cast<int32_t>(c * g.plane + kh * g.Wp + kw);
 }
 
-// Interior of C zero-bordered planes (borders and slack are zeroed once per op call).
-void pad_planes(const WideGeom& g, int C, const float* __restrict x, float* __restrict xp) {
+// Interior of C zero-bordered planes (borders and slack are zeroed once per op call),
+// through the folded BN+ReLU `in` when there is one.
+void pad_planes(const WideGeom& g, int C, const float* __restrict x, float* __restrict xp,
+                const InputAffine& in = {}) {
   for (int c = 0; c < C; ++c) {
     const float* xc = x + static_cast<int64_t>(c) * g.H * g.W;
     float* dc = xp + c * g.plane + static_cast<int64_t>(g.pad) * g.Wp + g.pad;
-    for (int h = 0; h < g.H; ++h)
-      std::memcpy(dc + static_cast<int64_t>(h) * g.Wp, xc + h * g.W, sizeof(float) * g.W);
+    for (int h = 0; h < g.H; ++h) {
+      if (in)
+        in.row(c, xc + h * g.W, dc + static_cast<int64_t>(h) * g.Wp, g.W);
+      else
+        std::memcpy(dc + static_cast<int64_t>(h) * g.Wp, xc + h * g.W, sizeof(float) * g.W);
+    }
   }
 }
 
@@ -135,7 +141,7 @@ bool conv_wide_applies(const Conv2dShape& s, int threads) {
 }
 
 void conv_wide_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                       const float* bias, float* y) {
+                       const float* bias, float* y, const InputAffine& in) {
   const WideGeom g = wide_geom(s.H, s.W, s.K, s.pad);
   const int G = s.groups, cig = s.Cin / G, cog = s.Cout / G, Kg = cig * s.K * s.K;
   fill_offsets(g, cig, ctx.wide_offsets[0]);
@@ -147,19 +153,20 @@ void conv_wide_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const 
   }
   const int32_t* off = ctx.wide_offsets[0].data();
   const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
-  const bool direct = g.direct();
+  // pointwise: y written in place; x too unless it must go through a folded BN+ReLU
+  const bool direct = g.direct(), direct_x = direct && !in;
   ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
-    float* xp = direct ? nullptr : ctx.ws.get_zeroed(tid, kWsCol, s.Cin * g.plane + g.slack());
+    float* xp = direct_x ? nullptr : ctx.ws.get_zeroed(tid, kWsCol, s.Cin * g.plane + g.slack());
     float* wide = direct ? nullptr : ctx.ws.get(tid, kWsLocal, s.Cout * g.nw);
     float* tail = ctx.ws.get(tid, kWsLocal2, static_cast<size_t>(kKC) * kVecWidth);
     for (int64_t n = b; n < e; ++n) {
       const float* src = x + n * s.Cin * HW;
       float* yn = y + n * s.Cout * P;
-      if (!direct) pad_planes(g, s.Cin, src, xp);
+      if (!direct_x) pad_planes(g, s.Cin, src, xp, in);
       float* out = direct ? yn : wide;
       for (int gi = 0; gi < G; ++gi)
-        wide_gemm(pa + gi * psz, cog, Kg, (direct ? src : xp) + gi * cig * g.plane, off, g.nw,
-                  out + gi * cog * g.nw, 0.0f, !direct, tail);
+        wide_gemm(pa + gi * psz, cog, Kg, (direct_x ? src : xp) + gi * cig * g.plane, off, g.nw,
+                  out + gi * cog * g.nw, 0.0f, !direct_x, tail);
       if (!direct)
         compact<false>(g, s.Cout, wide, bias, yn);
       else if (bias)
@@ -170,7 +177,8 @@ void conv_wide_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const 
 }
 
 void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                        const float* dy, float* dx, float* dw, bool set_dx) {
+                        const float* dy, float* dx, float* dw, bool set_dx,
+                        const InputAffine& in) {
   if (!dx && !dw) return;
   const int G = s.groups, cig = s.Cin / G, cog = s.Cout / G, KK = s.K * s.K, Kg = cig * KK;
   const WideGeom gx = wide_geom(s.H, s.W, s.K, s.pad);                 // x -> y (for dW)
@@ -199,8 +207,9 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
   for (int t = 0; t < T; ++t) parts[t] = dw ? ctx.ws.get_zeroed(t, kWsPartial, wsize) : nullptr;
 
   const bool direct = gx.direct();  // then gd.direct() too
+  const bool direct_x = direct && !in;
   ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
-    float* xp = dw && !direct ? ctx.ws.get_zeroed(tid, kWsCol, s.Cin * gx.plane + gx.slack()) : nullptr;
+    float* xp = dw && !direct_x ? ctx.ws.get_zeroed(tid, kWsCol, s.Cin * gx.plane + gx.slack()) : nullptr;
     float* dyw = dw && !direct ? ctx.ws.get(tid, kWsLocal2, s.Cout * gx.nw) : nullptr;
     float* pb = dw ? ctx.ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * kWideNR) : nullptr;
     float* dyp = dx && !direct ? ctx.ws.get_zeroed(tid, kWsLocal3, s.Cout * gd.plane + gd.slack()) : nullptr;
@@ -212,10 +221,10 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
     for (int64_t n = b; n < e; ++n) {
       const float* dyn = dy + n * s.Cout * P;
       if (dw) {
-        const float* xsrc = direct ? x + n * s.Cin * HW : xp;
+        const float* xsrc = direct_x ? x + n * s.Cin * HW : xp;
         const float* dysrc = direct ? dyn : dyw;
+        if (!direct_x) pad_planes(gx, s.Cin, x + n * s.Cin * HW, xp, in);
         if (!direct) {
-          pad_planes(gx, s.Cin, x + n * s.Cin * HW, xp);
           // dY on the wide grid, discarded columns zero, so they add nothing to dW
           for (int co = 0; co < s.Cout; ++co)
             for (int oh = 0; oh < gx.Ho; ++oh) {

@@ -8,10 +8,12 @@ namespace dsx {
 // direct routes), pad <= K-1 (dX's padding K-1-pad must not be negative), and at least one
 // image per thread (it splits images across threads; smaller batches split the GEMMs).
 bool conv_wide_applies(const Conv2dShape& s, int threads);
+// `in`: x is read through a folded BN+ReLU (cpu_ops.h).
 void conv_wide_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                       const float* bias, float* y);
+                       const float* bias, float* y, const InputAffine& in);
 // dw accumulates (+=), dx too unless set_dx (overwrite); the bias gradient is the caller's.
 void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                        const float* dy, float* dx, float* dw, bool set_dx);
+                        const float* dy, float* dx, float* dw, bool set_dx,
+                        const InputAffine& in);
 
 }  // namespace dsx

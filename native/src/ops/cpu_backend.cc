@@ -45,18 +45,18 @@ class CpuBackend final : public Backend, public FusedOps {
 
   void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
                       float* y) override {
-    cpu_conv2d_forward(ctx_, s, x, w, bias, y);
+    cpu_conv2d_forward(ctx_, s, x, w, bias, y, take_fold());
   }
   void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy,
                        float* dx, float* dw, float* dbias) override {
-    cpu_conv2d_backward(ctx_, s, x, w, dy, dx, dw, dbias, take_overwrite() & 1);
+    cpu_conv2d_backward(ctx_, s, x, w, dy, dx, dw, dbias, take_overwrite() & 1, take_fold());
   }
   void scc_forward(const SccShape& s, const float* x, const float* w, float* y) override {
-    cpu_scc_forward(ctx_, s, x, w, y);
+    cpu_scc_forward(ctx_, s, x, w, y, take_fold());
   }
   void scc_backward(const SccShape& s, const float* x, const float* w, const float* dy, float* dx,
                     float* dw) override {
-    cpu_scc_backward(ctx_, s, x, w, dy, dx, dw, take_overwrite() & 1);
+    cpu_scc_backward(ctx_, s, x, w, dy, dx, dw, take_overwrite() & 1, take_fold());
   }
 
   void batchnorm_forward_train(int N, int C, int HW, const float* x, const float* gamma,
@@ -84,6 +84,13 @@ class CpuBackend final : public Backend, public FusedOps {
                                     float* running_var, float momentum, float eps) override {
     cpu_bn_relu_forward_train(ctx_, N, C, HW, x, gamma, beta, y, save_mean, save_invstd,
                               save_affine, running_mean, running_var, momentum, eps);
+  }
+  void batchnorm_relu_stats_train(int N, int C, int HW, const float* x, const float* gamma,
+                                  const float* beta, float* save_mean, float* save_invstd,
+                                  float* save_affine, float* running_mean, float* running_var,
+                                  float momentum, float eps) override {
+    cpu_bn_relu_stats_train(ctx_, N, C, HW, x, gamma, beta, save_mean, save_invstd, save_affine,
+                            running_mean, running_var, momentum, eps);
   }
   void batchnorm_relu_backward(int N, int C, int HW, const float* x, const float* save_affine,
                                const float* gamma, const float* save_mean,
@@ -157,11 +164,16 @@ class CpuBackend final : public Backend, public FusedOps {
   }
 
  void overwrite_next_backward(unsigned inputs) override { overwrite_ = inputs; }
+  void fold_next_input(const float* affine, int channels) override {
+    fold_ = InputAffine{affine, channels};
+  }
 
  private:
   unsigned take_overwrite() { return std::exchange(overwrite_, 0u); }
+  InputAffine take_fold() { return std::exchange(fold_, InputAffine{}); }
   CpuCtx ctx_;
   unsigned overwrite_ = 0;
+  InputAffine fold_;
 };
 
 }  // namespace

@@ -32,17 +32,58 @@ constexpr int kMaxCpuThreads = 256;
 // Elementwise work below this size runs on the caller: dispatch costs more than it saves.
 constexpr int64_t kSerialBelow = 1 << 15;
 
+// The affine part of train-mode BN, x*scale + shift, written once so that every place that
+// recomputes BN+ReLU outputs (the fused backward's ReLU mask, convs reading a folded BN+ReLU
+// input) rounds exactly as the forward did.
+inline float bn_affine(float x, float scale, float shift) {
+#if defined(__FMA__)
+  return __builtin_fmaf(x, scale, shift);
+#else
+  return x * scale + shift;
+#endif
+}
+inline float bn_relu_of(float x, float scale, float shift) {
+  const float v = bn_affine(x, scale, shift);
+  return v > 0.0f ? v : 0.0f;
+}
+
+// An input read through a folded BN+ReLU: the op sees max(0, x*scale[c] + shift[c]) for
+// channel c instead of x (affine = scale[C] then shift[C]); null means x as it is.
+struct InputAffine {
+  const float* affine = nullptr;
+  int C = 0;
+  explicit operator bool() const { return affine != nullptr; }
+  float scale(int c) const { return affine[c]; }
+  float shift(int c) const { return affine[C + c]; }
+  // dst[i] = f_c(src[i]) for one row of channel c
+  void row(int c, const float* __restrict src, float* __restrict dst, int n) const {
+    const float sc = scale(c), sh = shift(c);
+    for (int i = 0; i < n; ++i) dst[i] = bn_relu_of(src[i], sc, sh);
+  }
+};
+
+// in: the input is read through a folded BN+ReLU (see InputAffine; forward and the weight
+// gradient, the only parts that read x).
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                        const float* bias, float* y);
+                        const float* bias, float* y, InputAffine in = {});
 // Backward ops ADD into every gradient (backend.h), except that set_dx (set_da, set_db)
 // makes them OVERWRITE that input gradient (FusedOps::overwrite_next_backward): the executor passes it for the first
 // contribution to a gradient buffer, which then needs no clearing beforehand.
 void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                         const float* dy, float* dx, float* dw, float* dbias, bool set_dx = false);
+                         const float* dy, float* dx, float* dw, float* dbias, bool set_dx = false,
+                         InputAffine in = {});
 
-void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y);
+void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
+                     InputAffine in = {});
 void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w,
-                      const float* dy, float* dx, float* dw, bool set_dx = false);
+                      const float* dy, float* dx, float* dw, bool set_dx = false,
+                      InputAffine in = {});
+// Train-mode BN+ReLU whose output is folded into its consumer: statistics, running
+// statistics and save_affine only, nothing written per element.
+void cpu_bn_relu_stats_train(CpuCtx& ctx, int N, int C, int HW, const float* x,
+                             const float* gamma, const float* beta, float* save_mean,
+                             float* save_invstd, float* save_affine, float* running_mean,
+                             float* running_var, float momentum, float eps);
 
 void cpu_bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                           const float* beta, float* y, float* save_mean, float* save_invstd,

@@ -16,6 +16,18 @@ class FusedOps {
                                             float* save_mean, float* save_invstd,
                                             float* save_affine, float* running_mean,
                                             float* running_var, float momentum, float eps) = 0;
+  // batchnorm_relu_forward_train without writing y: the statistics, running statistics and
+  // save_affine only, for a BN+ReLU folded into its single consumer (see below).
+  virtual void batchnorm_relu_stats_train(int N, int C, int HW, const float* x,
+                                          const float* gamma, const float* beta,
+                                          float* save_mean, float* save_invstd,
+                                          float* save_affine, float* running_mean,
+                                          float* running_var, float momentum, float eps) = 0;
+  // The next conv2d or scc call (forward or backward) reads its input x through a folded
+  // BN+ReLU: as max(0, x*scale[c] + shift[c]) per input channel c (affine: the forward's
+  // save_affine, scale[channels] then shift[channels]), exactly as the BN+ReLU would have
+  // written it. Consumed by that call. Saves writing the BN+ReLU output and reading it back.
+  virtual void fold_next_input(const float* affine, int channels) = 0;
   // Backward of y = max(0, bn(x)) given x, the forward's save_affine (which yields the ReLU
   // mask without reading y) and dy = dL/dy: ADDS into dx, dgamma, dbeta, as relu_backward
   // into a zeroed buffer followed by batchnorm_backward would.

@@ -88,16 +88,7 @@ void plane_moments(const float* __restrict x, int n, float k, PairSums& s) {
   s.added(n);
 }
 
-// The affine part of train-mode BN, written once so that forward and the fused backward's
-// ReLU mask (bn_affine(x) > 0, recomputed from x instead of reading y) round identically.
-inline float bn_affine(float x, float sc, float sh) {
-#if defined(__FMA__)
-  return __builtin_fmaf(x, sc, sh);
-#else
-  return x * sc + sh;
-#endif
-}
-inline LaneVec bn_affine(const LaneVec& x, float sc, float sh) {
+inline LaneVec bn_affine_v(const LaneVec& x, float sc, float sh) {
   LaneVec v;
   for (int l = 0; l < kLanes; ++l) v[l] = bn_affine(x[l], sc, sh);
   return v;
@@ -114,7 +105,7 @@ void plane_dy_sums(const float* __restrict x, const float* __restrict dy, int n,
   for (; i + kLanes <= n; i += kLanes) {
     const LaneVec xv = lv_load(x + i);
     LaneVec g = lv_load(dy + i);
-    if (kRelu) g = bn_affine(xv, sc, sh) > zero ? g : zero;
+    if (kRelu) g = bn_affine_v(xv, sc, sh) > zero ? g : zero;
     a += g;
     b += g * (xv - mean);
   }
@@ -148,7 +139,7 @@ void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const f
       const double invstd = 1.0 / std::sqrt(var + eps);
       const float sc = static_cast<float>(gamma[c] * invstd);
       const float sh = static_cast<float>(beta[c] - mean * gamma[c] * invstd);
-      for (int n = 0; n < N; ++n) {
+      for (int n = 0; y && n < N; ++n) {  // no y: folded into the consumer
         const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
         const float* __restrict xs = x + o;
         float* __restrict ys = y + o;
@@ -234,6 +225,14 @@ void cpu_bn_relu_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x
                                float* running_var, float momentum, float eps) {
   bn_forward_train<true>(ctx, N, C, HW, x, gamma, beta, y, save_mean, save_invstd, save_affine,
                          running_mean, running_var, momentum, eps);
+}
+
+void cpu_bn_relu_stats_train(CpuCtx& ctx, int N, int C, int HW, const float* x,
+                             const float* gamma, const float* beta, float* save_mean,
+                             float* save_invstd, float* save_affine, float* running_mean,
+                             float* running_var, float momentum, float eps) {
+  bn_forward_train<true>(ctx, N, C, HW, x, gamma, beta, nullptr, save_mean, save_invstd,
+                         save_affine, running_mean, running_var, momentum, eps);
 }
 
 void cpu_bn_forward_eval(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,

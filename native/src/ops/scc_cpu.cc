@@ -161,16 +161,21 @@ int panels_per_unit(int N, int panels, int threads, int rows, int pw) {
 }
 
 // Packs panels [c0, c0 + np) of `rows` rows: dst[(j*rows + r)*pw + q] = row_r[(c0+j)*pw + q],
-// zero past HW. rowptr(r) gives row r's pixel 0.
+// zero past HW. rowptr(r) gives row r's pixel 0. With `in`, row r (virtual channel r of a
+// layer with Cin inputs) is read through that channel's folded BN+ReLU.
 template <class RowPtr>
-void pack_panels(RowPtr rowptr, int rows, int HW, int c0, int np, int pw, float* dst) {
+void pack_panels(RowPtr rowptr, int rows, int HW, int c0, int np, int pw, float* dst,
+                 const InputAffine& in = {}, int Cin = 0) {
   const int p0 = c0 * pw;
   for (int r = 0; r < rows; ++r) {
     const float* src = rowptr(r) + p0;
     for (int j = 0; j < np; ++j) {
       float* d = dst + (static_cast<int64_t>(j) * rows + r) * pw;
       const int cols = std::max(0, std::min(pw, HW - p0 - j * pw));
-      std::memcpy(d, src + j * pw, sizeof(float) * cols);
+      if (in)
+        in.row(scc_channel(r, Cin), src + j * pw, d, cols);
+      else
+        std::memcpy(d, src + j * pw, sizeof(float) * cols);
       for (int q = cols; q < pw; ++q) d[q] = 0.0f;
     }
   }
@@ -178,7 +183,8 @@ void pack_panels(RowPtr rowptr, int rows, int HW, int c0, int np, int pw, float*
 
 }  // namespace
 
-void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y) {
+void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
+                     InputAffine in) {
   const SccPlan& p = ctx.scc_plan(s);
   const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout;
   const int pnv = panel_vectors(p), pw = pnv * kVecWidth;
@@ -196,7 +202,7 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
       const int np = std::min(chunk, panels - c0);
       const float* xn = x + static_cast<int64_t>(n) * Cin * HW;
       pack_panels([&](int v) { return xn + static_cast<int64_t>(scc_channel(v, Cin)) * HW; }, p.vext, HW,
-                  c0, np, pw, bp);
+                  c0, np, pw, bp, in, Cin);
       for (int j = 0; j < np; ++j) {
         const int p0 = (c0 + j) * pw, cols = std::min(pw, HW - p0);
         const float* bj = bp + static_cast<int64_t>(j) * p.vext * pw;
@@ -212,7 +218,7 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
 }
 
 void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w,
-                      const float* dy, float* dx, float* dw, bool set_dx) {
+                      const float* dy, float* dx, float* dw, bool set_dx, InputAffine in) {
   const SccPlan& p = ctx.scc_plan(s);
   // Every dX element has exactly one writer (an input sliver over a pixel panel; a sliver
   // no window covers multiplies over R = 0 and stores zeros), so overwriting is beta = 0.
@@ -274,6 +280,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
         ctx.ws.get(tid, kWsPtrs, nptr * sizeof(float*) / sizeof(float) + 1));
     float* crow[kMR];
     const float* arow[kMR];
+    float* xin = in ? ctx.ws.get(tid, kWsLocal2, nptr * kPixBlock) : nullptr;  // folded rows
     // Pad columns are read by the last micro-tiles but only feed gradient-tile columns that
     // are discarded; zeroed once per call (the transposes never write them) so they hold no
     // stale NaNs or denormals.
@@ -284,7 +291,15 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
       const float* dyn = dy + n * Cout * HW;
       for (int p0 = 0; p0 < HW; p0 += kPixBlock) {
         const int kp = std::min(kPixBlock, HW - p0);
-        for (int v = 0; v < p.vext; ++v) rows[v] = xn + static_cast<int64_t>(scc_channel(v, Cin)) * HW + p0;
+        for (int v = 0; v < p.vext; ++v) {
+          const int c = scc_channel(v, Cin);
+          rows[v] = xn + static_cast<int64_t>(c) * HW + p0;
+          if (in) {  // through the folded BN+ReLU first: long rows, one scale per row
+            float* t = xin + static_cast<int64_t>(v) * kPixBlock;
+            in.row(c, rows[v], t, kp);
+            rows[v] = t;
+          }
+        }
         transpose_rows(rows, p.vext, kp, xt, ld);
         for (size_t sl = 0; sl < nsl; ++sl) {
           const auto& o = p.out[sl];

@@ -21,6 +21,7 @@ enum WsSlot : int {
   kWsLocal2,
   kWsLocal3,
   kWsPtrs,      // per-thread row-pointer tables (stored in float slots)
+  kWsInput,     // an op's input materialised through a folded BN+ReLU (tid 0, op-wide)
   kWsSlots
 };
 
