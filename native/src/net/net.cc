@@ -37,7 +37,8 @@ constexpr int kOpCount = 10;
 constexpr int kBnReluRow = kOpCount;
 constexpr int kClearRow = kOpCount + 1;
 constexpr int kSgdRow = kOpCount + 2;
-constexpr int kProfileRows = kOpCount + 3;
+constexpr int kTailRow = kOpCount + 3;  // fused BN + add + ReLU
+constexpr int kProfileRows = kOpCount + 4;
 constexpr float kBnMomentum = 0.1f;  // PyTorch defaults
 constexpr float kBnEps = 1e-5f;
 
@@ -243,6 +244,8 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
   profile_layers_ = prof && std::strcmp(prof, "layers") == 0;
   const char* nofuse = std::getenv("DSXPLORE_NO_FUSION");
   if (!(nofuse && nofuse[0] == '1')) fused_ = dynamic_cast<FusedOps*>(&be_);
+  plan_folds();
+  plan_tails();
   times_.resize(kProfileRows);
   layer_times_.resize(plan_.spec.layers.size());
   const size_t T = plan_.tensor_size.size();
@@ -269,7 +272,35 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
     throw;
   }
   zeroed_.assign(T, 0);
-  plan_folds();
+}
+
+void Net::plan_tails() {
+  const auto& layers = plan_.spec.layers;
+  tail_of_.assign(layers.size(), -1);
+  tails_.clear();
+  if (!fused_) return;
+  std::vector<int> producer(plan_.tensor_size.size(), -1), reader(plan_.tensor_size.size(), -1);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    producer[layers[i].output] = static_cast<int>(i);
+    for (int in : layers[i].inputs) reader[in] = static_cast<int>(i);  // the only one when consumers == 1
+  }
+  for (size_t j = 0; j < layers.size(); ++j) {
+    const LayerSpec& add = layers[j];
+    if (add.op != LayerOp::Add || add.inputs[0] == add.inputs[1]) continue;
+    const int a = add.output;
+    if (plan_.consumers[a] != 1) continue;
+    const int k = reader[a];
+    if (layers[k].op != LayerOp::Relu || tail_of_[k] >= 0) continue;
+    for (int q = 0; q < 2; ++q) {
+      const int z = add.inputs[q], b = producer[z];
+      if (z == 0 || b < 0 || plan_.consumers[z] != 1) continue;
+      if (layers[b].op != LayerOp::BatchNorm || plan_.bn_relu[b] >= 0 || tail_of_[b] >= 0) continue;
+      if (layers[b].inputs[0] == add.inputs[1 - q]) continue;  // dx and ds must be apart
+      tails_.push_back({b, static_cast<int>(j), k, {layers[b].inputs[0], add.inputs[1 - q]}});
+      tail_of_[b] = tail_of_[j] = tail_of_[k] = static_cast<int>(tails_.size()) - 1;
+      break;
+    }
+  }
 }
 
 // A fused BN+ReLU whose output has a single reader, a conv2d or scc taking it as its input,
@@ -352,6 +383,12 @@ size_t Net::plan_gradients(int capacity) {
     // A ReLU fused into its BN has no backward of its own: its input gradient never exists,
     // and its output gradient is read by the BN's backward, so it stays live until then.
     if (fused_relu(i) && layers[i].op == LayerOp::Relu) continue;
+    if (tail_of_[i] >= 0) {  // the whole tail at its relu: BN input and shortcut gradients
+      if (layers[i].op != LayerOp::Relu) continue;
+      for (int in : grad_inputs(i)) take(static_cast<size_t>(in));
+      free_blocks.push_back({grad_off_[layers[i].output], block_size[layers[i].output]});
+      continue;
+    }
     size_t out = static_cast<size_t>(layers[i].output);
     if (fused_relu(i)) out = static_cast<size_t>(layers[plan_.bn_relu[i]].output);
     const size_t in0 = static_cast<size_t>(layers[i].inputs[0]);
@@ -451,12 +488,17 @@ void Net::forward(int n, bool train) {
     }
     const bool fused = train && fused_relu(static_cast<int>(i));
     if (fused && plan_.spec.layers[i].op == LayerOp::Relu) continue;  // ran with its BN
+    const bool tail = train && tail_of_[i] >= 0;
+    if (tail && plan_.spec.layers[i].op == LayerOp::Relu) continue;  // ran at the add
     be_.sync();
     const double t0 = now_s();
     forward_layer(static_cast<int>(i), n, train);
     be_.sync();
     const double dt = now_s() - t0;
-    auto& t = times_[fused ? kBnReluRow : static_cast<int>(plan_.spec.layers[i].op)];
+    const int row = fused ? kBnReluRow
+                    : tail && plan_.spec.layers[i].op == LayerOp::Add ? kTailRow
+                                                                       : static_cast<int>(plan_.spec.layers[i].op);
+    auto& t = times_[row];
     t.fwd += dt;
     t.calls_fwd++;
     layer_times_[i].fwd += dt;
@@ -488,8 +530,8 @@ void Net::forward_layer(int i, int n, bool train) {
     case LayerOp::BatchNorm: {
       float* rm = stats_ + lp.running;
       float* rv = rm + C;
-      if (train && fold_into_[i] >= 0) {
-        fused_->batchnorm_relu_stats_train(n, C, HW, x, P + lp.gamma, P + lp.bias, scratch_ + lp.save,
+      if (train && (fold_into_[i] >= 0 || tail_of_[i] >= 0)) {  // output never written
+        fused_->batchnorm_stats_train(n, C, HW, x, P + lp.gamma, P + lp.bias, scratch_ + lp.save,
                                            scratch_ + lp.save + C, scratch_ + lp.save + 2 * C, rm,
                                            rv, kBnMomentum, kBnEps);
       } else if (train && fused_relu(i)) {
@@ -506,7 +548,7 @@ void Net::forward_layer(int i, int n, bool train) {
       break;
     }
     case LayerOp::Relu:
-      if (train && fused_relu(i)) break;  // done by its BN
+      if (train && (fused_relu(i) || tail_of_[i] >= 0)) break;  // done by its BN / tail
       be_.relu_forward(static_cast<size_t>(n) * C * HW, x, y);
       break;
     case LayerOp::MaxPool: {
@@ -525,6 +567,13 @@ void Net::forward_layer(int i, int n, bool train) {
       be_.shuffle_forward(n, C, HW, l.groups, x, y);
       break;
     case LayerOp::Add:
+      if (train && tail_of_[i] >= 0) {
+        const Tail& t = tails_[tail_of_[i]];
+        const LayerPlan& bp = plan_.layers[t.bn];
+        fused_->batchnorm_add_relu_forward(n, C, HW, act(t.grad_inputs[0]), scratch_ + bp.save + 2 * C,
+                                           act(t.grad_inputs[1]), act(plan_.spec.layers[t.relu].output));
+        break;
+      }
       be_.add_forward(static_cast<size_t>(n) * C * HW, x, act(l.inputs[1]), y);
       break;
     case LayerOp::ShortcutA:
@@ -554,15 +603,18 @@ void Net::backward(int n, double* loss_sum, int* correct) {
   for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) {
     const bool fused = fused_relu(i);
     if (fused && layers[i].op == LayerOp::Relu) continue;  // its BN's backward does it
+    const bool tail = tail_of_[i] >= 0;
+    if (tail && layers[i].op != LayerOp::Relu) continue;  // done at the tail's relu
     // The first contribution (in backward order) to an input gradient overwrites it where
     // the backend can; otherwise the gradient is cleared just before it, while it is about to
     // be touched anyway.
     unsigned overwrite = 0;
-    for (size_t k = 0; k < layers[i].inputs.size(); ++k) {
-      const int in = layers[i].inputs[k];
+    const std::vector<int>& inputs = grad_inputs(i);
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const int in = inputs[k];
       if (in == 0 || zeroed_[in]) continue;
       zeroed_[in] = 1;
-      if (fused_ && overwrites_input_grads(layers[i].op)) {
+      if (fused_ && (tail || overwrites_input_grads(layers[i].op))) {
         overwrite |= 1u << k;
         continue;
       }
@@ -581,7 +633,7 @@ void Net::backward(int n, double* loss_sum, int* correct) {
     backward_layer(i, n);
     be_.sync();
     const double dt = now_s() - t0;
-    auto& t = times_[fused ? kBnReluRow : static_cast<int>(layers[i].op)];
+    auto& t = times_[fused ? kBnReluRow : tail ? kTailRow : static_cast<int>(layers[i].op)];
     t.bwd += dt;
     t.calls_bwd++;
     layer_times_[i].bwd += dt;
@@ -650,6 +702,16 @@ void Net::backward_layer(int i, int n) {
                              scratch_ + lp.save + C, dy, dx, G + lp.gamma, G + lp.bias);
       break;
     case LayerOp::Relu:
+      if (tail_of_[i] >= 0) {
+        const Tail& t = tails_[tail_of_[i]];
+        const LayerPlan& bp = plan_.layers[t.bn];
+        const int bx = t.grad_inputs[0], s = t.grad_inputs[1];
+        const int Cb = plan_.spec.layers[t.bn].channels;
+        fused_->batchnorm_add_relu_backward(n, Cb, HW, act(bx), act(l.output), P + bp.gamma,
+                                            scratch_ + bp.save, scratch_ + bp.save + Cb, dy,
+                                            dact(bx), dact(s), G + bp.gamma, G + bp.bias);
+        break;
+      }
       if (dx) be_.relu_backward(static_cast<size_t>(n) * C * HW, act(l.output), dy, dx);
       break;
     case LayerOp::MaxPool: {
@@ -710,6 +772,7 @@ void Net::print_profile(FILE* out) const {
     const char* name = k == kBnReluRow  ? "bn+relu"
                        : k == kClearRow ? "clear grad"
                        : k == kSgdRow   ? "sgd step"
+                       : k == kTailRow  ? "bn+add+relu"
                                         : layer_op_name(static_cast<LayerOp>(k));
     std::fprintf(out, "  %-11s %9ld %11.3f %11.3f %6.1f%%\n", name, std::max(t.calls_fwd, t.calls_bwd),
                  t.fwd, t.bwd, total > 0 ? 100.0 * (t.fwd + t.bwd) / total : 0.0);

@@ -110,7 +110,15 @@ class Net {
   void backward_layer(int i, int n);
   static bool overwrites_input_grads(LayerOp op);
   void plan_folds();
+  void plan_tails();
   const float* folded_input(int i);
+  // the tail this layer belongs to, when it is its `role` (LayerOp) member
+  bool tail_role(int i, LayerOp role) const {
+    return tail_of_[i] >= 0 && plan_.spec.layers[i].op == role;
+  }
+  const std::vector<int>& grad_inputs(int i) const {
+    return tail_role(i, LayerOp::Relu) ? tails_[tail_of_[i]].grad_inputs : plan_.spec.layers[i].inputs;
+  }
   static bool backward_in_place(LayerOp op);
 
   NetPlan plan_;
@@ -124,6 +132,15 @@ class Net {
   std::vector<char> in_place_;    // per layer: its first input's gradient is its dy buffer
   std::vector<int> fold_into_;    // per BN layer: the reader its BN+ReLU is folded into, or -1
   std::vector<int> folded_from_;  // per layer: the BN whose BN+ReLU it reads folded, or -1
+  // Residual tails batchnorm -> add(shortcut) -> relu run as one op while training (the BN
+  // and add outputs are never written, their gradients never exist); its backward runs at
+  // the relu's place in the backward order, with the BN input and the shortcut as inputs.
+  struct Tail {
+    int bn, add, relu;
+    std::vector<int> grad_inputs;  // {BN input, shortcut}
+  };
+  std::vector<Tail> tails_;
+  std::vector<int> tail_of_;  // per layer: index into tails_, or -1
   float *params_ = nullptr, *grads_ = nullptr, *momentum_ = nullptr, *stats_ = nullptr,
         *scratch_ = nullptr, *acts_ = nullptr, *dacts_ = nullptr;
   int32_t* labels_ = nullptr;

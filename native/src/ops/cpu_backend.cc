@@ -85,12 +85,24 @@ class CpuBackend final : public Backend, public FusedOps {
     cpu_bn_relu_forward_train(ctx_, N, C, HW, x, gamma, beta, y, save_mean, save_invstd,
                               save_affine, running_mean, running_var, momentum, eps);
   }
-  void batchnorm_relu_stats_train(int N, int C, int HW, const float* x, const float* gamma,
-                                  const float* beta, float* save_mean, float* save_invstd,
-                                  float* save_affine, float* running_mean, float* running_var,
-                                  float momentum, float eps) override {
-    cpu_bn_relu_stats_train(ctx_, N, C, HW, x, gamma, beta, save_mean, save_invstd, save_affine,
-                            running_mean, running_var, momentum, eps);
+  void batchnorm_stats_train(int N, int C, int HW, const float* x, const float* gamma,
+                             const float* beta, float* save_mean, float* save_invstd,
+                             float* save_affine, float* running_mean, float* running_var,
+                             float momentum, float eps) override {
+    cpu_bn_stats_train(ctx_, N, C, HW, x, gamma, beta, save_mean, save_invstd, save_affine,
+                       running_mean, running_var, momentum, eps);
+  }
+  void batchnorm_add_relu_forward(int N, int C, int HW, const float* x, const float* save_affine,
+                                  const float* s, float* y) override {
+    cpu_bn_add_relu_forward(ctx_, N, C, HW, x, save_affine, s, y);
+  }
+  void batchnorm_add_relu_backward(int N, int C, int HW, const float* x, const float* y,
+                                   const float* gamma, const float* save_mean,
+                                   const float* save_invstd, const float* dy, float* dx,
+                                   float* ds, float* dgamma, float* dbeta) override {
+    const unsigned ow = take_overwrite();
+    cpu_bn_add_relu_backward(ctx_, N, C, HW, x, y, gamma, save_mean, save_invstd, dy, dx, ds,
+                             dgamma, dbeta, ow & 1, ow & 2);
   }
   void batchnorm_relu_backward(int N, int C, int HW, const float* x, const float* save_affine,
                                const float* gamma, const float* save_mean,

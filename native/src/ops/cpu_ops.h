@@ -78,12 +78,21 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
 void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w,
                       const float* dy, float* dx, float* dw, bool set_dx = false,
                       InputAffine in = {});
-// Train-mode BN+ReLU whose output is folded into its consumer: statistics, running
-// statistics and save_affine only, nothing written per element.
-void cpu_bn_relu_stats_train(CpuCtx& ctx, int N, int C, int HW, const float* x,
-                             const float* gamma, const float* beta, float* save_mean,
-                             float* save_invstd, float* save_affine, float* running_mean,
-                             float* running_var, float momentum, float eps);
+// Train-mode BN whose output is never written (a BN+ReLU folded into its reader, or the BN
+// of a fused BN+add+ReLU): statistics, running statistics and save_affine only.
+void cpu_bn_stats_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
+                        const float* beta, float* save_mean, float* save_invstd,
+                        float* save_affine, float* running_mean, float* running_var,
+                        float momentum, float eps);
+// y = max(0, bn(x) + s) from the statistics' save_affine (a residual block's tail).
+void cpu_bn_add_relu_forward(CpuCtx& ctx, int N, int C, int HW, const float* x,
+                             const float* affine, const float* s, float* y);
+// Its backward from y and dy: dx (bn input) and ds (shortcut; never the same buffer as dx)
+// overwritten when set_*, else added into; dgamma, dbeta added into.
+void cpu_bn_add_relu_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* y,
+                              const float* gamma, const float* save_mean,
+                              const float* save_invstd, const float* dy, float* dx, float* ds,
+                              float* dgamma, float* dbeta, bool set_dx, bool set_ds);
 
 void cpu_bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                           const float* beta, float* y, float* save_mean, float* save_invstd,

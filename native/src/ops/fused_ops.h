@@ -16,13 +16,24 @@ class FusedOps {
                                             float* save_mean, float* save_invstd,
                                             float* save_affine, float* running_mean,
                                             float* running_var, float momentum, float eps) = 0;
-  // batchnorm_relu_forward_train without writing y: the statistics, running statistics and
-  // save_affine only, for a BN+ReLU folded into its single consumer (see below).
-  virtual void batchnorm_relu_stats_train(int N, int C, int HW, const float* x,
-                                          const float* gamma, const float* beta,
-                                          float* save_mean, float* save_invstd,
-                                          float* save_affine, float* running_mean,
-                                          float* running_var, float momentum, float eps) = 0;
+  // batchnorm_forward_train without writing y: the statistics, running statistics and
+  // save_affine only, for a BN+ReLU folded into its single consumer (see below) or the BN
+  // of a BN+add+ReLU.
+  virtual void batchnorm_stats_train(int N, int C, int HW, const float* x, const float* gamma,
+                                     const float* beta, float* save_mean, float* save_invstd,
+                                     float* save_affine, float* running_mean,
+                                     float* running_var, float momentum, float eps) = 0;
+  // A residual block's tail, batchnorm then add(shortcut s) then relu, as one pass:
+  // y = max(0, x*scale + shift + s) with save_affine from batchnorm_stats_train.
+  virtual void batchnorm_add_relu_forward(int N, int C, int HW, const float* x,
+                                          const float* save_affine, const float* s,
+                                          float* y) = 0;
+  // Its backward given x, y and dy: ADDS into dx, ds (unless overwrite_next_backward: bit 0
+  // dx, bit 1 ds), dgamma and dbeta.
+  virtual void batchnorm_add_relu_backward(int N, int C, int HW, const float* x, const float* y,
+                                           const float* gamma, const float* save_mean,
+                                           const float* save_invstd, const float* dy, float* dx,
+                                           float* ds, float* dgamma, float* dbeta) = 0;
   // The next conv2d or scc call (forward or backward) reads its input x through a folded
   // BN+ReLU: as max(0, x*scale[c] + shift[c]) per input channel c (affine: the forward's
   // save_affine, scale[channels] then shift[channels]), exactly as the BN+ReLU would have

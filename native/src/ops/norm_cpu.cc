@@ -120,6 +120,32 @@ void plane_dy_sums(const float* __restrict x, const float* __restrict dy, int n,
   s.added(n);
 }
 
+// The same with the ReLU mask taken from the output y of relu(bn(x) + shortcut); when
+// g_out is given the masked gradient g is stored there too.
+void plane_dy_sums_ymask(const float* __restrict x, const float* __restrict y,
+                         const float* __restrict dy, float* __restrict g_out, int n, float mean,
+                         PairSums& s) {
+  LaneVec a = s.a, b = s.b;
+  const LaneVec zero = {};
+  int i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const LaneVec xv = lv_load(x + i);
+    const LaneVec g = lv_load(y + i) > zero ? lv_load(dy + i) : zero;
+    if (g_out) std::memcpy(g_out + i, &g, sizeof g);
+    a += g;
+    b += g * (xv - mean);
+  }
+  for (int l = 0; i < n; ++i, ++l) {
+    const float g = y[i] > 0.0f ? dy[i] : 0.0f;
+    if (g_out) g_out[i] = g;
+    a[l] += g;
+    b[l] += g * (x[i] - mean);
+  }
+  s.a = a;
+  s.b = b;
+  s.added(n);
+}
+
 template <bool kRelu>
 void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                       const float* beta, float* y, float* save_mean, float* save_invstd,
@@ -212,6 +238,90 @@ void bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float*
 }
 }  // namespace
 
+// One plane of the BN+add+ReLU backward's second pass: g = dy where y > 0; dx (+)= kg*g +
+// kx*x + k0 and ds (+)= g, with separate (non-aliasing) dx and ds so that it vectorises.
+template <bool kSetDx, bool kSetDs>
+void bn_add_relu_plane(const float* __restrict x, const float* __restrict y,
+                       const float* __restrict dy, float* __restrict dx, float* __restrict ds,
+                       int n, float kg, float kx, float k0) {
+  for (int i = 0; i < n; ++i) {
+    const float g = y[i] > 0.0f ? dy[i] : 0.0f;
+    if (dx) {
+      const float v = kg * g + (kx * x[i] + k0);
+      dx[i] = kSetDx ? v : dx[i] + v;
+    }
+    if (ds) ds[i] = kSetDs ? g : ds[i] + g;
+  }
+}
+
+void cpu_bn_add_relu_forward(CpuCtx& ctx, int N, int C, int HW, const float* x,
+                             const float* affine, const float* s, float* y) {
+  ctx.pool.parallel_for(static_cast<int64_t>(N) * C, [&](int, int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int64_t c = nc % C;
+      const float sc = affine[c], sh = affine[C + c];
+      const float* __restrict xs = x + nc * HW;
+      const float* __restrict ss = s + nc * HW;
+      float* __restrict ys = y + nc * HW;
+      for (int i = 0; i < HW; ++i) {
+        const float v = bn_affine(xs[i], sc, sh) + ss[i];  // as bn, add, relu round it
+        ys[i] = v > 0.0f ? v : 0.0f;
+      }
+    }
+  }, 16);
+}
+
+void cpu_bn_add_relu_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* y,
+                              const float* gamma, const float* save_mean,
+                              const float* save_invstd, const float* dy, float* dx, float* ds,
+                              float* dgamma, float* dbeta, bool set_dx, bool set_ds) {
+  const double M = static_cast<double>(N) * HW;
+  ctx.pool.parallel_for(C, [&](int, int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      const float mean = save_mean[c], invstd = save_invstd[c];
+      // When the shortcut's gradient is overwritten it is g itself: pass 1 stores it there,
+      // and pass 2 reads two streams (x, g) instead of three (x, y, dy), which keeps a
+      // channel's working set in L2.
+      const bool g_in_ds = ds && set_ds;
+      PairSums ps;  // sum g, sum g * (x - mean), g = dy where y > 0
+      for (int n = 0; n < N; ++n) {
+        const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
+        plane_dy_sums_ymask(x + o, y + o, dy + o, g_in_ds ? ds + o : nullptr, HW, mean, ps);
+      }
+      const double sdy = ps.sum_a(), sdyx = ps.sum_b() * invstd;
+      if (dbeta) dbeta[c] += static_cast<float>(sdy);
+      if (dgamma) dgamma[c] += static_cast<float>(sdyx);
+      const double kd = static_cast<double>(gamma[c]) * invstd;
+      const double mdy = sdy / M, mdyx = sdyx / M;
+      const float kg = static_cast<float>(kd);
+      const float kx = static_cast<float>(-kd * invstd * mdyx);
+      const float k0 = static_cast<float>(-kd * mdy + kd * invstd * mdyx * mean);
+      for (int n = 0; n < N; ++n) {
+        const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
+        float* dxs = dx ? dx + o : nullptr;
+        float* dss = ds ? ds + o : nullptr;
+        if (g_in_ds) {
+          if (!dxs) continue;
+          const float* __restrict gs = dss;
+          const float* __restrict xs = x + o;
+          if (set_dx)
+            for (int i = 0; i < HW; ++i) dxs[i] = kg * gs[i] + (kx * xs[i] + k0);
+          else
+            for (int i = 0; i < HW; ++i) dxs[i] += kg * gs[i] + (kx * xs[i] + k0);
+        } else if (set_dx && set_ds) {
+          bn_add_relu_plane<true, true>(x + o, y + o, dy + o, dxs, dss, HW, kg, kx, k0);
+        } else if (set_dx) {
+          bn_add_relu_plane<true, false>(x + o, y + o, dy + o, dxs, dss, HW, kg, kx, k0);
+        } else if (set_ds) {
+          bn_add_relu_plane<false, true>(x + o, y + o, dy + o, dxs, dss, HW, kg, kx, k0);
+        } else {
+          bn_add_relu_plane<false, false>(x + o, y + o, dy + o, dxs, dss, HW, kg, kx, k0);
+        }
+      }
+    }
+  });
+}
+
 void cpu_bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                           const float* beta, float* y, float* save_mean, float* save_invstd,
                           float* running_mean, float* running_var, float momentum, float eps) {
@@ -227,10 +337,10 @@ void cpu_bn_relu_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x
                          running_mean, running_var, momentum, eps);
 }
 
-void cpu_bn_relu_stats_train(CpuCtx& ctx, int N, int C, int HW, const float* x,
-                             const float* gamma, const float* beta, float* save_mean,
-                             float* save_invstd, float* save_affine, float* running_mean,
-                             float* running_var, float momentum, float eps) {
+void cpu_bn_stats_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
+                        const float* beta, float* save_mean, float* save_invstd,
+                        float* save_affine, float* running_mean, float* running_var,
+                        float momentum, float eps) {
   bn_forward_train<true>(ctx, N, C, HW, x, gamma, beta, nullptr, save_mean, save_invstd,
                          save_affine, running_mean, running_var, momentum, eps);
 }
