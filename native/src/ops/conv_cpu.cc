@@ -506,6 +506,16 @@ const float* materialize(CpuCtx& ctx, const Conv2dShape& s, const float* x, cons
 }
 }  // namespace
 
+void add_partials(CpuCtx& ctx, float* const* parts, int T, size_t n, float* dst) {
+  ctx.pool.parallel_for(static_cast<int64_t>(n), [&](int, int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      float sum = 0.0f;
+      for (int t = 0; t < T; ++t) sum += parts[t][i];
+      dst[i] += sum;
+    }
+  }, kSerialBelow);
+}
+
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                         const float* bias, float* y, InputAffine in) {
   const int Ho = s.Ho(), Wo = s.Wo(), P = Ho * Wo, HW = s.H * s.W;
@@ -702,14 +712,7 @@ void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, cons
     ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
       for (int64_t n = b; n < e; ++n) image(static_cast<int>(n), false, tid, parts[tid]);
     });
-    if (dw)
-      ctx.pool.parallel_for(static_cast<int64_t>(wsize), [&](int, int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) {
-          float sum = 0.0f;
-          for (int t = 0; t < T; ++t) sum += parts[t][i];
-          dw[i] += sum;
-        }
-      }, kSerialBelow);
+    if (dw) add_partials(ctx, parts, T, wsize, dw);
   } else {
     for (int n = 0; n < s.N; ++n) image(n, T > 1, 0, dw);
   }

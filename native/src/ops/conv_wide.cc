@@ -274,14 +274,7 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
       }
     }
   });
-  if (dw)
-    ctx.pool.parallel_for(static_cast<int64_t>(wsize), [&](int, int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        float sum = 0.0f;
-        for (int t = 0; t < T; ++t) sum += parts[t][i];
-        dw[i] += sum;
-      }
-    }, kSerialBelow);
+  if (dw) add_partials(ctx, parts, T, wsize, dw);
 }
 
 }  // namespace dsx

@@ -32,6 +32,10 @@ constexpr int kMaxCpuThreads = 256;
 // Elementwise work below this size runs on the caller: dispatch costs more than it saves.
 constexpr int64_t kSerialBelow = 1 << 15;
 
+// dst[i] += sum over t < T of parts[t][i], in thread order (per-thread weight-gradient
+// partials: deterministic for a given thread count).
+void add_partials(CpuCtx& ctx, float* const* parts, int T, size_t n, float* dst);
+
 // The affine part of train-mode BN, x*scale + shift, written once so that every place that
 // recomputes BN+ReLU outputs (the fused backward's ReLU mask, convs reading a folded BN+ReLU
 // input) rounds exactly as the forward did.

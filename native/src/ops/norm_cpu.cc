@@ -146,6 +146,23 @@ void plane_dy_sums_ymask(const float* __restrict x, const float* __restrict y,
   s.added(n);
 }
 
+// Per-channel BN backward from the channel's sums of g and g*(x - mean): accumulates dbeta and
+// dgamma, and gives dx = gamma*invstd * (g - mean(g) - xhat*mean(g*xhat)) as kg*g + kx*x + k0.
+struct BnGrad {
+  float kg, kx, k0;
+  BnGrad(PairSums& ps, double M, float gamma, float mean, float invstd, float* dgamma,
+         float* dbeta) {
+    const double sdy = ps.sum_a(), sdyx = ps.sum_b() * invstd;  // sum g, sum g * xhat
+    if (dbeta) *dbeta += static_cast<float>(sdy);
+    if (dgamma) *dgamma += static_cast<float>(sdyx);
+    const double kd = static_cast<double>(gamma) * invstd;
+    const double mdy = sdy / M, mdyx = sdyx / M;
+    kg = static_cast<float>(kd);
+    kx = static_cast<float>(-kd * invstd * mdyx);
+    k0 = static_cast<float>(-kd * mdy + kd * invstd * mdyx * mean);
+  }
+};
+
 template <bool kRelu>
 void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                       const float* beta, float* y, float* save_mean, float* save_invstd,
@@ -205,16 +222,10 @@ void bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float*
         const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
         plane_dy_sums<kRelu>(x + o, dy + o, HW, mean, sc, sh, ps);
       }
-      const double sdy = ps.sum_a(), sdyx = ps.sum_b() * invstd;  // sum g, sum g * xhat
-      if (dbeta) dbeta[c] += static_cast<float>(sdy);
-      if (dgamma) dgamma[c] += static_cast<float>(sdyx);
+      const BnGrad k(ps, M, gamma[c], mean, invstd, dgamma ? dgamma + c : nullptr,
+                     dbeta ? dbeta + c : nullptr);
       if (!dx) continue;
-      // dx = gamma*invstd * (g - mean(g) - xhat * mean(g*xhat)) = kg*g + kx*x + k0
-      const double kd = static_cast<double>(gamma[c]) * invstd;
-      const double mdy = sdy / M, mdyx = sdyx / M;
-      const float kg = static_cast<float>(kd);
-      const float kx = static_cast<float>(-kd * invstd * mdyx);
-      const float k0 = static_cast<float>(-kd * mdy + kd * invstd * mdyx * mean);
+      const float kg = k.kg, kx = k.kx, k0 = k.k0;
       for (int n = 0; n < N; ++n) {
         const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
         const float* __restrict xs = x + o;
@@ -288,14 +299,9 @@ void cpu_bn_add_relu_backward(CpuCtx& ctx, int N, int C, int HW, const float* x,
         const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
         plane_dy_sums_ymask(x + o, y + o, dy + o, g_in_ds ? ds + o : nullptr, HW, mean, ps);
       }
-      const double sdy = ps.sum_a(), sdyx = ps.sum_b() * invstd;
-      if (dbeta) dbeta[c] += static_cast<float>(sdy);
-      if (dgamma) dgamma[c] += static_cast<float>(sdyx);
-      const double kd = static_cast<double>(gamma[c]) * invstd;
-      const double mdy = sdy / M, mdyx = sdyx / M;
-      const float kg = static_cast<float>(kd);
-      const float kx = static_cast<float>(-kd * invstd * mdyx);
-      const float k0 = static_cast<float>(-kd * mdy + kd * invstd * mdyx * mean);
+      const BnGrad k(ps, M, gamma[c], mean, invstd, dgamma ? dgamma + c : nullptr,
+                     dbeta ? dbeta + c : nullptr);
+      const float kg = k.kg, kx = k.kx, k0 = k.k0;
       for (int n = 0; n < N; ++n) {
         const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
         float* dxs = dx ? dx + o : nullptr;
