@@ -12,7 +12,8 @@
 // Cin/Cout swapped: it runs through the same kernel with a reduction of Cout*K*K, where the
 // im2col route multiplies with a reduction of Cout and then scatters (col2im).
 // dW reduces over the wide grid's pixels: dY is copied onto it with the discarded columns
-// zeroed, and B^T panels are transposed straight out of the padded planes.
+// zeroed and transposed into pixel-major panels, and the padded planes' shifted rows are the
+// micro-kernel's A rows as they are.
 // An unpadded 1x1 conv (pointwise) needs none of the copies: its planes are their own padded
 // and wide grids, so x, y, dY and dX are used in place, and only the weights are packed
 // (once per call, not once per image as a general GEMM would).
@@ -208,10 +209,11 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
 
   const bool direct = gx.direct();  // then gd.direct() too
   const bool direct_x = direct && !in;
+  const int ldT = (cog + kVecWidth - 1) / kVecWidth * kVecWidth;  // dY^T panel row stride
   ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
     float* xp = dw && !direct_x ? ctx.ws.get_zeroed(tid, kWsCol, s.Cin * gx.plane + gx.slack()) : nullptr;
     float* dyw = dw && !direct ? ctx.ws.get(tid, kWsLocal2, s.Cout * gx.nw) : nullptr;
-    float* pb = dw ? ctx.ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * kWideNR) : nullptr;
+    float* pb = dw ? ctx.ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * ldT) : nullptr;
     float* dyp = dx && !direct ? ctx.ws.get_zeroed(tid, kWsLocal3, s.Cout * gd.plane + gd.slack()) : nullptr;
     float* wide = dx && !direct ? ctx.ws.get(tid, kWsLocal, s.Cin * gd.nw) : nullptr;
     float* tail = ctx.ws.get(tid, kWsPtrs, static_cast<size_t>(kKC) * kVecWidth);
@@ -233,26 +235,31 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
               std::memset(d + gx.Wo, 0, sizeof(float) * (gx.Wp - gx.Wo));
             }
         }
-        // dW_g[co][k] += sum_j dyw[co][j] * xpad[off[k] + j]
+        // part_g[k][co] += sum_j xpad[off[k] + j] * dyw[co][j]: the x rows feed the micro-kernel
+        // as they are and only dY (Cout of every Cin*K*K rows) is transposed, into pixel-major
+        // panels; measured faster than transposing x for every Cout of the zoo, 16 included.
         for (int gi = 0; gi < G; ++gi) {
           const float* xg = xsrc + gi * cig * gx.plane;
           float* part = parts[tid] + static_cast<int64_t>(gi) * cog * Kg;
           for (int64_t j0 = 0; j0 < gx.nw; j0 += kKC) {
             const int kc = static_cast<int>(std::min<int64_t>(kKC, gx.nw - j0));
-            for (int kp = 0; kp < Kg;) {
-              const int left = Kg - kp;
-              const int nv = left >= kWideNR ? kWideNV : left > kVecWidth ? 2 : 1;
-              const int cols = std::min(nv * kVecWidth, left), ldp = nv * kVecWidth;
-              for (int t = 0; t < cols; ++t) rows[t] = xg + offx[kp + t] + j0;
-              transpose_rows(rows, cols, kc, pb, ldp);
-              for (int sv = 0; sv < cog; sv += kMR) {
-                const int mr = std::min(kMR, cog - sv);
-                for (int i = 0; i < kMR; ++i)
-                  arow[i] = dysrc + (static_cast<int64_t>(gi) * cog + sv + std::min(i, mr - 1)) * gx.nw + j0;
-                for (int i = 0; i < mr; ++i) crow[i] = part + static_cast<int64_t>(sv + i) * Kg + kp;
-                micro_kernel_arows(kc, arow, pb, ldp, crow, mr, cols, 1.0f, 1.0f, nv);
+            for (int c0 = 0; c0 < cog; c0 += kWideNR) {
+              const int nr = std::min(kWideNR, cog - c0);
+              for (int t = 0; t < nr; ++t)
+                rows[t] = dysrc + (static_cast<int64_t>(gi) * cog + c0 + t) * gx.nw + j0;
+              transpose_rows(rows, nr, kc, pb + c0, ldT);
+            }
+            for (int ks = 0; ks < Kg; ks += kMR) {
+              const int mr = std::min(kMR, Kg - ks);
+              for (int i = 0; i < kMR; ++i) arow[i] = xg + offx[ks + std::min(i, mr - 1)] + j0;
+              for (int cp = 0; cp < cog;) {
+                const int left = cog - cp;
+                const int nv = left >= kWideNR ? kWideNV : left > kVecWidth ? 2 : 1;
+                const int cols = std::min(nv * kVecWidth, left);
+                for (int i = 0; i < mr; ++i) crow[i] = part + static_cast<int64_t>(ks + i) * cog + cp;
+                micro_kernel_arows(kc, arow, pb + cp, ldT, crow, mr, cols, 1.0f, 1.0f, nv);
+                cp += cols;
               }
-              kp += cols;
             }
           }
         }
@@ -274,7 +281,16 @@ void conv_wide_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
       }
     }
   });
-  if (dw) add_partials(ctx, parts, T, wsize, dw);
+  if (dw)  // partials are [group][k][co]; dw is [group][co][k]
+    ctx.pool.parallel_for(static_cast<int64_t>(wsize), [&](int, int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) {
+        const int64_t g = i / (static_cast<int64_t>(cog) * Kg), r = i % (static_cast<int64_t>(cog) * Kg);
+        const int64_t src = g * cog * Kg + (r % Kg) * cog + r / Kg;
+        float sum = 0.0f;
+        for (int t = 0; t < T; ++t) sum += parts[t][src];
+        dw[i] += sum;
+      }
+    }, kSerialBelow);
 }
 
 }  // namespace dsx
