@@ -244,8 +244,7 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
   profile_layers_ = prof && std::strcmp(prof, "layers") == 0;
   const char* nofuse = std::getenv("DSXPLORE_NO_FUSION");
   if (!(nofuse && nofuse[0] == '1')) fused_ = dynamic_cast<FusedOps*>(&be_);
-  plan_folds();
-  plan_tails();
+  plan_fusions();
   times_.resize(kProfileRows);
   layer_times_.resize(plan_.spec.layers.size());
   const size_t T = plan_.tensor_size.size();
@@ -274,15 +273,36 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
   zeroed_.assign(T, 0);
 }
 
-void Net::plan_tails() {
+// Training-time fusions on a backend with FusedOps (none otherwise):
+//  - a fused BN+ReLU whose output has a single reader, a conv2d or scc taking it as its
+//    input, is folded into that reader: the BN computes statistics only and the reader reads
+//    max(0, x*scale + shift) from the BN's input (FusedOps::fold_next_input); the ReLU's
+//    output is never written nor read while training (evaluation still writes it);
+//  - a residual tail batchnorm -> add(shortcut) -> relu, each output read once, runs as one
+//    op (Tail).
+void Net::plan_fusions() {
   const auto& layers = plan_.spec.layers;
+  fold_into_.assign(layers.size(), -1);
+  folded_from_.assign(layers.size(), -1);
   tail_of_.assign(layers.size(), -1);
   tails_.clear();
   if (!fused_) return;
+  // producer of each tensor, and its reader (the only one where consumers == 1)
   std::vector<int> producer(plan_.tensor_size.size(), -1), reader(plan_.tensor_size.size(), -1);
   for (size_t i = 0; i < layers.size(); ++i) {
     producer[layers[i].output] = static_cast<int>(i);
-    for (int in : layers[i].inputs) reader[in] = static_cast<int>(i);  // the only one when consumers == 1
+    for (int in : layers[i].inputs) reader[in] = static_cast<int>(i);
+  }
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i].op != LayerOp::BatchNorm || !fused_relu(static_cast<int>(i))) continue;
+    const int r = layers[plan_.bn_relu[i]].output;
+    if (plan_.consumers[r] != 1) continue;
+    const int L = reader[r];
+    const LayerSpec& c = layers[L];
+    if ((c.op == LayerOp::Conv2d || c.op == LayerOp::Scc) && c.inputs[0] == r) {
+      fold_into_[i] = L;
+      folded_from_[L] = static_cast<int>(i);
+    }
   }
   for (size_t j = 0; j < layers.size(); ++j) {
     const LayerSpec& add = layers[j];
@@ -298,31 +318,6 @@ void Net::plan_tails() {
       if (layers[b].inputs[0] == add.inputs[1 - q]) continue;  // dx and ds must be apart
       tails_.push_back({b, static_cast<int>(j), k, {layers[b].inputs[0], add.inputs[1 - q]}});
       tail_of_[b] = tail_of_[j] = tail_of_[k] = static_cast<int>(tails_.size()) - 1;
-      break;
-    }
-  }
-}
-
-// A fused BN+ReLU whose output has a single reader, a conv2d or scc taking it as its input,
-// is folded into that reader in training: the BN computes statistics only and the reader
-// reads max(0, x*scale + shift) from the BN's input (FusedOps::fold_next_input). The ReLU's
-// output is then never written nor read while training (evaluation still writes it).
-void Net::plan_folds() {
-  const auto& layers = plan_.spec.layers;
-  fold_into_.assign(layers.size(), -1);
-  folded_from_.assign(layers.size(), -1);
-  if (!fused_) return;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    if (layers[i].op != LayerOp::BatchNorm || !fused_relu(static_cast<int>(i))) continue;
-    const int r = layers[plan_.bn_relu[i]].output;
-    if (plan_.consumers[r] != 1) continue;
-    for (size_t L = 0; L < layers.size(); ++L) {
-      const LayerSpec& c = layers[L];
-      if (c.inputs.empty() || c.inputs[0] != r) continue;
-      if (c.op == LayerOp::Conv2d || c.op == LayerOp::Scc) {
-        fold_into_[i] = static_cast<int>(L);
-        folded_from_[L] = static_cast<int>(i);
-      }
       break;
     }
   }

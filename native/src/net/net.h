@@ -109,15 +109,12 @@ class Net {
   void forward_layer(int i, int n, bool train);
   void backward_layer(int i, int n);
   static bool overwrites_input_grads(LayerOp op);
-  void plan_folds();
-  void plan_tails();
+  void plan_fusions();
   const float* folded_input(int i);
-  // the tail this layer belongs to, when it is its `role` (LayerOp) member
-  bool tail_role(int i, LayerOp role) const {
-    return tail_of_[i] >= 0 && plan_.spec.layers[i].op == role;
-  }
+  // the inputs whose gradients layer i's backward produces (a tail's relu: the whole tail's)
   const std::vector<int>& grad_inputs(int i) const {
-    return tail_role(i, LayerOp::Relu) ? tails_[tail_of_[i]].grad_inputs : plan_.spec.layers[i].inputs;
+    const bool tail_relu = tail_of_[i] >= 0 && plan_.spec.layers[i].op == LayerOp::Relu;
+    return tail_relu ? tails_[tail_of_[i]].grad_inputs : plan_.spec.layers[i].inputs;
   }
   static bool backward_in_place(LayerOp op);
 
