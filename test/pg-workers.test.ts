@@ -10,9 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { openStoreUrl, SCHEMA_VERSION, TrialStateError, type SweepStore, type TrialInput } from '../src/store/index.js';
-import pg from 'pg';
-import { PgStore, migratePg } from '../src/store/postgres.js';
+import { openStoreUrl, migrate, SCHEMA_VERSION, TrialStateError, type Migration, type TrialInput } from '../src/store/index.js';
+import { PgExecutor, POSTGRES } from '../src/store/postgres.js';
 import { UsageError } from '../src/errors.js';
 import type { Candidate } from '../src/space/types.js';
 import type { ModelSpec } from '../src/models/spec.js';
@@ -121,9 +120,10 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
     const url = await server.createDatabase('guards');
     // two stores opening a new database at once: one migrates, the other finds it done
     const [a, b] = await Promise.all([openStoreUrl(url), openStoreUrl(url)]);
+    const pa = a.executor;
     try {
       assert.equal(await a.schemaVersion(), SCHEMA_VERSION);
-      assert.equal(await (a as PgStore).migrate(), 0, 'migrating again applies nothing');
+      assert.equal(await migrate(pa, POSTGRES, a.location), 0, 'migrating again applies nothing');
       await a.createSweep({ name: 's', config: { x: 1 }, configHash: 'h' });
       await assert.rejects(b.createSweep({ name: 's', config: {}, configHash: 'h' }), /already exists/);
       assert.equal(await a.enqueue('s', [input(candidate('a')), input(candidate('b', 2000))]), 2);
@@ -139,16 +139,15 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
       assert.equal(done.accuracy, 0.8);
       assert.deepEqual((await a.epochMetrics(done.id)).map((m) => m.testAccuracy), [0.8]);
       // the triggers refuse what the code would never do
-      const pa = a as PgStore;
-      await assert.rejects(pa.query(`UPDATE trials SET accuracy = 0.1 WHERE id = $1`, [done.id]), /finished and immutable/);
-      await assert.rejects(pa.query(`DELETE FROM trials WHERE id = $1`, [done.id]), /cannot be deleted/);
-      await assert.rejects(pa.query(`DELETE FROM epoch_metrics WHERE trial_id = $1`, [done.id]), /finished and immutable/);
+      await assert.rejects(pa.run(`UPDATE trials SET accuracy = 0.1 WHERE id = ?`, [done.id]), /finished and immutable/);
+      await assert.rejects(pa.run(`DELETE FROM trials WHERE id = ?`, [done.id]), /cannot be deleted/);
+      await assert.rejects(pa.run(`DELETE FROM epoch_metrics WHERE trial_id = ?`, [done.id]), /finished and immutable/);
       const q = (await a.trials('s')).find((t) => t.state === 'queued')!;
-      await assert.rejects(pa.query(`UPDATE trials SET state = 'failed' WHERE id = $1`, [q.id]), /illegal trial state transition/);
+      await assert.rejects(pa.run(`UPDATE trials SET state = 'failed' WHERE id = ?`, [q.id]), /illegal trial state transition/);
       // a stale running trial goes back to the queue; a fresh one stays
       const y = (await a.claimNext('s', 'w3'))!;
       assert.equal(await a.requeueRunning('s', { staleAfterMs: 60_000 }), 0);
-      await pa.query('UPDATE trials SET heartbeat_at = heartbeat_at - 120000 WHERE id = $1', [y.trial.id]);
+      await pa.run('UPDATE trials SET heartbeat_at = heartbeat_at - 120000 WHERE id = ?', [y.trial.id]);
       assert.equal(await a.requeueRunning('s', { staleAfterMs: 60_000 }), 1);
       assert.equal((await a.trial(y.trial.id))!.state, 'queued');
       assert.equal(await a.heartbeat(y.trial.id, 'w3'), false, 'the dead worker lost it');
@@ -169,28 +168,32 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
 
   test('migrations on PostgreSQL: applied in order, once, and a newer schema is refused', async () => {
     const url = await server.createDatabase('migrations');
-    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const x = await PgExecutor.open(url);
     try {
-      const ms = [
-        { version: 1, name: 'a', sql: '', pg: 'CREATE TABLE a (x INTEGER);' },
-        { version: 2, name: 'b', sql: '', pg: 'ALTER TABLE a ADD COLUMN y INTEGER;' },
+      const ms: Migration[] = [
+        { version: 1, name: 'a', ddl: (t) => `CREATE TABLE a (x ${t.bigint});` },
+        { version: 2, name: 'b', ddl: () => 'ALTER TABLE a ADD COLUMN y INTEGER;', sqlite: 'CREATE TABLE only_sqlite (z INTEGER);', pg: 'CREATE TABLE only_pg (z INTEGER);' },
       ];
-      assert.equal(await migratePg(pool, 'test', ms.slice(0, 1)), 1);
-      assert.equal(await migratePg(pool, 'test', ms), 1, 'only version 2 the second time');
-      const cols = (await pool.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'a' ORDER BY ordinal_position`)).rows;
-      assert.deepEqual(cols.map((c) => c.column_name), ['x', 'y']);
-      await assert.rejects(migratePg(pool, 'test', ms.slice(0, 1)), (e: unknown) => e instanceof UsageError && /newer/.test((e as Error).message));
+      assert.equal(await migrate(x, POSTGRES, 'test', ms.slice(0, 1)), 1);
+      assert.equal(await migrate(x, POSTGRES, 'test', ms), 1, 'only version 2 the second time');
+      const cols = await x.all<{ column_name: string; data_type: string }>(
+        `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'a' ORDER BY ordinal_position`,
+      );
+      assert.deepEqual(cols.map((c) => `${c.column_name} ${c.data_type}`), ['x bigint', 'y integer']);
+      const only = await x.all<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_name LIKE 'only_%'`);
+      assert.deepEqual(only.map((r) => r.t), ['only_pg'], 'the per-dialect DDL of this dialect only');
+      await assert.rejects(migrate(x, POSTGRES, 'test', ms.slice(0, 1)), (e: unknown) => e instanceof UsageError && /newer/.test((e as Error).message));
       // a failing migration changes nothing, its version included (DDL is transactional)
-      await assert.rejects(migratePg(pool, 'test', [...ms, { version: 3, name: 'c', sql: '', pg: 'CREATE TABLE a (x INTEGER);' }]));
-      assert.equal((await pool.query('SELECT MAX(version) AS v FROM schema_version')).rows[0].v, 2);
+      await assert.rejects(migrate(x, POSTGRES, 'test', [...ms, { version: 3, name: 'c', ddl: () => 'CREATE TABLE a (x INTEGER);' }]));
+      assert.equal((await x.one<{ v: number }>('SELECT MAX(version) AS v FROM schema_version'))!.v, 2);
     } finally {
-      await pool.end();
+      await x.close();
     }
   });
 
   test('two workers racing: the last queued trial and the next round go to exactly one', async () => {
     const url = await server.createDatabase('race');
-    const stores: SweepStore[] = await Promise.all([openStoreUrl(url), openStoreUrl(url), openStoreUrl(url)]);
+    const stores = await Promise.all([openStoreUrl(url), openStoreUrl(url), openStoreUrl(url)]);
     try {
       await stores[0]!.createSweep({ name: 'r', config: {}, configHash: 'h' });
       for (let i = 0; i < 15; i++) {
@@ -338,7 +341,7 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
     assert.deepEqual(scheduled.map((l) => `${l.what}${l.index}`).sort(), ['round1', 'round2', 'rung1', 'rung1', 'rung1']);
     const store = await openStoreUrl(url);
     try {
-      const rounds = (await (store as PgStore).query('SELECT kind, idx FROM rounds ORDER BY kind, idx')).rows;
+      const rounds = await store.executor.all<{ kind: string; idx: number }>('SELECT kind, idx FROM rounds ORDER BY kind, idx');
       assert.deepEqual(rounds.map((r) => `${r.kind}:${r.idx}`), ['round:0', 'round:1', 'round:2', 'rung@0:1', 'rung@1:1', 'rung@2:1']);
       const trials = await store.trials('evo');
       assert.ok(trials.every((t) => t.state === 'done' && t.attempts === 1), JSON.stringify(trials.map((t) => [t.state, t.attempts])));
