@@ -272,6 +272,16 @@ test('successive halving promotes by Pareto rank, keeps the baselines, and sched
     const rounds = await store.executor.all('SELECT kind, idx FROM rounds ORDER BY kind, idx');
     assert.deepEqual(rounds, [{ kind: 'round', idx: 0 }, { kind: 'rung@0', idx: 1 }]);
     assert.equal(calls.length, trials.length);
+    // the pruner's decisions are recorded: one per rung-0 candidate, the promoted ones
+    // exactly those that climbed, ranked 0..5 among the contenders
+    const decisions = await store.prunerDecisions(cfg.name);
+    assert.equal(decisions.length, r0.length);
+    assert.ok(decisions.every((d) => d.round === 0 && d.rung === 0));
+    assert.deepEqual(new Set(decisions.filter((d) => d.promoted).map((d) => d.candidateHash)), up);
+    const halving = decisions.filter((d) => d.pruner === 'successive-halving');
+    assert.deepEqual(halving.map((d) => d.rank), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(halving.map((d) => d.promoted), [true, true, false, false, false, false]);
+    assert.ok(decisions.filter((d) => d.pruner === 'baseline').every((d) => d.promoted && d.rank === null));
     store.close();
   }));
 
