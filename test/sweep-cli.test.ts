@@ -135,26 +135,3 @@ test('kill -9 during training, then --resume: every candidate trained exactly on
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-test('SIGTERM stops the sweep with a hint to --resume and leaves the store consistent', { skip: haveEngine ? false : `native engine not built (${addonPath()})` }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dsx-term-'));
-  try {
-    const db = join(dir, 'r.db');
-    const cfg = writeConfig(dir, { ...base, name: 'term', space: { ...base.space, co: [0.5] } });
-    const child = spawn(process.execPath, cliScript(['sweep', '--config', cfg, '--db', db, '--json']), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.on('data', (d: Buffer) => {
-      if (d.toString().includes('"type":"progress"')) child.kill('SIGTERM');
-    });
-    const code = await new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-    assert.equal(code, 143, stderr);
-    assert.match(stderr, /interrupted; finished trials are kept/);
-    assert.match(stderr, /--resume/);
-    const s = await openStore(db);
-    assert.deepEqual((await s.trials('term')).map((t) => t.state).sort(), ['queued', 'running']);
-    await s.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
