@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStoreUrl, StoreError, TrialStateError, type TrialInput } from '../src/store/index.js';
+import { openStoreForReading, openStoreUrl, SCHEMA_VERSION, StoreError, TrialStateError, type TrialInput } from '../src/store/index.js';
 import type { Candidate } from '../src/space/types.js';
 import type { ModelSpec } from '../src/models/spec.js';
 import { addonPath } from '../src/engine/addon.js';
@@ -46,6 +46,26 @@ describe('PostgreSQL restarts', { skip: pgSkip }, () => {
   after(async () => {
     await server?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('read-only opens: no migration, a schema other than this build\'s is refused, and nothing can be written', async () => {
+    const url = await server.createDatabase('readonly');
+    await assert.rejects(
+      openStoreForReading(url, { readOnly: true }),
+      (e: unknown) => /schema version 0, older/.test((e as Error).message) && /dsxplore store migrate --store postgres:\/\//.test((e as Error).message),
+    );
+    const w = await openStoreUrl(url);
+    await w.createSweep({ name: 's', config: {}, configHash: 'h' });
+    const r = await openStoreForReading(url, { readOnly: true });
+    try {
+      assert.equal(await r.schemaVersion(), SCHEMA_VERSION);
+      assert.deepEqual((await r.listSweeps()).map((x) => x.name), ['s']);
+      assert.deepEqual(await r.counts('s'), { queued: 0, running: 0, done: 0, failed: 0, pruned: 0, diverged: 0 });
+      await assert.rejects(r.createSweep({ name: 't', config: {}, configHash: 'h' }), /read-only transaction/);
+    } finally {
+      await r.close();
+      await w.close();
+    }
   });
 
   test('a trial re-queued while its worker was cut off gets exactly one result', async () => {
