@@ -9,32 +9,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStoreForReading, openStoreUrl, SCHEMA_VERSION, StoreError, TrialStateError, type TrialInput } from '../src/store/index.js';
-import type { Candidate } from '../src/space/types.js';
-import type { ModelSpec } from '../src/models/spec.js';
+import { openStoreForReading, openStoreUrl, SCHEMA_VERSION, StoreError, TrialStateError } from '../src/store/index.js';
+import { candidate, outcome, trial } from './helpers/store-fixtures.js';
 import { addonPath } from '../src/engine/addon.js';
 import { pgSkip, startPostgres, type PgServer } from './helpers/postgres.js';
 import { cli, spawnCli, writeConfig } from './helpers/cli-process.js';
 
 const engineSkip = existsSync(addonPath()) ? false : `native engine not built (${addonPath()})`;
-
-function candidate(name: string): Candidate {
-  const spec = { format: 1, model: 'toy', inputShape: [1, 8, 8], classes: 2, slots: [], layers: [], tensors: [[1, 8, 8]], note: name } as unknown as ModelSpec;
-  return { hash: `h-${name}`, variants: [{ kind: 'std' }], label: name, baseline: false, spec, macs: 1000, flops: 2000, params: 100 };
-}
-const input = (c: Candidate): TrialInput => ({ candidate: c, rung: 0, round: 0, epochs: 1, seed: 0, recipeHash: 'r1' });
-const outcome = (accuracy: number) => ({
-  state: 'done' as const,
-  accuracy,
-  testLoss: 0.5,
-  trainLoss: 0.4,
-  trainAccuracy: 0.9,
-  seconds: 1.5,
-  imagesPerSecond: 100,
-  device: 'cpu',
-  provenance: {},
-  epochs: [{ epoch: 1, lr: 0.1, trainLoss: 0.4, trainAccuracy: 0.9, testAccuracy: accuracy, seconds: 1.5 }],
-});
 
 describe('PostgreSQL restarts', { skip: pgSkip }, () => {
   let server: PgServer;
@@ -76,7 +57,7 @@ describe('PostgreSQL restarts', { skip: pgSkip }, () => {
     a.onWarning = (m) => warnings.push(m);
     try {
       await a.createSweep({ name: 's', config: {}, configHash: 'h' });
-      await a.enqueue('s', [input(candidate('x'))]);
+      await a.enqueue('s', [trial(candidate('x'))]);
       const mine = (await a.claimNext('s', 'A'))!;
       // A "trains" through a server restart: a heartbeat sent while the server is down
       // waits, reconnecting, and goes through once it is back

@@ -6,77 +6,19 @@
 // The test starts its own private server (test/helpers/postgres.ts) and stops it at the end.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { openStoreUrl, migrate, SCHEMA_VERSION, TrialStateError, type Migration, type TrialInput } from '../src/store/index.js';
+import { join } from 'node:path';
+import { openStoreUrl, migrate, SCHEMA_VERSION, TrialStateError, type Migration } from '../src/store/index.js';
 import { PgExecutor, POSTGRES } from '../src/store/postgres.js';
 import { UsageError } from '../src/errors.js';
-import type { Candidate } from '../src/space/types.js';
-import type { ModelSpec } from '../src/models/spec.js';
+import { candidate, outcome, trial } from './helpers/store-fixtures.js';
+import { cli, spawnCli, writeConfig } from './helpers/cli-process.js';
 import { addonPath } from '../src/engine/addon.js';
 import { pgSkip, startPostgres, type PgServer } from './helpers/postgres.js';
 
-const root = resolve(import.meta.dirname, '..');
 const haveEngine = existsSync(addonPath());
 const engineSkip = haveEngine ? false : `native engine not built (${addonPath()})`;
-
-function cliArgs(args: string[]): string[] {
-  const code = `import('./src/cli.ts').then(async m => process.exit(await m.main(${JSON.stringify(args)})))`;
-  return ['--import', 'tsx', '-e', code];
-}
-
-interface Run {
-  child: ChildProcess;
-  lines: Array<Record<string, any>>;
-  stderr: string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  onLine?: (l: Record<string, any>) => void;
-}
-
-/** Spawn `dsxplore ARGS` and collect its JSON lines. */
-function spawnCli(args: string[], onLine?: (l: Record<string, any>, run: Run) => void): Run {
-  const child = spawn(process.execPath, cliArgs(args), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const run: Run = {
-    child,
-    lines: [],
-    stderr: '',
-    exit: new Promise((res) => child.on('exit', (code, signal) => res({ code, signal }))),
-  };
-  let buf = '';
-  child.stderr!.on('data', (d) => (run.stderr += d));
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const text = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!text.trim()) continue;
-      let l: Record<string, any>;
-      try {
-        l = JSON.parse(text) as Record<string, any>;
-      } catch {
-        l = { type: 'text', text };
-      }
-      run.lines.push(l);
-      onLine?.(l, run);
-    }
-  });
-  return run;
-}
-
-async function cli(args: string[]) {
-  const r = spawnCli(args);
-  const { code } = await r.exit;
-  return { code, lines: r.lines, stderr: r.stderr };
-}
-
-function writeConfig(dir: string, body: Record<string, unknown>): string {
-  const path = join(dir, `${String(body.name)}.json`);
-  writeFileSync(path, JSON.stringify(body, null, 2));
-  return path;
-}
 
 // tiny trainings: 16x16 synthetic images, a few batches, one thread
 const tiny = {
@@ -85,24 +27,6 @@ const tiny = {
   recipe: { epochs: 1, batchSize: 16, threads: 1 },
   baselines: false,
 };
-
-function candidate(name: string, macs = 1000): Candidate {
-  const spec = { format: 1, model: 'toy', inputShape: [1, 8, 8], classes: 2, slots: [], layers: [], tensors: [[1, 8, 8]], note: name } as unknown as ModelSpec;
-  return { hash: `h-${name}`, variants: [{ kind: 'std' }], label: name, baseline: false, spec, macs, flops: 2 * macs, params: macs / 10 };
-}
-const input = (c: Candidate, extra: Partial<TrialInput> = {}): TrialInput => ({ candidate: c, rung: 0, round: 0, epochs: 1, seed: 0, recipeHash: 'r1', ...extra });
-const outcome = (accuracy: number) => ({
-  state: 'done' as const,
-  accuracy,
-  testLoss: 0.5,
-  trainLoss: 0.4,
-  trainAccuracy: 0.9,
-  seconds: 1.5,
-  imagesPerSecond: 100,
-  device: 'cpu',
-  provenance: { seed: 0 },
-  epochs: [{ epoch: 1, lr: 0.1, trainLoss: 0.4, trainAccuracy: 0.9, testAccuracy: accuracy, seconds: 1.5 }],
-});
 
 describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
   let server: PgServer;
@@ -126,8 +50,8 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
       assert.equal(await migrate(pa, POSTGRES, a.location), 0, 'migrating again applies nothing');
       await a.createSweep({ name: 's', config: { x: 1 }, configHash: 'h' });
       await assert.rejects(b.createSweep({ name: 's', config: {}, configHash: 'h' }), /already exists/);
-      assert.equal(await a.enqueue('s', [input(candidate('a')), input(candidate('b', 2000))]), 2);
-      assert.equal(await a.enqueue('s', [input(candidate('a'))]), 0, 'a queued trial is not queued twice');
+      assert.equal(await a.enqueue('s', [trial(candidate('a')), trial(candidate('b', 2000))]), 2);
+      assert.equal(await a.enqueue('s', [trial(candidate('a'))]), 0, 'a queued trial is not queued twice');
       const x = (await a.claimNext('s', 'w1'))!;
       assert.equal(x.trial.label, 'a');
       assert.equal(x.trial.macs, 1000);
@@ -153,7 +77,7 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
       assert.equal(await a.heartbeat(y.trial.id, 'w3'), false, 'the dead worker lost it');
       // reuse across sweeps
       await a.createSweep({ name: 't', config: {}, configHash: 'h' });
-      await a.enqueue('t', [input(candidate('a'))]);
+      await a.enqueue('t', [trial(candidate('a'))]);
       const z = (await a.claimNext('t', 'w4'))!;
       const copy = (await a.reuseFinished(z.trial.id, 'w4'))!;
       assert.equal(copy.reusedFrom, done.id);
@@ -197,7 +121,7 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
     try {
       await stores[0]!.createSweep({ name: 'r', config: {}, configHash: 'h' });
       for (let i = 0; i < 15; i++) {
-        await stores[0]!.enqueue('r', [input(candidate(`c${i}`))]);
+        await stores[0]!.enqueue('r', [trial(candidate(`c${i}`))]);
         const got = await Promise.all(stores.map((s, k) => s.claimNext('r', `w${k}`)));
         const winners = got.filter((g) => g !== undefined);
         assert.equal(winners.length, 1, `round ${i}: exactly one worker gets the last trial`);
@@ -206,7 +130,7 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
         await stores[k]!.finishTrial(winners[0]!.trial.id, `w${k}`, outcome(0.5));
         // scheduling the next round: every store tries, one wins, its trials are queued once
         const sched = await Promise.all(
-          stores.map((s) => s.scheduleRound('r', 'round', i + 1, [input(candidate(`n${i}`), { round: i + 1 })])),
+          stores.map((s) => s.scheduleRound('r', 'round', i + 1, [trial(candidate(`n${i}`), { round: i + 1 })])),
         );
         assert.equal(sched.filter(Boolean).length, 1, `round ${i + 1} is scheduled exactly once`);
         assert.equal(await stores[1]!.hasRound('r', 'round', i + 1), true);

@@ -10,12 +10,11 @@ import { mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSweepConfig } from '../src/config/sweep.js';
-import { MIGRATIONS, migrate, openStore, openStoreForReading, StoreError, type TrialInput } from '../src/store/index.js';
+import { MIGRATIONS, migrate, openStore, openStoreForReading, StoreError } from '../src/store/index.js';
 import { openSqliteExecutor, SQLITE } from '../src/store/sqlite.js';
 import { runSweep } from '../src/sweep/index.js';
 import { UsageError } from '../src/errors.js';
-import type { Candidate } from '../src/space/types.js';
-import type { ModelSpec } from '../src/models/spec.js';
+import { candidate, trial } from './helpers/store-fixtures.js';
 import type { TrainRequest, TrainResult } from '../src/engine/types.js';
 import type { LoadedDatasets } from '../src/data/index.js';
 import { cli, writeConfig } from './helpers/cli-process.js';
@@ -25,17 +24,11 @@ function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   return fn(dir).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
-function candidate(name: string): Candidate {
-  const spec = { format: 1, model: 'toy', inputShape: [1, 8, 8], classes: 2, slots: [], layers: [], tensors: [[1, 8, 8]], note: name.repeat(50) } as unknown as ModelSpec;
-  return { hash: `h-${name}`, variants: [{ kind: 'std' }], label: name, baseline: false, spec, macs: 1000, flops: 2000, params: 100 };
-}
-const input = (c: Candidate): TrialInput => ({ candidate: c, rung: 0, round: 0, epochs: 1, seed: 0, recipeHash: 'r1' });
-
 /** A store with one sweep of `n` finished trials, closed (WAL checkpointed into the file). */
 async function filledStore(path: string, n: number): Promise<void> {
   const s = await openStore(path);
   await s.createSweep({ name: 'full', config: {}, configHash: 'h' });
-  await s.enqueue('full', Array.from({ length: n }, (_, i) => input(candidate(`c${i}`))));
+  await s.enqueue('full', Array.from({ length: n }, (_, i) => trial(candidate(`c${i}`))));
   for (;;) {
     const c = await s.claimNext('full', 'w');
     if (!c) break;
@@ -112,11 +105,11 @@ test('a read-only open reads a WAL database while a sweep writes it, and cannot 
     const path = join(dir, 'live.db');
     const w = await openStore(path);
     await w.createSweep({ name: 'live', config: {}, configHash: 'h' });
-    await w.enqueue('live', [input(candidate('a'))]);
+    await w.enqueue('live', [trial(candidate('a'))]);
     const r = await openStoreForReading(path, { readOnly: true });
     try {
       assert.equal((await r.trials('live')).length, 1);
-      await w.enqueue('live', [input(candidate('b'))]);
+      await w.enqueue('live', [trial(candidate('b'))]);
       const c = (await w.claimNext('live', 'w'))!;
       assert.equal((await r.trials('live')).length, 2, 'the reader sees what the writer committed');
       assert.deepEqual(await r.counts('live'), { queued: 1, running: 1, done: 0, failed: 0, pruned: 0, diverged: 0 });

@@ -5,37 +5,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, openStoreForReading, migrate, MIGRATIONS, SCHEMA_VERSION, TrialStateError, type Migration, type TrialInput } from '../src/store/index.js';
+import { openStore, openStoreForReading, migrate, MIGRATIONS, SCHEMA_VERSION, TrialStateError, type Migration } from '../src/store/index.js';
 import { openSqliteExecutor, SQLITE } from '../src/store/sqlite.js';
-import type { Candidate } from '../src/space/types.js';
-import type { ModelSpec } from '../src/models/spec.js';
+import { candidate, outcome, trial } from './helpers/store-fixtures.js';
 import { UsageError } from '../src/errors.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'dsx-store-'));
 }
-
-function candidate(name: string, macs = 1000, baseline = false): Candidate {
-  const spec = { format: 1, model: 'toy', inputShape: [1, 8, 8], classes: 2, slots: [], layers: [], tensors: [[1, 8, 8]], note: name } as unknown as ModelSpec;
-  return { hash: `h-${name}`, variants: [{ kind: 'std' }], label: name, baseline, spec, macs, flops: 2 * macs, params: macs / 10 };
-}
-
-function trial(c: Candidate, extra: Partial<TrialInput> = {}): TrialInput {
-  return { candidate: c, rung: 0, round: 0, epochs: 1, seed: 0, recipeHash: 'r1', ...extra };
-}
-
-const outcome = (accuracy: number) => ({
-  state: 'done' as const,
-  accuracy,
-  testLoss: 0.5,
-  trainLoss: 0.4,
-  trainAccuracy: 0.9,
-  seconds: 1.5,
-  imagesPerSecond: 100,
-  device: 'cpu',
-  provenance: { seed: 0 },
-  epochs: [{ epoch: 1, lr: 0.1, trainLoss: 0.4, trainAccuracy: 0.9, testAccuracy: accuracy, seconds: 1.5 }],
-});
 
 test('a new database gets every migration once, records its version, and reopens without change', async () => {
   const dir = tmp();
