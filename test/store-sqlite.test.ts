@@ -1,6 +1,7 @@
 // The SQLite store: migrations, the trial state machine and its guards, reuse of identical
 // finished trials, once-only rounds and crash recovery of running trials.
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -235,4 +236,13 @@ test('a round is scheduled exactly once, even by racing processes on one file', 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('each store loads only its own driver: a PostgreSQL worker never loads better-sqlite3', () => {
+  const drivers = (kind: string) =>
+    JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'helpers', 'loaded-drivers.ts'), kind], { encoding: 'utf8', timeout: 60_000 }),
+    ) as string[];
+  assert.deepEqual(drivers('postgres'), ['pg']);
+  assert.deepEqual(drivers('sqlite'), ['better-sqlite3']);
 });
