@@ -157,6 +157,7 @@ test('a full disk stops the sweep with a clear error naming the file, and no fin
       assert.deepEqual(done.map((t) => t.id).sort(), [...finishedEvents].sort(), 'every trial reported finished is recorded as done');
       for (const t of done) assert.equal((await again.epochMetrics(t.id)).length, 1);
       assert.ok(trials.filter((t) => t.state === 'running').length <= 1, 'at most the trial being recorded is left running');
+      assert.equal(trials.filter((t) => t.state === 'failed').length, 0, 'a store error is not written off as a failed training');
       console.log(`full disk: stopped after ${done.length} of ${trials.length} trials; all ${done.length} kept`);
     } finally {
       await again.close();
