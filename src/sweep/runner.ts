@@ -15,7 +15,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { version as dsxVersion } from '../version.js';
 import { parseSweepConfig, type SweepConfig } from '../config/sweep.js';
 import { countFeasible, planSweep, type SweepPlan } from '../space/index.js';
 import type { DeviceRequest, TrainRequest, TrainResult } from '../engine/types.js';
