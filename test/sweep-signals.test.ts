@@ -1,7 +1,8 @@
 // Graceful stops with real signals on real `dsxplore sweep` and `dsxplore worker`
-// processes: SIGTERM puts the running trial back in the queue at once and exits 143, and
-// --resume then completes the sweep with nothing trained twice; SIGINT with --drain lets
-// the running trial finish and exits 130; a second signal exits at once.
+// processes: SIGTERM puts the running trial back in the queue at once and stops with
+// status 143 (without waiting for the training), and --resume then completes the sweep
+// with nothing trained twice; SIGINT with --drain lets the running trial finish and exits
+// 130; a second signal stops at once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +23,13 @@ const base = {
   search: { kind: 'grid' },
   baselines: false,
 };
+
+/** Exit status 130/143 as a shell sees it: exit code 128+n, or death by the signal itself
+ * (how a process that abandons a native training ends, see src/sweep/stop.ts). */
+function assertStoppedBy(exit: { code: number | null; signal: NodeJS.Signals | null }, signal: 'SIGINT' | 'SIGTERM', stderr: string): void {
+  const status = exit.code ?? (exit.signal === 'SIGINT' ? 130 : exit.signal === 'SIGTERM' ? 143 : -1);
+  assert.equal(status, signal === 'SIGINT' ? 130 : 143, `${JSON.stringify(exit)}: ${stderr}`);
+}
 
 function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dsx-sig-'));
@@ -53,8 +61,7 @@ test('SIGTERM puts the running trial back in the queue at once and exits 143; --
         r.child.kill('SIGTERM');
       }
     });
-    const { code } = await run.exit;
-    assert.equal(code, 143, run.stderr);
+    assertStoppedBy(await run.exit, 'SIGTERM', run.stderr);
     assert.ok(signalled, 'the signal came mid-training');
     assert.match(run.stderr, /1 running trial\(s\) put back in the queue/);
     assert.match(run.stderr, /--resume/);
@@ -98,8 +105,8 @@ test('SIGINT with --drain lets the running trial finish, claims no other, and ex
         r.child.kill('SIGINT');
       }
     });
-    const { code } = await run.exit;
-    assert.equal(code, 130, run.stderr);
+    const exit = await run.exit;
+    assert.equal(exit.code, 130, `a drained stop has nothing running and exits with the code: ${run.stderr}`);
     assert.match(run.stderr, /finishing the running trial/);
     const after = run.lines.slice(signalledAt);
     assert.equal(after.filter((l) => l.type === 'trial-end').length, 1, 'the running trial ended after the signal');
@@ -114,7 +121,13 @@ test('SIGINT with --drain lets the running trial finish, claims no other, and ex
 test('a second signal exits at once, leaving the trial for --resume', { skip }, () =>
   withDir(async (dir) => {
     const db = join(dir, 'r.db');
-    const cfg = writeConfig(dir, { ...base, name: 'twice' });
+    // one longer trial (128 batches), so that it surely outlasts the second signal
+    const cfg = writeConfig(dir, {
+      ...base,
+      name: 'twice',
+      dataset: { ...base.dataset, name: 'synthetic:size=16,classes=4,train=2048,test=128', limitTrain: 2048 },
+      space: { ...base.space, cg: [2], co: [0.5] },
+    });
     let sent = false;
     let firstAt = 0;
     const run = spawnCli(['sweep', '--config', cfg, '--db', db, '--json', '--drain'], (l, r) => {
@@ -125,33 +138,47 @@ test('a second signal exits at once, leaving the trial for --resume', { skip }, 
         setTimeout(() => r.child.kill('SIGTERM'), 50);
       }
     });
-    const { code } = await run.exit;
+    const exit = await run.exit;
     const ms = Date.now() - firstAt;
-    assert.equal(code, 143, run.stderr);
+    assertStoppedBy(exit, 'SIGTERM', run.stderr);
+    assert.ok(ms < 3000, `exited ${ms} ms after the first signal, with a training of several seconds still running`);
     assert.match(run.stderr, /second signal/);
     assert.equal(run.lines.filter((l) => l.type === 'trial-end').length, 0, 'the drained trial did not get to finish');
     console.log(`second signal: exited ${ms} ms after the first`);
     const { trials } = await trialsOf(db, 'twice');
-    assert.deepEqual(trials.map((t) => t.state).sort(), ['queued', 'queued', 'queued', 'queued', 'queued', 'running']);
+    assert.deepEqual(trials.map((t) => t.state), ['running'], 'left as it was: the process exited at once');
     const r = await cli(['sweep', '--config', cfg, '--db', db, '--json', '--resume']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.lines.find((l) => l.type === 'plan')!.requeued, 1);
+    assert.deepEqual((await trialsOf(db, 'twice')).trials.map((t) => [t.state, t.attempts]), [['done', 2]]);
   }));
 
 test('SIGTERM to a worker gives its trial back at once; another worker finishes the sweep', { skip }, () =>
   withDir(async (dir) => {
     const db = join(dir, 'r.db');
-    const cfg = writeConfig(dir, { ...base, name: 'wk', space: { ...base.space, co: [0.5] } });
+    // one trial of 64 batches: the worker must not wait for it to end
+    const cfg = writeConfig(dir, {
+      ...base,
+      name: 'wk',
+      dataset: { ...base.dataset, name: 'synthetic:size=16,classes=4,train=1024,test=128', limitTrain: 1024 },
+      space: { ...base.space, cg: [2], co: [0.5] },
+    });
     const q = await cli(['sweep', '--config', cfg, '--db', db, '--enqueue-only', '--json']);
     assert.equal(q.code, 0, q.stderr);
     const flags = ['worker', '--db', db, '--device', 'cpu', '--json'];
+    let at = 0;
     const victim = spawnCli(flags, (l, r) => {
-      if (l.type === 'progress') r.child.kill('SIGTERM');
+      if (l.type === 'progress' && !at) {
+        at = Date.now();
+        r.child.kill('SIGTERM');
+      }
     });
-    const v = await victim.exit;
-    assert.equal(v.code, 143, victim.stderr);
+    assertStoppedBy(await victim.exit, 'SIGTERM', victim.stderr);
+    const ms = Date.now() - at;
+    assert.ok(ms < 2500, `the worker exited ${ms} ms after the signal, not after its training`);
+    console.log(`worker SIGTERM mid-trial: exited ${ms} ms after the signal`);
     const mid = (await trialsOf(db, 'wk')).trials;
-    assert.deepEqual(mid.map((t) => t.state), ['queued', 'queued'], 'its trial is queued again at once, no stale heartbeat to wait for');
+    assert.deepEqual(mid.map((t) => [t.state, t.attempts]), [['queued', 1]], 'its trial is queued again at once, no stale heartbeat to wait for');
     const w = await cli(flags);
     assert.equal(w.code, 0, w.stderr);
     const { trials } = await trialsOf(db, 'wk');

@@ -3,7 +3,7 @@
 // how to continue, then exit 130/143.
 import type { ProgressReporter } from '../report/progress.js';
 import type { SweepStore } from '../store/store.js';
-import { StopControl, handleStopSignals, stopExitCode, type SweepSummary } from '../sweep/index.js';
+import { StopControl, dieBy, handleStopSignals, stopExitCode, type SweepSummary } from '../sweep/index.js';
 import { summaryJson } from './sweep.js';
 
 export function installStop(out: ProgressReporter, drain: boolean, resumeHint: string): { stop: StopControl; dispose: () => void } {
@@ -20,7 +20,7 @@ export function installStop(out: ProgressReporter, drain: boolean, resumeHint: s
     (s) => {
       out.clear();
       process.stderr.write(`\ndsxplore: second signal (${s}): stopping now; a trial left running is re-queued by: ${resumeHint}\n`);
-      process.exit(stopExitCode(s));
+      dieBy(s);
     },
   );
   return { stop, dispose };
@@ -41,6 +41,7 @@ export async function exitStopped(summary: SweepSummary, store: SweepStore, out:
       `. Continue with:\n  ${resumeHint}\n`,
   );
   await store.close();
-  // the engine cannot be cancelled mid-epoch: exiting ends a training still running
+  // a training abandoned mid-epoch would hold process.exit() until it ends (see stop.ts)
+  if (released) dieBy(signal);
   process.exit(stopExitCode(signal));
 }
