@@ -105,6 +105,11 @@ export class TrialRunner {
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
     };
+    if (this.ctx.stop.requested && !this.ctx.stop.drain) {
+      // stopped while the data loaded: give the trial back without starting to train
+      await store.releaseTrial(trial.id, workerId);
+      return { kind: 'released' };
+    }
     const evalSet = data.validation ?? data.test;
     const beat = startHeartbeat(store, trial.id, workerId, this.ctx.heartbeatMs);
     const abort = this.ctx.stop.whenAborted();
