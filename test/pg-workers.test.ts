@@ -6,78 +6,19 @@
 // The test starts its own private server (test/helpers/postgres.ts) and stops it at the end.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { openStoreUrl, SCHEMA_VERSION, TrialStateError, type SweepStore, type TrialInput } from '../src/store/index.js';
-import pg from 'pg';
-import { PgStore, migratePg } from '../src/store/postgres.js';
+import { join } from 'node:path';
+import { openStoreUrl, migrate, SCHEMA_VERSION, TrialStateError, type Migration } from '../src/store/index.js';
+import { PgExecutor, POSTGRES } from '../src/store/postgres.js';
 import { UsageError } from '../src/errors.js';
-import type { Candidate } from '../src/space/types.js';
-import type { ModelSpec } from '../src/models/spec.js';
+import { candidate, outcome, trial } from './helpers/store-fixtures.js';
+import { cli, spawnCli, writeConfig } from './helpers/cli-process.js';
 import { addonPath } from '../src/engine/addon.js';
 import { pgSkip, startPostgres, type PgServer } from './helpers/postgres.js';
 
-const root = resolve(import.meta.dirname, '..');
 const haveEngine = existsSync(addonPath());
 const engineSkip = haveEngine ? false : `native engine not built (${addonPath()})`;
-
-function cliArgs(args: string[]): string[] {
-  const code = `import('./src/cli.ts').then(async m => process.exit(await m.main(${JSON.stringify(args)})))`;
-  return ['--import', 'tsx', '-e', code];
-}
-
-interface Run {
-  child: ChildProcess;
-  lines: Array<Record<string, any>>;
-  stderr: string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  onLine?: (l: Record<string, any>) => void;
-}
-
-/** Spawn `dsxplore ARGS` and collect its JSON lines. */
-function spawnCli(args: string[], onLine?: (l: Record<string, any>, run: Run) => void): Run {
-  const child = spawn(process.execPath, cliArgs(args), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const run: Run = {
-    child,
-    lines: [],
-    stderr: '',
-    exit: new Promise((res) => child.on('exit', (code, signal) => res({ code, signal }))),
-  };
-  let buf = '';
-  child.stderr!.on('data', (d) => (run.stderr += d));
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const text = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      if (!text.trim()) continue;
-      let l: Record<string, any>;
-      try {
-        l = JSON.parse(text) as Record<string, any>;
-      } catch {
-        l = { type: 'text', text };
-      }
-      run.lines.push(l);
-      onLine?.(l, run);
-    }
-  });
-  return run;
-}
-
-async function cli(args: string[]) {
-  const r = spawnCli(args);
-  const { code } = await r.exit;
-  return { code, lines: r.lines, stderr: r.stderr };
-}
-
-function writeConfig(dir: string, body: Record<string, unknown>): string {
-  const path = join(dir, `${String(body.name)}.json`);
-  writeFileSync(path, JSON.stringify(body, null, 2));
-  return path;
-}
 
 // tiny trainings: 16x16 synthetic images, a few batches, one thread
 const tiny = {
@@ -86,24 +27,6 @@ const tiny = {
   recipe: { epochs: 1, batchSize: 16, threads: 1 },
   baselines: false,
 };
-
-function candidate(name: string, macs = 1000): Candidate {
-  const spec = { format: 1, model: 'toy', inputShape: [1, 8, 8], classes: 2, slots: [], layers: [], tensors: [[1, 8, 8]], note: name } as unknown as ModelSpec;
-  return { hash: `h-${name}`, variants: [{ kind: 'std' }], label: name, baseline: false, spec, macs, flops: 2 * macs, params: macs / 10 };
-}
-const input = (c: Candidate, extra: Partial<TrialInput> = {}): TrialInput => ({ candidate: c, rung: 0, round: 0, epochs: 1, seed: 0, recipeHash: 'r1', ...extra });
-const outcome = (accuracy: number) => ({
-  state: 'done' as const,
-  accuracy,
-  testLoss: 0.5,
-  trainLoss: 0.4,
-  trainAccuracy: 0.9,
-  seconds: 1.5,
-  imagesPerSecond: 100,
-  device: 'cpu',
-  provenance: { seed: 0 },
-  epochs: [{ epoch: 1, lr: 0.1, trainLoss: 0.4, trainAccuracy: 0.9, testAccuracy: accuracy, seconds: 1.5 }],
-});
 
 describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
   let server: PgServer;
@@ -121,13 +44,14 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
     const url = await server.createDatabase('guards');
     // two stores opening a new database at once: one migrates, the other finds it done
     const [a, b] = await Promise.all([openStoreUrl(url), openStoreUrl(url)]);
+    const pa = a.executor;
     try {
       assert.equal(await a.schemaVersion(), SCHEMA_VERSION);
-      assert.equal(await (a as PgStore).migrate(), 0, 'migrating again applies nothing');
+      assert.equal(await migrate(pa, POSTGRES, a.location), 0, 'migrating again applies nothing');
       await a.createSweep({ name: 's', config: { x: 1 }, configHash: 'h' });
       await assert.rejects(b.createSweep({ name: 's', config: {}, configHash: 'h' }), /already exists/);
-      assert.equal(await a.enqueue('s', [input(candidate('a')), input(candidate('b', 2000))]), 2);
-      assert.equal(await a.enqueue('s', [input(candidate('a'))]), 0, 'a queued trial is not queued twice');
+      assert.equal(await a.enqueue('s', [trial(candidate('a')), trial(candidate('b', 2000))]), 2);
+      assert.equal(await a.enqueue('s', [trial(candidate('a'))]), 0, 'a queued trial is not queued twice');
       const x = (await a.claimNext('s', 'w1'))!;
       assert.equal(x.trial.label, 'a');
       assert.equal(x.trial.macs, 1000);
@@ -139,22 +63,21 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
       assert.equal(done.accuracy, 0.8);
       assert.deepEqual((await a.epochMetrics(done.id)).map((m) => m.testAccuracy), [0.8]);
       // the triggers refuse what the code would never do
-      const pa = a as PgStore;
-      await assert.rejects(pa.query(`UPDATE trials SET accuracy = 0.1 WHERE id = $1`, [done.id]), /finished and immutable/);
-      await assert.rejects(pa.query(`DELETE FROM trials WHERE id = $1`, [done.id]), /cannot be deleted/);
-      await assert.rejects(pa.query(`DELETE FROM epoch_metrics WHERE trial_id = $1`, [done.id]), /finished and immutable/);
+      await assert.rejects(pa.run(`UPDATE trials SET accuracy = 0.1 WHERE id = ?`, [done.id]), /finished and immutable/);
+      await assert.rejects(pa.run(`DELETE FROM trials WHERE id = ?`, [done.id]), /cannot be deleted/);
+      await assert.rejects(pa.run(`DELETE FROM epoch_metrics WHERE trial_id = ?`, [done.id]), /finished and immutable/);
       const q = (await a.trials('s')).find((t) => t.state === 'queued')!;
-      await assert.rejects(pa.query(`UPDATE trials SET state = 'failed' WHERE id = $1`, [q.id]), /illegal trial state transition/);
+      await assert.rejects(pa.run(`UPDATE trials SET state = 'failed' WHERE id = ?`, [q.id]), /illegal trial state transition/);
       // a stale running trial goes back to the queue; a fresh one stays
       const y = (await a.claimNext('s', 'w3'))!;
       assert.equal(await a.requeueRunning('s', { staleAfterMs: 60_000 }), 0);
-      await pa.query('UPDATE trials SET heartbeat_at = heartbeat_at - 120000 WHERE id = $1', [y.trial.id]);
+      await pa.run('UPDATE trials SET heartbeat_at = heartbeat_at - 120000 WHERE id = ?', [y.trial.id]);
       assert.equal(await a.requeueRunning('s', { staleAfterMs: 60_000 }), 1);
       assert.equal((await a.trial(y.trial.id))!.state, 'queued');
       assert.equal(await a.heartbeat(y.trial.id, 'w3'), false, 'the dead worker lost it');
       // reuse across sweeps
       await a.createSweep({ name: 't', config: {}, configHash: 'h' });
-      await a.enqueue('t', [input(candidate('a'))]);
+      await a.enqueue('t', [trial(candidate('a'))]);
       const z = (await a.claimNext('t', 'w4'))!;
       const copy = (await a.reuseFinished(z.trial.id, 'w4'))!;
       assert.equal(copy.reusedFrom, done.id);
@@ -169,32 +92,36 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
 
   test('migrations on PostgreSQL: applied in order, once, and a newer schema is refused', async () => {
     const url = await server.createDatabase('migrations');
-    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const x = await PgExecutor.open(url);
     try {
-      const ms = [
-        { version: 1, name: 'a', sql: '', pg: 'CREATE TABLE a (x INTEGER);' },
-        { version: 2, name: 'b', sql: '', pg: 'ALTER TABLE a ADD COLUMN y INTEGER;' },
+      const ms: Migration[] = [
+        { version: 1, name: 'a', ddl: (t) => `CREATE TABLE a (x ${t.bigint});` },
+        { version: 2, name: 'b', ddl: () => 'ALTER TABLE a ADD COLUMN y INTEGER;', sqlite: 'CREATE TABLE only_sqlite (z INTEGER);', pg: 'CREATE TABLE only_pg (z INTEGER);' },
       ];
-      assert.equal(await migratePg(pool, 'test', ms.slice(0, 1)), 1);
-      assert.equal(await migratePg(pool, 'test', ms), 1, 'only version 2 the second time');
-      const cols = (await pool.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'a' ORDER BY ordinal_position`)).rows;
-      assert.deepEqual(cols.map((c) => c.column_name), ['x', 'y']);
-      await assert.rejects(migratePg(pool, 'test', ms.slice(0, 1)), (e: unknown) => e instanceof UsageError && /newer/.test((e as Error).message));
+      assert.equal(await migrate(x, POSTGRES, 'test', ms.slice(0, 1)), 1);
+      assert.equal(await migrate(x, POSTGRES, 'test', ms), 1, 'only version 2 the second time');
+      const cols = await x.all<{ column_name: string; data_type: string }>(
+        `SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'a' ORDER BY ordinal_position`,
+      );
+      assert.deepEqual(cols.map((c) => `${c.column_name} ${c.data_type}`), ['x bigint', 'y integer']);
+      const only = await x.all<{ t: string }>(`SELECT table_name AS t FROM information_schema.tables WHERE table_name LIKE 'only_%'`);
+      assert.deepEqual(only.map((r) => r.t), ['only_pg'], 'the per-dialect DDL of this dialect only');
+      await assert.rejects(migrate(x, POSTGRES, 'test', ms.slice(0, 1)), (e: unknown) => e instanceof UsageError && /newer/.test((e as Error).message));
       // a failing migration changes nothing, its version included (DDL is transactional)
-      await assert.rejects(migratePg(pool, 'test', [...ms, { version: 3, name: 'c', sql: '', pg: 'CREATE TABLE a (x INTEGER);' }]));
-      assert.equal((await pool.query('SELECT MAX(version) AS v FROM schema_version')).rows[0].v, 2);
+      await assert.rejects(migrate(x, POSTGRES, 'test', [...ms, { version: 3, name: 'c', ddl: () => 'CREATE TABLE a (x INTEGER);' }]));
+      assert.equal((await x.one<{ v: number }>('SELECT MAX(version) AS v FROM schema_version'))!.v, 2);
     } finally {
-      await pool.end();
+      await x.close();
     }
   });
 
   test('two workers racing: the last queued trial and the next round go to exactly one', async () => {
     const url = await server.createDatabase('race');
-    const stores: SweepStore[] = await Promise.all([openStoreUrl(url), openStoreUrl(url), openStoreUrl(url)]);
+    const stores = await Promise.all([openStoreUrl(url), openStoreUrl(url), openStoreUrl(url)]);
     try {
       await stores[0]!.createSweep({ name: 'r', config: {}, configHash: 'h' });
       for (let i = 0; i < 15; i++) {
-        await stores[0]!.enqueue('r', [input(candidate(`c${i}`))]);
+        await stores[0]!.enqueue('r', [trial(candidate(`c${i}`))]);
         const got = await Promise.all(stores.map((s, k) => s.claimNext('r', `w${k}`)));
         const winners = got.filter((g) => g !== undefined);
         assert.equal(winners.length, 1, `round ${i}: exactly one worker gets the last trial`);
@@ -203,7 +130,7 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
         await stores[k]!.finishTrial(winners[0]!.trial.id, `w${k}`, outcome(0.5));
         // scheduling the next round: every store tries, one wins, its trials are queued once
         const sched = await Promise.all(
-          stores.map((s) => s.scheduleRound('r', 'round', i + 1, [input(candidate(`n${i}`), { round: i + 1 })])),
+          stores.map((s) => s.scheduleRound('r', 'round', i + 1, [trial(candidate(`n${i}`), { round: i + 1 })])),
         );
         assert.equal(sched.filter(Boolean).length, 1, `round ${i + 1} is scheduled exactly once`);
         assert.equal(await stores[1]!.hasRound('r', 'round', i + 1), true);
@@ -338,7 +265,7 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
     assert.deepEqual(scheduled.map((l) => `${l.what}${l.index}`).sort(), ['round1', 'round2', 'rung1', 'rung1', 'rung1']);
     const store = await openStoreUrl(url);
     try {
-      const rounds = (await (store as PgStore).query('SELECT kind, idx FROM rounds ORDER BY kind, idx')).rows;
+      const rounds = await store.executor.all<{ kind: string; idx: number }>('SELECT kind, idx FROM rounds ORDER BY kind, idx');
       assert.deepEqual(rounds.map((r) => `${r.kind}:${r.idx}`), ['round:0', 'round:1', 'round:2', 'rung@0:1', 'rung@1:1', 'rung@2:1']);
       const trials = await store.trials('evo');
       assert.ok(trials.every((t) => t.state === 'done' && t.attempts === 1), JSON.stringify(trials.map((t) => [t.state, t.attempts])));

@@ -24,7 +24,7 @@ async function fill(name: string, accuracyOf: (macs: number, i: number) => numbe
   });
   const plan = planSweep(config);
   const cands = [...plan.baselines, ...plan.search.initial()];
-  const store = openStore(db);
+  const store = await openStore(db);
   try {
     await store.createSweep({ name, config, configHash: name });
     await store.enqueue(

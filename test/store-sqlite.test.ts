@@ -1,79 +1,59 @@
 // The SQLite store: migrations, the trial state machine and its guards, reuse of identical
 // finished trials, once-only rounds and crash recovery of running trials.
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { openStore, openStoreForReading, migrate, MIGRATIONS, SCHEMA_VERSION, TrialStateError, type TrialInput } from '../src/store/index.js';
-import type { Candidate } from '../src/space/types.js';
-import type { ModelSpec } from '../src/models/spec.js';
+import { openStore, openStoreForReading, migrate, MIGRATIONS, SCHEMA_VERSION, TrialStateError, type Migration } from '../src/store/index.js';
+import { openSqliteExecutor, SQLITE } from '../src/store/sqlite.js';
+import { candidate, outcome, trial } from './helpers/store-fixtures.js';
 import { UsageError } from '../src/errors.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'dsx-store-'));
 }
 
-function candidate(name: string, macs = 1000, baseline = false): Candidate {
-  const spec = { format: 1, model: 'toy', inputShape: [1, 8, 8], classes: 2, slots: [], layers: [], tensors: [[1, 8, 8]], note: name } as unknown as ModelSpec;
-  return { hash: `h-${name}`, variants: [{ kind: 'std' }], label: name, baseline, spec, macs, flops: 2 * macs, params: macs / 10 };
-}
-
-function trial(c: Candidate, extra: Partial<TrialInput> = {}): TrialInput {
-  return { candidate: c, rung: 0, round: 0, epochs: 1, seed: 0, recipeHash: 'r1', ...extra };
-}
-
-const outcome = (accuracy: number) => ({
-  state: 'done' as const,
-  accuracy,
-  testLoss: 0.5,
-  trainLoss: 0.4,
-  trainAccuracy: 0.9,
-  seconds: 1.5,
-  imagesPerSecond: 100,
-  device: 'cpu',
-  provenance: { seed: 0 },
-  epochs: [{ epoch: 1, lr: 0.1, trainLoss: 0.4, trainAccuracy: 0.9, testAccuracy: accuracy, seconds: 1.5 }],
-});
-
-test('a new database gets every migration once, records its version, and reopens without change', () => {
+test('a new database gets every migration once, records its version, and reopens without change', async () => {
   const dir = tmp();
   try {
     const path = join(dir, 'nested', 'x.db');
-    const s = openStore(path);
+    const s = await openStore(path);
     assert.ok(existsSync(path), 'the directory and the file are created');
-    assert.equal(s.schemaVersion(), SCHEMA_VERSION);
-    const db = s.rawDatabase();
-    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
-    s.close();
-    const raw = new Database(path);
-    assert.equal(migrate(raw), 0, 'reopening applies nothing');
-    const rows = raw.prepare('SELECT version FROM schema_version ORDER BY version').all() as Array<{ version: number }>;
+    assert.equal(await s.schemaVersion(), SCHEMA_VERSION);
+    const db = s.executor;
+    assert.deepEqual(await db.one('PRAGMA journal_mode'), { journal_mode: 'wal' });
+    assert.deepEqual(await db.one('PRAGMA foreign_keys'), { foreign_keys: 1 });
+    await s.close();
+    const raw = openSqliteExecutor(path).executor;
+    assert.equal(await migrate(raw, SQLITE, path), 0, 'reopening applies nothing');
+    const rows = await raw.all<{ version: number }>('SELECT version FROM schema_version ORDER BY version');
     assert.deepEqual(rows.map((r) => r.version), MIGRATIONS.map((m) => m.version));
-    raw.close();
+    await raw.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('migrations run in order, only the missing ones, and a newer database is refused', () => {
-  const db = new Database(':memory:');
-  const ms = [
-    { version: 1, name: 'a', pg: '', sql: 'CREATE TABLE a (x INTEGER);' },
-    { version: 2, name: 'b', pg: '', sql: 'ALTER TABLE a ADD COLUMN y INTEGER;' },
+test('migrations run in order, only the missing ones, and a newer database is refused', async () => {
+  const db = openSqliteExecutor(':memory:').executor;
+  const ms: Migration[] = [
+    { version: 1, name: 'a', ddl: (t) => `CREATE TABLE a (x ${t.bigint});` },
+    { version: 2, name: 'b', ddl: () => 'ALTER TABLE a ADD COLUMN y INTEGER;', sqlite: 'CREATE TABLE only_sqlite (z INTEGER);', pg: 'CREATE TABLE only_pg (z INTEGER);' },
   ];
-  assert.equal(migrate(db, ms.slice(0, 1)), 1);
-  assert.equal(migrate(db, ms), 1, 'only version 2 is applied the second time');
-  const cols = (db.prepare('PRAGMA table_info(a)').all() as Array<{ name: string }>).map((c) => c.name);
+  assert.equal(await migrate(db, SQLITE, 'mem', ms.slice(0, 1)), 1);
+  assert.equal(await migrate(db, SQLITE, 'mem', ms), 1, 'only version 2 is applied the second time');
+  const cols = (await db.all<{ name: string }>('PRAGMA table_info(a)')).map((c) => c.name);
   assert.deepEqual(cols, ['x', 'y']);
-  assert.throws(() => migrate(db, ms.slice(0, 1)), (e: unknown) => e instanceof UsageError && /newer/.test((e as Error).message));
+  const tables = (await db.all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'only_%'")).map((r) => r.name);
+  assert.deepEqual(tables, ['only_sqlite'], 'the per-dialect DDL of this dialect only');
+  await assert.rejects(migrate(db, SQLITE, 'mem', ms.slice(0, 1)), (e: unknown) => e instanceof UsageError && /newer/.test((e as Error).message) && /mem/.test((e as Error).message));
   // a failing migration leaves the version where it was
-  const bad = [...ms, { version: 3, name: 'c', pg: '', sql: 'CREATE TABLE a (x INTEGER);' }];
-  assert.throws(() => migrate(db, bad));
-  assert.equal((db.prepare('SELECT MAX(version) v FROM schema_version').get() as { v: number }).v, 2);
-  db.close();
+  const bad = [...ms, { version: 3, name: 'c', ddl: () => 'CREATE TABLE a (x INTEGER);' }];
+  await assert.rejects(migrate(db, SQLITE, 'mem', bad));
+  assert.equal((await db.one<{ v: number }>('SELECT MAX(version) v FROM schema_version'))!.v, 2);
+  await db.close();
 });
 
 test('reading a missing database is a usage error and creates nothing', async () => {
@@ -88,21 +68,21 @@ test('reading a missing database is a usage error and creates nothing', async ()
 });
 
 test('sweep names are unique and the refusal says to pass --resume or rename', async () => {
-  const s = openStore(':memory:');
+  const s = await openStore(':memory:');
   const row = await s.createSweep({ name: 'a', config: { k: 1 }, configHash: 'c' });
   assert.equal(row.name, 'a');
   assert.deepEqual(row.config, { k: 1 });
   assert.equal(row.status, 'running');
   await assert.rejects(s.createSweep({ name: 'a', config: {}, configHash: 'c' }), (e: unknown) => e instanceof UsageError && /--resume/.test((e as Error).message) && /name/.test((e as Error).message));
   await s.setSweepStatus('a', 'finished');
-  assert.equal(s.getSweep('a')!.status, 'finished');
+  assert.equal((await s.getSweep('a'))!.status, 'finished');
   assert.equal(await s.sweepConfigHash('a'), 'c');
-  assert.equal(s.listSweeps().length, 1);
+  assert.equal((await s.listSweeps()).length, 1);
   s.close();
 });
 
 test('a trial goes queued -> running -> done, with metrics and provenance, and is then immutable', async () => {
-  const s = openStore(':memory:');
+  const s = await openStore(':memory:');
   await s.createSweep({ name: 'a', config: {}, configHash: 'c' });
   const c = candidate('x', 5000, true);
   assert.equal(await s.enqueue('a', [trial(c), trial(c)]), 1, 'the same trial is queued once');
@@ -123,41 +103,41 @@ test('a trial goes queued -> running -> done, with metrics and provenance, and i
   assert.ok(done.finishedAt && done.startedAt);
   assert.equal(done.provenance!.seed, 0);
   assert.equal(done.provenance!.attempts, 1);
-  assert.deepEqual(s.epochMetrics(done.id).map((m) => m.testAccuracy), [0.8]);
+  assert.deepEqual((await s.epochMetrics(done.id)).map((m) => m.testAccuracy), [0.8]);
 
   // every further change is refused, by the code and by the schema itself
   await assert.rejects(s.failTrial(done.id, 'w1', 'late'), /immutable/);
   await assert.rejects(s.pruneTrial(done.id, 'x'), /immutable/);
   await assert.rejects(s.recordEpoch(done.id, 'w1', { epoch: 2, lr: 0, trainLoss: 0, trainAccuracy: 0, seconds: 0 }), /immutable/);
-  const db = s.rawDatabase();
-  assert.throws(() => db.prepare('UPDATE trials SET accuracy = 0.1 WHERE id = ?').run(done.id), /immutable/);
-  assert.throws(() => db.prepare('DELETE FROM trials WHERE id = ?').run(done.id), /cannot be deleted/);
-  assert.throws(() => db.prepare('UPDATE epoch_metrics SET train_loss = 9 WHERE trial_id = ?').run(done.id), /immutable/);
-  assert.throws(() => db.prepare('DELETE FROM epoch_metrics WHERE trial_id = ?').run(done.id), /immutable/);
+  const db = s.executor;
+  await assert.rejects(db.run('UPDATE trials SET accuracy = 0.1 WHERE id = ?', [done.id]), /immutable/);
+  await assert.rejects(db.run('DELETE FROM trials WHERE id = ?', [done.id]), /cannot be deleted/);
+  await assert.rejects(db.run('UPDATE epoch_metrics SET train_loss = 9 WHERE trial_id = ?', [done.id]), /immutable/);
+  await assert.rejects(db.run('DELETE FROM epoch_metrics WHERE trial_id = ?', [done.id]), /immutable/);
   assert.equal(await s.requeueRunning('a'), 0, 'a finished trial is never re-queued');
-  assert.equal(s.trial(done.id)!.accuracy, 0.8);
+  assert.equal((await s.trial(done.id))!.accuracy, 0.8);
   s.close();
 });
 
 test('illegal transitions are refused by the schema even through raw SQL', async () => {
-  const s = openStore(':memory:');
+  const s = await openStore(':memory:');
   await s.createSweep({ name: 'a', config: {}, configHash: 'c' });
   await s.enqueue('a', [trial(candidate('x'))]);
-  const db = s.rawDatabase();
-  const id = (db.prepare('SELECT id FROM trials').get() as { id: number }).id;
-  assert.throws(() => db.prepare("UPDATE trials SET state = 'failed' WHERE id = ?").run(id), /illegal/);
-  assert.throws(() => db.prepare("UPDATE trials SET state = 'diverged' WHERE id = ?").run(id), /illegal/);
-  assert.throws(
-    () => db.prepare("INSERT INTO trials (sweep_id, candidate_hash, epochs, seed, recipe_hash, state, queued_at) VALUES (1, 'h-x', 1, 9, 'r', 'done', 'now')").run(),
+  const db = s.executor;
+  const id = (await db.one<{ id: number }>('SELECT id FROM trials'))!.id;
+  await assert.rejects(db.run("UPDATE trials SET state = 'failed' WHERE id = ?", [id]), /illegal/);
+  await assert.rejects(db.run("UPDATE trials SET state = 'diverged' WHERE id = ?", [id]), /illegal/);
+  await assert.rejects(
+    db.run("INSERT INTO trials (sweep_id, candidate_hash, epochs, seed, recipe_hash, state, queued_at) VALUES (1, 'h-x', 1, 9, 'r', 'done', 'now')"),
     /must be queued/,
   );
   await assert.rejects(s.failTrial(id, 'w', 'boom'), /cannot go from queued to failed/);
-  assert.equal(s.trial(id)!.state, 'queued');
+  assert.equal((await s.trial(id))!.state, 'queued');
   s.close();
 });
 
 test('failed, diverged and pruned are terminal, and failure keeps the message', async () => {
-  const s = openStore(':memory:');
+  const s = await openStore(':memory:');
   await s.createSweep({ name: 'a', config: {}, configHash: 'c' });
   await s.enqueue('a', ['f', 'd', 'p', 'q'].map((n) => trial(candidate(n))));
   const f = (await s.claimNext('a', 'w'))!;
@@ -170,7 +150,7 @@ test('failed, diverged and pruned are terminal, and failure keeps the message', 
   assert.equal(div.error, 'loss is NaN at epoch 1');
   const p = (await s.claimNext('a', 'w'))!;
   assert.equal((await s.pruneTrial(p.trial.id, 'not promoted')).state, 'pruned');
-  const q = s.trials('a').find((t) => t.label === 'q')!;
+  const q = (await s.trials('a')).find((t) => t.label === 'q')!;
   assert.equal((await s.pruneTrial(q.id, 'cancelled')).state, 'pruned', 'a queued trial can be pruned');
   for (const t of [failed, div]) {
     await assert.rejects(s.finishTrial(t.id, 'w', outcome(0.9)), TrialStateError);
@@ -180,18 +160,18 @@ test('failed, diverged and pruned are terminal, and failure keeps the message', 
 });
 
 test('requeueRunning returns running trials to the queue (all, or only stale heartbeats) and drops partial metrics', async () => {
-  const s = openStore(':memory:');
+  const s = await openStore(':memory:');
   await s.createSweep({ name: 'a', config: {}, configHash: 'c' });
   await s.enqueue('a', [trial(candidate('x')), trial(candidate('y')), trial(candidate('z'))]);
   const x = (await s.claimNext('a', 'dead'))!;
   const y = (await s.claimNext('a', 'alive'))!;
   await s.recordEpoch(x.trial.id, 'dead', { epoch: 1, lr: 0.1, trainLoss: 1, trainAccuracy: 0.5, seconds: 1 });
-  const db = s.rawDatabase();
-  db.prepare('UPDATE trials SET heartbeat_at = ? WHERE id = ?').run(Date.now() - 120_000, x.trial.id);
+  const db = s.executor;
+  await db.run('UPDATE trials SET heartbeat_at = ? WHERE id = ?', [Date.now() - 120_000, x.trial.id]);
   assert.equal(await s.requeueRunning('a', { staleAfterMs: 60_000 }), 1, 'only the stale one');
-  assert.equal(s.trial(x.trial.id)!.state, 'queued');
-  assert.equal(s.trial(y.trial.id)!.state, 'running');
-  assert.deepEqual(s.epochMetrics(x.trial.id), []);
+  assert.equal((await s.trial(x.trial.id))!.state, 'queued');
+  assert.equal((await s.trial(y.trial.id))!.state, 'running');
+  assert.deepEqual((await s.epochMetrics(x.trial.id)), []);
   // the dead worker can no longer write into the trial it lost
   await assert.rejects(s.finishTrial(x.trial.id, 'dead', outcome(0.5)), TrialStateError);
   assert.equal(await s.requeueRunning('a'), 1, 'without a grace period every running trial goes back');
@@ -202,7 +182,7 @@ test('requeueRunning returns running trials to the queue (all, or only stale hea
 });
 
 test('an identical finished trial from another sweep is reused, not trained again', async () => {
-  const s = openStore(':memory:');
+  const s = await openStore(':memory:');
   const c = candidate('x');
   await s.createSweep({ name: 'one', config: {}, configHash: 'c' });
   await s.enqueue('one', [trial(c)]);
@@ -221,7 +201,7 @@ test('an identical finished trial from another sweep is reused, not trained agai
       assert.equal(reused.state, 'done');
       assert.equal(reused.accuracy, 0.77);
       assert.equal(reused.provenance!.reusedFrom, t1.trial.id);
-      assert.deepEqual(s.epochMetrics(reused.id), s.epochMetrics(t1.trial.id));
+      assert.deepEqual((await s.epochMetrics(reused.id)), (await s.epochMetrics(t1.trial.id)));
     } else {
       await s.failTrial(t.trial.id, 'w', 'not needed here');
     }
@@ -240,20 +220,29 @@ test('a round is scheduled exactly once, even by racing processes on one file', 
   const dir = tmp();
   try {
     const path = join(dir, 'r.db');
-    const a = openStore(path);
-    const b = openStore(path);
+    const a = await openStore(path);
+    const b = await openStore(path);
     await a.createSweep({ name: 's', config: {}, configHash: 'c' });
     const batch = [trial(candidate('x'), { round: 1 }), trial(candidate('y'), { round: 1 })];
     assert.equal(await a.hasRound('s', 'round', 1), false);
     const got = await Promise.all([a.scheduleRound('s', 'round', 1, batch), b.scheduleRound('s', 'round', 1, batch)]);
     assert.deepEqual(got.sort(), [false, true]);
     assert.equal(await b.hasRound('s', 'round', 1), true);
-    assert.equal(a.trials('s').length, 2);
+    assert.equal((await a.trials('s')).length, 2);
     assert.equal(await a.scheduleRound('s', 'round', 1, [trial(candidate('z'))]), false);
-    assert.equal(b.trials('s').length, 2, 'a refused round queues nothing');
+    assert.equal((await b.trials('s')).length, 2, 'a refused round queues nothing');
     a.close();
     b.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('each store loads only its own driver: a PostgreSQL worker never loads better-sqlite3', () => {
+  const drivers = (kind: string) =>
+    JSON.parse(
+      execFileSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'helpers', 'loaded-drivers.ts'), kind], { encoding: 'utf8', timeout: 60_000 }),
+    ) as string[];
+  assert.deepEqual(drivers('postgres'), ['pg']);
+  assert.deepEqual(drivers('sqlite'), ['better-sqlite3']);
 });

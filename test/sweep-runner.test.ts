@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSweepConfig, type SweepConfig } from '../src/config/sweep.js';
-import { openStore, type SqliteStore } from '../src/store/index.js';
+import { openStore, type SqlStore } from '../src/store/index.js';
 import { runSweep, type SweepEvent } from '../src/sweep/index.js';
 import { UsageError } from '../src/errors.js';
 import type { TrainRequest, TrainResult } from '../src/engine/types.js';
@@ -64,8 +64,8 @@ function withDb<T>(fn: (path: string) => Promise<T>): Promise<T> {
   return fn(join(dir, 'r.db')).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
-function onePerCandidate(store: SqliteStore, sweep: string) {
-  const trials = store.trials(sweep);
+async function onePerCandidate(store: SqlStore, sweep: string) {
+  const trials = (await store.trials(sweep));
   const keys = trials.map((t) => `${t.candidateHash}/${t.rung}/${t.seed}`);
   assert.equal(new Set(keys).size, keys.length, 'no candidate is queued twice at one rung and seed');
   return trials;
@@ -73,7 +73,7 @@ function onePerCandidate(store: SqliteStore, sweep: string) {
 
 test('a random sweep trains every candidate and every baseline once and finishes', () =>
   withDb(async (path) => {
-    const store = openStore(path);
+    const store = await openStore(path);
     const calls: TrainRequest[] = [];
     const events: SweepEvent[] = [];
     const cfg = config();
@@ -83,7 +83,7 @@ test('a random sweep trains every candidate and every baseline once and finishes
       return inner(req);
     };
     const summary = await runSweep({ store, config: cfg, train: slow, loadData, onEvent: (e) => events.push(e) });
-    const trials = onePerCandidate(store, cfg.name);
+    const trials = await onePerCandidate(store, cfg.name);
     const baselines = trials.filter((t) => t.baseline).map((t) => t.label).sort();
     assert.deepEqual(baselines, ['dw-gpw:cg=2', 'dw-gpw:cg=4', 'dw-pw', 'gc-shuffle:g=2', 'gc-shuffle:g=4', 'std'].sort());
     assert.equal(trials.filter((t) => !t.baseline).length, 3);
@@ -93,7 +93,7 @@ test('a random sweep trains every candidate and every baseline once and finishes
     assert.ok(calls.every((c) => c.recipe.seed === 0 && c.recipe.epochs === 1));
     assert.equal(summary.trained, trials.length);
     assert.equal(summary.counts.done, trials.length);
-    assert.equal(store.getSweep(cfg.name)!.status, 'finished');
+    assert.equal((await store.getSweep(cfg.name))!.status, 'finished');
     const plan = events.find((e) => e.type === 'plan');
     assert.ok(plan && plan.type === 'plan');
     assert.equal(plan.spaceSize, 6n);
@@ -103,7 +103,7 @@ test('a random sweep trains every candidate and every baseline once and finishes
     const prov = t.provenance!;
     for (const k of ['dsxplore', 'configHash', 'specHash', 'seed', 'recipe', 'device', 'startedAt', 'finishedAt']) assert.ok(k in prov, k);
     assert.equal(prov.specHash, t.candidateHash);
-    assert.equal(store.epochMetrics(t.id).length, 1);
+    assert.equal((await store.epochMetrics(t.id)).length, 1);
     // the best so far is reported with the final progress
     const last = [...events].reverse().find((e) => e.type === 'trial-end');
     assert.ok(last && last.type === 'trial-end' && last.progress.finished === trials.length);
@@ -117,7 +117,7 @@ test('a random sweep trains every candidate and every baseline once and finishes
 
 test('a failing candidate is recorded as failed with its error and the sweep goes on; diverged passes through', () =>
   withDb(async (path) => {
-    const store = openStore(path);
+    const store = await openStore(path);
     const calls: TrainRequest[] = [];
     const cfg = config({ baselines: false, search: { kind: 'random', n: 4, seed: 2 } });
     let n = 0;
@@ -135,20 +135,20 @@ test('a failing candidate is recorded as failed with its error and the sweep goe
       loadData,
       train: fakeTrain(calls, { fail: (r) => failWhich.has(idx(r)), diverge: (r) => divergeWhich.has(idx(r)) }),
     });
-    const trials = store.trials(cfg.name);
+    const trials = (await store.trials(cfg.name));
     assert.equal(trials.length, 4);
     assert.deepEqual(trials.map((t) => t.state), ['done', 'failed', 'diverged', 'done']);
     assert.match(trials[1]!.error!, /out of memory in conv2d/);
     assert.match(trials[2]!.error!, /NaN/);
     assert.equal(trials[2]!.accuracy, null);
     assert.equal(summary.failed, 1);
-    assert.equal(store.getSweep(cfg.name)!.status, 'finished');
+    assert.equal((await store.getSweep(cfg.name))!.status, 'finished');
     store.close();
   }));
 
 test('a second sweep with the same recipe trains nothing twice; a different recipe trains again', () =>
   withDb(async (path) => {
-    const store = openStore(path);
+    const store = await openStore(path);
     const first: TrainRequest[] = [];
     await runSweep({ store, config: config({ name: 'one' }), train: fakeTrain(first), loadData });
     const second: TrainRequest[] = [];
@@ -156,8 +156,8 @@ test('a second sweep with the same recipe trains nothing twice; a different reci
     const s2 = await runSweep({ store, config: config({ name: 'two', recipe: { epochs: 1, threads: 1 } }), train: fakeTrain(second), loadData });
     assert.equal(second.length, 0, 'nothing trained again');
     assert.equal(s2.reused, first.length);
-    const one = new Map(store.trials('one').map((t) => [t.candidateHash, t]));
-    for (const t of store.trials('two')) {
+    const one = new Map((await store.trials('one')).map((t) => [t.candidateHash, t]));
+    for (const t of (await store.trials('two'))) {
       assert.equal(t.state, 'done');
       assert.equal(t.reusedFrom, one.get(t.candidateHash)!.id);
       assert.equal(t.accuracy, one.get(t.candidateHash)!.accuracy);
@@ -170,7 +170,7 @@ test('a second sweep with the same recipe trains nothing twice; a different reci
 
 test('an existing name needs --resume, and --resume refuses a changed config', () =>
   withDb(async (path) => {
-    const store = openStore(path);
+    const store = await openStore(path);
     await runSweep({ store, config: config(), train: fakeTrain([]), loadData });
     await assert.rejects(
       runSweep({ store, config: config(), train: fakeTrain([]), loadData }),
@@ -183,25 +183,25 @@ test('an existing name needs --resume, and --resume refuses a changed config', (
     const again: TrainRequest[] = [];
     const s = await runSweep({ store, config: config(), resume: true, train: fakeTrain(again), loadData });
     assert.equal(again.length, 0, 'resuming a finished sweep trains nothing');
-    assert.equal(s.counts.done, store.trials('runner-test').length);
+    assert.equal(s.counts.done, (await store.trials('runner-test')).length);
     store.close();
   }));
 
 test('a grid larger than --max-candidates is refused before anything is written', () =>
   withDb(async (path) => {
-    const store = openStore(path);
+    const store = await openStore(path);
     await assert.rejects(
       runSweep({ store, config: config({ search: { kind: 'grid' } }), maxCandidates: 5, train: fakeTrain([]), loadData }),
       (e: unknown) => e instanceof UsageError && /max-candidates/.test((e as Error).message),
     );
-    assert.equal(store.getSweep('runner-test'), undefined);
+    assert.equal((await store.getSweep('runner-test')), undefined);
     store.close();
   }));
 
 test('resume after a dead worker: its running trial is trained again, finished ones are kept', () =>
   withDb(async (path) => {
     const cfg = config({ baselines: false, search: { kind: 'random', n: 5, seed: 3 } });
-    const a = openStore(path);
+    const a = await openStore(path);
     const firstCalls: TrainRequest[] = [];
     let hang!: () => void;
     const hung = new Promise<void>((r) => (hang = r));
@@ -221,22 +221,22 @@ test('resume after a dead worker: its running trial is trained again, finished o
       },
     });
     await hung;
-    const before = a.trials(cfg.name);
+    const before = (await a.trials(cfg.name));
     assert.deepEqual(before.map((t) => t.state).sort(), ['done', 'done', 'queued', 'queued', 'running']);
     const doneBefore = before.filter((t) => t.state === 'done');
     // while it hangs, its heartbeat timer keeps the trial alive
     const running = before.find((t) => t.state === 'running')!;
     await new Promise((r) => setTimeout(r, 200));
-    assert.ok(a.trial(running.id)!.heartbeatAt! > running.heartbeatAt!, 'heartbeats advance during training');
+    assert.ok((await a.trial(running.id))!.heartbeatAt! > running.heartbeatAt!, 'heartbeats advance during training');
 
-    const b = openStore(path);
+    const b = await openStore(path);
     const secondCalls: TrainRequest[] = [];
     const events: SweepEvent[] = [];
     await runSweep({ store: b, config: cfg, resume: true, loadData, train: fakeTrain(secondCalls), onEvent: (e) => events.push(e) });
-    const after = onePerCandidate(b, cfg.name);
+    const after = await onePerCandidate(b, cfg.name);
     assert.ok(after.every((t) => t.state === 'done'));
     assert.equal(secondCalls.length, 3, 'the interrupted trial and the two queued ones');
-    for (const d of doneBefore) assert.deepEqual(b.trial(d.id), d, 'finished trials are untouched');
+    for (const d of doneBefore) assert.deepEqual((await b.trial(d.id)), d, 'finished trials are untouched');
     const plan = events.find((e) => e.type === 'plan');
     assert.ok(plan?.type === 'plan' && plan.requeued === 1 && plan.resumed);
     assert.equal(after.find((t) => t.id === running.id)!.attempts, 2);
@@ -248,11 +248,11 @@ test('resume after a dead worker: its running trial is trained again, finished o
 
 test('successive halving promotes by Pareto rank, keeps the baselines, and schedules each rung once', () =>
   withDb(async (path) => {
-    const store = openStore(path);
+    const store = await openStore(path);
     const calls: TrainRequest[] = [];
     const cfg = config({ recipe: {}, search: { kind: 'random', n: 6, seed: 1 }, multiFidelity: { rungs: [1, 3], eta: 3 } });
     await runSweep({ store, config: cfg, train: fakeTrain(calls), loadData });
-    const trials = onePerCandidate(store, cfg.name);
+    const trials = await onePerCandidate(store, cfg.name);
     const r0 = trials.filter((t) => t.rung === 0);
     const r1 = trials.filter((t) => t.rung === 1);
     assert.equal(r0.filter((t) => !t.baseline).length, 6);
@@ -269,15 +269,25 @@ test('successive halving promotes by Pareto rank, keeps the baselines, and sched
       const beaten = contenders.filter((o) => !up.has(o.candidateHash) && dominates(o, me));
       assert.deepEqual(beaten.map((o) => o.label), [], `${me.label} climbed though dominated by candidates left behind`);
     }
-    const rounds = store.rawDatabase().prepare('SELECT kind, idx FROM rounds ORDER BY kind, idx').all();
+    const rounds = await store.executor.all('SELECT kind, idx FROM rounds ORDER BY kind, idx');
     assert.deepEqual(rounds, [{ kind: 'round', idx: 0 }, { kind: 'rung@0', idx: 1 }]);
     assert.equal(calls.length, trials.length);
+    // the pruner's decisions are recorded: one per rung-0 candidate, the promoted ones
+    // exactly those that climbed, ranked 0..5 among the contenders
+    const decisions = await store.prunerDecisions(cfg.name);
+    assert.equal(decisions.length, r0.length);
+    assert.ok(decisions.every((d) => d.round === 0 && d.rung === 0));
+    assert.deepEqual(new Set(decisions.filter((d) => d.promoted).map((d) => d.candidateHash)), up);
+    const halving = decisions.filter((d) => d.pruner === 'successive-halving');
+    assert.deepEqual(halving.map((d) => d.rank), [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(halving.map((d) => d.promoted), [true, true, false, false, false, false]);
+    assert.ok(decisions.filter((d) => d.pruner === 'baseline').every((d) => d.promoted && d.rank === null));
     store.close();
   }));
 
 test('an evolutionary sweep runs every generation exactly once', () =>
   withDb(async (path) => {
-    const store = openStore(path);
+    const store = await openStore(path);
     const calls: TrainRequest[] = [];
     const cfg = config({
       baselines: false,
@@ -285,10 +295,10 @@ test('an evolutionary sweep runs every generation exactly once', () =>
       search: { kind: 'evolutionary', population: 4, generations: 2, seed: 5 },
     });
     await runSweep({ store, config: cfg, train: fakeTrain(calls), loadData });
-    const trials = onePerCandidate(store, cfg.name);
+    const trials = await onePerCandidate(store, cfg.name);
     const byRound = [0, 1, 2].map((r) => trials.filter((t) => t.round === r).length);
     assert.deepEqual(byRound, [4, 4, 4]);
-    const rounds = store.rawDatabase().prepare("SELECT idx FROM rounds WHERE kind = 'round' ORDER BY idx").all();
+    const rounds = await store.executor.all("SELECT idx FROM rounds WHERE kind = 'round' ORDER BY idx");
     assert.deepEqual(rounds, [{ idx: 0 }, { idx: 1 }, { idx: 2 }]);
     assert.equal(calls.length, 12);
     store.close();
@@ -296,7 +306,7 @@ test('an evolutionary sweep runs every generation exactly once', () =>
 
 test('a setup that cannot train at all stops the sweep before any trial is written off', () =>
   withDb(async (path) => {
-    const store = openStore(path);
+    const store = await openStore(path);
     const cfg = config({ baselines: false });
     const ten = { ...tiny, count: 10, images: new Uint8Array(10 * 1024), labels: new Uint8Array(10) };
     const loadTen = (): LoadedDatasets => ({ train: ten, test: ten });
@@ -322,7 +332,7 @@ test('a setup that cannot train at all stops the sweep before any trial is writt
 
 test('constraints are applied before training: the plan reports what they keep, and an empty space is refused', () =>
   withDb(async (path) => {
-    const store = openStore(path);
+    const store = await openStore(path);
     const events: SweepEvent[] = [];
     const calls: TrainRequest[] = [];
     // cg=4 designs cost less than cg=2 ones; a bound between them keeps the cg=4 half
@@ -337,18 +347,18 @@ test('constraints are applied before training: the plan reports what they keep, 
     assert.equal(plan.spaceSize, 6n);
     assert.equal(plan.feasible, BigInt(macs.filter((m) => m <= bound).length));
     assert.ok(plan.feasible > 0n && plan.feasible < 6n);
-    assert.ok(store.trials(cfg.name).every((t) => t.macs <= bound));
+    assert.ok((await store.trials(cfg.name)).every((t) => t.macs <= bound));
     assert.equal(calls.length, Number(plan.feasible));
 
     const none = config({ name: 'none', baselines: false, constraints: { maxMacs: 1 } });
     await assert.rejects(runSweep({ store, config: none, train: fakeTrain([]), loadData }), /constraints leave no candidate/);
-    assert.equal(store.getSweep('none'), undefined, 'nothing written');
+    assert.equal((await store.getSweep('none')), undefined, 'nothing written');
     store.close();
   }));
 
 test('evolution with successive halving: each generation climbs its rungs before the next is bred', () =>
   withDb(async (path) => {
-    const store = openStore(path);
+    const store = await openStore(path);
     const calls: TrainRequest[] = [];
     const cfg = config({
       baselines: false,
@@ -358,13 +368,13 @@ test('evolution with successive halving: each generation climbs its rungs before
       multiFidelity: { rungs: [1, 2], eta: 2 },
     });
     await runSweep({ store, config: cfg, train: fakeTrain(calls), loadData });
-    const trials = onePerCandidate(store, cfg.name);
+    const trials = await onePerCandidate(store, cfg.name);
     const shape = [0, 1].map((r) => [0, 1].map((k) => trials.filter((t) => t.round === r && t.rung === k).length));
     assert.deepEqual(shape, [[4, 2], [4, 2]]);
     // generation 1 was bred only after generation 0 had finished both rungs
     const firstOfGen1 = Math.min(...trials.filter((t) => t.round === 1).map((t) => t.id));
     assert.ok(trials.filter((t) => t.round === 0).every((t) => t.id < firstOfGen1));
-    const rounds = store.rawDatabase().prepare('SELECT kind, idx FROM rounds ORDER BY created_at, kind').all();
+    const rounds = await store.executor.all('SELECT kind, idx FROM rounds ORDER BY created_at, kind');
     assert.deepEqual(rounds.map((r: any) => `${r.kind}:${r.idx}`).sort(), ['round:0', 'round:1', 'rung@0:1', 'rung@1:1']);
     store.close();
   }));

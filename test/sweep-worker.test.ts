@@ -96,9 +96,9 @@ test('two workers on one SQLite file train an enqueued sweep, each trial once', 
     done.forEach((d) => assert.equal(d.code, 0, d.err));
     const trained = done.map((d) => JSON.parse(d.out.trim().split('\n').at(-1)!).trained as number);
     assert.equal(trained[0]! + trained[1]!, 6);
-    const s = openStore(db);
-    const trials = s.trials('local');
-    s.close();
+    const s = await openStore(db);
+    const trials = (await s.trials('local'));
+    await s.close();
     assert.equal(trials.length, 6);
     assert.ok(trials.every((t) => t.state === 'done' && t.attempts === 1));
   } finally {

@@ -8,7 +8,6 @@ export async function migrateCommand(opts: { store?: string; db?: string; json?:
   const url = storeUrl(opts);
   // open without migrating, to tell "was at N" from "is at M"
   const before = await (async () => {
-    if (url.startsWith('sqlite:')) return undefined; // opening SQLite migrates; version read after
     const s = await openStoreUrl(url, { migrate: false });
     try {
       return await s.schemaVersion();

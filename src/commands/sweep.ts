@@ -9,6 +9,7 @@ import { openStoreUrl, defaultDbPath, storeUrl, redactUrl } from '../store/index
 import { runSweep, type SweepEvent, type SweepProgress, type SweepSummary } from '../sweep/index.js';
 import { ProgressReporter, formatDuration } from '../report/progress.js';
 import type { DeviceRequest } from '../engine/types.js';
+import { exitStopped, installStop } from './stopping.js';
 
 export const DEFAULT_MAX_CANDIDATES = 1000;
 
@@ -30,6 +31,7 @@ const optionsSchema = z.object({
     .default('auto'),
   json: z.boolean().optional(),
   dataDir: z.string().min(1).optional(),
+  drain: z.boolean().optional(),
 });
 
 type SweepFlags = z.input<typeof optionsSchema>;
@@ -163,19 +165,9 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
   const store = await openStoreUrl(url);
   const storeFlag = o.store ? ` --store ${redactUrl(o.store)}` : o.db ? ` --db ${o.db}` : '';
   const { out, onEvent } = makeReporter(o.json);
-  // Ctrl-C (or a scheduler's SIGTERM) is a crash like any other for the store: the trial in
-  // training is re-queued on resume. Say how to continue instead of dying silently.
-  const onInterrupt = (signal: NodeJS.Signals) => {
-    out.clear();
-    process.stderr.write(
-      `\ndsxplore: sweep ${config.name} interrupted; finished trials are kept. Continue it with:\n` +
-        `  dsxplore sweep --config ${o.config}${storeFlag} --resume\n`,
-    );
-    void store.close();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onInterrupt);
-  process.once('SIGTERM', onInterrupt);
+  const resumeHint = `dsxplore sweep --config ${o.config}${storeFlag} --resume`;
+  const { stop, dispose } = installStop(out, o.drain ?? false, resumeHint);
+  store.onWarning = (message) => onEvent({ type: 'warning', message });
   try {
     const summary = await runSweep({
       store,
@@ -185,7 +177,9 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
       maxCandidates: o.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
       onEvent,
       enqueueOnly: o.enqueueOnly ?? false,
+      stop,
     });
+    if (summary.stopped) await exitStopped(summary, store, out, resumeHint);
     out.clear();
     if (o.enqueueOnly) {
       const q = summary.counts;
@@ -203,8 +197,7 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
     );
     return summary;
   } finally {
-    process.removeListener('SIGINT', onInterrupt);
-    process.removeListener('SIGTERM', onInterrupt);
+    dispose();
     out.clear();
     await store.close();
   }
@@ -223,6 +216,7 @@ export function registerSweep(program: Command): void {
     .option('--store <url>', 'results store: sqlite:PATH or postgres://user:password@host:5432/db (default: $DSXPLORE_STORE, else --db)')
     .option('--enqueue-only', 'create the sweep and queue its candidates, then exit: `dsxplore worker` processes train them')
     .option('--resume', 'continue the sweep of the same name: re-queue interrupted trials, keep finished ones')
+    .option('--drain', 'on SIGINT/SIGTERM, finish the running trial before stopping (default: put it back in the queue at once)')
     .option('--max-candidates <n>', `refuse a grid with more candidates than this (default ${DEFAULT_MAX_CANDIDATES})`)
     .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
     .option('--data-dir <dir>', 'folder with the dataset files (overrides dataset.dataDir of the config)')

@@ -9,6 +9,7 @@ import { openStoreUrl, storeUrl, redactUrl } from '../store/index.js';
 import { runWorker, type SweepSummary } from '../sweep/index.js';
 import type { DeviceRequest } from '../engine/types.js';
 import { makeReporter, summaryJson, summaryText } from './sweep.js';
+import { exitStopped, installStop } from './stopping.js';
 
 const seconds = (flag: string) =>
   z
@@ -30,6 +31,7 @@ const optionsSchema = z.object({
   heartbeat: seconds('--heartbeat'),
   dataDir: z.string().min(1).optional(),
   json: z.boolean().optional(),
+  drain: z.boolean().optional(),
 });
 
 type WorkerFlags = z.input<typeof optionsSchema>;
@@ -49,18 +51,10 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
   const store = await openStoreUrl(storeUrl(o));
   const storeFlag = o.store ? ` --store ${redactUrl(o.store)}` : o.db ? ` --db ${o.db}` : '';
   const { out, onEvent } = makeReporter(o.json);
-  // a stopped worker's trial goes back to the queue once its heartbeat is stale; say so
-  const onInterrupt = (signal: NodeJS.Signals) => {
-    out.clear();
-    process.stderr.write(
-      `\ndsxplore: worker stopped; its trial (if any) is re-queued by other workers after ` +
-        `${staleAfterMs / 1000}s without a heartbeat, or by: dsxplore sweep --config FILE${storeFlag} --resume\n`,
-    );
-    void store.close();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onInterrupt);
-  process.once('SIGTERM', onInterrupt);
+  const resumeHint = `dsxplore worker${storeFlag}${o.sweep ? ` --sweep ${o.sweep}` : ''}`;
+  const { stop, dispose } = installStop(out, o.drain ?? false, resumeHint);
+  // workers elsewhere use the store too: the reconnects of a shared store are news
+  store.onWarning = (message) => onEvent({ type: 'warning', message });
   try {
     const summary = await runWorker({
       store,
@@ -70,7 +64,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
       staleAfterMs,
       dataDir: o.dataDir,
       onEvent,
+      stop,
     });
+    if (summary.stopped) await exitStopped(summary, store, out, resumeHint);
     out.clear();
     out.result(
       summaryJson(summary),
@@ -78,8 +74,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
     );
     return summary;
   } finally {
-    process.removeListener('SIGINT', onInterrupt);
-    process.removeListener('SIGTERM', onInterrupt);
+    dispose();
     out.clear();
     await store.close();
   }
@@ -103,6 +98,7 @@ export function registerWorker(program: Command): void {
       `re-queue a running trial whose worker sent no heartbeat for this long (default ${DEFAULT_STALE_AFTER_S})`,
     )
     .option('--data-dir <dir>', 'folder with the dataset files on this machine (overrides dataset.dataDir of the config)')
+    .option('--drain', 'on SIGINT/SIGTERM, finish the running trial before stopping (default: put it back in the queue at once)')
     .option('--json', 'print JSON lines instead of a progress display (the default when piped)')
     .action(async (opts: WorkerFlags) => {
       await workerCommand(opts);

@@ -19,13 +19,20 @@ export function promotionCount(n: number, eta: number): number {
 
 /** Hashes promoted to the next rung, best first. */
 export function promoteByRank(results: readonly RungResult[], eta: number, objectives: readonly Objective[]): string[] {
+  return rankOrder(results, objectives)
+    .slice(0, promotionCount(results.length, eta))
+    .map((i) => results[i].hash);
+}
+
+/** Indices of `results`, best first: Pareto rank, then crowding, then accuracy, then hash. */
+export function rankOrder(results: readonly RungResult[], objectives: readonly Objective[]): number[] {
   const pts = results.map((r) => toVector(r, objectives));
   const key = results.map(() => ({ rank: 0, crowding: 0 }));
   nonDominatedFronts(pts).forEach((front, rank) => {
     const cd = crowdingDistance(pts, front);
     for (const i of front) key[i] = { rank, crowding: cd.get(i)! };
   });
-  const order = results
+  return results
     .map((_, i) => i)
     .sort(
       (a, b) =>
@@ -34,5 +41,4 @@ export function promoteByRank(results: readonly RungResult[], eta: number, objec
         results[b].accuracy - results[a].accuracy ||
         (results[a].hash < results[b].hash ? -1 : results[a].hash > results[b].hash ? 1 : 0),
     );
-  return order.slice(0, promotionCount(results.length, eta)).map((i) => results[i].hash);
 }

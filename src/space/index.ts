@@ -30,7 +30,8 @@ export type { Cost, Genome, ModelAccess, Space, Unit, UnitOption } from './space
 export { countFeasible, countFeasibleExact, enumerateGrid, sampleRandom, type FeasibleCount } from './sample.js';
 export { baselineCandidates, createSearch, makeCandidate } from './search.js';
 export type { FinishedResult, Search, SearchOptions } from './search.js';
-export { promoteByRank, promotionCount, type RungResult } from './halving.js';
+export { promoteByRank, promotionCount, rankOrder, type RungResult } from './halving.js';
+export { successiveHalving, type Pruner, type PrunerDecision } from './pruner.js';
 export { modelAccess, modelAccessFor, modelOptionsFor } from './model.js';
 export { createRng, type Rng } from './rng.js';
 

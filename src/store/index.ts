@@ -5,8 +5,11 @@
 // $DSXPLORE_STORE, then $DSXPLORE_DB, then results/dsxplore.db under the current directory.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { SqliteStore } from './sqlite.js';
+import { SqlStore } from './sql-store.js';
+import { checkSchema, migrate } from './migrations.js';
+import { redactUrl } from './url.js';
 import type { SweepStore } from './store.js';
 
 export const DEFAULT_DB_PATH = join('results', 'dsxplore.db');
@@ -43,39 +46,85 @@ export function storeUrl(flags: { store?: string; db?: string } = {}): string {
   return `sqlite:${defaultDbPath()}`;
 }
 
+export interface OpenOptions {
+  /** apply missing migrations (default true; never with readOnly) */
+  migrate?: boolean;
+  /** read only: SQLite opened readonly (the file must exist), PostgreSQL with
+   * default_transaction_read_only=on; no migration, and the schema must be this build's */
+  readOnly?: boolean;
+}
+
 /** Open (creating and migrating when needed) the SQLite database at `path`. */
-export function openStore(path: string = defaultDbPath()): SqliteStore {
-  return new SqliteStore(path);
+export async function openStore(path: string = defaultDbPath(), opts: OpenOptions = {}): Promise<SqlStore> {
+  return openLocation({ kind: 'sqlite', path }, opts);
 }
 
 /** Open (creating and migrating when needed) the store a URL names. */
-export async function openStoreUrl(url: string, opts: { migrate?: boolean } = {}): Promise<SweepStore> {
-  const loc = parseStoreUrl(url);
-  if (loc.kind === 'sqlite') return new SqliteStore(loc.path);
-  const { PgStore } = await import('./postgres.js');
-  return PgStore.open(loc.url, opts);
+export async function openStoreUrl(url: string, opts: OpenOptions = {}): Promise<SqlStore> {
+  return openLocation(parseStoreUrl(url), opts);
 }
 
-/** Open an existing store for reports and exports; a missing SQLite file is the user's to
- * fix (no empty database is created as a side effect of reading). Accepts a URL or, for
- * compatibility, a bare SQLite path. */
-export async function openStoreForReading(urlOrPath: string = `sqlite:${defaultDbPath()}`): Promise<SweepStore> {
+/** How long a worker keeps trying to reach a PostgreSQL server it lost: $DSXPLORE_RECONNECT_TIMEOUT seconds (300). */
+export function reconnectTimeoutMs(): number {
+  const v = process.env.DSXPLORE_RECONNECT_TIMEOUT;
+  if (v === undefined || v === '') return 300_000;
+  const parsed = z.coerce.number().positive().safeParse(v);
+  if (!parsed.success) throw new UsageError(`$DSXPLORE_RECONNECT_TIMEOUT must be a number of seconds > 0, not '${v}'`);
+  return parsed.data * 1000;
+}
+
+async function openLocation(loc: StoreLocation, opts: OpenOptions): Promise<SqlStore> {
+  let store: SqlStore;
+  if (loc.kind === 'sqlite') {
+    // imported here so that a PostgreSQL worker never loads better-sqlite3
+    const { openSqliteExecutor, SQLITE } = await import('./sqlite.js');
+    const { executor, location } = openSqliteExecutor(loc.path, { readOnly: opts.readOnly });
+    store = new SqlStore(executor, SQLITE, location, false);
+  } else {
+    const { PgExecutor, POSTGRES } = await import('./postgres.js');
+    const executor = await PgExecutor.open(loc.url, {
+      readOnly: opts.readOnly,
+      reconnect: { giveUpAfterMs: reconnectTimeoutMs() },
+    });
+    store = new SqlStore(executor, POSTGRES, executor.location, true);
+  }
+  try {
+    if (opts.readOnly) {
+      const flag = loc.kind === 'sqlite' ? `--db ${loc.path}` : `--store ${redactUrl(loc.url)}`;
+      await checkSchema(store.executor, store.dialect, store.location, flag);
+    } else if (opts.migrate !== false) {
+      await migrate(store.executor, store.dialect, store.location);
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+/** Open an existing store for reports, exports and the dashboard; a missing SQLite file is
+ * the user's to fix (no empty database is created as a side effect of reading). Accepts a
+ * URL or, for compatibility, a bare SQLite path. With `readOnly`, nothing is written (a
+ * sweep may be writing the same WAL database meanwhile). */
+export async function openStoreForReading(
+  urlOrPath: string = `sqlite:${defaultDbPath()}`,
+  opts: { readOnly?: boolean } = {},
+): Promise<SweepStore> {
   const loc: StoreLocation =
     /^sqlite:|:\/\//.test(urlOrPath) ? parseStoreUrl(urlOrPath) : { kind: 'sqlite', path: urlOrPath };
-  if (loc.kind === 'postgres') {
-    const { PgStore } = await import('./postgres.js');
-    return PgStore.open(loc.url);
-  }
-  if (loc.path !== ':memory:' && !existsSync(loc.path)) {
+  if (loc.kind === 'sqlite' && loc.path !== ':memory:' && !existsSync(loc.path)) {
     throw new UsageError(
       `no results database at ${loc.path}; run a sweep first (dsxplore sweep --config FILE) or pass --db PATH / --store URL`,
     );
   }
-  return new SqliteStore(loc.path);
+  return openLocation(loc, { readOnly: opts.readOnly });
 }
 
-export { SqliteStore, migrate } from './sqlite.js';
+export { SqlStore } from './sql-store.js';
+export { StoreError } from './errors.js';
+export type { Executor, Dialect } from './executor.js';
 export { redactUrl } from './url.js';
-export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
+export { MIGRATIONS, SCHEMA_VERSION, migrate, migrationSql, type Migration } from './migrations.js';
 export * from './store.js';
+export { TRIAL_STATES } from './states.js';
 export type { SweepRow, TrialRow, TrialState, StoreReader, MaybePromise } from './types.js';

@@ -1,28 +1,36 @@
-// The database schema as an ordered list of migrations. A database records the versions it
-// has applied (schema_version); opening it applies the missing ones, in order, each in a
-// transaction. Never edit a migration that has shipped: add the next one.
+// The database schema as one ordered list of migrations, for both dialects. A database
+// records the versions it has applied (schema_version); opening it for writing applies the
+// missing ones, in order, in one transaction. Never edit a migration that has shipped: add
+// the next one. A migration is DDL written once over the dialect's column types, plus
+// per-dialect DDL only where the two databases differ (the guards: SQLite triggers and
+// PL/pgSQL functions).
 //
-// Guards live in the schema itself (triggers), so no code path, present or future, can
-// move a trial along an illegal edge of the state machine or alter a finished trial.
+// Guards live in the schema itself, so no code path, present or future, can move a trial
+// along an illegal edge of the state machine (states.ts) or alter a finished trial.
+import { UsageError } from '../errors.js';
+import { version as dsxVersion } from '../version.js';
+import type { Dialect, Executor, SqlTypes } from './executor.js';
+import { FINISHED_STATES, TRIAL_STATES, legalMoveSql, sqlStates } from './states.js';
 
 export interface Migration {
   version: number;
   name: string;
-  /** SQLite dialect */
-  sql: string;
-  /** PostgreSQL dialect of the same schema change (same tables, columns, guards) */
-  pg: string;
+  /** DDL in both dialects, over the dialect's column types */
+  ddl?: (t: SqlTypes) => string;
+  /** DDL for one dialect only, run after `ddl` */
+  sqlite?: string;
+  pg?: string;
 }
 
-const FINISHED = `('done','failed','pruned','diverged')`;
+const FINISHED = sqlStates(FINISHED_STATES);
 
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     name: 'sweeps, candidates, trials, epoch metrics, rounds',
-    sql: `
+    ddl: (t) => `
 CREATE TABLE sweeps (
-  id          INTEGER PRIMARY KEY,
+  id          ${t.id},
   name        TEXT NOT NULL UNIQUE,
   config      TEXT NOT NULL,
   config_hash TEXT NOT NULL,
@@ -38,36 +46,35 @@ CREATE TABLE candidates (
   label      TEXT NOT NULL,
   variants   TEXT NOT NULL,
   spec       TEXT NOT NULL,
-  macs       INTEGER NOT NULL,
-  flops      INTEGER NOT NULL,
-  params     INTEGER NOT NULL,
+  macs       ${t.bigint} NOT NULL,
+  flops      ${t.bigint} NOT NULL,
+  params     ${t.bigint} NOT NULL,
   created_at TEXT NOT NULL
 );
 
 CREATE TABLE trials (
-  id                INTEGER PRIMARY KEY,
+  id                ${t.id},
   sweep_id          INTEGER NOT NULL REFERENCES sweeps(id),
   candidate_hash    TEXT NOT NULL REFERENCES candidates(hash),
   baseline          INTEGER NOT NULL DEFAULT 0 CHECK (baseline IN (0,1)),
   round             INTEGER NOT NULL DEFAULT 0,
   rung              INTEGER NOT NULL DEFAULT 0,
   epochs            INTEGER NOT NULL CHECK (epochs >= 1),
-  seed              INTEGER NOT NULL,
+  seed              ${t.bigint} NOT NULL,
   recipe_hash       TEXT NOT NULL,
-  state             TEXT NOT NULL DEFAULT 'queued'
-                    CHECK (state IN ('queued','running','done','failed','pruned','diverged')),
+  state             TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ${sqlStates(TRIAL_STATES)}),
   worker_id         TEXT,
-  heartbeat_at      INTEGER,
+  heartbeat_at      ${t.bigint},
   attempts          INTEGER NOT NULL DEFAULT 0,
   queued_at         TEXT NOT NULL,
   started_at        TEXT,
   finished_at       TEXT,
-  accuracy          REAL,
-  test_loss         REAL,
-  train_loss        REAL,
-  train_accuracy    REAL,
-  seconds           REAL,
-  images_per_second REAL,
+  accuracy          ${t.real},
+  test_loss         ${t.real},
+  train_loss        ${t.real},
+  train_accuracy    ${t.real},
+  seconds           ${t.real},
+  images_per_second ${t.real},
   device            TEXT,
   error             TEXT,
   reused_from       INTEGER REFERENCES trials(id),
@@ -80,12 +87,12 @@ CREATE INDEX trials_by_identity ON trials (candidate_hash, recipe_hash, epochs, 
 CREATE TABLE epoch_metrics (
   trial_id       INTEGER NOT NULL REFERENCES trials(id),
   epoch          INTEGER NOT NULL,
-  lr             REAL,
-  train_loss     REAL,
-  train_accuracy REAL,
-  test_accuracy  REAL,
-  test_loss      REAL,
-  seconds        REAL,
+  lr             ${t.real},
+  train_loss     ${t.real},
+  train_accuracy ${t.real},
+  test_accuracy  ${t.real},
+  test_loss      ${t.real},
+  seconds        ${t.real},
   PRIMARY KEY (trial_id, epoch)
 );
 
@@ -96,15 +103,14 @@ CREATE TABLE rounds (
   created_at TEXT NOT NULL,
   PRIMARY KEY (sweep_id, kind, idx)
 );
-
+`,
+    sqlite: `
 CREATE TRIGGER trials_finished_immutable BEFORE UPDATE ON trials
 WHEN OLD.state IN ${FINISHED}
 BEGIN SELECT RAISE(ABORT, 'trial is finished and immutable'); END;
 
 CREATE TRIGGER trials_legal_transition BEFORE UPDATE OF state ON trials
-WHEN OLD.state <> NEW.state AND NOT (
-     (OLD.state = 'queued'  AND NEW.state IN ('running','done','pruned'))
-  OR (OLD.state = 'running' AND NEW.state IN ('queued','done','failed','pruned','diverged')))
+WHEN NOT ${legalMoveSql('OLD.state', 'NEW.state')}
 BEGIN SELECT RAISE(ABORT, 'illegal trial state transition'); END;
 
 CREATE TRIGGER trials_insert_queued BEFORE INSERT ON trials
@@ -128,83 +134,6 @@ WHEN (SELECT state FROM trials WHERE id = OLD.trial_id) IN ${FINISHED}
 BEGIN SELECT RAISE(ABORT, 'trial is finished and immutable'); END;
 `,
     pg: `
-CREATE TABLE sweeps (
-  id          INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-  name        TEXT NOT NULL UNIQUE,
-  config      TEXT NOT NULL,
-  config_hash TEXT NOT NULL,
-  status      TEXT NOT NULL DEFAULT 'running' CHECK (status IN ('running','finished')),
-  version     TEXT NOT NULL,
-  created_at  TEXT NOT NULL,
-  finished_at TEXT
-);
-
-CREATE TABLE candidates (
-  hash       TEXT PRIMARY KEY,
-  model      TEXT NOT NULL,
-  label      TEXT NOT NULL,
-  variants   TEXT NOT NULL,
-  spec       TEXT NOT NULL,
-  macs       BIGINT NOT NULL,
-  flops      BIGINT NOT NULL,
-  params     BIGINT NOT NULL,
-  created_at TEXT NOT NULL
-);
-
-CREATE TABLE trials (
-  id                INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
-  sweep_id          INTEGER NOT NULL REFERENCES sweeps(id),
-  candidate_hash    TEXT NOT NULL REFERENCES candidates(hash),
-  baseline          INTEGER NOT NULL DEFAULT 0 CHECK (baseline IN (0,1)),
-  round             INTEGER NOT NULL DEFAULT 0,
-  rung              INTEGER NOT NULL DEFAULT 0,
-  epochs            INTEGER NOT NULL CHECK (epochs >= 1),
-  seed              BIGINT NOT NULL,
-  recipe_hash       TEXT NOT NULL,
-  state             TEXT NOT NULL DEFAULT 'queued'
-                    CHECK (state IN ('queued','running','done','failed','pruned','diverged')),
-  worker_id         TEXT,
-  heartbeat_at      BIGINT,
-  attempts          INTEGER NOT NULL DEFAULT 0,
-  queued_at         TEXT NOT NULL,
-  started_at        TEXT,
-  finished_at       TEXT,
-  accuracy          DOUBLE PRECISION,
-  test_loss         DOUBLE PRECISION,
-  train_loss        DOUBLE PRECISION,
-  train_accuracy    DOUBLE PRECISION,
-  seconds           DOUBLE PRECISION,
-  images_per_second DOUBLE PRECISION,
-  device            TEXT,
-  error             TEXT,
-  reused_from       INTEGER REFERENCES trials(id),
-  provenance        TEXT,
-  UNIQUE (sweep_id, candidate_hash, rung, seed)
-);
-CREATE INDEX trials_by_state ON trials (sweep_id, state, id);
-CREATE INDEX trials_by_identity ON trials (candidate_hash, recipe_hash, epochs, seed, state);
-
-CREATE TABLE epoch_metrics (
-  trial_id       INTEGER NOT NULL REFERENCES trials(id),
-  epoch          INTEGER NOT NULL,
-  lr             DOUBLE PRECISION,
-  train_loss     DOUBLE PRECISION,
-  train_accuracy DOUBLE PRECISION,
-  test_accuracy  DOUBLE PRECISION,
-  test_loss      DOUBLE PRECISION,
-  seconds        DOUBLE PRECISION,
-  PRIMARY KEY (trial_id, epoch)
-);
-
-CREATE TABLE rounds (
-  sweep_id   INTEGER NOT NULL REFERENCES sweeps(id),
-  kind       TEXT NOT NULL,
-  idx        INTEGER NOT NULL,
-  created_at TEXT NOT NULL,
-  PRIMARY KEY (sweep_id, kind, idx)
-);
-
--- the same guards as the SQLite triggers, in PL/pgSQL
 CREATE FUNCTION dsx_trials_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
@@ -215,9 +144,7 @@ BEGIN
     RETURN OLD;
   END IF;
   IF OLD.state IN ${FINISHED} THEN RAISE EXCEPTION 'trial is finished and immutable'; END IF;
-  IF OLD.state <> NEW.state AND NOT (
-       (OLD.state = 'queued'  AND NEW.state IN ('running','done','pruned'))
-    OR (OLD.state = 'running' AND NEW.state IN ('queued','done','failed','pruned','diverged'))) THEN
+  IF NOT ${legalMoveSql('OLD.state', 'NEW.state')} THEN
     RAISE EXCEPTION 'illegal trial state transition';
   END IF;
   RETURN NEW;
@@ -239,7 +166,87 @@ CREATE TRIGGER epoch_metrics_guard BEFORE INSERT OR UPDATE OR DELETE ON epoch_me
   FOR EACH ROW EXECUTE FUNCTION dsx_epoch_metrics_guard();
 `,
   },
+  {
+    version: 2,
+    name: 'pruner decisions',
+    // one row per candidate a pruner judged at the end of a rung: promoted to the next
+    // rung or stopped there, and its rank (null for baselines, which always climb)
+    ddl: (t) => `
+CREATE TABLE pruner_decisions (
+  sweep_id       INTEGER NOT NULL REFERENCES sweeps(id),
+  round          INTEGER NOT NULL,
+  rung           INTEGER NOT NULL,
+  candidate_hash TEXT NOT NULL REFERENCES candidates(hash),
+  pruner         TEXT NOT NULL,
+  promoted       INTEGER NOT NULL CHECK (promoted IN (0,1)),
+  rank           INTEGER,
+  accuracy       ${t.real},
+  created_at     TEXT NOT NULL,
+  PRIMARY KEY (sweep_id, round, rung, candidate_hash)
+);
+`,
+  },
 ];
 
 /** The newest schema this build knows. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The DDL of one migration in one dialect. */
+export function migrationSql(m: Migration, d: Dialect): string {
+  return [m.ddl?.(d.types) ?? '', d.name === 'sqlite' ? (m.sqlite ?? '') : (m.pg ?? '')].join('\n');
+}
+
+const newestOf = (ms: readonly Migration[]) => (ms.length ? ms[ms.length - 1]!.version : 0);
+
+function newerError(location: string, current: number, newest: number): UsageError {
+  return new UsageError(
+    `the store ${location} has schema version ${current}, newer than this dsxplore (${dsxVersion}) ` +
+      `understands (${newest}); upgrade dsxplore, or use another --db / --store`,
+  );
+}
+
+/** The schema version of a database (0 when it has none yet). */
+export async function schemaVersionOf(x: Executor, d: Dialect): Promise<number> {
+  const has = await x.one<{ ok: unknown }>(d.tableExists, ['schema_version']);
+  if (!has?.ok) return 0;
+  return Number((await x.one<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_version'))?.v ?? 0);
+}
+
+/** Apply the migrations the database lacks, in order, in one transaction; refuse a
+ * database from a newer build. Returns how many were applied. */
+export async function migrate(
+  x: Executor,
+  d: Dialect,
+  location: string,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number> {
+  return x.transaction(async (tx) => {
+    // processes starting at once: one migrates, the others wait and then find nothing to do
+    if (d.migrationLock) await tx.run(d.migrationLock);
+    await tx.script(`CREATE TABLE IF NOT EXISTS schema_version (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+    const current = await schemaVersionOf(tx, d);
+    const newest = newestOf(migrations);
+    if (current > newest) throw newerError(location, current, newest);
+    let applied = 0;
+    for (const m of migrations) {
+      if (m.version <= current) continue;
+      await tx.script(migrationSql(m, d));
+      await tx.run('INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, new Date().toISOString()]);
+      applied++;
+    }
+    return applied;
+  });
+}
+
+/** For a store opened read-only (nothing may be migrated): its schema must be this build's. */
+export async function checkSchema(x: Executor, d: Dialect, location: string, storeFlag: string): Promise<void> {
+  const v = await schemaVersionOf(x, d);
+  if (v > SCHEMA_VERSION) throw newerError(location, v, SCHEMA_VERSION);
+  if (v < SCHEMA_VERSION) {
+    throw new UsageError(
+      `the store ${location} has schema version ${v}, older than this dsxplore's (${SCHEMA_VERSION}); ` +
+        `upgrade it first with: dsxplore store migrate ${storeFlag}`,
+    );
+  }
+}

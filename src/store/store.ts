@@ -1,31 +1,22 @@
 // The store as the sweep runner sees it: creating sweeps, queueing trials, claiming them,
 // heartbeats, results, reuse of identical finished trials and once-only scheduling of
-// rounds. Asynchronous on purpose: SQLite answers at once, but a networked database
-// (PostgreSQL, issue 8) implements the same contract without touching the runner.
+// rounds. Asynchronous: SQLite answers at once, PostgreSQL over the network; one
+// implementation (sql-store.ts) serves both.
 import type { Candidate } from '../space/types.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { EpochMetrics } from '../engine/types.js';
-import type { MaybePromise, StoreReader, SweepRow, TrialRow, TrialState } from './types.js';
+import type { StateCounts } from './states.js';
+import type { MaybePromise, StoreReader, SweepRow, TrialRow } from './types.js';
 
-/** States a trial never leaves. */
-export const FINISHED_STATES = ['done', 'failed', 'pruned', 'diverged'] as const;
-export type FinishedState = (typeof FINISHED_STATES)[number];
-
-export function isFinished(state: TrialState): state is FinishedState {
-  return (FINISHED_STATES as readonly string[]).includes(state);
-}
-
-/** The legal moves of the trial state machine; everything else is refused. */
-export const TRANSITIONS: Readonly<Record<TrialState, readonly TrialState[]>> = {
-  // queued -> done is reuse of an identical finished trial; queued -> pruned is cancelling
-  queued: ['running', 'done', 'pruned'],
-  // running -> queued is recovery of a trial whose worker died
-  running: ['queued', 'done', 'failed', 'pruned', 'diverged'],
-  done: [],
-  failed: [],
-  pruned: [],
-  diverged: [],
-};
+export {
+  FINISHED_STATES,
+  TRANSITIONS,
+  TrialStateError,
+  checkTransition,
+  isFinished,
+  type FinishedState,
+  type StateCounts,
+} from './states.js';
 
 export interface NewSweep {
   name: string;
@@ -72,11 +63,16 @@ export interface TrialOutcome {
   provenance: Record<string, unknown>;
 }
 
-export type StateCounts = Record<TrialState, number>;
-
-/** Thrown when a caller breaks the trial state machine or touches a finished trial. */
-export class TrialStateError extends Error {
-  override name = 'TrialStateError';
+/** What a pruner decided for one candidate at the end of a rung (see src/space/pruner.ts). */
+export interface PrunerDecisionRow {
+  round: number;
+  rung: number;
+  candidateHash: string;
+  pruner: string;
+  promoted: boolean;
+  /** place in the pruner's order (0 = best); null for baselines, which always climb */
+  rank: number | null;
+  accuracy: number | null;
 }
 
 export interface SweepStore extends StoreReader {
@@ -97,7 +93,16 @@ export interface SweepStore extends StoreReader {
   /** Queue the trials of round `index` of `kind` ('generation', 'rung', ...) exactly once:
    * the first caller records the round and queues its trials atomically and gets true;
    * later callers get false and change nothing. */
-  scheduleRound(sweep: string, kind: string, index: number, trials: TrialInput[]): Promise<boolean>;
+  scheduleRound(
+    sweep: string,
+    kind: string,
+    index: number,
+    trials: TrialInput[],
+    /** what the pruner decided to get here, recorded in the same transaction */
+    decisions?: PrunerDecisionRow[],
+  ): Promise<boolean>;
+  /** The pruner decisions recorded for a sweep, by round, rung and rank. */
+  prunerDecisions(sweep: string): Promise<PrunerDecisionRow[]>;
   hasRound(sweep: string, kind: string, index: number): Promise<boolean>;
 
   /** Take the oldest queued trial of the sweep for `workerId` (queued -> running), or
@@ -125,38 +130,12 @@ export interface SweepStore extends StoreReader {
   requeueRunning(sweep: string, opts?: { staleAfterMs?: number }): Promise<number>;
 
   counts(sweep: string): Promise<StateCounts>;
+  epochMetrics(trialId: number): Promise<EpochMetrics[]>;
   /** A recorded candidate, rebuilt from the database (baseline: as first queued in `sweep`). */
   candidate(hash: string, sweep?: string): MaybePromise<Candidate | undefined>;
   trial(id: number): MaybePromise<TrialRow | undefined>;
-  epochMetrics(trialId: number): MaybePromise<EpochMetrics[]>;
   /** The schema version of the open database. */
   schemaVersion(): MaybePromise<number>;
-}
-
-/** The row of a trial about to move to `to` (by `workerId`, when a holder is named), or
- * undefined when there is none. Throws TrialStateError unless the move is legal; shared by
- * every store so the state machine has one definition. */
-export function checkTransition<R extends { state: TrialState; worker_id: string | null }>(
-  r: R | undefined,
-  trialId: number,
-  to: TrialState,
-  workerId?: string,
-): R {
-  if (!r) throw new TrialStateError(`trial ${trialId} does not exist`);
-  if (isFinished(r.state)) {
-    throw new TrialStateError(`trial ${trialId} is finished (${r.state}) and immutable; it cannot become ${to}`);
-  }
-  if (!TRANSITIONS[r.state].includes(to)) {
-    throw new TrialStateError(`trial ${trialId} cannot go from ${r.state} to ${to}`);
-  }
-  if (workerId !== undefined && r.state !== 'running') {
-    throw new TrialStateError(`trial ${trialId} is ${r.state}, not running under worker ${workerId}`);
-  }
-  if (workerId !== undefined && r.worker_id !== workerId) {
-    throw new TrialStateError(
-      `trial ${trialId} is held by worker ${r.worker_id ?? '(none)'}, not ${workerId}; it was probably ` +
-        `re-queued after a missed heartbeat`,
-    );
-  }
-  return r;
+  /** Where to say that the connection to the database was lost or is back (PostgreSQL). */
+  onWarning?: (message: string) => void;
 }

@@ -1,7 +1,9 @@
 // Plain rows the store hands to the rest of the program (report, pareto, runner).
 import type { Variant } from '../models/spec.js';
+import type { EpochMetrics } from '../engine/types.js';
+import type { StateCounts, TrialState } from './states.js';
 
-export type TrialState = 'queued' | 'running' | 'done' | 'failed' | 'pruned' | 'diverged';
+export type { StateCounts, TrialState } from './states.js';
 
 export interface SweepRow {
   id: number;
@@ -70,5 +72,9 @@ export interface StoreReader {
   listSweeps(): MaybePromise<SweepRow[]>;
   getSweep(name: string): MaybePromise<SweepRow | undefined>;
   trials(sweep: string): MaybePromise<TrialRow[]>;
+  /** per-epoch metrics of a trial, in epoch order */
+  epochMetrics(trialId: number): MaybePromise<EpochMetrics[]>;
+  /** how many trials of the sweep are in each state */
+  counts(sweep: string): MaybePromise<StateCounts>;
   close(): MaybePromise<void>;
 }

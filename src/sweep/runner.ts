@@ -9,54 +9,26 @@
 // the sweep and queues its first round, and any number of `runWorker` processes, anywhere,
 // claim queued trials one at a time from the shared store (PostgreSQL), heartbeat while
 // training, re-queue trials of workers that went silent, and schedule the next generation
-// or rung exactly once (SweepStore.scheduleRound) when enough results exist.
+// or rung exactly once (SweepStore.scheduleRound) when enough results exist. The loop's
+// parts live beside this file: claim.ts (the next trial), trial.ts (running one),
+// heartbeat.ts, and stop.ts (SIGINT/SIGTERM).
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { version as dsxVersion } from '../version.js';
 import { parseSweepConfig, type SweepConfig } from '../config/sweep.js';
 import { countFeasible, planSweep, type SweepPlan } from '../space/index.js';
-import type { DeviceRequest, TrainProgress, TrainRequest, TrainResult } from '../engine/types.js';
+import type { DeviceRequest, TrainRequest, TrainResult } from '../engine/types.js';
 import type { LoadedDatasets } from '../data/index.js';
-import { head } from '../data/transform.js';
 import type { StateCounts, SweepStore } from '../store/store.js';
-import { TrialStateError } from '../store/store.js';
 import type { SweepRow, TrialRow } from '../store/types.js';
-import { configHash, recipeHash, trialRecipe } from './identity.js';
-import { advance, expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
+import { configHash } from './identity.js';
+import { expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
+import { claimNext } from './claim.js';
+import { TrialRunner } from './trial.js';
+import { StopControl, type StopSignal } from './stop.js';
+import type { SweepEvent, SweepProgress, WorkContext } from './context.js';
 
-export type SweepEvent =
-  | {
-      type: 'plan';
-      sweep: string;
-      spaceSize: bigint;
-      feasible: bigint;
-      feasibleExact: boolean;
-      searchKind: string;
-      initialCandidates: number;
-      baselines: string[];
-      skippedBaselines: string[];
-      resumed: boolean;
-      requeued: number;
-    }
-  | { type: 'scheduled'; what: 'round' | 'rung'; index: number; trials: number }
-  | { type: 'trial-start'; trial: TrialRow; progress: SweepProgress }
-  | { type: 'trial-progress'; trial: TrialRow; p: TrainProgress }
-  | { type: 'trial-end'; trial: TrialRow; reused: boolean; progress: SweepProgress }
-  | { type: 'warning'; message: string };
-
-/** Overall progress of the sweep, as the TTY bar and the JSON lines show it. */
-export interface SweepProgress {
-  /** finished trials (any terminal state) */
-  finished: number;
-  /** trials known so far plus those later rounds/rungs are expected to add */
-  total: number;
-  counts: StateCounts;
-  best: { label: string; accuracy: number; macs: number } | null;
-  /** seconds left: the work left (MACs x epochs of unfinished and expected trials) at the
-   * speed this process has trained so far */
-  etaSeconds: number | null;
-}
+export type { SweepEvent, SweepProgress } from './context.js';
 
 export interface SweepSummary {
   sweep: string;
@@ -68,6 +40,8 @@ export interface SweepSummary {
   best: SweepProgress['best'];
   seconds: number;
   database: string;
+  /** set when a signal stopped the run before the sweep finished */
+  stopped?: { signal: StopSignal; released: number };
 }
 
 export interface RunnerOptions {
@@ -98,21 +72,21 @@ export interface RunnerOptions {
   /** create the sweep and queue its first round, then return without training: workers
    * (`dsxplore worker`) do the rest */
   enqueueOnly?: boolean;
+  /** asked to stop by a signal (see stop.ts) */
+  stop?: StopControl;
 }
 
 /** A worker: trains the queued trials of a sweep that already exists in the store. */
 export interface WorkerOptions
   extends Pick<
     RunnerOptions,
-    'store' | 'device' | 'onEvent' | 'heartbeatMs' | 'staleAfterMs' | 'workerId' | 'train' | 'loadData' | 'plan' | 'preflight'
+    'store' | 'device' | 'onEvent' | 'heartbeatMs' | 'staleAfterMs' | 'workerId' | 'train' | 'loadData' | 'plan' | 'preflight' | 'stop'
   > {
   /** the sweep to work on (default: the most recent sweep that is not finished) */
   sweep?: string;
   /** folder with the dataset files on this machine (overrides the config's dataset.dataDir) */
   dataDir?: string;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function bestOf(trials: readonly TrialRow[]): SweepProgress['best'] {
   let best: SweepProgress['best'] = null;
@@ -121,23 +95,6 @@ function bestOf(trials: readonly TrialRow[]): SweepProgress['best'] {
     if (!best || t.accuracy > best.accuracy) best = { label: t.label, accuracy: t.accuracy, macs: t.macs };
   }
   return best;
-}
-
-async function defaultLoad(config: SweepConfig): Promise<LoadedDatasets> {
-  const { loadDataset } = await import('../data/index.js');
-  return loadDataset(config.dataset.name, {
-    dataDir: config.dataset.dataDir,
-    limitTrain: config.dataset.limitTrain,
-    limitTest: config.dataset.limitTest,
-    validation: config.dataset.validation,
-    seed: 0,
-  });
-}
-
-async function defaultTrain(req: TrainRequest): Promise<TrainResult> {
-  // imported lazily so that planning and --help work without the native addon
-  const engine = await import('../engine/index.js');
-  return engine.train(req);
 }
 
 /** Create or resume the sweep the config names and run it to the end. */
@@ -212,7 +169,7 @@ export async function runSweep(opts: RunnerOptions): Promise<SweepSummary> {
       database: store.location,
     };
   }
-  return work({ ...opts, config, plan, hash, workerId, heartbeatMs, staleAfterMs, started, emit });
+  return work({ ...opts, config, plan, hash, workerId, heartbeatMs, staleAfterMs, started, emit, stop: opts.stop ?? new StopControl() });
 }
 
 /** Pick the sweep a worker serves: the named one, or the most recent unfinished one. */
@@ -259,28 +216,15 @@ export async function runWorker(opts: WorkerOptions): Promise<SweepSummary> {
   // the same search and schedules the same next rounds
   const plan = opts.plan ?? planSweep(config, { maxCandidates: Number.MAX_SAFE_INTEGER });
   const hash = (await store.sweepConfigHash(row.name)) ?? configHash(config);
-  return work({ ...opts, config, plan, hash, workerId, heartbeatMs, staleAfterMs, started, emit });
+  return work({ ...opts, config, plan, hash, workerId, heartbeatMs, staleAfterMs, started, emit, stop: opts.stop ?? new StopControl() });
 }
 
-interface WorkContext
-  extends Pick<RunnerOptions, 'store' | 'device' | 'train' | 'loadData' | 'preflight'> {
-  config: SweepConfig;
-  plan: SweepPlan;
-  hash: string;
-  workerId: string;
-  heartbeatMs: number;
-  staleAfterMs: number;
-  started: number;
-  emit: (e: SweepEvent) => void;
-}
-
-/** The worker loop: claim, train, record, schedule the next step; until nothing is left. */
-async function work(opts: WorkContext): Promise<SweepSummary> {
-  const { store, config, plan, hash, workerId, heartbeatMs, staleAfterMs, started, emit } = opts;
+/** The worker loop: claim, train, record, schedule the next step; until nothing is left
+ * or a signal stops it. */
+async function work(ctx: WorkContext): Promise<SweepSummary> {
+  const { store, config, plan, started, emit } = ctx;
   const name = config.name;
-  let data: LoadedDatasets | undefined;
-  let preflight = opts.preflight ?? !opts.train;
-  const train = opts.train ?? defaultTrain;
+  const trials = new TrialRunner(ctx);
   let trained = 0;
   let reused = 0;
   let failed = 0;
@@ -288,180 +232,63 @@ async function work(opts: WorkContext): Promise<SweepSummary> {
   // work done, in MACs x epochs: candidates differ tenfold in cost, so time per trial is a
   // poor yardstick for the ETA
   let trainedWork = 0;
-  const work = (t: TrialRow) => t.macs * t.epochs;
+  const workOf = (t: TrialRow) => t.macs * t.epochs;
 
   const progress = async (): Promise<SweepProgress> => {
-    const trials = await store.trials(name);
+    const all = await store.trials(name);
     const counts = await store.counts(name);
     const finished = counts.done + counts.failed + counts.pruned + counts.diverged;
-    const total = trials.length + expectedMoreTrials(config, plan.search, trials);
-    const open = trials.filter((t) => t.state === 'queued' || t.state === 'running');
-    const openWork = open.reduce((s, t) => s + work(t), 0);
-    const meanWork = trials.reduce((s, t) => s + work(t), 0) / Math.max(1, trials.length);
-    const leftWork = openWork + (total - trials.length) * meanWork;
+    const total = all.length + expectedMoreTrials(config, plan.search, all);
+    const open = all.filter((t) => t.state === 'queued' || t.state === 'running');
+    const openWork = open.reduce((s, t) => s + workOf(t), 0);
+    const meanWork = all.reduce((s, t) => s + workOf(t), 0) / Math.max(1, all.length);
+    const leftWork = openWork + (total - all.length) * meanWork;
     return {
       finished,
       total,
       counts,
-      best: bestOf(trials),
+      best: bestOf(all),
       etaSeconds: trainedWork > 0 ? (trainSeconds / trainedWork) * leftWork : null,
     };
   };
 
+  let released = 0;
   for (;;) {
-    const claimed = await store.claimNext(name, workerId);
-    if (!claimed) {
-      const step = await advance(store, config, plan.search, name);
-      if (step.kind === 'finished') break;
-      if (step.kind === 'scheduled') {
-        emit({ type: 'scheduled', what: step.what as 'round' | 'rung', index: step.index, trials: step.trials });
-        continue;
-      }
-      // other workers hold the remaining trials: wait for them, reclaiming dead ones
-      const counts = await store.counts(name);
-      if (counts.queued === 0 && counts.running > 0) {
-        await sleep(Math.min(1000, heartbeatMs));
-        const back = await store.requeueRunning(name, { staleAfterMs });
-        if (back > 0) {
-          emit({ type: 'warning', message: `re-queued ${back} trial(s) whose worker stopped heartbeating for over ${staleAfterMs / 1000}s` });
-        }
-      } else await sleep(20);
-      continue;
-    }
-    const { trial, spec } = claimed;
-
-    const copy = await store.reuseFinished(trial.id, workerId);
+    const next = await claimNext(ctx);
+    if (next.kind !== 'trial') break;
+    const c = next.claimed;
+    const copy = await trials.reuse(c);
     if (copy) {
       reused++;
       emit({ type: 'trial-end', trial: copy, reused: true, progress: await progress() });
       continue;
     }
-
-    if (!data) {
-      try {
-        data = await (opts.loadData ? opts.loadData() : defaultLoad(config));
-      } catch (err) {
-        // no trial can run without data: give this one back untouched and stop
-        await store.releaseTrial(trial.id, workerId);
-        throw err;
-      }
+    const data = await trials.prepare(c);
+    emit({ type: 'trial-start', trial: c.trial, progress: await progress() });
+    const end = await trials.run(c, data);
+    if (end.kind === 'released') {
+      released++;
+      break;
     }
-    const dataset = data;
-    if (preflight) {
-      preflight = false;
-      try {
-        await train({
-          spec,
-          // the trial's own recipe (an epoch is one step here), so nothing differs but the data
-          recipe: { ...trialRecipe(config, trial.epochs, trial.seed), batchSize: 2 },
-          train: head(dataset.train, 2),
-          test: head(dataset.validation ?? dataset.test, 2),
-          device: opts.device ?? 'auto',
-          evalLastOnly: true,
-        });
-      } catch (err) {
-        await store.releaseTrial(trial.id, workerId);
-        const msg = (err as Error)?.message ?? String(err);
-        throw new Error(
-          `training does not start (device ${opts.device ?? 'auto'}): ${msg}\n` +
-            `Nothing was recorded for this trial. Fix the problem, then continue with --resume.`,
-        );
-      }
-    }
-    emit({ type: 'trial-start', trial, progress: await progress() });
-    const recipe = trialRecipe(config, trial.epochs, trial.seed);
-    const provenance: Record<string, unknown> = {
-      dsxplore: dsxVersion,
-      sweep: name,
-      configHash: hash,
-      specHash: trial.candidateHash,
-      seed: trial.seed,
-      recipe,
-      recipeHash: recipeHash(config, recipe),
-      dataset: config.dataset,
-      deviceRequested: opts.device ?? 'auto',
-      worker: workerId,
-      host: hostname(),
-      node: process.version,
-      platform: `${process.platform}-${process.arch}`,
-    };
-    let lost = false;
-    const beat = setInterval(() => {
-      store.heartbeat(trial.id, workerId).then(
-        (held) => {
-          if (!held) lost = true;
-        },
-        () => {},
-      );
-    }, heartbeatMs);
-    beat.unref();
-    const t0 = Date.now();
-    try {
-      const evalSet = dataset.validation ?? dataset.test;
-      const result = await train({
-        spec,
-        recipe,
-        train: dataset.train,
-        test: evalSet,
-        device: opts.device ?? 'auto',
-        onProgress: (p) => emit({ type: 'trial-progress', trial, p }),
-      });
-      clearInterval(beat);
-      const row = await store.finishTrial(trial.id, workerId, {
-        state: result.status === 'diverged' ? 'diverged' : 'done',
-        accuracy: result.testAccuracy,
-        testLoss: result.testLoss,
-        trainLoss: result.trainLoss,
-        trainAccuracy: result.trainAccuracy,
-        seconds: result.seconds,
-        imagesPerSecond: result.imagesPerSecond,
-        device: result.device,
-        message: result.message,
-        epochs: result.epochs,
-        provenance: {
-          ...provenance,
-          device: result.device,
-          threads: result.threads,
-          evaluatedOn: dataset.validation ? 'validation' : 'test',
-          trainImages: dataset.train.count,
-          evalImages: evalSet.count,
-          wallSeconds: (Date.now() - t0) / 1000,
-        },
-      });
-      trained++;
-      trainSeconds += (Date.now() - t0) / 1000;
-      trainedWork += work(trial);
-      emit({ type: 'trial-end', trial: row, reused: false, progress: await progress() });
-    } catch (err) {
-      clearInterval(beat);
-      if (err instanceof TrialStateError || lost) {
-        // another process took the trial over (we missed heartbeats); its result stands
-        emit({ type: 'warning', message: `trial ${trial.id} (${trial.label}) was taken over by another worker: ${(err as Error).message}` });
-        continue;
-      }
-      const message = (err as Error)?.message ?? String(err);
-      const row = await store.failTrial(trial.id, workerId, message, {
-        ...provenance,
-        wallSeconds: (Date.now() - t0) / 1000,
-      });
-      failed++;
-      trainSeconds += (Date.now() - t0) / 1000;
-      trainedWork += work(trial);
-      trained++;
-      emit({ type: 'trial-end', trial: row, reused: false, progress: await progress() });
-    }
+    if (end.kind === 'lost') continue;
+    trained++;
+    if (end.kind === 'failed') failed++;
+    trainSeconds += end.seconds;
+    trainedWork += workOf(c.trial);
+    emit({ type: 'trial-end', trial: end.row, reused: false, progress: await progress() });
   }
 
-  await store.setSweepStatus(name, 'finished');
-  const trials = await store.trials(name);
+  const signal = ctx.stop.signal;
+  if (!signal) await store.setSweepStatus(name, 'finished');
   return {
     sweep: name,
     counts: await store.counts(name),
     trained: trained - failed,
     reused,
     failed,
-    best: bestOf(trials),
+    best: bestOf(await store.trials(name)),
     seconds: (Date.now() - started) / 1000,
     database: store.location,
+    ...(signal ? { stopped: { signal, released } } : {}),
   };
 }

@@ -7,9 +7,9 @@
 // seeded), so a replay schedules the same trials.
 import type { SweepConfig } from '../config/sweep.js';
 import type { Search, FinishedResult } from '../space/index.js';
-import { promoteByRank, type RungResult } from '../space/index.js';
+import { successiveHalving, type Pruner, type RungResult } from '../space/index.js';
 import type { Candidate } from '../space/types.js';
-import type { SweepStore, TrialInput } from '../store/store.js';
+import type { PrunerDecisionRow, SweepStore, TrialInput } from '../store/store.js';
 import { isFinished } from '../store/store.js';
 import type { TrialRow } from '../store/types.js';
 import { recipeHash, rungEpochs, trialRecipe } from './identity.js';
@@ -59,6 +59,11 @@ export function finishedResults(trials: readonly TrialRow[]): FinishedResult[] {
   return [...agg.values()].map((a) => ({ hash: a.row.candidateHash, accuracy: a.accuracy, macs: a.row.macs, params: a.row.params }));
 }
 
+/** The pruner of a multi-fidelity sweep. */
+export function prunerFor(config: SweepConfig): Pruner {
+  return successiveHalving(config.multiFidelity!.eta, config.objectives);
+}
+
 export type StepResult =
   | { kind: 'scheduled'; what: string; index: number; trials: number }
   | { kind: 'wait' }
@@ -89,18 +94,23 @@ export async function advance(
     if (await store.hasRound(sweep, rungKind(round), k + 1)) continue;
     const agg = aggregate(atK);
     const contenders: RungResult[] = [];
-    const keep = new Set<string>();
+    const decisions: PrunerDecisionRow[] = [];
+    const at = { round, rung: k };
     for (const [hash, a] of agg) {
       // baselines are references, not contestants: they always climb, so the final
       // comparison is made at full fidelity
-      if (a.row.baseline) keep.add(hash);
-      else contenders.push({ hash, accuracy: a.accuracy, macs: a.row.macs, params: a.row.params });
+      if (a.row.baseline) {
+        decisions.push({ ...at, candidateHash: hash, pruner: 'baseline', promoted: true, rank: null, accuracy: a.accuracy });
+      } else contenders.push({ hash, accuracy: a.accuracy, macs: a.row.macs, params: a.row.params });
     }
-    for (const h of promoteByRank(contenders, config.multiFidelity!.eta, config.objectives)) keep.add(h);
+    const pruner = prunerFor(config);
+    for (const d of pruner.decide(contenders)) {
+      decisions.push({ ...at, candidateHash: d.hash, pruner: pruner.kind, promoted: d.promoted, rank: d.rank, accuracy: d.accuracy });
+    }
     const promoted: Candidate[] = [];
-    for (const h of keep) promoted.push((await store.candidate(h, sweep))!);
+    for (const d of decisions) if (d.promoted) promoted.push((await store.candidate(d.candidateHash, sweep))!);
     const batch = trialsFor(config, promoted, round, k + 1);
-    if (await store.scheduleRound(sweep, rungKind(round), k + 1, batch)) {
+    if (await store.scheduleRound(sweep, rungKind(round), k + 1, batch, decisions)) {
       return { kind: 'scheduled', what: 'rung', index: k + 1, trials: batch.length };
     }
     return { kind: 'wait' }; // another process scheduled it: look again

@@ -53,6 +53,9 @@ export interface PgServer {
   port: number;
   /** create an empty database and return its URL */
   createDatabase(name: string): Promise<string>;
+  /** stop the server (fast: open connections are cut), leave it down for `downMs`, and
+   * start it again on the same port */
+  restart(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,16 +69,16 @@ export async function startPostgres(): Promise<PgServer> {
     chmodSync(dir, 0o755);
   }
   const port = await freePort();
+  const opts = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    `-c listen_addresses=127.0.0.1`,
+    // a throwaway server: durability off, so tests spend their time on dsxplore
+    `-c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+    `-c max_connections=60 -c shared_buffers=16MB`,
+  ].join(' ');
   try {
     run(join(bin, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'dsx', '-E', 'UTF8', '--no-sync', '--no-instructions']);
-    const opts = [
-      `-p ${port}`,
-      `-k ${dir}`,
-      `-c listen_addresses=127.0.0.1`,
-      // a throwaway server: durability off, so tests spend their time on dsxplore
-      `-c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
-      `-c max_connections=60 -c shared_buffers=16MB`,
-    ].join(' ');
     run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-o', opts, '-w', '-t', '120', 'start']);
   } catch (err) {
     const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8') : '';
@@ -95,6 +98,11 @@ export async function startPostgres(): Promise<PgServer> {
         await c.end();
       }
       return `postgres://dsx@127.0.0.1:${port}/${name}`;
+    },
+    async restart(downMs: number) {
+      run(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']);
+      await new Promise((r) => setTimeout(r, downMs));
+      run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-o', opts, '-w', '-t', '120', 'start']);
     },
     async stop() {
       try {

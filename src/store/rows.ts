@@ -1,0 +1,191 @@
+// Database rows <-> the plain rows the program uses. One mapping for every dialect.
+import type { EpochMetrics } from '../engine/types.js';
+import type { ModelSpec, Variant } from '../models/spec.js';
+import type { Candidate } from '../space/types.js';
+import type { TrialOutcome } from './store.js';
+import type { SweepRow, TrialRow, TrialState } from './types.js';
+
+export const TRIAL_COLUMNS = `
+  t.id, s.name AS sweep, t.candidate_hash, c.label, t.baseline, c.variants, c.macs, c.flops,
+  c.params, t.state, t.epochs, t.rung, t.round, t.seed, t.recipe_hash, t.accuracy, t.test_loss,
+  t.train_loss, t.train_accuracy, t.seconds, t.images_per_second, t.device, t.error,
+  t.worker_id, t.heartbeat_at, t.queued_at, t.started_at, t.finished_at, t.reused_from, t.attempts, t.provenance`;
+export const TRIAL_FROM = `FROM trials t JOIN sweeps s ON s.id = t.sweep_id JOIN candidates c ON c.hash = t.candidate_hash`;
+
+export interface TrialDbRow {
+  id: number;
+  sweep: string;
+  candidate_hash: string;
+  label: string;
+  baseline: number;
+  variants: string;
+  macs: number;
+  flops: number;
+  params: number;
+  state: TrialState;
+  epochs: number;
+  rung: number;
+  round: number;
+  seed: number;
+  recipe_hash: string;
+  accuracy: number | null;
+  test_loss: number | null;
+  train_loss: number | null;
+  train_accuracy: number | null;
+  seconds: number | null;
+  images_per_second: number | null;
+  device: string | null;
+  error: string | null;
+  worker_id: string | null;
+  heartbeat_at: number | null;
+  queued_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  reused_from: number | null;
+  attempts: number;
+  provenance: string | null;
+}
+
+export function toTrialRow(r: TrialDbRow): TrialRow {
+  return {
+    id: r.id,
+    sweep: r.sweep,
+    candidateHash: r.candidate_hash,
+    label: r.label,
+    baseline: r.baseline === 1,
+    variants: JSON.parse(r.variants) as Variant[],
+    macs: r.macs,
+    flops: r.flops,
+    params: r.params,
+    state: r.state,
+    epochs: r.epochs,
+    rung: r.rung,
+    round: r.round,
+    seed: r.seed,
+    recipeHash: r.recipe_hash,
+    accuracy: r.accuracy,
+    testLoss: r.test_loss,
+    trainLoss: r.train_loss,
+    trainAccuracy: r.train_accuracy,
+    seconds: r.seconds,
+    imagesPerSecond: r.images_per_second,
+    device: r.device,
+    error: r.error,
+    workerId: r.worker_id,
+    heartbeatAt: r.heartbeat_at,
+    queuedAt: r.queued_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    reusedFrom: r.reused_from,
+    attempts: r.attempts,
+    provenance: r.provenance === null ? null : (JSON.parse(r.provenance) as Record<string, unknown>),
+  };
+}
+
+export interface SweepDbRow {
+  id: number;
+  name: string;
+  config: string;
+  config_hash: string;
+  status: SweepRow['status'];
+  created_at: string;
+}
+
+export function toSweepRow(r: SweepDbRow): SweepRow {
+  return { id: r.id, name: r.name, config: JSON.parse(r.config), createdAt: r.created_at, status: r.status };
+}
+
+export type EpochDbRow = Record<'epoch' | 'lr' | 'train_loss' | 'train_accuracy' | 'test_accuracy' | 'test_loss' | 'seconds', number | null>;
+
+export function toEpochMetrics(r: EpochDbRow): EpochMetrics {
+  const m: EpochMetrics = {
+    epoch: r.epoch!,
+    lr: r.lr ?? 0,
+    trainLoss: r.train_loss ?? NaN,
+    trainAccuracy: r.train_accuracy ?? NaN,
+    seconds: r.seconds ?? 0,
+  };
+  if (r.test_accuracy !== null) m.testAccuracy = r.test_accuracy;
+  if (r.test_loss !== null) m.testLoss = r.test_loss;
+  return m;
+}
+
+export const EPOCH_COLUMNS = 'epoch, lr, train_loss, train_accuracy, test_accuracy, test_loss, seconds';
+
+export function epochValues(m: EpochMetrics): Array<number | null> {
+  return [m.epoch, finite(m.lr), finite(m.trainLoss), finite(m.trainAccuracy), finite(m.testAccuracy), finite(m.testLoss), finite(m.seconds)];
+}
+
+export type CandidateDbRow = Record<'hash' | 'label' | 'variants' | 'spec', string> & Record<'macs' | 'flops' | 'params', number>;
+
+export function toCandidate(c: CandidateDbRow, baseline: boolean): Candidate {
+  return {
+    hash: c.hash,
+    variants: JSON.parse(c.variants) as Variant[],
+    label: c.label,
+    baseline,
+    spec: JSON.parse(c.spec) as ModelSpec,
+    macs: c.macs,
+    flops: c.flops,
+    params: c.params,
+  };
+}
+
+export const candidateValues = (c: Candidate, createdAt: string): unknown[] => [
+  c.hash,
+  c.spec.model,
+  c.label,
+  JSON.stringify(c.variants),
+  JSON.stringify(c.spec),
+  int(c.macs),
+  int(c.flops),
+  int(c.params),
+  createdAt,
+];
+
+export const now = () => new Date().toISOString();
+/** Both databases store 64-bit integers exactly; MACs fit, but make sure they are integers. */
+export const int = (n: number) => Math.round(n);
+
+export function finite(x: number | null | undefined): number | null {
+  return x === undefined || x === null || !Number.isFinite(x) ? null : x;
+}
+
+/** Provenance of a finished trial: what the runner recorded plus the trial's own timings. */
+export function finishedProvenance(before: TrialDbRow, provenance: Record<string, unknown> = {}): string {
+  const timings = { queuedAt: before.queued_at, startedAt: before.started_at, finishedAt: now(), attempts: before.attempts };
+  return JSON.stringify({ ...provenance, ...timings });
+}
+
+/** The values `finishTrial` writes, in the order of FINISH_COLUMNS. */
+export function finishedValues(o: TrialOutcome, before: TrialDbRow): unknown[] {
+  return [
+    o.state,
+    now(),
+    finite(o.accuracy),
+    finite(o.testLoss),
+    finite(o.trainLoss),
+    finite(o.trainAccuracy),
+    finite(o.seconds),
+    finite(o.imagesPerSecond),
+    o.device,
+    o.state === 'diverged' ? (o.message ?? 'training diverged') : null,
+    finishedProvenance(before, o.provenance),
+    Date.now(),
+  ];
+}
+
+export const FINISH_COLUMNS = [
+  'state',
+  'finished_at',
+  'accuracy',
+  'test_loss',
+  'train_loss',
+  'train_accuracy',
+  'seconds',
+  'images_per_second',
+  'device',
+  'error',
+  'provenance',
+  'heartbeat_at',
+] as const;

@@ -1,0 +1,72 @@
+// Graceful stops. The first SIGINT or SIGTERM asks the runner to stop: by default the
+// trial in training goes back to the queue at once; with --drain the running trial
+// finishes and is recorded, and no new one is claimed. Either way the store is left
+// consistent and the process exits 130 (SIGINT) or 143 (SIGTERM). A second signal exits
+// at once; whatever it leaves running is re-queued by `--resume` or, on a shared store, by
+// other workers once its heartbeat is stale.
+//
+// The engine cannot be cancelled mid-epoch, and process.exit() would wait for it: at exit
+// libuv joins its thread pool, where the training runs. A process that abandons a training
+// therefore ends by the signal itself (default action restored, signal raised again), as
+// shells expect of a program stopped by a signal: status 130 / 143 all the same.
+
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
+export class StopControl {
+  signal: StopSignal | null = null;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(readonly drain = false) {}
+
+  get requested(): boolean {
+    return this.signal !== null;
+  }
+
+  /** Ask the runner to stop; false when a stop was already asked for. */
+  request(signal: StopSignal): boolean {
+    if (this.signal) return false;
+    this.signal = signal;
+    if (!this.drain) for (const w of this.waiters) w();
+    return true;
+  }
+
+  /** Resolves when a stop that does not drain is asked for (never, with --drain). */
+  whenAborted(): { promise: Promise<void>; dispose: () => void } {
+    let wake!: () => void;
+    const promise = new Promise<void>((res) => (wake = res));
+    if (this.signal && !this.drain) wake();
+    else this.waiters.add(wake);
+    return { promise, dispose: () => this.waiters.delete(wake) };
+  }
+}
+
+/** The exit code of a process stopped by `signal`: 128 + its number. */
+export function stopExitCode(signal: StopSignal): number {
+  return signal === 'SIGINT' ? 130 : 143;
+}
+
+/** End the process now, by `signal` with its default action: no exit handlers, no waiting
+ * for native work still running. */
+export function dieBy(signal: StopSignal): never {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+  // the default action ends the process before this line; should it not, exit plainly
+  process.exit(stopExitCode(signal));
+}
+
+/** Route SIGINT and SIGTERM to `stop`; a second signal calls `now`, which should exit at
+ * once. Returns a function that removes the handlers. */
+export function handleStopSignals(stop: StopControl, first: (s: StopSignal) => void, now: (s: StopSignal) => void): () => void {
+  const on = (s: StopSignal) => {
+    if (stop.request(s)) first(s);
+    else now(s);
+  };
+  const onInt = () => on('SIGINT');
+  const onTerm = () => on('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return () => {
+    process.removeListener('SIGINT', onInt);
+    process.removeListener('SIGTERM', onTerm);
+  };
+}
