@@ -124,14 +124,17 @@ function bestOf(trials: readonly TrialRow[]): SweepProgress['best'] {
 }
 
 async function defaultLoad(config: SweepConfig): Promise<LoadedDatasets> {
-  const { loadDataset } = await import('../data/index.js');
-  return loadDataset(config.dataset.name, {
+  const { openDataset, withFieldNamesAsync } = await import('../data/index.js');
+  const fields = { dataDir: 'dataset.dataDir', limitTrain: 'dataset.limitTrain', limitTest: 'dataset.limitTest', validation: 'dataset.validation', inputSize: 'dataset.inputSize', name: 'dataset.name' };
+  return withFieldNamesAsync(fields, () => openDataset(config.dataset.name, {
+    inputSize: config.dataset.inputSize,
+    imageFolder: { onWarning: (m) => process.stderr.write(`dsxplore: warning: ${m}\n`) },
     dataDir: config.dataset.dataDir,
     limitTrain: config.dataset.limitTrain,
     limitTest: config.dataset.limitTest,
     validation: config.dataset.validation,
     seed: 0,
-  });
+  }));
 }
 
 async function defaultTrain(req: TrainRequest): Promise<TrainResult> {
