@@ -56,7 +56,17 @@ export interface ImageFolderData {
   summary: { train: SplitSummary; test: SplitSummary; decodeSeconds: number };
 }
 
-const workerUrl = new URL(`./decode-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+// Built, the worker is decode-worker.js beside this file. Run from the TypeScript sources
+// (tests, tsx), the worker thread registers tsx itself before importing decode-worker.ts,
+// since module hooks of the main thread do not reach worker threads.
+const fromSource = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(`./decode-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+
+function startWorker(): Worker {
+  if (!fromSource) return new Worker(workerUrl);
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
+  return new Worker(boot, { eval: true });
+}
 
 /** Decode `files` in order into `writer` with a pool of worker threads; returns the skipped. */
 async function decodeInto(
@@ -67,7 +77,7 @@ async function decodeInto(
 ): Promise<SkippedFile[]> {
   const files = split.files;
   const nWorkers = Math.max(1, Math.min(opts.threads ?? availableParallelism(), files.length));
-  const workers = Array.from({ length: nWorkers }, () => new Worker(workerUrl));
+  const workers = Array.from({ length: nWorkers }, startWorker);
   const skipped: SkippedFile[] = [];
   // replies arrive out of order; they are written in file order, holding at most a window
   const window = nWorkers * 8;
