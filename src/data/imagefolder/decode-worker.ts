@@ -18,10 +18,16 @@ sharp.cache(false);
 /** Decode one file to CHW RGB bytes. Exported for tests of the pixel conventions. */
 export async function decodeImage(path: string, size: number): Promise<Uint8Array> {
   // failOn 'warning': a truncated JPEG or a damaged PNG is an error, not a half-grey image
-  const { data, info } = await sharp(path, { failOn: 'warning' })
+  let input = sharp(path, { failOn: 'warning' });
+  if ((await input.metadata()).hasAlpha) {
+    // PIL's convert('RGB') drops alpha and keeps the colour values; sharp would resize with
+    // premultiplied alpha and lose them where alpha is low, so alpha goes before the resize
+    const flat = await input.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    input = sharp(flat.data, { raw: { width: flat.info.width, height: flat.info.height, channels: flat.info.channels } });
+  }
+  const { data, info } = await input
     .resize(size, size, { fit: 'cover', position: 'centre', kernel: 'lanczos3' })
-    // RGBA drops its alpha and greyscale becomes three equal channels, as PIL's convert('RGB')
-    .removeAlpha()
+    // greyscale becomes three equal channels, as PIL's convert('RGB')
     .toColourspace('srgb')
     .raw()
     .toBuffer({ resolveWithObject: true });
