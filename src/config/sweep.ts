@@ -40,7 +40,7 @@ function checkedBy(check: (v: string) => unknown) {
 
 const datasetSchema = z.strictObject({
   /** mnist, fashion-mnist, cifar10, cifar100[:labels=coarse], synthetic[:size=16,...], imagefolder:DIR */
-  name: checkedBy((v) => parseDatasetRef(v, { inputSize: 224 })).describe(datasetNames.join(', ')),
+  name: checkedBy((v) => parseDatasetRef(v)).describe(datasetNames.join(', ')),
   /** directory holding the dataset files (fashion-mnist, cifar10, cifar100) */
   dataDir: z.string().min(1).optional(),
   /** imagefolder: the side images are resized and centre-cropped to (default 224) */
