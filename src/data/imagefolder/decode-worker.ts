@@ -26,7 +26,8 @@ export async function decodeImage(path: string, size: number): Promise<Uint8Arra
     input = sharp(flat.data, { raw: { width: flat.info.width, height: flat.info.height, channels: flat.info.channels } });
   }
   const { data, info } = await input
-    .resize(size, size, { fit: 'cover', position: 'centre', kernel: 'lanczos3' })
+    // bilinear with antialiasing, as torchvision's default Resize on PIL images
+    .resize(size, size, { fit: 'cover', position: 'centre', kernel: 'linear' })
     // greyscale becomes three equal channels, as PIL's convert('RGB')
     .toColourspace('srgb')
     .raw()

@@ -68,16 +68,34 @@ function startWorker(): Worker {
   return new Worker(boot, { eval: true });
 }
 
-/** Decode `files` in order into `writer` with a pool of worker threads; returns the skipped. */
+/** Decoding threads, started when the first split needs them and shared by both splits
+ * (a thread takes a while to start: it loads sharp and libvips). */
+class DecoderPool {
+  private workers: Worker[] = [];
+  constructor(private readonly size: number) {}
+
+  get(): Worker[] {
+    if (this.workers.length === 0) this.workers = Array.from({ length: this.size }, startWorker);
+    return this.workers;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+  }
+}
+
+/** Decode `files` in order into `writer` with the pool's threads; returns the skipped. */
 async function decodeInto(
   split: FolderSplit,
   size: number,
   writer: CacheWriter,
   opts: ImageFolderOptions,
+  pool: DecoderPool,
 ): Promise<SkippedFile[]> {
   const files = split.files;
-  const nWorkers = Math.max(1, Math.min(opts.threads ?? availableParallelism(), files.length));
-  const workers = Array.from({ length: nWorkers }, startWorker);
+  const workers = pool.get();
+  const nWorkers = workers.length;
   const skipped: SkippedFile[] = [];
   // replies arrive out of order; they are written in file order, holding at most a window
   const window = nWorkers * 8;
@@ -111,6 +129,7 @@ async function decodeInto(
       };
       const idle: Worker[] = [];
       for (const w of workers) {
+        w.removeAllListeners('message').removeAllListeners('error');
         w.on('message', (r: DecodeReply) => {
           try {
             ready.set(r.id, r);
@@ -127,8 +146,9 @@ async function decodeInto(
       }
       if (files.length === 0) resolveAll();
     });
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+  } catch (err) {
+    await pool.close(); // replies of the failed split may still be in flight
+    throw err;
   }
   return skipped;
 }
@@ -139,6 +159,7 @@ async function loadSplit(
   split: FolderSplit,
   size: number,
   opts: ImageFolderOptions,
+  pool: DecoderPool,
 ): Promise<{ data: RawSplit; summary: SplitSummary }> {
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const path = cachePath(cacheDir, root, split.split, size);
@@ -152,7 +173,7 @@ async function loadSplit(
     const writer = new CacheWriter(path, { key, root, split: split.split, size, classes });
     let skipped: SkippedFile[];
     try {
-      skipped = await decodeInto(split, size, writer, opts);
+      skipped = await decodeInto(split, size, writer, opts, pool);
       writer.finish(skipped);
     } catch (err) {
       writer.abort();
@@ -181,8 +202,15 @@ async function loadSplit(
 export async function loadImageFolder(root: string, size: number, opts: ImageFolderOptions = {}): Promise<ImageFolderData> {
   const listing = scanImageFolder(root);
   const t0 = performance.now();
-  const train = await loadSplit(root, listing.classes, listing.train, size, opts);
-  const test = await loadSplit(root, listing.classes, listing.test, size, opts);
+  const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), listing.train.files.length + listing.test.files.length));
+  const pool = new DecoderPool(threads);
+  let train, test;
+  try {
+    train = await loadSplit(root, listing.classes, listing.train, size, opts, pool);
+    test = await loadSplit(root, listing.classes, listing.test, size, opts, pool);
+  } finally {
+    await pool.close();
+  }
   return {
     classes: listing.classes,
     train: train.data,
