@@ -15,6 +15,8 @@ import type { FolderSplit } from './scan.js';
 
 const MAGIC = 'DSXI';
 const FORMAT = 1;
+/** How images are decoded (decode-worker.ts): a change there must invalidate every cache. */
+const DECODER = 'sharp cover-crop linear rgb v1';
 const TRAILER = 16;
 
 export interface SkippedFile {
@@ -58,7 +60,7 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 /** The key of a split's decoded form: format, size, class names and every file's identity. */
 export function cacheKey(split: FolderSplit, classes: string[], size: number): string {
   const h = createHash('sha256');
-  h.update(JSON.stringify({ format: FORMAT, size, classes, split: split.split }));
+  h.update(JSON.stringify({ format: FORMAT, decoder: DECODER, size, classes, split: split.split }));
   for (const f of split.files) h.update(`\n${f.rel}\0${f.size}\0${f.mtimeMs}`);
   return h.digest('hex');
 }
