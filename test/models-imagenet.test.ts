@@ -133,3 +133,37 @@ test('native executor: imagenet-stem networks have the analytic parameter count 
   assert.equal(r.status, 'done');
   assert.ok(r.testAccuracy > 0.6, `test accuracy ${r.testAccuracy} (chance 0.25)`);
 });
+
+test('sweep configs: "stem": "imagenet" builds the torchvision stem; a model without one, or inputSize on a fixed-size dataset, is named', async () => {
+  const { parseSweepConfig } = await import('../src/config/sweep.js');
+  const { planSweep } = await import('../src/space/index.js');
+  const base = {
+    name: 'stem-1',
+    model: 'resnet18',
+    stem: 'imagenet',
+    dataset: { name: 'synthetic:size=64,classes=5' },
+    space: { variants: ['dw-scc'], cg: [2], co: [0.5] },
+    search: { kind: 'grid' },
+  };
+  const c = parseSweepConfig(base);
+  const spec = planSweep(c).search.initial()[0]!.spec;
+  assert.equal(spec.stem, 'imagenet');
+  assert.deepEqual(spec.tensors[spec.layers[3]!.output], [64, 16, 16]);
+  // without "stem" nothing changes for existing configs: no default is filled in (the
+  // config's canonical JSON, which identifies a sweep, drops undefined members)
+  const { stem: _s, ...noStem } = base;
+  assert.equal(parseSweepConfig(noStem).stem, undefined);
+  const err = (raw: unknown) => {
+    try {
+      parseSweepConfig(raw);
+    } catch (e) {
+      assert.ok(e instanceof UsageError);
+      return (e as Error).message;
+    }
+    assert.fail('accepted');
+  };
+  assert.match(err({ ...base, model: 'resnet20' }), /stem: resnet20 has no imagenet stem; allowed values for resnet20: cifar/);
+  assert.match(err({ ...base, stem: 'huge' }), /stem: .*"cifar".*"imagenet"/);
+  assert.match(err({ ...base, dataset: { name: 'mnist', inputSize: 64 } }), /dataset\.inputSize: inputSize 64 does not apply to mnist/);
+  assert.match(err({ ...base, dataset: { name: 'imagefolder:/nonexistent/dsx', inputSize: 64 } }), /imagefolder: \/nonexistent\/dsx is not a folder/);
+});
