@@ -10,6 +10,8 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import { main } from '../src/cli.js';
 import { openDataset } from '../src/data/index.js';
+import { buildModel } from '../src/models/index.js';
+import { countTotals } from '../src/cost/index.js';
 import { decodeImage } from '../src/data/imagefolder/decode-worker.js';
 import { PATTERN_CLASSES, writePatternFolder, writePatternImage } from './helpers/image-folder.js';
 
@@ -198,4 +200,48 @@ test('cache: rebuilt after a file changes, read back memory-mapped above the mem
   assert.equal(m.imageFolder!.train.decoded, 0);
   assert.deepEqual(m.train.images, d.train.images);
   assert.ok(!(m.train.images.buffer instanceof SharedArrayBuffer));
+});
+
+test('an image folder in a sweep (imagenet stem, dataset.inputSize) and train --save / evaluate --load', async (t) => {
+  const root = tempDir(t, 'dsx-if-sweep-');
+  const data = join(root, 'data');
+  await writePatternFolder(data, 8, 4);
+  const env = { DSXPLORE_CACHE_DIR: join(root, 'cache') };
+  const config = {
+    name: 'folder-sweep',
+    model: 'resnet18',
+    stem: 'imagenet',
+    dataset: { name: `imagefolder:${data}`, inputSize: 48 },
+    recipe: { epochs: 1, batchSize: 8, threads: 2 },
+    space: { variants: ['dw-scc'], cg: [2], co: [0.5] },
+    search: { kind: 'grid' },
+    baselines: false,
+  };
+  writeFileSync(join(root, 'folder-sweep.json'), JSON.stringify(config));
+  const s = await runCli(['sweep', '--config', join(root, 'folder-sweep.json'), '--db', join(root, 'r.db'), '--json'], env);
+  assert.equal(s.code, 0, s.err);
+  const sweepEvents = lines(s.out);
+  const end = sweepEvents.find((e) => e.type === 'trial-end')!;
+  assert.equal(end.state, 'done');
+  // the sweep built ResNet-18 with the imagenet stem at 48 px for the folder's 3 classes
+  const spec = buildModel('resnet18', { inputSize: 48, classes: 3, stem: 'imagenet', variants: { kind: 'dw-scc', cg: 2, co: 0.5 } });
+  assert.equal(end.macs, countTotals(spec).macs);
+  assert.equal(end.params, countTotals(spec).params);
+  assert.deepEqual(sweepEvents.find((e) => e.type === 'result')!.counts.done, 1);
+
+  const ckpt = join(root, 'w.dsx');
+  const tr = await runCli(
+    ['train', '--model', 'resnet18', '--stem', 'imagenet', '--variant', 'dw-scc:cg=2,co=0.5', '--dataset', `imagefolder:${data}`,
+      '--input-size', '48', '--epochs', '1', '--batch-size', '8', '--threads', '2', '--save', ckpt, '--json'],
+    env,
+  );
+  assert.equal(tr.code, 0, tr.err);
+  const trained = lines(tr.out).find((e) => e.type === 'result')!;
+  // the evaluation decodes at the checkpoint's input size, from the cache
+  const ev = await runCli(['evaluate', '--load', ckpt, '--threads', '2', '--json'], env);
+  assert.equal(ev.code, 0, ev.err);
+  const evaluated = lines(ev.out).find((e) => e.type === 'result')!;
+  assert.equal(evaluated.count, 12);
+  assert.ok(Math.abs(evaluated.testAccuracy - trained.testAccuracy) < 1e-9, `${evaluated.testAccuracy} vs ${trained.testAccuracy}`);
+  assert.equal(lines(ev.out).some((e) => e.type === 'decode'), false);
 });
