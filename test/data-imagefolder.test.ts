@@ -14,6 +14,8 @@ import { resolveRecipe } from '../src/config/recipe.js';
 import { train } from '../src/engine/index.js';
 import { buildModel } from '../src/models/index.js';
 import { countTotals } from '../src/cost/index.js';
+import { parseSweepConfig } from '../src/config/sweep.js';
+import { trialRecipe } from '../src/sweep/identity.js';
 import { decodeImage } from '../src/data/imagefolder/decode-worker.js';
 import { PATTERN_CLASSES, writePatternFolder, writePatternImage } from './helpers/image-folder.js';
 
@@ -227,6 +229,8 @@ test('an image folder in a sweep (imagenet stem, dataset.inputSize) and train --
     baselines: false,
   };
   writeFileSync(join(root, 'folder-sweep.json'), JSON.stringify(config));
+  // trials crop with the padding of the configured size (48/8), not of the default 224
+  assert.deepEqual(trialRecipe(parseSweepConfig(config), 1, 0).augment, { cropPadding: 6, flip: true });
   const s = await runCli(['sweep', '--config', join(root, 'folder-sweep.json'), '--db', join(root, 'r.db'), '--json'], env);
   assert.equal(s.code, 0, s.err);
   const sweepEvents = lines(s.out);
