@@ -108,7 +108,7 @@ test('missing or corrupt dataset files are UsageErrors that say what was expecte
     () => loadDataset('mnist', { dataDir: dir }),
     (e: Error) => e instanceof UsageError && /not a valid IDX file: bad magic/.test(e.message),
   );
-  assert.throws(() => loadDataset('imagenet'), (e: Error) => e instanceof UsageError && /mnist, fashion-mnist, cifar10, cifar100\[:labels=coarse\], synthetic.*, imagefolder:DIR/.test(e.message));
+  assert.throws(() => loadDataset('imagenet'), (e: Error) => e instanceof UsageError && /mnist, fashion-mnist, cifar10, synthetic.*, cifar100\[:labels=coarse\], imagefolder:DIR/.test(e.message));
 });
 
 test('cifar10 from --data-dir (or its cifar-10-batches-bin child): 5 train batches + test batch', (t) => {

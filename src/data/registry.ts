@@ -176,24 +176,8 @@ const RECORDS: DatasetRecord[] = [
     read: (_ref, dataDir) => readCifar10(dataDir),
   },
   {
-    name: 'cifar100',
-    form: 'cifar100[:labels=coarse]',
-    about: 'CIFAR-100, 3x32x32, 100 fine classes (or 20 coarse); the binary version in dataDir',
-    parse: parseCifar100,
-    info: (ref) => ({
-      name: 'cifar100',
-      shape: [3, 32, 32],
-      classes: ref.labels === 'coarse' ? 20 : 100,
-      trainCount: 50000,
-      testCount: 10000,
-      flipByDefault: true,
-      cropPadding: 4,
-    }),
-    read: (ref, dataDir) => readCifar100(dataDir, ref.labels ?? 'fine'),
-  },
-  {
     name: 'synthetic',
-    form: 'synthetic[:size=16,classes=4,train=512,test=256,c=3,seed=1,noise=0.5]',
+    form: 'synthetic[:size=N,classes=N,...]',
     about: 'generated oriented gratings, learnable in seconds; nothing to download',
     parse: parseSynthetic,
     info: (ref) => {
@@ -213,6 +197,22 @@ const RECORDS: DatasetRecord[] = [
       const shape: [number, number, number] = [o.channels, o.size, o.size];
       return { train: { ...generateSynthetic(o, o.train, 0), shape }, test: { ...generateSynthetic(o, o.test, 1), shape } };
     },
+  },
+  {
+    name: 'cifar100',
+    form: 'cifar100[:labels=coarse]',
+    about: 'CIFAR-100, 3x32x32, 100 fine classes (or 20 coarse); the binary version in dataDir',
+    parse: parseCifar100,
+    info: (ref) => ({
+      name: 'cifar100',
+      shape: [3, 32, 32],
+      classes: ref.labels === 'coarse' ? 20 : 100,
+      trainCount: 50000,
+      testCount: 10000,
+      flipByDefault: true,
+      cropPadding: 4,
+    }),
+    read: (ref, dataDir) => readCifar100(dataDir, ref.labels ?? 'fine'),
   },
   {
     name: 'imagefolder',

@@ -129,7 +129,7 @@ async function decodeInto(
       };
       const idle: Worker[] = [];
       for (const w of workers) {
-        w.removeAllListeners('message').removeAllListeners('error');
+        w.removeAllListeners('message').removeAllListeners('error').removeAllListeners('exit');
         w.on('message', (r: DecodeReply) => {
           try {
             ready.set(r.id, r);
@@ -142,6 +142,8 @@ async function decodeInto(
           }
         });
         w.on('error', rejectAll);
+        // a thread that dies without an error (killed) must not leave the load waiting forever
+        w.on('exit', (code) => rejectAll(new Error(`a decoding thread exited (code ${code}) before ${split.dir} was decoded`)));
         if (!feed(w)) idle.push(w);
       }
       if (files.length === 0) resolveAll();
