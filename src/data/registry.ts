@@ -178,7 +178,7 @@ const RECORDS: DatasetRecord[] = [
   {
     name: 'synthetic',
     form: 'synthetic[:size=N,classes=N,...]',
-    about: 'generated oriented gratings, learnable in seconds; nothing to download',
+    about: 'generated oriented gratings, learnable in seconds; options size, classes, train, test, c (channels), seed, noise',
     parse: parseSynthetic,
     info: (ref) => {
       const o = ref.synthetic ?? SYNTHETIC_DEFAULTS;
