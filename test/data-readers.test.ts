@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { encodeIdx, parseIdx, IdxFormatError } from '../src/data/idx.js';
 import { encodeCifarBatch, parseCifarBatch, CifarFormatError, CIFAR_RECORD_BYTES } from '../src/data/cifar.js';
-import { loadDataset } from '../src/data/index.js';
+import { DatasetError, loadDataset } from '../src/data/index.js';
 import { UsageError } from '../src/errors.js';
 
 function bytes(n: number, f: (i: number) => number): Uint8Array {
@@ -98,16 +98,17 @@ test('missing or corrupt dataset files are UsageErrors that say what was expecte
   );
   assert.throws(
     () => loadDataset('cifar10', { dataDir: dir }),
-    (e: Error) => e instanceof UsageError && e.message.includes('test_batch.bin') && /binary version/.test(e.message) && /--data-dir/.test(e.message),
+    (e: Error) => e instanceof UsageError && e.message.includes('test_batch.bin') && /binary version/.test(e.message) && /set dataDir/.test(e.message),
   );
-  assert.throws(() => loadDataset('cifar10'), (e: Error) => e instanceof UsageError && /--data-dir/.test(e.message));
+  // the data layer names the field (dataDir), never a CLI flag; the CLI renames it
+  assert.throws(() => loadDataset('cifar10'), (e: Error) => e instanceof DatasetError && e.field === 'dataDir' && !/--/.test(e.message));
   writeFileSync(join(dir, 'train-images-idx3-ubyte'), new Uint8Array([1, 2, 3, 4, 5, 6]));
   writeFileSync(join(dir, 'train-labels-idx1-ubyte'), encodeIdx([1], new Uint8Array([0])));
   assert.throws(
     () => loadDataset('mnist', { dataDir: dir }),
     (e: Error) => e instanceof UsageError && /not a valid IDX file: bad magic/.test(e.message),
   );
-  assert.throws(() => loadDataset('imagenet'), (e: Error) => e instanceof UsageError && /mnist, fashion-mnist, cifar10, synthetic/.test(e.message));
+  assert.throws(() => loadDataset('imagenet'), (e: Error) => e instanceof UsageError && /mnist, fashion-mnist, cifar10, synthetic.*, cifar100\[:labels=coarse\], imagefolder:DIR/.test(e.message));
 });
 
 test('cifar10 from --data-dir (or its cifar-10-batches-bin child): 5 train batches + test batch', (t) => {

@@ -3,8 +3,10 @@
 // small enough for two CPU cores.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { writePatternFolder } from './helpers/image-folder.js';
 import { loadSweepConfig } from '../src/config/sweep.js';
 import { planSweep } from '../src/space/index.js';
 import { datasetInfo } from '../src/data/index.js';
@@ -14,14 +16,26 @@ import { DEFAULT_MAX_CANDIDATES } from '../src/commands/sweep.js';
 const dir = resolve(import.meta.dirname, '..', 'configs');
 const files = readdirSync(dir).filter((f) => /\.(json|ya?ml)$/.test(f));
 
-test('configs/ holds the quickstart and the three paper-style CIFAR-10 sweeps', () => {
-  for (const f of ['quickstart.json', 'vgg16-cifar10.json', 'resnet18-cifar10.json', 'mobilenet-cifar10.json']) {
+test('configs/ holds the quickstart, the three paper-style CIFAR-10 sweeps and the image-folder example', () => {
+  for (const f of ['quickstart.json', 'vgg16-cifar10.json', 'resnet18-cifar10.json', 'mobilenet-cifar10.json', 'imagefolder-example.json']) {
     assert.ok(files.includes(f), f);
   }
 });
 
+// an imagefolder config names a folder relative to where dsxplore runs: the test writes a
+// small one there (in a temporary working directory) so the config can be planned
+async function prepareImageFolder(file: string): Promise<void> {
+  const name: string = JSON.parse(readFileSync(file, 'utf8')).dataset.name;
+  if (!name.startsWith('imagefolder:')) return;
+  const cwd = mkdtempSync(join(tmpdir(), 'dsx-cfg-'));
+  process.on('exit', () => rmSync(cwd, { recursive: true, force: true }));
+  await writePatternFolder(resolve(cwd, name.slice('imagefolder:'.length)), 2, 1);
+  process.chdir(cwd);
+}
+
 for (const f of files) {
-  test(`${f} validates and plans within --max-candidates`, () => {
+  test(`${f} validates and plans within --max-candidates`, async () => {
+    await prepareImageFolder(join(dir, f));
     const config = loadSweepConfig(join(dir, f));
     assert.equal(`${config.name}.json`, f, 'the sweep is named after its file');
     const plan = planSweep(config, { maxCandidates: DEFAULT_MAX_CANDIDATES });
@@ -63,4 +77,17 @@ test('the quickstart is ResNet-20 on MNIST, a small random dw-scc search with ba
   // 2 CPU cores sustained 8.4 GMAC/s over a whole quickstart (2.4 TMAC in 290 s, Xeon, 2026-11-28):
   // 5 TMAC keeps it near 10 minutes, inside the 15 the README promises
   assert.ok(macs < 5e12, `quickstart needs ${(macs / 1e12).toFixed(2)} TMAC`);
+});
+
+test('the image-folder example: ResNet-18 with the imagenet stem at 112 px, classes from the folder', async () => {
+  await prepareImageFolder(join(dir, 'imagefolder-example.json'));
+  const c = loadSweepConfig(join(dir, 'imagefolder-example.json'));
+  assert.equal(c.stem, 'imagenet');
+  assert.equal(c.dataset.inputSize, 112);
+  const plan = planSweep(c);
+  const spec = plan.baselines[0]!.spec;
+  assert.deepEqual(spec.inputShape, [3, 112, 112]);
+  assert.equal(spec.classes, 3);
+  assert.equal(spec.stem, 'imagenet');
+  assert.equal(spec.layers[0]!.op === 'conv2d' && spec.layers[0]!.kernel, 7);
 });

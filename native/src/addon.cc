@@ -13,6 +13,7 @@
 #include "ops/scc_index.h"  // OPS section
 #include "ops/sgemm.h"      // OPS section
 #include "net/trainer.h"  // NET section
+#include "mapped_file.h"
 
 namespace {
 
@@ -708,6 +709,7 @@ dsx::Recipe net_parse_recipe(const Napi::Value& value) {
     Napi::Object a = av.As<Napi::Object>();
     r.crop_padding = net_int_or(a, "cropPadding", 0);
     r.flip = net_bool_or(a, "flip", false);
+    if (a.Get("resizedCropScale").IsNumber()) r.resized_crop_scale = net_num(a, "resizedCropScale");
   }
   return r;
 }
@@ -1077,6 +1079,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("netDebug", Napi::Function::New(env, NetDebug, "netDebug"));
   // DOCTOR exports
   exports.Set("buildInfo", Napi::Function::New(env, DoctorBuildInfo, "buildInfo"));
+  dsx::register_mapped_file(env, exports);  // mapped_file.cc: mapFile
   return exports;
 }
 

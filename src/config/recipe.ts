@@ -69,8 +69,11 @@ export const recipeInputSchema = z.strictObject({
   threads: count('an integer >= 0 (0 = all cores)', 0, 4096).optional(),
   augment: z
     .strictObject({
-      cropPadding: count('an integer in 0..16 (pixels, 0 = no random crop)', 0, 16).optional(),
+      cropPadding: count('an integer in 0..128 (pixels, 0 = no random crop)', 0, 128).optional(),
       flip: bool.optional(),
+      /** random-resized crop instead of the padded crop: the smallest fraction of the image
+       * area a crop may cover (torchvision's RandomResizedCrop scale, e.g. 0.08 or 0.35) */
+      resizedCropScale: real('a number in (0, 1] (smallest crop area fraction)', (v) => v > 0 && v <= 1).optional(),
     })
     .optional(),
 });
@@ -95,7 +98,7 @@ export function formatIssues(error: z.ZodError, prefix: string, rename?: (path: 
 
 function allowedKeysAt(path: string[]): string[] | undefined {
   if (path.length === 0) return Object.keys(recipeInputSchema.shape);
-  if (path.length === 1 && path[0] === 'augment') return ['cropPadding', 'flip'];
+  if (path.length === 1 && path[0] === 'augment') return ['cropPadding', 'flip', 'resizedCropScale'];
   if (path.length === 1 && path[0] === 'schedule') return ['kind', 'milestones', 'gamma'];
   return undefined;
 }
@@ -138,8 +141,10 @@ export function resolveRecipe(
     seed: r.seed ?? RECIPE_DEFAULTS.seed,
     threads: r.threads ?? RECIPE_DEFAULTS.threads,
     augment: {
-      cropPadding: r.augment?.cropPadding ?? info.cropPadding,
+      // a resized crop replaces the padded one unless padding is asked for too
+      cropPadding: r.augment?.cropPadding ?? (r.augment?.resizedCropScale !== undefined ? 0 : info.cropPadding),
       flip: r.augment?.flip ?? info.flipByDefault,
+      ...(r.augment?.resizedCropScale !== undefined ? { resizedCropScale: r.augment.resizedCropScale } : {}),
     },
   };
   const name = (field: string) => {
@@ -182,6 +187,7 @@ export interface RecipeFlags {
   threads?: string | number;
   cropPadding?: string | number;
   flip?: boolean;
+  resizedCrop?: string | number;
 }
 
 /** Map recipe field paths back to the flag a CLI user typed, so errors name the flag. */
@@ -201,6 +207,7 @@ const FLAG_OF: Record<string, string> = {
   'recipe.threads': '--threads',
   'recipe.augment.cropPadding': '--crop-padding',
   'recipe.augment.flip': '--flip/--no-flip',
+  'recipe.augment.resizedCropScale': '--resized-crop',
 };
 
 function num(v: string | number | undefined): number | string | undefined {
@@ -249,10 +256,11 @@ export function recipeFromFlags(
       input.schedule = kind;
     }
   }
-  if (flags.cropPadding !== undefined || flags.flip !== undefined) {
+  if (flags.cropPadding !== undefined || flags.flip !== undefined || flags.resizedCrop !== undefined) {
     const augment: Record<string, unknown> = { ...(base.augment ?? {}) };
     if (flags.cropPadding !== undefined) augment.cropPadding = num(flags.cropPadding);
     if (flags.flip !== undefined) augment.flip = flags.flip;
+    if (flags.resizedCrop !== undefined) augment.resizedCropScale = num(flags.resizedCrop);
     input.augment = augment;
   }
   return resolveRecipe(input, dataset, 'recipe', (p) => {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../errors.js';
 import { datasetNames, parseDatasetRef } from '../data/index.js';
-import { listModels } from '../models/index.js';
+import { listModels, STEMS, stemsOf } from '../models/index.js';
 import { recipeInputSchema, resolveRecipe } from './recipe.js';
 
 export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'] as const;
@@ -39,10 +39,12 @@ function checkedBy(check: (v: string) => unknown) {
 }
 
 const datasetSchema = z.strictObject({
-  /** mnist, fashion-mnist, cifar10, synthetic, or synthetic:size=16,classes=4,... */
-  name: checkedBy(parseDatasetRef).describe(datasetNames.join(', ')),
-  /** directory holding the dataset files (fashion-mnist, cifar10) */
+  /** mnist, fashion-mnist, cifar10, cifar100[:labels=coarse], synthetic[:size=16,...], imagefolder:DIR */
+  name: checkedBy((v) => parseDatasetRef(v)).describe(datasetNames.join(', ')),
+  /** directory holding the dataset files (fashion-mnist, cifar10, cifar100) */
   dataDir: z.string().min(1).optional(),
+  /** imagefolder: the side images are resized and centre-cropped to (default 224) */
+  inputSize: z.number().int().min(32).max(1024).optional(),
   /** train on the first N training images only (quick sweeps) */
   limitTrain: posInt.optional(),
   /** evaluate on the first N test images only */
@@ -159,6 +161,10 @@ export const sweepConfigSchema = z.strictObject({
     error: () => `unknown model; allowed values: ${listModels().join(', ')}`,
   }),
   dataset: datasetSchema,
+  /** the network's first layers: cifar (3x3 stride-1 conv) or imagenet (torchvision's 7x7/2 conv
+   * and 3x3/2 max-pool for ResNets, 3x3/2 conv for MobileNetV1); absent means cifar, and
+   * stays absent so that the identity of existing sweeps does not change */
+  stem: z.enum(STEMS).optional(),
   /** the training recipe (src/config/recipe.ts); with multiFidelity, its epochs are replaced by the rungs */
   recipe: recipeInputSchema.default({}),
   space: spaceSchema,
@@ -185,18 +191,34 @@ export const sweepConfigSchema = z.strictObject({
   // rules that span recipe fields and the dataset (warm-up within the epochs, crop
   // padding smaller than the image), checked now rather than at the first trial
   const epochs = rungs ? rungs[rungs.length - 1] : c.recipe.epochs;
+  let ref;
   try {
-    parseDatasetRef(c.dataset.name);
-  } catch {
-    return; // reported at dataset.name already
+    ref = parseDatasetRef(c.dataset.name, { inputSize: c.dataset.inputSize });
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    if (c.dataset.inputSize !== undefined) ctx.addIssue({ code: 'custom', path: ['dataset', 'inputSize'], message: err.message });
+    return; // otherwise reported at dataset.name already
   }
   try {
-    resolveRecipe({ ...c.recipe, epochs }, c.dataset.name, 'recipe');
+    stemsCheck(c.model, c.stem ?? 'cifar');
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    ctx.addIssue({ code: 'custom', path: ['stem'], message: err.message });
+  }
+  try {
+    resolveRecipe({ ...c.recipe, epochs }, ref, 'recipe');
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     ctx.addIssue({ code: 'custom', path: [], message: err.message });
   }
 });
+
+function stemsCheck(model: string, stem: (typeof STEMS)[number]): void {
+  if (!listModels().includes(model)) return; // reported at model
+  if (!stemsOf(model).includes(stem)) {
+    throw new UsageError(`${model} has no ${stem} stem; allowed values for ${model}: ${stemsOf(model).join(', ')}`);
+  }
+}
 
 /** A validated sweep config, defaults filled in. */
 export type SweepConfig = z.output<typeof sweepConfigSchema>;

@@ -19,3 +19,16 @@ export interface DatasetPair {
   train: Dataset;
   test: Dataset;
 }
+
+/** A split as a reader returns it, before statistics: what Dataset holds, minus the names. */
+export interface RawSplit {
+  count: number;
+  shape: [number, number, number];
+  images: Uint8Array;
+  labels: Uint8Array;
+}
+
+export interface RawPair {
+  train: RawSplit;
+  test: RawSplit;
+}

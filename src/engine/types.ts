@@ -27,6 +27,8 @@ export interface TrainRecipe {
     /** random-crop padding in pixels, 0 = no crop */
     cropPadding: number;
     flip: boolean;
+    /** random-resized crop (smallest area fraction); absent = off */
+    resizedCropScale?: number;
   };
 }
 

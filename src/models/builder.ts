@@ -2,7 +2,7 @@
 // and expands a conv slot into its variant's layers (DESIGN.md section 2's table). The
 // architecture files (vgg.ts, resnet.ts, ...) only say which layers follow which.
 import { UsageError } from '../errors.js';
-import type { Layer, ModelSpec, Shape, Slot, Variant } from './spec.js';
+import type { Layer, ModelSpec, Shape, Slot, Stem, Variant } from './spec.js';
 
 /** A slot before any variant is chosen: what a design-space enumerator assigns variants to. */
 export interface SlotInfo {
@@ -37,6 +37,7 @@ export class SpecBuilder {
     readonly inputShape: Shape,
     readonly classes: number,
     private readonly pick: VariantPicker,
+    readonly stem: Stem = 'cifar',
   ) {
     this.tensors = [inputShape];
   }
@@ -193,6 +194,7 @@ export class SpecBuilder {
     return {
       format: 1,
       model: this.model,
+      ...(this.stem === 'imagenet' ? { stem: 'imagenet' as const } : {}),
       inputShape: this.inputShape,
       classes: this.classes,
       slots: this.slots,

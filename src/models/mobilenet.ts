@@ -1,5 +1,6 @@
-// MobileNetV1 for CIFAR (as in kuangliu/pytorch-cifar): a stride-1 3x3 stem conv to 32
-// channels, thirteen separable blocks, global average pool, linear 1024 -> classes.
+// MobileNetV1: a 3x3 stem conv to 32 channels (stride 1 with the cifar stem, as in
+// kuangliu/pytorch-cifar; stride 2 with the imagenet stem, as in Howard et al. 2017),
+// thirteen separable blocks, global average pool, linear 1024 -> classes.
 // Each separable block is one slot ("3x3 conv Cin -> Cout, stride st", then BN ReLU); the
 // original network is the dw-pw variant in every slot, which is this model's baseline.
 // Stages group the blocks by output resolution.
@@ -17,7 +18,7 @@ const BLOCKS: [number, number][] = [
 export const MOBILENET_MODELS = ['mobilenetv1'];
 
 export function buildMobilenet(b: SpecBuilder): void {
-  let t = b.conv('stem.conv', 0, { out: 32, kernel: 3 });
+  let t = b.conv('stem.conv', 0, { out: 32, kernel: 3, stride: b.stem === 'imagenet' ? 2 : 1 });
   t = b.relu('stem.relu', b.bn('stem.bn', t));
   let stage = 1;
   BLOCKS.forEach(([out, stride], i) => {

@@ -7,7 +7,7 @@ import { SpecBuilder, type SlotInfo } from './builder.js';
 import { buildCifarResnet, CIFAR_RESNET_MODELS } from './cifar-resnet.js';
 import { buildMobilenet, MOBILENET_MODELS } from './mobilenet.js';
 import { buildResnet, RESNET_MODELS } from './resnet.js';
-import type { ModelSpec, Shape } from './spec.js';
+import type { ModelSpec, Shape, Stem } from './spec.js';
 import { resolveVariant, type VariantChoice } from './variant.js';
 import { buildVgg, VGG_MODELS } from './vgg.js';
 
@@ -17,12 +17,17 @@ export interface ModelOptions {
   /** square input side in pixels (32 for CIFAR and padded MNIST) */
   inputSize: number;
   classes: number;
+  /** the network's first layers (not a slot): cifar (default) or imagenet */
+  stem: Stem;
 }
 
-export const DEFAULT_MODEL_OPTIONS: ModelOptions = { inChannels: 3, inputSize: 32, classes: 10 };
+export const STEMS: readonly Stem[] = ['cifar', 'imagenet'];
+
+export const DEFAULT_MODEL_OPTIONS: ModelOptions = { inChannels: 3, inputSize: 32, classes: 10, stem: 'cifar' };
 
 interface ModelEntry {
-  description: string;
+  /** description per stem the model has */
+  description: Partial<Record<Stem, string>>;
   build: (b: SpecBuilder) => void;
   baseline: VariantChoice;
 }
@@ -30,18 +35,29 @@ interface ModelEntry {
 const STD: VariantChoice = { kind: 'std' };
 const MODELS: Record<string, ModelEntry> = {};
 for (const m of VGG_MODELS) {
-  MODELS[m] = { description: `CIFAR VGG-${m.slice(3)}, BN after every conv`, build: (b) => buildVgg(b, m), baseline: STD };
+  MODELS[m] = { description: { cifar: `CIFAR VGG-${m.slice(3)}, BN after every conv` }, build: (b) => buildVgg(b, m), baseline: STD };
 }
 for (const m of RESNET_MODELS) {
   const d = m.slice(6);
-  MODELS[m] = { description: `ResNet-${d}, 3x3 stem, projection shortcuts`, build: (b) => buildResnet(b, m), baseline: STD };
+  MODELS[m] = {
+    description: {
+      cifar: `ResNet-${d}, 3x3 stem, projection shortcuts`,
+      imagenet: `ResNet-${d} as torchvision, 7x7/2 stem and 3x3/2 max-pool, projection shortcuts`,
+    },
+    build: (b) => buildResnet(b, m),
+    baseline: STD,
+  };
 }
 for (const m of MOBILENET_MODELS) {
-  MODELS[m] = { description: 'MobileNetV1 for CIFAR, stride-1 stem', build: (b) => buildMobilenet(b), baseline: { kind: 'dw-pw' } };
+  MODELS[m] = {
+    description: { cifar: 'MobileNetV1 for CIFAR, stride-1 stem', imagenet: 'MobileNetV1 as Howard et al., 3x3/2 stem' },
+    build: (b) => buildMobilenet(b),
+    baseline: { kind: 'dw-pw' },
+  };
 }
 for (const m of CIFAR_RESNET_MODELS) {
   const d = m.slice(6);
-  MODELS[m] = { description: `He et al. CIFAR ResNet-${d}, option A shortcuts`, build: (b) => buildCifarResnet(b, m), baseline: STD };
+  MODELS[m] = { description: { cifar: `He et al. CIFAR ResNet-${d}, option A shortcuts` }, build: (b) => buildCifarResnet(b, m), baseline: STD };
 }
 
 /** Model names, in zoo order. */
@@ -49,8 +65,18 @@ export function listModels(): string[] {
   return Object.keys(MODELS);
 }
 
-export function describeModel(name: string): string {
-  return entry(name).description;
+export function describeModel(name: string, stem: Stem = 'cifar'): string {
+  return entry(name).description[stem] ?? entry(name).description.cifar!;
+}
+
+/** The stems a model can be built with. */
+export function stemsOf(name: string): Stem[] {
+  return STEMS.filter((s) => entry(name).description[s] !== undefined);
+}
+
+/** Models that have the imagenet stem. */
+export function imagenetStemModels(): string[] {
+  return listModels().filter((m) => MODELS[m]!.description.imagenet !== undefined);
 }
 
 /** The model's reference design: std, except MobileNetV1, which is dw-pw by construction. */
@@ -68,6 +94,7 @@ const optionsSchema = z.object({
   inChannels: z.number().int().min(1).max(4096),
   inputSize: z.number().int().min(1).max(4096),
   classes: z.number().int().min(1).max(1_000_000),
+  stem: z.enum(STEMS),
 });
 
 /** Fill defaults and check ranges; a bad value is a UsageError naming the option. */
@@ -77,9 +104,18 @@ export function modelOptions(opts?: Partial<ModelOptions>): ModelOptions {
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const key = String(issue.path[0]);
+    if (key === 'stem') {
+      throw new UsageError(`stem must be one of ${STEMS.join(', ')}, got ${JSON.stringify(merged.stem)}`);
+    }
     throw new UsageError(`${key} must be an integer >= 1, got ${JSON.stringify((merged as Record<string, unknown>)[key])}`);
   }
   return r.data;
+}
+
+function checkStem(name: string, stem: Stem): void {
+  if (!stemsOf(name).includes(stem)) {
+    throw new UsageError(`${name} has no ${stem} stem; the imagenet stem exists for: ${imagenetStemModels().join(', ')}`);
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -100,10 +136,11 @@ const skeletonCache = new Map<string, SlotSkeleton>();
 export function slotsOf(name: string, opts?: Partial<ModelOptions>): SlotSkeleton {
   const e = entry(name);
   const o = modelOptions(opts);
-  const key = `${name}|${o.inChannels}|${o.inputSize}|${o.classes}`;
+  checkStem(name, o.stem);
+  const key = `${name}|${o.inChannels}|${o.inputSize}|${o.classes}|${o.stem}`;
   let sk = skeletonCache.get(key);
   if (!sk) {
-    const b = new SpecBuilder(name, [o.inChannels, o.inputSize, o.inputSize], o.classes, () => ({ kind: 'std' }));
+    const b = new SpecBuilder(name, [o.inChannels, o.inputSize, o.inputSize], o.classes, () => ({ kind: 'std' }), o.stem);
     e.build(b);
     const slots = b.slotInfos.map((s) => Object.freeze(s));
     const stages = [...new Set(slots.map((s) => s.stage))].sort((a, b2) => a - b2);
@@ -122,6 +159,7 @@ export interface BuildOptions extends Partial<ModelOptions> {
 export function buildModel(name: string, opts: BuildOptions = {}): ModelSpec {
   const e = entry(name);
   const o = modelOptions(opts);
+  checkStem(name, o.stem);
   const variants = opts.variants ?? e.baseline;
   if (Array.isArray(variants)) {
     const count = slotsOf(name, o).slots.length;
@@ -132,7 +170,7 @@ export function buildModel(name: string, opts: BuildOptions = {}): ModelSpec {
   const pick = (slot: SlotInfo) =>
     resolveVariant(name, slot, Array.isArray(variants) ? variants[slot.index]! : (variants as VariantChoice));
   const input: Shape = [o.inChannels, o.inputSize, o.inputSize];
-  const b = new SpecBuilder(name, input, o.classes, pick);
+  const b = new SpecBuilder(name, input, o.classes, pick, o.stem);
   e.build(b);
   return b.finish();
 }

@@ -1,8 +1,10 @@
-// ResNet-18/34/50 for CIFAR-sized inputs (as in kuangliu/pytorch-cifar): a 3x3 stem conv,
-// no max-pool, four stages of 64-128-256-512 planes, projection shortcuts (1x1 conv + BN)
+// ResNet-18/34/50. With the cifar stem (as in kuangliu/pytorch-cifar): a 3x3 stride-1 stem
+// conv and no max-pool; with the imagenet stem exactly as torchvision builds them: a 7x7
+// stride-2 conv (padding 3), BN, ReLU and a 3x3 stride-2 max-pool (padding 1). Then four stages of 64-128-256-512 planes, projection shortcuts (1x1 conv + BN)
 // where the shape changes, global average pool, linear classifier.
 // Slots: every 3x3 conv in the blocks; in ResNet-50's bottlenecks only the middle 3x3 conv
-// is a slot (the 1x1 reduce/expand convs are fixed).
+// is a slot (the 1x1 reduce/expand convs are fixed) and carries the block's stride, as in
+// torchvision's ResNet v1.5.
 import type { SpecBuilder } from './builder.js';
 
 const BLOCKS: Record<string, { bottleneck: boolean; blocks: number[] }> = {
@@ -18,9 +20,13 @@ const PLANES = [64, 128, 256, 512];
 export function buildResnet(b: SpecBuilder, depth: string): void {
   const { bottleneck, blocks } = BLOCKS[depth]!;
   const expansion = bottleneck ? 4 : 1;
-  let t = b.conv('stem.conv', 0, { out: 64, kernel: 3 });
+  let t =
+    b.stem === 'imagenet'
+      ? b.conv('stem.conv', 0, { out: 64, kernel: 7, stride: 2, padding: 3 })
+      : b.conv('stem.conv', 0, { out: 64, kernel: 3 });
   t = b.bn('stem.bn', t);
   t = b.relu('stem.relu', t);
+  if (b.stem === 'imagenet') t = b.maxpool('stem.pool', t, 3, 2, 1);
   blocks.forEach((count, si) => {
     const stage = si + 1;
     const planes = PLANES[si]!;

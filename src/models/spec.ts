@@ -112,11 +112,17 @@ export interface Slot {
   variant: Variant;
 }
 
+/** The network's first layers: `cifar` (a stride-1 3x3 conv, no pool) or `imagenet`
+ * (ResNets: 7x7/2 conv, BN, ReLU, 3x3/2 max-pool; MobileNetV1: 3x3/2 conv), as torchvision. */
+export type Stem = 'cifar' | 'imagenet';
+
 export interface ModelSpec {
   /** spec format version, bumped when the meaning of a field changes */
   format: 1;
   /** model name as given to the builder, e.g. "resnet20" */
   model: string;
+  /** present only for the imagenet stem, so that CIFAR-stem specs keep their hashes */
+  stem?: 'imagenet';
   inputShape: Shape;
   classes: number;
   slots: Slot[];

@@ -6,10 +6,10 @@ import { datasetInfo, parseDatasetRef } from '../data/index.js';
 import { buildModel, slotsOf, specHash, type ModelOptions } from '../models/index.js';
 import type { ModelAccess } from './space.js';
 
-/** Model options (input channels, size, classes) implied by a dataset name or reference. */
-export function modelOptionsFor(dataset: string): ModelOptions {
-  const info = datasetInfo(parseDatasetRef(dataset));
-  return { inChannels: info.shape[0], inputSize: info.shape[1], classes: info.classes };
+/** Model options (input channels, size, classes) implied by a sweep config's dataset, and its stem. */
+export function modelOptionsFor(config: Pick<SweepConfig, 'dataset' | 'stem'>): ModelOptions {
+  const info = datasetInfo(parseDatasetRef(config.dataset.name, { inputSize: config.dataset.inputSize }));
+  return { inChannels: info.shape[0], inputSize: info.shape[1], classes: info.classes, stem: config.stem ?? 'cifar' };
 }
 
 export function modelAccess(model: string, opts: ModelOptions): ModelAccess {
@@ -28,6 +28,6 @@ export function modelAccess(model: string, opts: ModelOptions): ModelAccess {
   };
 }
 
-export function modelAccessFor(config: Pick<SweepConfig, 'model' | 'dataset'>): ModelAccess {
-  return modelAccess(config.model, modelOptionsFor(config.dataset.name));
+export function modelAccessFor(config: Pick<SweepConfig, 'model' | 'dataset' | 'stem'>): ModelAccess {
+  return modelAccess(config.model, modelOptionsFor(config));
 }

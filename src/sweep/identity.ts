@@ -5,11 +5,14 @@ import { createHash } from 'node:crypto';
 import type { SweepConfig } from '../config/sweep.js';
 import { resolveRecipe } from '../config/recipe.js';
 import { canonicalJson } from '../models/hash.js';
+import { parseDatasetRef } from '../data/index.js';
 import type { TrainRecipe } from '../engine/types.js';
 
 /** The recipe a trial trains with. */
 export function trialRecipe(config: SweepConfig, epochs: number, seed: number): TrainRecipe {
-  return resolveRecipe({ ...config.recipe, epochs, seed }, config.dataset.name, 'recipe');
+  // an image folder's size decides its default crop padding
+  const ref = parseDatasetRef(config.dataset.name, { inputSize: config.dataset.inputSize });
+  return resolveRecipe({ ...config.recipe, epochs, seed }, ref, 'recipe');
 }
 
 /** Epochs of each rung: the multi-fidelity rungs, or the recipe's epochs as a single rung. */
@@ -35,6 +38,8 @@ export function recipeHash(config: SweepConfig, recipe: TrainRecipe): string {
       limitTrain: config.dataset.limitTrain ?? null,
       limitTest: config.dataset.limitTest ?? null,
       validation: config.dataset.validation ?? null,
+      // only when given, so that the hashes of sweeps without it stay as they were
+      ...(config.dataset.inputSize !== undefined ? { inputSize: config.dataset.inputSize } : {}),
     },
   };
   return createHash('sha256').update(canonicalJson(identity)).digest('hex');

@@ -24,9 +24,21 @@ export type TrialEnd =
   | { kind: 'released' };
 
 async function defaultLoad(ctx: WorkContext): Promise<LoadedDatasets> {
-  const { loadDataset } = await import('../data/index.js');
+  const { openDataset, withFieldNamesAsync } = await import('../data/index.js');
   const d = ctx.config.dataset;
-  return loadDataset(d.name, { dataDir: d.dataDir, limitTrain: d.limitTrain, limitTest: d.limitTest, validation: d.validation, seed: 0 });
+  // the data layer names its own fields; a sweep's user knows them as config keys
+  const fields = { dataDir: 'dataset.dataDir', limitTrain: 'dataset.limitTrain', limitTest: 'dataset.limitTest', validation: 'dataset.validation', inputSize: 'dataset.inputSize', name: 'dataset.name' };
+  return withFieldNamesAsync(fields, () =>
+    openDataset(d.name, {
+      inputSize: d.inputSize,
+      imageFolder: { onWarning: (m) => process.stderr.write(`dsxplore: warning: ${m}\n`) },
+      dataDir: d.dataDir,
+      limitTrain: d.limitTrain,
+      limitTest: d.limitTest,
+      validation: d.validation,
+      seed: 0,
+    }),
+  );
 }
 
 async function defaultTrain(req: TrainRequest): Promise<TrainResult> {

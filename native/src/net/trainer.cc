@@ -58,10 +58,58 @@ class Batcher {
     }
   }
 
+  // Sample `idx` into out[C*H*W]: the crop rows [y0, y0+ch) x cols [x0, x0+cw) resized
+  // bilinearly to H x W (half-pixel centres, as torchvision), optional flip.
+  void sample_resized(int idx, int y0, int x0, int ch, int cw, bool flip, float* out) const {
+    const int C = d_.C, H = d_.H, W = d_.W;
+    const uint8_t* img = d_.images + static_cast<size_t>(idx) * C * H * W;
+    const double sy = static_cast<double>(ch) / H, sx = static_cast<double>(cw) / W;
+    for (int y = 0; y < H; ++y) {
+      const double fy = std::clamp((y + 0.5) * sy - 0.5, 0.0, ch - 1.0);
+      const int iy = static_cast<int>(fy), iy1 = std::min(iy + 1, ch - 1);
+      const float wy = static_cast<float>(fy - iy);
+      for (int x = 0; x < W; ++x) {
+        const int xd = flip ? W - 1 - x : x;
+        const double fx = std::clamp((xd + 0.5) * sx - 0.5, 0.0, cw - 1.0);
+        const int ix = static_cast<int>(fx), ix1 = std::min(ix + 1, cw - 1);
+        const float wx = static_cast<float>(fx - ix);
+        for (int c = 0; c < C; ++c) {
+          const float* lut = lut_.data() + c * 256;
+          const uint8_t* src = img + static_cast<size_t>(c) * H * W;
+          const uint8_t* r0 = src + static_cast<size_t>(y0 + iy) * W + x0;
+          const uint8_t* r1 = src + static_cast<size_t>(y0 + iy1) * W + x0;
+          const float top = lut[r0[ix]] + wx * (lut[r0[ix1]] - lut[r0[ix]]);
+          const float bot = lut[r1[ix]] + wx * (lut[r1[ix1]] - lut[r1[ix]]);
+          out[(static_cast<size_t>(c) * H + y) * W + x] = top + wy * (bot - top);
+        }
+      }
+    }
+  }
+
  private:
   const DataView& d_;
   std::vector<float> lut_;
 };
+
+// torchvision's RandomResizedCrop.get_params: ten tries at a crop of the drawn area and
+// log-uniform aspect ratio that fits, else the whole image.
+void resized_crop_box(Rng& rng, int H, int W, double min_scale, int* y0, int* x0, int* ch, int* cw) {
+  const double area = static_cast<double>(H) * W;
+  const double lo = std::log(3.0 / 4.0), hi = std::log(4.0 / 3.0);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * (min_scale + (1.0 - min_scale) * rng.uniform());
+    const double ratio = std::exp(lo + (hi - lo) * rng.uniform());
+    const int w = static_cast<int>(std::lround(std::sqrt(target * ratio)));
+    const int h = static_cast<int>(std::lround(std::sqrt(target / ratio)));
+    if (w > 0 && h > 0 && w <= W && h <= H) {
+      *y0 = static_cast<int>(rng.below(static_cast<uint64_t>(H - h) + 1));
+      *x0 = static_cast<int>(rng.below(static_cast<uint64_t>(W - w) + 1));
+      *ch = h, *cw = w;
+      return;
+    }
+  }
+  *y0 = 0, *x0 = 0, *ch = H, *cw = W;
+}
 
 void check_data(const NetSpec& spec, const DataView& d, const char* what) {
   if (d.C != spec.input[0] || d.H != spec.input[1] || d.W != spec.input[2])
@@ -204,6 +252,14 @@ TrainOutcome train_net(const NetSpec& spec, Backend& be, const Recipe& r, const 
       const int n = std::min(B, train.count - first);
       for (int i = 0; i < n; ++i) {
         const int idx = perm[first + i];
+        if (r.resized_crop_scale > 0) {
+          int y0, x0, ch, cw;
+          resized_crop_box(rng, train.H, train.W, r.resized_crop_scale, &y0, &x0, &ch, &cw);
+          const bool flip = r.flip && (rng.next() >> 63);
+          batcher.sample_resized(idx, y0, x0, ch, cw, flip, xb.data() + i * chw);
+          yb[i] = train.labels[idx];
+          continue;
+        }
         const int oy = pad > 0 ? static_cast<int>(rng.below(2 * pad + 1)) : 0;
         const int ox = pad > 0 ? static_cast<int>(rng.below(2 * pad + 1)) : 0;
         const bool flip = r.flip && (rng.next() >> 63);

@@ -1,5 +1,5 @@
 // The native trainer: epochs of seeded shuffling, host-side batch assembly (random crop with
-// zero padding, horizontal flip, per-channel normalisation), forward/backward/SGD on a
+// zero padding or random-resized crop, horizontal flip, per-channel normalisation), forward/backward/SGD on a
 // backend, learning-rate schedules, evaluation, divergence detection. Mirrors TrainRecipe in
 // src/engine/types.ts. Runs on whatever thread calls it (the addon uses a worker thread).
 #pragma once
@@ -32,6 +32,10 @@ struct Recipe {
   int threads = 0;
   int crop_padding = 0;
   bool flip = false;
+  // random-resized crop (torchvision's RandomResizedCrop): a crop of scale in
+  // [resized_crop_scale, 1] of the area and aspect ratio in [3/4, 4/3], resized bilinearly
+  // to the image size; 0 = off (then crop_padding applies)
+  double resized_crop_scale = 0;
 };
 
 // A dataset as the host holds it: images [count, C, H, W] uint8, labels [count] uint8.

@@ -1,0 +1,55 @@
+// mapFile(path) -> ArrayBuffer: the whole file mapped read-only (MAP_SHARED, PROT_READ).
+// Decoded image-folder datasets larger than the memory budget are read through this, so
+// the OS pages images in as the trainer's batches touch them and may drop them again under
+// memory pressure, instead of the process holding the whole file. The mapping lives as long
+// as the ArrayBuffer: its finaliser unmaps it.
+#include "mapped_file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+namespace dsx {
+namespace {
+
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString())
+    throw Napi::TypeError::New(env, "mapFile(path): path must be a string");
+  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Napi::Error::New(env, path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int e = errno;
+    ::close(fd);
+    throw Napi::Error::New(env, path + ": " + std::strerror(e));
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return Napi::ArrayBuffer::New(env, 0);
+  }
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  const int e = errno;
+  ::close(fd);  // the mapping keeps the file open
+  if (p == MAP_FAILED) throw Napi::Error::New(env, path + ": mmap failed: " + std::strerror(e));
+  // batches are gathered in shuffled order: no read-ahead past the page asked for
+  ::madvise(p, size, MADV_RANDOM);
+  return Napi::ArrayBuffer::New(
+      env, p, size, [](Napi::Env, void* data, size_t* len) { ::munmap(data, *len); delete len; },
+      new size_t(size));
+}
+
+}  // namespace
+
+void register_mapped_file(Napi::Env env, Napi::Object exports) {
+  exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
+}
+
+}  // namespace dsx
