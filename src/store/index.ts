@@ -58,24 +58,29 @@ export async function openStoreUrl(url: string, opts: { migrate?: boolean } = {}
 
 /** Open an existing store for reports and exports; a missing SQLite file is the user's to
  * fix (no empty database is created as a side effect of reading). Accepts a URL or, for
- * compatibility, a bare SQLite path. */
-export async function openStoreForReading(urlOrPath: string = `sqlite:${defaultDbPath()}`): Promise<SweepStore> {
+ * compatibility, a bare SQLite path. `readOnly` (the dashboard): SQLite opened read-only
+ * with no migration, PostgreSQL sessions in read-only transactions with no migration, so
+ * the store cannot be written through this handle. */
+export async function openStoreForReading(
+  urlOrPath: string = `sqlite:${defaultDbPath()}`,
+  opts: { readOnly?: boolean } = {},
+): Promise<SweepStore> {
   const loc: StoreLocation =
     /^sqlite:|:\/\//.test(urlOrPath) ? parseStoreUrl(urlOrPath) : { kind: 'sqlite', path: urlOrPath };
   if (loc.kind === 'postgres') {
     const { PgStore } = await import('./postgres.js');
-    return PgStore.open(loc.url);
+    return opts.readOnly ? PgStore.open(loc.url, { migrate: false, readOnly: true }) : PgStore.open(loc.url);
   }
   if (loc.path !== ':memory:' && !existsSync(loc.path)) {
     throw new UsageError(
       `no results database at ${loc.path}; run a sweep first (dsxplore sweep --config FILE) or pass --db PATH / --store URL`,
     );
   }
-  return new SqliteStore(loc.path);
+  return new SqliteStore(loc.path, { readonly: opts.readOnly });
 }
 
 export { SqliteStore, migrate } from './sqlite.js';
 export { redactUrl } from './url.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
 export * from './store.js';
-export type { SweepRow, TrialRow, TrialState, StoreReader, MaybePromise } from './types.js';
+export type { SweepRow, TrialRow, TrialState, StoreReader, MaybePromise, StateCounts } from './types.js';

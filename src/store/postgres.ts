@@ -81,6 +81,8 @@ export async function migratePg(pool: pg.Pool, location: string, migrations: rea
 export interface PgStoreOptions {
   /** connections in the pool (a worker needs two: its work and its heartbeat) */
   max?: number;
+  /** every session in read-only transactions (the dashboard): writes fail in the server */
+  readOnly?: boolean;
 }
 
 export class PgStore implements SweepStore {
@@ -91,7 +93,14 @@ export class PgStore implements SweepStore {
 
   private constructor(url: string, opts: PgStoreOptions) {
     this.location = redactUrl(url);
-    this.pool = new pg.Pool({ connectionString: url, max: opts.max ?? 3, types, application_name: 'dsxplore', connectionTimeoutMillis: 15_000 });
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: opts.max ?? 3,
+      types,
+      application_name: 'dsxplore',
+      connectionTimeoutMillis: 15_000,
+      ...(opts.readOnly ? { options: '-c default_transaction_read_only=on' } : {}),
+    });
     // an idle connection dropped by the server must not crash the process
     this.pool.on('error', () => {});
   }

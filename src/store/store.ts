@@ -5,7 +5,8 @@
 import type { Candidate } from '../space/types.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { EpochMetrics } from '../engine/types.js';
-import type { MaybePromise, StoreReader, SweepRow, TrialRow, TrialState } from './types.js';
+import type { MaybePromise, StateCounts, StoreReader, SweepRow, TrialRow, TrialState } from './types.js';
+export type { StateCounts } from './types.js';
 
 /** States a trial never leaves. */
 export const FINISHED_STATES = ['done', 'failed', 'pruned', 'diverged'] as const;
@@ -72,8 +73,6 @@ export interface TrialOutcome {
   provenance: Record<string, unknown>;
 }
 
-export type StateCounts = Record<TrialState, number>;
-
 /** Thrown when a caller breaks the trial state machine or touches a finished trial. */
 export class TrialStateError extends Error {
   override name = 'TrialStateError';
@@ -124,11 +123,9 @@ export interface SweepStore extends StoreReader {
    * Returns how many were re-queued. */
   requeueRunning(sweep: string, opts?: { staleAfterMs?: number }): Promise<number>;
 
-  counts(sweep: string): Promise<StateCounts>;
   /** A recorded candidate, rebuilt from the database (baseline: as first queued in `sweep`). */
   candidate(hash: string, sweep?: string): MaybePromise<Candidate | undefined>;
   trial(id: number): MaybePromise<TrialRow | undefined>;
-  epochMetrics(trialId: number): MaybePromise<EpochMetrics[]>;
   /** The schema version of the open database. */
   schemaVersion(): MaybePromise<number>;
 }

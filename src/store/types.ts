@@ -1,5 +1,6 @@
 // Plain rows the store hands to the rest of the program (report, pareto, runner).
 import type { Variant } from '../models/spec.js';
+import type { EpochMetrics } from '../engine/types.js';
 
 export type TrialState = 'queued' | 'running' | 'done' | 'failed' | 'pruned' | 'diverged';
 
@@ -60,6 +61,8 @@ export interface TrialRow {
   provenance?: Record<string, unknown> | null;
 }
 
+export type StateCounts = Record<TrialState, number>;
+
 /** A value now (SQLite answers synchronously) or later (PostgreSQL over the network):
  * callers always `await` it. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -70,5 +73,9 @@ export interface StoreReader {
   listSweeps(): MaybePromise<SweepRow[]>;
   getSweep(name: string): MaybePromise<SweepRow | undefined>;
   trials(sweep: string): MaybePromise<TrialRow[]>;
+  /** per-epoch metrics of one trial, epoch order */
+  epochMetrics(trialId: number): MaybePromise<EpochMetrics[]>;
+  /** trials of the sweep by state */
+  counts(sweep: string): MaybePromise<StateCounts>;
   close(): MaybePromise<void>;
 }
