@@ -55,14 +55,15 @@ With a token, pass it as ?token=T or an "Authorization: Bearer T" header.`,
         if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND') throw new UsageError(`--host ${opts.host}: not an address of this machine`);
         throw err;
       }
-      process.stdout.write(`dsxplore serve: ${server.url} (store ${redactUrl(url)}, read-only; Ctrl-C stops)\n`);
-      if (opts.tokenGenerated) process.stdout.write('a token was generated because --host is not loopback; the URL above carries it\n');
-      if (opts.open) openInBrowser(server.url);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+      // handlers first, so a stop that follows the printed URL at once is still clean
+      const stopped = new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
       });
+      const generated = opts.tokenGenerated ? '\na token was generated because --host is not loopback; the URL above carries it' : '';
+      process.stdout.write(`dsxplore serve: ${server.url} (store ${redactUrl(url)}, read-only; Ctrl-C stops)${generated}\n`);
+      if (opts.open) openInBrowser(server.url);
+      await stopped;
       await server.close();
       await store.close();
     });
