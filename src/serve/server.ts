@@ -15,8 +15,10 @@ import {
   parseTrialId,
   parseTrialsQuery,
 } from '../config/serve.js';
+import { resolveObjectives } from '../commands/report.js';
 import type { StoreReader, SweepRow } from '../store/types.js';
-import { frontView, sweepDetail, sweepListItem, trialListItem } from './views.js';
+import { SweepCache } from './cache.js';
+import { etaSeconds, frontView, sweepDetail, sweepListItem, trialListItem } from './views.js';
 
 /** The page's folder, beside this module's source: src/serve/static from both src/serve
  * (tsx) and dist/serve (the build), so the published package serves the same files. */
@@ -120,6 +122,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     if (!s) throw new NotFound(`no sweep named ${JSON.stringify(name)}`);
     return s;
   };
+  const cache = new SweepCache(store);
+  const json = (reply: FastifyReply, body: string) => reply.type('application/json; charset=utf-8').send(body);
 
   app.get('/api/sweeps', async (req) => {
     parseEmptyQuery(queryOf(req));
@@ -129,32 +133,45 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return { sweeps: items.reverse() };
   });
 
-  app.get<{ Params: { name: string } }>('/api/sweeps/:name', async (req) => {
+  app.get<{ Params: { name: string } }>('/api/sweeps/:name', async (req, reply) => {
     parseEmptyQuery(queryOf(req));
-    const s = await sweepOr404(req.params.name);
-    return sweepDetail(s, await store.trials(s.name), await store.counts(s.name), Date.now());
+    const e = await cache.get(await sweepOr404(req.params.name));
+    const detail = e.memo('detail', () =>
+      JSON.stringify(sweepDetail(e.sweep, e.trials, e.counts, resolveObjectives(undefined, e.sweep))).slice(0, -1),
+    );
+    // the ETA moves with the clock; everything else is as cached
+    const live = { eta: etaSeconds(e.trials, e.counts, Date.now()), stamp: e.stamp };
+    return json(reply, `${detail},${JSON.stringify(live).slice(1)}`);
   });
 
-  app.get<{ Params: { name: string } }>('/api/sweeps/:name/trials', async (req) => {
+  app.get<{ Params: { name: string } }>('/api/sweeps/:name/trials', async (req, reply) => {
     const { state } = parseTrialsQuery(queryOf(req));
-    const s = await sweepOr404(req.params.name);
-    const trials = (await store.trials(s.name)).filter((t) => state === undefined || t.state === state);
-    return { sweep: s.name, trials: trials.map(trialListItem) };
+    const e = await cache.get(await sweepOr404(req.params.name));
+    return json(
+      reply,
+      e.memo(`trials:${state ?? ''}`, () =>
+        JSON.stringify({
+          sweep: e.sweep.name,
+          stamp: e.stamp,
+          trials: e.trials.filter((t) => state === undefined || t.state === state).map(trialListItem),
+        }),
+      ),
+    );
   });
 
-  app.get<{ Params: { name: string } }>('/api/sweeps/:name/front', async (req) => {
+  app.get<{ Params: { name: string } }>('/api/sweeps/:name/front', async (req, reply) => {
     const { x } = parseFrontQuery(queryOf(req));
-    const s = await sweepOr404(req.params.name);
-    return { sweep: s.name, ...frontView(await store.trials(s.name), x) };
+    const e = await cache.get(await sweepOr404(req.params.name));
+    return json(reply, e.memo(`front:${x}`, () => JSON.stringify({ sweep: e.sweep.name, stamp: e.stamp, ...frontView(e.trials, x) })));
   });
 
   app.get<{ Params: { name: string; id: string } }>('/api/sweeps/:name/trials/:id', async (req) => {
     parseEmptyQuery(queryOf(req));
     const id = parseTrialId(req.params.id);
-    const s = await sweepOr404(req.params.name);
-    const trial = (await store.trials(s.name)).find((t) => t.id === id);
-    if (!trial) throw new NotFound(`sweep ${JSON.stringify(s.name)} has no trial ${id}`);
-    return { sweep: s.name, trial, epochs: await store.epochMetrics(id) };
+    const e = await cache.get(await sweepOr404(req.params.name));
+    const trial = e.trials.find((t) => t.id === id);
+    if (!trial) throw new NotFound(`sweep ${JSON.stringify(e.sweep.name)} has no trial ${id}`);
+    return { sweep: e.sweep.name, trial, epochs: await store.epochMetrics(id) };
   });
 
   return app;

@@ -2,7 +2,8 @@
 // (sweeps, trials, counts, epoch metrics) and nothing else. The front comes from the
 // report's summarize(), so the page's front is `pareto export`'s by construction.
 import type { FrontCost } from '../config/serve.js';
-import { normalizedHypervolume, type Objective } from '../pareto/objectives.js';
+import { normalizedHypervolume, paretoFront, toVector, type Objective, type Scored } from '../pareto/objectives.js';
+import { dominates } from '../pareto/sort.js';
 import { frontRows, type FrontRow } from '../report/export.js';
 import { candidateResults, slotText, slotsText, summarize, type SweepSummary } from '../report/summary.js';
 import type { StateCounts, SweepRow, TrialRow } from '../store/types.js';
@@ -64,67 +65,87 @@ export function etaSeconds(trials: readonly TrialRow[], counts: StateCounts, now
 
 /** Hypervolume of the done trials finished by each moment, against the final reference (so
  * the curve ends at the report's value), at most `samples` points. Only trials at the
- * sweep's highest fidelity count, as in the report. */
+ * sweep's highest fidelity count, as in the report, a candidate's accuracy being the mean
+ * over its seeds so far. The front is kept incrementally (a new candidate is checked
+ * against the front only); a candidate whose mean moves (another seed) rebuilds it. */
 export function hypervolumeOverTime(
   trials: readonly TrialRow[],
   summary: SweepSummary,
-  samples = 100,
+  samples = 200,
 ): { t: number; done: number; hypervolume: number }[] {
   if (summary.epochs === null) return [];
+  const objectives = summary.objectives;
   const done = trials
-    .filter((t) => t.state === 'done' && t.epochs === summary.epochs && ms(t.finishedAt) !== null)
-    .sort((a, b) => ms(a.finishedAt)! - ms(b.finishedAt)! || a.id - b.id);
-  const out: { t: number; done: number; hypervolume: number }[] = [];
-  const step = Math.max(1, Math.ceil(done.length / samples));
-  for (let k = step; ; k += step) {
-    const n = Math.min(k, done.length);
-    const { candidates } = candidateResults(done.slice(0, n));
-    out.push({
-      t: ms(done[n - 1].finishedAt)!,
-      done: n,
-      hypervolume: normalizedHypervolume(candidates, summary.objectives, summary.reference),
-    });
-    if (n === done.length) break;
-  }
+    .filter((t) => t.state === 'done' && t.epochs === summary.epochs && t.accuracy !== null && Number.isFinite(t.accuracy))
+    .map((t) => ({ t, at: ms(t.finishedAt) }))
+    .filter((d): d is { t: TrialRow; at: number } => d.at !== null)
+    .sort((a, b) => a.at - b.at || a.t.id - b.t.id);
+  type Point = Scored & { hash: string; v: number[] };
+  const points = new Map<string, Point & { seeds: Map<number, number> }>();
+  let front: Point[] = [];
+  const all: { t: number; done: number; hypervolume: number }[] = [];
+  done.forEach(({ t, at }, k) => {
+    const known = points.get(t.candidateHash);
+    if (known) {
+      if (known.seeds.has(t.seed)) return;
+      known.seeds.set(t.seed, t.accuracy!);
+      known.accuracy = [...known.seeds.values()].reduce((a, b) => a + b, 0) / known.seeds.size;
+      known.v = toVector(known, objectives);
+      front = paretoFront([...points.values()], objectives);
+    } else {
+      const p = { hash: t.candidateHash, accuracy: t.accuracy!, macs: t.macs, params: t.params, seeds: new Map([[t.seed, t.accuracy!]]), v: [] as number[] };
+      p.v = toVector(p, objectives);
+      points.set(p.hash, p);
+      if (front.some((f) => dominates(f.v, p.v))) {
+        if (all.length > 0) all.push({ ...all[all.length - 1], t: at, done: k + 1 });
+        return;
+      }
+      front = [...front.filter((f) => !dominates(p.v, f.v)), p];
+    }
+    all.push({ t: at, done: k + 1, hypervolume: normalizedHypervolume(front, objectives, summary.reference) });
+  });
+  if (all.length <= samples) return all;
+  const step = all.length / samples;
+  const out = Array.from({ length: samples - 1 }, (_, i) => all[Math.floor(i * step)]);
+  out.push(all[all.length - 1]);
   return out;
 }
 
-export function sweepDetail(s: SweepRow, trials: readonly TrialRow[], counts: StateCounts, nowMs: number) {
-  const objectives: Objective[] = ['accuracy', 'macs'];
+/** One sweep: config, counts, what the report would say of its front (over `objectives`),
+ * hypervolume over time. The ETA, which moves with the clock, is added per request. */
+export function sweepDetail(s: SweepRow, trials: readonly TrialRow[], counts: StateCounts, objectives: Objective[]) {
   const summary = summarize(s.name, trials, objectives);
-  const lastChange = Math.max(0, ...trials.map((t) => ms(t.finishedAt) ?? ms(t.startedAt) ?? 0));
   return {
     ...sweepListItem(s, counts),
     config: s.config,
+    objectives,
     epochs: summary.epochs,
     candidates: summary.candidates.length,
     frontSize: summary.front.length,
     hypervolume: summary.hypervolume,
-    eta: etaSeconds(trials, counts, nowMs),
     hypervolumeOverTime: hypervolumeOverTime(trials, summary),
-    /** changes whenever a trial is added, starts or finishes: the page refetches on change */
-    stamp: `${trials.length}:${Object.values(counts).join(',')}:${lastChange}`,
   };
 }
 
+/** A compared candidate. Only front members and baselines carry their label and design:
+ * with 10,000 candidates the others stay small (the trial they open says the rest). */
 export interface FrontPoint {
-  hash: string;
-  label: string;
   baseline: boolean;
   /** on the front of accuracy against this cost */
   front: boolean;
   accuracy: number;
-  accuracyStd: number;
-  seeds: number;
   macs: number;
-  flops: number;
   params: number;
   /** the first done trial of this candidate at the compared fidelity: the one a click opens */
   trialId: number;
+  label?: string;
+  hash?: string;
+  accuracyStd?: number;
+  seeds?: number;
   /** per-slot settings as text, runs of equal slots collapsed */
-  design: string;
-  /** per-slot settings: [cg, s] for dw-scc slots, null otherwise; and each slot as text */
-  slots: { text: string; cg: number | null; s: number | null }[];
+  design?: string;
+  /** per-slot settings: cg and s for dw-scc slots (null otherwise) and each slot as text */
+  slots?: { text: string; cg: number | null; s: number | null }[];
 }
 
 /** Every compared candidate with its front membership, and the front as `pareto export`
@@ -143,27 +164,31 @@ export function frontView(trials: readonly TrialRow[], cost: FrontCost): {
   for (const t of trials) {
     if (t.state === 'done' && t.epochs === summary.epochs && !firstTrial.has(t.candidateHash)) firstTrial.set(t.candidateHash, t.id);
   }
-  const points = summary.candidates.map(
-    (c): FrontPoint => ({
-      hash: c.hash,
-      label: c.label,
+  const points = summary.candidates.map((c): FrontPoint => {
+    const front = onFront.has(c.hash);
+    const p: FrontPoint = {
       baseline: c.baseline,
-      front: onFront.has(c.hash),
+      front,
       accuracy: c.accuracy,
-      accuracyStd: c.accuracyStd,
-      seeds: c.seeds.length,
       macs: c.macs,
-      flops: c.flops,
       params: c.params,
       trialId: firstTrial.get(c.hash)!,
+    };
+    if (!front && !c.baseline) return p;
+    return {
+      ...p,
+      label: c.label,
+      hash: c.hash,
+      accuracyStd: c.accuracyStd,
+      seeds: c.seeds.length,
       design: slotsText(c.variants, true),
       slots: c.variants.map((v) => ({
         text: slotText(v),
         cg: v.kind === 'dw-scc' ? v.cg : null,
         s: v.kind === 'dw-scc' ? v.s : null,
       })),
-    }),
-  );
+    };
+  });
   return {
     objectives,
     epochs: summary.epochs,

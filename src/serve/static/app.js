@@ -271,8 +271,10 @@ function sweepView(app, name) {
   }
   const hideTip = () => tip.classList.add('hidden');
   const describe = (p) =>
-    `${p.label}\naccuracy ${pct(p.accuracy)}${p.seeds > 1 ? ` ± ${pct(p.accuracyStd)} (${p.seeds} seeds)` : ''}\n` +
-    `MACs ${fmtCount(p.macs)} · params ${fmtCount(p.params)}${p.baseline ? ' · baseline' : ''}${p.front ? ' · on the front' : ''}\n${p.design}`;
+    p.label === undefined
+      ? `trial ${p.trialId}: accuracy ${pct(p.accuracy)} · MACs ${fmtCount(p.macs)} · params ${fmtCount(p.params)} (dominated; click for the design)`
+      : `${p.label}\naccuracy ${pct(p.accuracy)}${p.seeds > 1 ? ` ± ${pct(p.accuracyStd)} (${p.seeds} seeds)` : ''}\n` +
+        `MACs ${fmtCount(p.macs)} · params ${fmtCount(p.params)}${p.baseline ? ' · baseline' : ''}${p.front ? ' · on the front' : ''}\n${p.design}`;
 
   function renderFront() {
     const f = state.front;
@@ -457,6 +459,9 @@ function sweepView(app, name) {
 
   return {
     async refresh() {
+      // the first time, ask for everything at once rather than one after the other
+      const early = state.stamp === null ? [api(`/api/sweeps/${enc(name)}/trials`), api(`/api/sweeps/${enc(name)}/front?x=${state.cost}`)] : null;
+      early?.forEach((p) => p.catch(() => {}));
       const d = await api(`/api/sweeps/${enc(name)}`);
       if (first) {
         first = false;
@@ -465,18 +470,17 @@ function sweepView(app, name) {
       }
       renderCounts(d);
       if (d.stamp === state.stamp) return;
-      const [trials, front] = await Promise.all([
-        api(`/api/sweeps/${enc(name)}/trials`),
-        api(`/api/sweeps/${enc(name)}/front?x=${state.cost}`),
-      ]);
-      state.stamp = d.stamp;
+      const [trials, front] = await Promise.all(
+        early ?? [api(`/api/sweeps/${enc(name)}/trials`), api(`/api/sweeps/${enc(name)}/front?x=${state.cost}`)],
+      );
+      // answers from an older copy than the detail's are shown, and fetched again next time
+      state.stamp = trials.stamp === d.stamp && front.stamp === d.stamp ? d.stamp : `stale:${trials.stamp}`;
       state.trials = trials.trials;
       state.front = front;
       renderHv(d);
       renderFront();
       renderDesign();
       renderTable();
-      document.body.dataset.stamp = d.stamp;
     },
     fail(err) {
       if (first) app.replaceChildren(el('h1', {}, name), el('p', { class: 'error' }, err.message));
