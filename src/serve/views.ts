@@ -84,10 +84,12 @@ export function hypervolumeOverTime(
   const points = new Map<string, Point & { seeds: Map<number, number> }>();
   let front: Point[] = [];
   const all: { t: number; done: number; hypervolume: number }[] = [];
+  const unchanged = (at: number, k: number) => all.push({ ...all[all.length - 1], t: at, done: k + 1 });
   done.forEach(({ t, at }, k) => {
     const known = points.get(t.candidateHash);
     if (known) {
-      if (known.seeds.has(t.seed)) return;
+      // a seed trained twice (e.g. reused) counts once, as in the report
+      if (known.seeds.has(t.seed)) return unchanged(at, k);
       known.seeds.set(t.seed, t.accuracy!);
       known.accuracy = [...known.seeds.values()].reduce((a, b) => a + b, 0) / known.seeds.size;
       known.v = toVector(known, objectives);
@@ -96,10 +98,7 @@ export function hypervolumeOverTime(
       const p = { hash: t.candidateHash, accuracy: t.accuracy!, macs: t.macs, params: t.params, seeds: new Map([[t.seed, t.accuracy!]]), v: [] as number[] };
       p.v = toVector(p, objectives);
       points.set(p.hash, p);
-      if (front.some((f) => dominates(f.v, p.v))) {
-        if (all.length > 0) all.push({ ...all[all.length - 1], t: at, done: k + 1 });
-        return;
-      }
+      if (front.some((f) => dominates(f.v, p.v))) return unchanged(at, k);
       front = [...front.filter((f) => !dominates(p.v, f.v)), p];
     }
     all.push({ t: at, done: k + 1, hypervolume: normalizedHypervolume(front, objectives, summary.reference) });
