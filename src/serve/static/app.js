@@ -83,14 +83,19 @@ let timer = null;
 let busy = false;
 
 function route() {
-  const h = decodeURI(location.hash.replace(/^#/, '')) || '/';
+  const h = location.hash.replace(/^#/, '') || '/';
   const parts = location.hash.replace(/^#\/?/, '').split('/');
   if (view?.destroy) view.destroy();
   view = null;
   const app = document.getElementById('app');
   app.replaceChildren(el('p', { class: 'muted' }, 'loading…'));
-  if (parts[0] === 'sweep' && parts[1]) {
-    const name = decodeURIComponent(parts[1]);
+  let name = null;
+  try {
+    name = parts[0] === 'sweep' && parts[1] ? decodeURIComponent(parts[1]) : null;
+  } catch {
+    // a malformed %-sequence in a hand-typed URL: the unknown-page message below
+  }
+  if (name !== null) {
     if (parts[2] === 'trial' && parts[3]) view = trialView(app, name, parts[3]);
     else view = sweepView(app, name);
   } else if (h === '/' || h === '') view = sweepsView(app);
