@@ -27,6 +27,7 @@ const UPLOT_DIST = join(dirname(createRequire(import.meta.url).resolve('uplot/pa
 const VENDOR_FILES = new Set(['/uPlot.iife.min.js', '/uPlot.min.css']);
 
 const TOKEN_COOKIE = 'dsxplore_token';
+const WARM_SWEEPS = 3;
 
 // Nothing inline, nothing from elsewhere: a string from the store that slipped into markup
 // still could not run.
@@ -123,6 +124,16 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return s;
   };
   const cache = new SweepCache(store);
+  // read the most recent sweeps once the server listens, so a first visit finds them ready
+  app.addHook('onReady', async () => {
+    setImmediate(async () => {
+      try {
+        for (const s of (await store.listSweeps()).slice(-WARM_SWEEPS).reverse()) await cache.get(s);
+      } catch {
+        // closed before it finished, or the store is unreachable: requests will say so
+      }
+    });
+  });
   const json = (reply: FastifyReply, body: string) => reply.type('application/json; charset=utf-8').send(body);
 
   app.get('/api/sweeps', async (req) => {
