@@ -70,6 +70,7 @@ test('the quickstart is ResNet-20 on MNIST, a small random dw-scc search with ba
   // the work: every trial trains its images forward and backward (~3 forward passes) and
   // evaluates the test set once per epoch
   const info = datasetInfo(c.dataset.name);
+  assert.ok(info.trainCount !== undefined && info.testCount !== undefined, 'MNIST has fixed image counts');
   const trainImages = c.dataset.limitTrain ?? info.trainCount;
   const testImages = c.dataset.limitTest ?? info.testCount;
   const epochs = rungEpochs(c).reduce((a, b) => a + b, 0);

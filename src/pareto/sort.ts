@@ -57,14 +57,23 @@ export function nonDominatedFronts(points: readonly Vec[]): number[][] {
   return fronts;
 }
 
-/** Indices of the non-dominated points (rank 0), in input order. */
+/** Indices of the non-dominated points (rank 0), in input order. Without the full ranking:
+ * in lexicographic order a point can only be dominated by an earlier one, and (dominance
+ * being transitive) then by an earlier non-dominated one, so each point is checked against
+ * the front found so far: O(n log n + n * front size) instead of O(n^2), which the
+ * dashboard needs for sweeps of thousands of trials. */
 export function paretoIndices(points: readonly Vec[]): number[] {
-  const ranks = nonDominatedRanks(points);
-  const out: number[] = [];
-  ranks.forEach((r, i) => {
-    if (r === 0) out.push(i);
+  const order = points.map((_, i) => i).sort((a, b) => {
+    const pa = points[a];
+    const pb = points[b];
+    for (let k = 0; k < pa.length; k++) if (pa[k] !== pb[k]) return pa[k] - pb[k];
+    return a - b;
   });
-  return out;
+  const front: number[] = [];
+  for (const i of order) {
+    if (!front.some((j) => dominates(points[j], points[i]))) front.push(i);
+  }
+  return front.sort((a, b) => a - b);
 }
 
 /** NSGA-II crowding distance of each point within one front (`idx` indexes `points`).

@@ -1,0 +1,179 @@
+// The dashboard at scale: a SQLite store with one sweep of 10,000 ResNet-20 trials (random
+// per-slot designs queued through the store's API, then given results, timings and a
+// realistic provenance by one SQL transaction), served read-only. Times the trials and the
+// front API (median of --repeat requests after one warm-up) and, in headless Chromium
+// (Debian's, via playwright-core), the time from navigation until the sweep page is
+// interactive: the front's points placed and the trial table filled.
+// Flags: --trials=N (10000), --repeat=N (7), --chromium=PATH (/usr/bin/chromium).
+import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { parseSweepConfig } from '../src/config/sweep.js';
+import { planSweep } from '../src/space/index.js';
+import { startServer } from '../src/serve/server.js';
+import { openStore, openStoreForReading } from '../src/store/index.js';
+
+function flag(flags: string[], name: string, fallback: string): string {
+  const hit = flags.find((f) => f.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : fallback;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function fill(db: string, n: number): Promise<void> {
+  const config = parseSweepConfig({
+    name: 'bench-10k',
+    model: 'resnet20',
+    dataset: { name: 'synthetic' },
+    space: { variants: ['dw-scc'], cg: [1, 2, 4], co: [0, 0.25, 0.5, 0.75], tie: 'slot' },
+    search: { kind: 'random', n, seed: 7 },
+    baselines: false,
+  });
+  const candidates = planSweep(config).search.initial();
+  const store = await openStore(db);
+  await store.createSweep({ name: config.name, config, configHash: 'bench' });
+  await store.enqueue(
+    config.name,
+    candidates.map((candidate) => ({ candidate, rung: 0, round: 0, epochs: 5, seed: 0, recipeHash: 'bench' })),
+  );
+  store.close();
+  // results for every trial in one transaction: 96% done, the rest failed, pruned, running or queued
+  const raw = new Database(db);
+  const rows = raw.prepare('SELECT t.id, c.macs FROM trials t JOIN candidates c ON c.hash = t.candidate_hash ORDER BY t.id').all() as {
+    id: number;
+    macs: number;
+  }[];
+  const set = raw.prepare(
+    `UPDATE trials SET state = ?, accuracy = ?, test_loss = ?, train_loss = ?, train_accuracy = ?, seconds = ?,
+       images_per_second = ?, device = ?, error = ?, started_at = ?, finished_at = ?, attempts = 1, worker_id = ?, provenance = ?
+     WHERE id = ?`,
+  );
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  // the store's triggers allow only legal moves: queued -> running -> finished
+  const claim = raw.prepare("UPDATE trials SET state = 'running' WHERE id = ?");
+  raw.transaction(() => {
+    rows.forEach((r, i) => {
+      const state = i % 50 === 7 ? 'failed' : i % 50 === 11 ? 'pruned' : i >= rows.length - 4 ? 'running' : i >= rows.length - 40 ? 'queued' : 'done';
+      const acc = state === 'done' ? Math.min(0.99, 0.55 + 0.04 * Math.log10(r.macs) + ((i * 7919) % 1000) / 20000) : null;
+      const started = state === 'queued' ? null : new Date(t0 + i * 30_000).toISOString();
+      const finished = state === 'done' || state === 'failed' || state === 'pruned' ? new Date(t0 + i * 30_000 + 29_000).toISOString() : null;
+      if (state === 'queued') return;
+      claim.run(r.id);
+      const provenance = JSON.stringify({
+        dsxplore: '0.1.0',
+        sweep: 'bench-10k',
+        configHash: 'c'.repeat(64),
+        specHash: 'a'.repeat(64),
+        seed: 0,
+        recipe: { epochs: 5, batchSize: 128, lr: 0.1, momentum: 0.9, weightDecay: 5e-4, schedule: { kind: 'cosine' } },
+        device: 'cuda:0',
+        threads: 16,
+        host: 'bench',
+      });
+      set.run(
+        state,
+        acc,
+        acc === null ? null : 1 - acc,
+        acc === null ? null : 1.1 - acc,
+        acc === null ? null : acc + 0.02,
+        finished ? 29 : null,
+        finished ? 4000 : null,
+        started ? 'cuda:0' : null,
+        state === 'failed' ? 'CUDA error: out of memory' : null,
+        started,
+        finished,
+        started ? 'w1' : null,
+        started ? provenance : null,
+        r.id,
+      );
+    });
+  }).immediate();
+  raw.close();
+}
+
+export async function run(flags: string[]): Promise<object> {
+  const n = Number(flag(flags, 'trials', '10000'));
+  const repeat = Number(flag(flags, 'repeat', '7'));
+  const chromiumPath = flag(flags, 'chromium', process.env.DSXPLORE_CHROMIUM || '/usr/bin/chromium');
+  const dir = mkdtempSync(join(tmpdir(), 'dsx-bench-serve-'));
+  const db = join(dir, 'bench.db');
+  try {
+    let t = performance.now();
+    await fill(db, n);
+    const fillSeconds = (performance.now() - t) / 1000;
+    console.log(`filled a store with ${n} trials in ${fillSeconds.toFixed(1)} s`);
+
+    const store = await openStoreForReading(`sqlite:${db}`, { readOnly: true });
+    const api: Record<string, { firstMs: number; medianMs: number; minMs: number; bytes: number }> = {};
+    const paths = ['/api/sweeps/bench-10k/trials', '/api/sweeps/bench-10k/front?x=macs', '/api/sweeps/bench-10k'];
+    // the first request of a fresh server reads the trials from the store and derives the
+    // answer; later ones are served from the per-sweep cache until the sweep changes
+    for (const path of paths) {
+      const fresh = await startServer({ store, host: '127.0.0.1', port: 0 });
+      try {
+        const times: number[] = [];
+        let bytes = 0;
+        for (let i = 0; i <= repeat; i++) {
+          t = performance.now();
+          const r = await fetch(new URL(path, fresh.url));
+          const body = await r.arrayBuffer();
+          if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+          times.push(performance.now() - t);
+          bytes = body.byteLength;
+        }
+        const [first, ...rest] = times;
+        api[path] = { firstMs: first, medianMs: median(rest), minMs: Math.min(...rest), bytes };
+        console.log(
+          `${path.padEnd(36)} first ${first.toFixed(0)} ms, then median ${median(rest).toFixed(1)} ms ` +
+            `(min ${Math.min(...rest).toFixed(1)}), ${(bytes / 1024).toFixed(0)} KiB`,
+        );
+      } finally {
+        await fresh.close();
+      }
+    }
+    const server = await startServer({ store, host: '127.0.0.1', port: 0 });
+    try {
+      let page: { interactiveMs: number[]; medianMs: number; frontPoints: number; tableRows: number } | { skipped: string };
+      if (!existsSync(chromiumPath)) {
+        page = { skipped: `no Chromium at ${chromiumPath} (apt-get install chromium)` };
+        console.log(`page: skipped, ${page.skipped}`);
+      } else {
+        const browser = await chromium.launch({ executablePath: chromiumPath });
+        try {
+          const runs: number[] = [];
+          let frontPoints = 0;
+          let tableRows = 0;
+          for (let i = 0; i < 3; i++) {
+            const p = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+            t = performance.now();
+            await p.goto(new URL('/#/sweep/bench-10k', server.url).href);
+            await p.waitForFunction(
+              () => document.querySelectorAll('.front-point').length > 0 && document.querySelectorAll('#trial-table tbody tr').length > 0,
+              undefined,
+              { timeout: 30_000, polling: 'raf' },
+            );
+            runs.push(performance.now() - t);
+            frontPoints = await p.locator('.front-point').count();
+            tableRows = await p.locator('#trial-table tbody tr').count();
+            await p.close();
+          }
+          page = { interactiveMs: runs, medianMs: median(runs), frontPoints, tableRows };
+          console.log(
+            `page interactive (front placed, table filled) in ${runs.map((r) => r.toFixed(0)).join(', ')} ms; median ${median(runs).toFixed(0)} ms ` +
+              `(${frontPoints} front points, first ${tableRows} table rows)`,
+          );
+        } finally {
+          await browser.close();
+        }
+      }
+      return { trials: n, fillSeconds, api, page, targets: { apiMs: 200, pageMs: 2000 } };
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

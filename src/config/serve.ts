@@ -1,0 +1,104 @@
+// What `dsxplore serve` accepts: its command-line options and the query parameters of the
+// dashboard's JSON API. Validated here so the server handles plain, trusted values; a bad
+// option is a UsageError (exit 2), a bad API parameter a 400 with the same one-line message.
+import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { UsageError } from '../errors.js';
+
+export const TRIAL_STATES = ['queued', 'running', 'done', 'failed', 'pruned', 'diverged'] as const;
+/** Costs the front can be drawn against (accuracy is always the other axis). */
+export const FRONT_COSTS = ['macs', 'params'] as const;
+export type FrontCost = (typeof FRONT_COSTS)[number];
+
+const serveOptionsSchema = z
+  .object({
+    host: z.string().min(1, 'must not be empty'),
+    port: z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number from 0 to 65535 (0: any free port)')
+      .transform(Number)
+      .pipe(z.number().int().max(65535, 'must be a whole number from 0 to 65535 (0: any free port)')),
+    token: z
+      .string()
+      .regex(/^[A-Za-z0-9._~-]{16,200}$/, 'must be 16 to 200 characters of A-Z a-z 0-9 . _ ~ -')
+      .optional(),
+    open: z.boolean().default(false),
+  })
+  .strict();
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  /** required of every request; set whenever the host is not a loopback address */
+  token?: string;
+  /** true when the token was generated here (the URL printed must then carry it) */
+  tokenGenerated: boolean;
+  open: boolean;
+}
+
+function issuesText(error: z.ZodError, name: (path: string) => string): string {
+  return error.issues
+    .map((i) => {
+      const path = name(i.path.map(String).join('.'));
+      const got = 'input' in i && i.input !== undefined ? ` (got ${JSON.stringify(i.input)})` : '';
+      return `${path}: ${i.message}${got}`;
+    })
+    .join('; ');
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
+/** Validate the CLI options; a non-loopback host gets a generated token unless given one. */
+export function parseServeOptions(raw: { host?: string; port?: string; token?: string; open?: boolean }): ServeOptions {
+  const parsed = serveOptionsSchema.safeParse({ host: '127.0.0.1', port: '8080', ...raw });
+  if (!parsed.success) throw new UsageError(issuesText(parsed.error, (p) => `--${p}`));
+  const o = parsed.data;
+  if (o.token === undefined && !isLoopbackHost(o.host)) {
+    return { ...o, token: randomBytes(18).toString('base64url'), tokenGenerated: true };
+  }
+  return { ...o, tokenGenerated: false };
+}
+
+// ---- the JSON API's parameters (the `token` query parameter is taken off before these) ----
+
+export class ApiParamError extends Error {
+  override name = 'ApiParamError';
+}
+
+function parseWith<T>(schema: z.ZodType<T>, input: unknown, where: string): T {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    throw new ApiParamError(
+      parsed.error.issues
+        .map((i) => {
+          if (i.code === 'unrecognized_keys') return `${where}: unknown parameter ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+          const got = 'input' in i && i.input !== undefined ? ` (got ${JSON.stringify(i.input)})` : '';
+          return `${[where, ...i.path.map(String)].join('.')}: ${i.message}${got}`;
+        })
+        .join('; '),
+    );
+  }
+  return parsed.data;
+}
+
+const frontQuerySchema = z
+  .object({ x: z.enum(FRONT_COSTS, { message: `allowed values: ${FRONT_COSTS.join(', ')}` }).default('macs') })
+  .strict();
+const trialsQuerySchema = z
+  .object({ state: z.enum(TRIAL_STATES, { message: `allowed values: ${TRIAL_STATES.join(', ')}` }).optional() })
+  .strict();
+const emptyQuerySchema = z.object({}).strict();
+const trialIdSchema = z.string().regex(/^[1-9]\d{0,14}$/, 'must be a positive whole number').transform(Number);
+
+export const parseFrontQuery = (q: unknown): { x: FrontCost } => parseWith(frontQuerySchema, q, 'query');
+export const parseTrialsQuery = (q: unknown): { state?: (typeof TRIAL_STATES)[number] } =>
+  parseWith(trialsQuerySchema, q, 'query');
+export const parseEmptyQuery = (q: unknown): void => void parseWith(emptyQuerySchema, q, 'query');
+export const parseTrialId = (id: unknown): number => parseWith(trialIdSchema, id, 'trial id');

@@ -1,0 +1,198 @@
+// What the dashboard's JSON API answers, computed from the rows the store hands out
+// (sweeps, trials, counts, epoch metrics) and nothing else. The front comes from the
+// report's summarize(), so the page's front is `pareto export`'s by construction.
+import type { FrontCost } from '../config/serve.js';
+import { normalizedHypervolume, paretoFront, toVector, type Objective, type Scored } from '../pareto/objectives.js';
+import { dominates } from '../pareto/sort.js';
+import { frontRows, type FrontRow } from '../report/export.js';
+import { candidateResults, slotText, slotsText, summarize, type SweepSummary } from '../report/summary.js';
+import type { StateCounts, SweepRow, TrialRow } from '../store/types.js';
+
+/** The model and dataset a sweep config names, when it names them. */
+function configContext(config: unknown): { model: string | null; dataset: string | null } {
+  const c = config as { model?: unknown; dataset?: { name?: unknown } } | null;
+  return {
+    model: typeof c?.model === 'string' ? c.model : null,
+    dataset: typeof c?.dataset?.name === 'string' ? c.dataset.name : null,
+  };
+}
+
+export function sweepListItem(s: SweepRow, counts: StateCounts) {
+  const trials = Object.values(counts).reduce((a, b) => a + b, 0);
+  return { name: s.name, status: s.status, createdAt: s.createdAt, ...configContext(s.config), trials, counts };
+}
+
+/** A trial as the table shows it: no per-slot settings or provenance (those are in the
+ * trial's own answer), so 10,000 rows stay small. */
+export function trialListItem(t: TrialRow) {
+  return {
+    id: t.id,
+    label: t.label,
+    baseline: t.baseline,
+    state: t.state,
+    rung: t.rung,
+    epochs: t.epochs,
+    seed: t.seed,
+    accuracy: t.accuracy,
+    macs: t.macs,
+    params: t.params,
+    seconds: t.seconds,
+    device: t.device,
+    error: t.error,
+    finishedAt: t.finishedAt ?? null,
+  };
+}
+
+const ms = (iso: string | null | undefined): number | null => {
+  if (!iso) return null;
+  const v = Date.parse(iso);
+  return Number.isFinite(v) ? v : null;
+};
+
+/** Estimated seconds until nothing is queued or running: the remaining trials at the rate
+ * trials have been finishing since the first one started. Null before the first finishes
+ * or once nothing remains. */
+export function etaSeconds(trials: readonly TrialRow[], counts: StateCounts, nowMs: number): number | null {
+  const remaining = counts.queued + counts.running;
+  if (remaining === 0) return null;
+  const finished = trials.filter((t) => t.state !== 'queued' && t.state !== 'running' && ms(t.finishedAt) !== null);
+  const starts = trials.map((t) => ms(t.startedAt)).filter((v): v is number => v !== null);
+  if (finished.length === 0 || starts.length === 0) return null;
+  const elapsed = (nowMs - Math.min(...starts)) / 1000;
+  if (!(elapsed > 0)) return null;
+  return remaining / (finished.length / elapsed);
+}
+
+/** Hypervolume of the done trials finished by each moment, against the final reference (so
+ * the curve ends at the report's value), at most `samples` points. Only trials at the
+ * sweep's highest fidelity count, as in the report, a candidate's accuracy being the mean
+ * over its seeds so far. The front is kept incrementally (a new candidate is checked
+ * against the front only); a candidate whose mean moves (another seed) rebuilds it. */
+export function hypervolumeOverTime(
+  trials: readonly TrialRow[],
+  summary: SweepSummary,
+  samples = 200,
+): { t: number; done: number; hypervolume: number }[] {
+  if (summary.epochs === null) return [];
+  const objectives = summary.objectives;
+  const done = trials
+    .filter((t) => t.state === 'done' && t.epochs === summary.epochs && t.accuracy !== null && Number.isFinite(t.accuracy))
+    .map((t) => ({ t, at: ms(t.finishedAt) }))
+    .filter((d): d is { t: TrialRow; at: number } => d.at !== null)
+    .sort((a, b) => a.at - b.at || a.t.id - b.t.id);
+  type Point = Scored & { hash: string; v: number[] };
+  const points = new Map<string, Point & { seeds: Map<number, number> }>();
+  let front: Point[] = [];
+  const all: { t: number; done: number; hypervolume: number }[] = [];
+  const unchanged = (at: number, k: number) => all.push({ ...all[all.length - 1], t: at, done: k + 1 });
+  done.forEach(({ t, at }, k) => {
+    const known = points.get(t.candidateHash);
+    if (known) {
+      // a seed trained twice (e.g. reused) counts once, as in the report
+      if (known.seeds.has(t.seed)) return unchanged(at, k);
+      known.seeds.set(t.seed, t.accuracy!);
+      known.accuracy = [...known.seeds.values()].reduce((a, b) => a + b, 0) / known.seeds.size;
+      known.v = toVector(known, objectives);
+      front = paretoFront([...points.values()], objectives);
+    } else {
+      const p = { hash: t.candidateHash, accuracy: t.accuracy!, macs: t.macs, params: t.params, seeds: new Map([[t.seed, t.accuracy!]]), v: [] as number[] };
+      p.v = toVector(p, objectives);
+      points.set(p.hash, p);
+      if (front.some((f) => dominates(f.v, p.v))) return unchanged(at, k);
+      front = [...front.filter((f) => !dominates(p.v, f.v)), p];
+    }
+    all.push({ t: at, done: k + 1, hypervolume: normalizedHypervolume(front, objectives, summary.reference) });
+  });
+  if (all.length <= samples) return all;
+  const step = all.length / samples;
+  const out = Array.from({ length: samples - 1 }, (_, i) => all[Math.floor(i * step)]);
+  out.push(all[all.length - 1]);
+  return out;
+}
+
+/** One sweep: config, counts, what the report would say of its front (over `objectives`),
+ * hypervolume over time. The ETA, which moves with the clock, is added per request. */
+export function sweepDetail(s: SweepRow, trials: readonly TrialRow[], counts: StateCounts, objectives: Objective[]) {
+  const summary = summarize(s.name, trials, objectives);
+  return {
+    ...sweepListItem(s, counts),
+    config: s.config,
+    objectives,
+    epochs: summary.epochs,
+    candidates: summary.candidates.length,
+    frontSize: summary.front.length,
+    hypervolume: summary.hypervolume,
+    hypervolumeOverTime: hypervolumeOverTime(trials, summary),
+  };
+}
+
+/** A compared candidate. Only front members and baselines carry their label and design:
+ * with 10,000 candidates the others stay small (the trial they open says the rest). */
+export interface FrontPoint {
+  baseline: boolean;
+  /** on the front of accuracy against this cost */
+  front: boolean;
+  accuracy: number;
+  macs: number;
+  params: number;
+  /** the first done trial of this candidate at the compared fidelity: the one a click opens */
+  trialId: number;
+  label?: string;
+  hash?: string;
+  accuracyStd?: number;
+  seeds?: number;
+  /** per-slot settings as text, runs of equal slots collapsed */
+  design?: string;
+  /** per-slot settings: cg and s for dw-scc slots (null otherwise) and each slot as text */
+  slots?: { text: string; cg: number | null; s: number | null }[];
+}
+
+/** Every compared candidate with its front membership, and the front as `pareto export`
+ * writes it (with --objectives accuracy,<cost>). */
+export function frontView(trials: readonly TrialRow[], cost: FrontCost): {
+  objectives: Objective[];
+  epochs: number | null;
+  hypervolume: number;
+  points: FrontPoint[];
+  front: (FrontRow & { trialId: number })[];
+} {
+  const objectives: Objective[] = ['accuracy', cost];
+  const summary = summarize('', trials, objectives);
+  const onFront = new Set(summary.front.map((c) => c.hash));
+  const firstTrial = new Map<string, number>();
+  for (const t of trials) {
+    if (t.state === 'done' && t.epochs === summary.epochs && !firstTrial.has(t.candidateHash)) firstTrial.set(t.candidateHash, t.id);
+  }
+  const points = summary.candidates.map((c): FrontPoint => {
+    const front = onFront.has(c.hash);
+    const p: FrontPoint = {
+      baseline: c.baseline,
+      front,
+      accuracy: c.accuracy,
+      macs: c.macs,
+      params: c.params,
+      trialId: firstTrial.get(c.hash)!,
+    };
+    if (!front && !c.baseline) return p;
+    return {
+      ...p,
+      label: c.label,
+      hash: c.hash,
+      accuracyStd: c.accuracyStd,
+      seeds: c.seeds.length,
+      design: slotsText(c.variants, true),
+      slots: c.variants.map((v) => ({
+        text: slotText(v),
+        cg: v.kind === 'dw-scc' ? v.cg : null,
+        s: v.kind === 'dw-scc' ? v.s : null,
+      })),
+    };
+  });
+  return {
+    objectives,
+    epochs: summary.epochs,
+    hypervolume: summary.hypervolume,
+    points,
+    front: frontRows(summary.front).map((r) => ({ ...r, trialId: firstTrial.get(r.hash)! })),
+  };
+}

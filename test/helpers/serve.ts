@@ -1,0 +1,99 @@
+// Shared by the dashboard tests: a store filled through the store's own API (no training),
+// the CLI run in-process with its output captured, and raw HTTP requests whose paths are
+// sent exactly as written (fetch would normalise `/../`).
+import { request } from 'node:http';
+import { main } from '../../src/cli.js';
+import { parseSweepConfig } from '../../src/config/sweep.js';
+import { planSweep } from '../../src/space/index.js';
+import type { SweepStore } from '../../src/store/index.js';
+
+/** A random-search sweep over ResNet-20 with its baselines: every trial done with two epochs
+ * of metrics and an accuracy from `accuracyOf`, except trial index `failAt`, which fails with
+ * `failMessage`. */
+export async function fillSweep(
+  store: SweepStore,
+  name: string,
+  opts: { n?: number; failAt?: number; failMessage?: string; accuracyOf?: (macs: number, i: number) => number } = {},
+): Promise<void> {
+  const config = parseSweepConfig({
+    name: 'placeholder',
+    model: 'resnet20',
+    dataset: { name: 'synthetic' },
+    space: { variants: ['dw-scc'], cg: [1, 2, 4], co: [0.25, 0.5], tie: 'stage' },
+    search: { kind: 'random', n: opts.n ?? 12, seed: 3 },
+  });
+  const plan = planSweep(config);
+  const cands = [...plan.baselines, ...plan.search.initial()];
+  const accuracyOf = opts.accuracyOf ?? ((macs, i) => 0.6 + 0.04 * Math.log10(macs) + 0.003 * (i % 7));
+  // the store keeps the name it is given; only the config's own name is validated
+  await store.createSweep({ name, config: { ...config, name }, configHash: name });
+  await store.enqueue(
+    name,
+    cands.map((candidate) => ({ candidate, rung: 0, round: 0, epochs: 2, seed: 0, recipeHash: `r-${name}` })),
+  );
+  for (let i = 0; ; i++) {
+    const claimed = await store.claimNext(name, 'w');
+    if (!claimed) break;
+    if (i === (opts.failAt ?? 2)) {
+      await store.failTrial(claimed.trial.id, 'w', opts.failMessage ?? 'out of memory');
+      continue;
+    }
+    const acc = accuracyOf(claimed.trial.macs, i);
+    await store.finishTrial(claimed.trial.id, 'w', {
+      state: 'done',
+      accuracy: acc,
+      testLoss: 0.5,
+      trainLoss: 0.4,
+      trainAccuracy: acc + 0.01,
+      seconds: 1 + i,
+      imagesPerSecond: 100,
+      device: 'cpu',
+      epochs: [
+        { epoch: 1, lr: 0.1, trainLoss: 1.2, trainAccuracy: acc - 0.2, testAccuracy: acc - 0.1, testLoss: 1.0, seconds: 0.5 },
+        { epoch: 2, lr: 0.1, trainLoss: 0.4, trainAccuracy: acc + 0.01, testAccuracy: acc, testLoss: 0.5, seconds: 0.5 },
+      ],
+      provenance: { seed: 0, device: 'cpu', version: 'test' },
+    });
+  }
+}
+
+/** Run the CLI in this process; stdout and stderr captured. */
+export async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const ow = process.stdout.write.bind(process.stdout);
+  const ew = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((c: string) => ((out += c), true)) as typeof process.stdout.write;
+  process.stderr.write = ((c: string) => ((err += c), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(args);
+    return { code, out, err };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP request with the path sent byte for byte. */
+export function rawRequest(
+  port: number,
+  path: string,
+  opts: { method?: string; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

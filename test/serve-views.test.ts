@@ -1,0 +1,125 @@
+// The dashboard's derived numbers: hypervolume over time (kept incrementally) against a
+// recomputation from scratch at every step, the ETA, and the per-sweep cache over a real
+// SQLite store that another handle writes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { normalizedHypervolume } from '../src/pareto/objectives.js';
+import { candidateResults, summarize } from '../src/report/summary.js';
+import { SweepCache } from '../src/serve/cache.js';
+import { etaSeconds, hypervolumeOverTime } from '../src/serve/views.js';
+import { openStore, openStoreForReading } from '../src/store/index.js';
+import type { StateCounts, TrialRow } from '../src/store/types.js';
+import { createRng } from '../src/space/rng.js';
+import { fillSweep } from './helpers/serve.js';
+
+function trial(i: number, over: Partial<TrialRow>): TrialRow {
+  return {
+    id: i + 1,
+    sweep: 's',
+    candidateHash: `c${i}`,
+    label: `c${i}`,
+    baseline: false,
+    variants: [],
+    macs: 1000,
+    flops: 2000,
+    params: 100,
+    state: 'done',
+    epochs: 3,
+    rung: 0,
+    seed: 0,
+    accuracy: 0.5,
+    trainLoss: null,
+    seconds: 1,
+    device: 'cpu',
+    error: null,
+    ...over,
+  };
+}
+
+test('hypervolume over time equals a from-scratch recomputation after every finished trial', () => {
+  for (const seed of [1, 2, 3]) {
+    const rng = createRng(seed);
+    const trials: TrialRow[] = [];
+    for (let i = 0; i < 60; i++) {
+      // 20 candidates, up to 3 seeds each, costs and accuracies with ties; some at a lower fidelity
+      const c = rng.int(20);
+      trials.push(
+        trial(i, {
+          candidateHash: `c${c}`,
+          label: `c${c}`,
+          seed: rng.int(3),
+          macs: 1000 * (1 + (c % 7)),
+          params: 100 * (1 + (c % 5)),
+          accuracy: 0.5 + 0.05 * rng.int(8),
+          epochs: i % 9 === 4 ? 1 : 3,
+          finishedAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+        }),
+      );
+    }
+    for (const objectives of [['accuracy', 'macs'], ['accuracy', 'macs', 'params']] as const) {
+      const summary = summarize('s', trials, [...objectives]);
+      const curve = hypervolumeOverTime(trials, summary, 1000);
+      const counted = trials.filter((t) => t.epochs === 3);
+      assert.equal(curve.at(-1)!.done, counted.length);
+      assert.ok(Math.abs(curve.at(-1)!.hypervolume - summary.hypervolume) < 1e-12, `seed ${seed}`);
+      for (const point of curve) {
+        const { candidates } = candidateResults(counted.slice(0, point.done));
+        const expected = normalizedHypervolume(candidates, [...objectives], summary.reference);
+        assert.ok(Math.abs(point.hypervolume - expected) < 1e-12, `seed ${seed}, after ${point.done}: ${point.hypervolume} vs ${expected}`);
+      }
+      const sampled = hypervolumeOverTime(trials, summary, 10);
+      assert.equal(sampled.length, 10);
+      assert.deepEqual(sampled.at(-1), curve.at(-1));
+    }
+  }
+});
+
+test('ETA: the remaining trials at the rate trials have been finishing', () => {
+  const t0 = Date.UTC(2026, 0, 1);
+  const iso = (s: number) => new Date(t0 + s * 1000).toISOString();
+  const trials = [
+    ...[0, 1, 2, 3].map((i) => trial(i, { startedAt: iso(i * 25), finishedAt: iso(i * 25 + 25) })),
+    trial(4, { state: 'running', accuracy: null, startedAt: iso(100) }),
+    ...[5, 6, 7, 8, 9].map((i) => trial(i, { state: 'queued', accuracy: null })),
+  ];
+  const counts: StateCounts = { queued: 5, running: 1, done: 4, failed: 0, pruned: 0, diverged: 0 };
+  // 4 finished in the 100 s since the first start: 6 left take 150 s
+  assert.equal(etaSeconds(trials, counts, t0 + 100_000), 150);
+  assert.equal(etaSeconds(trials, { ...counts, queued: 0, running: 0 }, t0 + 100_000), null);
+  assert.equal(etaSeconds(trials.slice(4), { ...counts, done: 0 }, t0 + 100_000), null);
+});
+
+test('the cache reads the trials again when a writer changes the sweep, and not otherwise', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dsx-serve-cache-'));
+  const db = join(dir, 'r.db');
+  const writer = await openStore(db);
+  try {
+    await fillSweep(writer, 'live', { n: 3, failAt: 99 });
+    const reader = await openStoreForReading(`sqlite:${db}`, { readOnly: true });
+    const cache = new SweepCache(reader);
+    const sweep = (await reader.getSweep('live'))!;
+    const a = await cache.get(sweep);
+    const b = await cache.get(sweep);
+    assert.equal(b, a, 'an unchanged sweep is served from the same copy');
+    assert.equal(a.memo('x', () => 'first'), 'first');
+    assert.equal(b.memo('x', () => 'second'), 'first');
+    // a writer queues and finishes one more trial
+    const { planSweep } = await import('../src/space/index.js');
+    const { parseSweepConfig } = await import('../src/config/sweep.js');
+    const cfg = parseSweepConfig({ name: 'more', model: 'resnet20', dataset: { name: 'synthetic' }, space: { variants: ['dw-scc'], cg: [2], co: [0.5], tie: 'all' }, search: { kind: 'grid' }, baselines: false });
+    const [candidate] = planSweep(cfg).search.initial();
+    await writer.enqueue('live', [{ candidate, rung: 0, round: 0, epochs: 2, seed: 9, recipeHash: 'r-live' }]);
+    const c = await cache.get(sweep);
+    assert.notEqual(c.stamp, a.stamp);
+    assert.equal(c.counts.queued, 1);
+    assert.equal(c.trials.length, a.trials.length + 1);
+    assert.equal(c.memo('x', () => 'recomputed'), 'recomputed');
+    await reader.close();
+  } finally {
+    writer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
