@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { main } from '../src/cli.js';
 import { datasetInfo, openDataset } from '../src/data/index.js';
 import { resolveRecipe } from '../src/config/recipe.js';
 import { train } from '../src/engine/index.js';
@@ -18,28 +17,7 @@ import { parseSweepConfig } from '../src/config/sweep.js';
 import { trialRecipe } from '../src/sweep/identity.js';
 import { decodeImage } from '../src/data/imagefolder/decode-worker.js';
 import { PATTERN_CLASSES, writePatternFolder, writePatternImage } from './helpers/image-folder.js';
-
-async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const write = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
-  process.stdout.write = ((chunk: string | Uint8Array) => ((out += String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((err += String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = writeErr;
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
+import { runCli } from './helpers/cli.js';
 
 const lines = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
 

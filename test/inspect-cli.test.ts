@@ -2,23 +2,7 @@
 // reduction against std, exit code 2 with the valid choices for unknown models and variants.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { main } from '../src/cli.js';
-
-async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const write = process.stdout.write.bind(process.stdout);
-  const writeErr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => ((out += String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => ((err += String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = write;
-    process.stderr.write = writeErr;
-  }
-}
+import { runCli } from './helpers/cli.js';
 
 test('inspect --json prints one object with model, variant, params, macs, flops, layers', async () => {
   const r = await runCli(['inspect', '--model', 'resnet20', '--json']);

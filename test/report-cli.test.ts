@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/cli.js';
 import { parseSweepConfig } from '../src/config/sweep.js';
 import { planSweep } from '../src/space/index.js';
 import { openStore } from '../src/store/index.js';
 import { parseCsv } from '../src/report/export.js';
+import { runCli } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dsx-report-'));
 const db = join(dir, 'r.db');
@@ -55,27 +55,11 @@ async function fill(name: string, accuracyOf: (macs: number, i: number) => numbe
   }
 }
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string) => ((out += c), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string) => ((err += c), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
-
 test('report, export and plot read the most recent sweep by default', async () => {
   await fill('first', () => 0.5);
   await fill('second', (macs, i) => 0.7 + 0.03 * Math.log10(macs) + 0.001 * (i % 5));
 
-  const rep = await run(['report', '--db', db, '--json']);
+  const rep = await runCli(['report', '--db', db, '--json']);
   assert.equal(rep.code, 0, rep.err);
   const j = JSON.parse(rep.out);
   assert.equal(j.sweep, 'second');
@@ -84,39 +68,39 @@ test('report, export and plot read the most recent sweep by default', async () =
   assert.ok(j.front.length >= 1 && j.hypervolume > 0);
   assert.ok(j.baselines.some((b: { baseline: { label: string } }) => b.baseline.label === 'std'));
 
-  const text = await run(['report', '--db', db, '--sweep', 'first']);
+  const text = await runCli(['report', '--db', db, '--sweep', 'first']);
   assert.equal(text.code, 0, text.err);
   assert.match(text.out, /sweep first/);
   assert.match(text.out, /Pareto front/);
 
   const csvFile = join(dir, 'front.csv');
-  const ex = await run(['pareto', 'export', '--db', db, '--format', 'csv', '--out', csvFile]);
+  const ex = await runCli(['pareto', 'export', '--db', db, '--format', 'csv', '--out', csvFile]);
   assert.equal(ex.code, 0, ex.err);
   const [header, ...rows] = parseCsv(readFileSync(csvFile, 'utf8'));
   assert.equal(rows.length, j.front.length);
   assert.deepEqual(rows.map((r) => r[header.indexOf('hash')]).sort(), j.front.map((f: { hash: string }) => f.hash).sort());
   assert.ok(header.includes('slot_0'));
 
-  const js = await run(['pareto', 'export', '--db', db, '--format', 'json', '--objectives', 'accuracy,macs,params']);
+  const js = await runCli(['pareto', 'export', '--db', db, '--format', 'json', '--objectives', 'accuracy,macs,params']);
   assert.equal(js.code, 0, js.err);
   assert.ok(JSON.parse(js.out).length >= rows.length);
 
   const svgFile = join(dir, 'front.svg');
-  const pl = await run(['pareto', 'plot', '--db', db, '--out', svgFile]);
+  const pl = await runCli(['pareto', 'plot', '--db', db, '--out', svgFile]);
   assert.equal(pl.code, 0, pl.err);
   assert.match(readFileSync(svgFile, 'utf8'), /<path class="front"/);
 });
 
 test('bad flags and names exit 2 with the allowed values', async () => {
-  const a = await run(['report', '--db', db, '--sweep', 'nope']);
+  const a = await runCli(['report', '--db', db, '--sweep', 'nope']);
   assert.equal(a.code, 2);
   assert.match(a.err, /no sweep named "nope".*first, second/);
-  const b = await run(['pareto', 'export', '--db', db, '--objectives', 'accuracy,latency']);
+  const b = await runCli(['pareto', 'export', '--db', db, '--objectives', 'accuracy,latency']);
   assert.equal(b.code, 2);
   assert.match(b.err, /allowed values: accuracy, macs, params/);
-  const c = await run(['pareto', 'export', '--db', db, '--format', 'xml']);
+  const c = await runCli(['pareto', 'export', '--db', db, '--format', 'xml']);
   assert.equal(c.code, 2);
-  const d = await run(['report', '--db', join(dir, 'missing.db')]);
+  const d = await runCli(['report', '--db', join(dir, 'missing.db')]);
   assert.equal(d.code, 2);
   assert.match(d.err, /no results database/);
 });

@@ -2,10 +2,11 @@
 // the CLI run in-process with its output captured, and raw HTTP requests whose paths are
 // sent exactly as written (fetch would normalise `/../`).
 import { request } from 'node:http';
-import { main } from '../../src/cli.js';
 import { parseSweepConfig } from '../../src/config/sweep.js';
 import { planSweep } from '../../src/space/index.js';
 import type { SweepStore } from '../../src/store/index.js';
+import { runCli } from './cli.js';
+export { runCli };
 
 /** A random-search sweep over ResNet-20 with its baselines: every trial done with two epochs
  * of metrics and an accuracy from `accuracyOf`, except trial index `failAt`, which fails with
@@ -54,23 +55,6 @@ export async function fillSweep(
       ],
       provenance: { seed: 0, device: 'cpu', version: 'test' },
     });
-  }
-}
-
-/** Run the CLI in this process; stdout and stderr captured. */
-export async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ow = process.stdout.write.bind(process.stdout);
-  const ew = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((c: string) => ((out += c), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string) => ((err += c), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(args);
-    return { code, out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
   }
 }
 
