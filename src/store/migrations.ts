@@ -186,6 +186,22 @@ CREATE TABLE pruner_decisions (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'trial weights',
+    // a finished trial's trained state as a checkpoint file's bytes (src/engine/checkpoint.ts:
+    // spec, normalisation and recipe travel with it), so a worker on another machine needs
+    // no shared disk; a table of its own because finished trials are immutable while their
+    // weights may be dropped later (keepWeights: "front")
+    ddl: (t) => `
+CREATE TABLE trial_weights (
+  trial_id   INTEGER PRIMARY KEY REFERENCES trials(id),
+  checkpoint ${t.blob} NOT NULL,
+  bytes      ${t.bigint} NOT NULL,
+  created_at TEXT NOT NULL
+);
+`,
+  },
 ];
 
 /** The newest schema this build knows. */

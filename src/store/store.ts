@@ -60,6 +60,9 @@ export interface TrialOutcome {
   message?: string;
   /** per-epoch metrics, written in the same transaction as the result */
   epochs?: EpochMetrics[];
+  /** the trained weights as checkpoint bytes (src/engine/checkpoint.ts), written in the
+   * same transaction as the result */
+  weights?: Uint8Array;
   provenance: Record<string, unknown>;
 }
 
@@ -134,6 +137,9 @@ export interface SweepStore extends StoreReader {
   /** A recorded candidate, rebuilt from the database (baseline: as first queued in `sweep`). */
   candidate(hash: string, sweep?: string): MaybePromise<Candidate | undefined>;
   trial(id: number): MaybePromise<TrialRow | undefined>;
+  /** Drop the stored weights of these trials (keepWeights: "front"), except where a trial
+   * not in the list reuses them; returns how many were dropped. */
+  dropWeights(trialIds: number[]): Promise<number>;
   /** The schema version of the open database. */
   schemaVersion(): MaybePromise<number>;
   /** Where to say that the connection to the database was lost or is back (PostgreSQL). */

@@ -62,6 +62,12 @@ export interface TrialRow {
   provenance?: Record<string, unknown> | null;
 }
 
+export interface StoredWeights {
+  /** the trial that trained them (differs from the one asked for when that reused it) */
+  trialId: number;
+  checkpoint: Uint8Array;
+}
+
 /** A value now (SQLite answers synchronously) or later (PostgreSQL over the network):
  * callers always `await` it. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -76,5 +82,10 @@ export interface StoreReader {
   epochMetrics(trialId: number): MaybePromise<EpochMetrics[]>;
   /** how many trials of the sweep are in each state */
   counts(sweep: string): MaybePromise<StateCounts>;
+  /** The checkpoint bytes a finished trial's weights were stored as (a reused trial's are
+   * its source's), with the trial that holds them; undefined when none are stored. */
+  trialWeights(trialId: number): MaybePromise<StoredWeights | undefined>;
+  /** Ids of the sweep's trials whose weights are in the store (their own or their source's). */
+  trialsWithWeights(sweep: string): MaybePromise<Set<number>>;
   close(): MaybePromise<void>;
 }
