@@ -9,6 +9,7 @@ import { registerReport } from './commands/report.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerWorker } from './commands/worker.js';
 import { registerStore } from './commands/store.js';
+import { registerExport } from './commands/export.js';
 
 const COST_CONVENTIONS = `
 Cost conventions: macs = multiply-accumulates of conv, SCC and linear layers;
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerWorker(program);
   registerStore(program);
+  registerExport(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;
 }

@@ -11,6 +11,8 @@ import { summarize, type SweepSummary } from '../report/summary.js';
 import { renderReport, reportJson } from '../report/table.js';
 import { openStoreForReading, storeUrl } from '../store/index.js';
 import type { StoreReader, SweepRow } from '../store/types.js';
+import type { SweepStore } from '../store/store.js';
+import { writeFrontWeights } from '../deploy/weights.js';
 
 const DEFAULT_OBJECTIVES: Objective[] = ['accuracy', 'macs'];
 
@@ -80,13 +82,13 @@ interface Common {
 async function withSummary<T>(
   opts: Common,
   objectivesFlag: string | undefined,
-  fn: (s: SweepSummary, sweep: SweepRow) => T,
-): Promise<T> {
+  fn: (s: SweepSummary, sweep: SweepRow, store: SweepStore) => T,
+): Promise<Awaited<T>> {
   const store = await openStoreForReading(storeUrl(opts));
   try {
     const sweep = await resolveSweep(store, opts.sweep);
     const objectives = resolveObjectives(objectivesFlag, sweep);
-    return fn(summarize(sweep.name, await store.trials(sweep.name), objectives), sweep);
+    return await fn(summarize(sweep.name, await store.trials(sweep.name), objectives), sweep, store);
   } finally {
     await store.close();
   }
@@ -133,6 +135,7 @@ export function registerReport(program: Command): void {
     .addOption(storeOpt())
     .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params] (default: the sweep config\'s)')
     .option('--out <file>', 'write to FILE instead of standard output')
+    .option('--weights <dir>', 'also write each front candidate\'s trained weights to DIR/<hash>.dsx (read by evaluate --load and export --load)')
     .addHelpText(
       'after',
       `
@@ -140,8 +143,11 @@ Columns: label, hash, baseline, accuracy (mean over seeds), accuracy_std, seeds,
 macs, flops (= 2*macs), params, then slot_0..slot_N: each slot's setting, e.g.
 "dw-scc:cg=2,s=8,co=0.5". JSON gives the same rows with the slots as objects.${HOW}`,
     )
-    .action(async (opts: Common & { format: 'csv' | 'json'; objectives?: string; out?: string }) => {
-      await withSummary(opts, opts.objectives, (s) => {
+    .action(async (opts: Common & { format: 'csv' | 'json'; objectives?: string; out?: string; weights?: string }) => {
+      await withSummary(opts, opts.objectives, async (s, _sweep, store) => {
+        // weights first: when they cannot all be written, nothing is
+        const written = opts.weights !== undefined ? await writeFrontWeights(store, s.sweep, s.front, s.epochs, opts.weights) : [];
+        for (const w of written) process.stderr.write(`wrote ${w.file}: ${w.label} (trial ${w.trial})\n`);
         const rows = frontRows(s.front);
         emit(opts.format === 'json' ? toJson(rows) : toCsv(rows), opts.out);
         if (opts.out) process.stderr.write(`wrote ${rows.length} front rows of sweep ${s.sweep} to ${opts.out}\n`);

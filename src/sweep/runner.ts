@@ -26,6 +26,7 @@ import { configHash } from './identity.js';
 import { expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
 import { claimNext } from './claim.js';
 import { TrialRunner } from './trial.js';
+import { keepFrontWeights } from './weights.js';
 import { StopControl, type StopSignal } from './stop.js';
 import type { SweepEvent, SweepProgress, WorkContext } from './context.js';
 
@@ -281,6 +282,7 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
 
   const signal = ctx.stop.signal;
   if (!signal) await store.setSweepStatus(name, 'finished');
+  if (!signal && config.keepWeights === 'front') await keepFrontWeights(store, config);
   return {
     sweep: name,
     counts: await store.counts(name),
