@@ -10,6 +10,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerWorker } from './commands/worker.js';
 import { registerStore } from './commands/store.js';
 import { registerExport } from './commands/export.js';
+import { registerLatency } from './commands/latency.js';
 
 const COST_CONVENTIONS = `
 Cost conventions: macs = multiply-accumulates of conv, SCC and linear layers;
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerWorker(program);
   registerStore(program);
   registerExport(program);
+  registerLatency(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;
 }

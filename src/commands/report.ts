@@ -48,6 +48,7 @@ export function resolveObjectives(flag: string | undefined, sweep: SweepRow): Ob
     const bad = list.filter((o) => !(OBJECTIVES as readonly string[]).includes(o));
     if (bad.length) throw new UsageError(`--objectives: unknown ${bad.join(', ')}; allowed values: ${OBJECTIVES.join(', ')}`);
     if (new Set(list).size !== list.length) throw new UsageError('--objectives: an objective is repeated');
+    if (list.length > 3) throw new UsageError('--objectives: at most three, accuracy and up to two of macs, params, latency');
     if (!list.includes('accuracy') || list.length < 2) {
       throw new UsageError('--objectives: give accuracy and at least one cost, e.g. accuracy,macs or accuracy,macs,params');
     }
@@ -116,7 +117,7 @@ export function registerReport(program: Command): void {
     .addOption(sweepOpt())
     .addOption(dbOpt())
     .addOption(storeOpt())
-    .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params] (default: the sweep config\'s)')
+    .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params][,latency] (default: the sweep config\'s)')
     .option('--json', 'print one JSON object instead of tables')
     .addHelpText('after', HOW)
     .action(async (opts: Common & { json?: boolean; objectives?: string }) => {
@@ -133,14 +134,14 @@ export function registerReport(program: Command): void {
     .addOption(sweepOpt())
     .addOption(dbOpt())
     .addOption(storeOpt())
-    .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params] (default: the sweep config\'s)')
+    .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params][,latency] (default: the sweep config\'s)')
     .option('--out <file>', 'write to FILE instead of standard output')
     .option('--weights <dir>', 'also write each front candidate\'s trained weights to DIR/<hash>.dsx (read by evaluate --load and export --load)')
     .addHelpText(
       'after',
       `
 Columns: label, hash, baseline, accuracy (mean over seeds), accuracy_std, seeds, epochs,
-macs, flops (= 2*macs), params, then slot_0..slot_N: each slot's setting, e.g.
+macs, flops (= 2*macs), params, latency_ms (when the sweep measured latency), then slot_0..slot_N: each slot's setting, e.g.
 "dw-scc:cg=2,s=8,co=0.5". JSON gives the same rows with the slots as objects.${HOW}`,
     )
     .action(async (opts: Common & { format: 'csv' | 'json'; objectives?: string; out?: string; weights?: string }) => {
@@ -157,12 +158,17 @@ macs, flops (= 2*macs), params, then slot_0..slot_N: each slot's setting, e.g.
     .command('plot')
     .description('accuracy against MACs (log scale) as SVG: candidates, the front as a step line, baselines labelled')
     .requiredOption('--out <file>', 'SVG file to write')
+    .addOption(new Option('--x <cost>', 'the cost on the x axis: macs, or latency (measured by a sweep with the latency objective)').choices(['macs', 'latency']).default('macs'))
     .addOption(sweepOpt())
     .addOption(dbOpt())
     .addOption(storeOpt())
-    .action(async (opts: Common & { out: string }) => {
+    .action(async (opts: Common & { out: string; x: 'macs' | 'latency' }) => {
       await withSummary(opts, undefined, (s, sweep) => {
-        emit(plotSvg(s.candidates, { title: `${s.sweep}: accuracy vs MACs (${context(sweep)})` }), opts.out);
+        if (opts.x === 'latency' && !s.latency) {
+          throw new UsageError(`--x latency: sweep ${s.sweep} has no measured latency; sweep with "objectives": ["accuracy", "latency"]`);
+        }
+        const what = opts.x === 'latency' ? 'latency' : 'MACs';
+        emit(plotSvg(s.candidates, { x: opts.x, title: `${s.sweep}: accuracy vs ${what} (${context(sweep)})` }), opts.out);
         process.stderr.write(`wrote ${opts.out}: ${s.candidates.length} candidates, ${s.front.length} on the front\n`);
       });
     });

@@ -13,7 +13,7 @@ import { recipeInputSchema, resolveRecipe } from './recipe.js';
 
 export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'] as const;
 export const TIE_MODES = ['all', 'stage', 'slot'] as const;
-export const OBJECTIVES = ['accuracy', 'macs', 'params'] as const;
+export const OBJECTIVES = ['accuracy', 'macs', 'params', 'latency'] as const;
 export const SEARCH_KINDS = ['grid', 'random', 'evolutionary'] as const;
 export const KEEP_WEIGHTS = ['all', 'front', 'none'] as const;
 
@@ -170,6 +170,7 @@ export const sweepConfigSchema = z.strictObject({
   objectives: z
     .array(z.enum(OBJECTIVES))
     .min(2)
+    .max(3, { message: 'at most three objectives: accuracy and up to two of macs, params, latency' })
     .refine(unique, { message: 'must not repeat an objective' })
     .refine((o) => o.includes('accuracy'), { message: 'must include accuracy' })
     .default(['accuracy', 'macs']),

@@ -202,6 +202,27 @@ CREATE TABLE trial_weights (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'latency cache',
+    // measured inference latency per spec and machine (objective "latency"): a spec is
+    // measured once on a machine, whichever sweep or worker asks first, and never again
+    ddl: (t) => `
+CREATE TABLE latencies (
+  spec_hash   TEXT NOT NULL,
+  machine     TEXT NOT NULL,
+  runtime     TEXT NOT NULL,
+  batch       INTEGER NOT NULL,
+  threads     INTEGER NOT NULL,
+  median_ms   ${t.real} NOT NULL,
+  p10_ms      ${t.real} NOT NULL,
+  p90_ms      ${t.real} NOT NULL,
+  reps        INTEGER NOT NULL,
+  measured_at TEXT NOT NULL,
+  PRIMARY KEY (spec_hash, machine, runtime, batch, threads)
+);
+`,
+  },
 ];
 
 /** The newest schema this build knows. */

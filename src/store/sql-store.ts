@@ -39,6 +39,8 @@ import type {
   SweepStore,
   TrialInput,
   TrialOutcome,
+  LatencyKey,
+  LatencyRow,
 } from './store.js';
 import type { StoredWeights, SweepRow, TrialRow } from './types.js';
 
@@ -148,6 +150,24 @@ export class SqlStore implements SweepStore {
       }
       return dropped;
     });
+  }
+
+  async latency(k: LatencyKey): Promise<LatencyRow | undefined> {
+    const r = await this.executor.one<Record<string, any>>(
+      `SELECT median_ms, p10_ms, p90_ms, reps FROM latencies
+       WHERE spec_hash = ? AND machine = ? AND runtime = ? AND batch = ? AND threads = ?`,
+      [k.specHash, k.machine, k.runtime, k.batch, k.threads],
+    );
+    return r && { ...k, medianMs: r.median_ms, p10Ms: r.p10_ms, p90Ms: r.p90_ms, reps: r.reps };
+  }
+
+  async recordLatency(l: LatencyRow): Promise<boolean> {
+    const r = await this.executor.run(
+      `INSERT INTO latencies (spec_hash, machine, runtime, batch, threads, median_ms, p10_ms, p90_ms, reps, measured_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (spec_hash, machine, runtime, batch, threads) DO NOTHING`,
+      [l.specHash, l.machine, l.runtime, l.batch, l.threads, l.medianMs, l.p10Ms, l.p90Ms, l.reps, now()],
+    );
+    return r.changes === 1;
   }
 
   async prunerDecisions(sweep: string): Promise<PrunerDecisionRow[]> {

@@ -60,6 +60,10 @@ export interface TrialRow {
   /** what produced the result: config hash, spec hash, seed, recipe, device, threads,
    * dsxplore version, host, timings */
   provenance?: Record<string, unknown> | null;
+  /** measured inference latency of the candidate's spec (our engine, batch 1, one thread),
+   * the first measurement recorded in the store, and the machine it was measured on */
+  latencyMs?: number | null;
+  latencyMachine?: string | null;
 }
 
 export interface StoredWeights {

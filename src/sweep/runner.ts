@@ -27,6 +27,7 @@ import { expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
 import { claimNext } from './claim.js';
 import { TrialRunner } from './trial.js';
 import { keepFrontWeights } from './weights.js';
+import { ensureLatency } from './latency.js';
 import { StopControl, type StopSignal } from './stop.js';
 import type { SweepEvent, SweepProgress, WorkContext } from './context.js';
 
@@ -259,6 +260,14 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
     const next = await claimNext(ctx);
     if (next.kind !== 'trial') break;
     const c = next.claimed;
+    if (config.objectives.includes('latency')) {
+      try {
+        await ensureLatency(store, c.spec, c.trial.candidateHash);
+      } catch (err) {
+        await store.releaseTrial(c.trial.id, ctx.workerId);
+        throw err;
+      }
+    }
     const copy = await trials.reuse(c);
     if (copy) {
       reused++;
