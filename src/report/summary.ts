@@ -34,6 +34,8 @@ export interface CandidateResult {
   params: number;
   /** measured latency of its spec in ms (our engine, batch 1, one thread), when measured */
   latency?: number | null;
+  /** ids of the done trials behind the accuracy (for export --trial ID) */
+  trials?: number[];
 }
 
 /** Measured latency over the sweep's candidates, and how well MACs predict it. */
@@ -139,6 +141,7 @@ export function candidateResults(trials: readonly TrialRow[]): { epochs: number 
       flops: t0.flops,
       params: t0.params,
       latency: t0.latencyMs ?? null,
+      trials: ts.map((t) => t.id),
     };
   });
   return { epochs, candidates };
