@@ -4,6 +4,7 @@
 #include "net/infer.h"
 
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 
 namespace dsx {
@@ -34,6 +35,8 @@ LatencyRun time_forward(Net& net, int n, int warmup, int reps) {
     be.sync();
     r.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  // DSXPLORE_PROFILE: where the inference time went, as for training runs
+  if (net.profiling()) net.print_profile(stderr);
   return r;
 }
 
