@@ -9,6 +9,8 @@ import { registerReport } from './commands/report.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerWorker } from './commands/worker.js';
 import { registerStore } from './commands/store.js';
+import { registerExport } from './commands/export.js';
+import { registerLatency } from './commands/latency.js';
 import { registerServe } from './commands/serve.js';
 
 const COST_CONVENTIONS = `
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerWorker(program);
   registerStore(program);
+  registerExport(program);
+  registerLatency(program);
   registerServe(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;

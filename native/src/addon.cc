@@ -14,6 +14,7 @@
 #include "ops/sgemm.h"      // OPS section
 #include "net/trainer.h"  // NET section
 #include "mapped_file.h"
+#include "addon_net.h"    // shared with the binding files beside this one
 
 namespace {
 
@@ -1061,6 +1062,9 @@ Napi::Value DoctorBuildInfo(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+dsx::NetSpec dsx_addon::parse_spec(const Napi::Value& v) { return net_parse_spec(v); }
+std::unique_ptr<dsx::Backend> dsx_addon::make_backend(const std::string& d, int t) { return net_make_backend(d, t); }
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   // OPS exports
@@ -1077,6 +1081,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("stateSize", Napi::Function::New(env, NetStateSize, "stateSize"));
   exports.Set("stateLayout", Napi::Function::New(env, NetStateLayout, "stateLayout"));
   exports.Set("netDebug", Napi::Function::New(env, NetDebug, "netDebug"));
+  dsx_addon::register_infer(env, exports);  // INFER exports (addon_infer.cc)
   // DOCTOR exports
   exports.Set("buildInfo", Napi::Function::New(env, DoctorBuildInfo, "buildInfo"));
   dsx::register_mapped_file(env, exports);  // mapped_file.cc: mapFile

@@ -11,6 +11,8 @@ import { summarize, type SweepSummary } from '../report/summary.js';
 import { renderReport, reportJson } from '../report/table.js';
 import { openStoreForReading, storeUrl } from '../store/index.js';
 import type { StoreReader, SweepRow } from '../store/types.js';
+import type { SweepStore } from '../store/store.js';
+import { writeFrontWeights } from '../deploy/weights.js';
 
 const DEFAULT_OBJECTIVES: Objective[] = ['accuracy', 'macs'];
 
@@ -46,6 +48,7 @@ export function resolveObjectives(flag: string | undefined, sweep: SweepRow): Ob
     const bad = list.filter((o) => !(OBJECTIVES as readonly string[]).includes(o));
     if (bad.length) throw new UsageError(`--objectives: unknown ${bad.join(', ')}; allowed values: ${OBJECTIVES.join(', ')}`);
     if (new Set(list).size !== list.length) throw new UsageError('--objectives: an objective is repeated');
+    if (list.length > 3) throw new UsageError('--objectives: at most three, accuracy and up to two of macs, params, latency');
     if (!list.includes('accuracy') || list.length < 2) {
       throw new UsageError('--objectives: give accuracy and at least one cost, e.g. accuracy,macs or accuracy,macs,params');
     }
@@ -80,13 +83,13 @@ interface Common {
 async function withSummary<T>(
   opts: Common,
   objectivesFlag: string | undefined,
-  fn: (s: SweepSummary, sweep: SweepRow) => T,
-): Promise<T> {
+  fn: (s: SweepSummary, sweep: SweepRow, store: SweepStore) => T,
+): Promise<Awaited<T>> {
   const store = await openStoreForReading(storeUrl(opts));
   try {
     const sweep = await resolveSweep(store, opts.sweep);
     const objectives = resolveObjectives(objectivesFlag, sweep);
-    return fn(summarize(sweep.name, await store.trials(sweep.name), objectives), sweep);
+    return await fn(summarize(sweep.name, await store.trials(sweep.name), objectives), sweep, store);
   } finally {
     await store.close();
   }
@@ -114,7 +117,7 @@ export function registerReport(program: Command): void {
     .addOption(sweepOpt())
     .addOption(dbOpt())
     .addOption(storeOpt())
-    .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params] (default: the sweep config\'s)')
+    .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params][,latency] (default: the sweep config\'s)')
     .option('--json', 'print one JSON object instead of tables')
     .addHelpText('after', HOW)
     .action(async (opts: Common & { json?: boolean; objectives?: string }) => {
@@ -131,17 +134,21 @@ export function registerReport(program: Command): void {
     .addOption(sweepOpt())
     .addOption(dbOpt())
     .addOption(storeOpt())
-    .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params] (default: the sweep config\'s)')
+    .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params][,latency] (default: the sweep config\'s)')
     .option('--out <file>', 'write to FILE instead of standard output')
+    .option('--weights <dir>', 'also write each front candidate\'s trained weights to DIR/<hash>.dsx (read by evaluate --load and export --load)')
     .addHelpText(
       'after',
       `
 Columns: label, hash, baseline, accuracy (mean over seeds), accuracy_std, seeds, epochs,
-macs, flops (= 2*macs), params, then slot_0..slot_N: each slot's setting, e.g.
+macs, flops (= 2*macs), params, latency_ms (when the sweep measured latency), then slot_0..slot_N: each slot's setting, e.g.
 "dw-scc:cg=2,s=8,co=0.5". JSON gives the same rows with the slots as objects.${HOW}`,
     )
-    .action(async (opts: Common & { format: 'csv' | 'json'; objectives?: string; out?: string }) => {
-      await withSummary(opts, opts.objectives, (s) => {
+    .action(async (opts: Common & { format: 'csv' | 'json'; objectives?: string; out?: string; weights?: string }) => {
+      await withSummary(opts, opts.objectives, async (s, _sweep, store) => {
+        // weights first: when they cannot all be written, nothing is
+        const written = opts.weights !== undefined ? await writeFrontWeights(store, s.sweep, s.front, s.epochs, opts.weights) : [];
+        for (const w of written) process.stderr.write(`wrote ${w.file}: ${w.label} (trial ${w.trial})\n`);
         const rows = frontRows(s.front);
         emit(opts.format === 'json' ? toJson(rows) : toCsv(rows), opts.out);
         if (opts.out) process.stderr.write(`wrote ${rows.length} front rows of sweep ${s.sweep} to ${opts.out}\n`);
@@ -151,12 +158,17 @@ macs, flops (= 2*macs), params, then slot_0..slot_N: each slot's setting, e.g.
     .command('plot')
     .description('accuracy against MACs (log scale) as SVG: candidates, the front as a step line, baselines labelled')
     .requiredOption('--out <file>', 'SVG file to write')
+    .addOption(new Option('--x <cost>', 'the cost on the x axis: macs, or latency (measured by a sweep with the latency objective)').choices(['macs', 'latency']).default('macs'))
     .addOption(sweepOpt())
     .addOption(dbOpt())
     .addOption(storeOpt())
-    .action(async (opts: Common & { out: string }) => {
+    .action(async (opts: Common & { out: string; x: 'macs' | 'latency' }) => {
       await withSummary(opts, undefined, (s, sweep) => {
-        emit(plotSvg(s.candidates, { title: `${s.sweep}: accuracy vs MACs (${context(sweep)})` }), opts.out);
+        if (opts.x === 'latency' && !s.latency) {
+          throw new UsageError(`--x latency: sweep ${s.sweep} has no measured latency; sweep with "objectives": ["accuracy", "latency"]`);
+        }
+        const what = opts.x === 'latency' ? 'latency' : 'MACs';
+        emit(plotSvg(s.candidates, { x: opts.x, title: `${s.sweep}: accuracy vs ${what} (${context(sweep)})` }), opts.out);
         process.stderr.write(`wrote ${opts.out}: ${s.candidates.length} candidates, ${s.front.length} on the front\n`);
       });
     });

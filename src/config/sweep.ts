@@ -13,8 +13,9 @@ import { recipeInputSchema, resolveRecipe } from './recipe.js';
 
 export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'] as const;
 export const TIE_MODES = ['all', 'stage', 'slot'] as const;
-export const OBJECTIVES = ['accuracy', 'macs', 'params'] as const;
+export const OBJECTIVES = ['accuracy', 'macs', 'params', 'latency'] as const;
 export const SEARCH_KINDS = ['grid', 'random', 'evolutionary'] as const;
+export const KEEP_WEIGHTS = ['all', 'front', 'none'] as const;
 
 export type ObjectiveName = (typeof OBJECTIVES)[number];
 export type TieMode = (typeof TIE_MODES)[number];
@@ -175,10 +176,15 @@ export const sweepConfigSchema = z.strictObject({
   objectives: z
     .array(z.enum(OBJECTIVES))
     .min(2)
+    .max(3, { message: 'at most three objectives: accuracy and up to two of macs, params, latency' })
     .refine(unique, { message: 'must not repeat an objective' })
     .refine((o) => o.includes('accuracy'), { message: 'must include accuracy' })
     .default(['accuracy', 'macs']),
   baselines: z.boolean().default(true),
+  /** which trained weights stay in the store: every finished trial's ("all", the default),
+   * only the Pareto front's once the sweep ends ("front"), or none. Optional rather than
+   * defaulted, so that configs without it keep their hash on --resume. */
+  keepWeights: z.enum(KEEP_WEIGHTS).optional(),
 }).superRefine((c, ctx) => {
   const rungs = c.multiFidelity?.rungs;
   if (rungs && c.recipe.epochs !== undefined && c.recipe.epochs !== rungs[rungs.length - 1]) {

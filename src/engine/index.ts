@@ -15,6 +15,7 @@ export {
   type DebugStepResult,
 } from './net.js';
 export * from './checkpoint.js';
+export { forwardLogits, timeForwards, type ForwardRequest, type LatencyRequest, type LatencySamples } from './infer.js';
 export {
   sccForward,
   sccBackward,

@@ -13,17 +13,22 @@
 import { hypervolume } from './hypervolume.js';
 import { nonDominatedRanks, paretoIndices, type Vec } from './sort.js';
 
-export type Objective = 'accuracy' | 'macs' | 'params';
+export type Objective = 'accuracy' | 'macs' | 'params' | 'latency';
 
 export interface Scored {
   accuracy: number;
   macs: number;
   params: number;
+  /** measured latency in ms; a candidate not (yet) measured counts as the slowest */
+  latency?: number | null;
 }
+
+const latencyOf = (p: Scored) => (p.latency === undefined || p.latency === null ? Infinity : p.latency);
+const cost = (p: Scored, o: Exclude<Objective, 'accuracy'>) => (o === 'latency' ? latencyOf(p) : p[o]);
 
 /** The minimisation vector of a point for the given objectives. */
 export function toVector(p: Scored, objectives: readonly Objective[]): number[] {
-  return objectives.map((o) => (o === 'accuracy' ? -p.accuracy : o === 'macs' ? p.macs : p.params));
+  return objectives.map((o) => (o === 'accuracy' ? -p.accuracy : cost(p, o)));
 }
 
 /** The non-dominated items (duplicates all kept), in input order. */
@@ -40,6 +45,7 @@ export interface HvReference {
   accuracy: number;
   macs?: number;
   params?: number;
+  latency?: number;
 }
 
 /** The default reference: accuracy 0 and the largest cost of each cost objective. */
@@ -48,6 +54,7 @@ export function defaultReference(items: readonly Scored[]): HvReference {
     accuracy: 0,
     macs: Math.max(0, ...items.map((p) => p.macs)),
     params: Math.max(0, ...items.map((p) => p.params)),
+    latency: Math.max(0, ...items.map(latencyOf).filter(Number.isFinite)),
   };
 }
 
@@ -67,7 +74,7 @@ export function normalizedHypervolume(
     }
   }
   const pts: Vec[] = items.map((p) =>
-    objectives.map((o) => (o === 'accuracy' ? -p.accuracy : p[o] / (reference[o] as number))),
+    objectives.map((o) => (o === 'accuracy' ? -p.accuracy : cost(p, o) / (reference[o] as number))),
   );
   return hypervolume(pts, refVec);
 }

@@ -15,6 +15,8 @@ export interface FrontRow {
   macs: number;
   flops: number;
   params: number;
+  /** measured latency in ms (our engine, batch 1, one thread), when measured */
+  latencyMs?: number | null;
   /** per-slot settings, slot order */
   slots: Variant[];
 }
@@ -31,6 +33,7 @@ export function frontRows(front: readonly CandidateResult[]): FrontRow[] {
     macs: c.macs,
     flops: c.flops,
     params: c.params,
+    ...(c.latency != null ? { latencyMs: c.latency } : {}),
     slots: c.variants,
   }));
 }
@@ -38,8 +41,8 @@ export function frontRows(front: readonly CandidateResult[]): FrontRow[] {
 const FIXED_COLUMNS = ['label', 'hash', 'baseline', 'accuracy', 'accuracy_std', 'seeds', 'epochs', 'macs', 'flops', 'params'];
 
 /** The CSV header: fixed columns, then slot_0 ... slot_{n-1} (one slot's setting each). */
-export function csvHeader(slotCount: number): string[] {
-  return [...FIXED_COLUMNS, ...Array.from({ length: slotCount }, (_, i) => `slot_${i}`)];
+export function csvHeader(slotCount: number, withLatency = false): string[] {
+  return [...FIXED_COLUMNS, ...(withLatency ? ['latency_ms'] : []), ...Array.from({ length: slotCount }, (_, i) => `slot_${i}`)];
 }
 
 export function csvField(v: string | number | boolean): string {
@@ -49,7 +52,9 @@ export function csvField(v: string | number | boolean): string {
 
 export function toCsv(rows: readonly FrontRow[]): string {
   const slotCount = Math.max(0, ...rows.map((r) => r.slots.length));
-  const lines = [csvHeader(slotCount).join(',')];
+  // latency_ms only when the sweep measured latency, so other exports keep their columns
+  const withLatency = rows.some((r) => r.latencyMs != null);
+  const lines = [csvHeader(slotCount, withLatency).join(',')];
   for (const r of rows) {
     const cells: (string | number | boolean)[] = [
       r.label,
@@ -62,6 +67,7 @@ export function toCsv(rows: readonly FrontRow[]): string {
       r.macs,
       r.flops,
       r.params,
+      ...(withLatency ? [r.latencyMs ?? ''] : []),
       ...Array.from({ length: slotCount }, (_, i) => (r.slots[i] ? slotText(r.slots[i]) : '')),
     ];
     lines.push(cells.map(csvField).join(','));

@@ -1,11 +1,13 @@
-// Accuracy against MACs as a hand-written SVG (no plotting dependency): a log-scale MACs
-// axis, every finished candidate as a point, the accuracy/MACs Pareto front as a step line
+// Accuracy against MACs (or measured latency) as a hand-written SVG (no plotting
+// dependency): a log-scale cost axis, every finished candidate as a point, the accuracy/MACs Pareto front as a step line
 // (accuracy held until the next front point's MACs), baselines as labelled squares.
 import { paretoFront } from '../pareto/objectives.js';
 import { byMacs, type CandidateResult } from './summary.js';
 
 export interface PlotOptions {
   title?: string;
+  /** the cost on the x axis: MACs (default) or measured latency in ms */
+  x?: 'macs' | 'latency';
   width?: number;
   height?: number;
 }
@@ -34,21 +36,24 @@ export function plotSvg(candidates: readonly CandidateResult[], opts: PlotOption
   const m = { left: 70, right: 30, top: 44, bottom: 56 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
-  const pts = candidates.filter((c) => c.macs > 0 && Number.isFinite(c.accuracy));
+  const byLatency = opts.x === 'latency';
+  const xv = (c: CandidateResult): number => (byLatency ? (c.latency ?? NaN) : c.macs);
+  const xText = (c: CandidateResult) => (byLatency ? `${xv(c).toFixed(3)} ms` : `${formatCount(c.macs)} MACs`);
+  const pts = candidates.filter((c) => xv(c) > 0 && Number.isFinite(c.accuracy));
   const out: string[] = [];
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
   );
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="white"/>`);
-  out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15">${escapeXml(opts.title ?? 'accuracy vs MACs')}</text>`);
+  out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15">${escapeXml(opts.title ?? `accuracy vs ${byLatency ? 'latency' : 'MACs'}`)}</text>`);
   if (pts.length === 0) {
-    out.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no finished candidates yet</text>`);
+    out.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle">${byLatency ? 'no finished candidate with a measured latency' : 'no finished candidates yet'}</text>`);
     out.push('</svg>');
     return `${out.join('\n')}\n`;
   }
   // x: whole decades around the data; y: accuracy range padded by 5%, inside [0,1]
-  let lo = Math.floor(Math.log10(Math.min(...pts.map((p) => p.macs))));
-  let hi = Math.ceil(Math.log10(Math.max(...pts.map((p) => p.macs))));
+  let lo = Math.floor(Math.log10(Math.min(...pts.map(xv))));
+  let hi = Math.ceil(Math.log10(Math.max(...pts.map(xv))));
   if (hi <= lo) hi = lo + 1;
   const amin = Math.min(...pts.map((p) => p.accuracy));
   const amax = Math.max(...pts.map((p) => p.accuracy));
@@ -67,7 +72,7 @@ export function plotSvg(candidates: readonly CandidateResult[], opts: PlotOption
   for (let d = lo; d <= hi; d++) {
     const x = X(10 ** d);
     out.push(`<line x1="${f(x)}" y1="${m.top}" x2="${f(x)}" y2="${m.top + ph}" stroke="#eee"/>`);
-    out.push(`<text x="${f(x)}" y="${m.top + ph + 18}">${formatCount(10 ** d)}</text>`);
+    out.push(`<text x="${f(x)}" y="${m.top + ph + 18}">${byLatency ? `${Number((10 ** d).toPrecision(3))} ms` : formatCount(10 ** d)}</text>`);
     if (d < hi) {
       for (let k = 2; k < 10; k++) {
         const xm = X(k * 10 ** d);
@@ -85,7 +90,7 @@ export function plotSvg(candidates: readonly CandidateResult[], opts: PlotOption
     out.push(`<text x="${m.left - 6}" y="${f(y + 4)}">${(v * 100).toFixed(step < 0.01 ? 1 : 0)}%</text>`);
   }
   out.push('</g>');
-  out.push(`<text x="${m.left + pw / 2}" y="${H - 14}" text-anchor="middle">MACs per image (log scale)</text>`);
+  out.push(`<text x="${m.left + pw / 2}" y="${H - 14}" text-anchor="middle">${byLatency ? 'latency per image, ms (our engine, batch 1, 1 thread; log scale)' : 'MACs per image (log scale)'}</text>`);
   out.push(
     `<text x="18" y="${m.top + ph / 2}" text-anchor="middle" transform="rotate(-90 18 ${m.top + ph / 2})">accuracy</text>`,
   );
@@ -95,25 +100,25 @@ export function plotSvg(candidates: readonly CandidateResult[], opts: PlotOption
   for (const p of pts) {
     if (p.baseline) continue;
     out.push(
-      `<circle cx="${f(X(p.macs))}" cy="${f(Y(p.accuracy))}" r="3.5" data-hash="${p.hash}"><title>${escapeXml(
-        `${p.label}: ${(p.accuracy * 100).toFixed(2)}%, ${formatCount(p.macs)} MACs`,
+      `<circle cx="${f(X(xv(p)))}" cy="${f(Y(p.accuracy))}" r="3.5" data-hash="${p.hash}"><title>${escapeXml(
+        `${p.label}: ${(p.accuracy * 100).toFixed(2)}%, ${xText(p)}`,
       )}</title></circle>`,
     );
   }
   out.push('</g>');
 
   // the accuracy/MACs front as a step line, and its points
-  const front = paretoFront(pts, ['accuracy', 'macs']).sort(byMacs);
+  const front = paretoFront(pts, ['accuracy', byLatency ? 'latency' : 'macs']).sort((a, b) => xv(a) - xv(b) || byMacs(a, b));
   if (front.length > 0) {
-    let d = `M ${f(X(front[0].macs))} ${f(Y(front[0].accuracy))}`;
-    for (let i = 1; i < front.length; i++) d += ` H ${f(X(front[i].macs))} V ${f(Y(front[i].accuracy))}`;
+    let d = `M ${f(X(xv(front[0])))} ${f(Y(front[0].accuracy))}`;
+    for (let i = 1; i < front.length; i++) d += ` H ${f(X(xv(front[i])))} V ${f(Y(front[i].accuracy))}`;
     d += ` H ${f(m.left + pw)}`;
     out.push(`<path class="front" d="${d}" fill="none" stroke="#1f6fd1" stroke-width="2"/>`);
     out.push('<g class="front-points" fill="#1f6fd1">');
     for (const p of front) {
       out.push(
-        `<circle cx="${f(X(p.macs))}" cy="${f(Y(p.accuracy))}" r="4.5" data-hash="${p.hash}"><title>${escapeXml(
-          `front: ${p.label}: ${(p.accuracy * 100).toFixed(2)}%, ${formatCount(p.macs)} MACs`,
+        `<circle cx="${f(X(xv(p)))}" cy="${f(Y(p.accuracy))}" r="4.5" data-hash="${p.hash}"><title>${escapeXml(
+          `front: ${p.label}: ${(p.accuracy * 100).toFixed(2)}%, ${xText(p)}`,
         )}</title></circle>`,
       );
     }
@@ -124,12 +129,12 @@ export function plotSvg(candidates: readonly CandidateResult[], opts: PlotOption
   const bases = pts.filter((p) => p.baseline).sort(byMacs);
   out.push('<g class="baselines">');
   bases.forEach((b, i) => {
-    const x = X(b.macs);
+    const x = X(xv(b));
     const y = Y(b.accuracy);
     const dy = i % 2 === 0 ? -9 : 17;
     out.push(
       `<rect x="${f(x - 5)}" y="${f(y - 5)}" width="10" height="10" fill="#d9480f" data-hash="${b.hash}"><title>${escapeXml(
-        `baseline ${b.label}: ${(b.accuracy * 100).toFixed(2)}%, ${formatCount(b.macs)} MACs`,
+        `baseline ${b.label}: ${(b.accuracy * 100).toFixed(2)}%, ${xText(b)}`,
       )}</title></rect>`,
     );
     const anchor = x > m.left + pw * 0.8 ? 'end' : 'start';

@@ -14,6 +14,7 @@ import {
   type Objective,
 } from '../pareto/objectives.js';
 import type { TrialRow, TrialState } from '../store/types.js';
+import { spearman } from '../pareto/rank-correlation.js';
 
 export const STATES: readonly TrialState[] = ['queued', 'running', 'done', 'failed', 'pruned', 'diverged'];
 
@@ -31,6 +32,21 @@ export interface CandidateResult {
   macs: number;
   flops: number;
   params: number;
+  /** measured latency of its spec in ms (our engine, batch 1, one thread), when measured */
+  latency?: number | null;
+  /** ids of the done trials behind the accuracy (for export --trial ID) */
+  trials?: number[];
+}
+
+/** Measured latency over the sweep's candidates, and how well MACs predict it. */
+export interface LatencySummary {
+  /** candidates with a measured latency */
+  measured: number;
+  /** the machines the figures come from */
+  machines: string[];
+  /** Spearman rank correlation of MACs and latency over the measured candidates (null
+   * with fewer than 3) */
+  macsRankCorrelation: number | null;
 }
 
 export interface BaselineComparison {
@@ -56,6 +72,8 @@ export interface SweepSummary {
   baselines: BaselineComparison[];
   hypervolume: number;
   reference: HvReference;
+  /** present when at least one candidate's latency was measured */
+  latency?: LatencySummary;
 }
 
 /** True when at least one slot uses sliding-channel convolution. */
@@ -122,6 +140,8 @@ export function candidateResults(trials: readonly TrialRow[]): { epochs: number 
       macs: t0.macs,
       flops: t0.flops,
       params: t0.params,
+      latency: t0.latencyMs ?? null,
+      trials: ts.map((t) => t.id),
     };
   });
   return { epochs, candidates };
@@ -166,6 +186,19 @@ export function summarize(sweep: string, trials: readonly TrialRow[], objectives
     macs: Math.max(0, ...candidates.map((c) => c.macs)),
     params: Math.max(0, ...candidates.map((c) => c.params)),
   };
+  const timed = candidates.filter((c) => c.latency !== null && c.latency !== undefined);
+  if (objectives.includes('latency')) reference.latency = Math.max(0, ...timed.map((c) => c.latency!));
+  const machines = [...new Set(trials.filter((t) => t.latencyMachine).map((t) => t.latencyMachine!))];
+  const latency: LatencySummary | undefined = timed.length
+    ? {
+        measured: timed.length,
+        machines,
+        macsRankCorrelation: spearman(
+          timed.map((c) => c.macs),
+          timed.map((c) => c.latency!),
+        ),
+      }
+    : undefined;
   return {
     sweep,
     objectives: [...objectives],
@@ -177,5 +210,6 @@ export function summarize(sweep: string, trials: readonly TrialRow[], objectives
     baselines: compareBaselines(candidates),
     hypervolume: normalizedHypervolume(front, objectives, reference),
     reference,
+    ...(latency ? { latency } : {}),
   };
 }

@@ -22,19 +22,29 @@ export function renderReport(s: SweepSummary, context = ''): string {
   );
   lines.push('');
   lines.push(`Pareto front over ${s.objectives.join(', ')} (${s.front.length} candidates), by MACs:`);
+  const timed = s.latency !== undefined;
   const front = new Table({
-    head: ['#', 'accuracy', 'MACs', 'params', 'design', 'slots (index: setting)'],
-    colAligns: ['right', 'right', 'right', 'right', 'left', 'left'],
-    colWidths: [null, null, null, null, 30, 56],
+    head: ['#', 'accuracy', 'MACs', 'params', ...(timed ? ['latency'] : []), 'design', 'slots (index: setting)'],
+    colAligns: ['right', 'right', 'right', 'right', ...(timed ? (['right'] as const) : []), 'left', 'left'],
+    colWidths: [null, null, null, null, ...(timed ? [null] : []), 30, 56],
     wordWrap: true,
     wrapOnWordBoundary: false,
     style: { head: [], border: [] },
   });
   s.front.forEach((c, i) => {
     const acc = c.seeds.length > 1 ? `${pct(c.accuracy)} ±${(c.accuracyStd * 100).toFixed(2)}` : pct(c.accuracy);
-    front.push([i + 1, acc, formatCount(c.macs), formatCount(c.params), `${c.baseline ? '[baseline] ' : ''}${c.label}`, slotsText(c.variants)]);
+    const lat = timed ? [c.latency != null ? `${c.latency.toFixed(3)} ms` : '-'] : [];
+    front.push([i + 1, acc, formatCount(c.macs), formatCount(c.params), ...lat, `${c.baseline ? '[baseline] ' : ''}${c.label}`, slotsText(c.variants)]);
   });
   lines.push(front.toString());
+  if (s.latency) {
+    const r = s.latency.macsRankCorrelation;
+    lines.push(
+      `latency: measured for ${s.latency.measured} of ${s.candidates.length} candidates (our engine, batch 1, 1 thread, on ${s.latency.machines.join('; ') || 'unknown'}); ` +
+        `rank correlation of MACs and latency (Spearman): ${r === null ? 'n/a (fewer than 3 measured)' : r.toFixed(3)}` +
+        (r !== null && r < 0.9 ? ' - MACs rank these designs differently from their measured latency' : ''),
+    );
+  }
   if (s.baselines.length > 0) {
     lines.push('');
     lines.push('Baselines against the most accurate SCC candidate with no more MACs:');
@@ -67,6 +77,7 @@ export function renderReport(s: SweepSummary, context = ''): string {
   const ref = [`accuracy ${s.reference.accuracy}`];
   if (s.objectives.includes('macs')) ref.push(`MACs ${formatCount(s.reference.macs ?? 0)}`);
   if (s.objectives.includes('params')) ref.push(`params ${formatCount(s.reference.params ?? 0)}`);
+  if (s.objectives.includes('latency')) ref.push(`latency ${(s.reference.latency ?? 0).toFixed(3)} ms`);
   lines.push(
     `hypervolume: ${s.hypervolume.toFixed(4)} (accuracy x fraction of the reference cost saved; reference: ${ref.join(', ')})`,
   );
@@ -91,5 +102,6 @@ export function reportJson(s: SweepSummary): unknown {
     })),
     hypervolume: s.hypervolume,
     reference: s.reference,
+    ...(s.latency ? { latency: s.latency } : {}),
   };
 }

@@ -10,6 +10,7 @@ export interface RungResult {
   accuracy: number;
   macs: number;
   params: number;
+  latency?: number | null;
 }
 
 /** How many of `n` finished candidates go on to the next rung: floor(n/eta), at least 1. */

@@ -27,6 +27,7 @@ export interface FinishedResult {
   accuracy: number;
   macs: number;
   params: number;
+  latency?: number | null;
 }
 
 export interface Search {

@@ -27,6 +27,8 @@ export interface SqlTypes {
   bigint: string;
   /** 64-bit floats */
   real: string;
+  /** binary data (trained weights) */
+  blob: string;
 }
 
 export interface Dialect {

@@ -186,6 +186,43 @@ CREATE TABLE pruner_decisions (
 );
 `,
   },
+  {
+    version: 3,
+    name: 'trial weights',
+    // a finished trial's trained state as a checkpoint file's bytes (src/engine/checkpoint.ts:
+    // spec, normalisation and recipe travel with it), so a worker on another machine needs
+    // no shared disk; a table of its own because finished trials are immutable while their
+    // weights may be dropped later (keepWeights: "front")
+    ddl: (t) => `
+CREATE TABLE trial_weights (
+  trial_id   INTEGER PRIMARY KEY REFERENCES trials(id),
+  checkpoint ${t.blob} NOT NULL,
+  bytes      ${t.bigint} NOT NULL,
+  created_at TEXT NOT NULL
+);
+`,
+  },
+  {
+    version: 4,
+    name: 'latency cache',
+    // measured inference latency per spec and machine (objective "latency"): a spec is
+    // measured once on a machine, whichever sweep or worker asks first, and never again
+    ddl: (t) => `
+CREATE TABLE latencies (
+  spec_hash   TEXT NOT NULL,
+  machine     TEXT NOT NULL,
+  runtime     TEXT NOT NULL,
+  batch       INTEGER NOT NULL,
+  threads     INTEGER NOT NULL,
+  median_ms   ${t.real} NOT NULL,
+  p10_ms      ${t.real} NOT NULL,
+  p90_ms      ${t.real} NOT NULL,
+  reps        INTEGER NOT NULL,
+  measured_at TEXT NOT NULL,
+  PRIMARY KEY (spec_hash, machine, runtime, batch, threads)
+);
+`,
+  },
 ];
 
 /** The newest schema this build knows. */

@@ -9,7 +9,11 @@ export const TRIAL_COLUMNS = `
   t.id, s.name AS sweep, t.candidate_hash, c.label, t.baseline, c.variants, c.macs, c.flops,
   c.params, t.state, t.epochs, t.rung, t.round, t.seed, t.recipe_hash, t.accuracy, t.test_loss,
   t.train_loss, t.train_accuracy, t.seconds, t.images_per_second, t.device, t.error,
-  t.worker_id, t.heartbeat_at, t.queued_at, t.started_at, t.finished_at, t.reused_from, t.attempts, t.provenance`;
+  t.worker_id, t.heartbeat_at, t.queued_at, t.started_at, t.finished_at, t.reused_from, t.attempts, t.provenance,
+  (SELECT l.median_ms FROM latencies l WHERE l.spec_hash = t.candidate_hash AND l.runtime = 'native'
+     AND l.batch = 1 AND l.threads = 1 ORDER BY l.measured_at, l.machine LIMIT 1) AS latency_ms,
+  (SELECT l.machine FROM latencies l WHERE l.spec_hash = t.candidate_hash AND l.runtime = 'native'
+     AND l.batch = 1 AND l.threads = 1 ORDER BY l.measured_at, l.machine LIMIT 1) AS latency_machine`;
 export const TRIAL_FROM = `FROM trials t JOIN sweeps s ON s.id = t.sweep_id JOIN candidates c ON c.hash = t.candidate_hash`;
 
 export interface TrialDbRow {
@@ -44,6 +48,8 @@ export interface TrialDbRow {
   reused_from: number | null;
   attempts: number;
   provenance: string | null;
+  latency_ms: number | null;
+  latency_machine: string | null;
 }
 
 export function toTrialRow(r: TrialDbRow): TrialRow {
@@ -79,6 +85,8 @@ export function toTrialRow(r: TrialDbRow): TrialRow {
     reusedFrom: r.reused_from,
     attempts: r.attempts,
     provenance: r.provenance === null ? null : (JSON.parse(r.provenance) as Record<string, unknown>),
+    latencyMs: r.latency_ms ?? null,
+    latencyMachine: r.latency_machine ?? null,
   };
 }
 

@@ -39,8 +39,10 @@ import type {
   SweepStore,
   TrialInput,
   TrialOutcome,
+  LatencyKey,
+  LatencyRow,
 } from './store.js';
-import type { SweepRow, TrialRow } from './types.js';
+import type { StoredWeights, SweepRow, TrialRow } from './types.js';
 
 const BACK_TO_QUEUE = `UPDATE trials SET state = 'queued', worker_id = NULL, heartbeat_at = NULL, started_at = NULL WHERE id = ?`;
 const FINISH_SET = FINISH_COLUMNS.map((c) => `${c} = ?`).join(', ');
@@ -116,6 +118,56 @@ export class SqlStore implements SweepStore {
         )
       : undefined;
     return toCandidate(c, b?.baseline === 1);
+  }
+
+  async trialWeights(trialId: number): Promise<StoredWeights | undefined> {
+    const r = await this.executor.one<{ trial_id: number; checkpoint: Uint8Array }>(
+      `SELECT trial_id, checkpoint FROM trial_weights
+       WHERE trial_id = COALESCE((SELECT reused_from FROM trials WHERE id = ?), ?)`,
+      [trialId, trialId],
+    );
+    return r && { trialId: Number(r.trial_id), checkpoint: new Uint8Array(r.checkpoint.buffer, r.checkpoint.byteOffset, r.checkpoint.byteLength) };
+  }
+
+  async trialsWithWeights(sweep: string): Promise<Set<number>> {
+    const rows = await this.executor.all<{ id: number }>(
+      `SELECT t.id FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+       JOIN trial_weights w ON w.trial_id = COALESCE(t.reused_from, t.id) WHERE s.name = ?`,
+      [sweep],
+    );
+    return new Set(rows.map((r) => Number(r.id)));
+  }
+
+  dropWeights(trialIds: number[]): Promise<number> {
+    return this.executor.transaction(async (x) => {
+      const dropping = new Set(trialIds);
+      let dropped = 0;
+      for (const id of trialIds) {
+        // weights another kept trial reuses stay
+        const readers = await x.all<{ id: number }>('SELECT id FROM trials WHERE reused_from = ?', [id]);
+        if (readers.some((r) => !dropping.has(Number(r.id)))) continue;
+        dropped += (await x.run('DELETE FROM trial_weights WHERE trial_id = ?', [id])).changes;
+      }
+      return dropped;
+    });
+  }
+
+  async latency(k: LatencyKey): Promise<LatencyRow | undefined> {
+    const r = await this.executor.one<Record<string, any>>(
+      `SELECT median_ms, p10_ms, p90_ms, reps FROM latencies
+       WHERE spec_hash = ? AND machine = ? AND runtime = ? AND batch = ? AND threads = ?`,
+      [k.specHash, k.machine, k.runtime, k.batch, k.threads],
+    );
+    return r && { ...k, medianMs: r.median_ms, p10Ms: r.p10_ms, p90Ms: r.p90_ms, reps: r.reps };
+  }
+
+  async recordLatency(l: LatencyRow): Promise<boolean> {
+    const r = await this.executor.run(
+      `INSERT INTO latencies (spec_hash, machine, runtime, batch, threads, median_ms, p10_ms, p90_ms, reps, measured_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (spec_hash, machine, runtime, batch, threads) DO NOTHING`,
+      [l.specHash, l.machine, l.runtime, l.batch, l.threads, l.medianMs, l.p10Ms, l.p90Ms, l.reps, now()],
+    );
+    return r.changes === 1;
   }
 
   async prunerDecisions(sweep: string): Promise<PrunerDecisionRow[]> {
@@ -293,6 +345,14 @@ export class SqlStore implements SweepStore {
       const before = await this.checkMove(x, trialId, o.state, workerId);
       for (const m of o.epochs ?? []) await this.putEpoch(x, trialId, m);
       await x.run(`UPDATE trials SET ${FINISH_SET} WHERE id = ?`, [...finishedValues(o, before), trialId]);
+      if (o.weights) {
+        await x.run('INSERT INTO trial_weights (trial_id, checkpoint, bytes, created_at) VALUES (?, ?, ?, ?)', [
+          trialId,
+          Buffer.from(o.weights.buffer, o.weights.byteOffset, o.weights.byteLength),
+          o.weights.byteLength,
+          now(),
+        ]);
+      }
       return (await this.trial(trialId, x))!;
     });
   }

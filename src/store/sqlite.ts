@@ -13,7 +13,7 @@ import type { Dialect, Executor, RunResult } from './executor.js';
 
 export const SQLITE: Dialect = {
   name: 'sqlite',
-  types: { id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', real: 'REAL' },
+  types: { id: 'INTEGER PRIMARY KEY', bigint: 'INTEGER', real: 'REAL', blob: 'BLOB' },
   // the IMMEDIATE transaction holds the database's write lock already
   forUpdate: '',
   skipLocked: '',

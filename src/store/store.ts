@@ -60,7 +60,25 @@ export interface TrialOutcome {
   message?: string;
   /** per-epoch metrics, written in the same transaction as the result */
   epochs?: EpochMetrics[];
+  /** the trained weights as checkpoint bytes (src/engine/checkpoint.ts), written in the
+   * same transaction as the result */
+  weights?: Uint8Array;
   provenance: Record<string, unknown>;
+}
+
+export interface LatencyKey {
+  specHash: string;
+  machine: string;
+  runtime: string;
+  batch: number;
+  threads: number;
+}
+
+export interface LatencyRow extends LatencyKey {
+  medianMs: number;
+  p10Ms: number;
+  p90Ms: number;
+  reps: number;
 }
 
 /** What a pruner decided for one candidate at the end of a rung (see src/space/pruner.ts). */
@@ -134,6 +152,14 @@ export interface SweepStore extends StoreReader {
   /** A recorded candidate, rebuilt from the database (baseline: as first queued in `sweep`). */
   candidate(hash: string, sweep?: string): MaybePromise<Candidate | undefined>;
   trial(id: number): MaybePromise<TrialRow | undefined>;
+  /** Drop the stored weights of these trials (keepWeights: "front"), except where a trial
+   * not in the list reuses them; returns how many were dropped. */
+  dropWeights(trialIds: number[]): Promise<number>;
+  /** A cached latency measurement of a spec on a machine under a key, or undefined. */
+  latency(key: LatencyKey): Promise<LatencyRow | undefined>;
+  /** Cache a measurement; the first one recorded for a key stays (returns false when one
+   * was already there). */
+  recordLatency(row: LatencyRow): Promise<boolean>;
   /** The schema version of the open database. */
   schemaVersion(): MaybePromise<number>;
   /** Where to say that the connection to the database was lost or is back (PostgreSQL). */

@@ -60,6 +60,16 @@ export interface TrialRow {
   /** what produced the result: config hash, spec hash, seed, recipe, device, threads,
    * dsxplore version, host, timings */
   provenance?: Record<string, unknown> | null;
+  /** measured inference latency of the candidate's spec (our engine, batch 1, one thread),
+   * the first measurement recorded in the store, and the machine it was measured on */
+  latencyMs?: number | null;
+  latencyMachine?: string | null;
+}
+
+export interface StoredWeights {
+  /** the trial that trained them (differs from the one asked for when that reused it) */
+  trialId: number;
+  checkpoint: Uint8Array;
 }
 
 /** A value now (SQLite answers synchronously) or later (PostgreSQL over the network):
@@ -76,5 +86,10 @@ export interface StoreReader {
   epochMetrics(trialId: number): MaybePromise<EpochMetrics[]>;
   /** how many trials of the sweep are in each state */
   counts(sweep: string): MaybePromise<StateCounts>;
+  /** The checkpoint bytes a finished trial's weights were stored as (a reused trial's are
+   * its source's), with the trial that holds them; undefined when none are stored. */
+  trialWeights(trialId: number): MaybePromise<StoredWeights | undefined>;
+  /** Ids of the sweep's trials whose weights are in the store (their own or their source's). */
+  trialsWithWeights(sweep: string): MaybePromise<Set<number>>;
   close(): MaybePromise<void>;
 }

@@ -25,6 +25,8 @@ import { configHash } from './identity.js';
 import { expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
 import { claimNext } from './claim.js';
 import { TrialRunner } from './trial.js';
+import { keepFrontWeights } from './weights.js';
+import { ensureLatency } from './latency.js';
 import { StopControl, type StopSignal } from './stop.js';
 import type { SweepEvent, SweepProgress, WorkContext } from './context.js';
 
@@ -257,6 +259,14 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
     const next = await claimNext(ctx);
     if (next.kind !== 'trial') break;
     const c = next.claimed;
+    if (config.objectives.includes('latency')) {
+      try {
+        await ensureLatency(store, c.spec, c.trial.candidateHash);
+      } catch (err) {
+        await store.releaseTrial(c.trial.id, ctx.workerId);
+        throw err;
+      }
+    }
     const copy = await trials.reuse(c);
     if (copy) {
       reused++;
@@ -280,6 +290,7 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
 
   const signal = ctx.stop.signal;
   if (!signal) await store.setSweepStatus(name, 'finished');
+  if (!signal && config.keepWeights === 'front') await keepFrontWeights(store, config);
   return {
     sweep: name,
     counts: await store.counts(name),

@@ -56,7 +56,7 @@ export function finishedResults(trials: readonly TrialRow[]): FinishedResult[] {
     top.set(t.candidateHash, Math.max(top.get(t.candidateHash) ?? -1, t.rung));
   }
   const agg = aggregate(trials.filter((t) => top.get(t.candidateHash) === t.rung));
-  return [...agg.values()].map((a) => ({ hash: a.row.candidateHash, accuracy: a.accuracy, macs: a.row.macs, params: a.row.params }));
+  return [...agg.values()].map((a) => ({ hash: a.row.candidateHash, accuracy: a.accuracy, macs: a.row.macs, params: a.row.params, latency: a.row.latencyMs }));
 }
 
 /** The pruner of a multi-fidelity sweep. */
@@ -101,7 +101,7 @@ export async function advance(
       // comparison is made at full fidelity
       if (a.row.baseline) {
         decisions.push({ ...at, candidateHash: hash, pruner: 'baseline', promoted: true, rank: null, accuracy: a.accuracy });
-      } else contenders.push({ hash, accuracy: a.accuracy, macs: a.row.macs, params: a.row.params });
+      } else contenders.push({ hash, accuracy: a.accuracy, macs: a.row.macs, params: a.row.params, latency: a.row.latencyMs });
     }
     const pruner = prunerFor(config);
     for (const d of pruner.decide(contenders)) {

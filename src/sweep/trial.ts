@@ -14,6 +14,7 @@ import type { TrialRow } from '../store/types.js';
 import type { WorkContext } from './context.js';
 import { startHeartbeat } from './heartbeat.js';
 import { recipeHash, trialRecipe } from './identity.js';
+import { encodeCheckpoint } from '../engine/checkpoint.js';
 
 export type TrialEnd =
   | { kind: 'trained'; row: TrialRow; seconds: number }
@@ -134,6 +135,7 @@ export class TrialRunner {
         train: data.train,
         test: evalSet,
         device: this.ctx.device ?? 'auto',
+        keepState: (config.keepWeights ?? 'all') !== 'none',
         onProgress: (p) => emit({ type: 'trial-progress', trial, p }),
       });
       // the training cannot be cancelled: after a stop it runs on until the process exits
@@ -158,6 +160,18 @@ export class TrialRunner {
     }
     const seconds = (Date.now() - t0) / 1000;
     const r = result;
+    // the checkpoint format of `train --save`, so `evaluate --load` reads what the store keeps
+    const weights = r.state
+      ? encodeCheckpoint(
+          {
+            spec,
+            dataset: { name: config.dataset.name, mean: data.train.mean, std: data.train.std },
+            recipe,
+            metrics: { sweep: config.name, trial: trial.id, candidate: trial.candidateHash, accuracy: r.testAccuracy },
+          },
+          r.state,
+        )
+      : undefined;
     const row = await this.settle(trial, () =>
       store.finishTrial(trial.id, workerId, {
         state: r.status === 'diverged' ? 'diverged' : 'done',
@@ -170,6 +184,7 @@ export class TrialRunner {
         device: r.device,
         message: r.message,
         epochs: r.epochs,
+        weights,
         provenance: {
           ...provenance,
           device: r.device,

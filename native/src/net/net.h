@@ -82,6 +82,7 @@ class Net {
   // Device buffers the trainer fills for each batch.
   float* input() { return act(0); }   // [capacity, C, H, W]
   int32_t* labels() { return labels_; }  // [capacity]
+  float* output() { return act(plan_.spec.layers.back().output); }  // logits of the last forward
 
   void forward(int n, bool train);
   // Softmax cross-entropy on the logits of the last forward (mean over n), then the whole

@@ -181,10 +181,65 @@ void pack_panels(RowPtr rowptr, int rows, int HW, int c0, int np, int pw, float*
   }
 }
 
+// Dot product in 16 independent lanes (vectorised along k). Not inlined, so that the
+// compiler vectorises this loop rather than the caller's loop over pixels (with gathers).
+__attribute__((noinline)) float window_dot(const float* __restrict a, const float* __restrict b, int n) {
+  float acc[16] = {};
+  int k = 0;
+  for (; k + 16 <= n; k += 16)
+    for (int l = 0; l < 16; ++l) acc[l] += a[k + l] * b[k + l];
+  float sum = 0;
+  for (; k < n; ++k) sum += a[k] * b[k];
+  for (int l = 0; l < 16; ++l) sum += acc[l];
+  return sum;
+}
+
+// At most this many pixels (N*H*W) per call take the few-pixel forward below.
+constexpr int64_t kFewPixels = 16;
+
+// Forward for few pixels per call (batch-1 inference in the last stages: 2x2 and 4x4
+// planes). The banded GEMM would repack the whole weight band and pad every pixel panel to
+// a vector tile for a handful of columns; here X is transposed once into pixel-major rows
+// over virtual channels (the first D channels appended, so every window is contiguous) and
+// each output is one dot product of its D weights with its window: Cout*D MACs per pixel.
+void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
+                            const InputAffine& in) {
+  const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout, D = s.D();
+  const int V = Cin + D;
+  const int P = s.N * HW;
+  float* xt = ctx.ws.get(0, kWsShared, static_cast<size_t>(P) * V);
+  float* row = ctx.ws.get(0, kWsShared2, static_cast<size_t>(HW));
+  for (int n = 0; n < s.N; ++n) {
+    for (int c = 0; c < Cin; ++c) {
+      const float* src = x + (static_cast<int64_t>(n) * Cin + c) * HW;
+      if (in) {
+        in.row(c, src, row, HW);
+        src = row;
+      }
+      for (int q = 0; q < HW; ++q) xt[static_cast<int64_t>(n * HW + q) * V + c] = src[q];
+    }
+  }
+  for (int q = 0; q < P; ++q) std::memcpy(xt + static_cast<int64_t>(q) * V + Cin, xt + static_cast<int64_t>(q) * V, sizeof(float) * D);
+  ctx.pool.parallel_for(Cout, [&](int, int64_t b, int64_t e) {
+    for (int64_t c = b; c < e; ++c) {
+      const float* wc = w + c * D;
+      const int start = scc_start(static_cast<int>(c), s.stride, Cin);
+      for (int q = 0; q < P; ++q) {
+        const int n = q / HW;
+        y[(static_cast<int64_t>(n) * Cout + c) * HW + q % HW] = window_dot(wc, xt + static_cast<int64_t>(q) * V + start, D);
+      }
+    }
+  }, 16);
+}
+
 }  // namespace
 
 void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
                      InputAffine in) {
+  if (static_cast<int64_t>(s.N) * s.H * s.W <= kFewPixels) {
+    scc_forward_few_pixels(ctx, s, x, w, y, in);
+    return;
+  }
   const SccPlan& p = ctx.scc_plan(s);
   const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout;
   const int pnv = panel_vectors(p), pw = pnv * kVecWidth;

@@ -1,0 +1,110 @@
+// `dsxplore latency`: measured inference latency of one model/variant, on our engine and/or
+// ONNX Runtime on the exported graph, at the same thread count, side by side.
+import type { Command } from 'commander';
+import { UsageError } from '../errors.js';
+import { countTotals } from '../cost/index.js';
+import { baselineVariant, buildModel, formatVariant, listModels, parseVariant, VARIANT_FORMS, type VariantChoice } from '../models/index.js';
+import { machineDescription, measureLatency, RUNTIMES, type LatencyResult, type Runtime } from '../deploy/latency.js';
+
+interface LatencyFlags {
+  model: string;
+  variant?: string;
+  batch: string;
+  threads: string;
+  runtime: string;
+  warmup: string;
+  reps: string;
+  inChannels: string;
+  inputSize: string;
+  classes: string;
+  json?: boolean;
+}
+
+const HELP = `
+Latency is the median of --reps timed eval-mode forwards of one batch after --warmup
+untimed ones; the spread is the 10th to 90th percentile. Both runtimes run on the CPU with
+--threads threads (ONNX Runtime: intra-op threads, sequential execution, all graph
+optimisations). Weights do not change the timing: the engine's seeded initialisation is used.
+
+Example:
+  dsxplore latency --model resnet20 --variant dw-scc:cg=2,co=0.5 --batch 1,64 --runtime native,onnxruntime`;
+
+function positive(flag: string, raw: string, min = 1): number {
+  const n = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`${flag} must be an integer >= ${min}, got "${raw}"`);
+  }
+  return n;
+}
+
+function list<T extends string>(flag: string, raw: string, allowed?: readonly T[]): T[] {
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) throw new UsageError(`${flag} needs at least one value`);
+  if (allowed) {
+    const bad = items.filter((i) => !(allowed as readonly string[]).includes(i));
+    if (bad.length) throw new UsageError(`${flag}: unknown ${bad.join(', ')}; allowed values: ${allowed.join(', ')}`);
+  }
+  return [...new Set(items)] as T[];
+}
+
+export async function runLatency(flags: LatencyFlags): Promise<LatencyResult[]> {
+  if (!listModels().includes(flags.model)) throw new UsageError(`unknown model "${flags.model}"; models: ${listModels().join(', ')}`);
+  const variant: VariantChoice = flags.variant === undefined ? baselineVariant(flags.model) : parseVariant(flags.variant);
+  const spec = buildModel(flags.model, {
+    variants: variant,
+    inChannels: positive('--in-channels', flags.inChannels),
+    inputSize: positive('--input-size', flags.inputSize),
+    classes: positive('--classes', flags.classes),
+  });
+  const batches = list('--batch', flags.batch).map((b) => positive('--batch', b));
+  const runtimes = list<Runtime>('--runtime', flags.runtime, RUNTIMES);
+  const threads = positive('--threads', flags.threads);
+  const warmup = positive('--warmup', flags.warmup, 0);
+  const reps = positive('--reps', flags.reps);
+  const machine = machineDescription();
+  const cost = countTotals(spec);
+  const label = `${flags.model} ${formatVariant(variant)}`;
+  const [c, h, w] = spec.inputShape;
+  if (!flags.json) {
+    process.stdout.write(`${label}, input ${c}x${h}x${w}, ${cost.macs.toLocaleString('en-US')} MACs per image\n`);
+    process.stdout.write(`machine: ${machine}; ${threads} thread${threads === 1 ? '' : 's'}; median of ${reps} after ${warmup} warm-up\n`);
+    process.stdout.write(`${'runtime'.padEnd(12)} ${'batch'.padStart(5)} ${'median ms'.padStart(10)} ${'p10-p90 ms'.padStart(17)} ${'images/s'.padStart(10)}\n`);
+  }
+  const results: LatencyResult[] = [];
+  for (const batch of batches) {
+    for (const runtime of runtimes) {
+      const r = await measureLatency(spec, runtime, { batch, threads, warmup, reps });
+      results.push(r);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ model: flags.model, variant: formatVariant(variant), macs: cost.macs, machine, warmup, ...r })}\n`);
+      } else {
+        const spread = `${r.p10Ms.toFixed(3)}-${r.p90Ms.toFixed(3)}`;
+        process.stdout.write(
+          `${runtime.padEnd(12)} ${String(batch).padStart(5)} ${r.medianMs.toFixed(3).padStart(10)} ${spread.padStart(17)} ${r.imagesPerSecond.toFixed(1).padStart(10)}\n`,
+        );
+      }
+    }
+  }
+  return results;
+}
+
+export function registerLatency(program: Command): void {
+  program
+    .command('latency')
+    .description('measured inference latency of a model/variant on our engine and ONNX Runtime, side by side')
+    .requiredOption('--model <name>', `model: ${listModels().join(', ')}`)
+    .option('--variant <v>', `slot variant for every slot: ${VARIANT_FORMS.join(', ')} (default: the model's baseline)`)
+    .option('--batch <list>', 'batch sizes, comma-separated', '1')
+    .option('--threads <n>', 'CPU threads of both runtimes', '1')
+    .option('--runtime <list>', `runtimes, comma-separated: ${RUNTIMES.join(', ')}`, 'native')
+    .option('--warmup <n>', 'untimed forwards first', '10')
+    .option('--reps <n>', 'timed forwards', '30')
+    .option('--in-channels <c>', 'input image channels', '3')
+    .option('--input-size <s>', 'input height and width in pixels', '32')
+    .option('--classes <k>', 'number of classes', '10')
+    .option('--json', 'one JSON line per measurement')
+    .addHelpText('after', HELP)
+    .action(async (flags: LatencyFlags) => {
+      await runLatency(flags);
+    });
+}
