@@ -12,7 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
 
 /** Paths a fresh checkout does not have until it is built or used. */
-const GENERATED = new Set(['results/dsxplore.db', 'build/Release/dsxplore.node']);
+const GENERATED = new Set(['results/dsxplore.db']);
 
 // a path is a token that starts at a top-level folder of the repository, or a root file
 const PATH_RE =
@@ -29,7 +29,9 @@ for (const doc of ['ARCHITECTURE.md', 'CONTRIBUTING.md']) {
   test(`${doc}: every repository path it names exists`, () => {
     const paths = namedPaths(read(doc));
     assert.ok(paths.length > 20, `${doc} names only ${paths.length} paths; is the pattern broken?`);
-    const missing = paths.filter((p) => !GENERATED.has(p) && !existsSync(join(root, p)));
+    // a placeholder file name (src/models/NAME.ts) stands for a file to create: its folder must exist
+    const target = (p: string) => (/NAME[^/]*$/.test(p) ? dirname(p) : p);
+    const missing = paths.filter((p) => !GENERATED.has(p) && !existsSync(join(root, target(p))));
     assert.deepEqual(missing, [], `${doc} names paths that do not exist: ${missing.join(', ')}`);
   });
 }
