@@ -22,7 +22,7 @@ import {
 import { parseStem } from './stem-flag.js';
 
 const HELP = `
-Variants (DESIGN.md section 2): ${VARIANT_FORMS.join(', ')}.
+Variants (README.md, section Variants): ${VARIANT_FORMS.join(', ')}.
   dw-scc's channel stride s is resolved per slot from co as clamp(D - round(co*D), 1, D), D = Cin/cg.
   Without --variant the model's baseline is used (std; dw-pw for mobilenetv1).
 

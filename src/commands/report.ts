@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { OBJECTIVES } from '../config/sweep.js';
 import { UsageError } from '../errors.js';
-import type { Objective } from '../pareto/objectives.js';
+import { configuredObjectives, type Objective } from '../pareto/objectives.js';
 import { frontRows, toCsv, toJson } from '../report/export.js';
 import { plotSvg } from '../report/plot.js';
 import { summarize, type SweepSummary } from '../report/summary.js';
@@ -14,7 +14,6 @@ import type { StoreReader, SweepRow } from '../store/types.js';
 import type { SweepStore } from '../store/store.js';
 import { writeFrontWeights } from '../deploy/weights.js';
 
-const DEFAULT_OBJECTIVES: Objective[] = ['accuracy', 'macs'];
 
 const HOW = `
 The sweep defaults to the most recent one in the database; the database to
@@ -54,16 +53,7 @@ export function resolveObjectives(flag: string | undefined, sweep: SweepRow): Ob
     }
     return list as Objective[];
   }
-  const fromConfig = (sweep.config as { objectives?: unknown } | null)?.objectives;
-  if (
-    Array.isArray(fromConfig) &&
-    fromConfig.length >= 2 &&
-    fromConfig.includes('accuracy') &&
-    fromConfig.every((o) => (OBJECTIVES as readonly string[]).includes(o))
-  ) {
-    return fromConfig as Objective[];
-  }
-  return DEFAULT_OBJECTIVES;
+  return configuredObjectives(sweep.config);
 }
 
 function context(sweep: SweepRow): string {

@@ -10,10 +10,11 @@ import { UsageError } from '../errors.js';
 import { datasetNames, parseDatasetRef } from '../data/index.js';
 import { listModels, STEMS, stemsOf } from '../models/index.js';
 import { recipeInputSchema, resolveRecipe } from './recipe.js';
+import { OBJECTIVES } from '../pareto/objectives.js';
 
 export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'] as const;
 export const TIE_MODES = ['all', 'stage', 'slot'] as const;
-export const OBJECTIVES = ['accuracy', 'macs', 'params', 'latency'] as const;
+export { OBJECTIVES };
 export const SEARCH_KINDS = ['grid', 'random', 'evolutionary'] as const;
 export const KEEP_WEIGHTS = ['all', 'front', 'none'] as const;
 

@@ -13,7 +13,25 @@
 import { hypervolume } from './hypervolume.js';
 import { nonDominatedRanks, paretoIndices, type Vec } from './sort.js';
 
-export type Objective = 'accuracy' | 'macs' | 'params' | 'latency';
+/** Every objective a front can be taken over: accuracy is maximised, the costs minimised. */
+export const OBJECTIVES = ['accuracy', 'macs', 'params', 'latency'] as const;
+export type Objective = (typeof OBJECTIVES)[number];
+export const DEFAULT_OBJECTIVES: readonly Objective[] = ['accuracy', 'macs'];
+
+/** The objectives a sweep's stored config names, when they make a front (accuracy and at
+ * least one cost); accuracy against MACs otherwise (older sweeps, hand-made configs). */
+export function configuredObjectives(config: unknown): Objective[] {
+  const list = (config as { objectives?: unknown } | null)?.objectives;
+  if (
+    Array.isArray(list) &&
+    list.length >= 2 &&
+    list.includes('accuracy') &&
+    list.every((o) => (OBJECTIVES as readonly unknown[]).includes(o))
+  ) {
+    return list as Objective[];
+  }
+  return [...DEFAULT_OBJECTIVES];
+}
 
 export interface Scored {
   accuracy: number;

@@ -15,10 +15,10 @@ import {
   parseTrialId,
   parseTrialsQuery,
 } from '../config/serve.js';
-import { resolveObjectives } from '../commands/report.js';
 import type { StoreReader, SweepRow } from '../store/types.js';
 import { SweepCache } from './cache.js';
 import { etaSeconds, frontView, sweepDetail, sweepListItem, trialListItem } from './views.js';
+import { configuredObjectives } from '../pareto/objectives.js';
 
 /** The page's folder, beside this module's source: src/serve/static from both src/serve
  * (tsx) and dist/serve (the build), so the published package serves the same files. */
@@ -148,7 +148,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     parseEmptyQuery(queryOf(req));
     const e = await cache.get(await sweepOr404(req.params.name));
     const detail = e.memo('detail', () =>
-      JSON.stringify(sweepDetail(e.sweep, e.trials, e.counts, resolveObjectives(undefined, e.sweep))).slice(0, -1),
+      JSON.stringify(sweepDetail(e.sweep, e.trials, e.counts, configuredObjectives(e.sweep.config))).slice(0, -1),
     );
     // the ETA moves with the clock; everything else is as cached
     const live = { eta: etaSeconds(e.trials, e.counts, Date.now()), stamp: e.stamp };
