@@ -187,3 +187,31 @@ test('report --format markdown on a real two-seed sweep writes a self-contained 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the page lists the lower rungs of successive halving, and failed runs, instead of dropping them', () => {
+  const { trials } = summaryOf([cand('dw-pw', 2e6, [0.90, 0.91], true), cand('dw-scc:cg=2,co=0.5', 1e6, [0.92, 0.93])]);
+  // a lower rung: both at 1 epoch with seed 0, plus an SCC design that stopped there, and a failure
+  const low = (c: CandidateResult, acc: number, id: number, state: TrialRow['state'] = 'done'): TrialRow => ({
+    ...trials.find((t) => t.candidateHash === c.hash)!,
+    id, epochs: 1, rung: 0, seed: 0, accuracy: state === 'done' ? acc : null, state, error: state === 'failed' ? 'native: out of memory' : null,
+  });
+  const stopped = cand('dw-scc:cg=4,co=0.25', 0.8e6, [0.7]);
+  const all: TrialRow[] = [
+    ...trials.map((t) => ({ ...t, epochs: 4, rung: 1 })),
+    low(cand('dw-pw', 2e6, [0], true), 0.85, 101),
+    low(cand('dw-scc:cg=2,co=0.5', 1e6, [0]), 0.86, 102),
+    { ...low(cand('dw-scc:cg=2,co=0.5', 1e6, [0]), 0.86, 103), candidateHash: stopped.hash, label: stopped.label, macs: stopped.macs, accuracy: 0.7 },
+    { ...low(cand('dw-scc:cg=2,co=0.5', 1e6, [0]), 0, 104, 'failed'), candidateHash: 'x', label: 'dw-scc:cg=8,co=0' },
+  ];
+  const summary = summarize('s', all, ['accuracy', 'macs']);
+  assert.equal(summary.epochs, 4);
+  const sweep: SweepRow = { id: 1, name: 's', config: { model: 'resnet20', dataset: { name: 'synthetic' }, seeds: [0, 1] }, createdAt: '', status: 'finished' };
+  const page = findingsPage({ summary, sweep, trials: all, plot: 'p.svg', version: '0.1.0' });
+  const section = page.split('## Failed, diverged, pruned and lower-rung runs')[1]!.split('\n## ')[0]!;
+  assert.match(section, /\| 104 \| dw-scc:cg=8,co=0 \| 0 \| 1 \| failed \| native: out of memory \|/);
+  assert.match(section, /At 1 epoch: 3 candidates, 2 of them trained further\./);
+  assert.match(section, /\| dw-scc:cg=4,co=0\.25 \| 70\.00% \(1 seed\) \| 800k \| no \|/);
+  assert.match(section, /\| baseline dw-pw \| 85\.00% \(1 seed\) \| 2M \| yes \|/);
+  // the inlined config keeps scalar arrays on one line and stays valid JSON
+  assert.match(page, /"seeds": \[0, 1\]/);
+});

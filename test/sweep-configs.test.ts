@@ -69,7 +69,7 @@ test('the quickstart is ResNet-20 on MNIST, a small random dw-scc search with ba
 
 // The studies (issue 18) run at the same time, one thread each, on 2 cores, and each must
 // finish in about 80 minutes. CPU milliseconds per training image at 1 thread, measured on
-// this project's 2-core Xeon VM on 2026-11-30 as the user CPU time of `dsxplore train
+// this project's 2-core AMD EPYC VM on 2026-11-30 as the user CPU time of `dsxplore train
 // --threads 1` on 2048 minus 128 Fashion-MNIST images (the machine was shared, so wall time
 // was useless and these CPU times are if anything high); an evaluated image costs a third.
 // Entries marked ~ are interpolated or scaled by MACs from measured neighbours.

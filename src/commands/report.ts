@@ -128,9 +128,17 @@ function writeFindings(s: SweepSummary, sweep: SweepRow, trials: TrialRow[], out
   emit(plotSvg(s.candidates, { title: `${s.sweep}: accuracy vs MACs (${context(sweep)})` }), join(dir, PLOT_FILE));
   emit(toCsv(frontRows(s.front)), join(dir, FRONT_FILE));
   const reproduce: string[] = [];
-  if (existsSync(join('configs', `${sweep.name}.json`))) reproduce.push(`dsxplore sweep --config configs/${sweep.name}.json`);
-  if (opts.db ?? (opts.store?.startsWith('sqlite:') ? opts.store.slice(7) : undefined)) {
-    reproduce.push(`dsxplore report --db ${opts.db ?? opts.store!.slice(7)} --sweep ${sweep.name}`);
+  const db = opts.db ?? (opts.store?.startsWith('sqlite:') ? opts.store.slice('sqlite:'.length) : undefined);
+  if (existsSync(join('configs', `${sweep.name}.json`))) {
+    reproduce.push(
+      existsSync(join('scripts', 'run-studies.sh')) && sweep.name.startsWith('study-')
+        ? `scripts/run-studies.sh ${sweep.name}`
+        : `dsxplore sweep --config configs/${sweep.name}.json${db ? ` --db ${db}` : ''}`,
+    );
+  }
+  if (db) {
+    reproduce.push(`dsxplore report --db ${db} --sweep ${sweep.name}`);
+    if (existsSync(join('scripts', 'rerun-front.ts'))) reproduce.push(`node --import tsx scripts/rerun-front.ts --db ${db}   # retrain a front design, compare bit for bit`);
   }
   emit(findingsPage({ summary: s, sweep, trials, plot: PLOT_FILE, frontCsv: FRONT_FILE, notes, version, reproduce }), out);
   process.stderr.write(`wrote ${out}, ${join(dir, PLOT_FILE)} and ${join(dir, FRONT_FILE)} (sweep ${s.sweep})\n`);

@@ -9,7 +9,7 @@
 // seed gets a range as wide as the widest seen in the sweep. Without any multi-seed
 // candidate the noise is unknown and nothing is called.
 import { formatCount } from './plot.js';
-import { isScc, slotsText, STATES, type CandidateResult, type SweepSummary } from './summary.js';
+import { candidateResults, isScc, slotsText, STATES, type CandidateResult, type SweepSummary } from './summary.js';
 import type { SweepRow, TrialRow } from '../store/types.js';
 
 export const QUESTION =
@@ -190,6 +190,40 @@ export interface FindingsInput {
   reproduce?: string[];
 }
 
+/** Successive halving's lower rungs: every candidate's result at each lower fidelity and
+ * whether it climbed, so a reader can judge what the pruning may have cost. */
+function lowerRungs(trials: readonly TrialRow[], s: SweepSummary): string[] {
+  const epochsList = [...new Set(trials.filter((t) => t.state === 'done').map((t) => t.epochs))].filter((e) => e < s.epochs!).sort((a, b) => a - b);
+  const out: string[] = [
+    `Successive halving: only the ${s.epochs}-epoch results are compared above (baselines always climb). The lower rungs:`,
+    '',
+  ];
+  for (const e of epochsList) {
+    const { candidates } = candidateResults(trials.filter((t) => t.epochs === e));
+    const higher = new Set(trials.filter((t) => t.epochs > e).map((t) => t.candidateHash));
+    out.push(`At ${e} epoch${e === 1 ? '' : 's'}: ${candidates.length} candidates, ${candidates.filter((c) => higher.has(c.hash)).length} of them trained further.`);
+    out.push('');
+    out.push(
+      table(
+        ['design', 'accuracy', 'MACs', 'trained further'],
+        [...candidates]
+          .sort((a, b) => Number(a.baseline) - Number(b.baseline) || b.accuracy - a.accuracy)
+          .map((c) => [designCell(c), accuracyText(c), formatCount(c.macs), higher.has(c.hash) ? 'yes' : 'no']),
+        ['l', 'r', 'r', 'l'],
+      ),
+    );
+    out.push('');
+  }
+  return out.slice(0, -1);
+}
+
+/** JSON with arrays of plain values kept on one line, for a config that reads like the file. */
+export function compactJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(/\[\s*\n\s*((?:(?:-?[\d.e+-]+|"[^"\n]*"|true|false|null),?\s*\n\s*)*)\]/g, (_m, body: string) =>
+    `[${body.split('\n').map((x) => x.trim()).filter(Boolean).join(' ')}]`,
+  );
+}
+
 function designCell(c: CandidateResult): string {
   return `${c.baseline ? 'baseline ' : ''}${c.label}`;
 }
@@ -305,7 +339,7 @@ export function findingsPage(input: FindingsInput): string {
   }
   out.push('');
 
-  out.push('## Runs that did not finish at full fidelity');
+  out.push('## Failed, diverged, pruned and lower-rung runs');
   out.push('');
   const notDone = trials.filter((t) => t.state !== 'done');
   const lowRung = trials.filter((t) => t.state === 'done' && s.epochs !== null && t.epochs < s.epochs);
@@ -319,20 +353,7 @@ export function findingsPage(input: FindingsInput): string {
       ),
     );
   }
-  if (lowRung.length > 0) {
-    const byEpochs = new Map<number, Set<string>>();
-    for (const t of trials) {
-      if (t.state !== 'done') continue;
-      if (!byEpochs.has(t.epochs)) byEpochs.set(t.epochs, new Set());
-      byEpochs.get(t.epochs)!.add(t.candidateHash);
-    }
-    const rungs = [...byEpochs.entries()].sort((a, b) => a[0] - b[0]).map(([e, set]) => `${set.size} at ${e} epoch${e === 1 ? '' : 's'}`);
-    out.push('');
-    out.push(
-      `Successive halving: candidates finished ${rungs.join(', ')}; only those at ${s.epochs} epochs are compared above ` +
-        `(baselines always climb). The ${lowRung.length} lower-rung trials are in the store.`,
-    );
-  }
+  if (lowRung.length > 0) out.push('', ...lowerRungs(trials, s));
   out.push('');
 
   out.push('## Setup');
@@ -398,7 +419,7 @@ export function findingsPage(input: FindingsInput): string {
   out.push('## Config');
   out.push('');
   out.push('```json');
-  out.push(JSON.stringify(sweep.config, null, 2));
+  out.push(compactJson(sweep.config));
   out.push('```');
   out.push('');
   return `${out.join('\n')}\n`;
