@@ -91,10 +91,10 @@ const MS_PER_IMAGE: Record<string, Record<string, number>> = {
     std: 60, // ~ 30 images/s on 2 threads (issue 18)
     'gc-shuffle:g=2': 30, // ~ by MACs
     'gc-shuffle:g=4': 15, // ~ by MACs
-    'gc-shuffle:g=8': 8.5, // ~
+    'gc-shuffle:g=8': 10.66,
     'dw-pw': 7.13,
-    'dw-gpw:cg=2': 5.88, // ~ as dw-scc
-    'dw-gpw:cg=4': 4.9, // ~
+    'dw-gpw:cg=2': 4.59,
+    'dw-gpw:cg=4': 4.9, // ~ as dw-scc (above cg=2's measured cost)
     'dw-gpw:cg=8': 3.78, // ~ as dw-scc
     'dw-scc:cg=2': 5.88,
     'dw-scc:cg=4': 4.9, // ~

@@ -369,7 +369,8 @@ export function findingsPage(input: FindingsInput): string {
       (dataset.limitTest ? `, evaluated on the first ${dataset.limitTest} test images` : dataset.validation ? `, ranked on a held-out validation split (${dataset.validation})` : ', evaluated on the full test set') +
       '.',
     `- Recipe: ${mf ? `rungs ${JSON.stringify(mf.rungs)} epochs (successive halving, eta ${mf.eta ?? 3})` : `${rec.epochs ?? 1} epoch(s)`}, ` +
-      `batch ${rec.batchSize ?? 128}, lr ${rec.lr ?? 0.1}, ${rec.schedule ?? 'cosine'} schedule; seeds ${JSON.stringify(config.seeds ?? [0])}.`,
+      `batch ${rec.batchSize ?? 128}, lr ${rec.lr ?? 0.1}, ${typeof rec.schedule === 'object' ? rec.schedule?.kind : (rec.schedule ?? 'cosine')} schedule; ` +
+      `seeds ${JSON.stringify(config.seeds ?? [0])}${mf?.lowerRungSeeds ? ` (the first ${mf.lowerRungSeeds} on the lower rungs)` : ''}.`,
     `- Machine: host ${list(facts.host)}; CPU ${list(facts.cpu)}; ${list(facts.platform)}; Node ${list(facts.node)}.`,
     `- Device ${list(facts.device)}, ${list(facts.threads)} thread(s) per trial; dsxplore ${list(facts.dsxplore)} (this page: ${input.version}).`,
     time.wallSeconds === null
