@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Variant } from '../src/models/spec.js';
 import {
   compareAccuracy,
+  duration,
   findingsPage,
   findingsSummary,
   seedInterval,
@@ -214,4 +215,12 @@ test('the page lists the lower rungs of successive halving, and failed runs, ins
   assert.match(section, /\| baseline dw-pw \| 85\.00% \(1 seed\) \| 2M \| yes \|/);
   // the inlined config keeps scalar arrays on one line and stays valid JSON
   assert.match(page, /"seeds": \[0, 1\]/);
+});
+
+test('durations round to whole seconds before splitting into hours and minutes', () => {
+  assert.equal(duration(539.6), '9 min 00 s');
+  assert.equal(duration(59.5), '1 min 00 s');
+  assert.equal(duration(3599.7), '1 h 00 min');
+  assert.equal(duration(4921), '1 h 22 min');
+  assert.equal(duration(42.2), '42 s');
 });
