@@ -1,7 +1,7 @@
 // `dsxplore report` and `dsxplore pareto export|plot`: read a sweep's trials from the
 // store and show what was found. Reading only: nothing here writes to the database.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { OBJECTIVES } from '../config/sweep.js';
 import { UsageError } from '../errors.js';
