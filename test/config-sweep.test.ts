@@ -116,3 +116,18 @@ test('rules across fields: rung epochs against recipe.epochs, recipe against the
   assert.match(errorOf({ ...valid, recipe: { epochs: 1, warmupEpochs: 2 } }), /recipe\.warmupEpochs: must not exceed epochs/);
   assert.match(errorOf({ ...valid, recipe: { augment: { cropPadding: 16 } }, dataset: { name: 'synthetic:size=8' } }), /recipe\.augment\.cropPadding/);
 });
+
+test('baselines may be a list of the space\'s baseline labels; unknown labels are named with the allowed ones', () => {
+  const c = parseSweepConfig({ ...valid, baselines: ['dw-pw', 'dw-gpw:cg=2'] });
+  assert.deepEqual(c.baselines, ['dw-pw', 'dw-gpw:cg=2']);
+  const msg = errorOf({ ...valid, baselines: ['dw-pw', 'gc-shuffle:g=4'] });
+  assert.match(msg, /baselines: unknown baseline "gc-shuffle:g=4"; this space's baselines: std, dw-pw, dw-gpw:cg=2, gc-shuffle:g=2/);
+  assert.match(errorOf({ ...valid, baselines: ['std', 'std'] }), /baselines: must not repeat a baseline/);
+});
+
+test('multiFidelity.lowerRungSeeds cannot exceed the seeds', () => {
+  const mf = { ...valid, recipe: {}, seeds: [0, 1], multiFidelity: { rungs: [1, 3], lowerRungSeeds: 1 } };
+  assert.equal(parseSweepConfig(mf).multiFidelity!.lowerRungSeeds, 1);
+  const msg = errorOf({ ...mf, multiFidelity: { rungs: [1, 3], lowerRungSeeds: 3 } });
+  assert.match(msg, /multiFidelity\.lowerRungSeeds: must be at most the number of seeds \(2\)/);
+});

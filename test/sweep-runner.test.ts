@@ -285,6 +285,30 @@ test('successive halving promotes by Pareto rank, keeps the baselines, and sched
     store.close();
   }));
 
+test('lowerRungSeeds: the ranking rungs train the first seed only, the last rung every seed; listed baselines only', () =>
+  withDb(async (path) => {
+    const store = await openStore(path);
+    const calls: TrainRequest[] = [];
+    const cfg = config({
+      recipe: {},
+      search: { kind: 'random', n: 6, seed: 1 },
+      seeds: [3, 7],
+      baselines: ['dw-pw', 'dw-gpw:cg=4'],
+      multiFidelity: { rungs: [1, 3], eta: 3, lowerRungSeeds: 1 },
+    });
+    await runSweep({ store, config: cfg, train: fakeTrain(calls), loadData });
+    const trials = await onePerCandidate(store, cfg.name);
+    const r0 = trials.filter((t) => t.rung === 0);
+    const r1 = trials.filter((t) => t.rung === 1);
+    assert.deepEqual([...new Set(r0.map((t) => t.seed))], [3], 'rung 0: the first seed only');
+    assert.equal(r0.length, 6 + 2);
+    assert.deepEqual([...new Set(r1.map((t) => t.seed))].sort(), [3, 7], 'last rung: every seed');
+    assert.equal(r1.length, (2 + 2) * 2, 'floor(6/3) contenders and both baselines, two seeds each');
+    assert.deepEqual([...new Set(trials.filter((t) => t.baseline).map((t) => t.label))].sort(), ['dw-gpw:cg=4', 'dw-pw']);
+    assert.equal(calls.length, trials.length);
+    store.close();
+  }));
+
 test('an evolutionary sweep runs every generation exactly once', () =>
   withDb(async (path) => {
     const store = await openStore(path);

@@ -1,18 +1,21 @@
 // `dsxplore report` and `dsxplore pareto export|plot`: read a sweep's trials from the
 // store and show what was found. Reading only: nothing here writes to the database.
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { OBJECTIVES } from '../config/sweep.js';
 import { UsageError } from '../errors.js';
 import { configuredObjectives, type Objective } from '../pareto/objectives.js';
 import { frontRows, toCsv, toJson } from '../report/export.js';
+import { findingsPage } from '../report/markdown.js';
 import { plotSvg } from '../report/plot.js';
 import { summarize, type SweepSummary } from '../report/summary.js';
 import { renderReport, reportJson } from '../report/table.js';
 import { openStoreForReading, storeUrl } from '../store/index.js';
-import type { StoreReader, SweepRow } from '../store/types.js';
+import type { StoreReader, SweepRow, TrialRow } from '../store/types.js';
 import type { SweepStore } from '../store/store.js';
 import { writeFrontWeights } from '../deploy/weights.js';
+import { version } from '../version.js';
 
 
 const HOW = `
@@ -73,13 +76,14 @@ interface Common {
 async function withSummary<T>(
   opts: Common,
   objectivesFlag: string | undefined,
-  fn: (s: SweepSummary, sweep: SweepRow, store: SweepStore) => T,
+  fn: (s: SweepSummary, sweep: SweepRow, trials: TrialRow[], store: SweepStore) => T,
 ): Promise<Awaited<T>> {
   const store = await openStoreForReading(storeUrl(opts));
   try {
     const sweep = await resolveSweep(store, opts.sweep);
     const objectives = resolveObjectives(objectivesFlag, sweep);
-    return await fn(summarize(sweep.name, await store.trials(sweep.name), objectives), sweep, store);
+    const trials = await store.trials(sweep.name);
+    return await fn(summarize(sweep.name, trials, objectives), sweep, trials, store);
   } finally {
     await store.close();
   }
@@ -95,6 +99,44 @@ function emit(text: string, out?: string): void {
   } else process.stdout.write(text);
 }
 
+const PLOT_FILE = 'accuracy-macs.svg';
+const FRONT_FILE = 'front.csv';
+
+/** The findings page at `out`, its plot and the front's CSV beside it. */
+function writeFindings(s: SweepSummary, sweep: SweepRow, trials: TrialRow[], out: string, opts: Common & { notes?: string }): void {
+  let notes: string | undefined;
+  if (opts.notes !== undefined) {
+    try {
+      notes = readFileSync(opts.notes, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--notes: cannot read ${opts.notes}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const dir = dirname(out);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new UsageError(`cannot create ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  emit(plotSvg(s.candidates, { title: `${s.sweep}: accuracy vs MACs (${context(sweep)})` }), join(dir, PLOT_FILE));
+  emit(toCsv(frontRows(s.front)), join(dir, FRONT_FILE));
+  const reproduce: string[] = [];
+  const db = opts.db ?? (opts.store?.startsWith('sqlite:') ? opts.store.slice('sqlite:'.length) : undefined);
+  if (existsSync(join('configs', `${sweep.name}.json`))) {
+    reproduce.push(
+      existsSync(join('scripts', 'run-studies.sh')) && sweep.name.startsWith('study-')
+        ? `scripts/run-studies.sh ${sweep.name}`
+        : `dsxplore sweep --config configs/${sweep.name}.json${db ? ` --db ${db}` : ''}`,
+    );
+  }
+  if (db) {
+    reproduce.push(`dsxplore report --db ${db} --sweep ${sweep.name}`);
+    if (existsSync(join('scripts', 'rerun-front.ts'))) reproduce.push(`node --import tsx scripts/rerun-front.ts --db ${db}   # retrain a front design, compare bit for bit`);
+  }
+  emit(findingsPage({ summary: s, sweep, trials, plot: PLOT_FILE, frontCsv: FRONT_FILE, notes, version, reproduce }), out);
+  process.stderr.write(`wrote ${out}, ${join(dir, PLOT_FILE)} and ${join(dir, FRONT_FILE)} (sweep ${s.sweep})\n`);
+}
+
 const sweepOpt = () => new Option('--sweep <name>', 'sweep to read (default: the most recent)');
 const dbOpt = () => new Option('--db <path>', 'SQLite results database (default: results/dsxplore.db); same as --store sqlite:PATH');
 const storeOpt = () =>
@@ -108,11 +150,31 @@ export function registerReport(program: Command): void {
     .addOption(dbOpt())
     .addOption(storeOpt())
     .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params][,latency] (default: the sweep config\'s)')
-    .option('--json', 'print one JSON object instead of tables')
-    .addHelpText('after', HOW)
-    .action(async (opts: Common & { json?: boolean; objectives?: string }) => {
-      await withSummary(opts, opts.objectives, (s, sweep) => {
-        process.stdout.write(opts.json ? `${JSON.stringify(reportJson(s), null, 2)}\n` : renderReport(s, context(sweep)));
+    .option('--json', 'print one JSON object instead of tables (same as --format json)')
+    .addOption(new Option('--format <format>', 'terminal tables, one JSON object, or a markdown findings page').choices(['terminal', 'json', 'markdown']))
+    .option('--out <file>', 'write to FILE; --format markdown needs it (e.g. results/study-x/README.md)')
+    .option('--notes <file>', 'markdown: a file of study notes to include in the page')
+    .addHelpText(
+      'after',
+      `${HOW}
+
+--format markdown --out DIR/README.md writes a self-contained findings page: the question,
+the summary (a difference is called only beyond the seeds' spread, otherwise "within
+noise"), the plot (DIR/${PLOT_FILE}, also written), the front (DIR/${FRONT_FILE}, also
+written), the baselines against SCC, every candidate's mean and spread over seeds, failed
+and pruned runs, the machine, version and wall time, what determinism depends on, and the
+config inline.`,
+    )
+    .action(async (opts: Common & { json?: boolean; format?: string; out?: string; notes?: string; objectives?: string }) => {
+      const format = opts.format ?? (opts.json ? 'json' : 'terminal');
+      if (opts.json && format !== 'json') throw new UsageError(`--json and --format ${format} disagree; give one of them`);
+      if (format === 'markdown' && !opts.out) {
+        throw new UsageError('--format markdown needs --out DIR/README.md (the plot and front.csv are written beside it)');
+      }
+      if (opts.notes !== undefined && format !== 'markdown') throw new UsageError('--notes goes with --format markdown');
+      await withSummary(opts, opts.objectives, (s, sweep, trials) => {
+        if (format === 'markdown') writeFindings(s, sweep, trials, opts.out!, opts);
+        else emit(format === 'json' ? `${JSON.stringify(reportJson(s), null, 2)}\n` : renderReport(s, context(sweep)), opts.out);
       });
     });
 
@@ -135,7 +197,7 @@ macs, flops (= 2*macs), params, latency_ms (when the sweep measured latency), th
 "dw-scc:cg=2,s=8,co=0.5". JSON gives the same rows with the slots as objects.${HOW}`,
     )
     .action(async (opts: Common & { format: 'csv' | 'json'; objectives?: string; out?: string; weights?: string }) => {
-      await withSummary(opts, opts.objectives, async (s, _sweep, store) => {
+      await withSummary(opts, opts.objectives, async (s, _sweep, _trials, store) => {
         // weights first: when they cannot all be written, nothing is
         const written = opts.weights !== undefined ? await writeFrontWeights(store, s.sweep, s.front, s.epochs, opts.weights) : [];
         for (const w of written) process.stderr.write(`wrote ${w.file}: ${w.label} (trial ${w.trial})\n`);

@@ -150,7 +150,17 @@ const multiFidelitySchema = z.strictObject({
     }),
   /** keep the best 1/eta of each rung (by Pareto rank) for the next one */
   eta: z.number().gt(1).default(3),
+  /** train only the first N of `seeds` at every rung but the last (default: all of them):
+   * the rungs that only rank candidates need not pay for every seed */
+  lowerRungSeeds: posInt.optional(),
 });
+
+/** The reference designs a space offers (see baselineCandidates in src/space/search.ts):
+ * std, dw-pw, and dw-gpw and gc-shuffle at each channel-group choice above 1. */
+export function baselineLabels(cg: readonly number[] = []): string[] {
+  const big = cg.filter((g) => g > 1);
+  return ['std', 'dw-pw', ...big.map((g) => `dw-gpw:cg=${g}`), ...big.map((g) => `gc-shuffle:g=${g}`)];
+}
 
 export const sweepConfigSchema = z.strictObject({
   /** names the sweep in the store; letters, digits, '-', '_', '.' */
@@ -181,12 +191,35 @@ export const sweepConfigSchema = z.strictObject({
     .refine(unique, { message: 'must not repeat an objective' })
     .refine((o) => o.includes('accuracy'), { message: 'must include accuracy' })
     .default(['accuracy', 'macs']),
-  baselines: z.boolean().default(true),
+  /** true: every baseline of the space; a list: only these (e.g. to leave out baselines
+   * too expensive for the budget); false: none */
+  baselines: z
+    .union([z.boolean(), z.array(z.string().min(1)).min(1).refine(unique, { message: 'must not repeat a baseline' })])
+    .default(true),
   /** which trained weights stay in the store: every finished trial's ("all", the default),
    * only the Pareto front's once the sweep ends ("front"), or none. Optional rather than
    * defaulted, so that configs without it keep their hash on --resume. */
   keepWeights: z.enum(KEEP_WEIGHTS).optional(),
 }).superRefine((c, ctx) => {
+  if (Array.isArray(c.baselines)) {
+    const known = baselineLabels(c.space.cg);
+    const bad = c.baselines.filter((b) => !known.includes(b));
+    if (bad.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['baselines'],
+        message: `unknown baseline${bad.length > 1 ? 's' : ''} ${bad.map((b) => JSON.stringify(b)).join(', ')}; this space's baselines: ${known.join(', ')}`,
+      });
+    }
+  }
+  const lower = c.multiFidelity?.lowerRungSeeds;
+  if (lower !== undefined && lower > c.seeds.length) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['multiFidelity', 'lowerRungSeeds'],
+      message: `must be at most the number of seeds (${c.seeds.length})`,
+    });
+  }
   const rungs = c.multiFidelity?.rungs;
   if (rungs && c.recipe.epochs !== undefined && c.recipe.epochs !== rungs[rungs.length - 1]) {
     ctx.addIssue({

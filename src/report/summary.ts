@@ -28,6 +28,8 @@ export interface CandidateResult {
   /** sample standard deviation over seeds (0 with one seed) */
   accuracyStd: number;
   seeds: number[];
+  /** one accuracy per seed, in the order of `seeds` */
+  seedAccuracies: number[];
   epochs: number;
   macs: number;
   flops: number;
@@ -126,7 +128,8 @@ export function candidateResults(trials: readonly TrialRow[]): { epochs: number 
     // one accuracy per seed (a seed trained twice, e.g. reused, counts once)
     const bySeed = new Map<number, number>();
     for (const t of ts) if (!bySeed.has(t.seed)) bySeed.set(t.seed, t.accuracy as number);
-    const accs = [...bySeed.values()];
+    const seeds = [...bySeed.keys()].sort((a, b) => a - b);
+    const accs = seeds.map((sd) => bySeed.get(sd)!);
     const t0 = ts[0];
     return {
       hash: t0.candidateHash,
@@ -135,7 +138,8 @@ export function candidateResults(trials: readonly TrialRow[]): { epochs: number 
       variants: t0.variants,
       accuracy: mean(accs),
       accuracyStd: std(accs),
-      seeds: [...bySeed.keys()].sort((a, b) => a - b),
+      seeds,
+      seedAccuracies: accs,
       epochs,
       macs: t0.macs,
       flops: t0.flops,

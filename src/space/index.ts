@@ -41,7 +41,7 @@ export interface SweepPlan {
   /** exact number of designs in the space, before constraints */
   size: bigint;
   search: Search;
-  /** reference designs (empty when config.baselines is false) */
+  /** reference designs (empty when config.baselines is false; only the listed ones when it is a list) */
   baselines: Candidate[];
   /** baselines left out because they cannot fill every slot, with the reason */
   skippedBaselines: string[];
@@ -54,6 +54,12 @@ export function planSweep(config: SweepConfig, opts: SearchOptions & { access?: 
   const b = config.baselines
     ? baselineCandidates(space, access, config.space.cg ?? [])
     : { candidates: [], skipped: [] };
+  if (Array.isArray(config.baselines)) {
+    // a chosen list (validated against the space's labels): the others are left out on purpose
+    const chosen = new Set(config.baselines);
+    b.candidates = b.candidates.filter((c) => chosen.has(c.label));
+    b.skipped = b.skipped.filter((why) => chosen.has(why.slice(0, why.indexOf(': '))));
+  }
   return {
     space,
     access,

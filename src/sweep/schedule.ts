@@ -17,12 +17,20 @@ import { recipeHash, rungEpochs, trialRecipe } from './identity.js';
 export const ROUND_KIND = 'round';
 export const rungKind = (round: number) => `rung@${round}`;
 
-/** One trial per seed for each candidate, at `round` and `rung`. */
+/** The seeds trained at `rung`: all of them at the last rung, the first
+ * multiFidelity.lowerRungSeeds (when given) below it. */
+export function seedsAt(config: SweepConfig, rung: number): number[] {
+  const lower = config.multiFidelity?.lowerRungSeeds;
+  if (lower === undefined || rung >= rungEpochs(config).length - 1) return config.seeds;
+  return config.seeds.slice(0, lower);
+}
+
+/** One trial per seed of the rung for each candidate, at `round` and `rung`. */
 export function trialsFor(config: SweepConfig, candidates: readonly Candidate[], round: number, rung: number): TrialInput[] {
   const epochs = rungEpochs(config)[rung]!;
   const out: TrialInput[] = [];
   for (const c of candidates) {
-    for (const seed of config.seeds) {
+    for (const seed of seedsAt(config, rung)) {
       out.push({ candidate: c, round, rung, epochs, seed, recipeHash: recipeHash(config, trialRecipe(config, epochs, seed)) });
     }
   }
@@ -134,7 +142,7 @@ export function expectedMoreTrials(config: SweepConfig, search: Search, trials: 
   const round = trials.reduce((m, t) => Math.max(m, t.round ?? 0), 0);
   const rungs = rungEpochs(config).length;
   const eta = config.multiFidelity?.eta ?? 1;
-  const perRoundRung0 = config.search.kind === 'evolutionary' ? config.search.population * config.seeds.length : 0;
+  const perRoundRung0 = config.search.kind === 'evolutionary' ? config.search.population * seedsAt(config, 0).length : 0;
   const perRound = (n0: number) => {
     let total = 0;
     let n = n0;

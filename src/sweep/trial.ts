@@ -4,7 +4,7 @@
 // error of the store (full disk, lost server) is not the trial's fault and stops the
 // worker with the trial left for a resume. A stop that does not drain gives the trial
 // back to the queue at once.
-import { hostname } from 'node:os';
+import { cpus, hostname } from 'node:os';
 import { version as dsxVersion } from '../version.js';
 import type { LoadedDatasets } from '../data/index.js';
 import { head } from '../data/transform.js';
@@ -115,6 +115,8 @@ export class TrialRunner {
       deviceRequested: this.ctx.device ?? 'auto',
       worker: workerId,
       host: hostname(),
+      // the machine a committed study ran on is part of what its findings page reports
+      cpu: cpus()[0]?.model,
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
     };
