@@ -3,7 +3,7 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { countCost, type LayerCost } from '../cost/index.js';
-import { UsageError } from '../errors.js';
+import { inspectFlagsSchema, parseFlags } from '../config/flags.js';
 import {
   baselineVariant,
   buildModel,
@@ -32,22 +32,8 @@ Examples:
   dsxplore inspect --model resnet20 --variant dw-scc:cg=2,co=0.5
   dsxplore inspect --model vgg16 --in-channels 1 --classes 10 --json`;
 
-interface InspectFlags {
-  model: string;
-  variant?: string;
-  inChannels: string;
-  inputSize: string;
-  classes: string;
-  json?: boolean;
-}
-
-function intFlag(flag: string, raw: string): number {
-  const n = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`${flag} must be a positive integer, got "${raw}"`);
-  }
-  return n;
-}
+type InspectFlags = ReturnType<typeof parseInspectFlags>;
+const parseInspectFlags = (raw: unknown) => parseFlags(inspectFlagsSchema, raw);
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 const ratio = (a: number, b: number): string => (b === 0 ? 'n/a' : `${(a / b).toPrecision(3)}x`);
@@ -100,15 +86,7 @@ export interface InspectResult {
 }
 
 export function inspectModel(flags: InspectFlags): InspectResult {
-  const models = listModels();
-  if (!models.includes(flags.model)) {
-    throw new UsageError(`unknown model "${flags.model}"; models: ${models.join(', ')}`);
-  }
-  const opts = {
-    inChannels: intFlag('--in-channels', flags.inChannels),
-    inputSize: intFlag('--input-size', flags.inputSize),
-    classes: intFlag('--classes', flags.classes),
-  };
+  const opts = { inChannels: flags.inChannels, inputSize: flags.inputSize, classes: flags.classes };
   // "a;b;c" gives each slot its own variant, in slot order
   const choice: VariantChoice | VariantChoice[] =
     flags.variant === undefined
@@ -181,7 +159,8 @@ export function registerInspect(program: Command): void {
     .option('--classes <k>', 'number of classes', '10')
     .option('--json', 'print one JSON object instead of a table')
     .addHelpText('after', HELP)
-    .action((flags: InspectFlags) => {
+    .action((raw: unknown) => {
+      const flags = parseInspectFlags(raw);
       const result = inspectModel(flags);
       process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : renderInspect(result));
     });

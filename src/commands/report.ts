@@ -3,6 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { OBJECTIVES } from '../config/sweep.js';
+import { paretoExportFlagsSchema, paretoPlotFlagsSchema, parseFlags, reportFlagsSchema } from '../config/flags.js';
 import { UsageError } from '../errors.js';
 import type { Objective } from '../pareto/objectives.js';
 import { frontRows, toCsv, toJson } from '../report/export.js';
@@ -39,18 +40,9 @@ export async function resolveSweep(store: StoreReader, name?: string): Promise<S
   return [...sweeps].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id - b.id)).at(-1)!;
 }
 
-/** --objectives "accuracy,macs[,params]", else the sweep config's, else accuracy and MACs. */
-export function resolveObjectives(flag: string | undefined, sweep: SweepRow): Objective[] {
-  if (flag !== undefined) {
-    const list = flag.split(',').map((s) => s.trim()).filter(Boolean);
-    const bad = list.filter((o) => !(OBJECTIVES as readonly string[]).includes(o));
-    if (bad.length) throw new UsageError(`--objectives: unknown ${bad.join(', ')}; allowed values: ${OBJECTIVES.join(', ')}`);
-    if (new Set(list).size !== list.length) throw new UsageError('--objectives: an objective is repeated');
-    if (!list.includes('accuracy') || list.length < 2) {
-      throw new UsageError('--objectives: give accuracy and at least one cost, e.g. accuracy,macs or accuracy,macs,params');
-    }
-    return list as Objective[];
-  }
+/** --objectives (already parsed by src/config/flags.ts), else the sweep config's, else accuracy and MACs. */
+export function resolveObjectives(flag: Objective[] | undefined, sweep: SweepRow): Objective[] {
+  if (flag !== undefined) return flag;
   const fromConfig = (sweep.config as { objectives?: unknown } | null)?.objectives;
   if (
     Array.isArray(fromConfig) &&
@@ -79,7 +71,7 @@ interface Common {
 
 async function withSummary<T>(
   opts: Common,
-  objectivesFlag: string | undefined,
+  objectivesFlag: Objective[] | undefined,
   fn: (s: SweepSummary, sweep: SweepRow) => T,
 ): Promise<T> {
   const store = await openStoreForReading(storeUrl(opts));
@@ -117,7 +109,8 @@ export function registerReport(program: Command): void {
     .option('--objectives <list>', 'objectives of the front: accuracy,macs[,params] (default: the sweep config\'s)')
     .option('--json', 'print one JSON object instead of tables')
     .addHelpText('after', HOW)
-    .action(async (opts: Common & { json?: boolean; objectives?: string }) => {
+    .action(async (raw: unknown) => {
+      const opts = parseFlags(reportFlagsSchema, raw);
       await withSummary(opts, opts.objectives, (s, sweep) => {
         process.stdout.write(opts.json ? `${JSON.stringify(reportJson(s), null, 2)}\n` : renderReport(s, context(sweep)));
       });
@@ -140,7 +133,8 @@ Columns: label, hash, baseline, accuracy (mean over seeds), accuracy_std, seeds,
 macs, flops (= 2*macs), params, then slot_0..slot_N: each slot's setting, e.g.
 "dw-scc:cg=2,s=8,co=0.5". JSON gives the same rows with the slots as objects.${HOW}`,
     )
-    .action(async (opts: Common & { format: 'csv' | 'json'; objectives?: string; out?: string }) => {
+    .action(async (raw: unknown) => {
+      const opts = parseFlags(paretoExportFlagsSchema, raw);
       await withSummary(opts, opts.objectives, (s) => {
         const rows = frontRows(s.front);
         emit(opts.format === 'json' ? toJson(rows) : toCsv(rows), opts.out);
@@ -154,7 +148,8 @@ macs, flops (= 2*macs), params, then slot_0..slot_N: each slot's setting, e.g.
     .addOption(sweepOpt())
     .addOption(dbOpt())
     .addOption(storeOpt())
-    .action(async (opts: Common & { out: string }) => {
+    .action(async (raw: unknown) => {
+      const opts = parseFlags(paretoPlotFlagsSchema, raw);
       await withSummary(opts, undefined, (s, sweep) => {
         emit(plotSvg(s.candidates, { title: `${s.sweep}: accuracy vs MACs (${context(sweep)})` }), opts.out);
         process.stderr.write(`wrote ${opts.out}: ${s.candidates.length} candidates, ${s.front.length} on the front\n`);

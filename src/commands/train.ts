@@ -3,9 +3,11 @@
 // the trained state with its spec, and reproduce the accuracy from a saved file.
 import type { Command } from 'commander';
 import { UsageError, OutcomeError } from '../errors.js';
-import { recipeFromFlags, type RecipeFlags } from '../config/recipe.js';
+import type { z } from 'zod';
+import { recipeFromFlags } from '../config/recipe.js';
+import { evaluateFlagsSchema, parseFlags, trainFlagsSchema } from '../config/flags.js';
 import { datasetInfo, datasetNames, loadDataset, parseDatasetRef, type Dataset } from '../data/index.js';
-import type { DeviceRequest, EpochMetrics, TrainProgress, TrainResult } from '../engine/types.js';
+import type { EpochMetrics, TrainProgress, TrainResult } from '../engine/types.js';
 import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint.js';
 import { countTotals } from '../cost/index.js';
 import { baselineVariant, buildModel, formatVariant, listModels, parseVariant, specHash, VARIANT_FORMS } from '../models/index.js';
@@ -34,47 +36,8 @@ Examples:
   dsxplore train --model resnet20 --dataset synthetic:size=16 --epochs 2 --save r20.dsx
   dsxplore evaluate --load r20.dsx`;
 
-interface TrainFlags extends RecipeFlags {
-  model: string;
-  variant?: string;
-  dataset: string;
-  dataDir?: string;
-  limitTrain?: string;
-  limitTest?: string;
-  validation?: string;
-  device: string;
-  save?: string;
-  json?: boolean;
-}
-
-interface EvaluateFlags {
-  load: string;
-  dataset?: string;
-  dataDir?: string;
-  limitTest?: string;
-  device: string;
-  threads?: string;
-  batchSize?: string;
-  json?: boolean;
-}
-
-function countFlag(flag: string, raw: string | undefined, allowFraction = false): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  const ok = raw.trim() !== '' && Number.isFinite(n) && n > 0 && (Number.isInteger(n) || (allowFraction && n < 1));
-  if (!ok) {
-    throw new UsageError(
-      `${flag} must be a positive integer${allowFraction ? ' or a fraction in (0,1)' : ''}, got "${raw}"`,
-    );
-  }
-  return n;
-}
-
-export function parseDevice(raw: string): DeviceRequest {
-  const d = raw.trim().toLowerCase();
-  if (d === 'auto' || d === 'cpu' || d === 'cuda' || /^cuda:\d+$/.test(d)) return d as DeviceRequest;
-  throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, got "${raw}"`);
-}
+type TrainFlags = z.output<typeof trainFlagsSchema>;
+type EvaluateFlags = z.output<typeof evaluateFlagsSchema>;
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 const si = (n: number) =>
@@ -89,13 +52,14 @@ function checkFits(data: Dataset, shape: [number, number, number], classes: numb
   }
 }
 
-async function runTrain(flags: TrainFlags): Promise<void> {
+async function runTrain(raw: unknown): Promise<void> {
   // everything the user typed is checked before any data is read or any thread started
+  const flags: TrainFlags = parseFlags(trainFlagsSchema, raw);
   const ref = parseDatasetRef(flags.dataset);
   const info = datasetInfo(ref);
   if (info.shape[1] !== info.shape[2]) throw new UsageError(`dataset ${flags.dataset}: models need square images`);
-  const recipe = recipeFromFlags(flags, info);
-  const device = parseDevice(flags.device);
+  const recipe = recipeFromFlags({ ...flags, decayBnAndBias: flags.decayBnBias }, info);
+  const device = flags.device;
   const choice = flags.variant !== undefined ? parseVariant(flags.variant) : baselineVariant(flags.model);
   const spec = buildModel(flags.model, {
     inChannels: info.shape[0],
@@ -104,9 +68,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
     variants: choice,
   });
   const cost = countTotals(spec);
-  const limitTrain = countFlag('--limit-train', flags.limitTrain);
-  const limitTest = countFlag('--limit-test', flags.limitTest);
-  const validation = countFlag('--validation', flags.validation, true);
+  const { limitTrain, limitTest, validation } = flags;
 
   const data = loadDataset(ref, { dataDir: flags.dataDir, limitTrain, limitTest, validation });
   const reporter = new ProgressReporter({ json: flags.json });
@@ -225,16 +187,14 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   }
 }
 
-async function runEvaluate(flags: EvaluateFlags): Promise<void> {
+async function runEvaluate(raw: unknown): Promise<void> {
+  const flags: EvaluateFlags = parseFlags(evaluateFlagsSchema, raw);
   const ckpt = loadCheckpoint(flags.load);
   const { spec } = ckpt.header;
   const dataset = flags.dataset ?? ckpt.header.dataset.name;
   const ref = parseDatasetRef(dataset);
-  const device = parseDevice(flags.device);
-  const threads = flags.threads === undefined ? 0 : Number(flags.threads);
-  if (!Number.isInteger(threads) || threads < 0) throw new UsageError(`--threads must be an integer >= 0, got "${flags.threads}"`);
-  const batchSize = countFlag('--batch-size', flags.batchSize) ?? 256;
-  const limitTest = countFlag('--limit-test', flags.limitTest);
+  const { device, threads, limitTest } = flags;
+  const batchSize = flags.batchSize ?? 256;
   const data = loadDataset(ref, { dataDir: flags.dataDir, limitTest });
   // the weights expect the normalisation they were trained with, not this load's statistics
   const test: Dataset = { ...data.test, mean: [...ckpt.header.dataset.mean], std: [...ckpt.header.dataset.std] };
@@ -298,7 +258,7 @@ export function registerTrain(program: Command): void {
     .option('--save <file>', 'write the trained weights and the model spec to FILE')
     .option('--json', 'print JSON lines instead of a progress bar')
     .addHelpText('after', TRAIN_HELP)
-    .action(async (flags: TrainFlags) => runTrain(flags));
+    .action(async (flags: unknown) => runTrain(flags));
 
   program
     .command('evaluate')
@@ -311,5 +271,5 @@ export function registerTrain(program: Command): void {
     .option('--threads <n>', 'CPU threads, 0 = all cores', '0')
     .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
     .option('--json', 'print one JSON object')
-    .action(async (flags: EvaluateFlags) => runEvaluate(flags));
+    .action(async (flags: unknown) => runEvaluate(flags));
 }

@@ -87,10 +87,12 @@ export function formatIssues(error: z.ZodError, prefix: string, rename?: (path: 
       const allowed = allowedKeysAt(issue.path.map(String));
       return `${shown || 'recipe'}: unknown field ${keys}${allowed ? `; allowed fields: ${allowed.join(', ')}` : ''}`;
     }
-    const got = 'input' in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input)})` : '';
+    const input = 'input' in issue ? issue.input : undefined;
+    // only plain values are echoed: a nested or huge one is named, not printed
+    const got = input === undefined || (typeof input === 'object' && input !== null) ? '' : ` (got ${typeof input === 'string' ? JSON.stringify(input.length > 80 ? `${input.slice(0, 77)}...` : input) : String(input)})`;
     return `${shown}: ${issue.message}${got}`;
   });
-  return lines.join('\n');
+  return lines.join('; ');
 }
 
 function allowedKeysAt(path: string[]): string[] | undefined {
