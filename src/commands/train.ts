@@ -43,7 +43,7 @@ const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 const si = (n: number) =>
   n >= 1e9 ? `${(n / 1e9).toFixed(2)}G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}K` : String(n);
 
-function checkFits(data: Dataset, shape: [number, number, number], classes: number, what: string): void {
+function checkFits(data: Pick<Dataset, 'name' | 'shape' | 'classes'>, shape: [number, number, number], classes: number, what: string): void {
   if (data.shape.join('x') !== shape.join('x') || data.classes !== classes) {
     throw new UsageError(
       `${what}: the model expects ${shape.join('x')} images and ${classes} classes, ` +
@@ -61,12 +61,14 @@ async function runTrain(raw: unknown): Promise<void> {
   const recipe = recipeFromFlags({ ...flags, decayBnAndBias: flags.decayBnBias }, info);
   const device = flags.device;
   const choice = flags.variant !== undefined ? parseVariant(flags.variant) : baselineVariant(flags.model);
-  const spec = buildModel(flags.model, {
-    inChannels: info.shape[0],
-    inputSize: info.shape[1],
-    classes: info.classes,
-    variants: choice,
-  });
+  let spec: ReturnType<typeof buildModel>;
+  try {
+    spec = buildModel(flags.model, { inChannels: info.shape[0], inputSize: info.shape[1], classes: info.classes, variants: choice });
+  } catch (err) {
+    // the flags are valid one by one; what is left is the model not fitting the dataset's images
+    if (err instanceof UsageError) throw new UsageError(`--dataset ${flags.dataset} with --model ${flags.model}: ${err.message}`);
+    throw err;
+  }
   const cost = countTotals(spec);
   const { limitTrain, limitTest, validation } = flags;
 
@@ -195,6 +197,8 @@ async function runEvaluate(raw: unknown): Promise<void> {
   const ref = parseDatasetRef(dataset);
   const { device, threads, limitTest } = flags;
   const batchSize = flags.batchSize ?? 256;
+  // refused before any image is read or generated
+  checkFits(datasetInfo(ref), spec.inputShape, spec.classes, flags.load);
   const data = loadDataset(ref, { dataDir: flags.dataDir, limitTest });
   // the weights expect the normalisation they were trained with, not this load's statistics
   const test: Dataset = { ...data.test, mean: [...ckpt.header.dataset.mean], std: [...ckpt.header.dataset.std] };

@@ -7,7 +7,8 @@
 // command's options and its schema list the same flags.
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { listModels } from '../models/index.js';
+import { datasetInfo, parseDatasetRef } from '../data/index.js';
+import { listModels, parseVariant } from '../models/index.js';
 import { OBJECTIVES } from './sweep.js';
 
 // ---------- the rules ----------
@@ -110,7 +111,34 @@ export function oneOf(noun: string, values: readonly string[]) {
   });
 }
 
+/** A value another module knows how to check (a variant, a dataset reference): its
+ * UsageError becomes the flag's issue, so the message names the flag. */
+export function checkedBy(what: string, check: (v: string) => unknown, max = 100_000) {
+  return text(what, max).superRefine((v, ctx) => {
+    try {
+      check(v);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+  });
+}
+
 const MODEL = () => oneOf('model', listModels());
+const MAX_IMAGE_SIDE = 4096;
+/** one variant, or (inspect) one per slot separated by ";" */
+const VARIANT = () => checkedBy('a variant', (v) => v.split(';').forEach(parseVariant));
+const DATASET = () =>
+  checkedBy(
+    'a dataset name',
+    (v) => {
+      const { shape } = datasetInfo(parseDatasetRef(v));
+      if (shape.some((d) => d > MAX_IMAGE_SIDE)) {
+        throw new UsageError(`images of ${shape.join('x')} are larger than any model takes (${MAX_IMAGE_SIDE} pixels a side, 4096 channels)`);
+      }
+    },
+    1024,
+  );
 const switchFlag = z.boolean({ error: 'is a switch and takes no value' });
 
 /** --objectives accuracy,macs[,params]: parsed into a list, accuracy and a cost required. */
@@ -141,7 +169,7 @@ const storeFlags = {
 
 export const inspectFlagsSchema = z.strictObject({
   model: MODEL(),
-  variant: text('a variant', 100_000).optional(),
+  variant: VARIANT().optional(),
   inChannels: count(1, 4096),
   inputSize: count(1, 4096),
   classes: count(1, 100_000),
@@ -154,8 +182,8 @@ const recipeFlag = text('a value').optional();
 
 export const trainFlagsSchema = z.strictObject({
   model: MODEL(),
-  variant: text('a variant', 100_000).optional(),
-  dataset: text('a dataset name', 1024),
+  variant: VARIANT().optional(),
+  dataset: DATASET(),
   epochs: recipeFlag,
   batchSize: recipeFlag,
   lr: recipeFlag,
@@ -182,7 +210,7 @@ export const trainFlagsSchema = z.strictObject({
 
 export const evaluateFlagsSchema = z.strictObject({
   load: path(),
-  dataset: text('a dataset name', 1024).optional(),
+  dataset: DATASET().optional(),
   dataDir: path().optional(),
   limitTest: count(1, 2 ** 31 - 1).optional(),
   batchSize: count(1, 65536).optional(),
@@ -202,14 +230,14 @@ export const sweepFlagsSchema = z.strictObject({
   json: switchFlag.optional(),
 });
 
-const seconds = (flag: string) => real(`a number of seconds in (0, 86400] (${flag})`, (v) => v > 0 && v <= 86400);
+const seconds = () => real('a number of seconds in (0, 86400]', (v) => v > 0 && v <= 86400);
 
 export const workerFlagsSchema = z.strictObject({
   ...storeFlags,
   sweep: text('a sweep name', 200).optional(),
   device: device().default('auto'),
-  heartbeat: seconds('--heartbeat').optional(),
-  staleAfter: seconds('--stale-after').optional(),
+  heartbeat: seconds().optional(),
+  staleAfter: seconds().optional(),
   dataDir: path().optional(),
   json: switchFlag.optional(),
 });

@@ -19,7 +19,8 @@ export const SEARCH_KINDS = ['grid', 'random', 'evolutionary'] as const;
 export type ObjectiveName = (typeof OBJECTIVES)[number];
 export type TieMode = (typeof TIE_MODES)[number];
 
-const posInt = z.number().int().min(1);
+// counts are bounded: a count beyond 2^31-1 is a typo, never a plan
+const posInt = z.number().int().min(1).max(2 ** 31 - 1);
 const seedInt = z.number().int().min(0).max(2 ** 31 - 1);
 
 function unique<T>(xs: T[]): boolean {
@@ -52,6 +53,7 @@ const datasetSchema = z.strictObject({
   validation: z
     .number()
     .positive()
+    .max(2 ** 31 - 1)
     .refine((v) => v < 1 || Number.isInteger(v), {
       message: 'must be a fraction in (0,1) or a whole number of images',
     })
@@ -126,7 +128,7 @@ const searchSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('evolutionary'),
-    population: z.number().int().min(4),
+    population: z.number().int().min(4).max(1_000_000),
     generations: posInt,
     /** per-unit mutation probability; default 1 / (number of tied units) */
     mutation: z.number().min(0).max(1).optional(),
@@ -326,7 +328,7 @@ export function parseSweepConfigText(text: string, source = 'sweep config'): Swe
     raw = json ? JSON.parse(text) : parseYaml(text, { maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
     const why =
-      err instanceof RangeError
+      err instanceof RangeError || /maximum call stack/i.test((err as Error).message)
         ? 'nested too deeply'
         : /alias/i.test((err as Error).message)
           ? `more than ${MAX_YAML_ALIASES} alias expansions (an alias bomb?)`
