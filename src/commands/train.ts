@@ -1,6 +1,8 @@
 // `dsxplore train` and `dsxplore evaluate`: train one model/variant on one dataset with the
 // native engine (live progress on a terminal, JSON lines when piped or with --json), save
 // the trained state with its spec, and reproduce the accuracy from a saved file.
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError, OutcomeError } from '../errors.js';
 import type { z } from 'zod';
@@ -39,6 +41,18 @@ Examples:
 type TrainFlags = z.output<typeof trainFlagsSchema>;
 type EvaluateFlags = z.output<typeof evaluateFlagsSchema>;
 
+/** Hours of training must not end in "cannot write": the folder is checked first. */
+function checkSaveFolder(file: string): void {
+  const folder = dirname(resolve(file));
+  let isDir = false;
+  try {
+    isDir = statSync(folder).isDirectory();
+  } catch {
+    /* missing: reported below */
+  }
+  if (!isDir) throw new UsageError(`--save: the folder ${folder} does not exist`);
+}
+
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 const si = (n: number) =>
   n >= 1e9 ? `${(n / 1e9).toFixed(2)}G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}K` : String(n);
@@ -71,6 +85,7 @@ async function runTrain(raw: unknown): Promise<void> {
   }
   const cost = countTotals(spec);
   const { limitTrain, limitTest, validation } = flags;
+  if (flags.save !== undefined) checkSaveFolder(flags.save);
 
   const data = loadDataset(ref, { dataDir: flags.dataDir, limitTrain, limitTest, validation });
   const reporter = new ProgressReporter({ json: flags.json });
@@ -204,7 +219,13 @@ async function runEvaluate(raw: unknown): Promise<void> {
   const test: Dataset = { ...data.test, mean: [...ckpt.header.dataset.mean], std: [...ckpt.header.dataset.std] };
   checkFits(test, spec.inputShape, spec.classes, flags.load);
   const engine = await import('../engine/index.js');
-  const needed = engine.stateSize(spec);
+  let needed: number;
+  try {
+    needed = engine.stateSize(spec);
+  } catch (err) {
+    // a spec the engine cannot build (written by another version, or edited by hand)
+    throw new UsageError(`${flags.load}: its model spec cannot be built by this dsxplore: ${(err as Error).message}`);
+  }
   if (needed !== ckpt.state.length) {
     throw new UsageError(
       `${flags.load} holds ${ckpt.state.length} values but its model spec needs ${needed}; ` +

@@ -315,6 +315,25 @@ const MAX_YAML_ALIASES = 100;
 /** A config is a few kilobytes; anything this big is a mistake (and would be slow to parse). */
 export const MAX_CONFIG_BYTES = 1 << 20;
 
+const MAX_NESTING = 256;
+
+/** The deepest nesting of [ and { outside quoted strings (JSON, and YAML's flow style). */
+function flowDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') max = Math.max(max, ++depth);
+    else if (c === ']' || c === '}') depth--;
+  }
+  return max;
+}
+
 function firstLine(message: string): string {
   return message.split('\n')[0]!.trim();
 }
@@ -323,6 +342,11 @@ function firstLine(message: string): string {
  * error wording). */
 export function parseSweepConfigText(text: string, source = 'sweep config'): SweepConfig {
   const json = source.toLowerCase().endsWith('.json');
+  // a config is a few levels deep; thousands of nested brackets would only make the parser
+  // recurse for seconds before giving up
+  if (flowDepth(text) > MAX_NESTING) {
+    throw new UsageError(`${source}: not valid ${json ? 'JSON' : 'YAML'}: nested too deeply (more than ${MAX_NESTING} levels)`);
+  }
   let raw: unknown;
   try {
     raw = json ? JSON.parse(text) : parseYaml(text, { maxAliasCount: MAX_YAML_ALIASES });
