@@ -1,5 +1,7 @@
 // The only N-API file: the export table of the native engine. Inputs arrive already
-// validated by TypeScript (src/config, src/engine); C++ errors come back as JS Errors.
+// validated by TypeScript (src/config, src/engine); what a direct call passes is read through
+// args.h, which refuses wrong types and sizes, and every export is wrapped by guarded<>, so
+// C++ errors come back as JS Errors and never take the process down.
 // Long work (training, evaluation) runs in AsyncWorkers so the event loop stays free.
 #include <napi.h>
 
