@@ -775,31 +775,54 @@ Napi::Float32Array net_float_array(Napi::Env env, const std::vector<float>& v) {
   return a;
 }
 
+// What train() was given, parsed and checked before the worker exists: a progress worker
+// whose constructor throws leaves its thread-safe function's finalizer pointing at freed
+// memory (node-addon-api aborts the function in the destructor and finalizes later).
+struct NetTrainArgs {
+  dsx::NetSpec spec;
+  dsx::Recipe recipe;
+  NetData train, test;
+  std::string device;
+  dsx::TrainOptions options;
+  Napi::FunctionReference on_progress;
+};
+
+void net_parse_train(const Napi::CallbackInfo& info, NetTrainArgs& a) {
+  a.spec = net_parse_spec(info[0]);
+  a.recipe = net_parse_recipe(info[1]);
+  net_parse_data(info[2], "train", a.train);
+  net_parse_data(info[3], "test", a.test);
+  for (auto [d, what] : {std::pair<NetData*, const char*>{&a.train, "train"}, {&a.test, "test"}}) {
+    net_check_shape(*d, a.spec, what);
+    net_check_labels(*d, a.spec.classes, what);
+  }
+  if (a.train.view.count < 1) A::range_error("train: count must be >= 1");
+  if (a.recipe.crop_padding >= std::min(a.train.view.H, a.train.view.W))
+    A::range_error("recipe.augment.cropPadding must be smaller than the images");
+  Napi::Object opt = info[4].IsUndefined() ? Napi::Object::New(info.Env()) : A::object(info[4], "options");
+  a.device = A::device_field_or(opt, "device", "options", "auto");
+  a.options.keep_state = A::bool_field_or(opt, "keepState", "options", false);
+  a.options.eval_last_only = A::bool_field_or(opt, "evalLastOnly", "options", false);
+  if (info[5].IsFunction())
+    a.on_progress = Napi::Persistent(info[5].As<Napi::Function>());
+  else if (!info[5].IsUndefined() && !info[5].IsNull())
+    A::type_error("onProgress must be a function");
+}
+
 // A queue worker, not the coalescing AsyncProgressWorker: every report the trainer sends (at
 // most ~4 a second plus one per epoch end) reaches JS, even when the main thread is busy.
 class NetTrainWorker : public Napi::AsyncProgressQueueWorker<dsx::Progress> {
  public:
-  NetTrainWorker(Napi::Env env, const Napi::CallbackInfo& info)
+  NetTrainWorker(Napi::Env env, NetTrainArgs&& a)
       : Napi::AsyncProgressQueueWorker<dsx::Progress>(env, "dsxplore.train"),
-        deferred_(Napi::Promise::Deferred::New(env)) {
-    spec_ = net_parse_spec(info[0]);
-    recipe_ = net_parse_recipe(info[1]);
-    net_parse_data(info[2], "train", train_);
-    net_parse_data(info[3], "test", test_);
-    for (auto [d, what] : {std::pair<NetData*, const char*>{&train_, "train"}, {&test_, "test"}}) {
-      net_check_shape(*d, spec_, what);
-      net_check_labels(*d, spec_.classes, what);
-    }
-    if (train_.view.count < 1) A::range_error("train: count must be >= 1");
-    if (recipe_.crop_padding >= std::min(train_.view.H, train_.view.W))
-      A::range_error("recipe.augment.cropPadding must be smaller than the images");
-    Napi::Object opt = info[4].IsUndefined() ? Napi::Object::New(env) : A::object(info[4], "options");
-    device_ = A::device_field_or(opt, "device", "options", "auto");
-    options_.keep_state = A::bool_field_or(opt, "keepState", "options", false);
-    options_.eval_last_only = A::bool_field_or(opt, "evalLastOnly", "options", false);
-    if (info[5].IsFunction()) on_progress_ = Napi::Persistent(info[5].As<Napi::Function>());
-    else if (!info[5].IsUndefined() && !info[5].IsNull()) A::type_error("onProgress must be a function");
-  }
+        deferred_(Napi::Promise::Deferred::New(env)),
+        spec_(std::move(a.spec)),
+        recipe_(a.recipe),
+        train_(std::move(a.train)),
+        test_(std::move(a.test)),
+        device_(std::move(a.device)),
+        options_(a.options),
+        on_progress_(std::move(a.on_progress)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
@@ -870,7 +893,9 @@ class NetTrainWorker : public Napi::AsyncProgressQueueWorker<dsx::Progress> {
 };
 
 Napi::Value NetTrain(const Napi::CallbackInfo& info) {
-  auto* w = new NetTrainWorker(info.Env(), info);  // parse errors throw before Queue
+  NetTrainArgs args;
+  net_parse_train(info, args);  // parse errors throw here, before any worker exists
+  auto* w = new NetTrainWorker(info.Env(), std::move(args));
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
