@@ -372,7 +372,7 @@ function checkLine(c: { what: string }, code: number, err: string, mustName: str
 
 // stderr only is captured: the test runner reports through this process's stdout (and a
 // refused command writes nothing there)
-async function inProcess(args: string[]): Promise<{ code: number; err: string; ms: number }> {
+async function inProcessOnce(args: string[]): Promise<{ code: number; err: string; ms: number }> {
   let err = '';
   const w = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((s: string | Uint8Array) => ((err += String(s)), true)) as typeof process.stderr.write;
@@ -396,6 +396,15 @@ function fixtures() {
 }
 
 const IN_PROCESS_LIMIT_MS = 1000;
+
+/** A case over the limit runs once more and keeps its faster time: on a shared CPU a
+ * pause is not the tool's, and a really slow case is slow twice. */
+async function inProcess(args: string[]) {
+  const first = await inProcessOnce(args);
+  if (first.ms < IN_PROCESS_LIMIT_MS) return first;
+  const again = await inProcessOnce(args);
+  return again.ms < first.ms ? again : first;
+}
 
 test('the base config is valid, so each generated case is wrong only where it was broken', () => {
   assert.equal(parseSweepConfig(BASE).name, 'fuzz-base');
