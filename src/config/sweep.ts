@@ -5,7 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { z } from 'zod';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { UsageError } from '../errors.js';
 import { datasetNames, parseDatasetRef } from '../data/index.js';
 import { listModels } from '../models/index.js';
@@ -316,6 +316,13 @@ const MAX_YAML_ALIASES = 100;
 export const MAX_CONFIG_BYTES = 1 << 20;
 
 const MAX_NESTING = 256;
+
+// yaml is loaded on the first YAML config, not at every start of the CLI (~130 ms)
+let yamlParse: typeof import('yaml').parse | undefined;
+function parseYaml(text: string, options: import('yaml').ParseOptions & import('yaml').DocumentOptions & import('yaml').SchemaOptions & import('yaml').ToJSOptions): unknown {
+  yamlParse ??= (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse;
+  return yamlParse(text, options);
+}
 
 /** The deepest nesting of [ and { outside quoted strings (JSON, and YAML's flow style). */
 function flowDepth(text: string): number {
