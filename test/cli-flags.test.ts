@@ -4,6 +4,8 @@
 // that names the flag.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { buildProgram } from '../src/cli.js';
@@ -65,4 +67,16 @@ test('counts are whole numbers within their bounds; reals are finite decimals', 
 test('paths: not empty, no NUL byte, bounded length', () => {
   assert.equal(path().parse('results/x.db'), 'results/x.db');
   for (const bad of ['', 'a\0b', 'x'.repeat(5000)]) assert.match(refusal(path(), bad), /^--some-flag: must be a file path/);
+});
+
+test('train --decay-bn-bias reaches the recipe (its option key differs from the recipe field)', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const code = `import('./src/cli.ts').then(async m => process.exit(await m.main(${JSON.stringify([
+    'train', '--model', 'resnet20', '--dataset', 'synthetic:size=8,classes=3,train=16,test=8', '--epochs', '1',
+    '--batch-size', '8', '--threads', '1', '--device', 'cpu', '--decay-bn-bias', '--json',
+  ])})))`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', code], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const result = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((l) => l.type === 'result');
+  assert.equal(result?.recipe?.decayBnAndBias, true, r.stdout.slice(-500));
 });
