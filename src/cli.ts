@@ -18,6 +18,19 @@ Cost conventions: macs = multiply-accumulates of conv, SCC and linear layers;
 flops = 2 * macs; params = every trainable scalar (BN affine included, BN running
 statistics excluded).`;
 
+/** A message as one line: line breaks become "; ", other control characters are escaped, so
+ * that a value a user typed (or a config held) cannot break the line or drive the terminal. */
+export function oneLine(message: string): string {
+  return message
+    .trim()
+    .split(/\s*[\r\n]+\s*/)
+    .filter((l) => l !== '')
+    .join('; ')
+    .replace(/:; /g, ': ')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
@@ -28,7 +41,9 @@ export function buildProgram(): Command {
     )
     .version(version, '-V, --version')
     .addHelpText('after', COST_CONVENTIONS)
-    .showHelpAfterError('(run with --help for usage)')
+    // usage errors are one line on stderr, like every other error (commander's own ones and its
+    // "did you mean" suggestion included)
+    .configureOutput({ outputError: (str, write) => write(`dsxplore: ${oneLine(str.replace(/^error: /, ''))} (see --help)\n`) })
     .exitOverride();
   registerInspect(program);
   registerTrain(program);
@@ -57,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (err instanceof UsageError) {
-      process.stderr.write(`dsxplore: ${err.message}\n`);
+      process.stderr.write(`dsxplore: ${oneLine(err.message)}\n`);
       return 2;
     }
     if (err instanceof AddonError || err instanceof OutcomeError) {

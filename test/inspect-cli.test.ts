@@ -47,7 +47,7 @@ test('inspect takes input channels, size and classes', async () => {
   assert.deepEqual(j.layers.at(-1).outputShape, [7, 1, 1]);
   const bad = await runCli(['inspect', '--model', 'vgg11', '--classes', 'ten']);
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /--classes must be a positive integer/);
+  assert.match(bad.err, /^dsxplore: --classes: must be a whole number in 1\.\.100000 \(got "ten"\)\n$/);
 });
 
 test('unknown model or variant exits 2 and lists the valid ones', async () => {

@@ -50,7 +50,7 @@ test('usage errors exit with code 2 and say what to do', async () => {
 
     const r2 = runCli(['sweep', '--config', grid, '--db', db, '--max-candidates', 'ten']);
     assert.equal(r2.code, 2);
-    assert.match(r2.stderr, /--max-candidates must be a whole number/);
+    assert.match(r2.stderr, /--max-candidates: must be a whole number/);
 
     const bad = writeConfig(dir, { ...base, name: 'bad', search: { kind: 'annealing' } });
     const r3 = runCli(['sweep', '--config', bad, '--db', db]);

@@ -87,7 +87,7 @@ test('usage errors exit 2 with a message naming the flag', () => {
   assert.match(data.stderr, /unknown dataset "imagenet"; expected one of: mnist, fashion-mnist, cifar10, synthetic/);
   const dev = cli(['train', '--model', 'resnet20', '--dataset', DATA, '--epochs', '1', '--device', 'tpu']);
   assert.equal(dev.code, 2);
-  assert.match(dev.stderr, /--device must be auto, cpu, cuda or cuda:N/);
+  assert.match(dev.stderr, /--device: must be auto, cpu, cuda or cuda:N/);
   const load = cli(['evaluate', '--load', join(tmpdir(), 'dsx-no-such-file.dsx')]);
   assert.equal(load.code, 2);
   assert.match(load.stderr, /no such file/);

@@ -1,8 +1,11 @@
 // The only N-API file: the export table of the native engine. Inputs arrive already
-// validated by TypeScript (src/config, src/engine); C++ errors come back as JS Errors.
+// validated by TypeScript (src/config, src/engine); what a direct call passes is read through
+// args.h, which refuses wrong types and sizes, and every export is wrapped by guarded<>, so
+// C++ errors come back as JS Errors and never take the process down.
 // Long work (training, evaluation) runs in AsyncWorkers so the event loop stays free.
 #include <napi.h>
 
+#include "args.h"
 #include "backend.h"
 #include <dlfcn.h>  // OPS section: OpenBLAS comparison in opsBench
 
@@ -20,7 +23,14 @@ namespace {
 
 // ===== OPS section: single-op entry points (sccForward, sccBackward, runOp) =====
 // Synchronous: one op on caller-sized arrays. TypeScript (src/engine/ops.ts) validates the
-// public API with zod; the checks here only keep a bad call from touching memory it must not.
+// public API with zod; the readers (args.h) keep a bad direct call from touching memory it
+// must not: every size is checked, every input is read before any output is allocated.
+
+namespace A = dsx::args;
+
+// Sizes an op attribute may take: big enough for any real layer, small enough that sums
+// like H + 2*pad cannot overflow an int.
+constexpr int kMaxDim = 1 << 24;
 
 std::unique_ptr<dsx::Backend>& ops_backend_slot() {
   static std::unique_ptr<dsx::Backend> be;
@@ -32,83 +42,67 @@ dsx::Backend& ops_backend() {
   return *be;
 }
 
-[[noreturn]] void ops_fail(Napi::Env env, const std::string& op, const std::string& msg) {
-  throw Napi::RangeError::New(env, op + ": " + msg);
-}
+[[noreturn]] void ops_fail(const std::string& op, const std::string& msg) { A::range_error(op + ": " + msg); }
 
-// Reads attrs and tensors of one runOp call, checking presence and sizes.
+// Reads attrs and tensors of one runOp call, checking presence, types and sizes.
 struct OpsArgs {
   Napi::Env env;
   std::string op;
   Napi::Object attrs, tensors;
 
-  double num(const char* key) const {
-    Napi::Value v = attrs.Get(key);
-    if (!v.IsNumber()) ops_fail(env, op, std::string("attribute '") + key + "' must be a number");
-    return v.As<Napi::Number>().DoubleValue();
-  }
+  std::string attr(const char* key) const { return op + ": attribute '" + key + "'"; }
+  std::string tensor(const char* name) const { return op + ": tensor '" + name + "'"; }
+  double num(const char* key) const { return A::number(attrs.Get(key), attr(key), -1e30, 1e30); }
   double num_or(const char* key, double dflt) const {
     Napi::Value v = attrs.Get(key);
+    if (v.IsUndefined()) return dflt;
     if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1.0 : 0.0;
-    return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+    return A::number(v, attr(key), -1e30, 1e30);
   }
-  int pos(const char* key) const {  // a positive integer
-    double d = num(key);
-    if (d < 1 || d != static_cast<int>(d))
-      ops_fail(env, op, std::string("attribute '") + key + "' must be a positive integer");
-    return static_cast<int>(d);
-  }
-  int nonneg(const char* key) const {
-    double d = num(key);
-    if (d < 0 || d != static_cast<int>(d))
-      ops_fail(env, op, std::string("attribute '") + key + "' must be a non-negative integer");
-    return static_cast<int>(d);
+  int pos(const char* key) const { return A::int32(attrs.Get(key), attr(key), 1, kMaxDim); }
+  int nonneg(const char* key, int hi = kMaxDim) const { return A::int32(attrs.Get(key), attr(key), 0, hi); }
+  // size of a tensor from its dimensions, refused when it overflows or is too large
+  size_t size(std::initializer_list<long long> dims, const char* name) const {
+    return A::elements(dims, tensor(name));
   }
   bool skip(const char* name) const {
     Napi::Value v = attrs.Get("skip");
-    if (!v.IsArray()) return false;
+    if (v.IsUndefined()) return false;
+    if (!v.IsArray()) A::type_error(attr("skip") + " must be an array of names");
     Napi::Array a = v.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i)
       if (a.Get(i).IsString() && a.Get(i).As<Napi::String>().Utf8Value() == name) return true;
     return false;
   }
   bool has(const char* name) const { return tensors.Has(name) && !tensors.Get(name).IsUndefined(); }
-  const float* in(const char* name, size_t n) const {
-    Napi::Value v = tensors.Get(name);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      ops_fail(env, op, std::string("tensor '") + name + "' must be a Float32Array");
-    Napi::Float32Array a = v.As<Napi::Float32Array>();
-    if (a.ElementLength() != n)
-      ops_fail(env, op, std::string("tensor '") + name + "' has " + std::to_string(a.ElementLength()) +
-                            " values, expected " + std::to_string(n));
-    return a.Data();
-  }
+  const float* in(const char* name, size_t n) const { return A::f32(tensors.Get(name), tensor(name), n).Data(); }
   const float* opt_in(const char* name, size_t n) const { return has(name) ? in(name, n) : nullptr; }
   // A fresh output array: a copy of tensors[name] when given (so "adds into" can be tested),
   // zeros otherwise.
   Napi::Float32Array out(const char* name, size_t n) const {
-    Napi::Float32Array a = Napi::Float32Array::New(env, n);
-    if (has(name)) std::memcpy(a.Data(), in(name, n), n * sizeof(float));
+    const float* from = opt_in(name, n);
+    Napi::Float32Array a = A::new_f32(env, n, tensor(name));
+    if (from && n) std::memcpy(a.Data(), from, n * sizeof(float));
     return a;
   }
+  Napi::Float32Array fresh(const char* name, size_t n) const { return A::new_f32(env, n, tensor(name)); }
 };
 
 dsx::Conv2dShape ops_conv_shape(const OpsArgs& a) {
   dsx::Conv2dShape s{a.pos("N"), a.pos("Cin"), a.pos("H"), a.pos("W"), a.pos("Cout"), a.pos("K"),
                      a.pos("stride"), a.nonneg("pad"), a.pos("groups")};
-  if (s.Cin % s.groups || s.Cout % s.groups) ops_fail(a.env, a.op, "groups must divide Cin and Cout");
+  if (s.Cin % s.groups || s.Cout % s.groups) ops_fail(a.op, "groups must divide Cin and Cout");
   if (s.pad >= s.K || s.H + 2 * s.pad < s.K || s.W + 2 * s.pad < s.K)
-    ops_fail(a.env, a.op, "kernel does not fit the padded input (or pad >= K)");
+    ops_fail(a.op, "kernel does not fit the padded input (or pad >= K)");
   return s;
 }
 
-dsx::SccShape ops_scc_shape(Napi::Env env, const std::string& op, int N, int Cin, int H, int W,
-                            int Cout, int groups, int stride) {
+dsx::SccShape ops_scc_shape(const std::string& op, int N, int Cin, int H, int W, int Cout, int groups,
+                            int stride) {
   if (N < 1 || Cin < 1 || H < 1 || W < 1 || Cout < 1 || groups < 1)
-    ops_fail(env, op, "batch, channels, height, width and groups must be positive");
-  if (Cin % groups) ops_fail(env, op, "groups must divide inChannels");
-  if (stride < 1 || stride > Cin / groups)
-    ops_fail(env, op, "channelStride must be in [1, inChannels/groups]");
+    ops_fail(op, "batch, channels, height, width and groups must be positive");
+  if (Cin % groups) ops_fail(op, "groups must divide inChannels");
+  if (stride < 1 || stride > Cin / groups) ops_fail(op, "channelStride must be in [1, inChannels/groups]");
   return dsx::SccShape{N, Cin, H, W, Cout, groups, stride};
 }
 
@@ -116,7 +110,7 @@ dsx::PoolShape ops_pool_shape(const OpsArgs& a) {
   dsx::PoolShape s{a.pos("N"), a.pos("C"), a.pos("H"), a.pos("W"), a.pos("K"), a.pos("stride"),
                    a.nonneg("pad")};
   if (s.pad >= s.K || s.H + 2 * s.pad < s.K || s.W + 2 * s.pad < s.K)
-    ops_fail(a.env, a.op, "window does not fit the padded input (or pad >= K)");
+    ops_fail(a.op, "window does not fit the padded input (or pad >= K)");
   return s;
 }
 
@@ -124,10 +118,9 @@ dsx::PoolShape ops_pool_shape(const OpsArgs& a) {
 // Float32Arrays. For tests and benchmarks; see src/engine/ops.ts for names and fields.
 Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString()) throw Napi::TypeError::New(env, "runOp: name must be a string");
-  OpsArgs a{env, info[0].As<Napi::String>().Utf8Value(),
-            info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env),
-            info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env)};
+  OpsArgs a{env, A::str(info[0], "runOp: name", 64),
+            info[1].IsUndefined() ? Napi::Object::New(env) : A::object(info[1], "runOp: attrs"),
+            info[2].IsUndefined() ? Napi::Object::New(env) : A::object(info[2], "runOp: tensors")};
   dsx::Backend& be = ops_backend();
   Napi::Object r = Napi::Object::New(env);
   const std::string& op = a.op;
@@ -140,50 +133,52 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
       if (f) f->overwrite_next_backward(0);
     }
   } overwrite;
-  if (const unsigned mask = static_cast<unsigned>(a.num_or("overwrite", 0))) {
+  if (const unsigned mask = a.attrs.Get("overwrite").IsUndefined() ? 0u : static_cast<unsigned>(a.nonneg("overwrite", 3))) {
     overwrite.f = dynamic_cast<dsx::FusedOps*>(&be);
-    if (!overwrite.f) ops_fail(env, op, "overwrite: this backend has no overwrite mode");
+    if (!overwrite.f) ops_fail(op, "overwrite: this backend has no overwrite mode");
     overwrite.f->overwrite_next_backward(mask);
   }
   if (op == "sgemm") {
     const bool ta = a.num_or("transA", 0) != 0, tb = a.num_or("transB", 0) != 0;
     const int M = a.pos("M"), N = a.pos("N"), K = a.pos("K");
-    const float* A = a.in("A", static_cast<size_t>(M) * K);
-    const float* B = a.in("B", static_cast<size_t>(K) * N);
-    Napi::Float32Array C = a.out("C", static_cast<size_t>(M) * N);
-    be.sgemm(ta, tb, M, N, K, static_cast<float>(a.num_or("alpha", 1)), A, ta ? M : K, B, tb ? K : N,
-             static_cast<float>(a.num_or("beta", 0)), data(C), N);
+    const float alpha = static_cast<float>(a.num_or("alpha", 1)), beta = static_cast<float>(a.num_or("beta", 0));
+    const float* A_ = a.in("A", a.size({M, K}, "A"));
+    const float* B = a.in("B", a.size({K, N}, "B"));
+    Napi::Float32Array C = a.out("C", a.size({M, N}, "C"));
+    be.sgemm(ta, tb, M, N, K, alpha, A_, ta ? M : K, B, tb ? K : N, beta, data(C), N);
     r.Set("C", C);
   } else if (op == "conv2d_forward" || op == "conv2d_backward") {
     const dsx::Conv2dShape s = ops_conv_shape(a);
-    const size_t nx = static_cast<size_t>(s.N) * s.Cin * s.H * s.W;
-    const size_t nw = static_cast<size_t>(s.Cout) * (s.Cin / s.groups) * s.K * s.K;
-    const size_t ny = static_cast<size_t>(s.N) * s.Cout * s.Ho() * s.Wo();
+    const size_t nx = a.size({s.N, s.Cin, s.H, s.W}, "x");
+    const size_t nw = a.size({s.Cout, s.Cin / s.groups, s.K, s.K}, "w");
+    const size_t ny = a.size({s.N, s.Cout, s.Ho(), s.Wo()}, "y");
     const float* x = a.in("x", nx);
     const float* w = a.in("w", nw);
     if (op == "conv2d_forward") {
-      Napi::Float32Array y = Napi::Float32Array::New(env, ny);
-      be.conv2d_forward(s, x, w, a.opt_in("bias", s.Cout), data(y));
+      const float* bias = a.opt_in("bias", s.Cout);
+      Napi::Float32Array y = a.fresh("y", ny);
+      be.conv2d_forward(s, x, w, bias, data(y));
       r.Set("y", y);
     } else {
       const float* dy = a.in("dy", ny);
+      const bool bias = a.num_or("bias", 0) != 0;
       Napi::Float32Array dx = a.out("dx", nx), dw = a.out("dw", nw), db = a.out("dbias", s.Cout);
       be.conv2d_backward(s, x, w, dy, a.skip("dx") ? nullptr : data(dx), a.skip("dw") ? nullptr : data(dw),
-                         a.num_or("bias", 0) != 0 ? data(db) : nullptr);
+                         bias ? data(db) : nullptr);
       r.Set("dx", dx);
       r.Set("dw", dw);
       r.Set("dbias", db);
     }
   } else if (op == "scc_forward" || op == "scc_backward") {
-    const dsx::SccShape s = ops_scc_shape(env, op, a.pos("N"), a.pos("Cin"), a.pos("H"), a.pos("W"),
-                                          a.pos("Cout"), a.pos("groups"), a.pos("stride"));
-    const size_t nx = static_cast<size_t>(s.N) * s.Cin * s.H * s.W;
-    const size_t ny = static_cast<size_t>(s.N) * s.Cout * s.H * s.W;
-    const size_t nw = static_cast<size_t>(s.Cout) * s.D();
+    const dsx::SccShape s = ops_scc_shape(op, a.pos("N"), a.pos("Cin"), a.pos("H"), a.pos("W"), a.pos("Cout"),
+                                          a.pos("groups"), a.pos("stride"));
+    const size_t nx = a.size({s.N, s.Cin, s.H, s.W}, "x");
+    const size_t ny = a.size({s.N, s.Cout, s.H, s.W}, "y");
+    const size_t nw = a.size({s.Cout, s.D()}, "w");
     const float* x = a.in("x", nx);
     const float* w = a.in("w", nw);
     if (op == "scc_forward") {
-      Napi::Float32Array y = Napi::Float32Array::New(env, ny);
+      Napi::Float32Array y = a.fresh("y", ny);
       be.scc_forward(s, x, w, data(y));
       r.Set("y", y);
     } else {
@@ -195,54 +190,58 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
     }
   } else if (op == "batchnorm_train" || op == "batchnorm_eval" || op == "batchnorm_backward") {
     const int N = a.pos("N"), C = a.pos("C"), HW = a.pos("HW");
-    const size_t n = static_cast<size_t>(N) * C * HW;
+    const size_t n = a.size({N, C, HW}, "x");
     const float* x = a.in("x", n);
     const float* gamma = a.in("gamma", C);
     const float eps = static_cast<float>(a.num_or("eps", 1e-5));
     if (op == "batchnorm_train") {
       const float* beta = a.in("beta", C);
-      Napi::Float32Array y = Napi::Float32Array::New(env, n), sm = Napi::Float32Array::New(env, C),
-                         si = Napi::Float32Array::New(env, C), rm = a.out("runningMean", C),
-                         rv = a.out("runningVar", C);
-      be.batchnorm_forward_train(N, C, HW, x, gamma, beta, data(y), data(sm), data(si), data(rm), data(rv),
-                                 static_cast<float>(a.num_or("momentum", 0.1)), eps);
+      const float momentum = static_cast<float>(a.num_or("momentum", 0.1));
+      Napi::Float32Array rm = a.out("runningMean", C), rv = a.out("runningVar", C);
+      Napi::Float32Array y = a.fresh("y", n), sm = a.fresh("saveMean", C), si = a.fresh("saveInvstd", C);
+      be.batchnorm_forward_train(N, C, HW, x, gamma, beta, data(y), data(sm), data(si), data(rm), data(rv), momentum,
+                                 eps);
       r.Set("y", y);
       r.Set("saveMean", sm);
       r.Set("saveInvstd", si);
       r.Set("runningMean", rm);
       r.Set("runningVar", rv);
     } else if (op == "batchnorm_eval") {
-      Napi::Float32Array y = Napi::Float32Array::New(env, n);
-      be.batchnorm_forward_eval(N, C, HW, x, gamma, a.in("beta", C), a.in("runningMean", C),
-                                a.in("runningVar", C), eps, data(y));
+      const float *beta = a.in("beta", C), *mean = a.in("runningMean", C), *var = a.in("runningVar", C);
+      Napi::Float32Array y = a.fresh("y", n);
+      be.batchnorm_forward_eval(N, C, HW, x, gamma, beta, mean, var, eps, data(y));
       r.Set("y", y);
     } else {
+      const float *mean = a.in("saveMean", C), *invstd = a.in("saveInvstd", C), *dy = a.in("dy", n);
       Napi::Float32Array dx = a.out("dx", n), dg = a.out("dgamma", C), db = a.out("dbeta", C);
-      be.batchnorm_backward(N, C, HW, x, gamma, a.in("saveMean", C), a.in("saveInvstd", C), a.in("dy", n),
-                            a.skip("dx") ? nullptr : data(dx), a.skip("dgamma") ? nullptr : data(dg),
-                            a.skip("dbeta") ? nullptr : data(db));
+      be.batchnorm_backward(N, C, HW, x, gamma, mean, invstd, dy, a.skip("dx") ? nullptr : data(dx),
+                            a.skip("dgamma") ? nullptr : data(dg), a.skip("dbeta") ? nullptr : data(db));
       r.Set("dx", dx);
       r.Set("dgamma", dg);
       r.Set("dbeta", db);
     }
   } else if (op == "relu_forward" || op == "relu_backward" || op == "add_forward" ||
              op == "add_backward" || op == "all_finite") {
-    const size_t n = static_cast<size_t>(a.nonneg("n"));
+    const size_t n = static_cast<size_t>(a.nonneg("n", static_cast<int>(A::kMaxElements)));
     if (op == "relu_forward") {
-      Napi::Float32Array y = Napi::Float32Array::New(env, n);
-      be.relu_forward(n, a.in("x", n), data(y));
+      const float* x = a.in("x", n);
+      Napi::Float32Array y = a.fresh("y", n);
+      be.relu_forward(n, x, data(y));
       r.Set("y", y);
     } else if (op == "relu_backward") {
+      const float *y = a.in("y", n), *dy = a.in("dy", n);
       Napi::Float32Array dx = a.out("dx", n);
-      be.relu_backward(n, a.in("y", n), a.in("dy", n), data(dx));
+      be.relu_backward(n, y, dy, data(dx));
       r.Set("dx", dx);
     } else if (op == "add_forward") {
-      Napi::Float32Array y = Napi::Float32Array::New(env, n);
-      be.add_forward(n, a.in("a", n), a.in("b", n), data(y));
+      const float *x = a.in("a", n), *y2 = a.in("b", n);
+      Napi::Float32Array y = a.fresh("y", n);
+      be.add_forward(n, x, y2, data(y));
       r.Set("y", y);
     } else if (op == "add_backward") {
+      const float* dy = a.in("dy", n);
       Napi::Float32Array da = a.out("da", n), db = a.out("db", n);
-      be.add_backward(n, a.in("dy", n), a.skip("da") ? nullptr : data(da), a.skip("db") ? nullptr : data(db));
+      be.add_backward(n, dy, a.skip("da") ? nullptr : data(da), a.skip("db") ? nullptr : data(db));
       r.Set("da", da);
       r.Set("db", db);
     } else {
@@ -250,91 +249,99 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
     }
   } else if (op == "maxpool_forward" || op == "maxpool_backward") {
     const dsx::PoolShape s = ops_pool_shape(a);
-    const size_t nx = static_cast<size_t>(s.N) * s.C * s.H * s.W;
-    const size_t ny = static_cast<size_t>(s.N) * s.C * s.Ho() * s.Wo();
+    const size_t nx = a.size({s.N, s.C, s.H, s.W}, "x");
+    const size_t ny = a.size({s.N, s.C, s.Ho(), s.Wo()}, "y");
     const float* x = a.in("x", nx);
     if (op == "maxpool_forward") {
-      Napi::Float32Array y = Napi::Float32Array::New(env, ny);
+      Napi::Float32Array y = a.fresh("y", ny);
       be.maxpool_forward(s, x, data(y));
       r.Set("y", y);
     } else {
+      const float* dy = a.in("dy", ny);
       Napi::Float32Array dx = a.out("dx", nx);
-      be.maxpool_backward(s, x, a.in("dy", ny), data(dx));
+      be.maxpool_backward(s, x, dy, data(dx));
       r.Set("dx", dx);
     }
   } else if (op == "gap_forward" || op == "gap_backward") {
     const int N = a.pos("N"), C = a.pos("C"), HW = a.pos("HW");
-    const size_t nx = static_cast<size_t>(N) * C * HW;
+    const size_t nx = a.size({N, C, HW}, "x"), ny = a.size({N, C}, "y");
     if (op == "gap_forward") {
-      Napi::Float32Array y = Napi::Float32Array::New(env, static_cast<size_t>(N) * C);
-      be.gap_forward(N, C, HW, a.in("x", nx), data(y));
+      const float* x = a.in("x", nx);
+      Napi::Float32Array y = a.fresh("y", ny);
+      be.gap_forward(N, C, HW, x, data(y));
       r.Set("y", y);
     } else {
+      const float* dy = a.in("dy", ny);
       Napi::Float32Array dx = a.out("dx", nx);
-      be.gap_backward(N, C, HW, a.in("dy", static_cast<size_t>(N) * C), data(dx));
+      be.gap_backward(N, C, HW, dy, data(dx));
       r.Set("dx", dx);
     }
   } else if (op == "linear_forward" || op == "linear_backward") {
     const int N = a.pos("N"), In = a.pos("In"), Out = a.pos("Out");
-    const float* x = a.in("x", static_cast<size_t>(N) * In);
-    const float* w = a.in("w", static_cast<size_t>(Out) * In);
+    const size_t nx = a.size({N, In}, "x"), nw = a.size({Out, In}, "w"), ny = a.size({N, Out}, "y");
+    const float* x = a.in("x", nx);
+    const float* w = a.in("w", nw);
     if (op == "linear_forward") {
-      Napi::Float32Array y = Napi::Float32Array::New(env, static_cast<size_t>(N) * Out);
-      be.linear_forward(N, In, Out, x, w, a.opt_in("bias", Out), data(y));
+      const float* bias = a.opt_in("bias", Out);
+      Napi::Float32Array y = a.fresh("y", ny);
+      be.linear_forward(N, In, Out, x, w, bias, data(y));
       r.Set("y", y);
     } else {
-      Napi::Float32Array dx = a.out("dx", static_cast<size_t>(N) * In),
-                         dw = a.out("dw", static_cast<size_t>(Out) * In), db = a.out("dbias", Out);
-      be.linear_backward(N, In, Out, x, w, a.in("dy", static_cast<size_t>(N) * Out),
-                         a.skip("dx") ? nullptr : data(dx), a.skip("dw") ? nullptr : data(dw),
-                         a.num_or("bias", 0) != 0 ? data(db) : nullptr);
+      const float* dy = a.in("dy", ny);
+      const bool bias = a.num_or("bias", 0) != 0;
+      Napi::Float32Array dx = a.out("dx", nx), dw = a.out("dw", nw), db = a.out("dbias", Out);
+      be.linear_backward(N, In, Out, x, w, dy, a.skip("dx") ? nullptr : data(dx), a.skip("dw") ? nullptr : data(dw),
+                         bias ? data(db) : nullptr);
       r.Set("dx", dx);
       r.Set("dw", dw);
       r.Set("dbias", db);
     }
   } else if (op == "shuffle_forward" || op == "shuffle_backward") {
     const int N = a.pos("N"), C = a.pos("C"), HW = a.pos("HW"), g = a.pos("groups");
-    if (C % g) ops_fail(env, op, "groups must divide C");
-    const size_t n = static_cast<size_t>(N) * C * HW;
+    if (C % g) ops_fail(op, "groups must divide C");
+    const size_t n = a.size({N, C, HW}, "x");
     if (op == "shuffle_forward") {
-      Napi::Float32Array y = Napi::Float32Array::New(env, n);
-      be.shuffle_forward(N, C, HW, g, a.in("x", n), data(y));
+      const float* x = a.in("x", n);
+      Napi::Float32Array y = a.fresh("y", n);
+      be.shuffle_forward(N, C, HW, g, x, data(y));
       r.Set("y", y);
     } else {
+      const float* dy = a.in("dy", n);
       Napi::Float32Array dx = a.out("dx", n);
-      be.shuffle_backward(N, C, HW, g, a.in("dy", n), data(dx));
+      be.shuffle_backward(N, C, HW, g, dy, data(dx));
       r.Set("dx", dx);
     }
   } else if (op == "shortcut_a_forward" || op == "shortcut_a_backward") {
     const int N = a.pos("N"), Cin = a.pos("Cin"), H = a.pos("H"), W = a.pos("W"), st = a.pos("stride"),
               Cout = a.pos("Cout"), pf = a.nonneg("padFront");
+    // the input channels land at [padFront, padFront + Cin) of the output
+    if (pf + Cin > Cout) ops_fail(op, "needs padFront + Cin <= Cout");
     const int Ho = (H + st - 1) / st, Wo = (W + st - 1) / st;
-    const size_t nx = static_cast<size_t>(N) * Cin * H * W, ny = static_cast<size_t>(N) * Cout * Ho * Wo;
+    const size_t nx = a.size({N, Cin, H, W}, "x"), ny = a.size({N, Cout, Ho, Wo}, "y");
     if (op == "shortcut_a_forward") {
-      Napi::Float32Array y = Napi::Float32Array::New(env, ny);
-      be.shortcut_a_forward(N, Cin, H, W, st, Cout, pf, a.in("x", nx), data(y));
+      const float* x = a.in("x", nx);
+      Napi::Float32Array y = a.fresh("y", ny);
+      be.shortcut_a_forward(N, Cin, H, W, st, Cout, pf, x, data(y));
       r.Set("y", y);
     } else {
+      const float* dy = a.in("dy", ny);
       Napi::Float32Array dx = a.out("dx", nx);
-      be.shortcut_a_backward(N, Cin, H, W, st, Cout, pf, a.in("dy", ny), data(dx));
+      be.shortcut_a_backward(N, Cin, H, W, st, Cout, pf, dy, data(dx));
       r.Set("dx", dx);
     }
   } else if (op == "softmax_xent" || op == "softmax_xent_eval") {
     const int N = a.pos("N"), K = a.pos("K");
-    const float* z = a.in("logits", static_cast<size_t>(N) * K);
-    Napi::Value lv = a.tensors.Get("labels");
-    if (!lv.IsTypedArray() || lv.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
-        lv.As<Napi::Int32Array>().ElementLength() != static_cast<size_t>(N))
-      ops_fail(env, op, "tensor 'labels' must be an Int32Array of N values");
-    Napi::Int32Array labels = lv.As<Napi::Int32Array>();
+    const size_t nz = a.size({N, K}, "logits");
+    const float* z = a.in("logits", nz);
+    Napi::Int32Array labels = A::i32(a.tensors.Get("labels"), a.tensor("labels"), static_cast<size_t>(N));
     for (int i = 0; i < N; ++i)
-      if (labels[i] < 0 || labels[i] >= K) ops_fail(env, op, "labels must be in [0, K)");
+      if (labels[i] < 0 || labels[i] >= K) ops_fail(op, "labels must be in [0, K)");
     double loss = 0;
     int correct = 0;
     if (op == "softmax_xent") {
-      Napi::Float32Array d = Napi::Float32Array::New(env, static_cast<size_t>(N) * K);
-      be.softmax_xent(N, K, z, labels.Data(), static_cast<float>(a.num_or("gradScale", 1.0 / N)), data(d),
-                      &loss, &correct);
+      const float scale = static_cast<float>(a.num_or("gradScale", 1.0 / N));
+      Napi::Float32Array d = a.fresh("dlogits", nz);
+      be.softmax_xent(N, K, z, labels.Data(), scale, data(d), &loss, &correct);
       r.Set("dlogits", d);
     } else {
       be.softmax_xent_eval(N, K, z, labels.Data(), &loss, &correct);
@@ -342,66 +349,54 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
     r.Set("lossSum", loss);
     r.Set("correct", correct);
   } else if (op == "sgd_step") {
-    const size_t n = static_cast<size_t>(a.nonneg("n"));
+    const size_t n = static_cast<size_t>(a.nonneg("n", static_cast<int>(A::kMaxElements)));
+    const float* g = a.in("g", n);
+    const float lr = static_cast<float>(a.num("lr")), momentum = static_cast<float>(a.num_or("momentum", 0)),
+                wd = static_cast<float>(a.num_or("wd", 0));
+    const bool nesterov = a.num_or("nesterov", 0) != 0;
     Napi::Float32Array p = a.out("p", n), m = a.out("m", n);
-    be.sgd_step(n, data(p), a.in("g", n), data(m), static_cast<float>(a.num("lr")),
-                static_cast<float>(a.num_or("momentum", 0)), static_cast<float>(a.num_or("wd", 0)),
-                a.num_or("nesterov", 0) != 0);
+    be.sgd_step(n, data(p), g, data(m), lr, momentum, wd, nesterov);
     r.Set("p", p);
     r.Set("m", m);
   } else {
-    throw Napi::TypeError::New(env, "runOp: unknown op '" + op + "'");
+    A::type_error("runOp: unknown op '" + op + "'");
   }
   return r;
 }
 
 // The SCC library API: sccForward(x, w, shape) and sccBackward(x, w, dy, shape), shape =
 // {batch, inChannels, height, width, outChannels, groups, channelStride}.
-dsx::SccShape ops_api_shape(Napi::Env env, const Napi::Value& v, const char* fn) {
-  if (!v.IsObject()) throw Napi::TypeError::New(env, std::string(fn) + ": shape must be an object");
-  Napi::Object o = v.As<Napi::Object>();
-  auto field = [&](const char* k) {
-    Napi::Value f = o.Get(k);
-    if (!f.IsNumber()) throw Napi::TypeError::New(env, std::string(fn) + ": shape." + k + " must be an integer");
-    double d = f.As<Napi::Number>().DoubleValue();
-    if (d != static_cast<int>(d)) throw Napi::TypeError::New(env, std::string(fn) + ": shape." + k + " must be an integer");
-    return static_cast<int>(d);
-  };
-  return ops_scc_shape(env, fn, field("batch"), field("inChannels"), field("height"), field("width"),
+dsx::SccShape ops_api_shape(const Napi::Value& v, const char* fn) {
+  Napi::Object o = A::object(v, std::string(fn) + ": shape");
+  const std::string where = std::string(fn) + ": shape";
+  auto field = [&](const char* k) { return A::int_field(o, k, where, 1, kMaxDim); };
+  return ops_scc_shape(fn, field("batch"), field("inChannels"), field("height"), field("width"),
                        field("outChannels"), field("groups"), field("channelStride"));
-}
-
-const float* ops_api_array(Napi::Env env, const Napi::Value& v, const char* fn, const char* name, size_t n) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(env, std::string(fn) + ": " + name + " must be a Float32Array");
-  Napi::Float32Array a = v.As<Napi::Float32Array>();
-  if (a.ElementLength() != n)
-    throw Napi::RangeError::New(env, std::string(fn) + ": " + name + " has " + std::to_string(a.ElementLength()) +
-                                         " values, expected " + std::to_string(n));
-  return a.Data();
 }
 
 Napi::Value OpsSccForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const dsx::SccShape s = ops_api_shape(env, info[2], "sccForward");
-  const size_t nx = static_cast<size_t>(s.N) * s.Cin * s.H * s.W;
-  const float* x = ops_api_array(env, info[0], "sccForward", "input", nx);
-  const float* w = ops_api_array(env, info[1], "sccForward", "weight", static_cast<size_t>(s.Cout) * s.D());
-  Napi::Float32Array y = Napi::Float32Array::New(env, static_cast<size_t>(s.N) * s.Cout * s.H * s.W);
+  const dsx::SccShape s = ops_api_shape(info[2], "sccForward");
+  const size_t nx = A::elements({s.N, s.Cin, s.H, s.W}, "sccForward: input");
+  const size_t nw = A::elements({s.Cout, s.D()}, "sccForward: weight");
+  const size_t ny = A::elements({s.N, s.Cout, s.H, s.W}, "sccForward: output");
+  const float* x = A::f32(info[0], "sccForward: input", nx).Data();
+  const float* w = A::f32(info[1], "sccForward: weight", nw).Data();
+  Napi::Float32Array y = A::new_f32(env, ny, "sccForward: output");
   ops_backend().scc_forward(s, x, w, y.Data());
   return y;
 }
 
 Napi::Value OpsSccBackward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const dsx::SccShape s = ops_api_shape(env, info[3], "sccBackward");
-  const size_t nx = static_cast<size_t>(s.N) * s.Cin * s.H * s.W;
-  const size_t nw = static_cast<size_t>(s.Cout) * s.D();
-  const float* x = ops_api_array(env, info[0], "sccBackward", "input", nx);
-  const float* w = ops_api_array(env, info[1], "sccBackward", "weight", nw);
-  const float* dy = ops_api_array(env, info[2], "sccBackward", "gradOutput",
-                                  static_cast<size_t>(s.N) * s.Cout * s.H * s.W);
-  Napi::Float32Array dx = Napi::Float32Array::New(env, nx), dw = Napi::Float32Array::New(env, nw);
+  const dsx::SccShape s = ops_api_shape(info[3], "sccBackward");
+  const size_t nx = A::elements({s.N, s.Cin, s.H, s.W}, "sccBackward: input");
+  const size_t nw = A::elements({s.Cout, s.D()}, "sccBackward: weight");
+  const size_t ny = A::elements({s.N, s.Cout, s.H, s.W}, "sccBackward: gradOutput");
+  const float* x = A::f32(info[0], "sccBackward: input", nx).Data();
+  const float* w = A::f32(info[1], "sccBackward: weight", nw).Data();
+  const float* dy = A::f32(info[2], "sccBackward: gradOutput", ny).Data();
+  Napi::Float32Array dx = A::new_f32(env, nx, "sccBackward: gradInput"), dw = A::new_f32(env, nw, "sccBackward: gradWeight");
   ops_backend().scc_backward(s, x, w, dy, dx.Data(), dw.Data());
   Napi::Object r = Napi::Object::New(env);
   r.Set("gradInput", dx);
@@ -411,8 +406,8 @@ Napi::Value OpsSccBackward(const Napi::CallbackInfo& info) {
 
 // opsSetThreads(n): the CPU threads of the op entry points (0 = all cores); returns the count.
 Napi::Value OpsSetThreads(const Napi::CallbackInfo& info) {
-  const int n = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
-  ops_backend_slot() = dsx::make_cpu_backend(n < 0 ? 0 : n);
+  const int n = A::int32(info[0], "opsSetThreads: threads", 0, A::kMaxThreads);
+  ops_backend_slot() = dsx::make_cpu_backend(n);
   return Napi::Number::New(info.Env(), ops_backend().threads());
 }
 
@@ -450,27 +445,28 @@ using ops_cblas_sgemm_t = void (*)(int, int, int, int, int, int, float, const fl
 // opsBench('scc', {N,Cin,H,W,Cout,groups,stride,minSeconds}) -> seconds of scc and dense 1x1 passes
 Napi::Value OpsBench(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const std::string kind = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-  OpsArgs a{env, "opsBench(" + kind + ")", info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env),
-            Napi::Object::New(env)};
+  const std::string kind = A::str(info[0], "opsBench: kind", 16);
+  if (kind != "sgemm" && kind != "scc") A::type_error("opsBench: kind must be 'sgemm' or 'scc'");
+  OpsArgs a{env, "opsBench(" + kind + ")", A::object(info[1], "opsBench: options"), Napi::Object::New(env)};
   dsx::Backend& be = ops_backend();
-  const double min_s = a.num_or("minSeconds", 0.5);
+  const double min_s = a.attrs.Get("minSeconds").IsUndefined() ? 0.5 : A::number(a.attrs.Get("minSeconds"), a.attr("minSeconds"), 0, 600);
   Napi::Object r = Napi::Object::New(env);
   if (kind == "sgemm") {
     const int M = a.pos("M"), N = a.pos("N"), K = a.pos("K");
     const bool ta = a.num_or("transA", 0) != 0, tb = a.num_or("transB", 0) != 0;
-    auto A = ops_random(static_cast<size_t>(M) * K, 1), B = ops_random(static_cast<size_t>(K) * N, 2);
-    std::vector<float> C(static_cast<size_t>(M) * N);
+    const size_t nA = a.size({M, K}, "A"), nB = a.size({K, N}, "B"), nC = a.size({M, N}, "C");
+    auto A = ops_random(nA, 1), B = ops_random(nB, 2);
+    std::vector<float> C(nC);
     auto ours = [&] { be.sgemm(ta, tb, M, N, K, 1.0f, A.data(), ta ? M : K, B.data(), tb ? K : N, 0.0f, C.data(), N); };
     Napi::Value lib = a.attrs.Get("openblas");
     if (!lib.IsString()) {
       r.Set("ours", ops_time(ours, min_s));
     } else {
       void* h = dlopen(lib.As<Napi::String>().Utf8Value().c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (!h) ops_fail(env, a.op, std::string("cannot load OpenBLAS: ") + dlerror());
+      if (!h) ops_fail(a.op, std::string("cannot load OpenBLAS: ") + dlerror());
       auto gemm = reinterpret_cast<ops_cblas_sgemm_t>(dlsym(h, "cblas_sgemm"));
       auto set_threads = reinterpret_cast<void (*)(int)>(dlsym(h, "openblas_set_num_threads"));
-      if (!gemm) ops_fail(env, a.op, "the OpenBLAS library has no cblas_sgemm");
+      if (!gemm) ops_fail(a.op, "the OpenBLAS library has no cblas_sgemm");
       if (set_threads) set_threads(be.threads());
       // CblasRowMajor = 101, CblasNoTrans = 111, CblasTrans = 112
       auto theirs = [&] { gemm(101, ta ? 112 : 111, tb ? 112 : 111, M, N, K, 1.0f, A.data(), ta ? M : K, B.data(), tb ? K : N, 0.0f, C.data(), N); };
@@ -492,12 +488,13 @@ Napi::Value OpsBench(const Napi::CallbackInfo& info) {
       // the library stays loaded: unloading OpenBLAS while its threads idle is unsafe
     }
   } else if (kind == "scc") {
-    const dsx::SccShape s = ops_scc_shape(env, a.op, a.pos("N"), a.pos("Cin"), a.pos("H"), a.pos("W"),
+    const dsx::SccShape s = ops_scc_shape(a.op, a.pos("N"), a.pos("Cin"), a.pos("H"), a.pos("W"),
                                           a.pos("Cout"), a.pos("groups"), a.pos("stride"));
-    const size_t HW = static_cast<size_t>(s.H) * s.W, nx = s.N * s.Cin * HW, ny = s.N * s.Cout * HW;
+    const size_t nx = a.size({s.N, s.Cin, s.H, s.W}, "x"), ny = a.size({s.N, s.Cout, s.H, s.W}, "y");
+    const size_t nw = a.size({s.Cout, s.D()}, "w"), nd = a.size({s.Cout, s.Cin}, "dense weight");
     const int D = s.D();
-    auto x = ops_random(nx, 3), dy = ops_random(ny, 4), w = ops_random(static_cast<size_t>(s.Cout) * D, 5);
-    std::vector<float> y(ny), dx(nx), dw(w.size()), dense(static_cast<size_t>(s.Cout) * s.Cin, 0.0f),
+    auto x = ops_random(nx, 3), dy = ops_random(ny, 4), w = ops_random(nw, 5);
+    std::vector<float> y(ny), dx(nx), dw(w.size()), dense(nd, 0.0f),
         ddense(dense.size());
     for (int c = 0; c < s.Cout; ++c)
       for (int k = 0; k < D; ++k)
@@ -521,8 +518,6 @@ Napi::Value OpsBench(const Napi::CallbackInfo& info) {
     r.Set("sccBackward", best[1]);
     r.Set("denseForward", best[2]);
     r.Set("denseBackward", best[3]);
-  } else {
-    throw Napi::TypeError::New(env, "opsBench: kind must be 'sgemm' or 'scc'");
   }
   r.Set("threads", be.threads());
   return r;
@@ -543,174 +538,147 @@ Napi::Value OpsInfo(const Napi::CallbackInfo& info) {
 // netDebug(spec, options, images: Float32Array, labels: Int32Array) -> synchronous: one
 //   train-mode forward/backward on given, already normalised inputs (gradient checks).
 
-// JS spec/recipe objects were validated by zod in TypeScript; these readers still refuse a
-// missing field with a message instead of reading garbage.
-Napi::Value net_field(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull())
-    throw Napi::TypeError::New(o.Env(), std::string("missing field '") + key + "'");
-  return v;
+// JS spec/recipe objects were validated by zod in TypeScript; these readers (on args.h) still
+// refuse a missing field, a wrong type or an out-of-range value with a message naming it,
+// instead of reading garbage, and bound every size before plan_net sums them.
+// Layer attributes and tensor dimensions: positive (or, for paddings, non-negative) up to kMaxDim.
+int net_int(const Napi::Object& o, const char* key, const std::string& where, int lo = 1) {
+  return A::int_field(o, key, where, lo, kMaxDim);
 }
-int net_int(const Napi::Object& o, const char* key) {
-  Napi::Value v = net_field(o, key);
-  if (!v.IsNumber())
-    throw Napi::TypeError::New(o.Env(), std::string("field '") + key + "' must be a number");
-  return v.As<Napi::Number>().Int32Value();
-}
-int net_int_or(const Napi::Object& o, const char* key, int dflt) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : dflt;
-}
-double net_num(const Napi::Object& o, const char* key) {
-  Napi::Value v = net_field(o, key);
-  if (!v.IsNumber())
-    throw Napi::TypeError::New(o.Env(), std::string("field '") + key + "' must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-bool net_bool_or(const Napi::Object& o, const char* key, bool dflt) {
-  Napi::Value v = o.Get(key);
-  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
-}
-std::string net_str_or(const Napi::Object& o, const char* key, const std::string& dflt) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : dflt;
-}
-Napi::Object net_obj(const Napi::Value& v, const char* what) {
-  if (!v.IsObject())
-    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an object");
-  return v.As<Napi::Object>();
-}
-dsx::TensorShape net_shape(const Napi::Value& v, const char* what) {
-  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be [c,h,w]");
+
+dsx::TensorShape net_shape(const Napi::Value& v, const std::string& what) {
+  if (!v.IsArray()) A::type_error(what + " must be [c,h,w]");
   Napi::Array a = v.As<Napi::Array>();
-  if (a.Length() != 3) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be [c,h,w]");
+  if (a.Length() != 3) A::range_error(what + " must be [c,h,w]");
   dsx::TensorShape s;
-  for (uint32_t i = 0; i < 3; ++i) s[i] = a.Get(i).As<Napi::Number>().Int32Value();
+  for (uint32_t i = 0; i < 3; ++i) s[i] = A::int32(a.Get(i), what + "[" + std::to_string(i) + "]", 1, kMaxDim);
+  A::elements({s[0], s[1], s[2]}, what);
   return s;
 }
 
+constexpr uint32_t kMaxLayers = 100000;
+
 dsx::NetSpec net_parse_spec(const Napi::Value& value) {
-  Napi::Object o = net_obj(value, "spec");
-  Napi::Env env = o.Env();
+  Napi::Object o = A::object(value, "spec");
   dsx::NetSpec s;
-  s.model = net_str_or(o, "model", "");
-  s.input = net_shape(net_field(o, "inputShape"), "spec.inputShape");
-  s.classes = net_int(o, "classes");
-  Napi::Value tv = net_field(o, "tensors");
-  if (!tv.IsArray()) throw Napi::TypeError::New(env, "spec.tensors must be an array");
+  s.model = A::str_field_or(o, "model", "spec", "");
+  s.input = net_shape(A::required(o, "inputShape", "spec"), "spec.inputShape");
+  s.classes = net_int(o, "classes", "spec");
+  Napi::Value tv = A::required(o, "tensors", "spec");
+  if (!tv.IsArray()) A::type_error("spec.tensors must be an array");
   Napi::Array tensors = tv.As<Napi::Array>();
+  if (tensors.Length() > kMaxLayers + 1) A::range_error("spec.tensors has more than " + std::to_string(kMaxLayers + 1) + " entries");
   for (uint32_t i = 0; i < tensors.Length(); ++i)
-    s.tensors.push_back(net_shape(tensors.Get(i), "spec.tensors[i]"));
-  Napi::Value lv = net_field(o, "layers");
-  if (!lv.IsArray()) throw Napi::TypeError::New(env, "spec.layers must be an array");
+    s.tensors.push_back(net_shape(tensors.Get(i), "spec.tensors[" + std::to_string(i) + "]"));
+  Napi::Value lv = A::required(o, "layers", "spec");
+  if (!lv.IsArray()) A::type_error("spec.layers must be an array");
   Napi::Array layers = lv.As<Napi::Array>();
+  if (layers.Length() > kMaxLayers) A::range_error("spec.layers has more than " + std::to_string(kMaxLayers) + " entries");
   for (uint32_t i = 0; i < layers.Length(); ++i) {
-    Napi::Object l = net_obj(layers.Get(i), "spec.layers[i]");
+    const std::string at = "spec.layers[" + std::to_string(i) + "]";
+    Napi::Object l = A::object(layers.Get(i), at);
     dsx::LayerSpec ls;
-    ls.name = net_str_or(l, "name", "layer" + std::to_string(i));
-    const std::string op = net_str_or(l, "op", "");
-    Napi::Value iv = net_field(l, "inputs");
-    if (!iv.IsArray()) throw Napi::TypeError::New(env, "layer '" + ls.name + "': inputs must be an array");
+    ls.name = A::str_field_or(l, "name", at, "layer" + std::to_string(i));
+    const std::string op = A::str_field_or(l, "op", at, "");
+    Napi::Value iv = A::required(l, "inputs", at);
+    if (!iv.IsArray()) A::type_error(at + ".inputs must be an array");
     Napi::Array ins = iv.As<Napi::Array>();
-    for (uint32_t k = 0; k < ins.Length(); ++k) ls.inputs.push_back(ins.Get(k).As<Napi::Number>().Int32Value());
-    ls.output = net_int(l, "output");
+    if (ins.Length() > 2) A::range_error(at + ".inputs has more than 2 entries");
+    for (uint32_t k = 0; k < ins.Length(); ++k) ls.inputs.push_back(A::int32(ins.Get(k), at + ".inputs[" + std::to_string(k) + "]", 0, kMaxDim));
+    ls.output = net_int(l, "output", at, 0);
     if (op == "conv2d") {
       ls.op = dsx::LayerOp::Conv2d;
-      ls.in_channels = net_int(l, "inChannels");
-      ls.out_channels = net_int(l, "outChannels");
-      ls.kernel = net_int(l, "kernel");
-      ls.stride = net_int(l, "stride");
-      ls.padding = net_int(l, "padding");
-      ls.groups = net_int(l, "groups");
-      ls.bias = net_bool_or(l, "bias", false);
+      ls.in_channels = net_int(l, "inChannels", at);
+      ls.out_channels = net_int(l, "outChannels", at);
+      ls.kernel = net_int(l, "kernel", at);
+      ls.stride = net_int(l, "stride", at);
+      ls.padding = net_int(l, "padding", at, 0);
+      ls.groups = net_int(l, "groups", at);
+      ls.bias = A::bool_field_or(l, "bias", at, false);
     } else if (op == "scc") {
       ls.op = dsx::LayerOp::Scc;
-      ls.in_channels = net_int(l, "inChannels");
-      ls.out_channels = net_int(l, "outChannels");
-      ls.groups = net_int(l, "groups");
-      ls.channel_stride = net_int(l, "channelStride");
+      ls.in_channels = net_int(l, "inChannels", at);
+      ls.out_channels = net_int(l, "outChannels", at);
+      ls.groups = net_int(l, "groups", at);
+      ls.channel_stride = net_int(l, "channelStride", at);
     } else if (op == "batchnorm") {
       ls.op = dsx::LayerOp::BatchNorm;
-      ls.channels = net_int(l, "channels");
+      ls.channels = net_int(l, "channels", at);
     } else if (op == "relu") {
       ls.op = dsx::LayerOp::Relu;
     } else if (op == "maxpool") {
       ls.op = dsx::LayerOp::MaxPool;
-      ls.kernel = net_int(l, "kernel");
-      ls.stride = net_int(l, "stride");
-      ls.padding = net_int_or(l, "padding", 0);
+      ls.kernel = net_int(l, "kernel", at);
+      ls.stride = net_int(l, "stride", at);
+      ls.padding = A::int_field_or(l, "padding", at, 0, kMaxDim, 0);
     } else if (op == "gap") {
       ls.op = dsx::LayerOp::Gap;
     } else if (op == "linear") {
       ls.op = dsx::LayerOp::Linear;
-      ls.in_features = net_int(l, "inFeatures");
-      ls.out_features = net_int(l, "outFeatures");
-      ls.bias = net_bool_or(l, "bias", false);
+      ls.in_features = net_int(l, "inFeatures", at);
+      ls.out_features = net_int(l, "outFeatures", at);
+      ls.bias = A::bool_field_or(l, "bias", at, false);
     } else if (op == "shuffle") {
       ls.op = dsx::LayerOp::Shuffle;
-      ls.groups = net_int(l, "groups");
+      ls.groups = net_int(l, "groups", at);
     } else if (op == "add") {
       ls.op = dsx::LayerOp::Add;
     } else if (op == "shortcut_a") {
       ls.op = dsx::LayerOp::ShortcutA;
-      ls.stride = net_int(l, "stride");
-      ls.out_channels = net_int(l, "outChannels");
-      ls.pad_front = net_int(l, "padFront");
+      ls.stride = net_int(l, "stride", at);
+      ls.out_channels = net_int(l, "outChannels", at);
+      ls.pad_front = net_int(l, "padFront", at, 0);
     } else {
-      throw Napi::TypeError::New(env, "layer '" + ls.name + "': unknown op '" + op +
-                                          "' (conv2d, scc, batchnorm, relu, maxpool, gap, linear, "
-                                          "shuffle, add, shortcut_a)");
+      A::type_error("layer '" + ls.name + "': unknown op '" + op.substr(0, 40) +
+                    "' (conv2d, scc, batchnorm, relu, maxpool, gap, linear, shuffle, add, shortcut_a)");
     }
     s.layers.push_back(std::move(ls));
   }
   return s;
 }
 
-// plan_net throws std::runtime_error for an inconsistent spec; surface it as a JS Error.
-dsx::NetPlan net_plan(Napi::Env env, const Napi::Value& spec) {
-  dsx::NetSpec s = net_parse_spec(spec);
-  try {
-    return dsx::plan_net(s);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-}
+// plan_net throws std::runtime_error for an inconsistent spec; guarded<> surfaces it as a JS Error.
+dsx::NetPlan net_plan(const Napi::Value& spec) { return dsx::plan_net(net_parse_spec(spec)); }
 
 dsx::Recipe net_parse_recipe(const Napi::Value& value) {
-  Napi::Object o = net_obj(value, "recipe");
+  Napi::Object o = A::object(value, "recipe");
+  const std::string w = "recipe";
+  constexpr double kBig = 1e30;
   dsx::Recipe r;
-  r.epochs = net_int(o, "epochs");
-  r.batch_size = net_int(o, "batchSize");
-  r.lr = net_num(o, "lr");
-  r.momentum = net_num(o, "momentum");
-  r.nesterov = net_bool_or(o, "nesterov", false);
-  r.weight_decay = net_num(o, "weightDecay");
-  r.decay_bn_and_bias = net_bool_or(o, "decayBnAndBias", false);
-  r.warmup_epochs = o.Get("warmupEpochs").IsNumber() ? net_num(o, "warmupEpochs") : 0.0;
-  r.seed = static_cast<uint64_t>(net_num(o, "seed"));
-  r.threads = net_int_or(o, "threads", 0);
-  Napi::Object sched = net_obj(net_field(o, "schedule"), "recipe.schedule");
-  const std::string kind = net_str_or(sched, "kind", "constant");
+  r.epochs = A::int_field(o, "epochs", w, 1, 1000000);
+  r.batch_size = A::int_field(o, "batchSize", w, 1, 65536);
+  r.lr = A::num_field(o, "lr", w, 0, kBig);
+  r.momentum = A::num_field(o, "momentum", w, 0, 1);
+  r.nesterov = A::bool_field_or(o, "nesterov", w, false);
+  r.weight_decay = A::num_field(o, "weightDecay", w, 0, kBig);
+  r.decay_bn_and_bias = A::bool_field_or(o, "decayBnAndBias", w, false);
+  r.warmup_epochs = A::num_field_or(o, "warmupEpochs", w, 0, 1000000, 0.0);
+  r.seed = static_cast<uint64_t>(A::integer(A::required(o, "seed", w), "recipe.seed", 0, 1LL << 53));
+  r.threads = A::int_field_or(o, "threads", w, 0, A::kMaxThreads, 0);
+  Napi::Object sched = A::object(A::required(o, "schedule", w), "recipe.schedule");
+  const std::string kind = A::str(A::required(sched, "kind", "recipe.schedule"), "recipe.schedule.kind", 16);
   if (kind == "constant") {
     r.schedule = dsx::Schedule::Constant;
   } else if (kind == "cosine") {
     r.schedule = dsx::Schedule::Cosine;
   } else if (kind == "step") {
     r.schedule = dsx::Schedule::Step;
-    Napi::Value mv = net_field(sched, "milestones");
-    if (!mv.IsArray()) throw Napi::TypeError::New(o.Env(), "schedule.milestones must be an array");
+    Napi::Value mv = A::required(sched, "milestones", "recipe.schedule");
+    if (!mv.IsArray()) A::type_error("recipe.schedule.milestones must be an array");
     Napi::Array ms = mv.As<Napi::Array>();
-    for (uint32_t i = 0; i < ms.Length(); ++i) r.milestones.push_back(ms.Get(i).As<Napi::Number>().DoubleValue());
-    r.gamma = net_num(sched, "gamma");
+    if (ms.Length() > 10000) A::range_error("recipe.schedule.milestones has more than 10000 entries");
+    for (uint32_t i = 0; i < ms.Length(); ++i)
+      r.milestones.push_back(A::number(ms.Get(i), "recipe.schedule.milestones[" + std::to_string(i) + "]", 0, 1000000));
+    r.gamma = A::num_field(sched, "gamma", "recipe.schedule", 0, kBig);
   } else {
-    throw Napi::TypeError::New(o.Env(), "schedule.kind must be constant, cosine or step, got '" + kind + "'");
+    A::range_error("recipe.schedule.kind must be constant, cosine or step, got '" + kind.substr(0, 40) + "'");
   }
   Napi::Value av = o.Get("augment");
-  if (av.IsObject()) {
-    Napi::Object a = av.As<Napi::Object>();
-    r.crop_padding = net_int_or(a, "cropPadding", 0);
-    r.flip = net_bool_or(a, "flip", false);
-    if (a.Get("resizedCropScale").IsNumber()) r.resized_crop_scale = net_num(a, "resizedCropScale");
+  if (!av.IsUndefined() && !av.IsNull()) {
+    Napi::Object a = A::object(av, "recipe.augment");
+    r.crop_padding = A::int_field_or(a, "cropPadding", "recipe.augment", 0, 128, 0);
+    r.flip = A::bool_field_or(a, "flip", "recipe.augment", false);
+    r.resized_crop_scale = A::num_field_or(a, "resizedCropScale", "recipe.augment", 0, 1, 0);
   }
   return r;
 }
@@ -722,34 +690,56 @@ struct NetData {
 };
 
 void net_parse_data(const Napi::Value& value, const char* what, NetData& d) {
-  Napi::Object o = net_obj(value, what);
-  Napi::Env env = o.Env();
   const std::string w(what);
-  Napi::Value iv = net_field(o, "images"), lv = net_field(o, "labels");
-  if (!iv.IsTypedArray() || iv.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    throw Napi::TypeError::New(env, w + ".images must be a Uint8Array");
-  if (!lv.IsTypedArray() || lv.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-    throw Napi::TypeError::New(env, w + ".labels must be a Uint8Array");
-  Napi::Uint8Array images = iv.As<Napi::Uint8Array>(), labels = lv.As<Napi::Uint8Array>();
-  const dsx::TensorShape shape = net_shape(net_field(o, "shape"), (w + ".shape").c_str());
-  d.view.count = net_int(o, "count");
+  Napi::Object o = A::object(value, w);
+  Napi::Uint8Array images = A::u8(A::required(o, "images", w), w + ".images");
+  Napi::Uint8Array labels = A::u8(A::required(o, "labels", w), w + ".labels");
+  const dsx::TensorShape shape = net_shape(A::required(o, "shape", w), w + ".shape");
+  d.view.count = A::int_field(o, "count", w, 0, 0x7fffffff);
   d.view.C = shape[0];
   d.view.H = shape[1];
   d.view.W = shape[2];
-  const size_t need = static_cast<size_t>(d.view.count) * shape[0] * shape[1] * shape[2];
-  if (d.view.count < 0 || images.ElementLength() < need || labels.ElementLength() < static_cast<size_t>(d.view.count))
-    throw Napi::RangeError::New(env, w + ": images/labels are shorter than count x shape");
+  // the bytes already exist on the JS side, so no allocation cap: only an overflow-safe product
+  const size_t need = A::elements({d.view.count, shape[0], shape[1], shape[2]}, w + ": count x shape", size_t(1) << 53);
+  if (images.ElementLength() < need || labels.ElementLength() < static_cast<size_t>(d.view.count))
+    A::range_error(w + ": images/labels are shorter than count x shape");
   for (const char* key : {"mean", "std"}) {
-    Napi::Value v = net_field(o, key);
-    if (!v.IsArray()) throw Napi::TypeError::New(env, w + "." + key + " must be an array");
+    Napi::Value v = A::required(o, key, w);
+    if (!v.IsArray()) A::type_error(w + "." + key + " must be an array");
     Napi::Array a = v.As<Napi::Array>();
-    auto& dst = std::string(key) == "mean" ? d.view.mean : d.view.std;
-    for (uint32_t i = 0; i < a.Length(); ++i) dst.push_back(a.Get(i).As<Napi::Number>().FloatValue());
+    if (a.Length() > 4096) A::range_error(w + "." + key + " has more than 4096 values");
+    const bool is_std = std::string(key) == "std";
+    auto& dst = is_std ? d.view.std : d.view.mean;
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      const std::string at = w + "." + key + "[" + std::to_string(i) + "]";
+      const double x = A::number(a.Get(i), at, is_std ? 1e-12 : -1e6, 1e6);
+      dst.push_back(static_cast<float>(x));
+    }
   }
   d.view.images = images.Data();
   d.view.labels = labels.Data();
   d.images = Napi::Persistent(images.As<Napi::Object>());
   d.labels = Napi::Persistent(labels.As<Napi::Object>());
+}
+
+// Labels index the logits: one past the class count would write outside them.
+void net_check_labels(const NetData& d, int classes, const char* what) {
+  for (int i = 0; i < d.view.count; ++i)
+    if (d.view.labels[i] >= classes)
+      A::range_error(std::string(what) + ".labels[" + std::to_string(i) + "] is " + std::to_string(d.view.labels[i]) +
+                     ", the model has " + std::to_string(classes) + " classes");
+}
+
+// The images must be the model's input shape, with a mean and std per channel.
+void net_check_shape(const NetData& d, const dsx::NetSpec& spec, const char* what) {
+  auto str = [](int c, int h, int w) {
+    return "[" + std::to_string(c) + "," + std::to_string(h) + "," + std::to_string(w) + "]";
+  };
+  if (d.view.C != spec.input[0] || d.view.H != spec.input[1] || d.view.W != spec.input[2])
+    A::range_error(std::string(what) + " data images are " + str(d.view.C, d.view.H, d.view.W) +
+                   " but the model expects " + str(spec.input[0], spec.input[1], spec.input[2]));
+  if (d.view.mean.size() != static_cast<size_t>(d.view.C) || d.view.std.size() != static_cast<size_t>(d.view.C))
+    A::range_error(std::string(what) + ".mean and .std must have one value per channel (" + std::to_string(d.view.C) + ")");
 }
 
 // "cpu" | "cuda" | "cuda:N" | "auto" -> a backend; throws std::runtime_error with the reason.
@@ -788,23 +778,54 @@ Napi::Float32Array net_float_array(Napi::Env env, const std::vector<float>& v) {
   return a;
 }
 
+// What train() was given, parsed and checked before the worker exists: a progress worker
+// whose constructor throws leaves its thread-safe function's finalizer pointing at freed
+// memory (node-addon-api aborts the function in the destructor and finalizes later).
+struct NetTrainArgs {
+  dsx::NetSpec spec;
+  dsx::Recipe recipe;
+  NetData train, test;
+  std::string device;
+  dsx::TrainOptions options;
+  Napi::FunctionReference on_progress;
+};
+
+void net_parse_train(const Napi::CallbackInfo& info, NetTrainArgs& a) {
+  a.spec = net_parse_spec(info[0]);
+  a.recipe = net_parse_recipe(info[1]);
+  net_parse_data(info[2], "train", a.train);
+  net_parse_data(info[3], "test", a.test);
+  for (auto [d, what] : {std::pair<NetData*, const char*>{&a.train, "train"}, {&a.test, "test"}}) {
+    net_check_shape(*d, a.spec, what);
+    net_check_labels(*d, a.spec.classes, what);
+  }
+  if (a.train.view.count < 1) A::range_error("train: count must be >= 1");
+  if (a.recipe.crop_padding >= std::min(a.train.view.H, a.train.view.W))
+    A::range_error("recipe.augment.cropPadding must be smaller than the images");
+  Napi::Object opt = info[4].IsUndefined() ? Napi::Object::New(info.Env()) : A::object(info[4], "options");
+  a.device = A::device_field_or(opt, "device", "options", "auto");
+  a.options.keep_state = A::bool_field_or(opt, "keepState", "options", false);
+  a.options.eval_last_only = A::bool_field_or(opt, "evalLastOnly", "options", false);
+  if (info[5].IsFunction())
+    a.on_progress = Napi::Persistent(info[5].As<Napi::Function>());
+  else if (!info[5].IsUndefined() && !info[5].IsNull())
+    A::type_error("onProgress must be a function");
+}
+
 // A queue worker, not the coalescing AsyncProgressWorker: every report the trainer sends (at
 // most ~4 a second plus one per epoch end) reaches JS, even when the main thread is busy.
 class NetTrainWorker : public Napi::AsyncProgressQueueWorker<dsx::Progress> {
  public:
-  NetTrainWorker(Napi::Env env, const Napi::CallbackInfo& info)
+  NetTrainWorker(Napi::Env env, NetTrainArgs&& a)
       : Napi::AsyncProgressQueueWorker<dsx::Progress>(env, "dsxplore.train"),
-        deferred_(Napi::Promise::Deferred::New(env)) {
-    spec_ = net_parse_spec(info[0]);
-    recipe_ = net_parse_recipe(info[1]);
-    net_parse_data(info[2], "train", train_);
-    net_parse_data(info[3], "test", test_);
-    Napi::Object opt = info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(env);
-    device_ = net_str_or(opt, "device", "auto");
-    options_.keep_state = net_bool_or(opt, "keepState", false);
-    options_.eval_last_only = net_bool_or(opt, "evalLastOnly", false);
-    if (info[5].IsFunction()) on_progress_ = Napi::Persistent(info[5].As<Napi::Function>());
-  }
+        deferred_(Napi::Promise::Deferred::New(env)),
+        spec_(std::move(a.spec)),
+        recipe_(a.recipe),
+        train_(std::move(a.train)),
+        test_(std::move(a.test)),
+        device_(std::move(a.device)),
+        options_(a.options),
+        on_progress_(std::move(a.on_progress)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
@@ -875,7 +896,9 @@ class NetTrainWorker : public Napi::AsyncProgressQueueWorker<dsx::Progress> {
 };
 
 Napi::Value NetTrain(const Napi::CallbackInfo& info) {
-  auto* w = new NetTrainWorker(info.Env(), info);  // parse errors throw before Queue
+  NetTrainArgs args;
+  net_parse_train(info, args);  // parse errors throw here, before any worker exists
+  auto* w = new NetTrainWorker(info.Env(), std::move(args));
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
@@ -886,16 +909,19 @@ class NetEvaluateWorker : public Napi::AsyncWorker {
   NetEvaluateWorker(Napi::Env env, const Napi::CallbackInfo& info)
       : Napi::AsyncWorker(env, "dsxplore.evaluate"), deferred_(Napi::Promise::Deferred::New(env)) {
     spec_ = net_parse_spec(info[0]);
-    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throw Napi::TypeError::New(env, "state must be a Float32Array");
-    Napi::Float32Array st = info[1].As<Napi::Float32Array>();
-    state_.assign(st.Data(), st.Data() + st.ElementLength());
+    Napi::Float32Array st = A::f32(info[1], "state");
     net_parse_data(info[2], "data", data_);
-    Napi::Object opt = info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
-    device_ = net_str_or(opt, "device", "auto");
-    threads_ = net_int_or(opt, "threads", 0);
-    batch_ = net_int_or(opt, "batchSize", 256);
-    if (batch_ < 1) throw Napi::RangeError::New(env, "batchSize must be >= 1");
+    net_check_shape(data_, spec_, "data");
+    net_check_labels(data_, spec_.classes, "data");
+    Napi::Object opt = info[3].IsUndefined() ? Napi::Object::New(env) : A::object(info[3], "options");
+    device_ = A::device_field_or(opt, "device", "options", "auto");
+    threads_ = A::int_field_or(opt, "threads", "options", 0, A::kMaxThreads, 0);
+    batch_ = A::int_field_or(opt, "batchSize", "options", 1, 65536, 256);
+    // checked here, before the copy, against the plan (which the worker builds again)
+    const size_t need = dsx::plan_net(spec_).state_size();
+    if (st.ElementLength() != need)
+      A::range_error("state has " + std::to_string(st.ElementLength()) + " values but this model needs " + std::to_string(need));
+    state_.assign(st.Data(), st.Data() + st.ElementLength());
   }
   Napi::Promise promise() { return deferred_.Promise(); }
 
@@ -943,11 +969,11 @@ Napi::Value NetEvaluate(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NetParamCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(net_plan(info.Env(), info[0]).params));
+  return Napi::Number::New(info.Env(), static_cast<double>(net_plan(info[0]).params));
 }
 
 Napi::Value NetStateSize(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(net_plan(info.Env(), info[0]).state_size()));
+  return Napi::Number::New(info.Env(), static_cast<double>(net_plan(info[0]).state_size()));
 }
 
 Napi::Object net_layout_object(Napi::Env env, const dsx::NetPlan& plan) {
@@ -971,61 +997,60 @@ Napi::Object net_layout_object(Napi::Env env, const dsx::NetPlan& plan) {
 }
 
 Napi::Value NetStateLayout(const Napi::CallbackInfo& info) {
-  return net_layout_object(info.Env(), net_plan(info.Env(), info[0]));
+  return net_layout_object(info.Env(), net_plan(info[0]));
 }
 
-// Synchronous and for small inputs only (tests): options {device, threads, seed, state?}.
+// Synchronous and for small inputs only (tests): options {device, threads, seed, state?, train?}.
 Napi::Value NetDebug(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   dsx::NetSpec spec = net_parse_spec(info[0]);
-  Napi::Object opt = net_obj(info[1], "options");
-  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(env, "images must be a Float32Array (already normalised)");
-  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(env, "labels must be an Int32Array");
-  Napi::Float32Array images = info[2].As<Napi::Float32Array>();
-  Napi::Int32Array labels = info[3].As<Napi::Int32Array>();
-  const int n = static_cast<int>(labels.ElementLength());
-  try {
-    auto backend = net_make_backend(net_str_or(opt, "device", "cpu"), net_int_or(opt, "threads", 0));
-    dsx::Net net(spec, *backend, std::max(n, 1));
-    const size_t chw = static_cast<size_t>(spec.input[0]) * spec.input[1] * spec.input[2];
-    if (n < 1 || images.ElementLength() != chw * n)
-      throw std::runtime_error("images must hold labels.length x C x H x W values");
-    for (int i = 0; i < n; ++i)
-      if (labels[i] < 0 || labels[i] >= spec.classes) throw std::runtime_error("label out of range");
-    Napi::Value sv = opt.Get("state");
-    if (sv.IsTypedArray()) {
-      Napi::Float32Array st = sv.As<Napi::Float32Array>();
-      if (st.ElementLength() != net.plan().state_size()) throw std::runtime_error("state has the wrong size");
-      net.set_state(st.Data());
-    } else {
-      net.init(static_cast<uint64_t>(opt.Get("seed").IsNumber() ? opt.Get("seed").As<Napi::Number>().Int64Value() : 0));
-    }
-    backend->upload(net.input(), images.Data(), chw * n * sizeof(float));
-    backend->upload(net.labels(), labels.Data(), n * sizeof(int32_t));
-    const bool train = net_bool_or(opt, "train", true);
-    net.forward(n, train);
-    double loss = 0;
-    int correct = 0;
-    if (train)
-      net.backward(n, &loss, &correct);
-    else
-      net.eval_loss(n, &loss, &correct);
-    std::vector<float> state(net.plan().state_size()), grads(net.plan().params);
-    net.get_state(state.data());  // after a train forward: running stats updated once
-    if (train && !grads.empty()) backend->download(grads.data(), net.grads(), grads.size() * sizeof(float));
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("loss", loss / n);
-    r.Set("correct", correct);
-    r.Set("device", backend->name());
-    r.Set("state", net_float_array(env, state));
-    if (train) r.Set("grads", net_float_array(env, grads));
-    r.Set("layout", net_layout_object(env, net.plan()));
-    return r;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  Napi::Object opt = A::object(info[1], "options");
+  Napi::Float32Array images = A::f32(info[2], "images (already normalised)");
+  Napi::Int32Array labels = A::i32(info[3], "labels");
+  const size_t n_labels = labels.ElementLength();
+  if (n_labels < 1 || n_labels > 65536) A::range_error("labels must hold 1..65536 values");
+  const int n = static_cast<int>(n_labels);
+  const size_t chw = A::elements({spec.input[0], spec.input[1], spec.input[2]}, "spec.inputShape");
+  if (images.ElementLength() != A::elements({n, spec.input[0], spec.input[1], spec.input[2]}, "images"))
+    A::range_error("images must hold labels.length x C x H x W values");
+  for (int i = 0; i < n; ++i)
+    if (labels[i] < 0 || labels[i] >= spec.classes) A::range_error("labels[" + std::to_string(i) + "] is out of range");
+  const std::string device = A::device_field_or(opt, "device", "options", "cpu");
+  const int threads = A::int_field_or(opt, "threads", "options", 0, A::kMaxThreads, 0);
+  const bool train = A::bool_field_or(opt, "train", "options", true);
+  Napi::Value sv = opt.Get("state");
+  const bool has_state = !sv.IsUndefined() && !sv.IsNull();
+  Napi::Float32Array st = has_state ? A::f32(sv, "options.state") : Napi::Float32Array();
+  const uint64_t seed = A::present(opt, "seed") ? static_cast<uint64_t>(A::integer(opt.Get("seed"), "options.seed", 0, 1LL << 53)) : 0;
+  const size_t state_size = dsx::plan_net(spec).state_size();
+  if (has_state && st.ElementLength() != state_size)
+    A::range_error("options.state has " + std::to_string(st.ElementLength()) + " values, the model needs " + std::to_string(state_size));
+  auto backend = net_make_backend(device, threads);
+  dsx::Net net(spec, *backend, n);
+  if (has_state)
+    net.set_state(st.Data());
+  else
+    net.init(seed);
+  backend->upload(net.input(), images.Data(), chw * n * sizeof(float));
+  backend->upload(net.labels(), labels.Data(), n * sizeof(int32_t));
+  net.forward(n, train);
+  double loss = 0;
+  int correct = 0;
+  if (train)
+    net.backward(n, &loss, &correct);
+  else
+    net.eval_loss(n, &loss, &correct);
+  std::vector<float> state(net.plan().state_size()), grads(net.plan().params);
+  net.get_state(state.data());  // after a train forward: running stats updated once
+  if (train && !grads.empty()) backend->download(grads.data(), net.grads(), grads.size() * sizeof(float));
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("loss", loss / n);
+  r.Set("correct", correct);
+  r.Set("device", backend->name());
+  r.Set("state", net_float_array(env, state));
+  if (train) r.Set("grads", net_float_array(env, grads));
+  r.Set("layout", net_layout_object(env, net.plan()));
+  return r;
 }
 
 
@@ -1068,22 +1093,22 @@ std::unique_ptr<dsx::Backend> dsx_addon::make_backend(const std::string& d, int 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   // OPS exports
-  exports.Set("sccForward", Napi::Function::New(env, OpsSccForward, "sccForward"));
-  exports.Set("sccBackward", Napi::Function::New(env, OpsSccBackward, "sccBackward"));
-  exports.Set("runOp", Napi::Function::New(env, OpsRunOp, "runOp"));
-  exports.Set("opsSetThreads", Napi::Function::New(env, OpsSetThreads, "opsSetThreads"));
-  exports.Set("opsBench", Napi::Function::New(env, OpsBench, "opsBench"));
-  exports.Set("opsInfo", Napi::Function::New(env, OpsInfo, "opsInfo"));
+  exports.Set("sccForward", Napi::Function::New(env, A::guarded<OpsSccForward>, "sccForward"));
+  exports.Set("sccBackward", Napi::Function::New(env, A::guarded<OpsSccBackward>, "sccBackward"));
+  exports.Set("runOp", Napi::Function::New(env, A::guarded<OpsRunOp>, "runOp"));
+  exports.Set("opsSetThreads", Napi::Function::New(env, A::guarded<OpsSetThreads>, "opsSetThreads"));
+  exports.Set("opsBench", Napi::Function::New(env, A::guarded<OpsBench>, "opsBench"));
+  exports.Set("opsInfo", Napi::Function::New(env, A::guarded<OpsInfo>, "opsInfo"));
   // NET exports
-  exports.Set("train", Napi::Function::New(env, NetTrain, "train"));
-  exports.Set("evaluate", Napi::Function::New(env, NetEvaluate, "evaluate"));
-  exports.Set("paramCount", Napi::Function::New(env, NetParamCount, "paramCount"));
-  exports.Set("stateSize", Napi::Function::New(env, NetStateSize, "stateSize"));
-  exports.Set("stateLayout", Napi::Function::New(env, NetStateLayout, "stateLayout"));
-  exports.Set("netDebug", Napi::Function::New(env, NetDebug, "netDebug"));
+  exports.Set("train", Napi::Function::New(env, A::guarded<NetTrain>, "train"));
+  exports.Set("evaluate", Napi::Function::New(env, A::guarded<NetEvaluate>, "evaluate"));
+  exports.Set("paramCount", Napi::Function::New(env, A::guarded<NetParamCount>, "paramCount"));
+  exports.Set("stateSize", Napi::Function::New(env, A::guarded<NetStateSize>, "stateSize"));
+  exports.Set("stateLayout", Napi::Function::New(env, A::guarded<NetStateLayout>, "stateLayout"));
+  exports.Set("netDebug", Napi::Function::New(env, A::guarded<NetDebug>, "netDebug"));
   dsx_addon::register_infer(env, exports);  // INFER exports (addon_infer.cc)
   // DOCTOR exports
-  exports.Set("buildInfo", Napi::Function::New(env, DoctorBuildInfo, "buildInfo"));
+  exports.Set("buildInfo", Napi::Function::New(env, A::guarded<DoctorBuildInfo>, "buildInfo"));
   dsx::register_mapped_file(env, exports);  // mapped_file.cc: mapFile
   return exports;
 }

@@ -8,96 +8,90 @@
 #include <vector>
 
 #include "addon_net.h"
+#include "args.h"
 #include "net/infer.h"
 
 namespace {
 
-int opt_int(const Napi::Object& o, const char* key, int dflt) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().Int32Value() : dflt;
-}
-std::string opt_str(const Napi::Object& o, const char* key, const char* dflt) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : dflt;
-}
-Napi::Object opt_obj(const Napi::CallbackInfo& info, size_t i) {
-  return info[i].IsObject() ? info[i].As<Napi::Object>() : Napi::Object::New(info.Env());
-}
-// state (a Float32Array) copied, or empty when absent
-std::vector<float> opt_state(const Napi::Object& o) {
-  Napi::Value v = o.Get("state");
-  if (v.IsUndefined() || v.IsNull()) return {};
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(o.Env(), "state must be a Float32Array");
-  Napi::Float32Array a = v.As<Napi::Float32Array>();
-  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
-}
-void load_state(dsx::Net& net, const std::vector<float>& state, int64_t seed) {
-  if (state.empty()) {
-    net.init(static_cast<uint64_t>(seed));
-    return;
+namespace A = dsx::args;
+
+// The options both exports take, read with the addon's one family of argument readers
+// before anything is built or any worker exists (a worker whose constructor throws leaves
+// node-addon-api with a dangling finaliser).
+struct InferOptions {
+  std::string device = "cpu";
+  int threads = 0, batch = 1, warmup = 5, reps = 20;
+  uint64_t seed = 0;
+  std::vector<float> state;  // empty: initialise from seed
+};
+
+InferOptions parse_options(const Napi::Value& v, const dsx::NetSpec& spec) {
+  InferOptions o;
+  if (v.IsUndefined() || v.IsNull()) return o;
+  Napi::Object opt = A::object(v, "options");
+  o.device = A::device_field_or(opt, "device", "options", "cpu");
+  o.threads = A::int_field_or(opt, "threads", "options", 0, A::kMaxThreads, 0);
+  o.batch = A::int_field_or(opt, "batch", "options", 1, 65536, 1);
+  o.warmup = A::int_field_or(opt, "warmup", "options", 0, 1000000, 5);
+  o.reps = A::int_field_or(opt, "reps", "options", 1, 1000000, 20);
+  if (A::present(opt, "seed")) o.seed = static_cast<uint64_t>(A::integer(opt.Get("seed"), "options.seed", 0, 1LL << 53));
+  Napi::Value sv = opt.Get("state");
+  if (!sv.IsUndefined() && !sv.IsNull()) {
+    Napi::Float32Array st = A::f32(sv, "options.state");
+    const size_t need = dsx::plan_net(spec).state_size();
+    if (st.ElementLength() != need)
+      A::range_error("options.state has " + std::to_string(st.ElementLength()) + " values, the model needs " + std::to_string(need));
+    o.state.assign(st.Data(), st.Data() + st.ElementLength());
   }
-  if (state.size() != net.plan().state_size())
-    throw std::runtime_error("state has " + std::to_string(state.size()) + " values but this model needs " +
-                             std::to_string(net.plan().state_size()));
-  net.set_state(state.data());
+  return o;
+}
+
+void load_state(dsx::Net& net, const InferOptions& o) {
+  if (o.state.empty())
+    net.init(o.seed);
+  else
+    net.set_state(o.state.data());
 }
 
 Napi::Value NetForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   dsx::NetSpec spec = dsx_addon::parse_spec(info[0]);
-  Napi::Object opt = opt_obj(info, 1);
-  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw Napi::TypeError::New(env, "images must be a Float32Array (already normalised)");
-  Napi::Float32Array images = info[2].As<Napi::Float32Array>();
-  std::vector<float> state = opt_state(opt);
-  const size_t chw = static_cast<size_t>(spec.input[0]) * spec.input[1] * spec.input[2];
-  if (chw == 0 || images.ElementLength() == 0 || images.ElementLength() % chw != 0)
-    throw Napi::RangeError::New(env, "images must hold n x C x H x W values");
+  const InferOptions o = parse_options(info[1], spec);
+  Napi::Float32Array images = A::f32(info[2], "images (already normalised)");
+  const size_t chw = A::elements({spec.input[0], spec.input[1], spec.input[2]}, "spec.inputShape");
+  if (images.ElementLength() == 0 || images.ElementLength() % chw != 0 || images.ElementLength() / chw > 65536)
+    A::range_error("images must hold n x C x H x W values, n in 1..65536");
   const int n = static_cast<int>(images.ElementLength() / chw);
-  try {
-    auto backend = dsx_addon::make_backend(opt_str(opt, "device", "cpu"), opt_int(opt, "threads", 0));
-    dsx::Net net(spec, *backend, n);
-    load_state(net, state, opt.Get("seed").IsNumber() ? opt.Get("seed").As<Napi::Number>().Int64Value() : 0);
-    std::vector<float> logits = dsx::forward_logits(net, images.Data(), n);
-    Napi::Float32Array out = Napi::Float32Array::New(env, logits.size());
-    std::copy(logits.begin(), logits.end(), out.Data());
-    return out;
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+  auto backend = dsx_addon::make_backend(o.device, o.threads);
+  dsx::Net net(spec, *backend, n);
+  load_state(net, o);
+  std::vector<float> logits = dsx::forward_logits(net, images.Data(), n);
+  Napi::Float32Array out = Napi::Float32Array::New(env, logits.size());
+  std::copy(logits.begin(), logits.end(), out.Data());
+  return out;
 }
 
 class NetLatencyWorker : public Napi::AsyncWorker {
  public:
-  NetLatencyWorker(Napi::Env env, const Napi::CallbackInfo& info)
-      : Napi::AsyncWorker(env, "dsxplore.latency"), deferred_(Napi::Promise::Deferred::New(env)) {
-    spec_ = dsx_addon::parse_spec(info[0]);
-    Napi::Object opt = opt_obj(info, 1);
-    device_ = opt_str(opt, "device", "cpu");
-    threads_ = opt_int(opt, "threads", 0);
-    batch_ = opt_int(opt, "batch", 1);
-    warmup_ = opt_int(opt, "warmup", 5);
-    reps_ = opt_int(opt, "reps", 20);
-    seed_ = opt_int(opt, "seed", 0);
-    state_ = opt_state(opt);
-    if (batch_ < 1 || warmup_ < 0 || reps_ < 1)
-      throw Napi::RangeError::New(env, "batch and reps must be >= 1, warmup >= 0");
-  }
+  NetLatencyWorker(Napi::Env env, dsx::NetSpec spec, InferOptions o)
+      : Napi::AsyncWorker(env, "dsxplore.latency"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        spec_(std::move(spec)),
+        o_(std::move(o)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override {
     try {
-      auto backend = dsx_addon::make_backend(device_, threads_);
-      dsx::Net net(spec_, *backend, batch_);
-      load_state(net, state_, seed_);
+      auto backend = dsx_addon::make_backend(o_.device, o_.threads);
+      dsx::Net net(spec_, *backend, o_.batch);
+      load_state(net, o_);
       // a deterministic, non-zero input: timings of all-zero inputs can flatter some kernels
       const auto& s = net.plan().spec;
-      std::vector<float> x(static_cast<size_t>(batch_) * s.input[0] * s.input[1] * s.input[2]);
+      std::vector<float> x(static_cast<size_t>(o_.batch) * s.input[0] * s.input[1] * s.input[2]);
       for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
       backend->upload(net.input(), x.data(), x.size() * sizeof(float));
-      run_ = dsx::time_forward(net, batch_, warmup_, reps_);
+      run_ = dsx::time_forward(net, o_.batch, o_.warmup, o_.reps);
       device_name_ = backend->name();
       threads_used_ = backend->threads();
     } catch (const std::exception& e) {
@@ -119,14 +113,16 @@ class NetLatencyWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   dsx::NetSpec spec_;
-  std::string device_, device_name_;
-  int threads_ = 0, threads_used_ = 0, batch_ = 1, warmup_ = 5, reps_ = 20, seed_ = 0;
-  std::vector<float> state_;
+  InferOptions o_;
+  std::string device_name_;
+  int threads_used_ = 0;
   dsx::LatencyRun run_;
 };
 
 Napi::Value NetLatency(const Napi::CallbackInfo& info) {
-  auto* w = new NetLatencyWorker(info.Env(), info);
+  dsx::NetSpec spec = dsx_addon::parse_spec(info[0]);
+  InferOptions o = parse_options(info[1], spec);  // parse errors throw here, before any worker exists
+  auto* w = new NetLatencyWorker(info.Env(), std::move(spec), std::move(o));
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
@@ -136,7 +132,7 @@ Napi::Value NetLatency(const Napi::CallbackInfo& info) {
 
 namespace dsx_addon {
 void register_infer(Napi::Env env, Napi::Object exports) {
-  exports.Set("netForward", Napi::Function::New(env, NetForward, "netForward"));
-  exports.Set("netLatency", Napi::Function::New(env, NetLatency, "netLatency"));
+  exports.Set("netForward", Napi::Function::New(env, A::guarded<NetForward>, "netForward"));
+  exports.Set("netLatency", Napi::Function::New(env, A::guarded<NetLatency>, "netLatency"));
 }
 }  // namespace dsx_addon

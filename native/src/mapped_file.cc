@@ -14,14 +14,15 @@
 #include <cstring>
 #include <string>
 
+#include "args.h"
+
 namespace dsx {
 namespace {
 
 Napi::Value MapFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsString())
-    throw Napi::TypeError::New(env, "mapFile(path): path must be a string");
-  const std::string path = info[0].As<Napi::String>().Utf8Value();
+  const std::string path = args::str(info[0], "mapFile(path): path");
+  if (path.empty() || path.find('\0') != std::string::npos) args::range_error("mapFile(path): path must be a file path without NUL bytes");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Napi::Error::New(env, path + ": " + std::strerror(errno));
   struct stat st {};
@@ -49,7 +50,7 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void register_mapped_file(Napi::Env env, Napi::Object exports) {
-  exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
+  exports.Set("mapFile", Napi::Function::New(env, args::guarded<MapFile>, "mapFile"));
 }
 
 }  // namespace dsx

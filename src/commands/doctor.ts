@@ -3,6 +3,7 @@
 // path and the version. Exits 1 (after printing the report) when the addon cannot load.
 import type { Command } from 'commander';
 import { AddonError } from '../errors.js';
+import { doctorFlagsSchema, parseFlags } from '../config/flags.js';
 import { collectDoctorReport, formatDoctorReport } from '../engine/doctor.js';
 
 export function registerDoctor(program: Command): void {
@@ -14,7 +15,8 @@ export function registerDoctor(program: Command): void {
       'after',
       '\nExit code 0 when the native engine loads (with or without a GPU), 1 when it does not.',
     )
-    .action((flags: { json?: boolean }) => {
+    .action((raw: unknown) => {
+      const flags = parseFlags(doctorFlagsSchema, raw);
       const report = collectDoctorReport();
       process.stdout.write(
         flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report),

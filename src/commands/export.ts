@@ -1,6 +1,8 @@
 // `dsxplore export`: a trained model (a finished trial's weights in the store, or a
 // checkpoint file) as an ONNX graph a deployment runtime can run.
 import { Command, Option } from 'commander';
+import type { z } from 'zod';
+import { exportFlagsSchema, parseFlags } from '../config/flags.js';
 import { UsageError } from '../errors.js';
 import { countTotals } from '../cost/index.js';
 import type { Checkpoint } from '../engine/checkpoint.js';
@@ -9,16 +11,7 @@ import { OPSET } from '../deploy/onnx.js';
 import { checkOutputDir, fileCheckpoint, trialCheckpoint } from '../deploy/weights.js';
 import { openStoreForReading, storeUrl } from '../store/index.js';
 
-interface ExportFlags {
-  trial?: string;
-  load?: string;
-  format: 'onnx';
-  out: string;
-  foldBn: boolean;
-  db?: string;
-  store?: string;
-  json?: boolean;
-}
+type ExportFlags = z.output<typeof exportFlagsSchema>;
 
 const HELP = `
 The graph takes pixels in [0,1] at the training resolution (NCHW float32, dynamic batch;
@@ -37,7 +30,6 @@ async function loadSource(flags: ExportFlags): Promise<{ checkpoint: Checkpoint;
     throw new UsageError('give exactly one of --trial ID (weights in the store) or --load FILE (a checkpoint file)');
   }
   if (flags.load !== undefined) return { checkpoint: fileCheckpoint(flags.load), source: flags.load };
-  if (!/^[1-9][0-9]*$/.test(flags.trial!)) throw new UsageError(`--trial must be a trial id (an integer >= 1), not '${flags.trial}'`);
   const store = await openStoreForReading(storeUrl(flags));
   try {
     const { trial, checkpoint } = await trialCheckpoint(store, Number(flags.trial));
@@ -47,7 +39,8 @@ async function loadSource(flags: ExportFlags): Promise<{ checkpoint: Checkpoint;
   }
 }
 
-export async function runExport(flags: ExportFlags): Promise<void> {
+export async function runExport(raw: unknown): Promise<void> {
+  const flags: ExportFlags = parseFlags(exportFlagsSchema, raw);
   checkOutputDir(flags.out, '--out');
   const { checkpoint, source } = await loadSource(flags);
   const { spec, dataset } = checkpoint.header;
@@ -104,5 +97,5 @@ export function registerExport(program: Command): void {
     .option('--store <url>', 'results store: sqlite:PATH or postgres://user@host/db (default: $DSXPLORE_STORE, else --db)')
     .option('--json', 'print one JSON object')
     .addHelpText('after', HELP)
-    .action(async (flags: ExportFlags) => runExport(flags));
+    .action(async (flags: unknown) => runExport(flags));
 }

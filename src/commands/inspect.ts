@@ -3,7 +3,7 @@
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 import { countCost, type LayerCost } from '../cost/index.js';
-import { UsageError } from '../errors.js';
+import { inspectFlagsSchema, parseFlags } from '../config/flags.js';
 import {
   baselineVariant,
   buildModel,
@@ -19,7 +19,6 @@ import {
   type Stem,
   type VariantChoice,
 } from '../models/index.js';
-import { parseStem } from './stem-flag.js';
 
 const HELP = `
 Variants (README.md, section Variants): ${VARIANT_FORMS.join(', ')}.
@@ -36,23 +35,8 @@ Examples:
   dsxplore inspect --model vgg16 --in-channels 1 --classes 10 --json
   dsxplore inspect --model resnet50 --stem imagenet --input-size 224 --classes 1000`;
 
-interface InspectFlags {
-  model: string;
-  variant?: string;
-  inChannels: string;
-  inputSize: string;
-  classes: string;
-  stem?: string;
-  json?: boolean;
-}
-
-function intFlag(flag: string, raw: string): number {
-  const n = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
-    throw new UsageError(`${flag} must be a positive integer, got "${raw}"`);
-  }
-  return n;
-}
+type InspectFlags = ReturnType<typeof parseInspectFlags>;
+const parseInspectFlags = (raw: unknown) => parseFlags(inspectFlagsSchema, raw);
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 const ratio = (a: number, b: number): string => (b === 0 ? 'n/a' : `${(a / b).toPrecision(3)}x`);
@@ -106,16 +90,7 @@ export interface InspectResult {
 }
 
 export function inspectModel(flags: InspectFlags): InspectResult {
-  const models = listModels();
-  if (!models.includes(flags.model)) {
-    throw new UsageError(`unknown model "${flags.model}"; models: ${models.join(', ')}`);
-  }
-  const opts = {
-    inChannels: intFlag('--in-channels', flags.inChannels),
-    inputSize: intFlag('--input-size', flags.inputSize),
-    classes: intFlag('--classes', flags.classes),
-    stem: parseStem(flags.stem),
-  };
+  const opts = { inChannels: flags.inChannels, inputSize: flags.inputSize, classes: flags.classes, stem: flags.stem };
   // "a;b;c" gives each slot its own variant, in slot order
   const choice: VariantChoice | VariantChoice[] =
     flags.variant === undefined
@@ -190,7 +165,8 @@ export function registerInspect(program: Command): void {
     .option('--stem <kind>', `the network's first layers: cifar (default) or imagenet (${imagenetStemModels().join(', ')})`)
     .option('--json', 'print one JSON object instead of a table')
     .addHelpText('after', HELP)
-    .action((flags: InspectFlags) => {
+    .action((raw: unknown) => {
+      const flags = parseInspectFlags(raw);
       const result = inspectModel(flags);
       process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : renderInspect(result));
     });

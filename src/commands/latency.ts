@@ -1,24 +1,14 @@
 // `dsxplore latency`: measured inference latency of one model/variant, on our engine and/or
 // ONNX Runtime on the exported graph, at the same thread count, side by side.
 import type { Command } from 'commander';
+import type { z } from 'zod';
+import { latencyFlagsSchema, parseFlags } from '../config/flags.js';
 import { UsageError } from '../errors.js';
 import { countTotals } from '../cost/index.js';
 import { baselineVariant, buildModel, formatVariant, listModels, parseVariant, VARIANT_FORMS, type VariantChoice } from '../models/index.js';
 import { machineDescription, measureLatency, RUNTIMES, type LatencyResult, type Runtime } from '../deploy/latency.js';
 
-interface LatencyFlags {
-  model: string;
-  variant?: string;
-  batch: string;
-  threads: string;
-  runtime: string;
-  warmup: string;
-  reps: string;
-  inChannels: string;
-  inputSize: string;
-  classes: string;
-  json?: boolean;
-}
+type LatencyFlags = z.output<typeof latencyFlagsSchema>;
 
 const HELP = `
 Latency is the median of --reps timed eval-mode forwards of one batch after --warmup
@@ -28,14 +18,6 @@ optimisations). Weights do not change the timing: the engine's seeded initialisa
 
 Example:
   dsxplore latency --model resnet20 --variant dw-scc:cg=2,co=0.5 --batch 1,64 --runtime native,onnxruntime`;
-
-function positive(flag: string, raw: string, min = 1): number {
-  const n = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`${flag} must be an integer >= ${min}, got "${raw}"`);
-  }
-  return n;
-}
 
 function list<T extends string>(flag: string, raw: string, allowed?: readonly T[]): T[] {
   const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
@@ -47,20 +29,18 @@ function list<T extends string>(flag: string, raw: string, allowed?: readonly T[
   return [...new Set(items)] as T[];
 }
 
-export async function runLatency(flags: LatencyFlags): Promise<LatencyResult[]> {
-  if (!listModels().includes(flags.model)) throw new UsageError(`unknown model "${flags.model}"; models: ${listModels().join(', ')}`);
+export async function runLatency(raw: unknown): Promise<LatencyResult[]> {
+  const flags: LatencyFlags = parseFlags(latencyFlagsSchema, raw);
   const variant: VariantChoice = flags.variant === undefined ? baselineVariant(flags.model) : parseVariant(flags.variant);
   const spec = buildModel(flags.model, {
     variants: variant,
-    inChannels: positive('--in-channels', flags.inChannels),
-    inputSize: positive('--input-size', flags.inputSize),
-    classes: positive('--classes', flags.classes),
+    inChannels: flags.inChannels,
+    inputSize: flags.inputSize,
+    classes: flags.classes,
   });
-  const batches = list('--batch', flags.batch).map((b) => positive('--batch', b));
+  const batches = flags.batch;
   const runtimes = list<Runtime>('--runtime', flags.runtime, RUNTIMES);
-  const threads = positive('--threads', flags.threads);
-  const warmup = positive('--warmup', flags.warmup, 0);
-  const reps = positive('--reps', flags.reps);
+  const { threads, warmup, reps } = flags;
   const machine = machineDescription();
   const cost = countTotals(spec);
   const label = `${flags.model} ${formatVariant(variant)}`;
@@ -104,7 +84,7 @@ export function registerLatency(program: Command): void {
     .option('--classes <k>', 'number of classes', '10')
     .option('--json', 'one JSON line per measurement')
     .addHelpText('after', HELP)
-    .action(async (flags: LatencyFlags) => {
+    .action(async (flags: unknown) => {
       await runLatency(flags);
     });
 }

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, Option } from 'commander';
 import { OBJECTIVES } from '../config/sweep.js';
+import { paretoExportFlagsSchema, paretoPlotFlagsSchema, parseFlags, reportFlagsSchema } from '../config/flags.js';
 import { UsageError } from '../errors.js';
 import { configuredObjectives, type Objective } from '../pareto/objectives.js';
 import { frontRows, toCsv, toJson } from '../report/export.js';
@@ -43,20 +44,9 @@ export async function resolveSweep(store: StoreReader, name?: string): Promise<S
   return [...sweeps].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id - b.id)).at(-1)!;
 }
 
-/** --objectives "accuracy,macs[,params]", else the sweep config's, else accuracy and MACs. */
-export function resolveObjectives(flag: string | undefined, sweep: SweepRow): Objective[] {
-  if (flag !== undefined) {
-    const list = flag.split(',').map((s) => s.trim()).filter(Boolean);
-    const bad = list.filter((o) => !(OBJECTIVES as readonly string[]).includes(o));
-    if (bad.length) throw new UsageError(`--objectives: unknown ${bad.join(', ')}; allowed values: ${OBJECTIVES.join(', ')}`);
-    if (new Set(list).size !== list.length) throw new UsageError('--objectives: an objective is repeated');
-    if (list.length > 3) throw new UsageError('--objectives: at most three, accuracy and up to two of macs, params, latency');
-    if (!list.includes('accuracy') || list.length < 2) {
-      throw new UsageError('--objectives: give accuracy and at least one cost, e.g. accuracy,macs or accuracy,macs,params');
-    }
-    return list as Objective[];
-  }
-  return configuredObjectives(sweep.config);
+/** --objectives (already parsed by src/config/flags.ts), else the sweep config's, else accuracy and MACs. */
+export function resolveObjectives(flag: Objective[] | undefined, sweep: SweepRow): Objective[] {
+  return flag ?? configuredObjectives(sweep.config);
 }
 
 function context(sweep: SweepRow): string {
@@ -75,7 +65,7 @@ interface Common {
 
 async function withSummary<T>(
   opts: Common,
-  objectivesFlag: string | undefined,
+  objectivesFlag: Objective[] | undefined,
   fn: (s: SweepSummary, sweep: SweepRow, trials: TrialRow[], store: SweepStore) => T,
 ): Promise<Awaited<T>> {
   const store = await openStoreForReading(storeUrl(opts));
@@ -165,7 +155,8 @@ written), the baselines against SCC, every candidate's mean and spread over seed
 and pruned runs, the machine, version and wall time, what determinism depends on, and the
 config inline.`,
     )
-    .action(async (opts: Common & { json?: boolean; format?: string; out?: string; notes?: string; objectives?: string }) => {
+    .action(async (raw: unknown) => {
+      const opts = parseFlags(reportFlagsSchema, raw);
       const format = opts.format ?? (opts.json ? 'json' : 'terminal');
       if (opts.json && format !== 'json') throw new UsageError(`--json and --format ${format} disagree; give one of them`);
       if (format === 'markdown' && !opts.out) {
@@ -196,7 +187,8 @@ Columns: label, hash, baseline, accuracy (mean over seeds), accuracy_std, seeds,
 macs, flops (= 2*macs), params, latency_ms (when the sweep measured latency), then slot_0..slot_N: each slot's setting, e.g.
 "dw-scc:cg=2,s=8,co=0.5". JSON gives the same rows with the slots as objects.${HOW}`,
     )
-    .action(async (opts: Common & { format: 'csv' | 'json'; objectives?: string; out?: string; weights?: string }) => {
+    .action(async (raw: unknown) => {
+      const opts = parseFlags(paretoExportFlagsSchema, raw);
       await withSummary(opts, opts.objectives, async (s, _sweep, _trials, store) => {
         // weights first: when they cannot all be written, nothing is
         const written = opts.weights !== undefined ? await writeFrontWeights(store, s.sweep, s.front, s.epochs, opts.weights) : [];
@@ -214,7 +206,8 @@ macs, flops (= 2*macs), params, latency_ms (when the sweep measured latency), th
     .addOption(sweepOpt())
     .addOption(dbOpt())
     .addOption(storeOpt())
-    .action(async (opts: Common & { out: string; x: 'macs' | 'latency' }) => {
+    .action(async (raw: unknown) => {
+      const opts = parseFlags(paretoPlotFlagsSchema, raw);
       await withSummary(opts, undefined, (s, sweep) => {
         if (opts.x === 'latency' && !s.latency) {
           throw new UsageError(`--x latency: sweep ${s.sweep} has no measured latency; sweep with "objectives": ["accuracy", "latency"]`);

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { Command, Option } from 'commander';
 import { parseServeOptions } from '../config/serve.js';
+import { parseFlags, serveFlagsSchema } from '../config/flags.js';
 import { UsageError } from '../errors.js';
 import { startServer } from '../serve/server.js';
 import { openStoreForReading, redactUrl, storeUrl } from '../store/index.js';
@@ -41,8 +42,9 @@ the sweep runs. The same JSON the page reads can be scripted against:
   GET /api/sweeps/NAME/trials/ID                one trial with its per-epoch metrics
 With a token, pass it as ?token=T or an "Authorization: Bearer T" header.`,
     )
-    .action(async (raw: { store?: string; db?: string; host: string; port: string; token?: string; open?: boolean }) => {
-      const opts = parseServeOptions({ host: raw.host, port: raw.port, token: raw.token, open: raw.open ?? false });
+    .action(async (rawFlags: unknown) => {
+      const raw = parseFlags(serveFlagsSchema, rawFlags);
+      const opts = parseServeOptions(raw);
       const url = storeUrl(raw);
       const store = await openStoreForReading(url, { readOnly: true });
       let server;

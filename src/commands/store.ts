@@ -2,6 +2,7 @@
 // PostgreSQL). Opening a store for writing migrates it too; this command does it on
 // purpose, before workers start, and says what it did.
 import type { Command } from 'commander';
+import { migrateFlagsSchema, parseFlags } from '../config/flags.js';
 import { openStoreUrl, storeUrl, SCHEMA_VERSION } from '../store/index.js';
 
 export async function migrateCommand(opts: { store?: string; db?: string; json?: boolean }): Promise<number> {
@@ -38,7 +39,7 @@ export function registerStore(program: Command): void {
     .option('--store <url>', 'sqlite:PATH or postgres://user:password@host:5432/db (default: $DSXPLORE_STORE, else --db)')
     .option('--db <path>', 'SQLite shorthand for --store sqlite:PATH')
     .option('--json', 'print one JSON object')
-    .action(async (opts: { store?: string; db?: string; json?: boolean }) => {
-      await migrateCommand(opts);
+    .action(async (raw: unknown) => {
+      await migrateCommand(parseFlags(migrateFlagsSchema, raw));
     });
 }

@@ -2,8 +2,8 @@
 // candidate the search proposes and recording results in the store as they finish.
 // Commander wiring and output only; the work is in src/sweep/runner.ts.
 import type { Command } from 'commander';
-import { z } from 'zod';
-import { UsageError } from '../errors.js';
+import type { z } from 'zod';
+import { parseFlags, sweepFlagsSchema } from '../config/flags.js';
 import { loadSweepConfig } from '../config/sweep.js';
 import { openStoreUrl, defaultDbPath, storeUrl, redactUrl } from '../store/index.js';
 import { runSweep, type SweepEvent, type SweepProgress, type SweepSummary } from '../sweep/index.js';
@@ -13,28 +13,7 @@ import { exitStopped, installStop } from './stopping.js';
 
 export const DEFAULT_MAX_CANDIDATES = 1000;
 
-const optionsSchema = z.object({
-  config: z.string({ error: '--config FILE is required (a .json or .yaml sweep config)' }).min(1),
-  db: z.string().min(1).optional(),
-  store: z.string().min(1).optional(),
-  enqueueOnly: z.boolean().optional(),
-  resume: z.boolean().optional(),
-  maxCandidates: z
-    .string()
-    .regex(/^\d+$/, { error: '--max-candidates must be a whole number >= 1' })
-    .transform(Number)
-    .refine((n) => n >= 1, { error: '--max-candidates must be a whole number >= 1' })
-    .optional(),
-  device: z
-    .string()
-    .regex(/^(auto|cpu|cuda|cuda:\d+)$/, { error: '--device must be auto, cpu, cuda or cuda:N' })
-    .default('auto'),
-  json: z.boolean().optional(),
-  dataDir: z.string().min(1).optional(),
-  drain: z.boolean().optional(),
-});
-
-type SweepFlags = z.input<typeof optionsSchema>;
+type SweepFlags = z.input<typeof sweepFlagsSchema>;
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
@@ -156,9 +135,7 @@ export function summaryText(s: SweepSummary, dbFlag: string): string {
 }
 
 export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
-  const parsed = optionsSchema.safeParse(flags);
-  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('\n'));
-  const o = parsed.data;
+  const o = parseFlags(sweepFlagsSchema, flags);
   const loaded = loadSweepConfig(o.config);
   const config = o.dataDir ? { ...loaded, dataset: { ...loaded.dataset, dataDir: o.dataDir } } : loaded;
   const url = storeUrl(o);
@@ -172,7 +149,7 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
     const summary = await runSweep({
       store,
       config,
-      device: o.device as DeviceRequest,
+      device: o.device,
       resume: o.resume ?? false,
       maxCandidates: o.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
       onEvent,

@@ -1,13 +1,16 @@
 // `dsxplore train` and `dsxplore evaluate`: train one model/variant on one dataset with the
 // native engine (live progress on a terminal, JSON lines when piped or with --json), save
 // the trained state with its spec, and reproduce the accuracy from a saved file.
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError, OutcomeError } from '../errors.js';
-import { recipeFromFlags, type RecipeFlags } from '../config/recipe.js';
+import type { z } from 'zod';
+import { recipeFromFlags } from '../config/recipe.js';
+import { evaluateFlagsSchema, parseFlags, trainFlagsSchema } from '../config/flags.js';
 import { datasetInfo, DATASET_FORMS, describeDatasets, parseDatasetRef, renameFields, withFieldNames, type Dataset } from '../data/index.js';
 import { DATASET_FLAGS, loadForCli } from './dataset-load.js';
-import { parseStem } from './stem-flag.js';
-import type { DeviceRequest, EpochMetrics, TrainProgress, TrainResult } from '../engine/types.js';
+import type { EpochMetrics, TrainProgress, TrainResult } from '../engine/types.js';
 import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint.js';
 import { countTotals } from '../cost/index.js';
 import { baselineVariant, buildModel, formatVariant, imagenetStemModels, listModels, parseVariant, specHash, STEMS, VARIANT_FORMS } from '../models/index.js';
@@ -38,55 +41,26 @@ Examples:
   dsxplore train --model resnet20 --dataset synthetic:size=16 --epochs 2 --save r20.dsx
   dsxplore evaluate --load r20.dsx`;
 
-interface TrainFlags extends RecipeFlags {
-  model: string;
-  variant?: string;
-  dataset: string;
-  dataDir?: string;
-  stem?: string;
-  inputSize?: string;
-  limitTrain?: string;
-  limitTest?: string;
-  validation?: string;
-  device: string;
-  save?: string;
-  json?: boolean;
-}
+type TrainFlags = z.output<typeof trainFlagsSchema>;
+type EvaluateFlags = z.output<typeof evaluateFlagsSchema>;
 
-interface EvaluateFlags {
-  load: string;
-  dataset?: string;
-  dataDir?: string;
-  limitTest?: string;
-  device: string;
-  threads?: string;
-  batchSize?: string;
-  json?: boolean;
-}
-
-function countFlag(flag: string, raw: string | undefined, allowFraction = false): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  const ok = raw.trim() !== '' && Number.isFinite(n) && n > 0 && (Number.isInteger(n) || (allowFraction && n < 1));
-  if (!ok) {
-    throw new UsageError(
-      `${flag} must be a positive integer${allowFraction ? ' or a fraction in (0,1)' : ''}, got "${raw}"`,
-    );
+/** Hours of training must not end in "cannot write": the folder is checked first. */
+function checkSaveFolder(file: string): void {
+  const folder = dirname(resolve(file));
+  let isDir = false;
+  try {
+    isDir = statSync(folder).isDirectory();
+  } catch {
+    /* missing: reported below */
   }
-  return n;
-}
-
-export function parseDevice(raw: string): DeviceRequest {
-  const d = raw.trim().toLowerCase();
-  if (d === 'auto' || d === 'cpu' || d === 'cuda' || /^cuda:\d+$/.test(d)) return d as DeviceRequest;
-  throw new UsageError(`--device must be auto, cpu, cuda or cuda:N, got "${raw}"`);
+  if (!isDir) throw new UsageError(`--save: the folder ${folder} does not exist`);
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 const si = (n: number) =>
   n >= 1e9 ? `${(n / 1e9).toFixed(2)}G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}K` : String(n);
 
-function checkFits(data: Dataset, shape: [number, number, number], classes: number, what: string): void {
+function checkFits(data: Pick<Dataset, 'name' | 'shape' | 'classes'>, shape: [number, number, number], classes: number, what: string): void {
   if (data.shape.join('x') !== shape.join('x') || data.classes !== classes) {
     throw new UsageError(
       `${what}: the model expects ${shape.join('x')} images and ${classes} classes, ` +
@@ -95,27 +69,26 @@ function checkFits(data: Dataset, shape: [number, number, number], classes: numb
   }
 }
 
-async function runTrain(flags: TrainFlags): Promise<void> {
+async function runTrain(raw: unknown): Promise<void> {
   // everything the user typed is checked before any data is read or any thread started
-  const inputSize = countFlag('--input-size', flags.inputSize);
-  const ref = withFieldNames(DATASET_FLAGS, () => parseDatasetRef(flags.dataset, { inputSize }));
+  const flags: TrainFlags = parseFlags(trainFlagsSchema, raw);
+  const ref = withFieldNames(DATASET_FLAGS, () => parseDatasetRef(flags.dataset, { inputSize: flags.inputSize }));
   const info = withFieldNames(DATASET_FLAGS, () => datasetInfo(ref));
-  const stem = parseStem(flags.stem);
   if (info.shape[1] !== info.shape[2]) throw new UsageError(`dataset ${flags.dataset}: models need square images`);
-  const recipe = recipeFromFlags(flags, info);
-  const device = parseDevice(flags.device);
+  const recipe = recipeFromFlags({ ...flags, decayBnAndBias: flags.decayBnBias }, info);
+  const device = flags.device;
   const choice = flags.variant !== undefined ? parseVariant(flags.variant) : baselineVariant(flags.model);
-  const spec = buildModel(flags.model, {
-    inChannels: info.shape[0],
-    inputSize: info.shape[1],
-    classes: info.classes,
-    stem,
-    variants: choice,
-  });
+  let spec: ReturnType<typeof buildModel>;
+  try {
+    spec = buildModel(flags.model, { inChannels: info.shape[0], inputSize: info.shape[1], classes: info.classes, stem: flags.stem, variants: choice });
+  } catch (err) {
+    // the flags are valid one by one; what is left is the model not fitting the dataset's images
+    if (err instanceof UsageError) throw new UsageError(`--dataset ${flags.dataset} with --model ${flags.model}: ${err.message}`);
+    throw err;
+  }
   const cost = countTotals(spec);
-  const limitTrain = countFlag('--limit-train', flags.limitTrain);
-  const limitTest = countFlag('--limit-test', flags.limitTest);
-  const validation = countFlag('--validation', flags.validation, true);
+  const { limitTrain, limitTest, validation } = flags;
+  if (flags.save !== undefined) checkSaveFolder(flags.save);
 
   const reporter = new ProgressReporter({ json: flags.json });
   const data = await loadForCli(ref, { dataDir: flags.dataDir, limitTrain, limitTest, validation }, reporter);
@@ -258,7 +231,8 @@ async function runTrain(flags: TrainFlags): Promise<void> {
   }
 }
 
-async function runEvaluate(flags: EvaluateFlags): Promise<void> {
+async function runEvaluate(raw: unknown): Promise<void> {
+  const flags: EvaluateFlags = parseFlags(evaluateFlagsSchema, raw);
   const ckpt = loadCheckpoint(flags.load);
   const { spec } = ckpt.header;
   const dataset = flags.dataset ?? ckpt.header.dataset.name;
@@ -266,17 +240,22 @@ async function runEvaluate(flags: EvaluateFlags): Promise<void> {
   const ref = withFieldNames(DATASET_FLAGS, () =>
     parseDatasetRef(dataset, dataset.trim().toLowerCase().startsWith('imagefolder:') ? { inputSize: spec.inputShape[1] } : {}),
   );
-  const device = parseDevice(flags.device);
-  const threads = flags.threads === undefined ? 0 : Number(flags.threads);
-  if (!Number.isInteger(threads) || threads < 0) throw new UsageError(`--threads must be an integer >= 0, got "${flags.threads}"`);
-  const batchSize = countFlag('--batch-size', flags.batchSize) ?? 256;
-  const limitTest = countFlag('--limit-test', flags.limitTest);
+  const { device, threads, limitTest } = flags;
+  const batchSize = flags.batchSize ?? 256;
+  // refused before any image is read or generated
+  checkFits(withFieldNames(DATASET_FLAGS, () => datasetInfo(ref)), spec.inputShape, spec.classes, flags.load);
   const data = await loadForCli(ref, { dataDir: flags.dataDir, limitTest }, new ProgressReporter({ json: flags.json }));
   // the weights expect the normalisation they were trained with, not this load's statistics
   const test: Dataset = { ...data.test, mean: [...ckpt.header.dataset.mean], std: [...ckpt.header.dataset.std] };
   checkFits(test, spec.inputShape, spec.classes, flags.load);
   const engine = await import('../engine/index.js');
-  const needed = engine.stateSize(spec);
+  let needed: number;
+  try {
+    needed = engine.stateSize(spec);
+  } catch (err) {
+    // a spec the engine cannot build (written by another version, or edited by hand)
+    throw new UsageError(`${flags.load}: its model spec cannot be built by this dsxplore: ${(err as Error).message}`);
+  }
   if (needed !== ckpt.state.length) {
     throw new UsageError(
       `${flags.load} holds ${ckpt.state.length} values but its model spec needs ${needed}; ` +
@@ -337,7 +316,7 @@ export function registerTrain(program: Command): void {
     .option('--save <file>', 'write the trained weights and the model spec to FILE')
     .option('--json', 'print JSON lines instead of a progress bar')
     .addHelpText('after', TRAIN_HELP)
-    .action(async (flags: TrainFlags) => runTrain(flags));
+    .action(async (flags: unknown) => runTrain(flags));
 
   program
     .command('evaluate')
@@ -350,5 +329,5 @@ export function registerTrain(program: Command): void {
     .option('--threads <n>', 'CPU threads, 0 = all cores', '0')
     .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
     .option('--json', 'print one JSON object')
-    .action(async (flags: EvaluateFlags) => runEvaluate(flags));
+    .action(async (flags: unknown) => runEvaluate(flags));
 }

@@ -3,46 +3,21 @@
 // GPUs (one per --device), on as many machines as reach the store. Commander wiring and
 // output only; the loop is runWorker in src/sweep/runner.ts.
 import type { Command } from 'commander';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { parseFlags, workerFlagsSchema } from '../config/flags.js';
 import { UsageError } from '../errors.js';
 import { openStoreUrl, storeUrl, redactUrl } from '../store/index.js';
 import { runWorker, type SweepSummary } from '../sweep/index.js';
-import type { DeviceRequest } from '../engine/types.js';
 import { makeReporter, summaryJson, summaryText } from './sweep.js';
 import { exitStopped, installStop } from './stopping.js';
 
-const seconds = (flag: string) =>
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?$/, { error: `${flag} must be a number of seconds > 0` })
-    .transform(Number)
-    .refine((n) => n > 0, { error: `${flag} must be a number of seconds > 0` })
-    .optional();
-
-const optionsSchema = z.object({
-  store: z.string().min(1).optional(),
-  db: z.string().min(1).optional(),
-  sweep: z.string().min(1).optional(),
-  device: z
-    .string()
-    .regex(/^(auto|cpu|cuda|cuda:\d+)$/, { error: '--device must be auto, cpu, cuda or cuda:N' })
-    .default('auto'),
-  staleAfter: seconds('--stale-after'),
-  heartbeat: seconds('--heartbeat'),
-  dataDir: z.string().min(1).optional(),
-  json: z.boolean().optional(),
-  drain: z.boolean().optional(),
-});
-
-type WorkerFlags = z.input<typeof optionsSchema>;
+type WorkerFlags = z.input<typeof workerFlagsSchema>;
 
 export const DEFAULT_HEARTBEAT_S = 5;
 export const DEFAULT_STALE_AFTER_S = 60;
 
 export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
-  const parsed = optionsSchema.safeParse(flags);
-  if (!parsed.success) throw new UsageError(parsed.error.issues.map((i) => i.message).join('\n'));
-  const o = parsed.data;
+  const o = parseFlags(workerFlagsSchema, flags);
   const heartbeatMs = (o.heartbeat ?? DEFAULT_HEARTBEAT_S) * 1000;
   const staleAfterMs = (o.staleAfter ?? Math.max(DEFAULT_STALE_AFTER_S, (6 * heartbeatMs) / 1000)) * 1000;
   if (staleAfterMs < 2 * heartbeatMs) {
@@ -59,7 +34,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
     const summary = await runWorker({
       store,
       sweep: o.sweep,
-      device: o.device as DeviceRequest,
+      device: o.device,
       heartbeatMs,
       staleAfterMs,
       dataDir: o.dataDir,

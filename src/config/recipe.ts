@@ -90,10 +90,12 @@ export function formatIssues(error: z.ZodError, prefix: string, rename?: (path: 
       const allowed = allowedKeysAt(issue.path.map(String));
       return `${shown || 'recipe'}: unknown field ${keys}${allowed ? `; allowed fields: ${allowed.join(', ')}` : ''}`;
     }
-    const got = 'input' in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input)})` : '';
+    const input = 'input' in issue ? issue.input : undefined;
+    // only plain values are echoed: a nested or huge one is named, not printed
+    const got = input === undefined || (typeof input === 'object' && input !== null) ? '' : ` (got ${typeof input === 'string' ? JSON.stringify(input.length > 80 ? `${input.slice(0, 77)}...` : input) : String(input)})`;
     return `${shown}: ${issue.message}${got}`;
   });
-  return lines.join('\n');
+  return lines.join('; ');
 }
 
 function allowedKeysAt(path: string[]): string[] | undefined {
@@ -246,8 +248,17 @@ export function recipeFromFlags(
     if (kind === 'step') {
       const prev = typeof base.schedule === 'object' && base.schedule.kind === 'step' ? base.schedule : {};
       const step: Record<string, unknown> = { ...prev, kind: 'step' };
-      if (flags.milestones !== undefined) step.milestones = flags.milestones.split(',').map((m) => num(m));
-      if (flags.gamma !== undefined) step.gamma = num(flags.gamma);
+      if (flags.milestones !== undefined) {
+        const ms = flags.milestones.split(',').map((m) => num(m));
+        if (!ms.every((m) => typeof m === 'number')) {
+          throw new UsageError(`--milestones: must be epochs >= 0 separated by commas, e.g. 30,45 (got ${JSON.stringify(flags.milestones)})`);
+        }
+        step.milestones = ms;
+      }
+      if (flags.gamma !== undefined) {
+        step.gamma = num(flags.gamma);
+        if (typeof step.gamma !== 'number') throw new UsageError(`--gamma: must be a number in (0, 1] (got ${JSON.stringify(flags.gamma)})`);
+      }
       input.schedule = step;
     } else {
       if (flags.milestones !== undefined || flags.gamma !== undefined) {
@@ -264,7 +275,7 @@ export function recipeFromFlags(
     input.augment = augment;
   }
   return resolveRecipe(input, dataset, 'recipe', (p) => {
-    const flag = FLAG_OF[p];
+    const flag = FLAG_OF[p.replace(/\.\d+$/, '')]; // recipe.schedule.milestones.0 -> --milestones
     return flag ? flag : p;
   });
 }

@@ -11,22 +11,6 @@ export const TRIAL_STATES = ['queued', 'running', 'done', 'failed', 'pruned', 'd
 export const FRONT_COSTS = ['macs', 'params'] as const;
 export type FrontCost = (typeof FRONT_COSTS)[number];
 
-const serveOptionsSchema = z
-  .object({
-    host: z.string().min(1, 'must not be empty'),
-    port: z
-      .string()
-      .regex(/^\d+$/, 'must be a whole number from 0 to 65535 (0: any free port)')
-      .transform(Number)
-      .pipe(z.number().int().max(65535, 'must be a whole number from 0 to 65535 (0: any free port)')),
-    token: z
-      .string()
-      .regex(/^[A-Za-z0-9._~-]{16,200}$/, 'must be 16 to 200 characters of A-Z a-z 0-9 . _ ~ -')
-      .optional(),
-    open: z.boolean().default(false),
-  })
-  .strict();
-
 export interface ServeOptions {
   host: string;
   port: number;
@@ -55,11 +39,10 @@ export function isLoopbackHost(host: string): boolean {
   return false;
 }
 
-/** Validate the CLI options; a non-loopback host gets a generated token unless given one. */
-export function parseServeOptions(raw: { host?: string; port?: string; token?: string; open?: boolean }): ServeOptions {
-  const parsed = serveOptionsSchema.safeParse({ host: '127.0.0.1', port: '8080', ...raw });
-  if (!parsed.success) throw new UsageError(issuesText(parsed.error, (p) => `--${p}`));
-  const o = parsed.data;
+/** The options of a server from its checked flags (src/config/flags.ts): a non-loopback
+ * host gets a generated token unless given one. */
+export function parseServeOptions(flags: { host: string; port?: number; token?: string; open?: boolean }): ServeOptions {
+  const o = { port: 8080, open: false, ...flags };
   if (o.token === undefined && !isLoopbackHost(o.host)) {
     return { ...o, token: randomBytes(18).toString('base64url'), tokenGenerated: true };
   }

@@ -2,10 +2,10 @@
 // training recipe (issue 5 item 1). JSON or YAML; validated here and nowhere else, so the
 // space, the runner and the store receive plain, trusted data. Every error names the
 // field path and, where there is a closed set, the allowed values.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { z } from 'zod';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { UsageError } from '../errors.js';
 import { datasetNames, parseDatasetRef } from '../data/index.js';
 import { listModels, STEMS, stemsOf } from '../models/index.js';
@@ -21,7 +21,8 @@ export const KEEP_WEIGHTS = ['all', 'front', 'none'] as const;
 export type ObjectiveName = (typeof OBJECTIVES)[number];
 export type TieMode = (typeof TIE_MODES)[number];
 
-const posInt = z.number().int().min(1);
+// counts are bounded: a count beyond 2^31-1 is a typo, never a plan
+const posInt = z.number().int().min(1).max(2 ** 31 - 1);
 const seedInt = z.number().int().min(0).max(2 ** 31 - 1);
 
 function unique<T>(xs: T[]): boolean {
@@ -56,6 +57,7 @@ const datasetSchema = z.strictObject({
   validation: z
     .number()
     .positive()
+    .max(2 ** 31 - 1)
     .refine((v) => v < 1 || Number.isInteger(v), {
       message: 'must be a fraction in (0,1) or a whole number of images',
     })
@@ -130,7 +132,7 @@ const searchSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('evolutionary'),
-    population: z.number().int().min(4),
+    population: z.number().int().min(4).max(1_000_000),
     generations: posInt,
     /** per-unit mutation probability; default 1 / (number of tied units) */
     mutation: z.number().min(0).max(1).optional(),
@@ -297,15 +299,26 @@ function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | und
   return s?.shape ? Object.keys(s.shape) : undefined;
 }
 
+// A user's value in a message: primitives quoted and shortened, containers only named, so a
+// deeply nested or huge value cannot blow up (or flood) the message.
+function preview(input: unknown): string {
+  if (Array.isArray(input)) return 'a list';
+  if (input === null) return 'null';
+  if (typeof input === 'object') return 'an object';
+  if (typeof input === 'string') return JSON.stringify(input.length > 80 ? `${input.slice(0, 77)}...` : input);
+  if (typeof input === 'bigint') return `${input}`;
+  return String(input);
+}
+
 function got(issue: z.core.$ZodIssue): string {
   const input = (issue as { input?: unknown }).input;
   if (input === undefined || (typeof input === 'object' && input !== null)) return '';
-  return ` (got ${JSON.stringify(input)})`;
+  return ` (got ${preview(input)})`;
 }
 
 function notAllowed(issue: z.core.$ZodIssue): string {
   const input = (issue as { input?: unknown }).input;
-  return input === undefined ? '' : `got ${JSON.stringify(input)}; `;
+  return input === undefined ? '' : `got ${preview(input)}; `;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
@@ -346,10 +359,9 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
   }
 }
 
-/** One readable message for all issues of a failed parse, one line per issue. */
+/** One readable line for all issues of a failed parse, the issues separated by "; ". */
 export function formatZodError(error: z.ZodError, schema: z.ZodType, source: string): string {
-  const lines = error.issues.map((i) => `  - ${describeIssue(i, schema)}`);
-  return `invalid ${source}:\n${lines.join('\n')}`;
+  return `invalid ${source}: ${error.issues.map((i) => describeIssue(i, schema)).join('; ')}`;
 }
 
 /** Validate an already-parsed object; throws UsageError naming each bad field. */
@@ -359,29 +371,108 @@ export function parseSweepConfig(raw: unknown, source = 'sweep config'): SweepCo
   return r.data;
 }
 
+// YAML aliases may point at each other; more than this many is an alias bomb (a few lines
+// that expand into gigabytes), refused before it is expanded.
+const MAX_YAML_ALIASES = 100;
+/** A config is a few kilobytes; anything this big is a mistake (and would be slow to parse). */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+const MAX_NESTING = 256;
+
+// yaml is loaded on the first YAML config, not at every start of the CLI (~130 ms)
+let yamlParse: typeof import('yaml').parse | undefined;
+function parseYaml(text: string, options: import('yaml').ParseOptions & import('yaml').DocumentOptions & import('yaml').SchemaOptions & import('yaml').ToJSOptions): unknown {
+  yamlParse ??= (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse;
+  return yamlParse(text, options);
+}
+
+/** The deepest nesting of [ and { outside quoted strings (JSON, and YAML's flow style). */
+function flowDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') max = Math.max(max, ++depth);
+    else if (c === ']' || c === '}') depth--;
+  }
+  return max;
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.trim();
+}
+
 /** Parse JSON or YAML text (YAML is a superset of JSON; the extension only picks the
  * error wording). */
 export function parseSweepConfigText(text: string, source = 'sweep config'): SweepConfig {
+  const json = source.toLowerCase().endsWith('.json');
+  // a config is a few levels deep; thousands of nested brackets would only make the parser
+  // recurse for seconds before giving up
+  if (flowDepth(text) > MAX_NESTING) {
+    throw new UsageError(`${source}: not valid ${json ? 'JSON' : 'YAML'}: nested too deeply (more than ${MAX_NESTING} levels)`);
+  }
   let raw: unknown;
   try {
-    raw = source.toLowerCase().endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    raw = json ? JSON.parse(text) : parseYaml(text, { maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
-    throw new UsageError(`${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    const why =
+      err instanceof RangeError || /maximum call stack/i.test((err as Error).message)
+        ? 'nested too deeply'
+        : /alias/i.test((err as Error).message)
+          ? `more than ${MAX_YAML_ALIASES} alias expansions (an alias bomb?)`
+          : firstLine((err as Error).message);
+    throw new UsageError(`${source}: not valid ${json ? 'JSON' : 'YAML'}: ${why}`);
   }
   return parseSweepConfig(raw, source);
 }
 
-/** Read and validate a sweep config file (.json, .yaml or .yml). */
+/** Read and validate a sweep config file (.json, .yaml or .yml, UTF-8). */
 export function loadSweepConfig(path: string): SweepConfig {
   const ext = extname(path).toLowerCase();
   if (!['.json', '.yaml', '.yml'].includes(ext)) {
     throw new UsageError(`${path}: a sweep config must be a .json, .yaml or .yml file`);
   }
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = readFileSync(path, 'utf8');
+    if (statSync(path).size > MAX_CONFIG_BYTES) {
+      throw new UsageError(`${path}: a sweep config is at most ${MAX_CONFIG_BYTES} bytes; this is not one`);
+    }
+    bytes = readFileSync(path);
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UsageError(`cannot read sweep config ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`${path}: not UTF-8 text (byte ${firstBadUtf8(bytes)} is not valid UTF-8); save the config as UTF-8`);
+  }
   return parseSweepConfigText(text, path);
+}
+
+/** Offset of the first byte that breaks UTF-8, for the message. */
+function firstBadUtf8(b: Uint8Array): number {
+  const dec = new TextDecoder('utf-8', { fatal: true });
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const n = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+    try {
+      if (n === 0 || i + n > b.length) return i;
+      dec.decode(b.subarray(i, i + n));
+    } catch {
+      return i;
+    }
+    i += n;
+  }
+  return b.length;
 }

@@ -3,11 +3,16 @@
 // weights, so a file is enough to reproduce an accuracy. One file, versioned:
 //
 //   bytes 0..7   magic "DSXCKPT\n"
-//   uint32 LE    file format version (1)
+//   uint32 LE    file format version (2; format 1 files, without the header checksum, are read too)
 //   uint32 LE    header length H in bytes
+//   uint32 LE    FNV-1a 32-bit of the H header bytes (format 2)
 //   H bytes      UTF-8 JSON header (CheckpointHeader)
 //   0..3 bytes   zero padding to a multiple of 4
 //   float32 LE   the trained state: parameters then BN running statistics, executor order
+//
+// Every byte is covered: the header and the weights by their checksums (FNV-1a changes with
+// any single changed byte), the padding by being zero, the rest by its own check, so a
+// truncated or bit-flipped file is refused with its name, never loaded half-right.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
@@ -16,10 +21,12 @@ import type { TrainRecipe } from './types.js';
 import { version as dsxploreVersion } from '../version.js';
 
 export const CHECKPOINT_MAGIC = 'DSXCKPT\n';
-export const CHECKPOINT_FORMAT = 1;
+export const CHECKPOINT_FORMAT = 2;
+/** Formats this build reads. */
+const READABLE_FORMATS = [1, 2];
 
 export interface CheckpointHeader {
-  format: typeof CHECKPOINT_FORMAT;
+  format: number;
   dsxploreVersion: string;
   createdAt: string;
   spec: ModelSpec;
@@ -65,23 +72,36 @@ export function encodeCheckpoint(
     checksum: fnv1a(payload),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const start = 16 + json.length;
+  const start = PREFIX[CHECKPOINT_FORMAT]! + json.length;
   const padded = Math.ceil(start / 4) * 4;
   const out = new Uint8Array(padded + payload.length);
   out.set(new TextEncoder().encode(CHECKPOINT_MAGIC), 0);
   const v = new DataView(out.buffer);
   v.setUint32(8, CHECKPOINT_FORMAT, true);
   v.setUint32(12, json.length, true);
-  out.set(json, 16);
+  v.setUint32(16, parseInt(fnv1a(json), 16), true);
+  out.set(json, 20);
   out.set(payload, padded);
   return out;
 }
 
+/** Bytes before the header, per format. */
+const PREFIX: Record<number, number> = { 1: 16, 2: 20 };
+
 const headerSchema = z.object({
-  format: z.literal(CHECKPOINT_FORMAT),
+  format: z.number().refine((f) => READABLE_FORMATS.includes(f)),
   dsxploreVersion: z.string(),
   createdAt: z.string(),
-  spec: z.object({ format: z.literal(1), model: z.string(), layers: z.array(z.unknown()), tensors: z.array(z.unknown()) }).passthrough(),
+  spec: z
+    .object({
+      format: z.literal(1),
+      model: z.string(),
+      inputShape: z.tuple([z.number().int().min(1), z.number().int().min(1), z.number().int().min(1)]),
+      classes: z.number().int().min(1),
+      layers: z.array(z.unknown()),
+      tensors: z.array(z.unknown()),
+    })
+    .passthrough(),
   dataset: z.object({ name: z.string(), mean: z.array(z.number()), std: z.array(z.number()) }),
   recipe: z.unknown().optional(),
   metrics: z.record(z.string(), z.unknown()).optional(),
@@ -98,14 +118,20 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   }
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const format = v.getUint32(8, true);
-  if (format !== CHECKPOINT_FORMAT) {
-    throw bad(`file format ${format}, this dsxplore (${dsxploreVersion}) reads format ${CHECKPOINT_FORMAT}`);
+  if (!READABLE_FORMATS.includes(format)) {
+    throw bad(`file format ${format}, this dsxplore (${dsxploreVersion}) reads formats ${READABLE_FORMATS.join(' and ')}`);
   }
+  const prefix = PREFIX[format]!;
+  if (bytes.length < prefix) throw bad('truncated header');
   const headerLength = v.getUint32(12, true);
-  if (16 + headerLength > bytes.length) throw bad('truncated header');
+  if (prefix + headerLength > bytes.length) throw bad('truncated header');
+  const headerBytes = bytes.subarray(prefix, prefix + headerLength);
+  if (format >= 2 && parseInt(fnv1a(headerBytes), 16) !== v.getUint32(16, true)) {
+    throw bad('the header does not match its checksum (damaged file)');
+  }
   let raw: unknown;
   try {
-    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + headerLength)));
+    raw = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (err) {
     throw bad(`header is not valid JSON (${(err as Error).message})`);
   }
@@ -115,11 +141,13 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
     throw bad(`header field ${i.path.join('.') || '(root)'}: ${i.message}`);
   }
   const header = parsed.data as unknown as CheckpointHeader;
-  const start = Math.ceil((16 + headerLength) / 4) * 4;
+  if (header.format !== format) throw bad(`the header says format ${header.format}, the file ${format}`);
+  const start = Math.ceil((prefix + headerLength) / 4) * 4;
   const expected = start + 4 * header.stateLength;
   if (bytes.length !== expected) {
     throw bad(`${bytes.length < expected ? 'truncated' : 'trailing bytes after the'} weights (expected ${expected} bytes, file has ${bytes.length})`);
   }
+  if (bytes.subarray(prefix + headerLength, start).some((b) => b !== 0)) throw bad('damaged padding after the header');
   const payload = bytes.subarray(start);
   if (fnv1a(payload) !== header.checksum) throw bad('the weights do not match their checksum (damaged file)');
   const state = new Float32Array(header.stateLength);
