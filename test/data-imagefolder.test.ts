@@ -149,7 +149,7 @@ test('folder layout errors name the folder and exit 2: missing train/, empty cla
 
   r = await runCli(['train', '--model', 'resnet20', '--dataset', `imagefolder:${differ}`, '--input-size', '16', '--epochs', '1']);
   assert.equal(r.code, 2);
-  assert.match(r.err, /--input-size must be an integer in 32\.\.1024/);
+  assert.match(r.err, /--input-size: must be a whole number in 32\.\.1024/);
 });
 
 test('cache: rebuilt after a file changes, read back memory-mapped above the memory budget', async (t) => {

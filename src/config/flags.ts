@@ -7,7 +7,7 @@
 // command's options and its schema list the same flags.
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { datasetInfo, parseDatasetRef } from '../data/index.js';
+import { datasetInfo, IMAGEFOLDER_MAX_SIZE, IMAGEFOLDER_MIN_SIZE, parseDatasetRef } from '../data/index.js';
 import { listModels, parseVariant, STEMS } from '../models/index.js';
 import { OBJECTIVES } from './sweep.js';
 
@@ -188,8 +188,8 @@ export const trainFlagsSchema = z.strictObject({
   model: MODEL(),
   variant: VARIANT().optional(),
   dataset: DATASET(),
-  /** imagefolder: the side images are resized and centre-cropped to (the data layer checks its range) */
-  inputSize: count(1, 4096).optional(),
+  /** imagefolder: the side images are resized and centre-cropped to */
+  inputSize: count(IMAGEFOLDER_MIN_SIZE, IMAGEFOLDER_MAX_SIZE).optional(),
   stem: STEM(),
   epochs: recipeFlag,
   batchSize: recipeFlag,

@@ -111,6 +111,7 @@ export {
   DATASET_FORMS,
   IMAGEFOLDER_DEFAULT_SIZE,
   IMAGEFOLDER_MIN_SIZE,
+  IMAGEFOLDER_MAX_SIZE,
   type DatasetInfo,
   type DatasetName,
   type DatasetRef,
