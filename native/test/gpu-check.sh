@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # GPU-machine check of the CUDA backend, needing no Node: configure and build the native
-# engine with CUDA forced on (no addon), run ctest (every CUDA op vs the CPU op) and the SCC
-# benchmark, all in one go. Logs go to $OUT when set (else ./gpu-check-logs), and a summary
-# to stdout. Usage: native/test/gpu-check.sh [build-dir]   (from anywhere in the repo)
-# Environment: JOBS (default: all cores), ARCHS (e.g. "90" to compile only sm_90 for speed),
-# BENCH_BATCH (default 128), BENCH_REPS (default 10), SKIP_BENCH=1, EMU=1 to also build and
-# run the CPU emulation check (slow, and CI runs it anyway).
+# engine with CUDA forced on (no addon), run the CPU ctests, every CUDA op against the CPU
+# op (once), and the SCC benchmark. A machine where no CUDA device can be used FAILS this
+# script: it exists to prove the GPU path, and a `skip:` proves nothing.
+# Logs go to $OUT when set (else ./gpu-check-logs), and a summary to stdout.
+# Usage: native/test/gpu-check.sh [build-dir]   (from anywhere in the repo)
+# Environment: JOBS (default: all cores), ARCHS (e.g. "90" to compile only sm_90, much
+# faster), SKIP_BENCH=1 (short mode for a first run on scarce device time), BENCH_BATCH
+# (default 128), BENCH_REPS (default 10), EMU=1 to also build and run the CPU emulation of
+# the CUDA kernels (slow; CI-style machines run it without a GPU).
 set -u
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 native="$(cd "$here/.." && pwd)"
@@ -13,16 +16,27 @@ build="${1:-/tmp/dsx-gpu-check}"
 logs="${OUT:-$PWD/gpu-check-logs}"
 jobs="${JOBS:-$(nproc)}"
 mkdir -p "$logs"
-status=0
+
+fail() { echo "gpu-check: FAILED: $*"; exit 1; }
 
 step() {  # step NAME CMD...: run, log to $logs/NAME.log, report the time and exit status
   local name="$1"; shift
-  local t0=$(date +%s)
+  local t0
+  t0=$(date +%s)
   "$@" >"$logs/$name.log" 2>&1
   local rc=$?
   echo "[$name] exit $rc in $(( $(date +%s) - t0 ))s (log: $logs/$name.log)"
   return $rc
 }
+
+# nvcc is often installed but not on PATH (the toolkit's default location).
+if ! command -v nvcc >/dev/null; then
+  for d in /usr/local/cuda/bin /usr/local/cuda-*/bin /opt/cuda/bin; do
+    if [ -x "$d/nvcc" ]; then export PATH="$d:$PATH"; break; fi
+  done
+fi
+command -v nvcc >/dev/null || fail "nvcc not found on PATH nor in /usr/local/cuda*/bin; install the CUDA toolkit"
+export CUDACXX="$(command -v nvcc)"
 
 {
   echo "host: $(hostname)  date: $(date -u +%FT%TZ)"
@@ -31,22 +45,40 @@ step() {  # step NAME CMD...: run, log to $logs/NAME.log, report the time and ex
   else
     echo "nvidia-smi: not found"
   fi
-  nvcc --version 2>&1 | tail -1 || true
+  nvcc --version 2>&1 | tail -1
   cmake --version | head -1
 } | tee "$logs/machine.txt"
 
 cfg=(-S "$native" -B "$build" -DDSX_CUDA=ON -DCMAKE_BUILD_TYPE=Release)
+command -v ninja >/dev/null && [ ! -f "$build/CMakeCache.txt" ] && cfg+=(-G Ninja)
 if [ "${EMU:-0}" = 1 ]; then cfg+=(-DDSX_CUDA_EMU_TEST=ON); else cfg+=(-DDSX_CUDA_EMU_TEST=OFF); fi
 [ -n "${ARCHS:-}" ] && cfg+=("-DDSX_CUDA_ARCHITECTURES=${ARCHS}")
-step configure cmake "${cfg[@]}" || { tail -30 "$logs/configure.log"; exit 1; }
-step build cmake --build "$build" -j "$jobs" || { grep -E "error|Error" "$logs/build.log" | head -40; exit 1; }
-step ctest ctest --test-dir "$build" --output-on-failure --timeout 900 || status=1
-# the harness output itself (max error and time per kernel), not only ctest's verdict
-"$build/test/cuda_check" >"$logs/cuda_check.log" 2>&1 || status=1
-grep -E "^(build|device|skip|cuda_ops)|FAIL" "$logs/cuda_check.log"
+step configure cmake "${cfg[@]}" || { tail -30 "$logs/configure.log"; fail "cmake configure"; }
+step build cmake --build "$build" -j "$jobs" || { grep -E "error|Error" "$logs/build.log" | head -40; fail "build"; }
+
+status=0
+checks=0
+failed=0
+# the CPU-side ctests (the CUDA op checks run once, below, where their output is read)
+step ctest ctest --test-dir "$build" --output-on-failure --timeout 900 -E '^cuda_ops$' || status=1
+grep -E "tests passed|tests failed|Failed|\*\*\*" "$logs/ctest.log"
+
+step cuda_ops "$build/test/cuda_check" || status=1
+grep -E "^(build|device|skip)|FAIL|checks," "$logs/cuda_ops.log"
+if grep -q "^skip:" "$logs/cuda_ops.log"; then
+  fail "no usable CUDA device ($(grep '^skip:' "$logs/cuda_ops.log")); nothing on the GPU was checked"
+fi
+summary=$(grep -E "^[^:]+: [0-9]+ checks, [0-9]+ failed" "$logs/cuda_ops.log" | tail -1)
+[ -n "$summary" ] || fail "cuda_check printed no check count (see $logs/cuda_ops.log)"
+checks=$(sed -E 's/.*: ([0-9]+) checks, ([0-9]+) failed.*/\1/' <<<"$summary")
+failed=$(sed -E 's/.*: ([0-9]+) checks, ([0-9]+) failed.*/\2/' <<<"$summary")
+[ "$checks" -gt 0 ] || fail "cuda_check ran 0 checks"
+[ "$failed" -eq 0 ] || status=1
+
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   step bench "$build/test/cuda_check" --bench --batch "${BENCH_BATCH:-128}" --reps "${BENCH_REPS:-10}" || status=1
   cat "$logs/bench.log"
 fi
+echo "gpu-check: CUDA op checks run: $checks, failed: $failed"
 echo "gpu-check: $([ $status = 0 ] && echo PASSED || echo FAILED)"
 exit $status
