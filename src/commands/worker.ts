@@ -4,10 +4,10 @@
 // output only; the loop is runWorker in src/sweep/runner.ts.
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { DEVICE_HELP, JOBS_HELP, THREADS_HELP, jobFlags } from './jobs.js';
 import { UsageError } from '../errors.js';
 import { openStoreUrl, storeUrl, redactUrl } from '../store/index.js';
 import { runWorker, type SweepSummary } from '../sweep/index.js';
-import type { DeviceRequest } from '../engine/types.js';
 import { makeReporter, summaryJson, summaryText } from './sweep.js';
 import { exitStopped, installStop } from './stopping.js';
 
@@ -23,10 +23,7 @@ const optionsSchema = z.object({
   store: z.string().min(1).optional(),
   db: z.string().min(1).optional(),
   sweep: z.string().min(1).optional(),
-  device: z
-    .string()
-    .regex(/^(auto|cpu|cuda|cuda:\d+)$/, { error: '--device must be auto, cpu, cuda or cuda:N' })
-    .default('auto'),
+  ...jobFlags,
   staleAfter: seconds('--stale-after'),
   heartbeat: seconds('--heartbeat'),
   dataDir: z.string().min(1).optional(),
@@ -59,7 +56,9 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
     const summary = await runWorker({
       store,
       sweep: o.sweep,
-      device: o.device as DeviceRequest,
+      device: o.device,
+      jobs: o.jobs,
+      threads: o.threads,
       heartbeatMs,
       staleAfterMs,
       dataDir: o.dataDir,
@@ -91,7 +90,9 @@ export function registerWorker(program: Command): void {
     .option('--store <url>', 'results store: postgres://user:password@host:5432/db or sqlite:PATH (default: $DSXPLORE_STORE)')
     .option('--db <path>', 'SQLite shorthand for --store sqlite:PATH (one machine only)')
     .option('--sweep <name>', 'sweep to work on (default: the most recent unfinished one)')
-    .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
+    .option('--device <d>', DEVICE_HELP, 'auto')
+    .option('--jobs <n>', JOBS_HELP)
+    .option('--threads <n>', THREADS_HELP)
     .option('--heartbeat <seconds>', `how often a running trial tells the store it is alive (default ${DEFAULT_HEARTBEAT_S})`)
     .option(
       '--stale-after <seconds>',
