@@ -38,7 +38,7 @@ const base = {
   baselines: false,
 };
 
-test('usage errors exit with code 2 and say what to do', () => {
+test('usage errors exit with code 2 and say what to do', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dsx-cli-'));
   try {
     const db = join(dir, 'r.db');
