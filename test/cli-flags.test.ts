@@ -46,9 +46,13 @@ test('--device: auto, cpu, cuda, cuda:N; lists only where a command takes severa
   for (const bad of ['tpu', 'cuda:', 'cuda:256', 'cuda:-1', 'cuda:0,1', 'cuda:1e3', '', 'cpu0']) {
     assert.match(refusal(one, bad), /^--some-flag: must be auto, cpu, cuda or cuda:N \(N = 0\.\.255\) \(got ".*"\)$/);
   }
+  // sweep/worker --jobs lanes take a list of devices round-robin (the syntax of issue 12)
   const many = device({ list: true });
-  assert.equal(many.parse('cuda:0,3'), 'cuda:0,3');
-  assert.match(refusal(many, 'cuda:1,1'), /cuda:N,M/);
+  assert.equal(many.parse('cuda:0,cuda:3'), 'cuda:0,cuda:3');
+  assert.equal(many.parse(' CUDA:0, cpu '), 'cuda:0,cpu');
+  for (const bad of ['cuda:1,cuda:1', 'cuda:0,3', 'cuda:0,,cuda:1', 'cuda:0,cuda:256']) {
+    assert.match(refusal(many, bad), /or a list such as cuda:0,cuda:1/);
+  }
 });
 
 test('counts are whole numbers within their bounds; reals are finite decimals', () => {

@@ -12,7 +12,6 @@
 #include <chrono>   // OPS section
 #include <cstring>  // OPS section
 
-#include "ops/fused_ops.h"  // OPS section
 #include "ops/scc_index.h"  // OPS section
 #include "ops/sgemm.h"      // OPS section
 #include "net/trainer.h"  // NET section
@@ -127,17 +126,8 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
   auto data = [](Napi::Float32Array& t) { return t.Data(); };
   // attrs.overwrite, a bit mask over input gradients: the backward overwrites them instead of
   // adding into them, as the executor asks for a gradient's first contribution.
-  struct OverwriteScope {  // never leaves the mode pending for the next call
-    dsx::FusedOps* f = nullptr;
-    ~OverwriteScope() {
-      if (f) f->overwrite_next_backward(0);
-    }
-  } overwrite;
-  if (const unsigned mask = a.attrs.Get("overwrite").IsUndefined() ? 0u : static_cast<unsigned>(a.nonneg("overwrite", 3))) {
-    overwrite.f = dynamic_cast<dsx::FusedOps*>(&be);
-    if (!overwrite.f) ops_fail(op, "overwrite: this backend has no overwrite mode");
-    overwrite.f->overwrite_next_backward(mask);
-  }
+  const unsigned overwrite = a.attrs.Get("overwrite").IsUndefined() ? 0u : static_cast<unsigned>(a.nonneg("overwrite", 3));
+  const bool ow0 = overwrite & 1, ow1 = overwrite & 2;
   if (op == "sgemm") {
     const bool ta = a.num_or("transA", 0) != 0, tb = a.num_or("transB", 0) != 0;
     const int M = a.pos("M"), N = a.pos("N"), K = a.pos("K");
@@ -164,7 +154,7 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
       const bool bias = a.num_or("bias", 0) != 0;
       Napi::Float32Array dx = a.out("dx", nx), dw = a.out("dw", nw), db = a.out("dbias", s.Cout);
       be.conv2d_backward(s, x, w, dy, a.skip("dx") ? nullptr : data(dx), a.skip("dw") ? nullptr : data(dw),
-                         bias ? data(db) : nullptr);
+                         bias ? data(db) : nullptr, ow0);
       r.Set("dx", dx);
       r.Set("dw", dw);
       r.Set("dbias", db);
@@ -184,7 +174,8 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
     } else {
       const float* dy = a.in("dy", ny);
       Napi::Float32Array dx = a.out("dx", nx), dw = a.out("dw", nw);
-      be.scc_backward(s, x, w, dy, a.skip("dx") ? nullptr : data(dx), a.skip("dw") ? nullptr : data(dw));
+      be.scc_backward(s, x, w, dy, a.skip("dx") ? nullptr : data(dx), a.skip("dw") ? nullptr : data(dw),
+                      ow0);
       r.Set("dx", dx);
       r.Set("dw", dw);
     }
@@ -215,7 +206,7 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
       const float *mean = a.in("saveMean", C), *invstd = a.in("saveInvstd", C), *dy = a.in("dy", n);
       Napi::Float32Array dx = a.out("dx", n), dg = a.out("dgamma", C), db = a.out("dbeta", C);
       be.batchnorm_backward(N, C, HW, x, gamma, mean, invstd, dy, a.skip("dx") ? nullptr : data(dx),
-                            a.skip("dgamma") ? nullptr : data(dg), a.skip("dbeta") ? nullptr : data(db));
+                            a.skip("dgamma") ? nullptr : data(dg), a.skip("dbeta") ? nullptr : data(db), ow0);
       r.Set("dx", dx);
       r.Set("dgamma", dg);
       r.Set("dbeta", db);
@@ -231,7 +222,7 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
     } else if (op == "relu_backward") {
       const float *y = a.in("y", n), *dy = a.in("dy", n);
       Napi::Float32Array dx = a.out("dx", n);
-      be.relu_backward(n, y, dy, data(dx));
+      be.relu_backward(n, y, dy, data(dx), ow0);
       r.Set("dx", dx);
     } else if (op == "add_forward") {
       const float *x = a.in("a", n), *y2 = a.in("b", n);
@@ -241,7 +232,7 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
     } else if (op == "add_backward") {
       const float* dy = a.in("dy", n);
       Napi::Float32Array da = a.out("da", n), db = a.out("db", n);
-      be.add_backward(n, dy, a.skip("da") ? nullptr : data(da), a.skip("db") ? nullptr : data(db));
+      be.add_backward(n, dy, a.skip("da") ? nullptr : data(da), a.skip("db") ? nullptr : data(db), ow0, ow1);
       r.Set("da", da);
       r.Set("db", db);
     } else {
@@ -259,7 +250,7 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
     } else {
       const float* dy = a.in("dy", ny);
       Napi::Float32Array dx = a.out("dx", nx);
-      be.maxpool_backward(s, x, dy, data(dx));
+      be.maxpool_backward(s, x, dy, data(dx), ow0);
       r.Set("dx", dx);
     }
   } else if (op == "gap_forward" || op == "gap_backward") {
@@ -743,11 +734,14 @@ void net_check_shape(const NetData& d, const dsx::NetSpec& spec, const char* wha
 }
 
 // "cpu" | "cuda" | "cuda:N" | "auto" -> a backend; throws std::runtime_error with the reason.
-std::unique_ptr<dsx::Backend> net_make_backend(const std::string& device, int threads) {
+// When "auto" falls back to the CPU, *fallback (if given) receives why CUDA was not used.
+std::unique_ptr<dsx::Backend> net_make_backend(const std::string& device, int threads,
+                                               std::string* fallback = nullptr) {
   if (device == "cpu") return dsx::make_cpu_backend(threads);
   if (device == "auto") {
     std::string why;
     if (auto be = dsx::make_cuda_backend(0, &why)) return be;
+    if (fallback) *fallback = why;
     return dsx::make_cpu_backend(threads);
   }
   if (device == "cuda" || device.rfind("cuda:", 0) == 0) {
@@ -831,7 +825,7 @@ class NetTrainWorker : public Napi::AsyncProgressQueueWorker<dsx::Progress> {
  protected:
   void Execute(const ExecutionProgress& progress) override {
     try {
-      auto backend = net_make_backend(device_, recipe_.threads);
+      auto backend = net_make_backend(device_, recipe_.threads, &fallback_);
       std::function<void(const dsx::Progress&)> cb;
       if (!on_progress_.IsEmpty()) cb = [&progress](const dsx::Progress& p) { progress.Send(&p, 1); };
       out_ = dsx::train_net(spec_, *backend, recipe_, train_.view, test_.view, options_, cb);
@@ -855,6 +849,7 @@ class NetTrainWorker : public Napi::AsyncProgressQueueWorker<dsx::Progress> {
     r.Set("status", out_.status);
     if (!out_.message.empty()) r.Set("message", out_.message);
     r.Set("device", out_.device);
+    if (!fallback_.empty()) r.Set("deviceFallback", fallback_);
     r.Set("threads", out_.threads);
     r.Set("params", static_cast<double>(out_.params));
     r.Set("testAccuracy", out_.test_accuracy);
@@ -890,6 +885,7 @@ class NetTrainWorker : public Napi::AsyncProgressQueueWorker<dsx::Progress> {
   dsx::Recipe recipe_;
   NetData train_, test_;
   std::string device_;
+  std::string fallback_;  // why --device auto did not use CUDA
   dsx::TrainOptions options_;
   Napi::FunctionReference on_progress_;
   dsx::TrainOutcome out_;

@@ -8,8 +8,16 @@
 //  - forward ops overwrite their output;
 //  - backward ops ADD into every gradient they produce (dx, dw, db...), so branches that
 //    reuse a tensor (residual adds) accumulate naturally; a null gradient pointer means
-//    "not needed" and that gradient is skipped;
+//    "not needed" and that gradient is skipped. An input gradient whose `overwrite_*` flag
+//    is set is OVERWRITTEN instead: the executor sets it for the first contribution to a
+//    gradient buffer, which then needs no clearing (one write pass instead of a clear, a
+//    read and a write). Such a gradient of relu, batchnorm (with or without relu) and add's
+//    first input may be dy's own buffer: those backwards then run in place. Parameter
+//    gradients (dw, dbias, dgamma, dbeta) are always added into;
+//  - conv2d and scc may read their input x through a folded BN+ReLU (InputFold below);
 //  - for a fixed thread count every op is deterministic (no racing float accumulation).
+//  - Every backend implements every op: there is no optional interface and no state
+//    carried from one call to the next.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +48,17 @@ struct PoolShape {  // max pool, square window
   int Wo() const { return (W + 2 * pad - K) / stride + 1; }
 };
 
+// An input read through a folded BN+ReLU: the op sees max(0, x*scale[c] + shift[c]) for
+// input channel c instead of x, exactly as the BN+ReLU would have written it (the scale
+// and shift are the forward's save_affine: scale[channels] then shift[channels], in the
+// backend's memory; zero padding stays zero). Saves writing the BN+ReLU output and reading it
+// back. Null affine: x as it is.
+struct InputFold {
+  const float* affine = nullptr;
+  int channels = 0;
+  explicit operator bool() const { return affine != nullptr; }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -61,15 +80,20 @@ class Backend {
                      int ldc) = 0;
 
   // ---- convolution (standard, grouped and depthwise via groups). bias may be null ----
+  // `in` folds a BN+ReLU into the read of x (forward and the weight gradient, the parts
+  // that read x).
   virtual void conv2d_forward(const Conv2dShape& s, const float* x, const float* w,
-                              const float* bias, float* y) = 0;
+                              const float* bias, float* y, InputFold in = {}) = 0;
   virtual void conv2d_backward(const Conv2dShape& s, const float* x, const float* w,
-                               const float* dy, float* dx, float* dw, float* dbias) = 0;
+                               const float* dy, float* dx, float* dw, float* dbias,
+                               bool overwrite_dx = false, InputFold in = {}) = 0;
 
   // ---- sliding-channel convolution ----
-  virtual void scc_forward(const SccShape& s, const float* x, const float* w, float* y) = 0;
+  virtual void scc_forward(const SccShape& s, const float* x, const float* w, float* y,
+                           InputFold in = {}) = 0;
   virtual void scc_backward(const SccShape& s, const float* x, const float* w, const float* dy,
-                            float* dx, float* dw) = 0;
+                            float* dx, float* dw, bool overwrite_dx = false,
+                            InputFold in = {}) = 0;
 
   // ---- batch norm over (N, H*W) per channel ----
   // train: uses batch statistics, writes save_mean/save_invstd [C] for backward, and updates
@@ -83,16 +107,56 @@ class Backend {
                                       const float* running_var, float eps, float* y) = 0;
   virtual void batchnorm_backward(int N, int C, int HW, const float* x, const float* gamma,
                                   const float* save_mean, const float* save_invstd,
-                                  const float* dy, float* dx, float* dgamma, float* dbeta) = 0;
+                                  const float* dy, float* dx, float* dgamma, float* dbeta,
+                                  bool overwrite_dx = false) = 0;
+
+  // ---- fused batch norm (training), same numerics as the separate ops ----
+  // Statistics in double; the per-channel affine map actually applied, scale[C] then
+  // shift[C], goes to save_affine so that readers (InputFold) and backward recompute the
+  // BN+ReLU output bit for bit.
+  // batchnorm_forward_train then relu in place on y: y = max(0, bn(x)).
+  virtual void batchnorm_relu_forward_train(int N, int C, int HW, const float* x,
+                                            const float* gamma, const float* beta, float* y,
+                                            float* save_mean, float* save_invstd,
+                                            float* save_affine, float* running_mean,
+                                            float* running_var, float momentum, float eps) = 0;
+  // The statistics, running statistics and save_affine only, y never written: for a BN+ReLU
+  // folded into its single reader, or the BN of a residual tail.
+  virtual void batchnorm_stats_train(int N, int C, int HW, const float* x, const float* gamma,
+                                     const float* beta, float* save_mean, float* save_invstd,
+                                     float* save_affine, float* running_mean,
+                                     float* running_var, float momentum, float eps) = 0;
+  // Backward of y = max(0, bn(x)) from dy = dL/dy: the ReLU mask is recomputed from x and
+  // save_affine, so y is not read. Into dx, dgamma, dbeta.
+  virtual void batchnorm_relu_backward(int N, int C, int HW, const float* x,
+                                       const float* save_affine, const float* gamma,
+                                       const float* save_mean, const float* save_invstd,
+                                       const float* dy, float* dx, float* dgamma, float* dbeta,
+                                       bool overwrite_dx = false) = 0;
+  // A residual block's tail, batchnorm -> add(shortcut s) -> relu, as one pass:
+  // y = max(0, x*scale + shift + s), save_affine from batchnorm_stats_train.
+  virtual void batchnorm_add_relu_forward(int N, int C, int HW, const float* x,
+                                          const float* save_affine, const float* s,
+                                          float* y) = 0;
+  // Its backward from x, y and dy: into dx (BN input), ds (shortcut; never dx's buffer),
+  // dgamma and dbeta.
+  virtual void batchnorm_add_relu_backward(int N, int C, int HW, const float* x, const float* y,
+                                           const float* gamma, const float* save_mean,
+                                           const float* save_invstd, const float* dy, float* dx,
+                                           float* ds, float* dgamma, float* dbeta,
+                                           bool overwrite_dx = false,
+                                           bool overwrite_ds = false) = 0;
 
   // ---- pointwise and shape ops ----
   virtual void relu_forward(size_t n, const float* x, float* y) = 0;
-  virtual void relu_backward(size_t n, const float* y, const float* dy, float* dx) = 0;
+  virtual void relu_backward(size_t n, const float* y, const float* dy, float* dx,
+                             bool overwrite_dx = false) = 0;
   virtual void add_forward(size_t n, const float* a, const float* b, float* y) = 0;
-  virtual void add_backward(size_t n, const float* dy, float* da, float* db) = 0;
+  virtual void add_backward(size_t n, const float* dy, float* da, float* db,
+                            bool overwrite_da = false, bool overwrite_db = false) = 0;
   virtual void maxpool_forward(const PoolShape& s, const float* x, float* y) = 0;
-  virtual void maxpool_backward(const PoolShape& s, const float* x, const float* dy,
-                                float* dx) = 0;
+  virtual void maxpool_backward(const PoolShape& s, const float* x, const float* dy, float* dx,
+                                bool overwrite_dx = false) = 0;
   // global average pool [N,C,H,W] -> [N,C]
   virtual void gap_forward(int N, int C, int HW, const float* x, float* y) = 0;
   virtual void gap_backward(int N, int C, int HW, const float* dy, float* dx) = 0;
@@ -144,8 +208,8 @@ struct BuildInfo {
   bool cuda_compiled;
   bool cublas;
   std::string cuda_archs;    // e.g. "70;80;90"
-  int cuda_device_count;     // 0 when none or not compiled
-  std::string cuda_devices;  // human-readable, one per line
+  int cuda_device_count;     // devices where a probe kernel ran; 0 when none or not compiled
+  std::string cuda_devices;  // human-readable, one per line, each with its probe's result
   std::string cuda_why;      // why CUDA is unavailable, empty when available
   std::string cublas_library;  // the cuBLAS found at run time (dlopen), empty when none
 };

@@ -1,4 +1,5 @@
-// ctest `cuda_ops`: the CUDA backend against the CPU backend, op by op (op_checks.cc).
+// ctest `cuda_ops`: the CUDA backend against the CPU backend, op by op (op_checks.cc), then
+// whole networks trained on both (net_checks.cc, the specs in native/test/nets).
 // Without a usable device it prints `skip: no CUDA device` and exits 0.
 // `cuda_check --bench [--batch N] [--reps R]` runs the SCC benchmark (cuda_bench.cc).
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "harness.h"
+#include "net_checks.h"
 #include "op_checks.h"
 
 using dsx::Backend;
@@ -39,5 +41,12 @@ int main(int argc, char** argv) {
   if (bench) return run_bench(*gpu, batch, reps, 256, 32);
 
   auto cpu = dsx::make_cpu_backend(0);
-  return run_op_checks(*cpu, *gpu);
+  const int ops = run_op_checks(*cpu, *gpu);
+  int nets = 1;
+  try {
+    nets = run_net_checks(*cpu, *gpu, DSX_TEST_NETS_DIR);
+  } catch (const std::exception& e) {
+    std::printf("%s: network checks: FAIL: %s\n", gpu->name().c_str(), e.what());
+  }
+  return ops == 0 && nets == 0 ? 0 : 1;
 }

@@ -74,11 +74,15 @@ checks=$(sed -E 's/.*: ([0-9]+) checks, ([0-9]+) failed.*/\1/' <<<"$summary")
 failed=$(sed -E 's/.*: ([0-9]+) checks, ([0-9]+) failed.*/\2/' <<<"$summary")
 [ "$checks" -gt 0 ] || fail "cuda_check ran 0 checks"
 [ "$failed" -eq 0 ] || status=1
+nets=$(grep -E "^[^:]+: [0-9]+ network checks, [0-9]+ failed" "$logs/cuda_ops.log" | tail -1)
+grep -E "^  parity " "$logs/cuda_ops.log"
+[ -n "$nets" ] || { echo "gpu-check: the whole-network checks did not finish (see $logs/cuda_ops.log)"; status=1; }
+grep -qE " 0 failed" <<<"$nets" || status=1
 
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   step bench "$build/test/cuda_check" --bench --batch "${BENCH_BATCH:-128}" --reps "${BENCH_REPS:-10}" || status=1
   cat "$logs/bench.log"
 fi
-echo "gpu-check: CUDA op checks run: $checks, failed: $failed"
+echo "gpu-check: CUDA op checks run: $checks, failed: $failed; networks: ${nets:-none}"
 echo "gpu-check: $([ $status = 0 ] && echo PASSED || echo FAILED)"
 exit $status

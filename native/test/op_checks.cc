@@ -352,6 +352,166 @@ void check_small_ops(Ctx& t) {
   }
 }
 
+// The fused ops and the contract's explicit parameters: BN+ReLU, BN statistics only, the
+// residual tail, inputs read through a folded BN+ReLU, first contributions that overwrite
+// (also in place, dx = dy). Backward inputs (affine maps included) are the same data on both
+// backends, so a ReLU mask cannot differ by a rounding of its own.
+void check_fused(Ctx& t) {
+  struct S { int N, C, HW; };
+  for (const S& s : {S{8, 24, 49}, S{4, 40, 64}, S{1, 5, 1}}) {
+    const std::string name = fmt("fused bn N%d C%d HW%d", s.N, s.C, s.HW);
+    const size_t n = (size_t)s.N * s.C * s.HW;
+    Dual x = t.make(n, -2.f, 3.f), g = t.make(s.C, 0.5f, 1.5f), b = t.make(s.C), y = t.make(n);
+    Dual sm = t.make(s.C), si = t.make(s.C), aff = t.make(2 * s.C), rm = t.make(s.C),
+         rv = t.make(s.C, 0.5f, 2.f);
+    t.cpu.batchnorm_relu_forward_train(s.N, s.C, s.HW, x.c.p(), g.c.p(), b.c.p(), y.c.p(),
+                                       sm.c.p(), si.c.p(), aff.c.p(), rm.c.p(), rv.c.p(), 0.1f,
+                                       1e-5f);
+    t.gpu.batchnorm_relu_forward_train(s.N, s.C, s.HW, x.g.p(), g.g.p(), b.g.p(), y.g.p(),
+                                       sm.g.p(), si.g.p(), aff.g.p(), rm.g.p(), rv.g.p(), 0.1f,
+                                       1e-5f);
+    t.cmp(name + " bn+relu", "y", y, 1e-4);
+    t.cmp(name + " bn+relu", "mean", sm, 1e-5);
+    t.cmp(name + " bn+relu", "invstd", si, 1e-4);
+    t.cmp(name + " bn+relu", "affine", aff, 1e-4);
+    t.cmp(name + " bn+relu", "run_mean", rm, 1e-5);
+    t.cmp(name + " bn+relu", "run_var", rv, 1e-4);
+    Dual aff2 = t.make(2 * s.C), sm2 = t.make(s.C), si2 = t.make(s.C);
+    t.cpu.batchnorm_stats_train(s.N, s.C, s.HW, x.c.p(), g.c.p(), b.c.p(), sm2.c.p(), si2.c.p(),
+                                aff2.c.p(), nullptr, nullptr, 0.1f, 1e-5f);
+    t.gpu.batchnorm_stats_train(s.N, s.C, s.HW, x.g.p(), g.g.p(), b.g.p(), sm2.g.p(), si2.g.p(),
+                                aff2.g.p(), nullptr, nullptr, 0.1f, 1e-5f);
+    t.cmp(name + " stats", "affine", aff2, 1e-4);
+    t.cmp(name + " stats", "invstd", si2, 1e-4);
+
+    // backward inputs: the CPU's statistics and affine map on both sides
+    const std::vector<float> hm = sm.c.get(), hi = si.c.get(), ha = aff.c.get();
+    Dual m(t.cpu, t.gpu, hm), is(t.cpu, t.gpu, hi), af(t.cpu, t.gpu, ha);
+    for (bool ow : {false, true}) {
+      const std::string w = name + (ow ? " overwrite" : " add");
+      Dual dy = t.make(n), dx = t.make(n), dg = t.make(s.C), db = t.make(s.C);
+      t.cpu.batchnorm_relu_backward(s.N, s.C, s.HW, x.c.p(), af.c.p(), g.c.p(), m.c.p(), is.c.p(),
+                                    dy.c.p(), dx.c.p(), dg.c.p(), db.c.p(), ow);
+      t.gpu.batchnorm_relu_backward(s.N, s.C, s.HW, x.g.p(), af.g.p(), g.g.p(), m.g.p(), is.g.p(),
+                                    dy.g.p(), dx.g.p(), dg.g.p(), db.g.p(), ow);
+      t.cmp(w + " bn+relu bwd", "dx", dx, 1e-4);
+      t.cmp(w + " bn+relu bwd", "dgamma", dg, 1e-4);
+      t.cmp(w + " bn+relu bwd", "dbeta", db, 1e-4);
+      Dual dx2 = t.make(n);
+      t.cpu.batchnorm_backward(s.N, s.C, s.HW, x.c.p(), g.c.p(), m.c.p(), is.c.p(), dy.c.p(),
+                               dx2.c.p(), nullptr, nullptr, ow);
+      t.gpu.batchnorm_backward(s.N, s.C, s.HW, x.g.p(), g.g.p(), m.g.p(), is.g.p(), dy.g.p(),
+                               dx2.g.p(), nullptr, nullptr, ow);
+      t.cmp(w + " bn bwd", "dx", dx2, 1e-4);
+      // the residual tail, y from its own forward
+      Dual sc = t.make(n), yt = t.make(n), dxs = t.make(n), dss = t.make(n);
+      Dual dgt = t.make(s.C), dbt = t.make(s.C);
+      t.cpu.batchnorm_add_relu_forward(s.N, s.C, s.HW, x.c.p(), af.c.p(), sc.c.p(), yt.c.p());
+      t.gpu.batchnorm_add_relu_forward(s.N, s.C, s.HW, x.g.p(), af.g.p(), sc.g.p(), yt.g.p());
+      t.cmp(w + " bn+add+relu", "y", yt, 1e-5);
+      const std::vector<float> hy = yt.c.get();
+      Dual yy(t.cpu, t.gpu, hy);
+      t.cpu.batchnorm_add_relu_backward(s.N, s.C, s.HW, x.c.p(), yy.c.p(), g.c.p(), m.c.p(),
+                                        is.c.p(), dy.c.p(), dxs.c.p(), dss.c.p(), dgt.c.p(),
+                                        dbt.c.p(), ow, ow);
+      t.gpu.batchnorm_add_relu_backward(s.N, s.C, s.HW, x.g.p(), yy.g.p(), g.g.p(), m.g.p(),
+                                        is.g.p(), dy.g.p(), dxs.g.p(), dss.g.p(), dgt.g.p(),
+                                        dbt.g.p(), ow, ow);
+      t.cmp(w + " bn+add+relu bwd", "dx", dxs, 1e-4);
+      t.cmp(w + " bn+add+relu bwd", "ds", dss, 1e-6);
+      t.cmp(w + " bn+add+relu bwd", "dgamma", dgt, 1e-4);
+      t.cmp(w + " bn+add+relu bwd", "dbeta", dbt, 1e-4);
+    }
+    {  // in place: dx is dy's buffer
+      Dual d = t.make(n);
+      t.cpu.batchnorm_relu_backward(s.N, s.C, s.HW, x.c.p(), af.c.p(), g.c.p(), m.c.p(), is.c.p(),
+                                    d.c.p(), d.c.p(), nullptr, nullptr, true);
+      t.gpu.batchnorm_relu_backward(s.N, s.C, s.HW, x.g.p(), af.g.p(), g.g.p(), m.g.p(), is.g.p(),
+                                    d.g.p(), d.g.p(), nullptr, nullptr, true);
+      t.cmp(name + " in place bn+relu bwd", "dx", d, 1e-4);
+    }
+  }
+  {  // elementwise overwrites, in place where the executor does it
+    const size_t n = 5003;
+    Dual y = t.make(n), d = t.make(n), dx = t.make(n);
+    t.cpu.relu_backward(n, y.c.p(), d.c.p(), dx.c.p(), true);
+    t.gpu.relu_backward(n, y.g.p(), d.g.p(), dx.g.p(), true);
+    t.cmp("relu bwd overwrite", "dx", dx, 0);
+    t.cpu.relu_backward(n, y.c.p(), d.c.p(), d.c.p(), true);
+    t.gpu.relu_backward(n, y.g.p(), d.g.p(), d.g.p(), true);
+    t.cmp("relu bwd in place", "dx", d, 0);
+    Dual dy = t.make(n), db = t.make(n), da = t.make(n);
+    t.cpu.add_backward(n, dy.c.p(), dy.c.p(), db.c.p(), true, true);
+    t.gpu.add_backward(n, dy.g.p(), dy.g.p(), db.g.p(), true, true);
+    t.cmp("add bwd in place + overwrite", "da", dy, 0);
+    t.cmp("add bwd in place + overwrite", "db", db, 0);
+    t.cpu.add_backward(n, dy.c.p(), da.c.p(), db.c.p(), true, false);
+    t.gpu.add_backward(n, dy.g.p(), da.g.p(), db.g.p(), true, false);
+    t.cmp("add bwd overwrite a, add b", "da", da, 0);
+    t.cmp("add bwd overwrite a, add b", "db", db, 0);
+    const dsx::PoolShape ps{4, 8, 11, 11, 3, 2, 1};
+    const size_t nx = (size_t)ps.N * ps.C * ps.H * ps.W, ny = (size_t)ps.N * ps.C * ps.Ho() * ps.Wo();
+    Dual px = t.make(nx), pdy = t.make(ny), pdx = t.make(nx);
+    t.cpu.maxpool_backward(ps, px.c.p(), pdy.c.p(), pdx.c.p(), true);
+    t.gpu.maxpool_backward(ps, px.g.p(), pdy.g.p(), pdx.g.p(), true);
+    t.cmp("maxpool bwd overwrite", "dx", pdx, 1e-6);
+  }
+  // convs reading a folded BN+ReLU: every route (direct, im2col, 1x1 GEMM), dx overwritten
+  const dsx::Conv2dShape convs[] = {
+      {4, 16, 8, 8, 16, 3, 1, 1, 16}, {2, 16, 9, 9, 16, 3, 2, 1, 16}, {4, 16, 8, 8, 24, 3, 1, 1, 1},
+      {2, 8, 7, 7, 12, 3, 2, 1, 2},   {4, 24, 6, 6, 40, 1, 1, 0, 1},  {4, 24, 6, 6, 40, 1, 1, 0, 2},
+  };
+  for (const dsx::Conv2dShape& s : convs) {
+    const std::string name = fmt("folded conv2d %d->%d %dx%d k%d s%d g%d", s.Cin, s.Cout, s.H, s.W,
+                                 s.K, s.stride, s.groups);
+    const size_t nx = (size_t)s.N * s.Cin * s.H * s.W, ny = (size_t)s.N * s.Cout * s.Ho() * s.Wo();
+    const size_t nw = (size_t)s.Cout * (s.Cin / s.groups) * s.K * s.K;
+    std::vector<float> ha = t.rng.vec(2 * s.Cin, -1.f, 1.f);
+    Dual x = t.make(nx), w = t.make(nw), af(t.cpu, t.gpu, ha), y = t.make(ny), dy = t.make(ny);
+    Dual dx = t.make(nx), dw = t.make(nw);
+    const dsx::InputFold fc{af.c.p(), s.Cin}, fg{af.g.p(), s.Cin};
+    t.cpu.conv2d_forward(s, x.c.p(), w.c.p(), nullptr, y.c.p(), fc);
+    t.gpu.conv2d_forward(s, x.g.p(), w.g.p(), nullptr, y.g.p(), fg);
+    t.cmp(name, "y", y, 1e-4);
+    t.cpu.conv2d_backward(s, x.c.p(), w.c.p(), dy.c.p(), dx.c.p(), dw.c.p(), nullptr, true, fc);
+    t.gpu.conv2d_backward(s, x.g.p(), w.g.p(), dy.g.p(), dx.g.p(), dw.g.p(), nullptr, true, fg);
+    t.cmp(name, "dx", dx, 1e-4);
+    t.cmp(name, "dw", dw, 1e-4);
+  }
+  const dsx::SccShape sccs[] = {{4, 16, 4, 4, 32, 2, 4}, {2, 24, 3, 3, 24, 2, 3}, {2, 12, 5, 5, 20, 3, 1}};
+  for (const dsx::SccShape& s : sccs) {
+    const std::string name = fmt("folded scc Cin%d Cout%d cg%d s%d", s.Cin, s.Cout, s.groups, s.stride);
+    const size_t nx = (size_t)s.N * s.Cin * s.H * s.W, ny = (size_t)s.N * s.Cout * s.H * s.W;
+    const size_t nw = (size_t)s.Cout * s.D();
+    std::vector<float> ha = t.rng.vec(2 * s.Cin, -1.f, 1.f);
+    Dual x = t.make(nx), w = t.make(nw), af(t.cpu, t.gpu, ha), y = t.make(ny), dy = t.make(ny);
+    Dual dx = t.make(nx), dw = t.make(nw);
+    const dsx::InputFold fc{af.c.p(), s.Cin}, fg{af.g.p(), s.Cin};
+    t.cpu.scc_forward(s, x.c.p(), w.c.p(), y.c.p(), fc);
+    t.gpu.scc_forward(s, x.g.p(), w.g.p(), y.g.p(), fg);
+    t.cmp(name, "y", y, 1e-4);
+    t.cpu.scc_backward(s, x.c.p(), w.c.p(), dy.c.p(), dx.c.p(), dw.c.p(), true, fc);
+    t.gpu.scc_backward(s, x.g.p(), w.g.p(), dy.g.p(), dx.g.p(), dw.g.p(), true, fg);
+    t.cmp(name, "dx", dx, 1e-4);
+    t.cmp(name, "dw", dw, 1e-4);
+  }
+}
+
+// Grouped convolutions with more groups than a grid's z dimension takes: the GEMM slices
+// the batch (the emulator's limit is small, so small shapes reach every slicing branch).
+void check_gemm_slicing(Ctx& t) {
+  const dsx::Conv2dShape convs[] = {{3, 800, 2, 2, 800, 1, 1, 0, 20}, {40, 80, 3, 3, 80, 1, 1, 0, 2}};
+  for (const dsx::Conv2dShape& s : convs) {
+    const std::string name = fmt("sliced gemm conv2d N%d %d->%d g%d", s.N, s.Cin, s.Cout, s.groups);
+    const size_t nx = (size_t)s.N * s.Cin * s.H * s.W, ny = (size_t)s.N * s.Cout * s.Ho() * s.Wo();
+    const size_t nw = (size_t)s.Cout * (s.Cin / s.groups);
+    Dual x = t.make(nx), w = t.make(nw), y = t.make(ny);
+    t.cpu.conv2d_forward(s, x.c.p(), w.c.p(), nullptr, y.c.p());
+    t.gpu.conv2d_forward(s, x.g.p(), w.g.p(), nullptr, y.g.p());
+    t.cmp(name, "y", y, 1e-5);
+  }
+}
+
 }  // namespace
 
 
@@ -374,6 +534,8 @@ int run_op_checks(Backend& cpu, Backend& gpu) {
   check_scc(t);
   check_bn(t);
   check_small_ops(t);
+  check_fused(t);
+  check_gemm_slicing(t);
   std::printf("%s: %d checks, %d failed\n", gpu.name().c_str(), rep.checks(), rep.failures());
   return rep.failures() == 0 ? 0 : 1;
 }

@@ -4,11 +4,11 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { parseFlags, sweepFlagsSchema } from '../config/flags.js';
+import { DEVICE_HELP, JOBS_HELP, THREADS_HELP } from './jobs.js';
 import { loadSweepConfig } from '../config/sweep.js';
 import { openStoreUrl, defaultDbPath, storeUrl, redactUrl } from '../store/index.js';
 import { runSweep, type SweepEvent, type SweepProgress, type SweepSummary } from '../sweep/index.js';
 import { ProgressReporter, formatDuration } from '../report/progress.js';
-import type { DeviceRequest } from '../engine/types.js';
 import { exitStopped, installStop } from './stopping.js';
 
 export const DEFAULT_MAX_CANDIDATES = 1000;
@@ -110,7 +110,9 @@ export function makeReporter(json: boolean | undefined) {
         break;
       }
       case 'warning':
-        out.event('warning', { message: e.message }, `warning: ${e.message}`);
+        // a JSON line when asked for JSON, else on stderr (never lost in piped output)
+        if (json) out.event('warning', { message: e.message }, '');
+        else process.stderr.write(`warning: ${e.message}\n`);
         break;
     }
   };
@@ -150,6 +152,8 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
       store,
       config,
       device: o.device,
+      jobs: o.jobs,
+      threads: o.threads,
       resume: o.resume ?? false,
       maxCandidates: o.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
       onEvent,
@@ -195,7 +199,9 @@ export function registerSweep(program: Command): void {
     .option('--resume', 'continue the sweep of the same name: re-queue interrupted trials, keep finished ones')
     .option('--drain', 'on SIGINT/SIGTERM, finish the running trial before stopping (default: put it back in the queue at once)')
     .option('--max-candidates <n>', `refuse a grid with more candidates than this (default ${DEFAULT_MAX_CANDIDATES})`)
-    .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
+    .option('--device <d>', DEVICE_HELP, 'auto')
+    .option('--jobs <n>', JOBS_HELP)
+    .option('--threads <n>', THREADS_HELP)
     .option('--data-dir <dir>', 'folder with the dataset files (overrides dataset.dataDir of the config)')
     .option('--json', 'print JSON lines instead of a progress display (the default when piped)')
     .addHelpText('after', '\nAfterwards:  dsxplore report   (tables, Pareto front)   dsxplore pareto export --format csv')

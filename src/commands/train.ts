@@ -156,6 +156,9 @@ async function runTrain(raw: unknown): Promise<void> {
     reporter.clear();
   }
   for (const m of result.epochs) reporter.epoch(m as EpochMetrics);
+  if (result.deviceFallback !== undefined) {
+    process.stderr.write(`warning: --device auto: CUDA is not usable (${result.deviceFallback}); trained on the CPU\n`);
+  }
 
   let testAccuracy = result.testAccuracy;
   let testLoss = result.testLoss;
@@ -207,6 +210,7 @@ async function runTrain(raw: unknown): Promise<void> {
     seconds: result.seconds,
     imagesPerSecond: result.imagesPerSecond,
     device: result.device,
+    ...(result.deviceFallback !== undefined ? { deviceFallback: result.deviceFallback } : {}),
     threads: result.threads,
     trainImages: data.train.count,
     testImages: data.test.count,

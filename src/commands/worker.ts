@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { parseFlags, workerFlagsSchema } from '../config/flags.js';
+import { DEVICE_HELP, JOBS_HELP, THREADS_HELP } from './jobs.js';
 import { UsageError } from '../errors.js';
 import { openStoreUrl, storeUrl, redactUrl } from '../store/index.js';
 import { runWorker, type SweepSummary } from '../sweep/index.js';
@@ -35,6 +36,8 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
       store,
       sweep: o.sweep,
       device: o.device,
+      jobs: o.jobs,
+      threads: o.threads,
       heartbeatMs,
       staleAfterMs,
       dataDir: o.dataDir,
@@ -66,7 +69,9 @@ export function registerWorker(program: Command): void {
     .option('--store <url>', 'results store: postgres://user:password@host:5432/db or sqlite:PATH (default: $DSXPLORE_STORE)')
     .option('--db <path>', 'SQLite shorthand for --store sqlite:PATH (one machine only)')
     .option('--sweep <name>', 'sweep to work on (default: the most recent unfinished one)')
-    .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
+    .option('--device <d>', DEVICE_HELP, 'auto')
+    .option('--jobs <n>', JOBS_HELP)
+    .option('--threads <n>', THREADS_HELP)
     .option('--heartbeat <seconds>', `how often a running trial tells the store it is alive (default ${DEFAULT_HEARTBEAT_S})`)
     .option(
       '--stale-after <seconds>',

@@ -15,33 +15,34 @@ import { OBJECTIVES } from './sweep.js';
 
 export const MAX_DEVICE_INDEX = 255;
 export const DEVICE_FORMS = 'auto, cpu, cuda or cuda:N';
-export const DEVICE_LIST_FORMS = 'auto, cpu, cuda, cuda:N or cuda:N,M,...';
+export const DEVICE_LIST_FORMS = 'auto, cpu, cuda, cuda:N, or a list such as cuda:0,cuda:1';
 
 /** What --device resolves to: one device, or (for commands that take several) a list. */
 export type DeviceFlag = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
 
 /**
- * The one --device rule: auto | cpu | cuda | cuda:N, and with `list` also cuda:N,M,... (N in
- * 0..255, no index twice). Case and surrounding spaces are forgiven.
+ * The one --device rule: auto | cpu | cuda | cuda:N (N in 0..255), and with `list` also a
+ * comma-separated list of those (no device twice) that `--jobs` lanes take round-robin.
+ * Case and surrounding spaces are forgiven.
  */
 export function device(opts: { list?: boolean } = {}) {
   const forms = opts.list ? DEVICE_LIST_FORMS : DEVICE_FORMS;
   const what = `must be ${forms} (N = 0..${MAX_DEVICE_INDEX})`;
   return z.string({ error: what }).transform((raw, ctx) => {
-    const d = raw.trim().toLowerCase();
-    if (d === 'auto' || d === 'cpu' || d === 'cuda') return d as DeviceFlag;
-    const m = /^cuda:(\d{1,3}(?:,\d{1,3})*)$/.exec(d);
-    const ids = m ? m[1]!.split(',').map(Number) : [];
+    const items = raw.split(',').map((d) => d.trim().toLowerCase());
     const ok =
-      m !== null &&
-      ids.every((i) => i <= MAX_DEVICE_INDEX) &&
-      new Set(ids).size === ids.length &&
-      (opts.list || ids.length === 1);
+      (opts.list || items.length === 1) &&
+      new Set(items).size === items.length &&
+      items.every((d) => {
+        if (d === 'auto' || d === 'cpu' || d === 'cuda') return true;
+        const m = /^cuda:(\d{1,3})$/.exec(d);
+        return m !== null && Number(m[1]) <= MAX_DEVICE_INDEX;
+      });
     if (!ok) {
       ctx.addIssue({ code: 'custom', message: what, input: raw });
       return z.NEVER;
     }
-    return `cuda:${ids.join(',')}` as DeviceFlag;
+    return items.map((d) => (d.startsWith('cuda:') ? `cuda:${Number(d.slice(5))}` : d)).join(',') as DeviceFlag;
   });
 }
 
@@ -227,13 +228,21 @@ export const evaluateFlagsSchema = z.strictObject({
   json: switchFlag.optional(),
 });
 
+/** sweep and worker: --device (one, or a list the --jobs lanes take round-robin), --jobs
+ * (trials trained at once in this process) and --threads (per trial) */
+const jobFlags = {
+  device: device({ list: true }).default('auto'),
+  jobs: count(1, 64).optional(),
+  threads: count(1, 256).optional(),
+};
+
 export const sweepFlagsSchema = z.strictObject({
   config: path(),
   ...storeFlags,
   enqueueOnly: switchFlag.optional(),
   resume: switchFlag.optional(),
   maxCandidates: count(1, 10_000_000).optional(),
-  device: device().default('auto'),
+  ...jobFlags,
   dataDir: path().optional(),
   drain: switchFlag.optional(),
   json: switchFlag.optional(),
@@ -244,7 +253,7 @@ const seconds = () => real('a number of seconds in (0, 86400]', (v) => v > 0 && 
 export const workerFlagsSchema = z.strictObject({
   ...storeFlags,
   sweep: text('a sweep name', 200).optional(),
-  device: device().default('auto'),
+  ...jobFlags,
   heartbeat: seconds().optional(),
   staleAfter: seconds().optional(),
   dataDir: path().optional(),

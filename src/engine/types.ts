@@ -64,6 +64,8 @@ export interface TrainResult {
   /** set when status is not 'done' */
   message?: string;
   device: string;
+  /** set when `--device auto` fell back to the CPU: why CUDA was not used */
+  deviceFallback?: string;
   threads: number;
   params: number;
   testAccuracy: number;

@@ -50,7 +50,13 @@ export interface WorkContext {
   heartbeatMs: number;
   staleAfterMs: number;
   started: number;
-  device?: DeviceRequest;
+  /** one device, or a comma-separated list that --jobs lanes take round-robin (a lane's
+   * own context has one) */
+  device?: string;
+  /** trials trained at once by this process (default 1) */
+  jobs?: number;
+  /** CPU threads per trial (default: the recipe's; with --jobs on the CPU, cores / jobs) */
+  threads?: number;
   emit: (e: SweepEvent) => void;
   stop: StopControl;
   /** replaces the engine's train() (tests) */

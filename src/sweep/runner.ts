@@ -12,7 +12,7 @@
 // or rung exactly once (SweepStore.scheduleRound) when enough results exist. The loop's
 // parts live beside this file: claim.ts (the next trial), trial.ts (running one),
 // heartbeat.ts, and stop.ts (SIGINT/SIGTERM).
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { parseSweepConfig, type SweepConfig } from '../config/sweep.js';
@@ -24,7 +24,7 @@ import type { SweepRow, TrialRow } from '../store/types.js';
 import { configHash } from './identity.js';
 import { expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
 import { claimNext } from './claim.js';
-import { TrialRunner } from './trial.js';
+import { defaultLoad, TrialRunner } from './trial.js';
 import { keepFrontWeights } from './weights.js';
 import { ensureLatency } from './latency.js';
 import { StopControl, type StopSignal } from './stop.js';
@@ -49,7 +49,12 @@ export interface SweepSummary {
 export interface RunnerOptions {
   store: SweepStore;
   config: SweepConfig;
-  device?: DeviceRequest;
+  /** one device, or a comma-separated list that the --jobs lanes take round-robin */
+  device?: string;
+  /** trials trained at once by this process (default 1) */
+  jobs?: number;
+  /** CPU threads per trial */
+  threads?: number;
   resume?: boolean;
   /** refuse a grid with more candidates than this */
   maxCandidates?: number;
@@ -82,7 +87,7 @@ export interface RunnerOptions {
 export interface WorkerOptions
   extends Pick<
     RunnerOptions,
-    'store' | 'device' | 'onEvent' | 'heartbeatMs' | 'staleAfterMs' | 'workerId' | 'train' | 'loadData' | 'plan' | 'preflight' | 'stop'
+    'store' | 'device' | 'jobs' | 'threads' | 'onEvent' | 'heartbeatMs' | 'staleAfterMs' | 'workerId' | 'train' | 'loadData' | 'plan' | 'preflight' | 'stop'
   > {
   /** the sweep to work on (default: the most recent sweep that is not finished) */
   sweep?: string;
@@ -221,12 +226,38 @@ export async function runWorker(opts: WorkerOptions): Promise<SweepSummary> {
   return work({ ...opts, config, plan, hash, workerId, heartbeatMs, staleAfterMs, started, emit, stop: opts.stop ?? new StopControl() });
 }
 
+/** The device and threads of each of the `jobs` lanes: devices round-robin over the
+ * comma-separated list (`cuda` alone: every lane on that GPU, each on its own stream), and
+ * on the CPU the cores split between the lanes unless --threads says how many each gets. */
+export function jobLanes(ctx: Pick<WorkContext, 'device' | 'jobs' | 'threads'>): { device: DeviceRequest; threads?: number }[] {
+  const jobs = Math.max(1, ctx.jobs ?? 1);
+  const devices = (ctx.device ?? 'auto').split(',') as DeviceRequest[];
+  const cores = typeof availableParallelism === 'function' ? availableParallelism() : 1;
+  return Array.from({ length: jobs }, (_, i) => {
+    const device = devices[i % devices.length]!;
+    const threads = ctx.threads ?? (jobs > 1 && device === 'cpu' ? Math.max(1, Math.floor(cores / jobs)) : undefined);
+    return threads === undefined ? { device } : { device, threads };
+  });
+}
+
+/** The dataset, loaded once for all lanes. */
+function sharedData(ctx: WorkContext): () => Promise<LoadedDatasets> {
+  let loading: Promise<LoadedDatasets> | undefined;
+  return () => {
+    loading ??= Promise.resolve(ctx.loadData ? ctx.loadData() : defaultLoad(ctx));
+    // a failed load may be retried by the next lane that needs it
+    loading.catch(() => {
+      loading = undefined;
+    });
+    return loading;
+  };
+}
+
 /** The worker loop: claim, train, record, schedule the next step; until nothing is left
  * or a signal stops it. */
 async function work(ctx: WorkContext): Promise<SweepSummary> {
   const { store, config, plan, started, emit } = ctx;
   const name = config.name;
-  const trials = new TrialRunner(ctx);
   let trained = 0;
   let reused = 0;
   let failed = 0;
@@ -255,38 +286,54 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
   };
 
   let released = 0;
-  for (;;) {
-    const next = await claimNext(ctx);
-    if (next.kind !== 'trial') break;
-    const c = next.claimed;
-    if (config.objectives.includes('latency')) {
-      try {
-        await ensureLatency(store, c.spec, c.trial.candidateHash);
-      } catch (err) {
-        await store.releaseTrial(c.trial.id, ctx.workerId);
-        throw err;
+  // A lane trains one trial at a time; --jobs N runs N lanes in this process, each with its
+  // own device (and so its own backend and stream) and thread count, on one shared queue.
+  // A lane that fails (a store error, a device where training does not start) stops the
+  // others from claiming more; their running trials finish, then the error surfaces.
+  let laneError: unknown;
+  const lane = async (trials: TrialRunner): Promise<void> => {
+    for (;;) {
+      if (laneError !== undefined) return;
+      const next = await claimNext(ctx);
+      if (next.kind !== 'trial') return;
+      const c = next.claimed;
+      if (config.objectives.includes('latency')) {
+        try {
+          await ensureLatency(store, c.spec, c.trial.candidateHash);
+        } catch (err) {
+          await store.releaseTrial(c.trial.id, ctx.workerId);
+          throw err;
+        }
       }
+      const copy = await trials.reuse(c);
+      if (copy) {
+        reused++;
+        emit({ type: 'trial-end', trial: copy, reused: true, progress: await progress() });
+        continue;
+      }
+      const data = await trials.prepare(c);
+      emit({ type: 'trial-start', trial: c.trial, progress: await progress() });
+      const end = await trials.run(c, data);
+      if (end.kind === 'released') {
+        released++;
+        return;
+      }
+      if (end.kind === 'lost') continue;
+      trained++;
+      if (end.kind === 'failed') failed++;
+      trainSeconds += end.seconds;
+      trainedWork += workOf(c.trial);
+      emit({ type: 'trial-end', trial: end.row, reused: false, progress: await progress() });
     }
-    const copy = await trials.reuse(c);
-    if (copy) {
-      reused++;
-      emit({ type: 'trial-end', trial: copy, reused: true, progress: await progress() });
-      continue;
-    }
-    const data = await trials.prepare(c);
-    emit({ type: 'trial-start', trial: c.trial, progress: await progress() });
-    const end = await trials.run(c, data);
-    if (end.kind === 'released') {
-      released++;
-      break;
-    }
-    if (end.kind === 'lost') continue;
-    trained++;
-    if (end.kind === 'failed') failed++;
-    trainSeconds += end.seconds;
-    trainedWork += workOf(c.trial);
-    emit({ type: 'trial-end', trial: end.row, reused: false, progress: await progress() });
-  }
+  };
+  const data = sharedData(ctx);
+  const lanes = jobLanes(ctx).map((l) =>
+    lane(new TrialRunner({ ...ctx, ...l, loadData: data })).catch((err: unknown) => {
+      laneError ??= err;
+    }),
+  );
+  await Promise.all(lanes);
+  if (laneError !== undefined) throw laneError;
 
   const signal = ctx.stop.signal;
   if (!signal) await store.setSweepStatus(name, 'finished');

@@ -8,7 +8,7 @@ import { cpus, hostname } from 'node:os';
 import { version as dsxVersion } from '../version.js';
 import type { LoadedDatasets } from '../data/index.js';
 import { head } from '../data/transform.js';
-import type { TrainRequest, TrainResult } from '../engine/types.js';
+import type { DeviceRequest, TrainRequest, TrainResult } from '../engine/types.js';
 import { TrialStateError, isFinished, type ClaimedTrial } from '../store/store.js';
 import type { TrialRow } from '../store/types.js';
 import type { WorkContext } from './context.js';
@@ -24,7 +24,7 @@ export type TrialEnd =
   /** given back to the queue on a stop */
   | { kind: 'released' };
 
-async function defaultLoad(ctx: WorkContext): Promise<LoadedDatasets> {
+export async function defaultLoad(ctx: Pick<WorkContext, 'config'>): Promise<LoadedDatasets> {
   const { openDataset, withFieldNamesAsync } = await import('../data/index.js');
   const d = ctx.config.dataset;
   // the data layer names its own fields; a sweep's user knows them as config keys
@@ -48,14 +48,29 @@ async function defaultTrain(req: TrainRequest): Promise<TrainResult> {
   return engine.train(req);
 }
 
+/** Why the trial ran on the device it ran on, for its provenance. */
+function deviceReason(requested: string, r: TrainResult): string {
+  if (requested !== 'auto') return `requested --device ${requested}`;
+  if (r.deviceFallback !== undefined) return `--device auto fell back to the CPU: ${r.deviceFallback}`;
+  return r.device.startsWith('cuda') ? '--device auto: a usable CUDA device' : '--device auto';
+}
+
 export class TrialRunner {
   private data: LoadedDatasets | undefined;
   private preflight: boolean;
+  private fallbackReported = false;
   private readonly train: (req: TrainRequest) => Promise<TrainResult>;
 
   constructor(private readonly ctx: WorkContext) {
     this.preflight = ctx.preflight ?? !ctx.train;
     this.train = ctx.train ?? defaultTrain;
+  }
+
+  /** The trial's recipe, with this lane's thread count when it has one (threads change
+   * speed, not results: they are not part of the recipe's identity). */
+  private recipe(epochs: number, seed: number) {
+    const r = trialRecipe(this.ctx.config, epochs, seed);
+    return this.ctx.threads === undefined ? r : { ...r, threads: this.ctx.threads };
   }
 
   /** The trial finished as a copy of an identical finished trial, or undefined. */
@@ -80,10 +95,10 @@ export class TrialRunner {
         await this.train({
           spec: c.spec,
           // the trial's own recipe (an epoch is one step here), so nothing differs but the data
-          recipe: { ...trialRecipe(config, c.trial.epochs, c.trial.seed), batchSize: 2 },
+          recipe: { ...this.recipe(c.trial.epochs, c.trial.seed), batchSize: 2 },
           train: head(this.data.train, 2),
           test: head(this.data.validation ?? this.data.test, 2),
-          device: this.ctx.device ?? 'auto',
+          device: (this.ctx.device ?? 'auto') as DeviceRequest,
           evalLastOnly: true,
         });
       } catch (err) {
@@ -102,7 +117,7 @@ export class TrialRunner {
   async run(c: ClaimedTrial, data: LoadedDatasets): Promise<TrialEnd> {
     const { store, workerId, config, emit } = this.ctx;
     const { trial, spec } = c;
-    const recipe = trialRecipe(config, trial.epochs, trial.seed);
+    const recipe = this.recipe(trial.epochs, trial.seed);
     const provenance: Record<string, unknown> = {
       dsxplore: dsxVersion,
       sweep: config.name,
@@ -136,7 +151,7 @@ export class TrialRunner {
         recipe,
         train: data.train,
         test: evalSet,
-        device: this.ctx.device ?? 'auto',
+        device: (this.ctx.device ?? 'auto') as DeviceRequest,
         keepState: (config.keepWeights ?? 'all') !== 'none',
         onProgress: (p) => emit({ type: 'trial-progress', trial, p }),
       });
@@ -162,6 +177,10 @@ export class TrialRunner {
     }
     const seconds = (Date.now() - t0) / 1000;
     const r = result;
+    if (r.deviceFallback !== undefined && !this.fallbackReported) {
+      this.fallbackReported = true;
+      emit({ type: 'warning', message: `--device auto: CUDA is not usable (${r.deviceFallback}); training on the CPU` });
+    }
     // the checkpoint format of `train --save`, so `evaluate --load` reads what the store keeps
     const weights = r.state
       ? encodeCheckpoint(
@@ -190,6 +209,7 @@ export class TrialRunner {
         provenance: {
           ...provenance,
           device: r.device,
+          deviceReason: deviceReason(this.ctx.device ?? 'auto', r),
           threads: r.threads,
           evaluatedOn: data.validation ? 'validation' : 'test',
           trainImages: data.train.count,

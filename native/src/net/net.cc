@@ -243,7 +243,7 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
   profile_ = prof && (prof[0] == '1' || std::strcmp(prof, "layers") == 0);
   profile_layers_ = prof && std::strcmp(prof, "layers") == 0;
   const char* nofuse = std::getenv("DSXPLORE_NO_FUSION");
-  if (!(nofuse && nofuse[0] == '1')) fused_ = dynamic_cast<FusedOps*>(&be_);
+  fuse_ = !(nofuse && nofuse[0] == '1');
   plan_fusions();
   times_.resize(kProfileRows);
   layer_times_.resize(plan_.spec.layers.size());
@@ -273,10 +273,10 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
   zeroed_.assign(T, 0);
 }
 
-// Training-time fusions on a backend with FusedOps (none otherwise):
+// Training-time fusions (unless DSXPLORE_NO_FUSION=1), on every backend:
 //  - a fused BN+ReLU whose output has a single reader, a conv2d or scc taking it as its
 //    input, is folded into that reader: the BN computes statistics only and the reader reads
-//    max(0, x*scale + shift) from the BN's input (FusedOps::fold_next_input); the ReLU's
+//    max(0, x*scale + shift) from the BN's input (InputFold); the ReLU's
 //    output is never written nor read while training (evaluation still writes it);
 //  - a residual tail batchnorm -> add(shortcut) -> relu, each output read once, runs as one
 //    op (Tail).
@@ -286,7 +286,7 @@ void Net::plan_fusions() {
   folded_from_.assign(layers.size(), -1);
   tail_of_.assign(layers.size(), -1);
   tails_.clear();
-  if (!fused_) return;
+  if (!fuse_) return;
   // producer of each tensor, and its reader (the only one where consumers == 1)
   std::vector<int> producer(plan_.tensor_size.size(), -1), reader(plan_.tensor_size.size(), -1);
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -323,22 +323,21 @@ void Net::plan_fusions() {
   }
 }
 
-// For a layer reading a folded BN+ReLU: its real input (the BN's input), with the fold armed
-// for the backend's next conv2d/scc call.
-const float* Net::folded_input(int i) {
+// For a layer reading a folded BN+ReLU: its real input (the BN's input) into *x, and the fold
+// to read it through.
+InputFold Net::folded_input(int i, const float** x) {
   const int b = folded_from_[i];
   const LayerSpec& bn = plan_.spec.layers[b];
-  fused_->fold_next_input(scratch_ + plan_.layers[b].save + 2 * static_cast<size_t>(bn.channels),
-                          bn.channels);
-  return act(bn.inputs[0]);
+  *x = act(bn.inputs[0]);
+  return InputFold{bn_saved(b).affine, bn.channels};
 }
 
 // Activation gradients are only live during part of the backward pass: from the backward of
 // a tensor's last reader (where it is cleared) to the backward of its producer (where it is
 // read as dy). Buffers are reused along that schedule (best fit, no splitting), so the
 // gradient arena is a few tensors deep instead of the whole network: less memory, and a
-// working set that stays warmer in cache. With a backend that overwrites first contributions
-// (FusedOps), an elementwise layer that is the first contributor to its input's gradient
+// working set that stays warmer in cache. As backends overwrite first contributions, an
+// elementwise layer that is the first contributor to its input's gradient
 // writes it into its own dy buffer (in place): no second buffer, and for add no copy at all.
 // Returns the arena size in floats.
 size_t Net::plan_gradients(int capacity) {
@@ -387,7 +386,7 @@ size_t Net::plan_gradients(int capacity) {
     size_t out = static_cast<size_t>(layers[i].output);
     if (fused_relu(i)) out = static_cast<size_t>(layers[plan_.bn_relu[i]].output);
     const size_t in0 = static_cast<size_t>(layers[i].inputs[0]);
-    if (fused_ && backward_in_place(layers[i].op) && in0 != 0 && grad_off_[in0] == kNone &&
+    if (fuse_ && backward_in_place(layers[i].op) && in0 != 0 && grad_off_[in0] == kNone &&
         plan_.tensor_size[in0] == plan_.tensor_size[out]) {
       grad_off_[in0] = grad_off_[out];  // out's block passes to in0
       block_size[in0] = block_size[out];
@@ -474,9 +473,17 @@ double now_s() {
 }
 }  // namespace
 
+// An op that fails (a device error, an injected fault) fails the step with the layer and
+// the op named; the executor's buffers stay valid and are released by the destructor.
+[[noreturn]] void Net::layer_failed(int i, const char* pass, const std::exception& e) const {
+  const LayerSpec& l = plan_.spec.layers[i];
+  throw std::runtime_error("layer '" + l.name + "' (" + layer_op_name(l.op) + ") " + pass + ": " +
+                           e.what());
+}
+
 void Net::forward(int n, bool train) {
   if (n < 1 || n > capacity_) throw std::runtime_error("batch size out of range");
-  for (size_t i = 0; i < plan_.spec.layers.size(); ++i) {
+  for (size_t i = 0; i < plan_.spec.layers.size(); ++i) try {
     if (!profile_) {
       forward_layer(static_cast<int>(i), n, train);
       continue;
@@ -498,6 +505,8 @@ void Net::forward(int n, bool train) {
     t.calls_fwd++;
     layer_times_[i].fwd += dt;
     layer_times_[i].calls_fwd++;
+  } catch (const std::exception& e) {
+    layer_failed(static_cast<int>(i), "forward", e);
   }
 }
 
@@ -512,32 +521,33 @@ void Net::forward_layer(int i, int n, bool train) {
   switch (l.op) {
     case LayerOp::Conv2d: {
       const Conv2dShape s{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
-      if (train && folded_from_[i] >= 0) x = folded_input(i);
-      be_.conv2d_forward(s, x, P + lp.weight, lp.bias == kNone ? nullptr : P + lp.bias, y);
+      const InputFold in = train && folded_from_[i] >= 0 ? folded_input(i, &x) : InputFold{};
+      be_.conv2d_forward(s, x, P + lp.weight, lp.bias == kNone ? nullptr : P + lp.bias, y, in);
       break;
     }
     case LayerOp::Scc: {
       const SccShape s{n, C, H, W, l.out_channels, l.groups, l.channel_stride};
-      if (train && folded_from_[i] >= 0) x = folded_input(i);
-      be_.scc_forward(s, x, P + lp.weight, y);
+      const InputFold in = train && folded_from_[i] >= 0 ? folded_input(i, &x) : InputFold{};
+      be_.scc_forward(s, x, P + lp.weight, y, in);
       break;
     }
     case LayerOp::BatchNorm: {
+      const BnSaved sv = bn_saved(i);
       float* rm = stats_ + lp.running;
       float* rv = rm + C;
       if (train && (fold_into_[i] >= 0 || tail_of_[i] >= 0)) {  // output never written
-        fused_->batchnorm_stats_train(n, C, HW, x, P + lp.gamma, P + lp.bias, scratch_ + lp.save,
-                                           scratch_ + lp.save + C, scratch_ + lp.save + 2 * C, rm,
+        be_.batchnorm_stats_train(n, C, HW, x, P + lp.gamma, P + lp.bias, sv.mean, sv.invstd,
+                                  sv.affine, rm,
                                            rv, kBnMomentum, kBnEps);
       } else if (train && fused_relu(i)) {
         // y = max(0, bn(x)) straight into the ReLU's output (which shares this buffer)
-        fused_->batchnorm_relu_forward_train(
+        be_.batchnorm_relu_forward_train(
             n, C, HW, x, P + lp.gamma, P + lp.bias, act(plan_.spec.layers[plan_.bn_relu[i]].output),
-            scratch_ + lp.save, scratch_ + lp.save + C, scratch_ + lp.save + 2 * C, rm, rv,
+            sv.mean, sv.invstd, sv.affine, rm, rv,
             kBnMomentum, kBnEps);
       } else if (train)
-        be_.batchnorm_forward_train(n, C, HW, x, P + lp.gamma, P + lp.bias, y, scratch_ + lp.save,
-                                    scratch_ + lp.save + C, rm, rv, kBnMomentum, kBnEps);
+        be_.batchnorm_forward_train(n, C, HW, x, P + lp.gamma, P + lp.bias, y, sv.mean, sv.invstd,
+                                    rm, rv, kBnMomentum, kBnEps);
       else
         be_.batchnorm_forward_eval(n, C, HW, x, P + lp.gamma, P + lp.bias, rm, rv, kBnEps, y);
       break;
@@ -564,8 +574,7 @@ void Net::forward_layer(int i, int n, bool train) {
     case LayerOp::Add:
       if (train && tail_of_[i] >= 0) {
         const Tail& t = tails_[tail_of_[i]];
-        const LayerPlan& bp = plan_.layers[t.bn];
-        fused_->batchnorm_add_relu_forward(n, C, HW, act(t.grad_inputs[0]), scratch_ + bp.save + 2 * C,
+        be_.batchnorm_add_relu_forward(n, C, HW, act(t.grad_inputs[0]), bn_saved(t.bn).affine,
                                            act(t.grad_inputs[1]), act(plan_.spec.layers[t.relu].output));
         break;
       }
@@ -595,7 +604,7 @@ void Net::backward(int n, double* loss_sum, int* correct) {
         zeroed_[t] = 1;
       }
   }
-  for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) {
+  for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) try {
     const bool fused = fused_relu(i);
     if (fused && layers[i].op == LayerOp::Relu) continue;  // its BN's backward does it
     const bool tail = tail_of_[i] >= 0;
@@ -609,7 +618,7 @@ void Net::backward(int n, double* loss_sum, int* correct) {
       const int in = inputs[k];
       if (in == 0 || zeroed_[in]) continue;
       zeroed_[in] = 1;
-      if (fused_ && (tail || overwrites_input_grads(layers[i].op))) {
+      if (fuse_ && (tail || overwrites_input_grads(layers[i].op))) {
         overwrite |= 1u << k;
         continue;
       }
@@ -618,14 +627,13 @@ void Net::backward(int n, double* loss_sum, int* correct) {
     }
     // in place is only sound when overwriting (the planner and this loop walk the same order)
     if (in_place_[i] && !(overwrite & 1)) throw std::logic_error("in-place backward without overwrite");
-    if (overwrite) fused_->overwrite_next_backward(overwrite);
     if (!profile_) {
-      backward_layer(i, n);
+      backward_layer(i, n, overwrite);
       continue;
     }
     be_.sync();
     const double t0 = now_s();
-    backward_layer(i, n);
+    backward_layer(i, n, overwrite);
     be_.sync();
     const double dt = now_s() - t0;
     auto& t = times_[fused ? kBnReluRow : tail ? kTailRow : static_cast<int>(layers[i].op)];
@@ -633,6 +641,10 @@ void Net::backward(int n, double* loss_sum, int* correct) {
     t.calls_bwd++;
     layer_times_[i].bwd += dt;
     layer_times_[i].calls_bwd++;
+  } catch (const std::logic_error&) {
+    throw;
+  } catch (const std::exception& e) {
+    layer_failed(i, "backward", e);
   }
 }
 
@@ -641,7 +653,7 @@ bool Net::backward_in_place(LayerOp op) {
   return op == LayerOp::Relu || op == LayerOp::BatchNorm || op == LayerOp::Add;
 }
 
-// Layer ops whose backward can overwrite its input gradients (FusedOps::overwrite_next_backward).
+// Layer ops whose backward can overwrite its input gradients (the Backend's overwrite_* flags).
 bool Net::overwrites_input_grads(LayerOp op) {
   return op == LayerOp::Conv2d || op == LayerOp::Scc || op == LayerOp::BatchNorm ||
          op == LayerOp::Relu || op == LayerOp::Add || op == LayerOp::MaxPool;
@@ -661,7 +673,9 @@ Net::Timed::~Timed() {
   t.calls_bwd++;
 }
 
-void Net::backward_layer(int i, int n) {
+// overwrite: bit k set = the gradient of input k (grad_inputs(i)) is overwritten, not added into
+void Net::backward_layer(int i, int n, unsigned overwrite) {
+  const bool ow0 = overwrite & 1, ow1 = overwrite & 2;
   const LayerSpec& l = plan_.spec.layers[i];
   const LayerPlan& lp = plan_.layers[i];
   const TensorShape& xs = plan_.spec.tensors[l.inputs[0]];
@@ -674,27 +688,28 @@ void Net::backward_layer(int i, int n) {
   switch (l.op) {
     case LayerOp::Conv2d: {
       const Conv2dShape s{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
-      if (folded_from_[i] >= 0) x = folded_input(i);
+      const InputFold in = folded_from_[i] >= 0 ? folded_input(i, &x) : InputFold{};
       be_.conv2d_backward(s, x, P + lp.weight, dy, dx, G + lp.weight,
-                          lp.bias == kNone ? nullptr : G + lp.bias);
+                          lp.bias == kNone ? nullptr : G + lp.bias, ow0, in);
       break;
     }
     case LayerOp::Scc: {
       const SccShape s{n, C, H, W, l.out_channels, l.groups, l.channel_stride};
-      if (folded_from_[i] >= 0) x = folded_input(i);
-      be_.scc_backward(s, x, P + lp.weight, dy, dx, G + lp.weight);
+      const InputFold in = folded_from_[i] >= 0 ? folded_input(i, &x) : InputFold{};
+      be_.scc_backward(s, x, P + lp.weight, dy, dx, G + lp.weight, ow0, in);
       break;
     }
     case LayerOp::BatchNorm:
       if (fused_relu(i)) {
         const int r = plan_.spec.layers[plan_.bn_relu[i]].output;
-        fused_->batchnorm_relu_backward(n, C, HW, x, scratch_ + lp.save + 2 * C, P + lp.gamma,
-                                        scratch_ + lp.save, scratch_ + lp.save + C, dact(r), dx,
-                                        G + lp.gamma, G + lp.bias);
+        const BnSaved sv = bn_saved(i);
+        be_.batchnorm_relu_backward(n, C, HW, x, sv.affine, P + lp.gamma, sv.mean, sv.invstd,
+                                    dact(r), dx,
+                                    G + lp.gamma, G + lp.bias, ow0);
         break;
       }
-      be_.batchnorm_backward(n, C, HW, x, P + lp.gamma, scratch_ + lp.save,
-                             scratch_ + lp.save + C, dy, dx, G + lp.gamma, G + lp.bias);
+      be_.batchnorm_backward(n, C, HW, x, P + lp.gamma, bn_saved(i).mean, bn_saved(i).invstd, dy,
+                             dx, G + lp.gamma, G + lp.bias, ow0);
       break;
     case LayerOp::Relu:
       if (tail_of_[i] >= 0) {
@@ -702,16 +717,16 @@ void Net::backward_layer(int i, int n) {
         const LayerPlan& bp = plan_.layers[t.bn];
         const int bx = t.grad_inputs[0], s = t.grad_inputs[1];
         const int Cb = plan_.spec.layers[t.bn].channels;
-        fused_->batchnorm_add_relu_backward(n, Cb, HW, act(bx), act(l.output), P + bp.gamma,
-                                            scratch_ + bp.save, scratch_ + bp.save + Cb, dy,
-                                            dact(bx), dact(s), G + bp.gamma, G + bp.bias);
+        be_.batchnorm_add_relu_backward(n, Cb, HW, act(bx), act(l.output), P + bp.gamma,
+                                        bn_saved(t.bn).mean, bn_saved(t.bn).invstd, dy,
+                                        dact(bx), dact(s), G + bp.gamma, G + bp.bias, ow0, ow1);
         break;
       }
-      if (dx) be_.relu_backward(static_cast<size_t>(n) * C * HW, act(l.output), dy, dx);
+      if (dx) be_.relu_backward(static_cast<size_t>(n) * C * HW, act(l.output), dy, dx, ow0);
       break;
     case LayerOp::MaxPool: {
       const PoolShape s{n, C, H, W, l.kernel, l.stride, l.padding};
-      if (dx) be_.maxpool_backward(s, x, dy, dx);
+      if (dx) be_.maxpool_backward(s, x, dy, dx, ow0);
       break;
     }
     case LayerOp::Gap:
@@ -726,7 +741,7 @@ void Net::backward_layer(int i, int n) {
       break;
     case LayerOp::Add: {
       float* db = dact(l.inputs[1]);
-      if (dx || db) be_.add_backward(static_cast<size_t>(n) * C * HW, dy, dx, db);
+      if (dx || db) be_.add_backward(static_cast<size_t>(n) * C * HW, dy, dx, db, ow0, ow1);
       break;
     }
     case LayerOp::ShortcutA:

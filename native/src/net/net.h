@@ -10,12 +10,12 @@
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "backend.h"
 #include "net/spec.h"
-#include "ops/fused_ops.h"
 
 namespace dsx {
 
@@ -48,8 +48,7 @@ struct NetPlan {
   std::vector<int> consumers;       // number of layer inputs reading each tensor
   std::vector<int> alias;           // tensor whose activation buffer this tensor shares
   // Train-mode fusion of a BN with the ReLU that alone reads its output: for a BN layer the
-  // index of that ReLU layer, for the ReLU the index of its BN; -1 elsewhere. Used when the
-  // backend offers FusedOps (ops/fused_ops.h).
+  // index of that ReLU layer, for the ReLU the index of its BN; -1 elsewhere.
   std::vector<int> bn_relu;
   size_t params = 0, decayed = 0, stats = 0, scratch = 0;
   std::vector<StateEntry> state_layout;
@@ -108,10 +107,22 @@ class Net {
   size_t plan_gradients(int capacity);
   void release();
   void forward_layer(int i, int n, bool train);
-  void backward_layer(int i, int n);
+  void backward_layer(int i, int n, unsigned overwrite);
+  [[noreturn]] void layer_failed(int i, const char* pass, const std::exception& e) const;
   static bool overwrites_input_grads(LayerOp op);
   void plan_fusions();
-  const float* folded_input(int i);
+  InputFold folded_input(int i, const float** x);
+  // What a BN layer's training forward saves for its backward and its readers (scratch
+  // arena, LayerPlan::save): batch mean[C], 1/std[C], and the affine map scale[C], shift[C]
+  // it applied (or that its folded reader applies).
+  struct BnSaved {
+    float *mean, *invstd, *affine;
+  };
+  BnSaved bn_saved(int bn) const {
+    float* base = scratch_ + plan_.layers[bn].save;
+    const size_t C = static_cast<size_t>(plan_.spec.layers[bn].channels);
+    return {base, base + C, base + 2 * C};
+  }
   // the inputs whose gradients layer i's backward produces (a tail's relu: the whole tail's)
   const std::vector<int>& grad_inputs(int i) const {
     const bool tail_relu = tail_of_[i] >= 0 && plan_.spec.layers[i].op == LayerOp::Relu;
@@ -123,8 +134,8 @@ class Net {
   Backend& be_;
   int capacity_;
   bool profile_ = false, profile_layers_ = false;
-  FusedOps* fused_ = nullptr;  // the backend's fused ops, when it has them
-  bool fused_relu(int i) const { return fused_ && plan_.bn_relu[i] >= 0; }
+  bool fuse_ = true;  // training-time fusions (DSXPLORE_NO_FUSION=1 turns them off)
+  bool fused_relu(int i) const { return fuse_ && plan_.bn_relu[i] >= 0; }
   std::vector<size_t> act_off_;   // activation arena, per tensor (capacity samples each)
   std::vector<size_t> grad_off_;  // activation-gradient arena, per tensor (shared by liveness)
   std::vector<char> in_place_;    // per layer: its first input's gradient is its dy buffer

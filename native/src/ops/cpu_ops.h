@@ -56,6 +56,8 @@ inline float bn_relu_of(float x, float scale, float shift) {
 struct InputAffine {
   const float* affine = nullptr;
   int C = 0;
+  InputAffine() = default;
+  InputAffine(InputFold f) : affine(f.affine), C(f.channels) {}  // NOLINT: the Backend's fold
   explicit operator bool() const { return affine != nullptr; }
   float scale(int c) const { return affine[c]; }
   float shift(int c) const { return affine[C + c]; }
@@ -71,8 +73,7 @@ struct InputAffine {
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                         const float* bias, float* y, InputAffine in = {});
 // Backward ops ADD into every gradient (backend.h), except that set_dx (set_da, set_db)
-// makes them OVERWRITE that input gradient (FusedOps::overwrite_next_backward): the executor passes it for the first
-// contribution to a gradient buffer, which then needs no clearing beforehand.
+// makes them OVERWRITE that input gradient (the Backend's overwrite_* flags).
 void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                          const float* dy, float* dx, float* dw, float* dbias, bool set_dx = false,
                          InputAffine in = {});

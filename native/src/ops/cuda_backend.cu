@@ -7,14 +7,14 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 
 #include "backend.h"
+#include "ops/cuda_backend_ops.cuh"
 #include "ops/cuda_extras.cuh"
-#include "ops/cuda_gemm.cuh"
-#include "ops/cuda_kernels.cuh"
 
 #ifndef DSX_CUDA_ARCHS
 #define DSX_CUDA_ARCHS ""
@@ -23,49 +23,44 @@
 namespace dsx {
 namespace {
 
-using cuda::Ctx;
-
 // Uploads larger than this go through pinned staging buffers, so the call returns as soon
 // as the host data is copied and the transfer overlaps the kernels already queued.
 constexpr size_t kStageBytes = size_t(8) << 20;
 constexpr size_t kDirectUploadBelow = 64 << 10;
 
-class CudaBackend final : public Backend {
+class CudaBackend final : public CudaOps {
  public:
+  // Releases whatever it created when a step fails (a destructor does not run for a
+  // constructor that throws).
   explicit CudaBackend(int device) : device_(device) {
-    DSX_CUDA_CHECK(cudaSetDevice(device_));
-    DSX_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    int sms = 0;
-    DSX_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device_));
-    gemm_ = new cuda::Gemm();
-    ctx_.stream = stream_;
-    ctx_.scratch = &scratch_;
-    ctx_.gemm = gemm_;
-    ctx_.sms = sms > 0 ? sms : 80;
-    DSX_CUDA_CHECK(cudaMallocHost(reinterpret_cast<void**>(&result_), sizeof(cuda::LossResult)));
-    for (int i = 0; i < 2; ++i) {
-      DSX_CUDA_CHECK(cudaMallocHost(&stage_[i], kStageBytes));
-      DSX_CUDA_CHECK(cudaEventCreateWithFlags(&stage_done_[i], cudaEventDisableTiming));
+    try {
+      DSX_CUDA_CHECK(cudaSetDevice(device_));
+      DSX_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+      int sms = 0;
+      DSX_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device_));
+      gemm_ = std::make_unique<cuda::Gemm>();
+      ctx_.stream = stream_;
+      ctx_.scratch = &scratch_;
+      ctx_.gemm = gemm_.get();
+      ctx_.sms = sms > 0 ? sms : 80;
+      DSX_CUDA_CHECK(
+          cudaMallocHost(reinterpret_cast<void**>(&result_), sizeof(cuda::LossResult)));
+      for (int i = 0; i < 2; ++i) {
+        DSX_CUDA_CHECK(cudaMallocHost(&stage_[i], kStageBytes));
+        DSX_CUDA_CHECK(cudaEventCreateWithFlags(&stage_done_[i], cudaEventDisableTiming));
+      }
+    } catch (...) {
+      release();
+      throw;
     }
   }
 
-  ~CudaBackend() override {
-    cudaSetDevice(device_);
-    cudaStreamSynchronize(stream_);
-    scratch_.release();
-    delete gemm_;
-    for (int i = 0; i < 2; ++i) {
-      if (stage_[i]) cudaFreeHost(stage_[i]);
-      if (stage_done_[i]) cudaEventDestroy(stage_done_[i]);
-    }
-    if (result_) cudaFreeHost(result_);
-    cudaStreamDestroy(stream_);
-  }
+  ~CudaBackend() override { release(); }
 
   std::string name() const override { return "cuda:" + std::to_string(device_); }
   int threads() const override { return 1; }
   cuda::Gemm& gemm() { return *gemm_; }
-  const Ctx& ctx() {
+  const cuda::Ctx& ctx() {
     use();
     return ctx_;
   }
@@ -79,11 +74,19 @@ class CudaBackend final : public Backend {
     DSX_CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, stream_));
     return p;
   }
+  // Never throws: it runs on release paths (destructors, error cleanup), where an exception
+  // would terminate the process. A failure (a device already in error) is reported once.
   void free_bytes(void* p) override {
     if (!p) return;
-    use();
-    DSX_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    DSX_CUDA_CHECK(cudaFree(p));
+    cudaError_t e = cudaSetDevice(device_);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(stream_);
+    const cudaError_t f = cudaFree(p);
+    if (e == cudaSuccess) e = f;
+    if (e != cudaSuccess && !free_error_reported_) {
+      free_error_reported_ = true;
+      std::fprintf(stderr, "dsxplore: %s: freeing device memory failed: %s\n", name().c_str(),
+                   cudaGetErrorString(e));
+    }
   }
   void upload(void* dst, const void* host_src, size_t bytes) override {
     use();
@@ -125,160 +128,38 @@ class CudaBackend final : public Backend {
     DSX_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
-  void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const float* A, int lda,
-             const float* B, int ldb, float beta, float* C, int ldc) override {
-    use();
-    cuda::GemmArgs g;
-    g.transA = transA; g.transB = transB;
-    g.M = M; g.N = N; g.K = K; g.alpha = alpha;
-    g.A = A; g.lda = lda; g.B = B; g.ldb = ldb; g.beta = beta; g.C = C; g.ldc = ldc;
-    gemm_->run(ctx_, g);
-  }
-
-  void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias,
-                      float* y) override {
-    use();
-    cuda::conv2d_forward(ctx_, s, x, w, bias, y);
-  }
-  void conv2d_backward(const Conv2dShape& s, const float* x, const float* w, const float* dy,
-                       float* dx, float* dw, float* dbias) override {
-    use();
-    cuda::conv2d_backward(ctx_, s, x, w, dy, dx, dw, dbias);
-  }
-  void scc_forward(const SccShape& s, const float* x, const float* w, float* y) override {
-    use();
-    cuda::scc_forward(ctx_, s, x, w, y);
-  }
-  void scc_backward(const SccShape& s, const float* x, const float* w, const float* dy, float* dx,
-                    float* dw) override {
-    use();
-    cuda::scc_backward(ctx_, s, x, w, dy, dx, dw);
-  }
-
-  void batchnorm_forward_train(int N, int C, int HW, const float* x, const float* gamma,
-                               const float* beta, float* y, float* save_mean, float* save_invstd,
-                               float* running_mean, float* running_var, float momentum,
-                               float eps) override {
-    use();
-    cuda::batchnorm_forward_train(ctx_, N, C, HW, x, gamma, beta, y, save_mean, save_invstd,
-                                  running_mean, running_var, momentum, eps);
-  }
-  void batchnorm_forward_eval(int N, int C, int HW, const float* x, const float* gamma,
-                              const float* beta, const float* running_mean,
-                              const float* running_var, float eps, float* y) override {
-    use();
-    cuda::batchnorm_forward_eval(ctx_, N, C, HW, x, gamma, beta, running_mean, running_var, eps,
-                                 y);
-  }
-  void batchnorm_backward(int N, int C, int HW, const float* x, const float* gamma,
-                          const float* save_mean, const float* save_invstd, const float* dy,
-                          float* dx, float* dgamma, float* dbeta) override {
-    use();
-    cuda::batchnorm_backward(ctx_, N, C, HW, x, gamma, save_mean, save_invstd, dy, dx, dgamma,
-                             dbeta);
-  }
-
-  void relu_forward(size_t n, const float* x, float* y) override {
-    use();
-    cuda::relu_forward(ctx_, n, x, y);
-  }
-  void relu_backward(size_t n, const float* y, const float* dy, float* dx) override {
-    use();
-    cuda::relu_backward(ctx_, n, y, dy, dx);
-  }
-  void add_forward(size_t n, const float* a, const float* b, float* y) override {
-    use();
-    cuda::add_forward(ctx_, n, a, b, y);
-  }
-  void add_backward(size_t n, const float* dy, float* da, float* db) override {
-    use();
-    if (da) cuda::accumulate(ctx_, n, dy, da);
-    if (db) cuda::accumulate(ctx_, n, dy, db);
-  }
-  void maxpool_forward(const PoolShape& s, const float* x, float* y) override {
-    use();
-    cuda::maxpool_forward(ctx_, s, x, y);
-  }
-  void maxpool_backward(const PoolShape& s, const float* x, const float* dy, float* dx) override {
-    use();
-    cuda::maxpool_backward(ctx_, s, x, dy, dx);
-  }
-  void gap_forward(int N, int C, int HW, const float* x, float* y) override {
-    use();
-    cuda::gap_forward(ctx_, N, C, HW, x, y);
-  }
-  void gap_backward(int N, int C, int HW, const float* dy, float* dx) override {
-    use();
-    cuda::gap_backward(ctx_, N, C, HW, dy, dx);
-  }
-  void linear_forward(int N, int In, int Out, const float* x, const float* w, const float* bias,
-                      float* y) override {
-    use();
-    cuda::linear_forward(ctx_, N, In, Out, x, w, bias, y);
-  }
-  void linear_backward(int N, int In, int Out, const float* x, const float* w, const float* dy,
-                       float* dx, float* dw, float* dbias) override {
-    use();
-    cuda::linear_backward(ctx_, N, In, Out, x, w, dy, dx, dw, dbias);
-  }
-  void shuffle_forward(int N, int C, int HW, int groups, const float* x, float* y) override {
-    use();
-    cuda::shuffle_forward(ctx_, N, C, HW, groups, x, y);
-  }
-  void shuffle_backward(int N, int C, int HW, int groups, const float* dy, float* dx) override {
-    use();
-    cuda::shuffle_backward(ctx_, N, C, HW, groups, dy, dx);
-  }
-  void shortcut_a_forward(int N, int Cin, int H, int W, int stride, int Cout, int padFront,
-                          const float* x, float* y) override {
-    use();
-    cuda::shortcut_a_forward(ctx_, N, Cin, H, W, stride, Cout, padFront, x, y);
-  }
-  void shortcut_a_backward(int N, int Cin, int H, int W, int stride, int Cout, int padFront,
-                           const float* dy, float* dx) override {
-    use();
-    cuda::shortcut_a_backward(ctx_, N, Cin, H, W, stride, Cout, padFront, dy, dx);
-  }
-
-  void softmax_xent(int N, int K, const float* logits, const int32_t* labels, float grad_scale,
-                    float* dlogits, double* loss_sum, int* correct) override {
-    use();
-    cuda::softmax_xent(ctx_, N, K, logits, labels, grad_scale, dlogits, result_);
-    DSX_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    if (loss_sum) *loss_sum = result_->loss_sum;
-    if (correct) *correct = result_->correct;
-  }
-  void softmax_xent_eval(int N, int K, const float* logits, const int32_t* labels,
-                         double* loss_sum, int* correct) override {
-    softmax_xent(N, K, logits, labels, 0.f, nullptr, loss_sum, correct);
-  }
-  bool all_finite(size_t n, const float* x) override {
-    use();
-    cuda::all_finite(ctx_, n, x, result_);
-    DSX_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    return result_->nonfinite == 0;
-  }
-
-  void sgd_step(size_t n, float* p, const float* g, float* m, float lr, float momentum, float wd,
-                bool nesterov) override {
-    use();
-    cuda::sgd_step(ctx_, n, p, g, m, lr, momentum, wd, nesterov);
-  }
-
- private:
+ protected:
   // The backend may be driven from a worker thread other than the one that made it, and
   // the current device is per host thread.
-  void use() { DSX_CUDA_CHECK(cudaSetDevice(device_)); }
+  void use() override { DSX_CUDA_CHECK(cudaSetDevice(device_)); }
+
+ private:
+  // Frees what exists, checking nothing (also after a failed constructor).
+  void release() noexcept {
+    cudaSetDevice(device_);
+    if (stream_) cudaStreamSynchronize(stream_);
+    scratch_.release();
+    gemm_.reset();
+    for (int i = 0; i < 2; ++i) {
+      if (stage_[i]) cudaFreeHost(stage_[i]);
+      if (stage_done_[i]) cudaEventDestroy(stage_done_[i]);
+      stage_[i] = nullptr;
+      stage_done_[i] = nullptr;
+    }
+    if (result_) cudaFreeHost(result_);
+    result_ = nullptr;
+    if (stream_) cudaStreamDestroy(stream_);
+    stream_ = nullptr;
+  }
 
   int device_;
   cudaStream_t stream_ = nullptr;
   cuda::Scratch scratch_;
-  cuda::Gemm* gemm_ = nullptr;
-  Ctx ctx_;
-  cuda::LossResult* result_ = nullptr;  // pinned
+  std::unique_ptr<cuda::Gemm> gemm_;
   void* stage_[2] = {nullptr, nullptr};
   cudaEvent_t stage_done_[2] = {nullptr, nullptr};
   int next_stage_ = 0;
+  bool free_error_reported_ = false;
 };
 
 __global__ void probe_kernel(int* out) { *out = 42; }
@@ -380,19 +261,30 @@ bool cuda_prefer_cublas(Backend& be, bool on) {
   return true;
 }
 
+// Devices are listed with the result of a probe kernel: a device counts as usable (and
+// `--device auto` picks CUDA) only when a kernel of this build actually ran on it.
 BuildInfo build_info() {
   BuildInfo info{true, false, DSX_CUDA_ARCHS, 0, "", ""};
   info.cublas = cuda::cublas_loadable(&info.cublas_library);
-  info.cuda_device_count = device_count(&info.cuda_why);
-  for (int i = 0; i < info.cuda_device_count; ++i) {
+  const int n = device_count(&info.cuda_why);
+  int usable = 0;
+  std::string first_failure;
+  for (int i = 0; i < n; ++i) {
     cudaDeviceProp p;
     if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
+    std::string why;
+    const bool ok = probe_device(i, &why);
+    if (ok) ++usable;
+    else if (first_failure.empty()) first_failure = why;
     if (!info.cuda_devices.empty()) info.cuda_devices += "\n";
     info.cuda_devices += std::to_string(i) + ": " + p.name + " (sm_" + std::to_string(p.major) +
                          std::to_string(p.minor) + ", " +
                          std::to_string(p.totalGlobalMem >> 30) + " GiB, " +
-                         std::to_string(p.multiProcessorCount) + " SMs)";
+                         std::to_string(p.multiProcessorCount) + " SMs), " +
+                         (ok ? "probe kernel ok" : "UNUSABLE: " + why);
   }
+  info.cuda_device_count = usable;
+  if (n > 0 && usable == 0) info.cuda_why = first_failure;
   return info;
 }
 

@@ -13,37 +13,56 @@
 #endif
 
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
 namespace dsx {
 namespace cuda {
 
+// Checked launch mode, DSXPLORE_CUDA_SYNC=1 (read once): every kernel launch is followed by a
+// device synchronisation, so an asynchronous error (a bad address, a trap) is reported by the
+// kernel that caused it. Slow; for finding a failing kernel.
+inline bool checked_launches() {
+  static const bool on = [] {
+    const char* e = std::getenv("DSXPLORE_CUDA_SYNC");
+    return e && *e && std::strcmp(e, "0") != 0;
+  }();
+  return on;
+}
+
 inline void check(cudaError_t e, const char* what, const char* file, int line) {
   if (e != cudaSuccess) {
     throw std::runtime_error(std::string("CUDA error in ") + what + " (" + file + ":" +
-                             std::to_string(line) + "): " + cudaGetErrorString(e));
+                             std::to_string(line) + "): " + cudaGetErrorString(e) +
+                             (checked_launches()
+                                  ? ""
+                                  : " (an asynchronous error may come from an earlier kernel; "
+                                    "DSXPLORE_CUDA_SYNC=1 names the failing one)"));
   }
 }
 #define DSX_CUDA_CHECK(expr) ::dsx::cuda::check((expr), #expr, __FILE__, __LINE__)
-// After a kernel launch: catches bad launch configurations at the call site.
-#define DSX_CUDA_LAUNCHED(name) ::dsx::cuda::check(cudaGetLastError(), name, __FILE__, __LINE__)
+
+inline void launched(const char* kernel, const char* file, int line) {
+  check(cudaGetLastError(), kernel, file, line);
+  if (checked_launches()) check(cudaDeviceSynchronize(), kernel, file, line);
+}
+// After a kernel launch: catches bad launch configurations at the call site (and, checked,
+// the kernel's own errors).
+#define DSX_CUDA_LAUNCHED(name) ::dsx::cuda::launched(name, __FILE__, __LINE__)
 
 constexpr int kThreads = 256;
 // Block size of the block-reduction kernels (any multiple of 32 up to 1024 works); the
-// emulator, which pays per thread, uses fewer.
-#ifdef DSX_CUDA_EMU
-constexpr int kReduceThreads = 64;
-#else
+// emulator runs the same 256.
 constexpr int kReduceThreads = 256;
-#endif
 
 // Blocks for a grid-stride loop over n elements (only for DSX_GRID_STRIDE kernels: the
 // loop covers whatever the capped grid does not).
 inline unsigned blocks_for(size_t n, int threads = kThreads) {
   size_t b = (n + threads - 1) / threads;
 #ifdef DSX_CUDA_EMU
-  const size_t cap = 8;  // the emulator pays per block; few blocks also test the striding
+  const size_t cap = 64;  // the emulator pays per block; a cap also tests the striding
 #else
   const size_t cap = 1048576;
 #endif
@@ -127,6 +146,19 @@ __device__ inline T block_sum(T v) {
   T r = total;
   __syncthreads();  // the shared slots may be reused by the next call
   return r;
+}
+
+// The affine part of train-mode BN, as the CPU computes it (ops/cpu_ops.h bn_affine: one
+// fused multiply-add), so that a BN+ReLU recomputed from its affine map rounds as it did.
+__device__ __forceinline__ float bn_affine(float x, float scale, float shift) {
+  return fmaf(x, scale, shift);
+}
+// x of channel c read through a folded BN+ReLU (InputFold: scale[C] then shift[C]), or as
+// it is when fold is null.
+__device__ __forceinline__ float fold_in(float x, const float* fold, int C, int c) {
+  if (!fold) return x;
+  const float v = bn_affine(x, fold[c], fold[C + c]);
+  return v > 0.f ? v : 0.f;
 }
 
 #define DSX_GRID_STRIDE(i, n)                                                      \

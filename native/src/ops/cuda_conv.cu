@@ -20,8 +20,8 @@ constexpr size_t kColCap = size_t(1) << 26;  // floats per im2col chunk (256 MiB
 
 // ---- direct kernels (few input channels per group) ----
 __global__ void conv_direct_fwd(Conv2dShape s, int Ho, int Wo, const float* __restrict__ x,
-                                const float* __restrict__ w, const float* __restrict__ bias,
-                                float* __restrict__ y) {
+                                const float* __restrict__ fold, const float* __restrict__ w,
+                                const float* __restrict__ bias, float* __restrict__ y) {
   const int cig_n = s.Cin / s.groups, cog_n = s.Cout / s.groups, KK = s.K * s.K;
   DSX_GRID_STRIDE(i, (size_t)s.N * s.Cout * Ho * Wo) {
     const int ow = static_cast<int>(i % Wo), oh = static_cast<int>((i / Wo) % Ho);
@@ -30,7 +30,8 @@ __global__ void conv_direct_fwd(Conv2dShape s, int Ho, int Wo, const float* __re
     const int g = co / cog_n;
     float acc = bias ? bias[co] : 0.f;
     for (int cig = 0; cig < cig_n; ++cig) {
-      const float* xc = x + ((size_t)n * s.Cin + g * cig_n + cig) * s.H * s.W;
+      const int ci = g * cig_n + cig;
+      const float* xc = x + ((size_t)n * s.Cin + ci) * s.H * s.W;
       const float* wc = w + ((size_t)co * cig_n + cig) * KK;
       for (int kh = 0; kh < s.K; ++kh) {
         const int ih = oh * s.stride - s.pad + kh;
@@ -38,7 +39,8 @@ __global__ void conv_direct_fwd(Conv2dShape s, int Ho, int Wo, const float* __re
         for (int kw = 0; kw < s.K; ++kw) {
           const int iw = ow * s.stride - s.pad + kw;
           if (iw < 0 || iw >= s.W) continue;
-          acc = fmaf(__ldg(&wc[kh * s.K + kw]), __ldg(&xc[ih * s.W + iw]), acc);
+          acc = fmaf(__ldg(&wc[kh * s.K + kw]), fold_in(__ldg(&xc[ih * s.W + iw]), fold, s.Cin, ci),
+                     acc);
         }
       }
     }
@@ -48,7 +50,7 @@ __global__ void conv_direct_fwd(Conv2dShape s, int Ho, int Wo, const float* __re
 
 // dX element (n, ci, ih, iw) gathers from every output (co in its group, oh, ow) it fed.
 __global__ void conv_direct_dx(Conv2dShape s, int Ho, int Wo, const float* __restrict__ w,
-                               const float* __restrict__ dy, float* __restrict__ dx) {
+                               const float* __restrict__ dy, float* __restrict__ dx, bool set_dx) {
   const int cig_n = s.Cin / s.groups, cog_n = s.Cout / s.groups, KK = s.K * s.K;
   DSX_GRID_STRIDE(i, (size_t)s.N * s.Cin * s.H * s.W) {
     const int iw = static_cast<int>(i % s.W), ih = static_cast<int>((i / s.W) % s.H);
@@ -74,13 +76,14 @@ __global__ void conv_direct_dx(Conv2dShape s, int Ho, int Wo, const float* __res
         }
       }
     }
-    dx[i] += acc;
+    dx[i] = set_dx ? acc : dx[i] + acc;
   }
 }
 
 // One block per weight element: sum over (n, oh, ow) with a fixed-order block reduction.
 __global__ void conv_direct_dw(Conv2dShape s, int Ho, int Wo, const float* __restrict__ x,
-                               const float* __restrict__ dy, float* __restrict__ dw) {
+                               const float* __restrict__ fold, const float* __restrict__ dy,
+                               float* __restrict__ dw) {
   const int cig_n = s.Cin / s.groups, cog_n = s.Cout / s.groups, KK = s.K * s.K;
   const int widx = blockIdx.x;  // [co][cig][kh][kw]
   const int kw = widx % s.K, kh = (widx / s.K) % s.K, cig = (widx / KK) % cig_n;
@@ -94,7 +97,8 @@ __global__ void conv_direct_dw(Conv2dShape s, int Ho, int Wo, const float* __res
     const int ih = oh * s.stride - s.pad + kh, iw = ow * s.stride - s.pad + kw;
     if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
     acc = fmaf(__ldg(&dy[((size_t)n * s.Cout + co) * HWo + p]),
-               __ldg(&x[(((size_t)n * s.Cin + ci) * s.H + ih) * s.W + iw]), acc);
+               fold_in(__ldg(&x[(((size_t)n * s.Cin + ci) * s.H + ih) * s.W + iw]), fold, s.Cin, ci),
+               acc);
   }
   acc = block_sum(acc);
   if (threadIdx.x == 0) dw[widx] += acc;
@@ -102,8 +106,10 @@ __global__ void conv_direct_dw(Conv2dShape s, int Ho, int Wo, const float* __res
 
 // ---- im2col path ----
 // col[(ci*KK + kh*K + kw) * P + (n - n0) * HWo + p]
+// fold: the input read through a folded BN+ReLU (padding stays zero)
 __global__ void im2col_kernel(Conv2dShape s, int Ho, int Wo, int n0, int nb,
-                              const float* __restrict__ x, float* __restrict__ col) {
+                              const float* __restrict__ x, const float* __restrict__ fold,
+                              float* __restrict__ col) {
   const int KK = s.K * s.K, HWo = Ho * Wo;
   const size_t P = (size_t)nb * HWo;
   DSX_GRID_STRIDE(i, (size_t)s.Cin * KK * P) {
@@ -114,14 +120,16 @@ __global__ void im2col_kernel(Conv2dShape s, int Ho, int Wo, int n0, int nb,
     const int ih = (p / Wo) * s.stride - s.pad + kh, iw = (p % Wo) * s.stride - s.pad + kw;
     float v = 0.f;
     if (ih >= 0 && ih < s.H && iw >= 0 && iw < s.W)
-      v = __ldg(&x[(((size_t)(n0 + nl) * s.Cin + ci) * s.H + ih) * s.W + iw]);
+      v = fold_in(__ldg(&x[(((size_t)(n0 + nl) * s.Cin + ci) * s.H + ih) * s.W + iw]), fold,
+                  s.Cin, ci);
     col[i] = v;
   }
 }
 
 // dx[n, ci, ih, iw] += sum of the dcol entries that im2col copied this element into.
 __global__ void col2im_kernel(Conv2dShape s, int Ho, int Wo, int n0, int nb,
-                              const float* __restrict__ dcol, float* __restrict__ dx) {
+                              const float* __restrict__ dcol, float* __restrict__ dx,
+                              bool set_dx) {
   const int KK = s.K * s.K, HWo = Ho * Wo;
   const size_t P = (size_t)nb * HWo;
   DSX_GRID_STRIDE(i, (size_t)nb * s.Cin * s.H * s.W) {
@@ -142,18 +150,26 @@ __global__ void col2im_kernel(Conv2dShape s, int Ho, int Wo, int n0, int nb,
         acc += dcol[(size_t)(ci * KK + kh * s.K + kw) * P + (size_t)nl * HWo + oh * Wo + ow];
       }
     }
-    dx[(size_t)n0 * s.Cin * s.H * s.W + i] += acc;
+    float& d = dx[(size_t)n0 * s.Cin * s.H * s.W + i];
+    d = set_dx ? acc : d + acc;
   }
 }
 
-// [nb, C, HW] slice starting at sample n0 <-> [C, nb*HW]
+// [nb, C, HW] slice starting at sample n0 <-> [C, nb*HW] (fold: read through a folded
+// BN+ReLU, or null)
 __global__ void nchw_to_cp(int C, int HW, int n0, int nb, const float* __restrict__ a,
-                           float* __restrict__ t) {
+                           const float* __restrict__ fold, float* __restrict__ t) {
   const size_t P = (size_t)nb * HW;
   DSX_GRID_STRIDE(i, (size_t)C * P) {
     const size_t c = i / P, j = i % P, nl = j / HW, p = j % HW;
-    t[i] = a[(((size_t)n0 + nl) * C + c) * HW + p];
+    t[i] = fold_in(a[(((size_t)n0 + nl) * C + c) * HW + p], fold, C, static_cast<int>(c));
   }
+}
+
+// y = x read through a folded BN+ReLU, for the routes whose reader is a GEMM
+__global__ void fold_copy(size_t n, int C, int HW, const float* __restrict__ x,
+                          const float* __restrict__ fold, float* __restrict__ y) {
+  DSX_GRID_STRIDE(i, n) y[i] = fold_in(x[i], fold, C, static_cast<int>((i / HW) % C));
 }
 __global__ void cp_to_nchw(int C, int HW, int n0, int nb, const float* __restrict__ t,
                            const float* __restrict__ bias, float* __restrict__ a) {
@@ -175,17 +191,25 @@ int chunk_samples(const Conv2dShape& s, size_t per_sample) {
 }  // namespace
 
 void conv2d_forward(const Ctx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                    const float* bias, float* y) {
+                    const float* bias, float* y, const float* fold) {
   const int Ho = s.Ho(), Wo = s.Wo(), HWo = Ho * Wo, HW = s.H * s.W;
   const int cig = s.Cin / s.groups, cog = s.Cout / s.groups, KK = s.K * s.K;
   const size_t ny = (size_t)s.N * s.Cout * HWo;
   if (ny == 0) return;
   if (use_direct(s)) {
-    DSX_LAUNCH(conv_direct_fwd, blocks_for(ny), kThreads, 0, ctx.stream)(s, Ho, Wo, x, w, bias, y);
+    DSX_LAUNCH(conv_direct_fwd, blocks_for(ny), kThreads, 0, ctx.stream)(s, Ho, Wo, x, fold, w,
+        bias, y);
     DSX_CUDA_LAUNCHED("conv_direct_fwd");
     return;
   }
   if (is_pointwise(s)) {
+    if (fold) {  // the GEMM reads x as it is: materialise the folded input once
+      const size_t nx = (size_t)s.N * s.Cin * HW;
+      float* xf = ctx.scratch->get(kScratchA, nx);
+      DSX_LAUNCH(fold_copy, blocks_for(nx), kThreads, 0, ctx.stream)(nx, s.Cin, HW, x, fold, xf);
+      DSX_CUDA_LAUNCHED("fold_copy");
+      x = xf;
+    }
     GemmArgs g;
     g.M = cog; g.N = HW; g.K = cig;
     g.A = w; g.lda = cig; g.sA1 = 0; g.sA2 = (long long)cog * cig;
@@ -203,7 +227,7 @@ void conv2d_forward(const Ctx& ctx, const Conv2dShape& s, const float* x, const 
     float* col = ctx.scratch->get(kScratchA, (size_t)s.Cin * KK * P);
     float* tmp = ctx.scratch->get(kScratchB, (size_t)s.Cout * P);
     DSX_LAUNCH(im2col_kernel, blocks_for((size_t)s.Cin * KK * P), kThreads, 0, ctx.stream)(s, Ho,
-        Wo, n0, nb, x, col);
+        Wo, n0, nb, x, fold, col);
     DSX_CUDA_LAUNCHED("im2col_kernel");
     GemmArgs g;
     g.M = cog; g.N = static_cast<int>(P); g.K = cig * KK;
@@ -219,7 +243,8 @@ void conv2d_forward(const Ctx& ctx, const Conv2dShape& s, const float* x, const 
 }
 
 void conv2d_backward(const Ctx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                     const float* dy, float* dx, float* dw, float* dbias) {
+                     const float* dy, float* dx, float* dw, float* dbias, bool overwrite_dx,
+                     const float* fold) {
   const int Ho = s.Ho(), Wo = s.Wo(), HWo = Ho * Wo, HW = s.H * s.W;
   const int cig = s.Cin / s.groups, cog = s.Cout / s.groups, KK = s.K * s.K;
   if ((size_t)s.N * s.Cout * HWo == 0) return;
@@ -227,12 +252,13 @@ void conv2d_backward(const Ctx& ctx, const Conv2dShape& s, const float* x, const
   if (use_direct(s)) {
     if (dx) {
       const size_t nx = (size_t)s.N * s.Cin * HW;
-      DSX_LAUNCH(conv_direct_dx, blocks_for(nx), kThreads, 0, ctx.stream)(s, Ho, Wo, w, dy, dx);
+      DSX_LAUNCH(conv_direct_dx, blocks_for(nx), kThreads, 0, ctx.stream)(s, Ho, Wo, w, dy, dx,
+          overwrite_dx);
       DSX_CUDA_LAUNCHED("conv_direct_dx");
     }
     if (dw) {
       DSX_LAUNCH(conv_direct_dw, s.Cout * cig * KK, kReduceThreads, 0, ctx.stream)(s, Ho, Wo, x,
-          dy, dw);
+          fold, dy, dw);
       DSX_CUDA_LAUNCHED("conv_direct_dw");
     }
     return;
@@ -241,7 +267,7 @@ void conv2d_backward(const Ctx& ctx, const Conv2dShape& s, const float* x, const
     // dx[n, g] += W_g^T dy[n, g]
     GemmArgs g;
     g.transA = true;
-    g.M = cig; g.N = HW; g.K = cog; g.beta = 1.f;
+    g.M = cig; g.N = HW; g.K = cog; g.beta = overwrite_dx ? 0.f : 1.f;
     g.A = w; g.lda = cig; g.sA2 = (long long)cog * cig;
     g.B = dy; g.ldb = HW; g.sB1 = (long long)s.Cout * HW; g.sB2 = (long long)cog * HW;
     g.C = dx; g.ldc = HW; g.sC1 = (long long)s.Cin * HW; g.sC2 = (long long)cig * HW;
@@ -259,16 +285,16 @@ void conv2d_backward(const Ctx& ctx, const Conv2dShape& s, const float* x, const
     float* col = ctx.scratch->get(kScratchA, col_rows * P);
     float* dyt = ctx.scratch->get(kScratchB, (size_t)s.Cout * P);
     DSX_LAUNCH(nchw_to_cp, blocks_for((size_t)s.Cout * P), kThreads, 0, ctx.stream)(s.Cout, HWo, n0,
-        nb, dy, dyt);
+        nb, dy, nullptr, dyt);
     DSX_CUDA_LAUNCHED("nchw_to_cp");
     if (dw) {
       if (pw) {
         DSX_LAUNCH(nchw_to_cp, blocks_for(col_rows * P), kThreads, 0, ctx.stream)(s.Cin, HW, n0, nb,
-            x, col);
+            x, fold, col);
         DSX_CUDA_LAUNCHED("nchw_to_cp");
       } else {
         DSX_LAUNCH(im2col_kernel, blocks_for(col_rows * P), kThreads, 0, ctx.stream)(s, Ho, Wo, n0,
-            nb, x, col);
+            nb, x, fold, col);
         DSX_CUDA_LAUNCHED("im2col_kernel");
       }
       // dW_g += dYt_g [cog, P] * col_g^T [P, cig*KK]
@@ -293,7 +319,7 @@ void conv2d_backward(const Ctx& ctx, const Conv2dShape& s, const float* x, const
       ctx.gemm->run(ctx, g);
       const size_t nx = (size_t)nb * s.Cin * HW;
       DSX_LAUNCH(col2im_kernel, blocks_for(nx), kThreads, 0, ctx.stream)(s, Ho, Wo, n0, nb, col,
-          dx);
+          dx, overwrite_dx);
       DSX_CUDA_LAUNCHED("col2im_kernel");
     }
   }

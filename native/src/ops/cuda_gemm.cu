@@ -3,6 +3,8 @@
 // and split-K partials are reduced in split order, so results are bitwise reproducible.
 #include <dlfcn.h>
 
+#include <mutex>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -119,7 +121,11 @@ struct CublasApi {
   cublas_sgemm_t sgemm = nullptr;
   cublas_sgemm_batched_t sgemm_batched = nullptr;
 };
-CublasApi g_api;  // per process; filled by the first Gemm that loads the library
+// Per process, filled once (std::call_once: backends may be created on several threads at
+// once, one per concurrent trial); the library then stays loaded.
+CublasApi g_api;
+std::string g_lib_name;
+std::once_flag g_api_once;
 
 const char* const kCublasNames[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
 
@@ -148,6 +154,25 @@ bool cublas_loadable(std::string* name) {
   return true;
 }
 
+// Loads the library and its entry points into g_api; leaves g_api.create null when either
+// is missing.
+void load_cublas_api() {
+  void* lib = open_cublas(&g_lib_name);
+  if (!lib) return;
+  CublasApi api;
+  api.create = reinterpret_cast<cublas_create_t>(dlsym(lib, "cublasCreate_v2"));
+  api.destroy = reinterpret_cast<cublas_destroy_t>(dlsym(lib, "cublasDestroy_v2"));
+  api.set_stream = reinterpret_cast<cublas_set_stream_t>(dlsym(lib, "cublasSetStream_v2"));
+  api.sgemm = reinterpret_cast<cublas_sgemm_t>(dlsym(lib, "cublasSgemm_v2"));
+  api.sgemm_batched =
+      reinterpret_cast<cublas_sgemm_batched_t>(dlsym(lib, "cublasSgemmStridedBatched"));
+  if (!api.create || !api.destroy || !api.set_stream || !api.sgemm || !api.sgemm_batched) {
+    dlclose(lib);
+    return;
+  }
+  g_api = api;
+}
+
 Gemm::Gemm() {
   int dev = 0;
   if (cudaGetDevice(&dev) == cudaSuccess) {
@@ -158,23 +183,12 @@ Gemm::Gemm() {
   return;  // emulated kernels work on host memory, which cuBLAS cannot read
 #endif
   if (cublas_disabled()) return;
-  lib_ = open_cublas(&lib_name_);
-  if (!lib_) return;
-  CublasApi api;
-  api.create = reinterpret_cast<cublas_create_t>(dlsym(lib_, "cublasCreate_v2"));
-  api.destroy = reinterpret_cast<cublas_destroy_t>(dlsym(lib_, "cublasDestroy_v2"));
-  api.set_stream = reinterpret_cast<cublas_set_stream_t>(dlsym(lib_, "cublasSetStream_v2"));
-  api.sgemm = reinterpret_cast<cublas_sgemm_t>(dlsym(lib_, "cublasSgemm_v2"));
-  api.sgemm_batched =
-      reinterpret_cast<cublas_sgemm_batched_t>(dlsym(lib_, "cublasSgemmStridedBatched"));
-  if (!api.create || !api.destroy || !api.set_stream || !api.sgemm || !api.sgemm_batched ||
-      api.create(&handle_) != 0) {
+  std::call_once(g_api_once, load_cublas_api);
+  if (!g_api.create || g_api.create(&handle_) != 0) {
     handle_ = nullptr;
-    dlclose(lib_);
-    lib_ = nullptr;
     return;
   }
-  g_api = api;
+  lib_name_ = g_lib_name;
 }
 
 Gemm::~Gemm() {
@@ -214,20 +228,44 @@ void Gemm::run(const Ctx& ctx, const GemmArgs& g) {
   if (st != 0) throw std::runtime_error("cuBLAS sgemm failed with status " + std::to_string(st));
 }
 
+#ifdef DSX_CUDA_EMU
+constexpr int kMaxGridZ = 16;  // small, so that the emulator's checks slice batches too
+#else
+constexpr int kMaxGridZ = 65535;  // the grid's z limit
+#endif
+
 void Gemm::run_own(const Ctx& ctx, const GemmArgs& g) {
   if (g.M <= 0 || g.N <= 0) return;
-  constexpr int kMaxGridZ = 65535;
   if (g.batch > kMaxGridZ) {
-    // launch in slices of whole outer indices so each grid stays within the z limit
-    const int outer = g.batch / g.inner, per = std::max(1, kMaxGridZ / g.inner);
-    for (int o0 = 0; o0 < outer; o0 += per) {
-      GemmArgs h = g;
-      h.batch = std::min(per, outer - o0) * g.inner;
-      h.A += o0 * g.sA1;
-      h.B += o0 * g.sB1;
-      h.C += o0 * g.sC1;
-      run_own(ctx, h);
+    // Launch in slices so each grid stays within the z limit: whole outer indices when an
+    // inner run fits, else one outer index at a time in slices of inner indices (each then a
+    // one-level batch, inner = 1, which recurses no further).
+    const int outer = g.batch / g.inner;
+    if (g.inner <= kMaxGridZ) {
+      const int per = kMaxGridZ / g.inner;
+      for (int o0 = 0; o0 < outer; o0 += per) {
+        GemmArgs h = g;
+        h.batch = std::min(per, outer - o0) * g.inner;
+        h.A += o0 * g.sA1;
+        h.B += o0 * g.sB1;
+        h.C += o0 * g.sC1;
+        run_own(ctx, h);
+      }
+      return;
     }
+    for (int o = 0; o < outer; ++o)
+      for (int i0 = 0; i0 < g.inner; i0 += kMaxGridZ) {
+        GemmArgs h = g;
+        h.batch = std::min(kMaxGridZ, g.inner - i0);
+        h.inner = 1;
+        h.A += o * g.sA1 + i0 * g.sA2;
+        h.B += o * g.sB1 + i0 * g.sB2;
+        h.C += o * g.sC1 + i0 * g.sC2;
+        h.sA1 = g.sA2;
+        h.sB1 = g.sB2;
+        h.sC1 = g.sC2;
+        run_own(ctx, h);
+      }
     return;
   }
   const int tiles_n = (g.N + BN - 1) / BN, tiles_m = (g.M + BM - 1) / BM;

@@ -44,7 +44,6 @@ class Gemm {
   void run_own(const Ctx& ctx, const GemmArgs& g);
 
  private:
-  void* lib_ = nullptr;
   void* handle_ = nullptr;
   std::string lib_name_;
   bool prefer_cublas_ = true;

@@ -13,15 +13,19 @@ namespace dsx {
 namespace cuda {
 
 // ---- sliding-channel convolution (cuda_scc.cu) ----
-void scc_forward(const Ctx& ctx, const SccShape& s, const float* x, const float* w, float* y);
+// fold: a folded BN+ReLU applied to x as it is loaded (InputFold's affine, scale[Cin] then
+// shift[Cin]), or null; overwrite_dx: dx is written, not added into.
+void scc_forward(const Ctx& ctx, const SccShape& s, const float* x, const float* w, float* y,
+                 const float* fold);
 void scc_backward(const Ctx& ctx, const SccShape& s, const float* x, const float* w,
-                  const float* dy, float* dx, float* dw);
+                  const float* dy, float* dx, float* dw, bool overwrite_dx, const float* fold);
 
 // ---- convolution and linear layers, GEMM-shaped (cuda_conv.cu) ----
 void conv2d_forward(const Ctx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                    const float* bias, float* y);
+                    const float* bias, float* y, const float* fold);
 void conv2d_backward(const Ctx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                     const float* dy, float* dx, float* dw, float* dbias);
+                     const float* dy, float* dx, float* dw, float* dbias, bool overwrite_dx,
+                     const float* fold);
 void linear_forward(const Ctx& ctx, int N, int In, int Out, const float* x, const float* w,
                     const float* bias, float* y);
 void linear_backward(const Ctx& ctx, int N, int In, int Out, const float* x, const float* w,
@@ -37,7 +41,28 @@ void batchnorm_forward_eval(const Ctx& ctx, int N, int C, int HW, const float* x
                             const float* running_var, float eps, float* y);
 void batchnorm_backward(const Ctx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                         const float* save_mean, const float* save_invstd, const float* dy,
-                        float* dx, float* dgamma, float* dbeta);
+                        float* dx, float* dgamma, float* dbeta, bool overwrite_dx);
+// The fused BN ops of the Backend (backend.h), same statistics and affine map as above.
+void batchnorm_relu_forward_train(const Ctx& ctx, int N, int C, int HW, const float* x,
+                                  const float* gamma, const float* beta, float* y,
+                                  float* save_mean, float* save_invstd, float* save_affine,
+                                  float* running_mean, float* running_var, float momentum,
+                                  float eps);
+void batchnorm_stats_train(const Ctx& ctx, int N, int C, int HW, const float* x,
+                           const float* gamma, const float* beta, float* save_mean,
+                           float* save_invstd, float* save_affine, float* running_mean,
+                           float* running_var, float momentum, float eps);
+void batchnorm_relu_backward(const Ctx& ctx, int N, int C, int HW, const float* x,
+                             const float* save_affine, const float* gamma,
+                             const float* save_mean, const float* save_invstd, const float* dy,
+                             float* dx, float* dgamma, float* dbeta, bool overwrite_dx);
+void batchnorm_add_relu_forward(const Ctx& ctx, int N, int C, int HW, const float* x,
+                                const float* save_affine, const float* s, float* y);
+void batchnorm_add_relu_backward(const Ctx& ctx, int N, int C, int HW, const float* x,
+                                 const float* y, const float* gamma, const float* save_mean,
+                                 const float* save_invstd, const float* dy, float* dx, float* ds,
+                                 float* dgamma, float* dbeta, bool overwrite_dx,
+                                 bool overwrite_ds);
 // dst[c] += sum over n, p of a[n, c, p]; deterministic (conv bias gradients)
 void channel_sum_add(const Ctx& ctx, int N, int C, int HW, const float* a, float* dst);
 void gap_forward(const Ctx& ctx, int N, int C, int HW, const float* x, float* y);
@@ -54,13 +79,14 @@ void all_finite(const Ctx& ctx, size_t n, const float* x, LossResult* out_pinned
 
 // ---- elementwise and data movement (cuda_pointwise.cu) ----
 void relu_forward(const Ctx& ctx, size_t n, const float* x, float* y);
-void relu_backward(const Ctx& ctx, size_t n, const float* y, const float* dy, float* dx);
+void relu_backward(const Ctx& ctx, size_t n, const float* y, const float* dy, float* dx,
+                   bool overwrite_dx);
 void add_forward(const Ctx& ctx, size_t n, const float* a, const float* b, float* y);
 // dst += src
 void accumulate(const Ctx& ctx, size_t n, const float* src, float* dst);
 void maxpool_forward(const Ctx& ctx, const PoolShape& s, const float* x, float* y);
 void maxpool_backward(const Ctx& ctx, const PoolShape& s, const float* x, const float* dy,
-                      float* dx);
+                      float* dx, bool overwrite_dx);
 void shuffle_forward(const Ctx& ctx, int N, int C, int HW, int groups, const float* x, float* y);
 void shuffle_backward(const Ctx& ctx, int N, int C, int HW, int groups, const float* dy,
                       float* dx);

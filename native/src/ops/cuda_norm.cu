@@ -13,9 +13,11 @@ namespace cuda {
 namespace {
 
 enum PartialMode : int {
-  kSum = 0,    // s1 = sum a
-  kSqDev = 1,  // s1 = sum (a - mean_d[c])^2
-  kBnBwd = 2,  // s1 = sum a, s2 = sum a * (b - mean_f[c])
+  kSum = 0,        // s1 = sum a
+  kSqDev = 1,      // s1 = sum (a - mean_d[c])^2
+  kBnBwd = 2,      // s1 = sum g, s2 = sum g * (b - mean_f[c]), g = a
+  kBnReluBwd = 3,  // the same with g = a where bn_affine(b) > 0 (mask = the forward's affine)
+  kTailBwd = 4,    // the same with g = a where mask[idx] > 0 (mask = relu(bn(b) + s) output)
 };
 
 // part[(c * S + split) * 2 + {0, 1}] = the two sums over positions of channel c in the
@@ -23,24 +25,28 @@ enum PartialMode : int {
 __global__ void chan_partial(int mode, int N, int C, int HW, int S, long long chunk,
                              const float* __restrict__ a, const float* __restrict__ b,
                              const double* __restrict__ mean_d, const float* __restrict__ mean_f,
-                             double* __restrict__ part) {
+                             const float* __restrict__ mask, double* __restrict__ part) {
   const int split = blockIdx.x, c = blockIdx.y;
   const long long M = (long long)N * HW;
   const long long jb = split * chunk, je = min(M, jb + chunk);
   const double md = mode == kSqDev ? mean_d[c] : 0.0;
-  const float mf = mode == kBnBwd ? mean_f[c] : 0.f;
+  const float mf = mode >= kBnBwd ? mean_f[c] : 0.f;
+  const float sc = mode == kBnReluBwd ? mask[c] : 0.f, sh = mode == kBnReluBwd ? mask[C + c] : 0.f;
   double s1 = 0.0, s2 = 0.0;
   for (long long j = jb + threadIdx.x; j < je; j += blockDim.x) {
     const size_t idx = ((size_t)(j / HW) * C + c) * HW + (size_t)(j % HW);
-    const float v = a[idx];
+    float v = a[idx];
     if (mode == kSum) {
       s1 += v;
     } else if (mode == kSqDev) {
       const double d = v - md;
       s1 += d * d;
     } else {
+      const float xb = b[idx];
+      if (mode == kBnReluBwd && !(bn_affine(xb, sc, sh) > 0.f)) v = 0.f;
+      if (mode == kTailBwd && !(mask[idx] > 0.f)) v = 0.f;
       s1 += v;
-      s2 += (double)v * (b[idx] - mf);
+      s2 += (double)v * (xb - mf);
     }
   }
   s1 = block_sum(s1);
@@ -102,11 +108,24 @@ __global__ void eval_coef(int C, const float* gamma, const float* beta, const fl
   coef[C + c] = static_cast<float>(beta[c] - rm[c] * gamma[c] * invstd);
 }
 
-__global__ void bn_apply(size_t n, int C, int HW, const float* __restrict__ x,
+// y = bn_affine(x) (relu: clamped at 0), coef = scale[C] then shift[C]
+__global__ void bn_apply(size_t n, int C, int HW, bool relu, const float* __restrict__ x,
                          const float* __restrict__ coef, float* __restrict__ y) {
   DSX_GRID_STRIDE(i, n) {
     const int c = static_cast<int>((i / HW) % C);
-    y[i] = x[i] * coef[c] + coef[C + c];
+    const float v = bn_affine(x[i], coef[c], coef[C + c]);
+    y[i] = relu && !(v > 0.f) ? 0.f : v;
+  }
+}
+
+// A residual tail: y = max(0, bn_affine(x) + s), rounded as bn, add and relu would.
+__global__ void bn_add_relu_fwd(size_t n, int C, int HW, const float* __restrict__ x,
+                                const float* __restrict__ coef, const float* __restrict__ s,
+                                float* __restrict__ y) {
+  DSX_GRID_STRIDE(i, n) {
+    const int c = static_cast<int>((i / HW) % C);
+    const float v = bn_affine(x[i], coef[c], coef[C + c]) + s[i];
+    y[i] = v > 0.f ? v : 0.f;
   }
 }
 
@@ -125,14 +144,27 @@ __global__ void fin_bwd(int C, int S, double M, const double* part, const float*
   coef[2 * C + c] = static_cast<float>(sdyx / M);
 }
 
-__global__ void bn_bwd_dx(size_t n, int C, int HW, const float* __restrict__ x,
-                          const float* __restrict__ dy, const float* __restrict__ mean,
-                          const float* __restrict__ invstd, const float* __restrict__ coef,
-                          float* __restrict__ dx) {
+// dx (+)= gamma*invstd * (g - mean(g) - xhat * mean(g*xhat)), g = dy masked as in
+// chan_partial's mode (kBnBwd: none; kBnReluBwd: by the forward's affine; kTailBwd: by y),
+// and for the tail ds (+)= g. dx may be dy's buffer (in place: each element is read, then
+// written, by one thread), so no __restrict__ on those two.
+__global__ void bn_bwd_dx(size_t n, int mode, int C, int HW, const float* __restrict__ x,
+                          const float* dy, const float* __restrict__ mask,
+                          const float* __restrict__ mean, const float* __restrict__ invstd,
+                          const float* __restrict__ coef, float* dx, bool set_dx, float* ds,
+                          bool set_ds) {
   DSX_GRID_STRIDE(i, n) {
     const int c = static_cast<int>((i / HW) % C);
-    const float xhat = (x[i] - mean[c]) * invstd[c];
-    dx[i] += coef[c] * (dy[i] - coef[C + c] - xhat * coef[2 * C + c]);
+    const float xi = x[i];
+    float g = dy[i];
+    if (mode == kBnReluBwd && !(bn_affine(xi, mask[c], mask[C + c]) > 0.f)) g = 0.f;
+    if (mode == kTailBwd && !(mask[i] > 0.f)) g = 0.f;
+    if (ds) ds[i] = set_ds ? g : ds[i] + g;
+    if (dx) {
+      const float xhat = (xi - mean[c]) * invstd[c];
+      const float v = coef[c] * (g - coef[C + c] - xhat * coef[2 * C + c]);
+      dx[i] = set_dx ? v : dx[i] + v;
+    }
   }
 }
 
@@ -239,29 +271,109 @@ unsigned per_channel_blocks(int C) { return static_cast<unsigned>((C + 127) / 12
 
 }  // namespace
 
-void batchnorm_forward_train(const Ctx& ctx, int N, int C, int HW, const float* x,
-                             const float* gamma, const float* beta, float* y, float* save_mean,
-                             float* save_invstd, float* running_mean, float* running_var,
-                             float momentum, float eps) {
+namespace {
+// Train-mode statistics (two passes in double: mean, then squared deviations), running
+// statistics, and the affine map scale[C], shift[C] into `affine` (scratch when null); then,
+// when y is given, y = bn_affine(x), clamped at 0 with relu.
+void bn_train(const Ctx& ctx, int N, int C, int HW, const float* x, const float* gamma,
+              const float* beta, float* y, bool relu, float* save_mean, float* save_invstd,
+              float* affine, float* running_mean, float* running_var, float momentum,
+              float eps) {
   const long long M = (long long)N * HW;
   if (M == 0 || C == 0) return;
   Partials p = partials(ctx, C, M);
+  float* coef = affine ? affine : p.coef;
   dim3 grid(p.S, C);
   DSX_LAUNCH(chan_partial, grid, kReduceThreads, 0, ctx.stream)(
-      kSum, N, C, HW, p.S, p.chunk, x, nullptr, nullptr, nullptr, p.part);
+      kSum, N, C, HW, p.S, p.chunk, x, nullptr, nullptr, nullptr, nullptr, p.part);
   DSX_CUDA_LAUNCHED("chan_partial");
   DSX_LAUNCH(fin_mean, per_channel_blocks(C), 128, 0, ctx.stream)(C, p.S, (double)M, p.part,
       p.mean);
   DSX_CUDA_LAUNCHED("fin_mean");
   DSX_LAUNCH(chan_partial, grid, kReduceThreads, 0, ctx.stream)(kSqDev, N, C, HW, p.S, p.chunk, x,
-      nullptr, p.mean, nullptr, p.part);
+      nullptr, p.mean, nullptr, nullptr, p.part);
   DSX_CUDA_LAUNCHED("chan_partial");
   DSX_LAUNCH(fin_var, per_channel_blocks(C), 128, 0, ctx.stream)(C, p.S, (double)M, p.part, p.mean,
-      gamma, beta, eps, momentum, save_mean, save_invstd, running_mean, running_var, p.coef);
+      gamma, beta, eps, momentum, save_mean, save_invstd, running_mean, running_var, coef);
   DSX_CUDA_LAUNCHED("fin_var");
+  if (!y) return;
   const size_t n = (size_t)M * C;
-  DSX_LAUNCH(bn_apply, blocks_for(n), kThreads, 0, ctx.stream)(n, C, HW, x, p.coef, y);
+  DSX_LAUNCH(bn_apply, blocks_for(n), kThreads, 0, ctx.stream)(n, C, HW, relu, x, coef, y);
   DSX_CUDA_LAUNCHED("bn_apply");
+}
+
+// BN backward (mode kBnBwd, kBnReluBwd or kTailBwd, see chan_partial): affine gradients,
+// then dx and (tail) ds.
+void bn_bwd(const Ctx& ctx, int mode, int N, int C, int HW, const float* x, const float* mask,
+            const float* gamma, const float* save_mean, const float* save_invstd,
+            const float* dy, float* dx, bool set_dx, float* ds, bool set_ds, float* dgamma,
+            float* dbeta) {
+  const long long M = (long long)N * HW;
+  if (M == 0 || C == 0) return;
+  Partials p = partials(ctx, C, M);
+  DSX_LAUNCH(chan_partial, dim3(p.S, C), kReduceThreads, 0, ctx.stream)(
+      mode, N, C, HW, p.S, p.chunk, dy, x, nullptr, save_mean, mask, p.part);
+  DSX_CUDA_LAUNCHED("chan_partial");
+  DSX_LAUNCH(fin_bwd, per_channel_blocks(C), 128, 0, ctx.stream)(C, p.S, (double)M, p.part, gamma,
+      save_invstd, dgamma, dbeta, p.coef);
+  DSX_CUDA_LAUNCHED("fin_bwd");
+  if (!dx && !ds) return;
+  const size_t n = (size_t)M * C;
+  DSX_LAUNCH(bn_bwd_dx, blocks_for(n), kThreads, 0, ctx.stream)(n, mode, C, HW, x, dy, mask,
+      save_mean, save_invstd, p.coef, dx, set_dx, ds, set_ds);
+  DSX_CUDA_LAUNCHED("bn_bwd_dx");
+}
+}  // namespace
+
+void batchnorm_forward_train(const Ctx& ctx, int N, int C, int HW, const float* x,
+                             const float* gamma, const float* beta, float* y, float* save_mean,
+                             float* save_invstd, float* running_mean, float* running_var,
+                             float momentum, float eps) {
+  bn_train(ctx, N, C, HW, x, gamma, beta, y, false, save_mean, save_invstd, nullptr,
+           running_mean, running_var, momentum, eps);
+}
+
+void batchnorm_relu_forward_train(const Ctx& ctx, int N, int C, int HW, const float* x,
+                                  const float* gamma, const float* beta, float* y,
+                                  float* save_mean, float* save_invstd, float* save_affine,
+                                  float* running_mean, float* running_var, float momentum,
+                                  float eps) {
+  bn_train(ctx, N, C, HW, x, gamma, beta, y, true, save_mean, save_invstd, save_affine,
+           running_mean, running_var, momentum, eps);
+}
+
+void batchnorm_stats_train(const Ctx& ctx, int N, int C, int HW, const float* x,
+                           const float* gamma, const float* beta, float* save_mean,
+                           float* save_invstd, float* save_affine, float* running_mean,
+                           float* running_var, float momentum, float eps) {
+  bn_train(ctx, N, C, HW, x, gamma, beta, nullptr, false, save_mean, save_invstd, save_affine,
+           running_mean, running_var, momentum, eps);
+}
+
+void batchnorm_relu_backward(const Ctx& ctx, int N, int C, int HW, const float* x,
+                             const float* save_affine, const float* gamma,
+                             const float* save_mean, const float* save_invstd, const float* dy,
+                             float* dx, float* dgamma, float* dbeta, bool overwrite_dx) {
+  bn_bwd(ctx, kBnReluBwd, N, C, HW, x, save_affine, gamma, save_mean, save_invstd, dy, dx,
+         overwrite_dx, nullptr, false, dgamma, dbeta);
+}
+
+void batchnorm_add_relu_forward(const Ctx& ctx, int N, int C, int HW, const float* x,
+                                const float* save_affine, const float* s, float* y) {
+  const size_t n = (size_t)N * C * HW;
+  if (n == 0) return;
+  DSX_LAUNCH(bn_add_relu_fwd, blocks_for(n), kThreads, 0, ctx.stream)(n, C, HW, x, save_affine,
+      s, y);
+  DSX_CUDA_LAUNCHED("bn_add_relu_fwd");
+}
+
+void batchnorm_add_relu_backward(const Ctx& ctx, int N, int C, int HW, const float* x,
+                                 const float* y, const float* gamma, const float* save_mean,
+                                 const float* save_invstd, const float* dy, float* dx, float* ds,
+                                 float* dgamma, float* dbeta, bool overwrite_dx,
+                                 bool overwrite_ds) {
+  bn_bwd(ctx, kTailBwd, N, C, HW, x, y, gamma, save_mean, save_invstd, dy, dx, overwrite_dx, ds,
+         overwrite_ds, dgamma, dbeta);
 }
 
 void batchnorm_forward_eval(const Ctx& ctx, int N, int C, int HW, const float* x,
@@ -273,28 +385,15 @@ void batchnorm_forward_eval(const Ctx& ctx, int N, int C, int HW, const float* x
   DSX_LAUNCH(eval_coef, per_channel_blocks(C), 128, 0, ctx.stream)(C, gamma, beta, running_mean,
       running_var, eps, coef);
   DSX_CUDA_LAUNCHED("eval_coef");
-  DSX_LAUNCH(bn_apply, blocks_for(n), kThreads, 0, ctx.stream)(n, C, HW, x, coef, y);
+  DSX_LAUNCH(bn_apply, blocks_for(n), kThreads, 0, ctx.stream)(n, C, HW, false, x, coef, y);
   DSX_CUDA_LAUNCHED("bn_apply");
 }
 
 void batchnorm_backward(const Ctx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                         const float* save_mean, const float* save_invstd, const float* dy,
-                        float* dx, float* dgamma, float* dbeta) {
-  const long long M = (long long)N * HW;
-  if (M == 0 || C == 0) return;
-  Partials p = partials(ctx, C, M);
-  dim3 grid(p.S, C);
-  DSX_LAUNCH(chan_partial, grid, kReduceThreads, 0, ctx.stream)(
-      kBnBwd, N, C, HW, p.S, p.chunk, dy, x, nullptr, save_mean, p.part);
-  DSX_CUDA_LAUNCHED("chan_partial");
-  DSX_LAUNCH(fin_bwd, per_channel_blocks(C), 128, 0, ctx.stream)(C, p.S, (double)M, p.part, gamma,
-      save_invstd, dgamma, dbeta, p.coef);
-  DSX_CUDA_LAUNCHED("fin_bwd");
-  if (!dx) return;
-  const size_t n = (size_t)M * C;
-  DSX_LAUNCH(bn_bwd_dx, blocks_for(n), kThreads, 0, ctx.stream)(n, C, HW, x, dy, save_mean,
-      save_invstd, p.coef, dx);
-  DSX_CUDA_LAUNCHED("bn_bwd_dx");
+                        float* dx, float* dgamma, float* dbeta, bool overwrite_dx) {
+  bn_bwd(ctx, kBnBwd, N, C, HW, x, nullptr, gamma, save_mean, save_invstd, dy, dx, overwrite_dx,
+         nullptr, false, dgamma, dbeta);
 }
 
 void channel_sum_add(const Ctx& ctx, int N, int C, int HW, const float* a, float* dst) {
@@ -302,7 +401,7 @@ void channel_sum_add(const Ctx& ctx, int N, int C, int HW, const float* a, float
   if (M == 0 || C == 0) return;
   Partials p = partials(ctx, C, M);
   DSX_LAUNCH(chan_partial, dim3(p.S, C), kReduceThreads, 0, ctx.stream)(
-      kSum, N, C, HW, p.S, p.chunk, a, nullptr, nullptr, nullptr, p.part);
+      kSum, N, C, HW, p.S, p.chunk, a, nullptr, nullptr, nullptr, nullptr, p.part);
   DSX_CUDA_LAUNCHED("chan_partial");
   DSX_LAUNCH(fin_sum_add, per_channel_blocks(C), 128, 0, ctx.stream)(C, p.S, p.part, dst);
   DSX_CUDA_LAUNCHED("fin_sum_add");

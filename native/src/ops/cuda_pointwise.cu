@@ -13,9 +13,13 @@ namespace {
 __global__ void relu_fwd(size_t n, const float* __restrict__ x, float* __restrict__ y) {
   DSX_GRID_STRIDE(i, n) y[i] = x[i] > 0.f ? x[i] : 0.f;
 }
-__global__ void relu_bwd(size_t n, const float* __restrict__ y, const float* __restrict__ dy,
-                         float* __restrict__ dx) {
-  DSX_GRID_STRIDE(i, n) dx[i] += y[i] > 0.f ? dy[i] : 0.f;
+// dx may be dy's buffer (in place)
+__global__ void relu_bwd(size_t n, const float* __restrict__ y, const float* dy, float* dx,
+                         bool set) {
+  DSX_GRID_STRIDE(i, n) {
+    const float g = y[i] > 0.f ? dy[i] : 0.f;
+    dx[i] = set ? g : dx[i] + g;
+  }
 }
 __global__ void add_fwd(size_t n, const float* a, const float* b, float* y) {
   DSX_GRID_STRIDE(i, n) y[i] = a[i] + b[i];
@@ -59,7 +63,7 @@ __global__ void maxpool_fwd(PoolShape s, int Ho, int Wo, const float* __restrict
 
 // dX element gathers dY from every window whose first maximum it is.
 __global__ void maxpool_bwd(PoolShape s, int Ho, int Wo, const float* __restrict__ x,
-                            const float* __restrict__ dy, float* __restrict__ dx) {
+                            const float* __restrict__ dy, float* __restrict__ dx, bool set) {
   DSX_GRID_STRIDE(i, (size_t)s.N * s.C * s.H * s.W) {
     const int iw = static_cast<int>(i % s.W), ih = static_cast<int>((i / s.W) % s.H);
     const size_t nc = i / ((size_t)s.W * s.H);
@@ -77,7 +81,7 @@ __global__ void maxpool_bwd(PoolShape s, int Ho, int Wo, const float* __restrict
         float m;
         if (pool_argmax(s, xp, oh, ow, &m) == me) acc += dyp[oh * Wo + ow];
       }
-    dx[i] += acc;
+    dx[i] = set ? acc : dx[i] + acc;
   }
 }
 
@@ -185,8 +189,9 @@ __global__ void channel_map_k(size_t n, int mode, int HW, int Cx, int Cy, int Cm
 void relu_forward(const Ctx& ctx, size_t n, const float* x, float* y) {
   DSX_ELEMENTWISE(relu_fwd, n, x, y);
 }
-void relu_backward(const Ctx& ctx, size_t n, const float* y, const float* dy, float* dx) {
-  DSX_ELEMENTWISE(relu_bwd, n, y, dy, dx);
+void relu_backward(const Ctx& ctx, size_t n, const float* y, const float* dy, float* dx,
+                   bool overwrite_dx) {
+  DSX_ELEMENTWISE(relu_bwd, n, y, dy, dx, overwrite_dx);
 }
 void add_forward(const Ctx& ctx, size_t n, const float* a, const float* b, float* y) {
   DSX_ELEMENTWISE(add_fwd, n, a, b, y);
@@ -203,10 +208,11 @@ void maxpool_forward(const Ctx& ctx, const PoolShape& s, const float* x, float* 
   DSX_CUDA_LAUNCHED("maxpool_fwd");
 }
 void maxpool_backward(const Ctx& ctx, const PoolShape& s, const float* x, const float* dy,
-                      float* dx) {
+                      float* dx, bool overwrite_dx) {
   const size_t n = (size_t)s.N * s.C * s.H * s.W;
   if (n == 0) return;
-  DSX_LAUNCH(maxpool_bwd, blocks_for(n), kThreads, 0, ctx.stream)(s, s.Ho(), s.Wo(), x, dy, dx);
+  DSX_LAUNCH(maxpool_bwd, blocks_for(n), kThreads, 0, ctx.stream)(s, s.Ho(), s.Wo(), x, dy, dx,
+      overwrite_dx);
   DSX_CUDA_LAUNCHED("maxpool_bwd");
 }
 

@@ -25,7 +25,8 @@ constexpr int FKC = 32;   // union-window rows per shared-memory chunk
 
 __global__ void __launch_bounds__(256)
     scc_fwd_kernel(int N, int Cin, int HW, int Cout, int D, int s, const float* __restrict__ x,
-                   const float* __restrict__ w, float* __restrict__ y) {
+                   const float* __restrict__ fold, const float* __restrict__ w,
+                   float* __restrict__ y) {
   __shared__ float xs[FKC][FTP];
   const long long M = (long long)N * HW;
   const long long j0 = (long long)blockIdx.x * FTP;
@@ -58,7 +59,10 @@ __global__ void __launch_bounds__(256)
     for (int rr = lr0; rr < FKC; rr += 256 / FTP) {
       const int row = lo + rr;
       float v = 0.f;
-      if (row < R && lvalid) v = __ldg(&x[lbase + (size_t)scc_channel(base + row, Cin) * HW]);
+      if (row < R && lvalid) {
+        const int ch = scc_channel(base + row, Cin);
+        v = fold_in(__ldg(&x[lbase + (size_t)ch * HW]), fold, Cin, ch);
+      }
       xs[rr][lj] = v;
     }
     __syncthreads();
@@ -106,7 +110,7 @@ constexpr int XTC = 32, XTP = 128;
 __global__ void __launch_bounds__(256, 4)
     scc_bwd_dx_kernel(int N, int Cin, int HW, int Cout, int D, int s,
                       const float* __restrict__ w, const float* __restrict__ dy,
-                      float* __restrict__ dx) {
+                      float* __restrict__ dx, bool set_dx) {
   const long long M = (long long)N * HW;
   const long long j0 = (long long)blockIdx.x * XTP;
   const int i0 = blockIdx.y * XTC;
@@ -146,7 +150,10 @@ __global__ void __launch_bounds__(256, 4)
     }
 #pragma unroll
     for (int q = 0; q < 4; ++q)
-      if (valid[q]) dx[dxb[q] + (size_t)i * HW] += acc[q];
+      if (valid[q]) {
+        float& d = dx[dxb[q] + (size_t)i * HW];
+        d = set_dx ? acc[q] : d + acc[q];
+      }
   }
 }
 
@@ -158,7 +165,8 @@ constexpr int WPAIRS = 4; // (channel, k) pairs per thread: 1024 per block
 __global__ void __launch_bounds__(256)
     scc_bwd_dw_partial_kernel(int N, int Cin, int HW, int Cout, int D, int s, int tcw, int kb,
                               long long chunk, const float* __restrict__ x,
-                              const float* __restrict__ dy, float* __restrict__ partial) {
+                              const float* __restrict__ fold, const float* __restrict__ dy,
+                              float* __restrict__ partial) {
   __shared__ float xs[WKR][WTP + 1];
   __shared__ float dys[16][WTP];
   __shared__ size_t xb[WTP], dyb[WTP];
@@ -211,8 +219,10 @@ __global__ void __launch_bounds__(256)
       for (int e = t; e < WKR * WTP; e += 256) {
         const int rr = e / WTP, pp = e % WTP, row = lo + rr;
         float v = 0.f;
-        if (row < R && xb[pp] != ~(size_t)0)
-          v = __ldg(&x[xb[pp] + (size_t)scc_channel(tb + row, Cin) * HW]);
+        if (row < R && xb[pp] != ~(size_t)0) {
+          const int ch = scc_channel(tb + row, Cin);
+          v = fold_in(__ldg(&x[xb[pp] + (size_t)ch * HW]), fold, Cin, ch);
+        }
         xs[rr][pp] = v;
       }
       __syncthreads();
@@ -246,24 +256,25 @@ __global__ void scc_bwd_dw_reduce_kernel(size_t n, int splits, const float* part
 
 }  // namespace
 
-void scc_forward(const Ctx& ctx, const SccShape& s, const float* x, const float* w, float* y) {
+void scc_forward(const Ctx& ctx, const SccShape& s, const float* x, const float* w, float* y,
+                 const float* fold) {
   const long long M = (long long)s.N * s.H * s.W;
   if (M == 0 || s.Cout == 0) return;
   dim3 grid(static_cast<unsigned>((M + FTP - 1) / FTP), (s.Cout + FTC - 1) / FTC);
   DSX_LAUNCH(scc_fwd_kernel, grid, 256, 0, ctx.stream)(s.N, s.Cin, s.H * s.W, s.Cout, s.D(),
-      s.stride, x, w, y);
+      s.stride, x, fold, w, y);
   DSX_CUDA_LAUNCHED("scc_fwd_kernel");
 }
 
 void scc_backward(const Ctx& ctx, const SccShape& s, const float* x, const float* w,
-                  const float* dy, float* dx, float* dw) {
+                  const float* dy, float* dx, float* dw, bool overwrite_dx, const float* fold) {
   const long long M = (long long)s.N * s.H * s.W;
   const int D = s.D(), HW = s.H * s.W;
   if (M == 0 || s.Cout == 0) return;
   if (dx) {
     dim3 grid(static_cast<unsigned>((M + XTP - 1) / XTP), (s.Cin + XTC - 1) / XTC);
     DSX_LAUNCH(scc_bwd_dx_kernel, grid, 256, 0, ctx.stream)(s.N, s.Cin, HW, s.Cout, D, s.stride, w,
-        dy, dx);
+        dy, dx, overwrite_dx);
     DSX_CUDA_LAUNCHED("scc_bwd_dx_kernel");
   }
   if (dw) {
@@ -281,7 +292,7 @@ void scc_backward(const Ctx& ctx, const SccShape& s, const float* x, const float
     float* partial = ctx.scratch->get(kScratchC, n * splits);
     dim3 grid(static_cast<unsigned>(splits), ctiles, ktiles);
     DSX_LAUNCH(scc_bwd_dw_partial_kernel, grid, 256, 0, ctx.stream)(s.N, s.Cin, HW, s.Cout, D,
-        s.stride, tcw, kb, chunk, x, dy, partial);
+        s.stride, tcw, kb, chunk, x, fold, dy, partial);
     DSX_CUDA_LAUNCHED("scc_bwd_dw_partial_kernel");
     DSX_LAUNCH(scc_bwd_dw_reduce_kernel, blocks_for(n), kThreads, 0, ctx.stream)(n,
         static_cast<int>(splits), partial, dw);

@@ -1,12 +1,12 @@
 // A CPU emulation of the small part of CUDA our kernels use, so that the kernel sources
-// (native/src/ops/cuda_*.cu) compile as C++ and run on host threads: one OS thread per CUDA
-// thread of a block, blocks one after another, __syncthreads as a block barrier, warp
-// shuffles through a per-warp barrier, __shared__ as static storage (one block at a time).
+// (native/src/ops/cuda_*.cu) compile as C++ and run on the host: one fiber (a stack and a
+// context, switched in user space on one OS thread) per CUDA thread of a block, blocks one
+// after another, __syncthreads as a block barrier, warp shuffles through a per-warp
+// barrier, __shared__ as static storage (one block at a time).
 // Slow, and blind to races and timing, but it executes exactly our index arithmetic, tiling
 // and reduction orders, so ctest checks them on machines with no GPU. Test-only: included
 // by ops/cuda_common.cuh when DSX_CUDA_EMU is defined (native/test/CMakeLists.txt).
 #pragma once
-#include <barrier>
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
@@ -38,13 +38,18 @@ inline cudaError_t cudaGetDevice(int* d) {
   *d = 0;
   return cudaSuccess;
 }
-// A small GPU: enough multiprocessors that split-K and the multi-block reductions still
-// split, few enough that the emulator (which pays per block) stays quick.
-constexpr int kEmuSMs = 8;
+// The emulated GPU's multiprocessor count, which sizes split-K and the multi-block
+// reductions: DSX_EMU_SMS (132 as on an H200, 8 as on a small GPU...), 8 by default.
+namespace dsx_emu {
+int sm_count();
+}
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) {
-  *v = kEmuSMs;
+  *v = dsx_emu::sm_count();
   return cudaSuccess;
 }
+// Kernels run synchronously: there is nothing to wait for.
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+inline cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
 template <typename T>
 inline cudaError_t cudaMalloc(T** p, size_t bytes) {
   *p = static_cast<T*>(std::malloc(bytes ? bytes : 1));
@@ -75,12 +80,14 @@ inline cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyK
 namespace dsx_emu {
 struct ThreadState {
   dim3 thread, block, block_dim, grid_dim;
-  std::barrier<>* block_bar = nullptr;
-  std::barrier<>* warp_bar = nullptr;
   uint64_t* warp_buf = nullptr;  // 32 slots of this thread's warp
   int lane = 0;
 };
-extern thread_local ThreadState ts;
+// The CUDA thread (fiber) running now on this OS thread.
+extern thread_local ThreadState* cur;
+// Barriers: the calling fiber waits until every thread of its block (of its warp) arrives.
+void block_sync();
+void warp_sync();
 
 // Runs body once per CUDA thread of every block of the grid. With DSX_EMU_PROFILE set,
 // the wall time per kernel name is printed at exit.
@@ -104,24 +111,24 @@ Launcher<K> launch(K k, dim3 g, dim3 b, const char* name) {
 
 #define DSX_LAUNCH(kernel, grid, block, smem, stream) \
   ::dsx_emu::launch(kernel, dim3(grid), dim3(block), #kernel)
-#define threadIdx (::dsx_emu::ts.thread)
-#define blockIdx (::dsx_emu::ts.block)
-#define blockDim (::dsx_emu::ts.block_dim)
-#define gridDim (::dsx_emu::ts.grid_dim)
+#define threadIdx (::dsx_emu::cur->thread)
+#define blockIdx (::dsx_emu::cur->block)
+#define blockDim (::dsx_emu::cur->block_dim)
+#define gridDim (::dsx_emu::cur->grid_dim)
 
-inline void __syncthreads() { dsx_emu::ts.block_bar->arrive_and_wait(); }
+inline void __syncthreads() { dsx_emu::block_sync(); }
 
 template <typename T>
 inline T __shfl_down_sync(unsigned, T v, int offset) {
   static_assert(sizeof(T) <= 8 && std::is_trivially_copyable_v<T>);
-  auto& t = dsx_emu::ts;
+  dsx_emu::ThreadState& t = *dsx_emu::cur;
   uint64_t bits = 0;
   std::memcpy(&bits, &v, sizeof(T));
   t.warp_buf[t.lane] = bits;
-  t.warp_bar->arrive_and_wait();
+  dsx_emu::warp_sync();
   T r = v;
   if (t.lane + offset < 32) std::memcpy(&r, &t.warp_buf[t.lane + offset], sizeof(T));
-  t.warp_bar->arrive_and_wait();
+  dsx_emu::warp_sync();
   return r;
 }
 
