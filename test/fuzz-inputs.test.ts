@@ -264,6 +264,7 @@ const BAD_VALUES: Record<string, string[]> = {
   host: ['', 'a\u0000b', '\u001b[2J'],
   port: ['-1', '65536', 'x', '', '1.5'],
   token: ['short', 'sixteen chars but spaces', ''],
+  jobs: ['0', '65', 'x', '-1', '1.5', ''],
 };
 
 /** Each command's minimal valid arguments and which rule each flag follows. */
@@ -289,11 +290,11 @@ function commandSpecs(files: { ckpt: string; config: string; dir: string }) {
     },
     sweep: {
       base: ['--config', files.config, '--db', db, '--enqueue-only'],
-      flags: { config: 'path', db: 'path', store: 'text', 'max-candidates': 'count', device: 'device', 'data-dir': 'path' },
+      flags: { config: 'path', db: 'path', store: 'text', 'max-candidates': 'count', device: 'device', 'data-dir': 'path', jobs: 'jobs', threads: 'threads' },
     },
     worker: {
       base: ['--db', db],
-      flags: { store: 'text', db: 'path', sweep: 'text', device: 'device', heartbeat: 'seconds', 'stale-after': 'seconds', 'data-dir': 'path' },
+      flags: { store: 'text', db: 'path', sweep: 'text', device: 'device', heartbeat: 'seconds', 'stale-after': 'seconds', 'data-dir': 'path', jobs: 'jobs', threads: 'threads' },
     },
     report: { base: ['--db', db], flags: { sweep: 'text', db: 'path', store: 'text', objectives: 'objectives', format: 'format', out: 'path', notes: 'path' } },
     'pareto export': { base: ['--db', db], flags: { format: 'format', sweep: 'text', db: 'path', store: 'text', objectives: 'objectives', out: 'path', weights: 'path' } },
