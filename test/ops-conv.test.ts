@@ -33,7 +33,7 @@ test('conv2d standard: kernel 1/3/5, stride 1/2, padding 0/1/2, odd sizes, with 
     [{ N: 2, Cin: 6, H: 7, W: 5, Cout: 8, K: 1, stride: 2, pad: 0, groups: 1 }, false],
     [{ N: 1, Cin: 3, H: 6, W: 6, Cout: 5, K: 3, stride: 1, pad: 0, groups: 1 }, false],
     [{ N: 3, Cin: 16, H: 12, W: 12, Cout: 40, K: 3, stride: 1, pad: 1, groups: 1 }, false],
-    // stride-1 route over padded planes (conv_wide.cc): reduction Cin*9 = 288 and wide grid
+    // stride-1 route over padded planes (conv_wide_cpu.cc): reduction Cin*9 = 288 and wide grid
     // 17 x 21 = 357 pixels both past its 256 blocking, Cout not a multiple of the 6-row tile
     [{ N: 3, Cin: 32, H: 17, W: 19, Cout: 7, K: 3, stride: 1, pad: 1, groups: 1 }, true],
     // pad < K-1 (dX is padded by K-1-pad = 3), and pad 0 on a batch big enough for the route

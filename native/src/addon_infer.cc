@@ -1,4 +1,4 @@
-// INFER section of the export table (registered by addon.cc):
+// INFER section of the export table (addon.cc):
 // netForward(spec, options, images: Float32Array) -> Float32Array [n, classes]: synchronous,
 //   eval-mode logits of already normalised inputs, options {device, threads, state?, seed}
 //   (without state the network is initialised from seed). For parity checks; keep n small.
@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <vector>
 
+#include "addon.h"
 #include "addon_net.h"
 #include "args.h"
 #include "net/infer.h"
+
+namespace dsx_addon {
 
 namespace {
 
@@ -53,16 +56,18 @@ void load_state(dsx::Net& net, const InferOptions& o) {
     net.set_state(o.state.data());
 }
 
+}  // namespace
+
 Napi::Value NetForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  dsx::NetSpec spec = dsx_addon::parse_spec(info[0]);
+  dsx::NetSpec spec = parse_spec(info[0]);
   const InferOptions o = parse_options(info[1], spec);
   Napi::Float32Array images = A::f32(info[2], "images (already normalised)");
   const size_t chw = A::elements({spec.input[0], spec.input[1], spec.input[2]}, "spec.inputShape");
   if (images.ElementLength() == 0 || images.ElementLength() % chw != 0 || images.ElementLength() / chw > 65536)
     A::range_error("images must hold n x C x H x W values, n in 1..65536");
   const int n = static_cast<int>(images.ElementLength() / chw);
-  auto backend = dsx_addon::make_backend(o.device, o.threads);
+  auto backend = make_backend(o.device, o.threads);
   dsx::Net net(spec, *backend, n);
   load_state(net, o);
   std::vector<float> logits = dsx::forward_logits(net, images.Data(), n);
@@ -70,6 +75,8 @@ Napi::Value NetForward(const Napi::CallbackInfo& info) {
   std::copy(logits.begin(), logits.end(), out.Data());
   return out;
 }
+
+namespace {
 
 class NetLatencyWorker : public Napi::AsyncWorker {
  public:
@@ -83,7 +90,7 @@ class NetLatencyWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      auto backend = dsx_addon::make_backend(o_.device, o_.threads);
+      auto backend = make_backend(o_.device, o_.threads);
       dsx::Net net(spec_, *backend, o_.batch);
       load_state(net, o_);
       // a deterministic, non-zero input: timings of all-zero inputs can flatter some kernels
@@ -119,8 +126,10 @@ class NetLatencyWorker : public Napi::AsyncWorker {
   dsx::LatencyRun run_;
 };
 
+}  // namespace
+
 Napi::Value NetLatency(const Napi::CallbackInfo& info) {
-  dsx::NetSpec spec = dsx_addon::parse_spec(info[0]);
+  dsx::NetSpec spec = parse_spec(info[0]);
   InferOptions o = parse_options(info[1], spec);  // parse errors throw here, before any worker exists
   auto* w = new NetLatencyWorker(info.Env(), std::move(spec), std::move(o));
   Napi::Promise p = w->promise();
@@ -128,11 +137,4 @@ Napi::Value NetLatency(const Napi::CallbackInfo& info) {
   return p;
 }
 
-}  // namespace
-
-namespace dsx_addon {
-void register_infer(Napi::Env env, Napi::Object exports) {
-  exports.Set("netForward", Napi::Function::New(env, A::guarded<NetForward>, "netForward"));
-  exports.Set("netLatency", Napi::Function::New(env, A::guarded<NetLatency>, "netLatency"));
-}
 }  // namespace dsx_addon

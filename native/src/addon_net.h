@@ -1,5 +1,5 @@
-// What addon.cc shares with the binding files beside it (addon_infer.cc): its spec reader
-// and device chooser, so that every entry point reads specs and devices the same way.
+// The NET section's readers that the INFER section (addon_infer.cc) shares with
+// addon_net.cc, so that every entry point reads specs and devices the same way.
 #pragma once
 #include <napi.h>
 
@@ -10,8 +10,10 @@
 #include "net/spec.h"
 
 namespace dsx_addon {
+// A JS model spec (src/models/spec.ts) as its C++ mirror; throws ArgError naming the field.
 dsx::NetSpec parse_spec(const Napi::Value& v);
-std::unique_ptr<dsx::Backend> make_backend(const std::string& device, int threads);
-// INFER section (addon_infer.cc): netForward, netLatency
-void register_infer(Napi::Env env, Napi::Object exports);
+// "cpu" | "cuda" | "cuda:N" | "auto" -> a backend; throws std::runtime_error with the reason.
+// When "auto" falls back to the CPU, *fallback (if given) receives why CUDA was not used.
+std::unique_ptr<dsx::Backend> make_backend(const std::string& device, int threads,
+                                           std::string* fallback = nullptr);
 }  // namespace dsx_addon

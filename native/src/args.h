@@ -30,6 +30,9 @@ struct ArgError : std::runtime_error {
 constexpr size_t kMaxElements = size_t(1) << 28;
 // The largest CPU thread count a call may ask for.
 constexpr int kMaxThreads = 1024;
+// Sizes a layer or op attribute may take (channels, heights, kernels, ...): big enough for
+// any real layer, small enough that sums like H + 2*pad cannot overflow an int.
+constexpr int kMaxDim = 1 << 24;
 
 Napi::Object object(const Napi::Value& v, const std::string& what);
 // A field that must be present (neither undefined nor null).

@@ -1,6 +1,6 @@
 // The backend interface: every primitive the network executor needs, on one device.
 // The executor (net/) only ever talks to a Backend, so one model spec runs unchanged on the
-// CPU (ops/cpu_backend.cc) or a CUDA GPU (ops/cuda_backend.cu). Pointers passed to a
+// CPU (ops/backend_cpu.cc) or a CUDA GPU (ops/backend_cuda.cu). Pointers passed to a
 // backend's ops are that backend's device pointers.
 //
 // Conventions shared by every op (llm.c habit):
@@ -199,8 +199,8 @@ class Backend {
 std::unique_ptr<Backend> make_cpu_backend(int threads);
 
 // CUDA backend on device `index`; returns nullptr and sets *why when unavailable
-// (not compiled, no driver, no device). Defined in ops/cuda_backend.cu, or in
-// ops/cuda_stub.cc when the build has no CUDA.
+// (not compiled, no driver, no device). Defined in ops/backend_cuda.cu, or in
+// ops/backend_cuda_stub.cc when the build has no CUDA.
 std::unique_ptr<Backend> make_cuda_backend(int index, std::string* why);
 
 // What the build contains, for `dsxplore doctor`.

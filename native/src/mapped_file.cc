@@ -3,8 +3,6 @@
 // the OS pages images in as the trainer's batches touch them and may drop them again under
 // memory pressure, instead of the process holding the whole file. The mapping lives as long
 // as the ArrayBuffer: its finaliser unmaps it.
-#include "mapped_file.h"
-
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -14,15 +12,15 @@
 #include <cstring>
 #include <string>
 
+#include "addon.h"
 #include "args.h"
 
-namespace dsx {
-namespace {
+namespace dsx_addon {
 
 Napi::Value MapFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const std::string path = args::str(info[0], "mapFile(path): path");
-  if (path.empty() || path.find('\0') != std::string::npos) args::range_error("mapFile(path): path must be a file path without NUL bytes");
+  const std::string path = dsx::args::str(info[0], "mapFile(path): path");
+  if (path.empty() || path.find('\0') != std::string::npos) dsx::args::range_error("mapFile(path): path must be a file path without NUL bytes");
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw Napi::Error::New(env, path + ": " + std::strerror(errno));
   struct stat st {};
@@ -47,10 +45,4 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
       new size_t(size));
 }
 
-}  // namespace
-
-void register_mapped_file(Napi::Env env, Napi::Object exports) {
-  exports.Set("mapFile", Napi::Function::New(env, args::guarded<MapFile>, "mapFile"));
-}
-
-}  // namespace dsx
+}  // namespace dsx_addon

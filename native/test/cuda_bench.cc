@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "../src/ops/cuda_extras.cuh"
+#include "../src/ops/backend_cuda_extras.cuh"
 #include "harness.h"
 
 using namespace dsx_test;

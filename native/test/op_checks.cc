@@ -10,7 +10,7 @@
 #include <limits>
 #include <string>
 
-#include "../src/ops/cuda_extras.cuh"
+#include "../src/ops/backend_cuda_extras.cuh"
 #include "harness.h"
 #include "op_checks.h"
 

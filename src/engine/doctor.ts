@@ -6,7 +6,7 @@ import os from 'node:os';
 import { addon, addonPath } from './addon.js';
 import { version } from '../version.js';
 
-/** The addon's buildInfo() (native/src/addon.cc, DOCTOR section). */
+/** The addon's buildInfo() (native/src/addon_doctor.cc). */
 export interface BuildInfo {
   cudaCompiled: boolean;
   /** cuBLAS found at run time (dlopen); when false GEMMs use the engine's own tiled SGEMM */

@@ -1,6 +1,7 @@
-// Typed wrapper over the native network executor and trainer (the NET section of
-// native/src/addon.cc). Requests arrive validated (src/config); this module only reshapes
-// plain data for the addon and rethrows native failures as Errors with the caller's stack.
+// Typed wrapper over the native network executor and trainer (the NET section of the
+// addon, native/src/addon_net.cc). Requests arrive validated (src/config); this module only
+// reshapes plain data for the addon and rethrows native failures as Errors with the caller's
+// stack.
 import type { Dataset } from '../data/types.js';
 import type { ModelSpec } from '../models/spec.js';
 import { addon } from './addon.js';

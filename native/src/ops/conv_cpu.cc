@@ -1,8 +1,9 @@
 // conv2d on the CPU, by route:
 //  - depthwise (groups == Cin == Cout): direct kernels, since it is memory-bound and im2col
-//    would only add traffic (3x3 pad 1, every depthwise conv of the zoo, has its own);
+//    would only add traffic (3x3 pad 1, every depthwise conv of the zoo, has its own in
+//    conv_dw3x3_cpu.cc);
 //  - stride 1 with at least one image per thread: GEMMs read straight from zero-padded
-//    planes (conv_wide.cc), pointwise convs in place;
+//    planes (conv_wide_cpu.cc), pointwise convs in place;
 //  - the rest (stride 2, or fewer images than threads): im2col + our SGEMM (1x1 stride-1
 //    unpadded convs use the input directly). Images are split across threads (each with
 //    its own im2col buffer and a serial SGEMM); with fewer images than threads the SGEMMs
@@ -11,8 +12,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "ops/conv_wide.h"
-#include "ops/cpu_ops.h"
+#include "ops/conv_dw3x3_cpu.h"
+#include "ops/conv_wide_cpu.h"
+#include "ops/ops_cpu.h"
 
 namespace dsx {
 
@@ -135,365 +137,6 @@ void depthwise_plane_backward(const Conv2dShape& s, const float* __restrict xp, 
     }
 }
 
-// ---- Direct depthwise 3x3, pad 1, stride 1 or 2 (every DW slot of the zoo) ----
-// Forward and dX are "gathers" over a zero-bordered copy of the source plane, written as
-// plain loops over output columns that the compiler vectorises (no im2col, no scatter).
-// Stride 2 splits the padded input rows into even and odd columns, so every tap reads a
-// contiguous run. dX is the stride-1 correlation of the (zero-upsampled, for stride 2)
-// padded dY with the flipped kernel. dW keeps 9 vector accumulators per channel and is
-// owned by one thread per channel, summed in a fixed order.
-bool is_dw3(const Conv2dShape& s) {
-  return is_depthwise(s) && s.K == 3 && s.pad == 1 && (s.stride == 1 || s.stride == 2);
-}
-
-#if defined(__AVX512F__)
-constexpr int kDwL = 16;
-#else
-constexpr int kDwL = 8;
-#endif
-typedef float DwVec __attribute__((vector_size(kDwL * sizeof(float))));
-typedef float DwHalf __attribute__((vector_size(8 * sizeof(float))));
-template <class V>
-inline V vld(const float* p) {
-  V v;
-  std::memcpy(&v, p, sizeof(V));
-  return v;
-}
-
-// Zero-bordered plane: row r holds source row r-1 at columns [1, W], stride Wp = W + 2.
-// For stride 2 the columns are split: even padded columns in [0, We), odd in [We, 2We).
-struct Dw3Geom {
-  int H, W, Ho, Wo, st;
-  int Hp, Wp, We;  // padded rows, padded row stride, even-half width (stride 2)
-  size_t plane() const { return static_cast<size_t>(Hp) * Wp; }
-};
-Dw3Geom dw3_geom(const Conv2dShape& s) {
-  Dw3Geom g{s.H, s.W, s.Ho(), s.Wo(), s.stride, s.H + 2, s.W + 2, 0};
-  if (g.st == 2) {
-    g.We = (g.W + 3) / 2;  // padded columns 0..W+1 -> ceil((W+2)/2), +1 so tap 2 stays inside
-    g.Wp = 2 * g.We;
-  }
-  return g;
-}
-
-// Copies a source plane (channel c) into the interior of a zero-bordered buffer (border
-// untouched), through the folded BN+ReLU `in` when there is one.
-void dw3_load(const Dw3Geom& g, const float* __restrict x, float* __restrict xp,
-              const InputAffine& in, int c) {
-  if (g.st == 1) {
-    for (int h = 0; h < g.H; ++h) {
-      float* dst = xp + (h + 1) * g.Wp + 1;
-      if (in)
-        in.row(c, x + h * g.W, dst, g.W);
-      else
-        std::memcpy(dst, x + h * g.W, sizeof(float) * g.W);
-    }
-    return;
-  }
-  const float sc = in ? in.scale(c) : 1.0f, sh = in ? in.shift(c) : 0.0f;
-  auto f = [&](float v) { return in ? bn_relu_of(v, sc, sh) : v; };
-  // padded column p = w + 1: even p (odd w) -> xe[p/2], odd p (even w) -> xo[p/2]
-  for (int h = 0; h < g.H; ++h) {
-    const float* __restrict xr = x + h * g.W;
-    float* __restrict xe = xp + (h + 1) * g.Wp;
-    float* __restrict xo = xe + g.We;
-    const int half = g.W / 2;
-    for (int j = 0; j < half; ++j) {
-      xo[j] = f(xr[2 * j]);
-      xe[j + 1] = f(xr[2 * j + 1]);
-    }
-    if (g.W & 1) xo[half] = f(xr[g.W - 1]);
-  }
-}
-
-// y[oh][ow] = b + sum_{kh,kw} w[kh][kw] * xp[oh*st + kh][ow*st + kw]   (accumulate: y +=)
-// Columns go in explicit vectors of V (16 or 8 lanes) with a scalar tail: left to the
-// auto-vectoriser, rows of 8 or 16 outputs (the 8x8 and 16x16 stages) ran scalar.
-template <class V, bool kAcc>
-void dw3_conv_s1_v(const float* __restrict xp, int Wp, int Ho, int Wo, const float* w, float b,
-                   float* __restrict y) {
-  constexpr int L = sizeof(V) / sizeof(float);
-  const int Wv = Wo / L * L;
-  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
-              w7 = w[7], w8 = w[8];
-  for (int oh = 0; oh < Ho; ++oh) {
-    const float* __restrict r0 = xp + oh * Wp;
-    const float* __restrict r1 = r0 + Wp;
-    const float* __restrict r2 = r1 + Wp;
-    float* __restrict yr = y + oh * Wo;
-    for (int ow = 0; ow < Wv; ow += L) {
-      const V a = w0 * vld<V>(r0 + ow) + w1 * vld<V>(r0 + ow + 1) + w2 * vld<V>(r0 + ow + 2);
-      const V c = w3 * vld<V>(r1 + ow) + w4 * vld<V>(r1 + ow + 1) + w5 * vld<V>(r1 + ow + 2);
-      const V d = w6 * vld<V>(r2 + ow) + w7 * vld<V>(r2 + ow + 1) + w8 * vld<V>(r2 + ow + 2);
-      V v = (a + b) + (c + d);
-      if (kAcc) v += vld<V>(yr + ow);
-      std::memcpy(yr + ow, &v, sizeof(V));
-    }
-    for (int ow = Wv; ow < Wo; ++ow) {
-      const float a = w0 * r0[ow] + w1 * r0[ow + 1] + w2 * r0[ow + 2];
-      const float c = w3 * r1[ow] + w4 * r1[ow + 1] + w5 * r1[ow + 2];
-      const float d = w6 * r2[ow] + w7 * r2[ow + 1] + w8 * r2[ow + 2];
-      const float v = (a + b) + (c + d);
-      yr[ow] = kAcc ? yr[ow] + v : v;
-    }
-  }
-}
-
-template <bool kAcc>
-void dw3_conv_s1(const float* xp, int Wp, int Ho, int Wo, const float* w, float b, float* y) {
-  if (Wo % kDwL == 0)
-    dw3_conv_s1_v<DwVec, kAcc>(xp, Wp, Ho, Wo, w, b, y);
-  else
-    dw3_conv_s1_v<DwHalf, kAcc>(xp, Wp, Ho, Wo, w, b, y);
-}
-
-template <class V>
-void dw3_conv_s2_v(const float* __restrict xp, int Wp, int We, int Ho, int Wo, const float* w,
-                   float b, float* __restrict y) {
-  constexpr int L = sizeof(V) / sizeof(float);
-  const int Wv = Wo / L * L;
-  const float w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5], w6 = w[6],
-              w7 = w[7], w8 = w[8];
-  for (int oh = 0; oh < Ho; ++oh) {
-    const float* __restrict e0 = xp + 2 * oh * Wp;
-    const float* __restrict e1 = e0 + Wp;
-    const float* __restrict e2 = e1 + Wp;
-    const float* __restrict o0 = e0 + We;
-    const float* __restrict o1 = e1 + We;
-    const float* __restrict o2 = e2 + We;
-    float* __restrict yr = y + oh * Wo;
-    for (int ow = 0; ow < Wv; ow += L) {
-      const V a = w0 * vld<V>(e0 + ow) + w1 * vld<V>(o0 + ow) + w2 * vld<V>(e0 + ow + 1);
-      const V c = w3 * vld<V>(e1 + ow) + w4 * vld<V>(o1 + ow) + w5 * vld<V>(e1 + ow + 1);
-      const V d = w6 * vld<V>(e2 + ow) + w7 * vld<V>(o2 + ow) + w8 * vld<V>(e2 + ow + 1);
-      const V v = (a + b) + (c + d);
-      std::memcpy(yr + ow, &v, sizeof(V));
-    }
-    for (int ow = Wv; ow < Wo; ++ow) {
-      const float a = w0 * e0[ow] + w1 * o0[ow] + w2 * e0[ow + 1];
-      const float c = w3 * e1[ow] + w4 * o1[ow] + w5 * e1[ow + 1];
-      const float d = w6 * e2[ow] + w7 * o2[ow] + w8 * e2[ow + 1];
-      yr[ow] = (a + b) + (c + d);
-    }
-  }
-}
-
-void dw3_conv_s2(const float* xp, int Wp, int We, int Ho, int Wo, const float* w, float b,
-                 float* y) {
-  if (Wo % kDwL == 0)
-    dw3_conv_s2_v<DwVec>(xp, Wp, We, Ho, Wo, w, b, y);
-  else
-    dw3_conv_s2_v<DwHalf>(xp, Wp, We, Ho, Wo, w, b, y);
-}
-
-// acc[kh*3+kw] += dY[oh][ow] * xp[oh*st + kh][ow*st + kw] over the plane, in vector lanes.
-template <class V, int ST>
-void dw3_wgrad(const Dw3Geom& g, const float* __restrict xp, const float* __restrict dy,
-               V* __restrict acc) {
-  constexpr int L = sizeof(V) / sizeof(float);
-  const int Wv = g.Wo / L * L;
-  for (int oh = 0; oh < g.Ho; ++oh) {
-    const float* d = dy + oh * g.Wo;
-    const float* r[3];
-    for (int kh = 0; kh < 3; ++kh) r[kh] = xp + (oh * ST + kh) * g.Wp;
-    for (int ow = 0; ow < Wv; ow += L) {
-      const V gv = vld<V>(d + ow);
-#pragma GCC unroll 3
-      for (int kh = 0; kh < 3; ++kh) {
-        if (ST == 1) {
-          acc[kh * 3 + 0] += gv * vld<V>(r[kh] + ow);
-          acc[kh * 3 + 1] += gv * vld<V>(r[kh] + ow + 1);
-          acc[kh * 3 + 2] += gv * vld<V>(r[kh] + ow + 2);
-        } else {
-          acc[kh * 3 + 0] += gv * vld<V>(r[kh] + ow);
-          acc[kh * 3 + 1] += gv * vld<V>(r[kh] + g.We + ow);
-          acc[kh * 3 + 2] += gv * vld<V>(r[kh] + ow + 1);
-        }
-      }
-    }
-    for (int ow = Wv; ow < g.Wo; ++ow) {  // tail columns: one lane each
-      const int l = ow - Wv;
-      for (int kh = 0; kh < 3; ++kh) {
-        const float* rr = r[kh];
-        if (ST == 1) {
-          acc[kh * 3 + 0][l] += d[ow] * rr[ow];
-          acc[kh * 3 + 1][l] += d[ow] * rr[ow + 1];
-          acc[kh * 3 + 2][l] += d[ow] * rr[ow + 2];
-        } else {
-          acc[kh * 3 + 0][l] += d[ow] * rr[ow];
-          acc[kh * 3 + 1][l] += d[ow] * rr[g.We + ow];
-          acc[kh * 3 + 2][l] += d[ow] * rr[ow + 1];
-        }
-      }
-    }
-  }
-}
-
-// Stride-1 planes with rows narrower than a vector (8x8 and smaller): row by row, loop
-// overhead outweighed the arithmetic. Instead the 3x3 filter runs as a 1-D 9-tap filter over
-// the flattened zero-bordered plane: out[j] = sum_t w[t] * xp[j + (t/3)*Wp + t%3] for
-// j = oh*Wp + ow, where the Wp - Wo columns past each row are garbage ("wide" output).
-// Planes need kDwSlack zero floats past their end (reads of the last vector).
-constexpr int kDwSlack = 2 * kDwL;
-bool dw3_small(const Dw3Geom& g) { return g.st == 1 && g.Wo <= kDwL; }
-int dw3_wide_size(const Dw3Geom& g) { return (g.Ho * g.Wp + kDwL - 1) / kDwL * kDwL; }
-
-void dw3_wide(const float* __restrict xp, int Wp, int nw, const float* w, float b,
-              float* __restrict out) {
-  const float* r0 = xp;
-  const float* r1 = xp + Wp;
-  const float* r2 = xp + 2 * Wp;
-  for (int j = 0; j < nw; j += kDwL) {
-    const DwVec a = w[0] * vld<DwVec>(r0 + j) + w[1] * vld<DwVec>(r0 + j + 1) + w[2] * vld<DwVec>(r0 + j + 2);
-    const DwVec c = w[3] * vld<DwVec>(r1 + j) + w[4] * vld<DwVec>(r1 + j + 1) + w[5] * vld<DwVec>(r1 + j + 2);
-    const DwVec d = w[6] * vld<DwVec>(r2 + j) + w[7] * vld<DwVec>(r2 + j + 1) + w[8] * vld<DwVec>(r2 + j + 2);
-    const DwVec v = (a + b) + (c + d);
-    std::memcpy(out + j, &v, sizeof(DwVec));
-  }
-}
-
-// dst[oh][ow] (+)= wide[oh*Wp + ow]
-template <bool kAdd>
-void dw3_compact(const Dw3Geom& g, const float* __restrict wide, float* __restrict dst) {
-  for (int oh = 0; oh < g.Ho; ++oh) {
-    const float* src = wide + oh * g.Wp;
-    float* d = dst + oh * g.Wo;
-    for (int ow = 0; ow < g.Wo; ++ow) d[ow] = kAdd ? d[ow] + src[ow] : src[ow];
-  }
-}
-
-void dw3_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                 const float* bias, float* y, const InputAffine& in) {
-  const Dw3Geom g = dw3_geom(s);
-  const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
-  const bool small = dw3_small(g);
-  ctx.pool.parallel_for(static_cast<int64_t>(s.N) * s.Cin, [&](int tid, int64_t b, int64_t e) {
-    float* xp = ctx.ws.get_zeroed(tid, kWsCol, g.plane() + kDwSlack);
-    float* wide = small ? ctx.ws.get(tid, kWsLocal, dw3_wide_size(g)) : nullptr;
-    for (int64_t nc = b; nc < e; ++nc) {
-      const int c = static_cast<int>(nc % s.Cin);
-      dw3_load(g, x + nc * HW, xp, in, c);
-      const float bb = bias ? bias[c] : 0.0f;
-      if (small) {
-        dw3_wide(xp, g.Wp, g.Ho * g.Wp, w + c * 9, bb, wide);
-        dw3_compact<false>(g, wide, y + nc * P);
-      } else if (g.st == 1) {
-        dw3_conv_s1<false>(xp, g.Wp, g.Ho, g.Wo, w + c * 9, bb, y + nc * P);
-      } else {
-        dw3_conv_s2(xp, g.Wp, g.We, g.Ho, g.Wo, w + c * 9, bb, y + nc * P);
-      }
-    }
-  }, 2);
-}
-
-// acc[t] += sum_j dyw[j] * xp[j + (t/3)*Wp + t%3] over a small plane's wide grid; dyw is the
-// zero-bordered dY plane seen from its first interior pixel, so its garbage columns (the
-// right and left borders) and everything past the last row are zeros.
-void dw3_wgrad_wide(const float* __restrict xp, const float* __restrict dyw, int Wp, int nw,
-                    DwVec* __restrict acc) {
-  for (int j = 0; j < nw; j += kDwL) {
-    const DwVec gv = vld<DwVec>(dyw + j);
-#pragma GCC unroll 3
-    for (int kh = 0; kh < 3; ++kh) {
-      const float* r = xp + kh * Wp + j;
-      acc[kh * 3 + 0] += gv * vld<DwVec>(r);
-      acc[kh * 3 + 1] += gv * vld<DwVec>(r + 1);
-      acc[kh * 3 + 2] += gv * vld<DwVec>(r + 2);
-    }
-  }
-}
-
-template <class V>
-void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                    const float* dy, float* dx, float* dw, bool set_dx, const InputAffine& in) {
-  constexpr int L = sizeof(V) / sizeof(float);
-  const Dw3Geom g = dw3_geom(s);
-  const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
-  // dX: dY zero-bordered (stride 2: zero-upsampled too) on an (H+2) x (W+2) grid, so that
-  // dx[ih][iw] = sum_{a,b} w[2-a][2-b] * dyp[ih+a][iw+b].
-  const int Dp = s.W + 2;
-  const size_t dplane = static_cast<size_t>(s.H + 2) * Dp;
-  // Small stride-1 planes run on the wide grid (dw3_wide); stride 1 makes the dY and x
-  // planes the same zero-bordered geometry.
-  const bool small = dw3_small(g);
-  const bool need_dyp = dx || (dw && small);
-  // One thread owns a channel across all images: dw[c] needs no cross-thread sum.
-  ctx.pool.parallel_for(s.Cin, [&](int tid, int64_t b, int64_t e) {
-    float* xp = dw ? ctx.ws.get_zeroed(tid, kWsCol, g.plane() + kDwSlack) : nullptr;
-    float* dyp = need_dyp ? ctx.ws.get_zeroed(tid, kWsLocal, dplane + kDwSlack) : nullptr;
-    float* wide = dx && small ? ctx.ws.get(tid, kWsLocal2, dw3_wide_size(g)) : nullptr;
-    for (int64_t c = b; c < e; ++c) {
-      const float* wc = w + c * 9;
-      const float wf[9] = {wc[8], wc[7], wc[6], wc[5], wc[4], wc[3], wc[2], wc[1], wc[0]};
-      V acc[9];
-      for (auto& a : acc) a = V{};
-      for (int n = 0; n < s.N; ++n) {
-        const int64_t nc = static_cast<int64_t>(n) * s.Cin + c;
-        const float* g_ = dy + nc * P;
-        if (small) {
-          for (int oh = 0; oh < g.Ho; ++oh)
-            std::memcpy(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, sizeof(float) * g.Wo);
-          if (dw) {
-            dw3_load(g, x + nc * HW, xp, in, c);
-            if constexpr (L == kDwL) dw3_wgrad_wide(xp, dyp + Dp + 1, g.Wp, g.Ho * g.Wp, acc);
-          }
-          if (dx) {
-            dw3_wide(dyp, Dp, s.H * Dp, wf, 0.0f, wide);
-            if (set_dx)
-              dw3_compact<false>(g, wide, dx + nc * HW);
-            else
-              dw3_compact<true>(g, wide, dx + nc * HW);
-          }
-          continue;
-        }
-        if (dw) {
-          dw3_load(g, x + nc * HW, xp, in, c);
-          if (g.st == 1)
-            dw3_wgrad<V, 1>(g, xp, g_, acc);
-          else
-            dw3_wgrad<V, 2>(g, xp, g_, acc);
-        }
-        if (dx) {
-          if (g.st == 1) {
-            for (int oh = 0; oh < g.Ho; ++oh)
-              std::memcpy(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, sizeof(float) * g.Wo);
-          } else {
-            for (int oh = 0; oh < g.Ho; ++oh) {
-              float* __restrict dr = dyp + (2 * oh + 1) * Dp + 1;
-              const float* __restrict gr = g_ + oh * g.Wo;
-              for (int ow = 0; ow < g.Wo; ++ow) dr[2 * ow] = gr[ow];
-            }
-          }
-          if (set_dx)
-            dw3_conv_s1<false>(dyp, Dp, s.H, s.W, wf, 0.0f, dx + nc * HW);
-          else
-            dw3_conv_s1<true>(dyp, Dp, s.H, s.W, wf, 0.0f, dx + nc * HW);
-        }
-      }
-      if (dw) {
-        float* d = dw + c * 9;
-        for (int t = 0; t < 9; ++t) {
-          float sum = 0.0f;
-          for (int l = 0; l < L; ++l) sum += acc[t][l];
-          d[t] += sum;
-        }
-      }
-    }
-  });
-}
-
-void dw3_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                  const float* dy, float* dx, float* dw, bool set_dx, const InputAffine& in) {
-  // full vectors: rows that fill them, or small planes (wide grid)
-  if (s.Wo() % kDwL == 0 || kDwL == 8 || dw3_small(dw3_geom(s)))
-    dw3_backward_v<DwVec>(ctx, s, x, w, dy, dx, dw, set_dx, in);
-  else
-    dw3_backward_v<DwHalf>(ctx, s, x, w, dy, dx, dw, set_dx, in);
-}
-
-}  // namespace
-
-namespace {
 // Routes without a folded-input path get the BN+ReLU output materialised in scratch.
 const float* materialize(CpuCtx& ctx, const Conv2dShape& s, const float* x, const InputAffine& in) {
   const int64_t HW = static_cast<int64_t>(s.H) * s.W;
@@ -519,8 +162,8 @@ void add_partials(CpuCtx& ctx, float* const* parts, int T, size_t n, float* dst)
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                         const float* bias, float* y, InputAffine in) {
   const int Ho = s.Ho(), Wo = s.Wo(), P = Ho * Wo, HW = s.H * s.W;
-  if (is_dw3(s)) {
-    dw3_forward(ctx, s, x, w, bias, y, in);
+  if (conv_dw3x3_applies(s)) {
+    conv_dw3x3_forward(ctx, s, x, w, bias, y, in);
     return;
   }
   if (conv_wide_applies(s, ctx.pool.size())) {
@@ -611,8 +254,8 @@ void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, cons
     });
   }
   if (!dx && !dw) return;
-  if (is_dw3(s)) {
-    dw3_backward(ctx, s, x, w, dy, dx, dw, set_dx, in);
+  if (conv_dw3x3_applies(s)) {
+    conv_dw3x3_backward(ctx, s, x, w, dy, dx, dw, set_dx, in);
     return;
   }
   if (conv_wide_applies(s, ctx.pool.size())) {

@@ -11,7 +11,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "ops/cpu_ops.h"
+#include "ops/ops_cpu.h"
 
 namespace dsx {
 

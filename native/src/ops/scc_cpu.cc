@@ -11,7 +11,7 @@
 #include <cstring>
 #include <numeric>
 
-#include "ops/cpu_ops.h"
+#include "ops/ops_cpu.h"
 #include "ops/scc_index.h"
 #include "ops/transpose.h"
 

@@ -5,7 +5,7 @@
 // barrier, __shared__ as static storage (one block at a time).
 // Slow, and blind to races and timing, but it executes exactly our index arithmetic, tiling
 // and reduction orders, so ctest checks them on machines with no GPU. Test-only: included
-// by ops/cuda_common.cuh when DSX_CUDA_EMU is defined (native/test/CMakeLists.txt).
+// by ops/common_cuda.cuh when DSX_CUDA_EMU is defined (native/test/CMakeLists.txt).
 #pragma once
 #include <cfloat>
 #include <cmath>

@@ -1,4 +1,4 @@
-// A Backend whose ops are the CUDA backend's own op layer (ops/cuda_backend_ops.cuh) and
+// A Backend whose ops are the CUDA backend's own op layer (ops/backend_cuda_ops.cuh) and
 // launchers, running under the CPU emulator (cuda_emu.h) on host memory: op_checks.cc and
 // net_checks.cc then hold the CUDA code to the CPU backend without a GPU. Memory ops are
 // plain host copies.
@@ -6,8 +6,8 @@
 #include <cstring>
 
 #include "emu_backend.h"
-#include "ops/cuda_backend_ops.cuh"
-#include "ops/cuda_extras.cuh"
+#include "ops/backend_cuda_ops.cuh"
+#include "ops/backend_cuda_extras.cuh"
 
 namespace dsx {
 namespace {
@@ -45,7 +45,7 @@ class EmuBackend final : public CudaOps {
 
 std::unique_ptr<Backend> make_emu_backend() { return std::make_unique<EmuBackend>(); }
 
-// This build's stand-ins for ops/cuda_backend.cu (and ops/cuda_stub.cc): no real device;
+// This build's stand-ins for ops/backend_cuda.cu (and ops/backend_cuda_stub.cc): no real device;
 // the CUDA extras work on the emulated backend, so the benchmark's baselines run here too.
 std::unique_ptr<Backend> make_cuda_backend(int, std::string* why) {
   if (why) *why = "emulator build: kernels run on CPU threads, there is no CUDA device";

@@ -1,2 +1,2 @@
-// The CUDA kernels of ops/cuda_conv.cu compiled as C++ for the emulator (cuda_emu.h).
-#include "ops/cuda_conv.cu"
+// The CUDA kernels of ops/conv_cuda.cu compiled as C++ for the emulator (cuda_emu.h).
+#include "ops/conv_cuda.cu"

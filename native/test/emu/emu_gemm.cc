@@ -1,2 +1,2 @@
-// The CUDA kernels of ops/cuda_gemm.cu compiled as C++ for the emulator (cuda_emu.h).
-#include "ops/cuda_gemm.cu"
+// The CUDA kernels of ops/gemm_cuda.cu compiled as C++ for the emulator (cuda_emu.h).
+#include "ops/gemm_cuda.cu"

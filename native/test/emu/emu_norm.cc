@@ -1,2 +1,2 @@
-// The CUDA kernels of ops/cuda_norm.cu compiled as C++ for the emulator (cuda_emu.h).
-#include "ops/cuda_norm.cu"
+// The CUDA kernels of ops/norm_cuda.cu compiled as C++ for the emulator (cuda_emu.h).
+#include "ops/norm_cuda.cu"

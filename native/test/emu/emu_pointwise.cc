@@ -1,2 +1,2 @@
-// The CUDA kernels of ops/cuda_pointwise.cu compiled as C++ for the emulator (cuda_emu.h).
-#include "ops/cuda_pointwise.cu"
+// The CUDA kernels of ops/pointwise_cuda.cu compiled as C++ for the emulator (cuda_emu.h).
+#include "ops/pointwise_cuda.cu"

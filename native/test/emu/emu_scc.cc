@@ -1,2 +1,2 @@
-// The CUDA kernels of ops/cuda_scc.cu compiled as C++ for the emulator (cuda_emu.h).
-#include "ops/cuda_scc.cu"
+// The CUDA kernels of ops/scc_cuda.cu compiled as C++ for the emulator (cuda_emu.h).
+#include "ops/scc_cuda.cu"

@@ -3,7 +3,7 @@
 // exactly one writing thread; backward ops are gathers from the forward's index map.
 #include <cfloat>
 
-#include "ops/cuda_kernels.cuh"
+#include "ops/ops_cuda.cuh"
 
 namespace dsx {
 namespace cuda {
@@ -133,7 +133,7 @@ __global__ void shortcut_bwd(size_t n, int Cin, int H, int W, int stride, int Co
   }
 }
 
-// Same operation order as the CPU backend (misc_cpu.cc).
+// Same operation order as the CPU backend (pointwise_cpu.cc).
 __global__ void sgd_k(size_t n, float* __restrict__ p, const float* __restrict__ g,
                       float* __restrict__ m, float lr, float momentum, float wd, bool nesterov) {
   DSX_GRID_STRIDE(i, n) {

@@ -22,7 +22,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "ops/conv_wide.h"
+#include "ops/conv_wide_cpu.h"
 #include "ops/transpose.h"
 
 namespace dsx {

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <limits>
 
-#include "ops/cpu_ops.h"
+#include "ops/ops_cpu.h"
 
 namespace dsx {
 

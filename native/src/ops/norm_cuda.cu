@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ops/cuda_kernels.cuh"
+#include "ops/ops_cuda.cuh"
 
 namespace dsx {
 namespace cuda {

@@ -6,7 +6,7 @@
 #pragma once
 #include <string>
 
-#include "ops/cuda_common.cuh"
+#include "ops/common_cuda.cuh"
 
 namespace dsx {
 namespace cuda {

@@ -1,5 +1,5 @@
 // CpuBackend: the Backend interface (backend.h) on the host, delegating to the CPU op
-// library (cpu_ops.h). Device memory is plain 64-byte-aligned host memory.
+// library (ops_cpu.h). Device memory is plain 64-byte-aligned host memory.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -7,7 +7,7 @@
 #include <thread>
 #include <utility>
 
-#include "ops/cpu_ops.h"
+#include "ops/ops_cpu.h"
 #include "ops/fault_hook.h"
 
 namespace dsx {

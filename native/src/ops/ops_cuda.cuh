@@ -1,5 +1,5 @@
-// Host-side launchers of every CUDA op, one .cu file per op family (cuda_scc.cu,
-// cuda_conv.cu, cuda_norm.cu, cuda_pointwise.cu). They enqueue on ctx.stream and never
+// Host-side launchers of every CUDA op, one .cu file per op family (scc_cuda.cu,
+// conv_cuda.cu, norm_cuda.cu, pointwise_cuda.cu). They enqueue on ctx.stream and never
 // synchronise, except the ops that return host values (softmax_xent*, all_finite).
 // Semantics are those of the Backend methods of the same name (backend.h): backward
 // launchers ADD into gradients and skip null ones.
@@ -7,12 +7,12 @@
 #include <cstdint>
 
 #include "backend.h"
-#include "ops/cuda_common.cuh"
+#include "ops/common_cuda.cuh"
 
 namespace dsx {
 namespace cuda {
 
-// ---- sliding-channel convolution (cuda_scc.cu) ----
+// ---- sliding-channel convolution (scc_cuda.cu) ----
 // fold: a folded BN+ReLU applied to x as it is loaded (InputFold's affine, scale[Cin] then
 // shift[Cin]), or null; overwrite_dx: dx is written, not added into.
 void scc_forward(const Ctx& ctx, const SccShape& s, const float* x, const float* w, float* y,
@@ -20,7 +20,7 @@ void scc_forward(const Ctx& ctx, const SccShape& s, const float* x, const float*
 void scc_backward(const Ctx& ctx, const SccShape& s, const float* x, const float* w,
                   const float* dy, float* dx, float* dw, bool overwrite_dx, const float* fold);
 
-// ---- convolution and linear layers, GEMM-shaped (cuda_conv.cu) ----
+// ---- convolution and linear layers, GEMM-shaped (conv_cuda.cu) ----
 void conv2d_forward(const Ctx& ctx, const Conv2dShape& s, const float* x, const float* w,
                     const float* bias, float* y, const float* fold);
 void conv2d_backward(const Ctx& ctx, const Conv2dShape& s, const float* x, const float* w,
@@ -31,7 +31,7 @@ void linear_forward(const Ctx& ctx, int N, int In, int Out, const float* x, cons
 void linear_backward(const Ctx& ctx, int N, int In, int Out, const float* x, const float* w,
                      const float* dy, float* dx, float* dw, float* dbias);
 
-// ---- reductions: batch norm, pooling to a vector, loss, checks (cuda_norm.cu) ----
+// ---- reductions: batch norm, pooling to a vector, loss, checks (norm_cuda.cu) ----
 void batchnorm_forward_train(const Ctx& ctx, int N, int C, int HW, const float* x,
                              const float* gamma, const float* beta, float* y, float* save_mean,
                              float* save_invstd, float* running_mean, float* running_var,
@@ -77,7 +77,7 @@ void softmax_xent(const Ctx& ctx, int N, int K, const float* logits, const int32
                   float grad_scale, float* dlogits, LossResult* out_pinned);
 void all_finite(const Ctx& ctx, size_t n, const float* x, LossResult* out_pinned);
 
-// ---- elementwise and data movement (cuda_pointwise.cu) ----
+// ---- elementwise and data movement (pointwise_cuda.cu) ----
 void relu_forward(const Ctx& ctx, size_t n, const float* x, float* y);
 void relu_backward(const Ctx& ctx, size_t n, const float* y, const float* dy, float* dx,
                    bool overwrite_dx);

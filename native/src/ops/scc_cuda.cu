@@ -10,7 +10,7 @@
 // the tiles.
 #include <algorithm>
 
-#include "ops/cuda_kernels.cuh"
+#include "ops/ops_cuda.cuh"
 #include "ops/scc_index.h"
 
 namespace dsx {

@@ -1,6 +1,6 @@
 // CUDA-only entry points beyond the Backend interface, for the benchmark harness
 // (native/test): plain C++ declarations, so host-compiled code can include this file.
-// In a build without CUDA (ops/cuda_stub.cc) they report "not a CUDA backend".
+// In a build without CUDA (ops/backend_cuda_stub.cc) they report "not a CUDA backend".
 #pragma once
 #include <string>
 

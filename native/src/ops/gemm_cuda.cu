@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "ops/cuda_gemm.cuh"
+#include "ops/gemm_cuda.cuh"
 
 namespace dsx {
 namespace cuda {

@@ -1,11 +1,11 @@
-// The Backend's ops on the CUDA launchers (cuda_kernels.cuh), written once and shared by the
-// CUDA backend (cuda_backend.cu) and the emulated one (native/test/emu), so that the
+// The Backend's ops on the CUDA launchers (ops_cuda.cuh), written once and shared by the
+// CUDA backend (backend_cuda.cu) and the emulated one (native/test/emu), so that the
 // emulator runs exactly the op layer a GPU runs. Memory, synchronisation and device
 // selection are the subclass's; every op goes through op(), which
 //  - selects the device (use());
 //  - fails the op at once when DSXPLORE_FAULT_OP names it (fault injection, for tests);
 //  - in the checked mode (DSXPLORE_CUDA_SYNC=1) synchronises after the op, so that an
-//    asynchronous device error is reported by the op (and kernel, cuda_common.cuh) that
+//    asynchronous device error is reported by the op (and kernel, common_cuda.cuh) that
 //    caused it instead of by a later synchronisation;
 //  - names the backend and the op in any error it throws.
 #pragma once
@@ -15,8 +15,8 @@
 #include <utility>
 
 #include "backend.h"
-#include "ops/cuda_gemm.cuh"
-#include "ops/cuda_kernels.cuh"
+#include "ops/gemm_cuda.cuh"
+#include "ops/ops_cuda.cuh"
 #include "ops/fault_hook.h"
 
 namespace dsx {

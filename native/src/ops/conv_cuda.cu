@@ -8,8 +8,8 @@
 //    order) and col2im gathers per dX element (no atomics).
 #include <algorithm>
 
-#include "ops/cuda_gemm.cuh"
-#include "ops/cuda_kernels.cuh"
+#include "ops/gemm_cuda.cuh"
+#include "ops/ops_cuda.cuh"
 
 namespace dsx {
 namespace cuda {

@@ -1,6 +1,6 @@
 // Shared plumbing of the CUDA kernels: error checks that throw (the addon turns them into JS
 // errors), launch-size helpers, a deterministic block reduction, and the per-backend context
-// (stream + growable scratch buffers) that the launchers in cuda_kernels.cuh receive.
+// (stream + growable scratch buffers) that the launchers in ops_cuda.cuh receive.
 #pragma once
 #ifdef DSX_CUDA_EMU
 // Test-only build: the kernels run on CPU threads (native/test/emu), so their index
@@ -114,7 +114,7 @@ class Scratch {
   Buf bufs_[kScratchSlots];
 };
 
-class Gemm;  // cuda_gemm.cuh
+class Gemm;  // gemm_cuda.cuh
 
 // What every launcher needs: where to enqueue, scratch memory and the GEMM engine.
 struct Ctx {
@@ -148,7 +148,7 @@ __device__ inline T block_sum(T v) {
   return r;
 }
 
-// The affine part of train-mode BN, as the CPU computes it (ops/cpu_ops.h bn_affine: one
+// The affine part of train-mode BN, as the CPU computes it (ops/ops_cpu.h bn_affine: one
 // fused multiply-add), so that a BN+ReLU recomputed from its affine map rounds as it did.
 __device__ __forceinline__ float bn_affine(float x, float scale, float shift) {
   return fmaf(x, scale, shift);

@@ -2,7 +2,7 @@
 // for each KC slice of K a tile packs its A block into MR-row slivers and its B block into
 // NR-column panels, then sweeps the micro-kernel over them. Packing makes every inner-loop
 // access contiguous whatever the transposes and leading dimensions are.
-#include "ops/sgemm.h"
+#include "ops/gemm_cpu.h"
 #include "ops/transpose.h"
 
 #include <algorithm>

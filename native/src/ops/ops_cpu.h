@@ -1,5 +1,5 @@
 // The CPU op library behind CpuBackend: free functions, one file per op family
-// (conv_cpu.cc, scc_cpu.cc, norm_cpu.cc, misc_cpu.cc), all taking the backend's context
+// (conv_cpu.cc, scc_cpu.cc, norm_cpu.cc, pointwise_cpu.cc), all taking the backend's context
 // (thread pool, grow-only scratch, cached SCC plans). Semantics are those of backend.h.
 #pragma once
 #include <array>
@@ -10,7 +10,7 @@
 
 #include "backend.h"
 #include "ops/scc_plan.h"
-#include "ops/sgemm.h"
+#include "ops/gemm_cpu.h"
 #include "ops/thread_pool.h"
 #include "ops/workspace.h"
 
@@ -22,7 +22,7 @@ struct CpuCtx {
   Workspace ws;
   std::map<std::array<int, 4>, SccPlan> scc_plans;  // keyed by (Cin, Cout, groups, stride)
   const SccPlan& scc_plan(const SccShape& s);
-  // Tap offsets of the stride-1 conv route (conv_wide.cc), for x and for dY; grow-only.
+  // Tap offsets of the stride-1 conv route (conv_wide_cpu.cc), for x and for dY; grow-only.
   std::vector<int32_t> wide_offsets[2];
 };
 

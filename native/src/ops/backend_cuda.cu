@@ -13,8 +13,8 @@
 #include <string>
 
 #include "backend.h"
-#include "ops/cuda_backend_ops.cuh"
-#include "ops/cuda_extras.cuh"
+#include "ops/backend_cuda_ops.cuh"
+#include "ops/backend_cuda_extras.cuh"
 
 #ifndef DSX_CUDA_ARCHS
 #define DSX_CUDA_ARCHS ""

@@ -1,6 +1,6 @@
-// Stride-1 standard and grouped convolutions as GEMMs over zero-padded planes (conv_wide.cc).
+// Stride-1 standard and grouped convolutions as GEMMs over zero-padded planes (conv_wide_cpu.cc).
 #pragma once
-#include "ops/cpu_ops.h"
+#include "ops/ops_cpu.h"
 
 namespace dsx {
 
@@ -8,7 +8,7 @@ namespace dsx {
 // direct routes), pad <= K-1 (dX's padding K-1-pad must not be negative), and at least one
 // image per thread (it splits images across threads; smaller batches split the GEMMs).
 bool conv_wide_applies(const Conv2dShape& s, int threads);
-// `in`: x is read through a folded BN+ReLU (cpu_ops.h).
+// `in`: x is read through a folded BN+ReLU (ops_cpu.h).
 void conv_wide_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                        const float* bias, float* y, const InputAffine& in);
 // dw accumulates (+=), dx too unless set_dx (overwrite); the bias gradient is the caller's.

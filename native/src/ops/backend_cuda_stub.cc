@@ -1,7 +1,7 @@
 // Built instead of the CUDA backend when the build has no CUDA compiler: the addon still
 // loads and runs on the CPU, and says why CUDA is unavailable.
 #include "backend.h"
-#include "ops/cuda_extras.cuh"
+#include "ops/backend_cuda_extras.cuh"
 
 namespace dsx {
 
