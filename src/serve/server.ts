@@ -17,7 +17,7 @@ import {
 } from '../config/serve.js';
 import type { StoreReader, SweepRow } from '../store/types.js';
 import { SweepCache } from './cache.js';
-import { etaSeconds, frontView, sweepDetail, sweepListItem, trialListItem } from './views.js';
+import { etaSeconds, frontCosts, frontView, sweepDetail, sweepListItem, trialListItem } from './views.js';
 import { configuredObjectives } from '../pareto/objectives.js';
 
 /** The page's folder, beside this module's source: src/serve/static from both src/serve
@@ -173,6 +173,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get<{ Params: { name: string } }>('/api/sweeps/:name/front', async (req, reply) => {
     const { x } = parseFrontQuery(queryOf(req));
     const e = await cache.get(await sweepOr404(req.params.name));
+    if (!frontCosts(e.trials).includes(x)) {
+      throw new ApiParamError(
+        `query.x: sweep ${JSON.stringify(e.sweep.name)} measured no latency (a sweep measures it with "latency" among its objectives); ` +
+          `allowed values here: ${frontCosts(e.trials).join(', ')}`,
+      );
+    }
     return json(reply, e.memo(`front:${x}`, () => JSON.stringify({ sweep: e.sweep.name, stamp: e.stamp, ...frontView(e.trials, x) })));
   });
 

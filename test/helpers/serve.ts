@@ -5,16 +5,19 @@ import { request } from 'node:http';
 import { parseSweepConfig } from '../../src/config/sweep.js';
 import { planSweep } from '../../src/space/index.js';
 import type { SweepStore } from '../../src/store/index.js';
+import { ensureLatency } from '../../src/sweep/latency.js';
 import { runCli } from './cli.js';
 export { runCli };
 
 /** A random-search sweep over ResNet-20 with its baselines: every trial done with two epochs
  * of metrics and an accuracy from `accuracyOf`, except trial index `failAt`, which fails with
- * `failMessage`. */
+ * `failMessage`. With `latency`, the sweep's objectives are accuracy, MACs and latency, and
+ * each spec's latency is measured for real (as the runner does: once per spec, our engine,
+ * batch 1, one thread) before its trial finishes. */
 export async function fillSweep(
   store: SweepStore,
   name: string,
-  opts: { n?: number; failAt?: number; failMessage?: string; accuracyOf?: (macs: number, i: number) => number } = {},
+  opts: { n?: number; failAt?: number; failMessage?: string; accuracyOf?: (macs: number, i: number) => number; latency?: boolean } = {},
 ): Promise<void> {
   const config = parseSweepConfig({
     name: 'placeholder',
@@ -22,6 +25,7 @@ export async function fillSweep(
     dataset: { name: 'synthetic' },
     space: { variants: ['dw-scc'], cg: [1, 2, 4], co: [0.25, 0.5], tie: 'stage' },
     search: { kind: 'random', n: opts.n ?? 12, seed: 3 },
+    ...(opts.latency ? { objectives: ['accuracy', 'macs', 'latency'] } : {}),
   });
   const plan = planSweep(config);
   const cands = [...plan.baselines, ...plan.search.initial()];
@@ -39,6 +43,7 @@ export async function fillSweep(
       await store.failTrial(claimed.trial.id, 'w', opts.failMessage ?? 'out of memory');
       continue;
     }
+    if (opts.latency) await ensureLatency(store, claimed.spec, claimed.trial.candidateHash);
     const acc = accuracyOf(claimed.trial.macs, i);
     await store.finishTrial(claimed.trial.id, 'w', {
       state: 'done',
