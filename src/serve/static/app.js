@@ -57,7 +57,8 @@ function duration(s) {
 }
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 const COST_NAMES = { macs: 'MACs', params: 'params', latency: 'latency (ms)' };
-const fmtMs = (v) => (v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
+// uPlot hands axis formatters null for ticks it skips
+const fmtMs = (v) => (v === null || v === undefined ? '' : v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
 const fmtCost = (cost, v) => (cost === 'latency' ? fmtMs(v) : fmtCount(v));
 
 function stateBadge(state) {
