@@ -12,7 +12,7 @@ import { parseServeOptions } from '../src/config/serve.js';
 import { startServer, type RunningServer } from '../src/serve/server.js';
 import { openStore, openStoreForReading, type SweepStore } from '../src/store/index.js';
 import { parseCsv } from '../src/report/export.js';
-import { fillSweep, rawRequest, runCli } from './helpers/serve.js';
+import { assertListingIsTrials, fillSweep, rawRequest, runCli } from './helpers/serve.js';
 import { pgSkip, startPostgres } from './helpers/postgres.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -132,6 +132,8 @@ async function timedFront(port: number, timedDb: string, timedStore: SweepStore 
   assert.deepEqual(json.front.map(({ trialId: _t, ...row }: { trialId: number }) => row), exported);
   // every compared candidate was measured and carries its own latency (the store's figure)
   const trials = await timedStore.trials('timed');
+  assert.ok(trials.every((t) => t.latencyMs! > 0));
+  await assertListingIsTrials(timedStore, 'timed');
   assert.equal(json.points.length, new Set(trials.filter((t) => t.state === 'done').map((t) => t.candidateHash)).size);
   for (const p of json.points) {
     const t = trials.find((r) => r.id === p.trialId)!;
@@ -171,6 +173,7 @@ test('bad API parameters get 400 with a one-line JSON error; unknown things 404;
     ['/api/sweeps/alpha/trials/abc', 400, /trial id: must be a positive whole number/],
     ['/api/sweeps/alpha/trials/0', 400, /trial id/],
     ['/api/sweeps/alpha/trials/99999', 404, /has no trial 99999/],
+    ['/api/sweeps/beta/trials/1', 404, /sweep "beta" has no trial 1$/],
     ['/api/sweeps/nope', 404, /no sweep named "nope"/],
     ['/api/sweeps/nope/front', 404, /no sweep named/],
     ['/api/nothing', 404, /not found/],
@@ -331,16 +334,23 @@ describe('over PostgreSQL', { skip: pgSkip }, () => {
     try {
       const url = await pgServer.createDatabase('serve');
       const writer = await openStoreForReading(url);
-      await fillSweep(writer, 'shared', { n: 4, failAt: 1 });
+      await fillSweep(writer, 'shared', { n: 4, failAt: 1, latency: true });
       await writer.close();
       const ro = await openStoreForReading(url, { readOnly: true });
       const s = await startServer({ store: ro, host: '127.0.0.1', port: 0 });
       try {
-        const r = await rawRequest(s.port, '/api/sweeps/shared/front');
-        assert.equal(r.status, 200);
-        const ex = await runCli(['pareto', 'export', '--store', url, '--format', 'json']);
-        assert.equal(ex.code, 0, ex.err);
-        assert.deepEqual(JSON.parse(r.body).front.map((f: { label: string }) => f.label), JSON.parse(ex.out).map((f: { label: string }) => f.label));
+        // the listing the API is built from is the whole rows less provenance, latency included
+        const listed = await assertListingIsTrials(ro, 'shared');
+        assert.ok(listed.some((t) => t.latencyMs! > 0));
+        for (const x of ['macs', 'latency']) {
+          const r = await rawRequest(s.port, `/api/sweeps/shared/front?x=${x}`);
+          assert.equal(r.status, 200);
+          const ex = await runCli(['pareto', 'export', '--store', url, '--format', 'json', '--objectives', `accuracy,${x}`]);
+          assert.equal(ex.code, 0, ex.err);
+          assert.deepEqual(JSON.parse(r.body).front.map((f: { label: string }) => f.label), JSON.parse(ex.out).map((f: { label: string }) => f.label));
+        }
+        const one = JSON.parse((await rawRequest(s.port, `/api/sweeps/shared/trials/${listed[0].id}`)).body);
+        assert.equal(one.trial.provenance.version, 'test', 'one trial comes whole, provenance included');
         await assert.rejects(async () => ro.createSweep({ name: 'nope', config: {}, configHash: 'x' }), /read-only transaction/);
       } finally {
         await s.close();

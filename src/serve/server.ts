@@ -185,10 +185,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get<{ Params: { name: string; id: string } }>('/api/sweeps/:name/trials/:id', async (req) => {
     parseEmptyQuery(queryOf(req));
     const id = parseTrialId(req.params.id);
-    const e = await cache.get(await sweepOr404(req.params.name));
-    const trial = e.trials.find((t) => t.id === id);
-    if (!trial) throw new NotFound(`sweep ${JSON.stringify(e.sweep.name)} has no trial ${id}`);
-    return { sweep: e.sweep.name, trial, epochs: await store.epochMetrics(id) };
+    const sweep = await sweepOr404(req.params.name);
+    // the whole row, provenance included (the cached listing leaves it out)
+    const trial = await store.trial(id);
+    if (!trial || trial.sweep !== sweep.name) throw new NotFound(`sweep ${JSON.stringify(sweep.name)} has no trial ${id}`);
+    return { sweep: sweep.name, trial, epochs: await store.epochMetrics(id) };
   });
 
   return app;

@@ -1,10 +1,11 @@
 // Shared by the dashboard tests: a store filled through the store's own API (no training),
 // the CLI run in-process with its output captured, and raw HTTP requests whose paths are
 // sent exactly as written (fetch would normalise `/../`).
+import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { parseSweepConfig } from '../../src/config/sweep.js';
 import { planSweep } from '../../src/space/index.js';
-import type { SweepStore } from '../../src/store/index.js';
+import type { StoreReader, SweepStore } from '../../src/store/index.js';
 import { ensureLatency } from '../../src/sweep/latency.js';
 import { runCli } from './cli.js';
 export { runCli };
@@ -85,4 +86,20 @@ export function rawRequest(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** The fields a trial listing leaves out (the whole row has them). */
+const NOT_LISTED = ['provenance', 'testLoss', 'trainAccuracy', 'imagesPerSecond', 'workerId', 'heartbeatAt', 'recipeHash'];
+
+/** The store's listing of a sweep is its whole trials less exactly NOT_LISTED, latency
+ * included; returns the listing. */
+export async function assertListingIsTrials(store: StoreReader, sweep: string) {
+  const whole = await store.trials(sweep);
+  const listed = await store.trialListing(sweep);
+  assert.ok(whole.length > 0, `sweep ${sweep} has trials`);
+  assert.deepEqual(
+    listed,
+    whole.map((t) => Object.fromEntries(Object.entries(t).filter(([k]) => !NOT_LISTED.includes(k)))),
+  );
+  return listed;
 }
