@@ -12,7 +12,7 @@ import { parseServeOptions } from '../src/config/serve.js';
 import { startServer, type RunningServer } from '../src/serve/server.js';
 import { openStore, openStoreForReading, type SweepStore } from '../src/store/index.js';
 import { parseCsv } from '../src/report/export.js';
-import { fillSweep, rawRequest, runCli } from './helpers/serve.js';
+import { assertListingIsTrials, fillSweep, rawRequest, runCli } from './helpers/serve.js';
 import { pgSkip, startPostgres } from './helpers/postgres.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -87,11 +87,65 @@ test('the front API equals pareto export for accuracy against MACs and against p
       assert.equal(t?.label, f.label);
     }
   }
+  assert.deepEqual((await getJson('/api/sweeps/alpha')).json.costs, ['macs', 'params'], 'no latency measured, none offered');
   const csv = await runCli(['pareto', 'export', '--db', db, '--sweep', 'alpha', '--format', 'csv']);
   const [header, ...rows] = parseCsv(csv.out);
   const front = (await getJson('/api/sweeps/alpha/front')).json.front;
   assert.deepEqual(front.map((f: { label: string }) => f.label), rows.map((r) => r[header.indexOf('label')]));
 });
+
+test('a sweep that measured latency: its front over accuracy and latency equals pareto export; others answer 400', async () => {
+  // a store of its own: latency is cached per spec, so a sweep sharing specs with this one
+  // (the baselines) would show their latency too, as the report does
+  const timedDb = join(dir, 'timed.db');
+  const w = await openStore(timedDb);
+  await fillSweep(w, 'timed', { n: 5, failAt: 99, latency: true });
+  w.close();
+  const timedStore = await openStoreForReading(`sqlite:${timedDb}`, { readOnly: true });
+  const timedServer = await startServer({ store: timedStore, host: '127.0.0.1', port: 0 });
+  try {
+    await timedFront(timedServer.port, timedDb, timedStore);
+  } finally {
+    await timedServer.close();
+    await timedStore.close();
+  }
+  const none = await getJson('/api/sweeps/alpha/front?x=latency');
+  assert.equal(none.status, 400);
+  assert.match(none.json.error, /^query\.x: sweep "alpha" measured no latency .*allowed values here: macs, params$/);
+});
+
+async function timedFront(port: number, timedDb: string, timedStore: SweepStore | Awaited<ReturnType<typeof openStoreForReading>>) {
+  const getJson = async (path: string) => {
+    const r = await rawRequest(port, path);
+    return { status: r.status, json: JSON.parse(r.body) };
+  };
+  const detail = (await getJson('/api/sweeps/timed')).json;
+  assert.deepEqual(detail.objectives, ['accuracy', 'macs', 'latency']);
+  assert.deepEqual(detail.costs, ['macs', 'params', 'latency']);
+  const ex = await runCli(['pareto', 'export', '--db', timedDb, '--sweep', 'timed', '--format', 'json', '--objectives', 'accuracy,latency']);
+  assert.equal(ex.code, 0, ex.err);
+  const exported = JSON.parse(ex.out) as { latencyMs: number; label: string }[];
+  assert.ok(exported.length > 0 && exported.every((r) => r.latencyMs > 0), 'every exported front row carries its measured latency');
+  const { status, json } = await getJson('/api/sweeps/timed/front?x=latency');
+  assert.equal(status, 200);
+  assert.deepEqual(json.objectives, ['accuracy', 'latency']);
+  assert.deepEqual(json.front.map(({ trialId: _t, ...row }: { trialId: number }) => row), exported);
+  // every compared candidate was measured and carries its own latency (the store's figure)
+  const trials = await timedStore.trials('timed');
+  assert.ok(trials.every((t) => t.latencyMs! > 0));
+  await assertListingIsTrials(timedStore, 'timed');
+  assert.equal(json.points.length, new Set(trials.filter((t) => t.state === 'done').map((t) => t.candidateHash)).size);
+  for (const p of json.points) {
+    const t = trials.find((r) => r.id === p.trialId)!;
+    assert.equal(p.latency, t.latencyMs);
+    assert.ok(p.latency > 0);
+  }
+  // each point off the front is dominated by a front member
+  const front = json.points.filter((p: { front: boolean }) => p.front);
+  for (const p of json.points.filter((q: { front: boolean }) => !q.front)) {
+    assert.ok(front.some((f: { accuracy: number; latency: number }) => f.accuracy >= p.accuracy && f.latency <= p.latency), 'a dominated point is dominated');
+  }
+}
 
 test('trials, a state filter, and one trial with its epoch metrics', async () => {
   const all = (await getJson('/api/sweeps/alpha/trials')).json.trials;
@@ -111,13 +165,15 @@ test('trials, a state filter, and one trial with its epoch metrics', async () =>
 
 test('bad API parameters get 400 with a one-line JSON error; unknown things 404; never a stack', async () => {
   const cases: [string, number, RegExp][] = [
-    ['/api/sweeps/alpha/front?x=latency', 400, /query\.x: allowed values: macs, params/],
+    ['/api/sweeps/alpha/front?x=flops', 400, /query\.x: allowed values: macs, params, latency/],
+    ['/api/sweeps/beta/front?x=latency', 400, /query\.x: sweep "beta" measured no latency/],
     ['/api/sweeps/alpha/trials?state=finished', 400, /allowed values: queued, running, done/],
     ['/api/sweeps/alpha/trials?limit=5', 400, /unknown parameter "limit"/],
     ['/api/sweeps?x=1', 400, /unknown parameter "x"/],
     ['/api/sweeps/alpha/trials/abc', 400, /trial id: must be a positive whole number/],
     ['/api/sweeps/alpha/trials/0', 400, /trial id/],
     ['/api/sweeps/alpha/trials/99999', 404, /has no trial 99999/],
+    ['/api/sweeps/beta/trials/1', 404, /sweep "beta" has no trial 1$/],
     ['/api/sweeps/nope', 404, /no sweep named "nope"/],
     ['/api/sweeps/nope/front', 404, /no sweep named/],
     ['/api/nothing', 404, /not found/],
@@ -278,16 +334,23 @@ describe('over PostgreSQL', { skip: pgSkip }, () => {
     try {
       const url = await pgServer.createDatabase('serve');
       const writer = await openStoreForReading(url);
-      await fillSweep(writer, 'shared', { n: 4, failAt: 1 });
+      await fillSweep(writer, 'shared', { n: 4, failAt: 1, latency: true });
       await writer.close();
       const ro = await openStoreForReading(url, { readOnly: true });
       const s = await startServer({ store: ro, host: '127.0.0.1', port: 0 });
       try {
-        const r = await rawRequest(s.port, '/api/sweeps/shared/front');
-        assert.equal(r.status, 200);
-        const ex = await runCli(['pareto', 'export', '--store', url, '--format', 'json']);
-        assert.equal(ex.code, 0, ex.err);
-        assert.deepEqual(JSON.parse(r.body).front.map((f: { label: string }) => f.label), JSON.parse(ex.out).map((f: { label: string }) => f.label));
+        // the listing the API is built from is the whole rows less provenance, latency included
+        const listed = await assertListingIsTrials(ro, 'shared');
+        assert.ok(listed.some((t) => t.latencyMs! > 0));
+        for (const x of ['macs', 'latency']) {
+          const r = await rawRequest(s.port, `/api/sweeps/shared/front?x=${x}`);
+          assert.equal(r.status, 200);
+          const ex = await runCli(['pareto', 'export', '--store', url, '--format', 'json', '--objectives', `accuracy,${x}`]);
+          assert.equal(ex.code, 0, ex.err);
+          assert.deepEqual(JSON.parse(r.body).front.map((f: { label: string }) => f.label), JSON.parse(ex.out).map((f: { label: string }) => f.label));
+        }
+        const one = JSON.parse((await rawRequest(s.port, `/api/sweeps/shared/trials/${listed[0].id}`)).body);
+        assert.equal(one.trial.provenance.version, 'test', 'one trial comes whole, provenance included');
         await assert.rejects(async () => ro.createSweep({ name: 'nope', config: {}, configHash: 'x' }), /read-only transaction/);
       } finally {
         await s.close();

@@ -68,7 +68,12 @@ before(async () => {
     `no Chromium at ${CHROMIUM}: the browser tests need Debian's chromium (apt-get install chromium; .ci/run installs it) ` +
       'or DSXPLORE_CHROMIUM=/path/to/chromium',
   );
-  const cfg = writeConfig('synthetic-finished', { ...syntheticSweep, search: { kind: 'random', n: 6, seed: 1 } });
+  // latency among its objectives: the sweep measures each spec once (batch 1, one thread)
+  const cfg = writeConfig('synthetic-finished', {
+    ...syntheticSweep,
+    search: { kind: 'random', n: 6, seed: 1 },
+    objectives: ['accuracy', 'macs', 'latency'],
+  });
   const r = spawnSync(process.execPath, cliArgs(['sweep', '--config', cfg, '--db', db, '--json']), {
     cwd: root,
     encoding: 'utf8',
@@ -96,7 +101,7 @@ describe('a finished synthetic sweep', () => {
     await page.locator('a.sweep-link', { hasText: 'synthetic-finished' }).click();
     await page.waitForURL(/#\/sweep\/synthetic-finished$/);
     await page.locator('.front-point').first().waitFor();
-    const ex = await runCli(['pareto', 'export', '--db', db, '--sweep', 'synthetic-finished', '--format', 'csv']);
+    const ex = await runCli(['pareto', 'export', '--db', db, '--sweep', 'synthetic-finished', '--format', 'csv', '--objectives', 'accuracy,macs']);
     assert.equal(ex.code, 0, ex.err);
     const [header, ...rows] = parseCsv(ex.out);
     const exported = rows.map((r) => r[header.indexOf('label')]).sort();
@@ -115,6 +120,24 @@ describe('a finished synthetic sweep', () => {
     await page.waitForFunction((n) => document.querySelectorAll('.front-point').length === n, byParams.length);
     const inPageP = (await page.locator('.front-point').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.label!))).sort();
     assert.deepEqual(inPageP, byParams);
+    // the sweep measured latency, so the axis offers it: the front of accuracy against latency
+    assert.deepEqual(await page.locator('#front-x option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value)), [
+      'macs',
+      'params',
+      'latency',
+    ]);
+    await page.selectOption('#front-x', 'latency');
+    const exL = await runCli(['pareto', 'export', '--db', db, '--sweep', 'synthetic-finished', '--format', 'json', '--objectives', 'accuracy,latency']);
+    assert.equal(exL.code, 0, exL.err);
+    const byLatency = (JSON.parse(exL.out) as { label: string; latencyMs: number }[]).map((r) => {
+      assert.ok(r.latencyMs > 0, `${r.label} has a measured latency`);
+      return r.label;
+    });
+    // the design map's cost column follows the axis once the latency front is drawn
+    await page.waitForFunction(() => document.querySelector('#design-map thead th:nth-child(3)')?.textContent === 'latency (ms)');
+    await page.waitForFunction((n) => document.querySelectorAll('.front-point').length === n, byLatency.length);
+    const inPageL = (await page.locator('.front-point').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.label!))).sort();
+    assert.deepEqual(inPageL, byLatency.sort());
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     await page.selectOption('#front-x', 'macs');
     await page.locator('.front-point').first().waitFor();
@@ -187,6 +210,8 @@ test('strings from the store are shown as text and run nothing', async () => {
   await link.click();
   await page.locator('#trial-table tbody tr').first().waitFor();
   assert.equal(await page.locator('#sweep-title').textContent(), XSS_NAME);
+  // this sweep measured no latency, so the cost axis does not offer it
+  assert.deepEqual(await page.locator('#front-x option').evaluateAll((els) => els.map((e) => (e as HTMLOptionElement).value)), ['macs', 'params']);
   await page.selectOption('#state-filter', 'failed');
   const errCell = page.locator('#trial-table tbody tr td.err');
   assert.equal(await errCell.textContent(), XSS_ERROR);

@@ -32,14 +32,15 @@ export function registerServe(program: Command): void {
     .addHelpText(
       'after',
       `
-The page lists the store's sweeps; each sweep shows its Pareto front (accuracy against MACs
-or params), progress, the trial table and each trial's learning curves, and updates while
-the sweep runs. The same JSON the page reads can be scripted against:
-  GET /api/sweeps                               sweeps with their counts by state
-  GET /api/sweeps/NAME                          one sweep: config, counts, ETA, hypervolume over time
-  GET /api/sweeps/NAME/trials[?state=done]      its trials
-  GET /api/sweeps/NAME/front[?x=macs|params]    candidates and the front (= pareto export)
-  GET /api/sweeps/NAME/trials/ID                one trial with its per-epoch metrics
+The page lists the store's sweeps; each sweep shows its Pareto front (accuracy against MACs,
+params, or latency when the sweep measured it), progress, the trial table and each trial's
+learning curves, and updates while the sweep runs. The same JSON the page reads can be
+scripted against:
+  GET /api/sweeps                                       sweeps with their counts by state
+  GET /api/sweeps/NAME                                  one sweep: config, counts, costs, ETA, hypervolume over time
+  GET /api/sweeps/NAME/trials[?state=done]              its trials
+  GET /api/sweeps/NAME/front[?x=macs|params|latency]    candidates and the front (= pareto export)
+  GET /api/sweeps/NAME/trials/ID                        one trial with its per-epoch metrics
 With a token, pass it as ?token=T or an "Authorization: Bearer T" header.`,
     )
     .action(async (rawFlags: unknown) => {

@@ -7,8 +7,9 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 
 export const TRIAL_STATES = ['queued', 'running', 'done', 'failed', 'pruned', 'diverged'] as const;
-/** Costs the front can be drawn against (accuracy is always the other axis). */
-export const FRONT_COSTS = ['macs', 'params'] as const;
+/** Costs the front can be drawn against (accuracy is always the other axis); latency only
+ * for a sweep that measured it (objective "latency"). */
+export const FRONT_COSTS = ['macs', 'params', 'latency'] as const;
 export type FrontCost = (typeof FRONT_COSTS)[number];
 
 export interface ServeOptions {

@@ -1,6 +1,6 @@
-// One sweep's trials as last read, with the answers computed from them, shared by every
-// request until the sweep changes. Reading 10,000 trials and deriving the front takes about
-// a second; counting trials by state takes a millisecond, so each request counts, and the
+// One sweep's trials as last read (the store's listing: no provenance), with the answers
+// computed from them, shared by every request until the sweep changes. Reading 10,000
+// trials and deriving the front takes a few hundred milliseconds; counting trials by state takes a millisecond, so each request counts, and the
 // trials are read again only when the counts differ (a trial was added, started or
 // finished) or, while anything is queued or running, when the copy is older than MAX_AGE_MS
 // (a re-queued and re-claimed trial leaves the counts as they were).
@@ -34,7 +34,7 @@ export class SweepCache {
     const pending = this.loading.get(`${sweep.name}\0${key}`);
     if (pending) return pending;
     const load = (async () => {
-      const trials = await this.store.trials(sweep.name);
+      const trials = await this.store.trialListing(sweep.name);
       // counts from the rows themselves, so the page's counts and table always agree
       const tally = Object.fromEntries(Object.keys(counts).map((k) => [k, 0])) as StateCounts;
       for (const t of trials) tally[t.state]++;

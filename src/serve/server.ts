@@ -17,7 +17,7 @@ import {
 } from '../config/serve.js';
 import type { StoreReader, SweepRow } from '../store/types.js';
 import { SweepCache } from './cache.js';
-import { etaSeconds, frontView, sweepDetail, sweepListItem, trialListItem } from './views.js';
+import { etaSeconds, frontCosts, frontView, sweepDetail, sweepListItem, trialListItem } from './views.js';
 import { configuredObjectives } from '../pareto/objectives.js';
 
 /** The page's folder, beside this module's source: src/serve/static from both src/serve
@@ -173,16 +173,23 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get<{ Params: { name: string } }>('/api/sweeps/:name/front', async (req, reply) => {
     const { x } = parseFrontQuery(queryOf(req));
     const e = await cache.get(await sweepOr404(req.params.name));
+    if (!frontCosts(e.trials).includes(x)) {
+      throw new ApiParamError(
+        `query.x: sweep ${JSON.stringify(e.sweep.name)} measured no latency (a sweep measures it with "latency" among its objectives); ` +
+          `allowed values here: ${frontCosts(e.trials).join(', ')}`,
+      );
+    }
     return json(reply, e.memo(`front:${x}`, () => JSON.stringify({ sweep: e.sweep.name, stamp: e.stamp, ...frontView(e.trials, x) })));
   });
 
   app.get<{ Params: { name: string; id: string } }>('/api/sweeps/:name/trials/:id', async (req) => {
     parseEmptyQuery(queryOf(req));
     const id = parseTrialId(req.params.id);
-    const e = await cache.get(await sweepOr404(req.params.name));
-    const trial = e.trials.find((t) => t.id === id);
-    if (!trial) throw new NotFound(`sweep ${JSON.stringify(e.sweep.name)} has no trial ${id}`);
-    return { sweep: e.sweep.name, trial, epochs: await store.epochMetrics(id) };
+    const sweep = await sweepOr404(req.params.name);
+    // the whole row, provenance included (the cached listing leaves it out)
+    const trial = await store.trial(id);
+    if (!trial || trial.sweep !== sweep.name) throw new NotFound(`sweep ${JSON.stringify(sweep.name)} has no trial ${id}`);
+    return { sweep: sweep.name, trial, epochs: await store.epochMetrics(id) };
   });
 
   return app;

@@ -1,7 +1,7 @@
 // What the dashboard's JSON API answers, computed from the rows the store hands out
 // (sweeps, trials, counts, epoch metrics) and nothing else. The front comes from the
 // report's summarize(), so the page's front is `pareto export`'s by construction.
-import type { FrontCost } from '../config/serve.js';
+import { FRONT_COSTS, type FrontCost } from '../config/serve.js';
 import { normalizedHypervolume, paretoFront, toVector, type Objective, type Scored } from '../pareto/objectives.js';
 import { dominates } from '../pareto/sort.js';
 import { frontRows, type FrontRow } from '../report/export.js';
@@ -110,6 +110,12 @@ export function hypervolumeOverTime(
   return out;
 }
 
+/** The costs the sweep's front can be drawn against: latency only once a candidate's was
+ * measured (a sweep with objective "latency" measures each spec once). */
+export function frontCosts(trials: readonly TrialRow[]): FrontCost[] {
+  return FRONT_COSTS.filter((c) => c !== 'latency' || trials.some((t) => t.latencyMs != null));
+}
+
 /** One sweep: config, counts, what the report would say of its front (over `objectives`),
  * hypervolume over time. The ETA, which moves with the clock, is added per request. */
 export function sweepDetail(s: SweepRow, trials: readonly TrialRow[], counts: StateCounts, objectives: Objective[]) {
@@ -118,6 +124,7 @@ export function sweepDetail(s: SweepRow, trials: readonly TrialRow[], counts: St
     ...sweepListItem(s, counts),
     config: s.config,
     objectives,
+    costs: frontCosts(trials),
     epochs: summary.epochs,
     candidates: summary.candidates.length,
     frontSize: summary.front.length,
@@ -135,6 +142,8 @@ export interface FrontPoint {
   accuracy: number;
   macs: number;
   params: number;
+  /** measured latency in ms (our engine, batch 1, one thread); null when not measured */
+  latency: number | null;
   /** the first done trial of this candidate at the compared fidelity: the one a click opens */
   trialId: number;
   label?: string;
@@ -171,6 +180,7 @@ export function frontView(trials: readonly TrialRow[], cost: FrontCost): {
       accuracy: c.accuracy,
       macs: c.macs,
       params: c.params,
+      latency: c.latency ?? null,
       trialId: firstTrial.get(c.hash)!,
     };
     if (!front && !c.baseline) return p;

@@ -15,6 +15,9 @@ import { schemaVersionOf } from './migrations.js';
 import {
   EPOCH_COLUMNS,
   FINISH_COLUMNS,
+  LISTING_COLUMNS,
+  LISTING_FROM,
+  LISTING_LATENCIES,
   TRIAL_COLUMNS,
   TRIAL_FROM,
   candidateValues,
@@ -24,10 +27,12 @@ import {
   now,
   toCandidate,
   toEpochMetrics,
+  toListedTrialRow,
   toSweepRow,
   toTrialRow,
   type CandidateDbRow,
   type EpochDbRow,
+  type ListingDbRow,
   type SweepDbRow,
   type TrialDbRow,
 } from './rows.js';
@@ -84,6 +89,16 @@ export class SqlStore implements SweepStore {
   async trials(sweep: string): Promise<TrialRow[]> {
     const rows = await this.executor.all<TrialDbRow>(`SELECT ${TRIAL_COLUMNS} ${TRIAL_FROM} WHERE s.name = ? ORDER BY t.id`, [sweep]);
     return rows.map(toTrialRow);
+  }
+
+  async trialListing(sweep: string): Promise<TrialRow[]> {
+    const id = await this.sweepId(this.executor, sweep);
+    const latencies = new Map<string, { median_ms: number; machine: string }>();
+    for (const l of await this.executor.all<{ spec_hash: string; machine: string; median_ms: number }>(LISTING_LATENCIES, [id])) {
+      if (!latencies.has(l.spec_hash)) latencies.set(l.spec_hash, l);
+    }
+    const rows = await this.executor.all<ListingDbRow>(`SELECT ${LISTING_COLUMNS} ${LISTING_FROM}`, [id]);
+    return rows.map((r) => toListedTrialRow(r, sweep, latencies.get(r.candidate_hash)));
   }
 
   async trial(id: number, x: Executor = this.executor): Promise<TrialRow | undefined> {

@@ -1,20 +1,24 @@
 // Shared by the dashboard tests: a store filled through the store's own API (no training),
 // the CLI run in-process with its output captured, and raw HTTP requests whose paths are
 // sent exactly as written (fetch would normalise `/../`).
+import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { parseSweepConfig } from '../../src/config/sweep.js';
 import { planSweep } from '../../src/space/index.js';
-import type { SweepStore } from '../../src/store/index.js';
+import type { StoreReader, SweepStore } from '../../src/store/index.js';
+import { ensureLatency } from '../../src/sweep/latency.js';
 import { runCli } from './cli.js';
 export { runCli };
 
 /** A random-search sweep over ResNet-20 with its baselines: every trial done with two epochs
  * of metrics and an accuracy from `accuracyOf`, except trial index `failAt`, which fails with
- * `failMessage`. */
+ * `failMessage`. With `latency`, the sweep's objectives are accuracy, MACs and latency, and
+ * each spec's latency is measured for real (as the runner does: once per spec, our engine,
+ * batch 1, one thread) before its trial finishes. */
 export async function fillSweep(
   store: SweepStore,
   name: string,
-  opts: { n?: number; failAt?: number; failMessage?: string; accuracyOf?: (macs: number, i: number) => number } = {},
+  opts: { n?: number; failAt?: number; failMessage?: string; accuracyOf?: (macs: number, i: number) => number; latency?: boolean } = {},
 ): Promise<void> {
   const config = parseSweepConfig({
     name: 'placeholder',
@@ -22,6 +26,7 @@ export async function fillSweep(
     dataset: { name: 'synthetic' },
     space: { variants: ['dw-scc'], cg: [1, 2, 4], co: [0.25, 0.5], tie: 'stage' },
     search: { kind: 'random', n: opts.n ?? 12, seed: 3 },
+    ...(opts.latency ? { objectives: ['accuracy', 'macs', 'latency'] } : {}),
   });
   const plan = planSweep(config);
   const cands = [...plan.baselines, ...plan.search.initial()];
@@ -39,6 +44,7 @@ export async function fillSweep(
       await store.failTrial(claimed.trial.id, 'w', opts.failMessage ?? 'out of memory');
       continue;
     }
+    if (opts.latency) await ensureLatency(store, claimed.spec, claimed.trial.candidateHash);
     const acc = accuracyOf(claimed.trial.macs, i);
     await store.finishTrial(claimed.trial.id, 'w', {
       state: 'done',
@@ -80,4 +86,20 @@ export function rawRequest(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** The fields a trial listing leaves out (the whole row has them). */
+const NOT_LISTED = ['provenance', 'testLoss', 'trainAccuracy', 'imagesPerSecond', 'workerId', 'heartbeatAt', 'recipeHash'];
+
+/** The store's listing of a sweep is its whole trials less exactly NOT_LISTED, latency
+ * included; returns the listing. */
+export async function assertListingIsTrials(store: StoreReader, sweep: string) {
+  const whole = await store.trials(sweep);
+  const listed = await store.trialListing(sweep);
+  assert.ok(whole.length > 0, `sweep ${sweep} has trials`);
+  assert.deepEqual(
+    listed,
+    whole.map((t) => Object.fromEntries(Object.entries(t).filter(([k]) => !NOT_LISTED.includes(k)))),
+  );
+  return listed;
 }

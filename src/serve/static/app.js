@@ -56,7 +56,10 @@ function duration(s) {
   return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
 }
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
-const COST_NAMES = { macs: 'MACs', params: 'params' };
+const COST_NAMES = { macs: 'MACs', params: 'params', latency: 'latency (ms)' };
+// uPlot hands axis formatters null for ticks it skips
+const fmtMs = (v) => (v === null || v === undefined ? '' : v >= 100 ? String(Math.round(v)) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toPrecision(2));
+const fmtCost = (cost, v) => (cost === 'latency' ? fmtMs(v) : fmtCount(v));
 
 function stateBadge(state) {
   return el('span', { class: `state state-${state}` }, state);
@@ -185,11 +188,14 @@ function sweepView(app, name) {
   const hvBox = el('div', { class: 'chart', id: 'hv-chart' });
   progress.append(countsBox, bar, etaLine, hvBox);
 
-  const costSel = el(
-    'select',
-    { id: 'front-x', 'aria-label': 'cost axis' },
-    Object.entries(COST_NAMES).map(([v, t]) => el('option', { value: v }, t)),
-  );
+  const costSel = el('select', { id: 'front-x', 'aria-label': 'cost axis' });
+  // latency is offered only once the sweep has measured it (the detail's `costs`)
+  function syncCosts(costs) {
+    if (costs.join() === [...costSel.options].map((o) => o.value).join()) return;
+    if (!costs.includes(state.cost)) state.cost = costs[0];
+    costSel.replaceChildren(...costs.map((c) => el('option', { value: c }, COST_NAMES[c])));
+    costSel.value = state.cost;
+  }
   costSel.addEventListener('change', async () => {
     state.cost = costSel.value;
     state.front = await api(`/api/sweeps/${enc(name)}/front?x=${state.cost}`);
@@ -275,11 +281,12 @@ function sweepView(app, name) {
     tip.style.top = `${r.top - box.top + 14}px`;
   }
   const hideTip = () => tip.classList.add('hidden');
+  const costsText = (p) => `MACs ${fmtCount(p.macs)} · params ${fmtCount(p.params)}${p.latency === null ? '' : ` · latency ${fmtMs(p.latency)} ms`}`;
   const describe = (p) =>
     p.label === undefined
-      ? `trial ${p.trialId}: accuracy ${pct(p.accuracy)} · MACs ${fmtCount(p.macs)} · params ${fmtCount(p.params)} (dominated; click for the design)`
+      ? `trial ${p.trialId}: accuracy ${pct(p.accuracy)} · ${costsText(p)} (dominated; click for the design)`
       : `${p.label}\naccuracy ${pct(p.accuracy)}${p.seeds > 1 ? ` ± ${pct(p.accuracyStd)} (${p.seeds} seeds)` : ''}\n` +
-        `MACs ${fmtCount(p.macs)} · params ${fmtCount(p.params)}${p.baseline ? ' · baseline' : ''}${p.front ? ' · on the front' : ''}\n${p.design}`;
+        `${costsText(p)}${p.baseline ? ' · baseline' : ''}${p.front ? ' · on the front' : ''}\n${p.design}`;
 
   function renderFront() {
     const f = state.front;
@@ -288,7 +295,7 @@ function sweepView(app, name) {
     frontChart = null;
     frontBox.replaceChildren(tip);
     hoverInfo.textContent = '';
-    const pts = f.points.filter((p) => p[cost] > 0).sort((a, b) => a[cost] - b[cost] || a.accuracy - b.accuracy);
+    const pts = f.points.filter((p) => p[cost] !== null && p[cost] > 0).sort((a, b) => a[cost] - b[cost] || a.accuracy - b.accuracy);
     if (pts.length === 0) {
       frontBox.append(el('p', { class: 'muted' }, 'no done trials yet'));
       return;
@@ -340,7 +347,7 @@ function sweepView(app, name) {
           { label: 'baselines', stroke: 'rgba(0,0,0,0)', paths: none, points: { show: false } },
         ],
         axes: [
-          { label: `${COST_NAMES[cost]} (log scale)`, values: (_, v) => v.map(fmtCount) },
+          { label: `${COST_NAMES[cost]} (log scale)`, values: (_, v) => v.map((x) => fmtCost(cost, x)) },
           { label: 'accuracy', values: (_, v) => v.map((x) => `${(x * 100).toFixed(1)}%`), size: 60 },
         ],
         hooks: {
@@ -380,7 +387,7 @@ function sweepView(app, name) {
         { class: 'link', onclick: () => (location.hash = trialHref(name, p.trialId)) },
         el('td', {}, p.label),
         el('td', { class: 'num' }, pct(p.accuracy)),
-        el('td', { class: 'num' }, fmtCount(p[cost])),
+        el('td', { class: 'num' }, p[cost] === null ? '—' : fmtCost(cost, p[cost])),
         p.slots.map((s) =>
           s.cg === null
             ? el('td', { class: 'cell heat-other', title: s.text }, s.text.split(':')[0])
@@ -474,6 +481,7 @@ function sweepView(app, name) {
         configSec.append(el('pre', {}, JSON.stringify(d.config, null, 2)));
       }
       renderCounts(d);
+      syncCosts(d.costs);
       if (d.stamp === state.stamp) return;
       const [trials, front] = await Promise.all(
         early ?? [api(`/api/sweeps/${enc(name)}/trials`), api(`/api/sweeps/${enc(name)}/front?x=${state.cost}`)],
