@@ -28,6 +28,13 @@ const char* step_kind_name(StepKind k) {
 
 namespace {
 
+// plain_step converts a LayerOp to its StepKind by value
+static_assert(static_cast<int>(StepKind::Conv2d) == static_cast<int>(LayerOp::Conv2d) &&
+                  static_cast<int>(StepKind::BatchNorm) == static_cast<int>(LayerOp::BatchNorm) &&
+                  static_cast<int>(StepKind::Add) == static_cast<int>(LayerOp::Add) &&
+                  static_cast<int>(StepKind::ShortcutA) == static_cast<int>(LayerOp::ShortcutA),
+              "the unfused StepKinds must mirror LayerOp");
+
 // The layer as written: one step, no fusion.
 Step plain_step(const LayerSpec& l, int i) {
   Step s{};
