@@ -190,7 +190,7 @@ NetPlan plan_net(const NetSpec& spec) {
       p.params += 2 * C;
       lp.running = p.stats;
       p.stats += 2 * C;
-      lp.save = p.scratch;
+      lp.saved = {p.scratch, p.scratch + C, p.scratch + 2 * C};  // affine: scale[C], shift[C]
       p.scratch += 4 * C;
     } else if ((l.op == LayerOp::Conv2d || l.op == LayerOp::Linear) && l.bias) {
       const size_t n = l.op == LayerOp::Conv2d ? l.out_channels : l.out_features;
@@ -244,7 +244,8 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
   profile_layers_ = prof && std::strcmp(prof, "layers") == 0;
   const char* nofuse = std::getenv("DSXPLORE_NO_FUSION");
   fuse_ = !(nofuse && nofuse[0] == '1');
-  plan_fusions();
+  train_steps_ = plan_steps(plan_, true, fuse_);
+  eval_steps_ = plan_steps(plan_, false, fuse_);
   times_.resize(kProfileRows);
   layer_times_.resize(plan_.spec.layers.size());
   const size_t T = plan_.tensor_size.size();
@@ -256,6 +257,7 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
     total += plan_.tensor_size[t] * capacity;
   }
   const size_t gtotal = plan_gradients(capacity);
+  plan_backward();
   auto fl = [&](size_t n) { return static_cast<float*>(be_.alloc_bytes(std::max<size_t>(n, 1) * sizeof(float))); };
   try {
     params_ = fl(plan_.params);
@@ -270,66 +272,6 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
     release();  // out of (device) memory: the destructor will not run
     throw;
   }
-  zeroed_.assign(T, 0);
-}
-
-// Training-time fusions (unless DSXPLORE_NO_FUSION=1), on every backend:
-//  - a fused BN+ReLU whose output has a single reader, a conv2d or scc taking it as its
-//    input, is folded into that reader: the BN computes statistics only and the reader reads
-//    max(0, x*scale + shift) from the BN's input (InputFold); the ReLU's
-//    output is never written nor read while training (evaluation still writes it);
-//  - a residual tail batchnorm -> add(shortcut) -> relu, each output read once, runs as one
-//    op (Tail).
-void Net::plan_fusions() {
-  const auto& layers = plan_.spec.layers;
-  fold_into_.assign(layers.size(), -1);
-  folded_from_.assign(layers.size(), -1);
-  tail_of_.assign(layers.size(), -1);
-  tails_.clear();
-  if (!fuse_) return;
-  // producer of each tensor, and its reader (the only one where consumers == 1)
-  std::vector<int> producer(plan_.tensor_size.size(), -1), reader(plan_.tensor_size.size(), -1);
-  for (size_t i = 0; i < layers.size(); ++i) {
-    producer[layers[i].output] = static_cast<int>(i);
-    for (int in : layers[i].inputs) reader[in] = static_cast<int>(i);
-  }
-  for (size_t i = 0; i < layers.size(); ++i) {
-    if (layers[i].op != LayerOp::BatchNorm || !fused_relu(static_cast<int>(i))) continue;
-    const int r = layers[plan_.bn_relu[i]].output;
-    if (plan_.consumers[r] != 1) continue;
-    const int L = reader[r];
-    const LayerSpec& c = layers[L];
-    if ((c.op == LayerOp::Conv2d || c.op == LayerOp::Scc) && c.inputs[0] == r) {
-      fold_into_[i] = L;
-      folded_from_[L] = static_cast<int>(i);
-    }
-  }
-  for (size_t j = 0; j < layers.size(); ++j) {
-    const LayerSpec& add = layers[j];
-    if (add.op != LayerOp::Add || add.inputs[0] == add.inputs[1]) continue;
-    const int a = add.output;
-    if (plan_.consumers[a] != 1) continue;
-    const int k = reader[a];
-    if (layers[k].op != LayerOp::Relu || tail_of_[k] >= 0) continue;
-    for (int q = 0; q < 2; ++q) {
-      const int z = add.inputs[q], b = producer[z];
-      if (z == 0 || b < 0 || plan_.consumers[z] != 1) continue;
-      if (layers[b].op != LayerOp::BatchNorm || plan_.bn_relu[b] >= 0 || tail_of_[b] >= 0) continue;
-      if (layers[b].inputs[0] == add.inputs[1 - q]) continue;  // dx and ds must be apart
-      tails_.push_back({b, static_cast<int>(j), k, {layers[b].inputs[0], add.inputs[1 - q]}});
-      tail_of_[b] = tail_of_[j] = tail_of_[k] = static_cast<int>(tails_.size()) - 1;
-      break;
-    }
-  }
-}
-
-// For a layer reading a folded BN+ReLU: its real input (the BN's input) into *x, and the fold
-// to read it through.
-InputFold Net::folded_input(int i, const float** x) {
-  const int b = folded_from_[i];
-  const LayerSpec& bn = plan_.spec.layers[b];
-  *x = act(bn.inputs[0]);
-  return InputFold{bn_saved(b).affine, bn.channels};
 }
 
 // Activation gradients are only live during part of the backward pass: from the backward of
@@ -344,15 +286,14 @@ size_t Net::plan_gradients(int capacity) {
   const auto& layers = plan_.spec.layers;
   const size_t T = plan_.tensor_size.size();
   grad_off_.assign(T, kNone);
-  in_place_.assign(layers.size(), 0);
   std::vector<size_t> block_size(T, 0);  // a recycled block may be larger than its tensor
   struct Block {
     size_t offset, size;
   };
   std::vector<Block> free_blocks;
   size_t total = 0;
-  auto take = [&](size_t t) {
-    if (t == 0 || grad_off_[t] != kNone) return;
+  auto take = [&](int t) {
+    if (t <= 0 || grad_off_[t] != kNone) return;
     const size_t need = plan_.tensor_size[t] * capacity;
     size_t best = free_blocks.size();
     for (size_t b = 0; b < free_blocks.size(); ++b)
@@ -370,35 +311,68 @@ size_t Net::plan_gradients(int capacity) {
     }
   };
   // live from the start of backward: the logits (written by the loss) and unread tensors
-  take(static_cast<size_t>(layers.back().output));
+  take(layers.back().output);
   for (size_t t = 1; t < T; ++t)
-    if (plan_.consumers[t] == 0) take(t);
-  for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) {
-    // A ReLU fused into its BN has no backward of its own: its input gradient never exists,
-    // and its output gradient is read by the BN's backward, so it stays live until then.
-    if (fused_relu(i) && layers[i].op == LayerOp::Relu) continue;
-    if (tail_of_[i] >= 0) {  // the whole tail at its relu: BN input and shortcut gradients
-      if (layers[i].op != LayerOp::Relu) continue;
-      for (int in : grad_inputs(i)) take(static_cast<size_t>(in));
-      free_blocks.push_back({grad_off_[layers[i].output], block_size[layers[i].output]});
-      continue;
-    }
-    size_t out = static_cast<size_t>(layers[i].output);
-    if (fused_relu(i)) out = static_cast<size_t>(layers[plan_.bn_relu[i]].output);
-    const size_t in0 = static_cast<size_t>(layers[i].inputs[0]);
-    if (fuse_ && backward_in_place(layers[i].op) && in0 != 0 && grad_off_[in0] == kNone &&
+    if (plan_.consumers[t] == 0) take(static_cast<int>(t));
+  for (auto it = train_steps_.rbegin(); it != train_steps_.rend(); ++it) {
+    Step& s = *it;
+    // A BN+ReLU's dy is its ReLU's output gradient; the ReLU's input gradient never exists.
+    if (!s.has_backward) continue;
+    const int out = s.y, in0 = s.grad_in[0];
+    const bool elementwise = s.kind == StepKind::Relu || s.kind == StepKind::BatchNorm ||
+                             s.kind == StepKind::BnRelu || s.kind == StepKind::BnReluFolded ||
+                             s.kind == StepKind::Add;
+    if (fuse_ && elementwise && in0 > 0 && grad_off_[in0] == kNone &&
         plan_.tensor_size[in0] == plan_.tensor_size[out]) {
       grad_off_[in0] = grad_off_[out];  // out's block passes to in0
       block_size[in0] = block_size[out];
-      in_place_[i] = 1;
-      for (int in : layers[i].inputs) take(static_cast<size_t>(in));
+      s.in_place = true;
+      for (int in : s.grad_in) take(in);
       continue;
     }
-    for (int in : layers[i].inputs) take(static_cast<size_t>(in));
-    // after layer i's backward nobody reads the gradient of its output again
+    for (int in : s.grad_in) take(in);
+    // after this backward nobody reads the gradient of its output again
     free_blocks.push_back({grad_off_[out], block_size[out]});
   }
   return total;
+}
+
+// The first contribution (in backward order) to an input gradient overwrites it where the
+// step's backward can; otherwise the gradient is cleared just before it, while it is about to
+// be touched anyway. Gradients of tensors nobody reads (other than the logits, which the
+// loss overwrites) are cleared before the backward starts.
+void Net::plan_backward() {
+  const size_t T = plan_.tensor_size.size();
+  std::vector<char> zeroed(T, 0);
+  zeroed[plan_.spec.layers.back().output] = 1;
+  clear_first_.clear();
+  for (size_t t = 1; t < T; ++t)
+    if (plan_.consumers[t] == 0 && !zeroed[t]) {
+      clear_first_.push_back(static_cast<int>(t));
+      zeroed[t] = 1;
+    }
+  for (auto it = train_steps_.rbegin(); it != train_steps_.rend(); ++it) {
+    Step& s = *it;
+    if (!s.has_backward) continue;
+    const bool can_overwrite =
+        fuse_ && (s.kind == StepKind::Conv2d || s.kind == StepKind::Scc ||
+                  s.kind == StepKind::BatchNorm || s.kind == StepKind::BnRelu ||
+                  s.kind == StepKind::BnReluFolded || s.kind == StepKind::BnAddRelu ||
+                  s.kind == StepKind::Relu || s.kind == StepKind::Add ||
+                  s.kind == StepKind::MaxPool);
+    for (int k = 0; k < 2; ++k) {
+      const int in = s.grad_in[k];
+      if (in <= 0 || zeroed[in]) continue;
+      zeroed[in] = 1;
+      if (can_overwrite)
+        s.overwrite |= 1u << k;
+      else
+        s.clear.push_back(in);
+    }
+    // in place is only sound when overwriting
+    if (s.in_place && !(s.overwrite & 1))
+      throw std::logic_error("in-place backward without overwrite");
+  }
 }
 
 Net::~Net() { release(); }
@@ -481,182 +455,149 @@ double now_s() {
                            e.what());
 }
 
+namespace {
+// The profile row of a step: its layer op's, or one of the fused rows.
+int profile_row(const Step& s) {
+  switch (s.kind) {
+    case StepKind::BnRelu:
+    case StepKind::BnReluFolded: return kBnReluRow;
+    case StepKind::BnStats: return static_cast<int>(LayerOp::BatchNorm);
+    case StepKind::BnAddRelu: return kTailRow;
+    default: return static_cast<int>(s.kind);  // the unfused kinds mirror LayerOp
+  }
+}
+}  // namespace
+
+void Net::time_step(const Step& s, bool bwd, double dt) {
+  OpTime& t = times_[profile_row(s)];
+  OpTime& l = layer_times_[s.layer];
+  (bwd ? t.bwd : t.fwd) += dt;
+  (bwd ? t.calls_bwd : t.calls_fwd)++;
+  (bwd ? l.bwd : l.fwd) += dt;
+  (bwd ? l.calls_bwd : l.calls_fwd)++;
+}
+
 void Net::forward(int n, bool train) {
   if (n < 1 || n > capacity_) throw std::runtime_error("batch size out of range");
-  for (size_t i = 0; i < plan_.spec.layers.size(); ++i) try {
+  for (const Step& s : train ? train_steps_ : eval_steps_) try {
     if (!profile_) {
-      forward_layer(static_cast<int>(i), n, train);
+      forward_step(s, n, train);
       continue;
     }
-    const bool fused = train && fused_relu(static_cast<int>(i));
-    if (fused && plan_.spec.layers[i].op == LayerOp::Relu) continue;  // ran with its BN
-    const bool tail = train && tail_of_[i] >= 0;
-    if (tail && plan_.spec.layers[i].op == LayerOp::Relu) continue;  // ran at the add
     be_.sync();
     const double t0 = now_s();
-    forward_layer(static_cast<int>(i), n, train);
+    forward_step(s, n, train);
     be_.sync();
-    const double dt = now_s() - t0;
-    const int row = fused ? kBnReluRow
-                    : tail && plan_.spec.layers[i].op == LayerOp::Add ? kTailRow
-                                                                       : static_cast<int>(plan_.spec.layers[i].op);
-    auto& t = times_[row];
-    t.fwd += dt;
-    t.calls_fwd++;
-    layer_times_[i].fwd += dt;
-    layer_times_[i].calls_fwd++;
+    time_step(s, false, now_s() - t0);
   } catch (const std::exception& e) {
-    layer_failed(static_cast<int>(i), "forward", e);
+    layer_failed(s.layer, "forward", e);
   }
 }
 
-void Net::forward_layer(int i, int n, bool train) {
-  const LayerSpec& l = plan_.spec.layers[i];
-  const LayerPlan& lp = plan_.layers[i];
+void Net::forward_step(const Step& s, int n, bool train) {
+  const LayerSpec& l = plan_.spec.layers[s.layer];
+  const LayerPlan& lp = plan_.layers[s.layer];
   const TensorShape& xs = plan_.spec.tensors[l.inputs[0]];
   const int C = xs[0], H = xs[1], W = xs[2], HW = H * W;
-  const float* x = act(l.inputs[0]);
-  float* y = act(l.output);
+  const float* x = act(s.x);
   float* P = params_;
-  switch (l.op) {
-    case LayerOp::Conv2d: {
-      const Conv2dShape s{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
-      const InputFold in = train && folded_from_[i] >= 0 ? folded_input(i, &x) : InputFold{};
-      be_.conv2d_forward(s, x, P + lp.weight, lp.bias == kNone ? nullptr : P + lp.bias, y, in);
+  // a reader of a folded BN+ReLU reads the BN's input through the BN's saved affine map
+  const InputFold in =
+      s.fold_bn >= 0 ? InputFold{bn_saved(s.fold_bn).affine, plan_.spec.layers[s.fold_bn].channels}
+                     : InputFold{};
+  switch (s.kind) {
+    case StepKind::Conv2d: {
+      const Conv2dShape sh{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
+      be_.conv2d_forward(sh, x, P + lp.weight, lp.bias == kNone ? nullptr : P + lp.bias,
+                         act(s.y), in);
       break;
     }
-    case LayerOp::Scc: {
-      const SccShape s{n, C, H, W, l.out_channels, l.groups, l.channel_stride};
-      const InputFold in = train && folded_from_[i] >= 0 ? folded_input(i, &x) : InputFold{};
-      be_.scc_forward(s, x, P + lp.weight, y, in);
+    case StepKind::Scc: {
+      const SccShape sh{n, C, H, W, l.out_channels, l.groups, l.channel_stride};
+      be_.scc_forward(sh, x, P + lp.weight, act(s.y), in);
       break;
     }
-    case LayerOp::BatchNorm: {
-      const BnSaved sv = bn_saved(i);
+    case StepKind::BatchNorm:
+    case StepKind::BnRelu:
+    case StepKind::BnReluFolded:
+    case StepKind::BnStats: {
+      const BnSaved sv = bn_saved(s.layer);
       float* rm = stats_ + lp.running;
       float* rv = rm + C;
-      if (train && (fold_into_[i] >= 0 || tail_of_[i] >= 0)) {  // output never written
+      if (s.kind == StepKind::BnReluFolded || s.kind == StepKind::BnStats)  // output not written
         be_.batchnorm_stats_train(n, C, HW, x, P + lp.gamma, P + lp.bias, sv.mean, sv.invstd,
-                                  sv.affine, rm,
-                                           rv, kBnMomentum, kBnEps);
-      } else if (train && fused_relu(i)) {
-        // y = max(0, bn(x)) straight into the ReLU's output (which shares this buffer)
-        be_.batchnorm_relu_forward_train(
-            n, C, HW, x, P + lp.gamma, P + lp.bias, act(plan_.spec.layers[plan_.bn_relu[i]].output),
-            sv.mean, sv.invstd, sv.affine, rm, rv,
-            kBnMomentum, kBnEps);
-      } else if (train)
-        be_.batchnorm_forward_train(n, C, HW, x, P + lp.gamma, P + lp.bias, y, sv.mean, sv.invstd,
-                                    rm, rv, kBnMomentum, kBnEps);
+                                  sv.affine, rm, rv, kBnMomentum, kBnEps);
+      else if (s.kind == StepKind::BnRelu)  // y = max(0, bn(x)) into the ReLU's output
+        be_.batchnorm_relu_forward_train(n, C, HW, x, P + lp.gamma, P + lp.bias, act(s.y),
+                                         sv.mean, sv.invstd, sv.affine, rm, rv, kBnMomentum,
+                                         kBnEps);
+      else if (train)
+        be_.batchnorm_forward_train(n, C, HW, x, P + lp.gamma, P + lp.bias, act(s.y), sv.mean,
+                                    sv.invstd, rm, rv, kBnMomentum, kBnEps);
       else
-        be_.batchnorm_forward_eval(n, C, HW, x, P + lp.gamma, P + lp.bias, rm, rv, kBnEps, y);
+        be_.batchnorm_forward_eval(n, C, HW, x, P + lp.gamma, P + lp.bias, rm, rv, kBnEps,
+                                   act(s.y));
       break;
     }
-    case LayerOp::Relu:
-      if (train && (fused_relu(i) || tail_of_[i] >= 0)) break;  // done by its BN / tail
-      be_.relu_forward(static_cast<size_t>(n) * C * HW, x, y);
+    case StepKind::Relu:
+      be_.relu_forward(static_cast<size_t>(n) * C * HW, x, act(s.y));
       break;
-    case LayerOp::MaxPool: {
-      const PoolShape s{n, C, H, W, l.kernel, l.stride, l.padding};
-      be_.maxpool_forward(s, x, y);
+    case StepKind::MaxPool: {
+      const PoolShape sh{n, C, H, W, l.kernel, l.stride, l.padding};
+      be_.maxpool_forward(sh, x, act(s.y));
       break;
     }
-    case LayerOp::Gap:
-      be_.gap_forward(n, C, HW, x, y);
+    case StepKind::Gap:
+      be_.gap_forward(n, C, HW, x, act(s.y));
       break;
-    case LayerOp::Linear:
+    case StepKind::Linear:
       be_.linear_forward(n, l.in_features, l.out_features, x, P + lp.weight,
-                         lp.bias == kNone ? nullptr : P + lp.bias, y);
+                         lp.bias == kNone ? nullptr : P + lp.bias, act(s.y));
       break;
-    case LayerOp::Shuffle:
-      be_.shuffle_forward(n, C, HW, l.groups, x, y);
+    case StepKind::Shuffle:
+      be_.shuffle_forward(n, C, HW, l.groups, x, act(s.y));
       break;
-    case LayerOp::Add:
-      if (train && tail_of_[i] >= 0) {
-        const Tail& t = tails_[tail_of_[i]];
-        be_.batchnorm_add_relu_forward(n, C, HW, act(t.grad_inputs[0]), bn_saved(t.bn).affine,
-                                           act(t.grad_inputs[1]), act(plan_.spec.layers[t.relu].output));
-        break;
-      }
-      be_.add_forward(static_cast<size_t>(n) * C * HW, x, act(l.inputs[1]), y);
+    case StepKind::Add:
+      be_.add_forward(static_cast<size_t>(n) * C * HW, x, act(s.x2), act(s.y));
       break;
-    case LayerOp::ShortcutA:
-      be_.shortcut_a_forward(n, C, H, W, l.stride, l.out_channels, l.pad_front, x, y);
+    case StepKind::BnAddRelu:
+      be_.batchnorm_add_relu_forward(n, C, HW, x, bn_saved(s.bn).affine, act(s.x2), act(s.y));
+      break;
+    case StepKind::ShortcutA:
+      be_.shortcut_a_forward(n, C, H, W, l.stride, l.out_channels, l.pad_front, x, act(s.y));
       break;
   }
 }
 
 void Net::backward(int n, double* loss_sum, int* correct) {
-  const auto& layers = plan_.spec.layers;
-  const int logits = layers.back().output;
-  const int K = plan_.spec.classes;
-  std::fill(zeroed_.begin(), zeroed_.end(), 0);
-  // softmax_xent overwrites dlogits, so the logits gradient counts as cleared.
-  be_.softmax_xent(n, K, act(logits), labels_, 1.0f / n, dact(logits), loss_sum, correct);
-  zeroed_[logits] = 1;
+  const int logits = plan_.spec.layers.back().output;
+  // softmax_xent overwrites dlogits, so the logits gradient needs no clearing
+  be_.softmax_xent(n, plan_.spec.classes, act(logits), labels_, 1.0f / n, dact(logits), loss_sum,
+                   correct);
   {
     Timed clear(*this, kClearRow);
     be_.zero(grads_, plan_.params);
-    // A tensor nobody reads (other than the logits) contributes no gradient: clear it now.
-    for (size_t t = 1; t < zeroed_.size(); ++t)
-      if (plan_.consumers[t] == 0 && !zeroed_[t]) {
-        be_.zero(dact(static_cast<int>(t)), plan_.tensor_size[t] * n);
-        zeroed_[t] = 1;
-      }
+    for (int t : clear_first_) be_.zero(dact(t), plan_.tensor_size[t] * n);
   }
-  for (int i = static_cast<int>(layers.size()) - 1; i >= 0; --i) try {
-    const bool fused = fused_relu(i);
-    if (fused && layers[i].op == LayerOp::Relu) continue;  // its BN's backward does it
-    const bool tail = tail_of_[i] >= 0;
-    if (tail && layers[i].op != LayerOp::Relu) continue;  // done at the tail's relu
-    // The first contribution (in backward order) to an input gradient overwrites it where
-    // the backend can; otherwise the gradient is cleared just before it, while it is about to
-    // be touched anyway.
-    unsigned overwrite = 0;
-    const std::vector<int>& inputs = grad_inputs(i);
-    for (size_t k = 0; k < inputs.size(); ++k) {
-      const int in = inputs[k];
-      if (in == 0 || zeroed_[in]) continue;
-      zeroed_[in] = 1;
-      if (fuse_ && (tail || overwrites_input_grads(layers[i].op))) {
-        overwrite |= 1u << k;
-        continue;
-      }
+  for (auto it = train_steps_.rbegin(); it != train_steps_.rend(); ++it) try {
+    const Step& s = *it;
+    if (!s.has_backward) continue;
+    for (int t : s.clear) {
       Timed clear(*this, kClearRow);
-      be_.zero(dact(in), plan_.tensor_size[in] * n);
+      be_.zero(dact(t), plan_.tensor_size[t] * n);
     }
-    // in place is only sound when overwriting (the planner and this loop walk the same order)
-    if (in_place_[i] && !(overwrite & 1)) throw std::logic_error("in-place backward without overwrite");
     if (!profile_) {
-      backward_layer(i, n, overwrite);
+      backward_step(s, n);
       continue;
     }
     be_.sync();
     const double t0 = now_s();
-    backward_layer(i, n, overwrite);
+    backward_step(s, n);
     be_.sync();
-    const double dt = now_s() - t0;
-    auto& t = times_[fused ? kBnReluRow : tail ? kTailRow : static_cast<int>(layers[i].op)];
-    t.bwd += dt;
-    t.calls_bwd++;
-    layer_times_[i].bwd += dt;
-    layer_times_[i].calls_bwd++;
-  } catch (const std::logic_error&) {
-    throw;
+    time_step(s, true, now_s() - t0);
   } catch (const std::exception& e) {
-    layer_failed(i, "backward", e);
+    layer_failed(it->layer, "backward", e);
   }
-}
-
-// Layer ops whose backward may run in place when it overwrites its first input's gradient.
-bool Net::backward_in_place(LayerOp op) {
-  return op == LayerOp::Relu || op == LayerOp::BatchNorm || op == LayerOp::Add;
-}
-
-// Layer ops whose backward can overwrite its input gradients (the Backend's overwrite_* flags).
-bool Net::overwrites_input_grads(LayerOp op) {
-  return op == LayerOp::Conv2d || op == LayerOp::Scc || op == LayerOp::BatchNorm ||
-         op == LayerOp::Relu || op == LayerOp::Add || op == LayerOp::MaxPool;
 }
 
 Net::Timed::Timed(Net& net, int row) : net_(net), row_(row) {
@@ -673,78 +614,80 @@ Net::Timed::~Timed() {
   t.calls_bwd++;
 }
 
-// overwrite: bit k set = the gradient of input k (grad_inputs(i)) is overwritten, not added into
-void Net::backward_layer(int i, int n, unsigned overwrite) {
-  const bool ow0 = overwrite & 1, ow1 = overwrite & 2;
-  const LayerSpec& l = plan_.spec.layers[i];
-  const LayerPlan& lp = plan_.layers[i];
+// Step::overwrite bit k set: the gradient of grad_in[k] is overwritten, not added into.
+void Net::backward_step(const Step& s, int n) {
+  const bool ow0 = s.overwrite & 1, ow1 = s.overwrite & 2;
+  const LayerSpec& l = plan_.spec.layers[s.layer];
+  const LayerPlan& lp = plan_.layers[s.layer];
   const TensorShape& xs = plan_.spec.tensors[l.inputs[0]];
   const int C = xs[0], H = xs[1], W = xs[2], HW = H * W;
-  const float* x = act(l.inputs[0]);
-  const float* dy = dact(l.output);
-  float* dx = dact(l.inputs[0]);
+  const float* x = act(s.x);
+  const float* dy = dact(s.y);
+  float* dx = dact(s.grad_in[0]);
   float* P = params_;
   float* G = grads_;
-  switch (l.op) {
-    case LayerOp::Conv2d: {
-      const Conv2dShape s{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
-      const InputFold in = folded_from_[i] >= 0 ? folded_input(i, &x) : InputFold{};
-      be_.conv2d_backward(s, x, P + lp.weight, dy, dx, G + lp.weight,
+  const InputFold in =
+      s.fold_bn >= 0 ? InputFold{bn_saved(s.fold_bn).affine, plan_.spec.layers[s.fold_bn].channels}
+                     : InputFold{};
+  switch (s.kind) {
+    case StepKind::Conv2d: {
+      const Conv2dShape sh{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
+      be_.conv2d_backward(sh, x, P + lp.weight, dy, dx, G + lp.weight,
                           lp.bias == kNone ? nullptr : G + lp.bias, ow0, in);
       break;
     }
-    case LayerOp::Scc: {
-      const SccShape s{n, C, H, W, l.out_channels, l.groups, l.channel_stride};
-      const InputFold in = folded_from_[i] >= 0 ? folded_input(i, &x) : InputFold{};
-      be_.scc_backward(s, x, P + lp.weight, dy, dx, G + lp.weight, ow0, in);
+    case StepKind::Scc: {
+      const SccShape sh{n, C, H, W, l.out_channels, l.groups, l.channel_stride};
+      be_.scc_backward(sh, x, P + lp.weight, dy, dx, G + lp.weight, ow0, in);
       break;
     }
-    case LayerOp::BatchNorm:
-      if (fused_relu(i)) {
-        const int r = plan_.spec.layers[plan_.bn_relu[i]].output;
-        const BnSaved sv = bn_saved(i);
-        be_.batchnorm_relu_backward(n, C, HW, x, sv.affine, P + lp.gamma, sv.mean, sv.invstd,
-                                    dact(r), dx,
-                                    G + lp.gamma, G + lp.bias, ow0);
-        break;
-      }
-      be_.batchnorm_backward(n, C, HW, x, P + lp.gamma, bn_saved(i).mean, bn_saved(i).invstd, dy,
-                             dx, G + lp.gamma, G + lp.bias, ow0);
-      break;
-    case LayerOp::Relu:
-      if (tail_of_[i] >= 0) {
-        const Tail& t = tails_[tail_of_[i]];
-        const LayerPlan& bp = plan_.layers[t.bn];
-        const int bx = t.grad_inputs[0], s = t.grad_inputs[1];
-        const int Cb = plan_.spec.layers[t.bn].channels;
-        be_.batchnorm_add_relu_backward(n, Cb, HW, act(bx), act(l.output), P + bp.gamma,
-                                        bn_saved(t.bn).mean, bn_saved(t.bn).invstd, dy,
-                                        dact(bx), dact(s), G + bp.gamma, G + bp.bias, ow0, ow1);
-        break;
-      }
-      if (dx) be_.relu_backward(static_cast<size_t>(n) * C * HW, act(l.output), dy, dx, ow0);
-      break;
-    case LayerOp::MaxPool: {
-      const PoolShape s{n, C, H, W, l.kernel, l.stride, l.padding};
-      if (dx) be_.maxpool_backward(s, x, dy, dx, ow0);
+    case StepKind::BnRelu:
+    case StepKind::BnReluFolded: {
+      const BnSaved sv = bn_saved(s.layer);
+      be_.batchnorm_relu_backward(n, C, HW, x, sv.affine, P + lp.gamma, sv.mean, sv.invstd, dy,
+                                  dx, G + lp.gamma, G + lp.bias, ow0);
       break;
     }
-    case LayerOp::Gap:
+    case StepKind::BatchNorm: {
+      const BnSaved sv = bn_saved(s.layer);
+      be_.batchnorm_backward(n, C, HW, x, P + lp.gamma, sv.mean, sv.invstd, dy, dx, G + lp.gamma,
+                             G + lp.bias, ow0);
+      break;
+    }
+    case StepKind::BnStats:
+      break;  // its backward is the tail's
+    case StepKind::BnAddRelu: {
+      const LayerPlan& bp = plan_.layers[s.bn];
+      const BnSaved sv = bn_saved(s.bn);
+      be_.batchnorm_add_relu_backward(n, plan_.spec.layers[s.bn].channels, HW, x, act(s.y),
+                                      P + bp.gamma, sv.mean, sv.invstd, dy, dx, dact(s.grad_in[1]),
+                                      G + bp.gamma, G + bp.bias, ow0, ow1);
+      break;
+    }
+    case StepKind::Relu:
+      if (dx) be_.relu_backward(static_cast<size_t>(n) * C * HW, act(s.y), dy, dx, ow0);
+      break;
+    case StepKind::MaxPool: {
+      const PoolShape sh{n, C, H, W, l.kernel, l.stride, l.padding};
+      if (dx) be_.maxpool_backward(sh, x, dy, dx, ow0);
+      break;
+    }
+    case StepKind::Gap:
       if (dx) be_.gap_backward(n, C, HW, dy, dx);
       break;
-    case LayerOp::Linear:
+    case StepKind::Linear:
       be_.linear_backward(n, l.in_features, l.out_features, x, P + lp.weight, dy, dx,
                           G + lp.weight, lp.bias == kNone ? nullptr : G + lp.bias);
       break;
-    case LayerOp::Shuffle:
+    case StepKind::Shuffle:
       if (dx) be_.shuffle_backward(n, C, HW, l.groups, dy, dx);
       break;
-    case LayerOp::Add: {
-      float* db = dact(l.inputs[1]);
+    case StepKind::Add: {
+      float* db = dact(s.grad_in[1]);
       if (dx || db) be_.add_backward(static_cast<size_t>(n) * C * HW, dy, dx, db, ow0, ow1);
       break;
     }
-    case LayerOp::ShortcutA:
+    case StepKind::ShortcutA:
       if (dx) be_.shortcut_a_backward(n, C, H, W, l.stride, l.out_channels, l.pad_front, dy, dx);
       break;
   }
@@ -801,7 +744,7 @@ void Net::print_profile(FILE* out) const {
     if (l.op == LayerOp::Conv2d || l.op == LayerOp::MaxPool)
       op += " " + std::to_string(l.kernel) + "x" + std::to_string(l.kernel) + "/" + std::to_string(l.stride);
     if ((l.op == LayerOp::Conv2d || l.op == LayerOp::Scc) && l.groups > 1) op += " g" + std::to_string(l.groups);
-    if (l.op == LayerOp::BatchNorm && fused_relu(static_cast<int>(i))) op += "+relu";
+    if (l.op == LayerOp::BatchNorm && fuse_ && plan_.bn_relu[i] >= 0) op += "+relu";
     std::fprintf(out, "  %4zu %-11s %-16s %-16s %11.3f %11.3f %6.1f%%\n", i, op.c_str(),
                  shape_str(plan_.spec.tensors[l.inputs[0]]).c_str(),
                  shape_str(plan_.spec.tensors[l.output]).c_str(), t.fwd, t.bwd,

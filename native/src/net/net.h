@@ -1,6 +1,6 @@
 // The network executor (llm.c style): one model spec, one backend, and one arena each for
 // parameters, gradients, momentum, activations and activation gradients, each with a size
-// table of offsets. forward / backward / sgd_step walk the layer list; backward ADDS into
+// table of offsets. forward / backward walk the step list (steps.h); backward ADDS into
 // gradients, so a tensor read by two layers (residual adds) accumulates both gradients.
 //
 // Parameter layout: every weight-decayed tensor (conv, scc and linear weights) first, as one
@@ -16,10 +16,18 @@
 
 #include "backend.h"
 #include "net/spec.h"
+#include "net/steps.h"
 
 namespace dsx {
 
 constexpr size_t kNone = static_cast<size_t>(-1);
+
+// Where a BN layer's training forward saves what its backward and its readers use (scratch
+// arena offsets): batch mean[C], 1/std[C], and the affine map scale[C], shift[C] it applied
+// (or that its folded reader applies).
+struct BnScratch {
+  size_t mean = kNone, invstd = kNone, affine = kNone;
+};
 
 // Where one layer's parameters, statistics and scratch live (element offsets; kNone = absent).
 struct LayerPlan {
@@ -27,8 +35,7 @@ struct LayerPlan {
   size_t bias = kNone;                     // params arena: conv/linear bias or BN beta
   size_t gamma = kNone;                    // params arena: BN gamma
   size_t running = kNone;                  // stats buffer: mean[C] then var[C]
-  size_t save = kNone;  // scratch arena: save_mean[C], save_invstd[C], then (fused with ReLU)
-                        // the forward's scale[C] and shift[C]
+  BnScratch saved;                         // BN: scratch arena
 };
 
 // One named block of the state vector, for tests, saved files and debugging.
@@ -103,57 +110,37 @@ class Net {
 
  private:
   float* act(int t) { return acts_ + act_off_[plan_.alias[t]]; }
-  float* dact(int t) { return t == 0 ? nullptr : dacts_ + grad_off_[t]; }
+  // the gradient of tensor t; none for the network input and for "no tensor" (-1)
+  float* dact(int t) { return t <= 0 ? nullptr : dacts_ + grad_off_[t]; }
   size_t plan_gradients(int capacity);
+  void plan_backward();
   void release();
-  void forward_layer(int i, int n, bool train);
-  void backward_layer(int i, int n, unsigned overwrite);
+  void forward_step(const Step& s, int n, bool train);
+  void backward_step(const Step& s, int n);
   [[noreturn]] void layer_failed(int i, const char* pass, const std::exception& e) const;
-  static bool overwrites_input_grads(LayerOp op);
-  void plan_fusions();
-  InputFold folded_input(int i, const float** x);
-  // What a BN layer's training forward saves for its backward and its readers (scratch
-  // arena, LayerPlan::save): batch mean[C], 1/std[C], and the affine map scale[C], shift[C]
-  // it applied (or that its folded reader applies).
+  // Resolved views of a BN layer's saved statistics (LayerPlan::saved).
   struct BnSaved {
     float *mean, *invstd, *affine;
   };
   BnSaved bn_saved(int bn) const {
-    float* base = scratch_ + plan_.layers[bn].save;
-    const size_t C = static_cast<size_t>(plan_.spec.layers[bn].channels);
-    return {base, base + C, base + 2 * C};
+    const BnScratch& o = plan_.layers[bn].saved;
+    return {scratch_ + o.mean, scratch_ + o.invstd, scratch_ + o.affine};
   }
-  // the inputs whose gradients layer i's backward produces (a tail's relu: the whole tail's)
-  const std::vector<int>& grad_inputs(int i) const {
-    const bool tail_relu = tail_of_[i] >= 0 && plan_.spec.layers[i].op == LayerOp::Relu;
-    return tail_relu ? tails_[tail_of_[i]].grad_inputs : plan_.spec.layers[i].inputs;
-  }
-  static bool backward_in_place(LayerOp op);
+  void time_step(const Step& s, bool bwd, double dt);
 
   NetPlan plan_;
   Backend& be_;
   int capacity_;
   bool profile_ = false, profile_layers_ = false;
   bool fuse_ = true;  // training-time fusions (DSXPLORE_NO_FUSION=1 turns them off)
-  bool fused_relu(int i) const { return fuse_ && plan_.bn_relu[i] >= 0; }
+  // The schedule (steps.h): training steps with their planned backward, evaluation steps.
+  std::vector<Step> train_steps_, eval_steps_;
+  std::vector<int> clear_first_;  // gradients of unread tensors, cleared before the backward
   std::vector<size_t> act_off_;   // activation arena, per tensor (capacity samples each)
   std::vector<size_t> grad_off_;  // activation-gradient arena, per tensor (shared by liveness)
-  std::vector<char> in_place_;    // per layer: its first input's gradient is its dy buffer
-  std::vector<int> fold_into_;    // per BN layer: the reader its BN+ReLU is folded into, or -1
-  std::vector<int> folded_from_;  // per layer: the BN whose BN+ReLU it reads folded, or -1
-  // Residual tails batchnorm -> add(shortcut) -> relu run as one op while training (the BN
-  // and add outputs are never written, their gradients never exist); its backward runs at
-  // the relu's place in the backward order, with the BN input and the shortcut as inputs.
-  struct Tail {
-    int bn, add, relu;
-    std::vector<int> grad_inputs;  // {BN input, shortcut}
-  };
-  std::vector<Tail> tails_;
-  std::vector<int> tail_of_;  // per layer: index into tails_, or -1
   float *params_ = nullptr, *grads_ = nullptr, *momentum_ = nullptr, *stats_ = nullptr,
         *scratch_ = nullptr, *acts_ = nullptr, *dacts_ = nullptr;
   int32_t* labels_ = nullptr;
-  std::vector<char> zeroed_;  // per tensor, during backward: gradient already cleared
   struct OpTime {
     double fwd = 0, bwd = 0;
     long calls_fwd = 0, calls_bwd = 0;
