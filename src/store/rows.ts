@@ -53,40 +53,16 @@ export interface TrialDbRow {
 }
 
 export function toTrialRow(r: TrialDbRow): TrialRow {
+  const latency = r.latency_ms == null ? undefined : { median_ms: r.latency_ms, machine: r.latency_machine ?? '' };
   return {
-    id: r.id,
-    sweep: r.sweep,
-    candidateHash: r.candidate_hash,
-    label: r.label,
-    baseline: r.baseline === 1,
-    variants: JSON.parse(r.variants) as Variant[],
-    macs: r.macs,
-    flops: r.flops,
-    params: r.params,
-    state: r.state,
-    epochs: r.epochs,
-    rung: r.rung,
-    round: r.round,
-    seed: r.seed,
+    ...toListedTrialRow(r, r.sweep, latency),
     recipeHash: r.recipe_hash,
-    accuracy: r.accuracy,
     testLoss: r.test_loss,
-    trainLoss: r.train_loss,
     trainAccuracy: r.train_accuracy,
-    seconds: r.seconds,
     imagesPerSecond: r.images_per_second,
-    device: r.device,
-    error: r.error,
     workerId: r.worker_id,
     heartbeatAt: r.heartbeat_at,
-    queuedAt: r.queued_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    reusedFrom: r.reused_from,
-    attempts: r.attempts,
     provenance: r.provenance === null ? null : (JSON.parse(r.provenance) as Record<string, unknown>),
-    latencyMs: r.latency_ms ?? null,
-    latencyMachine: r.latency_machine ?? null,
   };
 }
 
@@ -113,7 +89,8 @@ export type ListingDbRow = Pick<
   | 'queued_at' | 'started_at' | 'finished_at' | 'reused_from'
 >;
 
-/** A listed trial: a TrialRow without provenance (and the fields the listing leaves out). */
+/** A listed trial: a TrialRow without provenance (and the fields the listing leaves out);
+ * toTrialRow adds those to it. */
 export function toListedTrialRow(r: ListingDbRow, sweep: string, latency: { median_ms: number; machine: string } | undefined): TrialRow {
   return {
     id: r.id,
