@@ -26,28 +26,19 @@ test('--device auto without a usable GPU trains on the CPU and says why', { skip
   const { loadDataset } = await import('../src/data/index.js');
   const { tinyResnet } = await import('./net-fixtures.js');
   const data = loadDataset('synthetic:c=1,size=8,classes=2,train=16,test=8,seed=1');
-  const r = await train({
+  const request = {
     spec: tinyResnet([1, 8, 8], 2, 4),
     recipe: {
       epochs: 1, batchSize: 8, lr: 0.01, momentum: 0.9, nesterov: false, weightDecay: 0, decayBnAndBias: false,
-      schedule: { kind: 'constant' }, warmupEpochs: 0, seed: 1, threads: 1, augment: { cropPadding: 0, flip: false },
+      schedule: { kind: 'constant' as const }, warmupEpochs: 0, seed: 1, threads: 1, augment: { cropPadding: 0, flip: false },
     },
     train: data.train,
     test: data.test,
-    device: 'auto',
-  });
+  };
+  const r = await train({ ...request, device: 'auto' });
   assert.equal(r.device, 'cpu');
   assert.ok(r.deviceFallback && r.deviceFallback.length > 0, `deviceFallback: ${r.deviceFallback}`);
-  const cpu = await train({
-    spec: tinyResnet([1, 8, 8], 2, 4),
-    recipe: {
-      epochs: 1, batchSize: 8, lr: 0.01, momentum: 0.9, nesterov: false, weightDecay: 0, decayBnAndBias: false,
-      schedule: { kind: 'constant' }, warmupEpochs: 0, seed: 1, threads: 1, augment: { cropPadding: 0, flip: false },
-    },
-    train: data.train,
-    test: data.test,
-    device: 'cpu',
-  });
+  const cpu = await train({ ...request, device: 'cpu' });
   assert.equal(cpu.deviceFallback, undefined, 'an explicit --device cpu is no fallback');
 
   // the CLI says so on stderr, and the JSON result carries it
