@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { TRIAL_STATES } from '../store/states.js';
 
-export const TRIAL_STATES = ['queued', 'running', 'done', 'failed', 'pruned', 'diverged'] as const;
 /** Costs the front can be drawn against (accuracy is always the other axis); latency only
  * for a sweep that measured it (objective "latency"). */
 export const FRONT_COSTS = ['macs', 'params', 'latency'] as const;

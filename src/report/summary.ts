@@ -15,8 +15,10 @@ import {
 } from '../pareto/objectives.js';
 import type { TrialRow, TrialState } from '../store/types.js';
 import { spearman } from '../pareto/rank-correlation.js';
+import { emptyCounts, TRIAL_STATES } from '../store/states.js';
 
-export const STATES: readonly TrialState[] = ['queued', 'running', 'done', 'failed', 'pruned', 'diverged'];
+/** every trial state, in the order reports list them */
+export const STATES: readonly TrialState[] = TRIAL_STATES;
 
 export interface CandidateResult {
   hash: string;
@@ -181,7 +183,7 @@ export function compareBaselines(candidates: readonly CandidateResult[]): Baseli
 }
 
 export function summarize(sweep: string, trials: readonly TrialRow[], objectives: readonly Objective[]): SweepSummary {
-  const counts = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<TrialState, number>;
+  const counts = emptyCounts();
   for (const t of trials) counts[t.state]++;
   const { epochs, candidates } = candidateResults(trials);
   const front = paretoFront(candidates, objectives).sort(byMacs);
