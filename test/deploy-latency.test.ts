@@ -1,7 +1,8 @@
 // Measured latency: `dsxplore latency` on both runtimes, the rank correlation the report
 // quotes, and the latency objective of a sweep: each spec measured once per machine,
 // cached in the store, found there (not measured again) by a later sweep of the same
-// specs, and shown by report, pareto export and pareto plot --x latency.
+// specs, and shown by report, pareto export and pareto plot --x latency; and never timed
+// while the sweep's other lanes train (QuietGate).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { cli, writeConfig } from './helpers/cli-process.js';
 import { spearman } from '../src/pareto/rank-correlation.js';
 import { parseCsv } from '../src/report/export.js';
 import { openStore } from '../src/store/index.js';
-import { ensureLatency } from '../src/sweep/latency.js';
+import { ensureLatency, QuietGate } from '../src/sweep/latency.js';
 import { specOf } from './helpers/deploy-fixtures.js';
 
 test('Spearman rank correlation: monotone, reversed, ties, too few points', () => {
@@ -120,4 +121,28 @@ test('latency of a spec is measured by the engine on this machine (sanity: a big
   const big = await nativeLatency(specOf('resnet56', 'std', { inputSize: 32 }), { batch: 1, threads: 1, warmup: 2, reps: 9 });
   // ~40x the MACs: a margin no scheduler noise on a shared machine closes
   assert.ok(big.medianMs > small.medianMs * 2, `resnet56 std ${big.medianMs} ms vs resnet20 dw-scc at 16x16 ${small.medianMs} ms`);
+});
+
+test('QuietGate: a measurement waits for running trainings and holds back new ones', async () => {
+  const gate = new QuietGate();
+  const log: string[] = [];
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const train = (id: string, ms: number) =>
+    gate.training(async () => {
+      log.push(`${id} start`);
+      await sleep(ms);
+      log.push(`${id} end`);
+    });
+  const a = train('a', 40);
+  const b = train('b', 20);
+  await sleep(5);
+  const q = gate.quiet(async () => {
+    log.push('measure start');
+    await sleep(20);
+    log.push('measure end');
+  });
+  await sleep(5);
+  const c = train('c', 5); // asked for while the measurement waits: runs after it
+  await Promise.all([a, b, q, c]);
+  assert.deepEqual(log, ['a start', 'b start', 'b end', 'a end', 'measure start', 'measure end', 'c start', 'c end']);
 });

@@ -81,10 +81,11 @@ test('SCC lowering: gathered windows, groups and reordering reproduce the cyclic
 for (const model of FAMILIES) {
   test(`${model}: ONNX Runtime logits equal the engine's for every variant (max |diff| <= 1e-4 x max |logit|)`, async (t) => {
     const worst: string[] = [];
-    for (const variant of VARIANTS) {
+    for (const [vi, variant] of VARIANTS.entries()) {
       const spec = specOf(model, variant, { inputSize: inputSize(model) });
       const { state, layout } = randomState(spec, 7);
-      const n = 2;
+      // batch 1 takes the few-pixel kernels on the last stages' small planes, batch 2 the others
+      const n = vi % 2 === 0 ? 1 : 2;
       const { pixels, normalised } = randomPixels(spec, n, MEAN, STD, 11);
       const ours = forwardLogits({ spec, state, images: normalised });
       for (const foldBn of [true, false]) {

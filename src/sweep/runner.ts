@@ -26,7 +26,7 @@ import { expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
 import { claimNext } from './claim.js';
 import { defaultLoad, TrialRunner } from './trial.js';
 import { keepFrontWeights } from './weights.js';
-import { ensureLatency } from './latency.js';
+import { ensureLatency, measureQueued, QuietGate } from './latency.js';
 import { StopControl, type StopSignal } from './stop.js';
 import type { SweepEvent, SweepProgress, WorkContext } from './context.js';
 
@@ -291,15 +291,18 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
   // A lane that fails (a store error, a device where training does not start) stops the
   // others from claiming more; their running trials finish, then the error surfaces.
   let laneError: unknown;
+  const measuresLatency = config.objectives.includes('latency');
+  const gate = new QuietGate();
+  if (measuresLatency) await measureQueued(store, name);
   const lane = async (trials: TrialRunner): Promise<void> => {
     for (;;) {
       if (laneError !== undefined) return;
       const next = await claimNext(ctx);
       if (next.kind !== 'trial') return;
       const c = next.claimed;
-      if (config.objectives.includes('latency')) {
+      if (measuresLatency) {
         try {
-          await ensureLatency(store, c.spec, c.trial.candidateHash);
+          await gate.quiet(() => ensureLatency(store, c.spec, c.trial.candidateHash));
         } catch (err) {
           await store.releaseTrial(c.trial.id, ctx.workerId);
           throw err;
@@ -313,7 +316,7 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
       }
       const data = await trials.prepare(c);
       emit({ type: 'trial-start', trial: c.trial, progress: await progress() });
-      const end = await trials.run(c, data);
+      const end = await gate.training(() => trials.run(c, data));
       if (end.kind === 'released') {
         released++;
         return;

@@ -1,6 +1,6 @@
 // Inference on a built network (infer.h): logits for parity checks, timed forwards for
-// latency. The forward is the executor's own eval-mode pass, so what is timed is what
-// evaluate runs.
+// latency. Both run Net::infer, the fused eval-mode schedule a deployment would run, so
+// what is timed is what the ONNX parity tests check.
 #include "net/infer.h"
 
 #include <chrono>
@@ -15,7 +15,7 @@ std::vector<float> forward_logits(Net& net, const float* x, int n) {
   if (n < 1 || n > net.capacity()) throw std::runtime_error("batch size out of range");
   Backend& be = net.backend();
   be.upload(net.input(), x, n * chw * sizeof(float));
-  net.forward(n, false);
+  net.infer(n);
   std::vector<float> out(static_cast<size_t>(n) * s.classes);
   be.download(out.data(), net.output(), out.size() * sizeof(float));
   return out;
@@ -25,13 +25,13 @@ LatencyRun time_forward(Net& net, int n, int warmup, int reps) {
   if (n < 1 || n > net.capacity()) throw std::runtime_error("batch size out of range");
   if (warmup < 0 || reps < 1) throw std::runtime_error("warmup must be >= 0 and reps >= 1");
   Backend& be = net.backend();
-  for (int i = 0; i < warmup; ++i) net.forward(n, false);
+  for (int i = 0; i < warmup; ++i) net.infer(n);
   be.sync();
   LatencyRun r;
   r.seconds.reserve(reps);
   for (int i = 0; i < reps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    net.forward(n, false);
+    net.infer(n);
     be.sync();
     r.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }

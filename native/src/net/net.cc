@@ -246,6 +246,7 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
   fuse_ = !(nofuse && nofuse[0] == '1');
   train_steps_ = plan_steps(plan_, true, fuse_);
   eval_steps_ = plan_steps(plan_, false, fuse_);
+  infer_steps_ = fuse_ ? train_steps_ : eval_steps_;
   times_.resize(kProfileRows);
   layer_times_.resize(plan_.spec.layers.size());
   const size_t T = plan_.tensor_size.size();
@@ -430,6 +431,7 @@ void Net::init(uint64_t seed) {
 }
 
 void Net::set_state(const float* host) {
+  infer_ready_ = false;
   if (plan_.params) be_.upload(params_, host, plan_.params * sizeof(float));
   if (plan_.stats) be_.upload(stats_, host + plan_.params, plan_.stats * sizeof(float));
   be_.zero(momentum_, plan_.params);
@@ -477,20 +479,81 @@ void Net::time_step(const Step& s, bool bwd, double dt) {
   (bwd ? l.calls_bwd : l.calls_fwd)++;
 }
 
-void Net::forward(int n, bool train) {
-  if (n < 1 || n > capacity_) throw std::runtime_error("batch size out of range");
-  for (const Step& s : train ? train_steps_ : eval_steps_) try {
+template <class Run>
+void Net::walk_forward(const std::vector<Step>& steps, Run run) {
+  for (const Step& s : steps) try {
     if (!profile_) {
-      forward_step(s, n, train);
+      run(s);
       continue;
     }
     be_.sync();
     const double t0 = now_s();
-    forward_step(s, n, train);
+    run(s);
     be_.sync();
     time_step(s, false, now_s() - t0);
   } catch (const std::exception& e) {
     layer_failed(s.layer, "forward", e);
+  }
+}
+
+void Net::forward(int n, bool train) {
+  if (n < 1 || n > capacity_) throw std::runtime_error("batch size out of range");
+  if (train) infer_ready_ = false;  // batch statistics overwrite the affine slots
+  walk_forward(train ? train_steps_ : eval_steps_, [&](const Step& s) { forward_step(s, n, train); });
+}
+
+void Net::infer(int n) {
+  if (n < 1 || n > capacity_) throw std::runtime_error("batch size out of range");
+  if (!infer_ready_) prepare_inference();
+  walk_forward(infer_steps_, [&](const Step& s) { infer_step(s, n); });
+}
+
+void Net::prepare_inference() {
+  // The map batchnorm_forward_eval applies, computed the same way (invstd in double).
+  std::vector<float> gamma, beta, running, affine;
+  for (size_t i = 0; i < plan_.spec.layers.size(); ++i) {
+    const LayerSpec& l = plan_.spec.layers[i];
+    if (l.op != LayerOp::BatchNorm) continue;
+    const LayerPlan& lp = plan_.layers[i];
+    const int C = l.channels;
+    gamma.resize(C);
+    beta.resize(C);
+    running.resize(2 * C);
+    affine.resize(2 * C);
+    be_.download(gamma.data(), params_ + lp.gamma, C * sizeof(float));
+    be_.download(beta.data(), params_ + lp.bias, C * sizeof(float));
+    be_.download(running.data(), stats_ + lp.running, 2 * C * sizeof(float));
+    for (int c = 0; c < C; ++c) {
+      const double invstd = 1.0 / std::sqrt(static_cast<double>(running[C + c]) + kBnEps);
+      affine[c] = static_cast<float>(gamma[c] * invstd);
+      affine[C + c] = static_cast<float>(beta[c] - running[c] * gamma[c] * invstd);
+    }
+    be_.upload(bn_saved(static_cast<int>(i)).affine, affine.data(), 2 * C * sizeof(float));
+  }
+  infer_ready_ = true;
+}
+
+// One step of infer_steps_: the fused schedule with eval affine maps, so the BN kinds that
+// only computed batch statistics have nothing left to do.
+void Net::infer_step(const Step& s, int n) {
+  switch (s.kind) {
+    case StepKind::BnReluFolded:  // its reader applies the map
+    case StepKind::BnStats:       // its tail applies the map
+      return;
+    case StepKind::BnRelu: {  // no reader to fold into (pooling, several readers): BN, ReLU
+      const LayerSpec& l = plan_.spec.layers[s.layer];
+      const LayerPlan& lp = plan_.layers[s.layer];
+      const TensorShape& xs = plan_.spec.tensors[l.inputs[0]];
+      const int C = xs[0], HW = xs[1] * xs[2];
+      float* y = act(s.y);
+      const float* rm = stats_ + lp.running;
+      be_.batchnorm_forward_eval(n, C, HW, act(s.x), params_ + lp.gamma, params_ + lp.bias, rm,
+                                 rm + C, kBnEps, y);
+      be_.relu_forward(static_cast<size_t>(n) * C * HW, y, y);
+      return;
+    }
+    default:
+      forward_step(s, n, false);
   }
 }
 
@@ -701,6 +764,7 @@ void Net::eval_loss(int n, double* loss_sum, int* correct) {
 void Net::sgd_step(float lr, float momentum, float weight_decay, bool decay_bn_and_bias,
                    bool nesterov) {
   Timed timed(*this, kSgdRow);
+  infer_ready_ = false;
   if (decay_bn_and_bias || plan_.decayed == plan_.params) {
     be_.sgd_step(plan_.params, params_, grads_, momentum_, lr, momentum, weight_decay, nesterov);
     return;

@@ -91,6 +91,11 @@ class Net {
   float* output() { return act(plan_.spec.layers.back().output); }  // logits of the last forward
 
   void forward(int n, bool train);
+  // Eval-mode forward for deployment (latency, ONNX parity): the training fusions with each
+  // BN's affine map taken from its running statistics, so a BN+ReLU is applied as its reader
+  // loads it and a residual tail is one pass. Same function as forward(n, false), rounded
+  // differently; evaluate keeps forward(n, false), so accuracies never depend on this path.
+  void infer(int n);
   // Softmax cross-entropy on the logits of the last forward (mean over n), then the whole
   // backward pass: parameter gradients are zeroed first and then accumulated.
   void backward(int n, double* loss_sum, int* correct);
@@ -116,6 +121,13 @@ class Net {
   void plan_backward();
   void release();
   void forward_step(const Step& s, int n, bool train);
+  void infer_step(const Step& s, int n);
+  // Runs each step through `run`, timed when profiling; errors name the layer.
+  template <class Run>
+  void walk_forward(const std::vector<Step>& steps, Run run);
+  // Every BN's eval affine map (from gamma, beta and running statistics) into its scratch
+  // affine slot, where infer_steps_' readers find it.
+  void prepare_inference();
   void backward_step(const Step& s, int n);
   [[noreturn]] void layer_failed(int i, const char* pass, const std::exception& e) const;
   // Resolved views of a BN layer's saved statistics (LayerPlan::saved).
@@ -134,7 +146,10 @@ class Net {
   bool profile_ = false, profile_layers_ = false;
   bool fuse_ = true;  // training-time fusions (DSXPLORE_NO_FUSION=1 turns them off)
   // The schedule (steps.h): training steps with their planned backward, evaluation steps.
-  std::vector<Step> train_steps_, eval_steps_;
+  std::vector<Step> train_steps_, eval_steps_, infer_steps_;
+  // The scratch affine slots hold the eval maps of the current parameters (prepare_inference);
+  // anything that changes parameters or statistics, or writes batch affines, clears it.
+  bool infer_ready_ = false;
   std::vector<int> clear_first_;  // gradients of unread tensors, cleared before the backward
   std::vector<size_t> act_off_;   // activation arena, per tensor (capacity samples each)
   std::vector<size_t> grad_off_;  // activation-gradient arena, per tensor (shared by liveness)

@@ -3,6 +3,8 @@
 // backward() walks it in reverse; neither branches on per-layer side tables. Training and
 // evaluation get separate lists, because training fuses (BN+ReLU, a BN+ReLU folded into its
 // reader, the residual tail BN -> add -> ReLU) and evaluation runs every layer as written.
+// Inference (Net::infer: latency, ONNX parity) runs the training list with each BN's eval
+// affine map in place of batch statistics.
 #pragma once
 #include <vector>
 

@@ -5,6 +5,7 @@
 // contiguous run. dX is the stride-1 correlation of the (zero-upsampled, for stride 2)
 // padded dY with the flipped kernel. dW keeps 9 vector accumulators per channel and is
 // owned by one thread per channel, summed in a fixed order.
+#include <algorithm>
 #include <cstring>
 
 #include "ops/conv_dw3x3_cpu.h"
@@ -234,10 +235,53 @@ void dw3_compact(const Dw3Geom& g, const float* __restrict wide, float* __restri
   }
 }
 
+// Few pixels per call (N*H*W <= 16: batch-1 inference on 4x4, 2x2 and 1x1 planes): padding
+// a plane costs more than its few MACs, so each plane is one 16-lane vector and each tap a
+// lane permutation of it, zeroed where the tap falls on the padding.
+constexpr int64_t kDwFewPixels = 16;
+constexpr int kDwLanes = 16;
+typedef float DwLanes __attribute__((vector_size(64)));
+typedef int32_t DwIndex __attribute__((vector_size(64)));
+
+void dw3_few_pixels(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
+                    const float* bias, float* y, const InputAffine& in) {
+  const int H = s.H, W = s.W, Ho = s.Ho(), Wo = s.Wo(), st = s.stride;
+  const int C = s.Cin, HW = H * W, P = Ho * Wo;
+  // tap t of output pixel o reads input pixel idx[t][o], or padding where mask[t][o] is 0
+  DwIndex idx[9];
+  DwLanes mask[9];
+  for (int t = 0; t < 9; ++t)
+    for (int o = 0; o < kDwLanes; ++o) {
+      const int ih = (o / std::max(Wo, 1)) * st + t / 3 - 1, iw = (o % std::max(Wo, 1)) * st + t % 3 - 1;
+      const bool inside = o < P && ih >= 0 && ih < H && iw >= 0 && iw < W;
+      idx[t][o] = inside ? ih * W + iw : 0;
+      mask[t][o] = inside ? 1.0f : 0.0f;
+    }
+  ctx.pool.parallel_for(static_cast<int64_t>(s.N) * C, [&](int, int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; ++nc) {
+      const int c = static_cast<int>(nc % C);
+      DwLanes v{};
+      std::memcpy(&v, x + nc * HW, sizeof(float) * HW);
+      if (in) {
+        v = v * in.scale(c) + in.shift(c);
+        v = v > 0.0f ? v : DwLanes{};
+      }
+      const float* wc = w + c * 9;
+      DwLanes acc = DwLanes{} + (bias ? bias[c] : 0.0f);
+      for (int t = 0; t < 9; ++t) acc += wc[t] * (__builtin_shuffle(v, idx[t]) * mask[t]);
+      std::memcpy(y + nc * P, &acc, sizeof(float) * P);
+    }
+  }, 16);
+}
+
 }  // namespace
 
 void conv_dw3x3_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                         const float* bias, float* y, const InputAffine& in) {
+  if (static_cast<int64_t>(s.N) * s.H * s.W <= kDwFewPixels) {
+    dw3_few_pixels(ctx, s, x, w, bias, y, in);
+    return;
+  }
   const Dw3Geom g = dw3_geom(s);
   const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
   const bool small = dw3_small(g);

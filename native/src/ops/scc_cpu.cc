@@ -181,53 +181,183 @@ void pack_panels(RowPtr rowptr, int rows, int HW, int c0, int np, int pw, float*
   }
 }
 
-// Dot product in 16 independent lanes (vectorised along k). Not inlined, so that the
-// compiler vectorises this loop rather than the caller's loop over pixels (with gathers).
-__attribute__((noinline)) float window_dot(const float* __restrict a, const float* __restrict b, int n) {
-  float acc[16] = {};
-  int k = 0;
-  for (; k + 16 <= n; k += 16)
-    for (int l = 0; l < 16; ++l) acc[l] += a[k + l] * b[k + l];
-  float sum = 0;
-  for (; k < n; ++k) sum += a[k] * b[k];
-  for (int l = 0; l < 16; ++l) sum += acc[l];
-  return sum;
-}
-
-// At most this many pixels (N*H*W) per call take the few-pixel forward below.
+// Few-pixel forward (N*H*W <= kFewPixels: batch-1 inference in the last stages, 4x4, 2x2
+// and 1x1 planes). The banded GEMM would repack the whole weight band and pad every pixel
+// panel to a wide tile for a handful of columns; here each output reads its own D weights
+// once and its window directly: Cout*D MACs per pixel, nothing else. Every output has one
+// writer and a fixed summation order, so results do not depend on the thread count.
 constexpr int64_t kFewPixels = 16;
 
-// Forward for few pixels per call (batch-1 inference in the last stages: 2x2 and 4x4
-// planes). The banded GEMM would repack the whole weight band and pad every pixel panel to
-// a vector tile for a handful of columns; here X is transposed once into pixel-major rows
-// over virtual channels (the first D channels appended, so every window is contiguous) and
-// each output is one dot product of its D weights with its window: Cout*D MACs per pixel.
+// 16 floats as one value: one AVX-512 register, or two AVX2 ones.
+typedef float v16 __attribute__((vector_size(64), aligned(64)));
+constexpr int kLanes = 16;
+constexpr int kOutBlock = 4;  // outputs per block (see scc_rows_block)
+constexpr int kRowsMinPixels = 8;  // from this many pixels the channel-major form wins
+static_assert(kFewPixels <= kLanes, "one 16-lane row holds every pixel");
+
+inline v16 load16(const float* p) {
+  v16 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// kRowsMinPixels or more pixels: X channel-major over virtual channels, one 16-lane row per channel
+// (pixels past P zero), xv[v*16 + q]. An output's 16 pixels are then sum_k w[k] * row[start+k]:
+// one broadcast FMA per weight and no horizontal sums.
+// Outputs are taken in the plan's start-sorted order (SccPlan::order), so the windows of
+// one block coincide or overlap and their rows stay in L1 across the block.
+// Two accumulators per output (even and odd k) give 2J independent FMA chains while the J
+// weight and J window pointers still fit the general registers.
+template <int J>
+void scc_rows_block(const SccPlan& p, const float* xv, const float* w, int r0, v16* out) {
+  const int D = p.D;
+  const float* wj[J];
+  const float* xj[J];
+  v16 acc[J], acc2[J];  // locals, so that the accumulators live in registers
+#pragma GCC unroll 4
+  for (int j = 0; j < J; ++j) {
+    acc[j] = acc2[j] = v16{};
+    wj[j] = w + static_cast<int64_t>(p.order[r0 + j]) * D;
+    xj[j] = xv + static_cast<int64_t>(p.start[r0 + j]) * kLanes;
+  }
+  int k = 0;
+  for (; k + 2 <= D; k += 2) {
+#pragma GCC unroll 4
+    for (int j = 0; j < J; ++j) {
+      acc[j] += wj[j][k] * load16(xj[j] + static_cast<int64_t>(k) * kLanes);
+      acc2[j] += wj[j][k + 1] * load16(xj[j] + static_cast<int64_t>(k + 1) * kLanes);
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < J; ++j) {
+    if (k < D) acc[j] += wj[j][k] * load16(xj[j] + static_cast<int64_t>(k) * kLanes);
+    out[j] = acc[j] + acc2[j];
+  }
+}
+
+// A block whose outputs share one window (SCC repeats each start Cout*s/Cin-fold at most, and
+// the sorted order puts equal starts together): each window row is loaded once for all J
+// outputs, and the weights come in as broadcast operands.
+template <int J>
+void scc_rows_block_shared(const SccPlan& p, const float* xv, const float* w, int r0, v16* out) {
+  const int D = p.D;
+  const float* wj[J];
+  const float* x0 = xv + static_cast<int64_t>(p.start[r0]) * kLanes;
+  v16 acc[J], acc2[J];
+#pragma GCC unroll 4
+  for (int j = 0; j < J; ++j) {
+    acc[j] = acc2[j] = v16{};
+    wj[j] = w + static_cast<int64_t>(p.order[r0 + j]) * D;
+  }
+  int k = 0;
+  for (; k + 2 <= D; k += 2) {
+    const v16 a = load16(x0 + static_cast<int64_t>(k) * kLanes);
+    const v16 b = load16(x0 + static_cast<int64_t>(k + 1) * kLanes);
+#pragma GCC unroll 4
+    for (int j = 0; j < J; ++j) {
+      acc[j] += wj[j][k] * a;
+      acc2[j] += wj[j][k + 1] * b;
+    }
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < J; ++j) {
+    if (k < D) acc[j] += wj[j][k] * load16(x0 + static_cast<int64_t>(k) * kLanes);
+    out[j] = acc[j] + acc2[j];
+  }
+}
+
+// Fewer than kRowsMinPixels pixels: X pixel-major over virtual channels, xt[q*V + v]; each output is one
+// 16-lane dot product per pixel, the weight vector loaded once for all pixels.
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v4 __attribute__((vector_size(16)));
+// Pairwise, so the sum costs four dependent adds rather than fifteen.
+float hsum16(v16 v) {
+  v8 lo, hi;
+  std::memcpy(&lo, &v, sizeof lo);
+  std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+  const v8 s8 = lo + hi;
+  v4 a, b;
+  std::memcpy(&a, &s8, sizeof a);
+  std::memcpy(&b, reinterpret_cast<const char*>(&s8) + sizeof a, sizeof b);
+  const v4 s4 = a + b;
+  return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+void scc_dots(const SccShape& s, const float* xt, int V, int P, const float* w, int c, float* out) {
+  const int D = s.D(), start = scc_start(c, s.stride, s.Cin);
+  const float* wc = w + static_cast<int64_t>(c) * D;
+  v16 acc[kRowsMinPixels];
+  for (int q = 0; q < P; ++q) acc[q] = v16{};
+  int k = 0;
+  for (; k + kLanes <= D; k += kLanes) {
+    const v16 wv = load16(wc + k);
+    for (int q = 0; q < P; ++q) acc[q] += wv * load16(xt + static_cast<int64_t>(q) * V + start + k);
+  }
+  for (int q = 0; q < P; ++q) {
+    float t = hsum16(acc[q]);
+    const float* xq = xt + static_cast<int64_t>(q) * V + start;
+    for (int kk = k; kk < D; ++kk) t += wc[kk] * xq[kk];
+    out[q] = t;
+  }
+}
+
 void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
                             const InputAffine& in) {
   const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout, D = s.D();
-  const int V = Cin + D;
+  const int V = Cin + D;  // virtual channels: the first D repeated, so every window is contiguous
   const int P = s.N * HW;
-  float* xt = ctx.ws.get(0, kWsShared, static_cast<size_t>(P) * V);
   float* row = ctx.ws.get(0, kWsShared2, static_cast<size_t>(HW));
-  for (int n = 0; n < s.N; ++n) {
-    for (int c = 0; c < Cin; ++c) {
-      const float* src = x + (static_cast<int64_t>(n) * Cin + c) * HW;
-      if (in) {
-        in.row(c, src, row, HW);
-        src = row;
+  // x's channel c of image n, through the folded BN+ReLU if any
+  auto channel = [&](int n, int c) {
+    const float* src = x + (static_cast<int64_t>(n) * Cin + c) * HW;
+    if (!in) return src;
+    in.row(c, src, row, HW);
+    return static_cast<const float*>(row);
+  };
+  auto store = [&](int64_t c, int q, float v) {
+    y[(static_cast<int64_t>(q / HW) * Cout + c) * HW + q % HW] = v;
+  };
+  if (P >= kRowsMinPixels) {
+    float* xv = ctx.ws.get(0, kWsShared, static_cast<size_t>(V) * kLanes);
+    std::memset(xv, 0, sizeof(float) * static_cast<size_t>(Cin) * kLanes);
+    for (int n = 0; n < s.N; ++n)
+      for (int c = 0; c < Cin; ++c) std::memcpy(xv + static_cast<int64_t>(c) * kLanes + n * HW, channel(n, c), sizeof(float) * HW);
+    std::memcpy(xv + static_cast<int64_t>(Cin) * kLanes, xv, sizeof(float) * static_cast<size_t>(D) * kLanes);
+    const SccPlan& p = ctx.scc_plan(s);
+    const int64_t blocks = (Cout + kOutBlock - 1) / kOutBlock;
+    ctx.pool.parallel_for(blocks, [&](int, int64_t b, int64_t e) {
+      v16 acc[kOutBlock];
+      for (int64_t bi = b; bi < e; ++bi) {
+        const int r0 = static_cast<int>(bi) * kOutBlock, J = std::min(kOutBlock, Cout - r0);
+        if (J == kOutBlock && p.start[r0] == p.start[r0 + J - 1]) {
+          scc_rows_block_shared<kOutBlock>(p, xv, w, r0, acc);
+        } else if (J == kOutBlock) {
+          scc_rows_block<kOutBlock>(p, xv, w, r0, acc);
+        } else {
+          for (int j = 0; j < J; ++j) scc_rows_block<1>(p, xv, w, r0 + j, acc + j);
+        }
+        for (int j = 0; j < J; ++j) {
+          float lanes[kLanes];
+          std::memcpy(lanes, &acc[j], sizeof lanes);
+          for (int n = 0; n < s.N; ++n)
+            std::memcpy(y + (static_cast<int64_t>(n) * Cout + p.order[r0 + j]) * HW, lanes + n * HW, sizeof(float) * HW);
+        }
       }
+    }, 4);
+    return;
+  }
+  float* xt = ctx.ws.get(0, kWsShared, static_cast<size_t>(P) * V);
+  for (int n = 0; n < s.N; ++n)
+    for (int c = 0; c < Cin; ++c) {
+      const float* src = channel(n, c);
       for (int q = 0; q < HW; ++q) xt[static_cast<int64_t>(n * HW + q) * V + c] = src[q];
     }
-  }
   for (int q = 0; q < P; ++q) std::memcpy(xt + static_cast<int64_t>(q) * V + Cin, xt + static_cast<int64_t>(q) * V, sizeof(float) * D);
   ctx.pool.parallel_for(Cout, [&](int, int64_t b, int64_t e) {
+    float out[kRowsMinPixels];
     for (int64_t c = b; c < e; ++c) {
-      const float* wc = w + c * D;
-      const int start = scc_start(static_cast<int>(c), s.stride, Cin);
-      for (int q = 0; q < P; ++q) {
-        const int n = q / HW;
-        y[(static_cast<int64_t>(n) * Cout + c) * HW + q % HW] = window_dot(wc, xt + static_cast<int64_t>(q) * V + start, D);
-      }
+      scc_dots(s, xt, V, P, w, static_cast<int>(c), out);
+      for (int q = 0; q < P; ++q) store(c, q, out[q]);
     }
   }, 16);
 }
