@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { openStoreUrl, migrate, SCHEMA_VERSION, TrialStateError, type Migration } from '../src/store/index.js';
 import { PgExecutor, POSTGRES } from '../src/store/postgres.js';
 import { UsageError } from '../src/errors.js';
-import { candidate, outcome, trial } from './helpers/store-fixtures.js';
+import { assertMigratedFromV4, candidate, fillSchemaV4, outcome, trial } from './helpers/store-fixtures.js';
 import { cli, spawnCli, writeConfig } from './helpers/cli-process.js';
 import { addonPath } from '../src/engine/addon.js';
 import { pgSkip, startPostgres, type PgServer } from './helpers/postgres.js';
@@ -112,6 +112,23 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
       assert.equal((await x.one<{ v: number }>('SELECT MAX(version) AS v FROM schema_version'))!.v, 2);
     } finally {
       await x.close();
+    }
+  });
+
+  test('a schema-4 store (specs inside candidates) migrates in place, rows kept and specs apart', async () => {
+    const url = await server.createDatabase('v4');
+    const x = await PgExecutor.open(url);
+    let specs;
+    try {
+      specs = await fillSchemaV4(x, POSTGRES);
+    } finally {
+      await x.close();
+    }
+    const s = await openStoreUrl(url);
+    try {
+      await assertMigratedFromV4(s, specs);
+    } finally {
+      await s.close();
     }
   });
 

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, openStoreForReading, migrate, MIGRATIONS, SCHEMA_VERSION, TrialStateError, type Migration } from '../src/store/index.js';
 import { openSqliteExecutor, SQLITE } from '../src/store/sqlite.js';
-import { candidate, outcome, trial } from './helpers/store-fixtures.js';
+import type { Executor } from '../src/store/executor.js';
+import { assertMigratedFromV4, candidate, fillSchemaV4, outcome, trial } from './helpers/store-fixtures.js';
 import { UsageError } from '../src/errors.js';
 
 function tmp(): string {
@@ -54,6 +55,29 @@ test('migrations run in order, only the missing ones, and a newer database is re
   await assert.rejects(migrate(db, SQLITE, 'mem', bad));
   assert.equal((await db.one<{ v: number }>('SELECT MAX(version) v FROM schema_version'))!.v, 2);
   await db.close();
+});
+
+test('a schema-4 store (specs inside candidates) migrates in place: rows kept, specs apart, candidates packed', async () => {
+  const dir = tmp();
+  try {
+    const path = join(dir, 'v4.db');
+    const raw = openSqliteExecutor(path).executor;
+    const specs = await fillSchemaV4(raw, SQLITE);
+    const pages = async (x: Executor, table: string) =>
+      (await x.one<{ n: number }>('SELECT COUNT(*) AS n FROM dbstat WHERE name = ?', [table]))!.n;
+    assert.ok((await pages(raw, 'candidates')) >= specs.size, 'a row with its spec fills a page');
+    await raw.close();
+    await assert.rejects(openStoreForReading(path, { readOnly: true }), /schema version 4, older/);
+    const s = await openStore(path);
+    // rows put back packed: a listing reads a few pages, not one per candidate
+    assert.ok((await pages(s.executor, 'candidates')) <= 2, 'the short rows share pages');
+    assert.deepEqual(await s.executor.all('PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
+    await assertMigratedFromV4(s, specs);
+    assert.deepEqual(await s.executor.all('PRAGMA foreign_key_check'), []);
+    await s.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('reading a missing database is a usage error and creates nothing', async () => {

@@ -4,14 +4,16 @@
 // trials are read again only when the counts differ (a trial was added, started or
 // finished) or, while anything is queued or running, when the copy is older than MAX_AGE_MS
 // (a re-queued and re-claimed trial leaves the counts as they were).
-import type { StateCounts, StoreReader, SweepRow, TrialRow } from '../store/types.js';
+import type { ListedTrialRow, StateCounts, StoreReader, SweepRow, TrialListing } from '../store/types.js';
 
 const MAX_AGE_MS = 10_000;
 
 export interface SweepEntry {
   sweep: SweepRow;
   counts: StateCounts;
-  trials: TrialRow[];
+  listing: TrialListing;
+  /** listing.trials */
+  trials: ListedTrialRow[];
   /** changes whenever the entry is read again: the page refetches what it shows */
   stamp: string;
   /** a value derived from the trials, computed once per entry */
@@ -34,7 +36,8 @@ export class SweepCache {
     const pending = this.loading.get(`${sweep.name}\0${key}`);
     if (pending) return pending;
     const load = (async () => {
-      const trials = await this.store.trialListing(sweep.name);
+      const listing = await this.store.trialListing(sweep.name);
+      const trials = listing.trials;
       // counts from the rows themselves, so the page's counts and table always agree
       const tally = Object.fromEntries(Object.keys(counts).map((k) => [k, 0])) as StateCounts;
       for (const t of trials) tally[t.state]++;
@@ -42,6 +45,7 @@ export class SweepCache {
       const entry: SweepEntry = {
         sweep,
         counts: tally,
+        listing,
         trials,
         stamp: `${++this.reads}:${key}`,
         memo: (k, make) => {

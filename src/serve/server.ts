@@ -179,7 +179,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
           `allowed values here: ${frontCosts(e.trials).join(', ')}`,
       );
     }
-    return json(reply, e.memo(`front:${x}`, () => JSON.stringify({ sweep: e.sweep.name, stamp: e.stamp, ...frontView(e.trials, x) })));
+    return json(reply, e.memo(`front:${x}`, () => JSON.stringify({ sweep: e.sweep.name, stamp: e.stamp, ...frontView(e.listing, x) })));
   });
 
   app.get<{ Params: { name: string; id: string } }>('/api/sweeps/:name/trials/:id', async (req) => {

@@ -1,12 +1,14 @@
 // What the dashboard's JSON API answers, computed from the rows the store hands out
-// (sweeps, trials, counts, epoch metrics) and nothing else. The front comes from the
-// report's summarize(), so the page's front is `pareto export`'s by construction.
+// (sweeps, the trial listing, counts, epoch metrics) and nothing else. The front comes from
+// the report's candidateScores() and frontOf(), as summarize() takes it, so the page's
+// front is `pareto export`'s by construction. Nothing here parses per trial: the listing
+// parses a candidate's variants only for the front members and baselines a view shows.
 import { FRONT_COSTS, type FrontCost } from '../config/serve.js';
 import { normalizedHypervolume, paretoFront, toVector, type Objective, type Scored } from '../pareto/objectives.js';
 import { dominates } from '../pareto/sort.js';
 import { frontRows, type FrontRow } from '../report/export.js';
-import { candidateResults, slotText, slotsText, summarize, type SweepSummary } from '../report/summary.js';
-import type { StateCounts, SweepRow, TrialRow } from '../store/types.js';
+import { candidateScores, frontOf, slotText, slotsText, type SweepSummary } from '../report/summary.js';
+import type { ListedTrialRow, StateCounts, SweepRow, TrialListing } from '../store/types.js';
 
 /** The model and dataset a sweep config names, when it names them. */
 function configContext(config: unknown): { model: string | null; dataset: string | null } {
@@ -24,7 +26,7 @@ export function sweepListItem(s: SweepRow, counts: StateCounts) {
 
 /** A trial as the table shows it: no per-slot settings or provenance (those are in the
  * trial's own answer), so 10,000 rows stay small. */
-export function trialListItem(t: TrialRow) {
+export function trialListItem(t: ListedTrialRow) {
   return {
     id: t.id,
     label: t.label,
@@ -52,7 +54,7 @@ const ms = (iso: string | null | undefined): number | null => {
 /** Estimated seconds until nothing is queued or running: the remaining trials at the rate
  * trials have been finishing since the first one started. Null before the first finishes
  * or once nothing remains. */
-export function etaSeconds(trials: readonly TrialRow[], counts: StateCounts, nowMs: number): number | null {
+export function etaSeconds(trials: readonly ListedTrialRow[], counts: StateCounts, nowMs: number): number | null {
   const remaining = counts.queued + counts.running;
   if (remaining === 0) return null;
   const finished = trials.filter((t) => t.state !== 'queued' && t.state !== 'running' && ms(t.finishedAt) !== null);
@@ -69,8 +71,8 @@ export function etaSeconds(trials: readonly TrialRow[], counts: StateCounts, now
  * over its seeds so far. The front is kept incrementally (a new candidate is checked
  * against the front only); a candidate whose mean moves (another seed) rebuilds it. */
 export function hypervolumeOverTime(
-  trials: readonly TrialRow[],
-  summary: SweepSummary,
+  trials: readonly ListedTrialRow[],
+  summary: Pick<SweepSummary, 'epochs' | 'objectives' | 'reference'>,
   samples = 200,
 ): { t: number; done: number; hypervolume: number }[] {
   if (summary.epochs === null) return [];
@@ -78,7 +80,7 @@ export function hypervolumeOverTime(
   const done = trials
     .filter((t) => t.state === 'done' && t.epochs === summary.epochs && t.accuracy !== null && Number.isFinite(t.accuracy))
     .map((t) => ({ t, at: ms(t.finishedAt) }))
-    .filter((d): d is { t: TrialRow; at: number } => d.at !== null)
+    .filter((d): d is { t: ListedTrialRow; at: number } => d.at !== null)
     .sort((a, b) => a.at - b.at || a.t.id - b.t.id);
   type Point = Scored & { hash: string; v: number[] };
   const points = new Map<string, Point & { seeds: Map<number, number> }>();
@@ -112,24 +114,25 @@ export function hypervolumeOverTime(
 
 /** The costs the sweep's front can be drawn against: latency only once a candidate's was
  * measured (a sweep with objective "latency" measures each spec once). */
-export function frontCosts(trials: readonly TrialRow[]): FrontCost[] {
+export function frontCosts(trials: readonly ListedTrialRow[]): FrontCost[] {
   return FRONT_COSTS.filter((c) => c !== 'latency' || trials.some((t) => t.latencyMs != null));
 }
 
 /** One sweep: config, counts, what the report would say of its front (over `objectives`),
  * hypervolume over time. The ETA, which moves with the clock, is added per request. */
-export function sweepDetail(s: SweepRow, trials: readonly TrialRow[], counts: StateCounts, objectives: Objective[]) {
-  const summary = summarize(s.name, trials, objectives);
+export function sweepDetail(s: SweepRow, trials: readonly ListedTrialRow[], counts: StateCounts, objectives: Objective[]) {
+  const { epochs, candidates } = candidateScores(trials);
+  const { front, reference, hypervolume } = frontOf(candidates, objectives);
   return {
     ...sweepListItem(s, counts),
     config: s.config,
     objectives,
     costs: frontCosts(trials),
-    epochs: summary.epochs,
-    candidates: summary.candidates.length,
-    frontSize: summary.front.length,
-    hypervolume: summary.hypervolume,
-    hypervolumeOverTime: hypervolumeOverTime(trials, summary),
+    epochs,
+    candidates: candidates.length,
+    frontSize: front.length,
+    hypervolume,
+    hypervolumeOverTime: hypervolumeOverTime(trials, { epochs, objectives, reference }),
   };
 }
 
@@ -144,7 +147,7 @@ export interface FrontPoint {
   params: number;
   /** measured latency in ms (our engine, batch 1, one thread); null when not measured */
   latency: number | null;
-  /** the first done trial of this candidate at the compared fidelity: the one a click opens */
+  /** the first done trial behind this candidate's accuracy: the one a click opens */
   trialId: number;
   label?: string;
   hash?: string;
@@ -158,7 +161,7 @@ export interface FrontPoint {
 
 /** Every compared candidate with its front membership, and the front as `pareto export`
  * writes it (with --objectives accuracy,<cost>). */
-export function frontView(trials: readonly TrialRow[], cost: FrontCost): {
+export function frontView(listing: TrialListing, cost: FrontCost): {
   objectives: Objective[];
   epochs: number | null;
   hypervolume: number;
@@ -166,32 +169,30 @@ export function frontView(trials: readonly TrialRow[], cost: FrontCost): {
   front: (FrontRow & { trialId: number })[];
 } {
   const objectives: Objective[] = ['accuracy', cost];
-  const summary = summarize('', trials, objectives);
-  const onFront = new Set(summary.front.map((c) => c.hash));
-  const firstTrial = new Map<string, number>();
-  for (const t of trials) {
-    if (t.state === 'done' && t.epochs === summary.epochs && !firstTrial.has(t.candidateHash)) firstTrial.set(t.candidateHash, t.id);
-  }
-  const points = summary.candidates.map((c): FrontPoint => {
-    const front = onFront.has(c.hash);
+  const { epochs, candidates } = candidateScores(listing.trials);
+  const { front, hypervolume } = frontOf(candidates, objectives);
+  const onFront = new Set(front.map((c) => c.hash));
+  const points = candidates.map((c): FrontPoint => {
+    const member = onFront.has(c.hash);
     const p: FrontPoint = {
       baseline: c.baseline,
-      front,
+      front: member,
       accuracy: c.accuracy,
       macs: c.macs,
       params: c.params,
       latency: c.latency ?? null,
-      trialId: firstTrial.get(c.hash)!,
+      trialId: c.trials![0]!,
     };
-    if (!front && !c.baseline) return p;
+    if (!member && !c.baseline) return p;
+    const variants = listing.variants(c.hash);
     return {
       ...p,
       label: c.label,
       hash: c.hash,
       accuracyStd: c.accuracyStd,
       seeds: c.seeds.length,
-      design: slotsText(c.variants, true),
-      slots: c.variants.map((v) => ({
+      design: slotsText(variants, true),
+      slots: variants.map((v) => ({
         text: slotText(v),
         cg: v.kind === 'dw-scc' ? v.cg : null,
         s: v.kind === 'dw-scc' ? v.s : null,
@@ -200,9 +201,9 @@ export function frontView(trials: readonly TrialRow[], cost: FrontCost): {
   });
   return {
     objectives,
-    epochs: summary.epochs,
-    hypervolume: summary.hypervolume,
+    epochs,
+    hypervolume,
     points,
-    front: frontRows(summary.front).map((r) => ({ ...r, trialId: firstTrial.get(r.hash)! })),
+    front: frontRows(front.map((c) => ({ ...c, variants: listing.variants(c.hash) }))).map((r, i) => ({ ...r, trialId: front[i]!.trials![0]! })),
   };
 }

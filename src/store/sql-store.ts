@@ -8,13 +8,14 @@
 import { UsageError } from '../errors.js';
 import { version as dsxVersion } from '../version.js';
 import type { EpochMetrics } from '../engine/types.js';
-import type { ModelSpec } from '../models/spec.js';
+import type { ModelSpec, Variant } from '../models/spec.js';
 import type { Candidate } from '../space/types.js';
 import type { Dialect, Executor } from './executor.js';
 import { schemaVersionOf } from './migrations.js';
 import {
   EPOCH_COLUMNS,
   FINISH_COLUMNS,
+  LISTING_CANDIDATES,
   LISTING_COLUMNS,
   LISTING_FROM,
   LISTING_LATENCIES,
@@ -25,6 +26,7 @@ import {
   finishedProvenance,
   finishedValues,
   now,
+  specValues,
   toCandidate,
   toEpochMetrics,
   toListedTrialRow,
@@ -32,6 +34,7 @@ import {
   toTrialRow,
   type CandidateDbRow,
   type EpochDbRow,
+  type ListedCandidateDbRow,
   type ListingDbRow,
   type SweepDbRow,
   type TrialDbRow,
@@ -47,7 +50,7 @@ import type {
   LatencyKey,
   LatencyRow,
 } from './store.js';
-import type { StoredWeights, SweepRow, TrialRow } from './types.js';
+import type { StoredWeights, SweepRow, TrialListing, TrialRow } from './types.js';
 
 const BACK_TO_QUEUE = `UPDATE trials SET state = 'queued', worker_id = NULL, heartbeat_at = NULL, started_at = NULL WHERE id = ?`;
 const FINISH_SET = FINISH_COLUMNS.map((c) => `${c} = ?`).join(', ');
@@ -91,14 +94,30 @@ export class SqlStore implements SweepStore {
     return rows.map(toTrialRow);
   }
 
-  async trialListing(sweep: string): Promise<TrialRow[]> {
+  async trialListing(sweep: string): Promise<TrialListing> {
     const id = await this.sweepId(this.executor, sweep);
     const latencies = new Map<string, { median_ms: number; machine: string }>();
     for (const l of await this.executor.all<{ spec_hash: string; machine: string; median_ms: number }>(LISTING_LATENCIES, [id])) {
       if (!latencies.has(l.spec_hash)) latencies.set(l.spec_hash, l);
     }
+    // each candidate read once, however many trials share it; its variants stay JSON text
+    // until a view asks for them
+    const candidates = new Map<string, ListedCandidateDbRow>();
+    for (const c of await this.executor.all<ListedCandidateDbRow>(LISTING_CANDIDATES, [id])) candidates.set(c.hash, c);
     const rows = await this.executor.all<ListingDbRow>(`SELECT ${LISTING_COLUMNS} ${LISTING_FROM}`, [id]);
-    return rows.map((r) => toListedTrialRow(r, sweep, latencies.get(r.candidate_hash)));
+    const parsed = new Map<string, Variant[]>();
+    return {
+      trials: rows.map((r) => toListedTrialRow(r, candidates.get(r.candidate_hash)!, sweep, latencies.get(r.candidate_hash))),
+      variants: (hash) => {
+        let v = parsed.get(hash);
+        if (v === undefined) {
+          const c = candidates.get(hash);
+          if (!c) throw new Error(`candidate ${hash} has no trial in sweep '${sweep}'`);
+          parsed.set(hash, (v = JSON.parse(c.variants) as Variant[]));
+        }
+        return v;
+      },
+    };
   }
 
   async trial(id: number, x: Executor = this.executor): Promise<TrialRow | undefined> {
@@ -123,7 +142,10 @@ export class SqlStore implements SweepStore {
   }
 
   async candidate(hash: string, sweep?: string): Promise<Candidate | undefined> {
-    const c = await this.executor.one<CandidateDbRow>('SELECT * FROM candidates WHERE hash = ?', [hash]);
+    const c = await this.executor.one<CandidateDbRow>(
+      'SELECT c.*, cs.spec FROM candidates c JOIN candidate_specs cs ON cs.hash = c.hash WHERE c.hash = ?',
+      [hash],
+    );
     if (!c) return undefined;
     const b = sweep
       ? await this.executor.one<{ baseline: number }>(
@@ -243,10 +265,11 @@ export class SqlStore implements SweepStore {
     const cands = new Map(trials.map((tr) => [tr.candidate.hash, tr.candidate]));
     for (const h of [...cands.keys()].sort()) {
       await x.run(
-        `INSERT INTO candidates (hash, model, label, variants, spec, macs, flops, params, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
+        `INSERT INTO candidates (hash, model, label, variants, macs, flops, params, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING`,
         candidateValues(cands.get(h)!, t),
       );
+      await x.run('INSERT INTO candidate_specs (hash, spec) VALUES (?, ?) ON CONFLICT (hash) DO NOTHING', specValues(cands.get(h)!));
     }
     let added = 0;
     for (const tr of trials) {
@@ -315,7 +338,10 @@ export class SqlStore implements SweepStore {
         [workerId, Date.now(), now(), id],
       );
       if (!got) return undefined;
-      const r = (await x.one<TrialDbRow & { spec: string }>(`SELECT ${TRIAL_COLUMNS}, c.spec ${TRIAL_FROM} WHERE t.id = ?`, [got.id]))!;
+      const r = (await x.one<TrialDbRow & { spec: string }>(
+        `SELECT ${TRIAL_COLUMNS}, cs.spec ${TRIAL_FROM} JOIN candidate_specs cs ON cs.hash = t.candidate_hash WHERE t.id = ?`,
+        [got.id],
+      ))!;
       return { trial: toTrialRow(r), spec: JSON.parse(r.spec) as ModelSpec, recipeHash: r.recipe_hash };
     });
   }

@@ -88,18 +88,22 @@ export function rawRequest(
   });
 }
 
-/** The fields a trial listing leaves out (the whole row has them). */
-const NOT_LISTED = ['provenance', 'testLoss', 'trainAccuracy', 'imagesPerSecond', 'workerId', 'heartbeatAt', 'recipeHash'];
+/** The fields a trial listing leaves out (the whole row has them; variants are the
+ * listing's variants(hash)). */
+const NOT_LISTED = ['variants', 'provenance', 'testLoss', 'trainAccuracy', 'imagesPerSecond', 'workerId', 'heartbeatAt', 'recipeHash'];
 
 /** The store's listing of a sweep is its whole trials less exactly NOT_LISTED, latency
- * included; returns the listing. */
+ * included, and gives each candidate's variants as the whole rows have them; returns the
+ * listed trials. */
 export async function assertListingIsTrials(store: StoreReader, sweep: string) {
   const whole = await store.trials(sweep);
-  const listed = await store.trialListing(sweep);
+  const listing = await store.trialListing(sweep);
   assert.ok(whole.length > 0, `sweep ${sweep} has trials`);
   assert.deepEqual(
-    listed,
+    listing.trials,
     whole.map((t) => Object.fromEntries(Object.entries(t).filter(([k]) => !NOT_LISTED.includes(k)))),
   );
-  return listed;
+  for (const t of whole) assert.deepEqual(listing.variants(t.candidateHash), t.variants);
+  assert.throws(() => listing.variants('no-such-candidate'), /no trial in sweep/);
+  return listing.trials;
 }
