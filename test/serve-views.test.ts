@@ -104,8 +104,19 @@ test('the cache reads the trials again when a writer changes the sweep, and not 
     const a = await cache.get(sweep);
     const b = await cache.get(sweep);
     assert.equal(b, a, 'an unchanged sweep is served from the same copy');
-    assert.equal(a.memo('x', () => 'first'), 'first');
-    assert.equal(b.memo('x', () => 'second'), 'first');
+    assert.equal(await a.memo('x', () => 'first'), 'first');
+    assert.equal(await b.memo('x', () => 'second'), 'first');
+    // requests that come while a value is computed share it; a failure is not kept
+    let made = 0;
+    const slow = () => new Promise<string>((res) => setTimeout(() => res(`v${++made}`), 10));
+    assert.deepEqual(await Promise.all([a.memo('y', slow), b.memo('y', slow)]), ['v1', 'v1']);
+    await assert.rejects(
+      a.memo('z', () => {
+        throw new Error('store gone');
+      }),
+      /store gone/,
+    );
+    assert.equal(await a.memo('z', () => 'retried'), 'retried');
     // a writer queues and finishes one more trial
     const { planSweep } = await import('../src/space/index.js');
     const { parseSweepConfig } = await import('../src/config/sweep.js');
@@ -116,7 +127,7 @@ test('the cache reads the trials again when a writer changes the sweep, and not 
     assert.notEqual(c.stamp, a.stamp);
     assert.equal(c.counts.queued, 1);
     assert.equal(c.trials.length, a.trials.length + 1);
-    assert.equal(c.memo('x', () => 'recomputed'), 'recomputed');
+    assert.equal(await c.memo('x', () => 'recomputed'), 'recomputed');
     await reader.close();
   } finally {
     writer.close();

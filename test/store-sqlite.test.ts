@@ -80,6 +80,17 @@ test('a schema-4 store (specs inside candidates) migrates in place: rows kept, s
   }
 });
 
+test('candidateVariants reads any number of candidates (in batches) and leaves unknown hashes out', async () => {
+  const s = await openStore(':memory:');
+  await s.createSweep({ name: 'a', config: {}, configHash: 'c' });
+  const cs = Array.from({ length: 150 }, (_, i) => ({ ...candidate(`v${i}`), variants: [{ kind: 'dw-gpw' as const, cg: i + 1 }] }));
+  assert.equal(await s.enqueue('a', cs.map((c) => trial(c))), 150);
+  const got = await s.candidateVariants([...cs.map((c) => c.hash).reverse(), 'nobody', cs[0]!.hash]);
+  assert.deepEqual(got, new Map(cs.map((c) => [c.hash, c.variants])));
+  assert.deepEqual(await s.candidateVariants([]), new Map());
+  await s.close();
+});
+
 test('reading a missing database is a usage error and creates nothing', async () => {
   const dir = tmp();
   try {

@@ -1,14 +1,15 @@
 // What the dashboard's JSON API answers, computed from the rows the store hands out
-// (sweeps, the trial listing, counts, epoch metrics) and nothing else. The front comes from
-// the report's candidateScores() and frontOf(), as summarize() takes it, so the page's
-// front is `pareto export`'s by construction. Nothing here parses per trial: the listing
-// parses a candidate's variants only for the front members and baselines a view shows.
+// (sweeps, the trial listing, counts, epoch metrics, a few candidates' variants) and nothing
+// else. The front comes from the report's candidateScores() and frontOf(), as summarize()
+// takes it, so the page's front is `pareto export`'s by construction. Nothing here parses
+// anything per trial: per-slot variants are read for the front members and baselines only.
 import { FRONT_COSTS, type FrontCost } from '../config/serve.js';
 import { normalizedHypervolume, paretoFront, toVector, type Objective, type Scored } from '../pareto/objectives.js';
 import { dominates } from '../pareto/sort.js';
 import { frontRows, type FrontRow } from '../report/export.js';
-import { candidateScores, frontOf, slotText, slotsText, type SweepSummary } from '../report/summary.js';
-import type { ListedTrialRow, StateCounts, SweepRow, TrialListing } from '../store/types.js';
+import { candidateScores, frontOf, slotText, slotsText, type CandidateScore, type SweepSummary } from '../report/summary.js';
+import type { Variant } from '../models/spec.js';
+import type { ListedTrialRow, StateCounts, SweepRow } from '../store/types.js';
 
 /** The model and dataset a sweep config names, when it names them. */
 function configContext(config: unknown): { model: string | null; dataset: string | null } {
@@ -159,20 +160,47 @@ export interface FrontPoint {
   slots?: { text: string; cg: number | null; s: number | null }[];
 }
 
+/** The candidates compared at the sweep's highest fidelity and the front of accuracy
+ * against `cost` among them, before any variants are read. */
+export interface ScoredFront {
+  objectives: Objective[];
+  epochs: number | null;
+  hypervolume: number;
+  candidates: CandidateScore[];
+  front: CandidateScore[];
+}
+
+export function scoreFront(trials: readonly ListedTrialRow[], cost: FrontCost): ScoredFront {
+  const objectives: Objective[] = ['accuracy', cost];
+  const { epochs, candidates } = candidateScores(trials);
+  const { front, hypervolume } = frontOf(candidates, objectives);
+  return { objectives, epochs, hypervolume, candidates, front };
+}
+
+/** The candidates whose per-slot variants a front view shows: front members and baselines. */
+export function shownCandidates(f: ScoredFront): string[] {
+  return [...new Set([...f.front.map((c) => c.hash), ...f.candidates.filter((c) => c.baseline).map((c) => c.hash)])];
+}
+
 /** Every compared candidate with its front membership, and the front as `pareto export`
- * writes it (with --objectives accuracy,<cost>). */
-export function frontView(listing: TrialListing, cost: FrontCost): {
+ * writes it (with --objectives accuracy,<cost>); `variants` has those of shownCandidates(f). */
+export function frontView(
+  f: ScoredFront,
+  variants: ReadonlyMap<string, Variant[]>,
+): {
   objectives: Objective[];
   epochs: number | null;
   hypervolume: number;
   points: FrontPoint[];
   front: (FrontRow & { trialId: number })[];
 } {
-  const objectives: Objective[] = ['accuracy', cost];
-  const { epochs, candidates } = candidateScores(listing.trials);
-  const { front, hypervolume } = frontOf(candidates, objectives);
-  const onFront = new Set(front.map((c) => c.hash));
-  const points = candidates.map((c): FrontPoint => {
+  const variantsOf = (hash: string): Variant[] => {
+    const v = variants.get(hash);
+    if (!v) throw new Error(`no variants read for candidate ${hash}`);
+    return v;
+  };
+  const onFront = new Set(f.front.map((c) => c.hash));
+  const points = f.candidates.map((c): FrontPoint => {
     const member = onFront.has(c.hash);
     const p: FrontPoint = {
       baseline: c.baseline,
@@ -184,15 +212,15 @@ export function frontView(listing: TrialListing, cost: FrontCost): {
       trialId: c.trials![0]!,
     };
     if (!member && !c.baseline) return p;
-    const variants = listing.variants(c.hash);
+    const slots = variantsOf(c.hash);
     return {
       ...p,
       label: c.label,
       hash: c.hash,
       accuracyStd: c.accuracyStd,
       seeds: c.seeds.length,
-      design: slotsText(variants, true),
-      slots: variants.map((v) => ({
+      design: slotsText(slots, true),
+      slots: slots.map((v) => ({
         text: slotText(v),
         cg: v.kind === 'dw-scc' ? v.cg : null,
         s: v.kind === 'dw-scc' ? v.s : null,
@@ -200,10 +228,10 @@ export function frontView(listing: TrialListing, cost: FrontCost): {
     };
   });
   return {
-    objectives,
-    epochs,
-    hypervolume,
+    objectives: f.objectives,
+    epochs: f.epochs,
+    hypervolume: f.hypervolume,
     points,
-    front: frontRows(front.map((c) => ({ ...c, variants: listing.variants(c.hash) }))).map((r, i) => ({ ...r, trialId: front[i]!.trials![0]! })),
+    front: frontRows(f.front.map((c) => ({ ...c, variants: variantsOf(c.hash) }))).map((r, i) => ({ ...r, trialId: f.front[i]!.trials![0]! })),
   };
 }

@@ -68,17 +68,17 @@ export function toTrialRow(r: TrialDbRow): TrialRow {
 }
 
 // A sweep's trials as a listing (the dashboard's table, front and progress): every column
-// but provenance and the losses, worker and recipe fields. Three plain queries, none per
-// row: the sweep's trials in id order (an index walk), its candidates' short fields (each
-// once, however many trials share it; the spec is not read) and the latencies of its
-// measured specs, first measurement first (as TRIAL_COLUMNS picks). A join with per-row
-// latency subqueries and parsed provenance took 0.6-2 s for 10,000 trials.
+// but provenance, variants and the losses, worker and recipe fields. Three plain queries,
+// none per row: the sweep's trials in id order (an index walk), its candidates' short fields
+// (each read once, however many trials share it; neither spec nor variants) and the
+// latencies of its measured specs, first measurement first (as TRIAL_COLUMNS picks). A join
+// with per-row latency subqueries, parsed provenance and variants took 0.6-2 s for 10,000.
 export const LISTING_COLUMNS = `
   t.id, t.candidate_hash, t.baseline, t.state, t.epochs, t.rung, t.round, t.seed, t.accuracy, t.train_loss,
   t.seconds, t.device, t.error, t.attempts, t.queued_at, t.started_at, t.finished_at, t.reused_from`;
 export const LISTING_FROM = `FROM trials t WHERE t.sweep_id = ? ORDER BY t.id`;
 export const LISTING_CANDIDATES = `
-  SELECT c.hash, c.label, c.variants, c.macs, c.flops, c.params FROM candidates c
+  SELECT c.hash, c.label, c.macs, c.flops, c.params FROM candidates c
   WHERE c.hash IN (SELECT candidate_hash FROM trials WHERE sweep_id = ?)`;
 export const LISTING_LATENCIES = `
   SELECT l.spec_hash, l.machine, l.median_ms FROM latencies l
@@ -92,7 +92,7 @@ export type ListingDbRow = Pick<
   | 'seconds' | 'device' | 'error' | 'attempts' | 'queued_at' | 'started_at' | 'finished_at' | 'reused_from'
 >;
 
-export type ListedCandidateDbRow = Pick<TrialDbRow, 'label' | 'variants' | 'macs' | 'flops' | 'params'> & { hash: string };
+export type ListedCandidateDbRow = Pick<TrialDbRow, 'label' | 'macs' | 'flops' | 'params'> & { hash: string };
 
 /** What a listed trial takes from its candidate (one object, shared by its trials). */
 export type ListedCandidate = Pick<TrialRow, 'label' | 'macs' | 'flops' | 'params'>;

@@ -50,10 +50,12 @@ import type {
   LatencyKey,
   LatencyRow,
 } from './store.js';
-import type { StoredWeights, SweepRow, TrialListing, TrialRow } from './types.js';
+import type { ListedTrialRow, StoredWeights, SweepRow, TrialRow } from './types.js';
 
 const BACK_TO_QUEUE = `UPDATE trials SET state = 'queued', worker_id = NULL, heartbeat_at = NULL, started_at = NULL WHERE id = ?`;
 const FINISH_SET = FINISH_COLUMNS.map((c) => `${c} = ?`).join(', ');
+const VARIANT_BATCH = 64;
+const VARIANTS_OF = `SELECT hash, variants FROM candidates WHERE hash IN (${new Array(VARIANT_BATCH).fill('?').join(', ')})`;
 
 export class SqlStore implements SweepStore {
   constructor(
@@ -94,30 +96,31 @@ export class SqlStore implements SweepStore {
     return rows.map(toTrialRow);
   }
 
-  async trialListing(sweep: string): Promise<TrialListing> {
+  async trialListing(sweep: string): Promise<ListedTrialRow[]> {
     const id = await this.sweepId(this.executor, sweep);
     const latencies = new Map<string, { median_ms: number; machine: string }>();
     for (const l of await this.executor.all<{ spec_hash: string; machine: string; median_ms: number }>(LISTING_LATENCIES, [id])) {
       if (!latencies.has(l.spec_hash)) latencies.set(l.spec_hash, l);
     }
-    // each candidate read once, however many trials share it; its variants stay JSON text
-    // until a view asks for them
     const candidates = new Map<string, ListedCandidateDbRow>();
     for (const c of await this.executor.all<ListedCandidateDbRow>(LISTING_CANDIDATES, [id])) candidates.set(c.hash, c);
     const rows = await this.executor.all<ListingDbRow>(`SELECT ${LISTING_COLUMNS} ${LISTING_FROM}`, [id]);
-    const parsed = new Map<string, Variant[]>();
-    return {
-      trials: rows.map((r) => toListedTrialRow(r, candidates.get(r.candidate_hash)!, sweep, latencies.get(r.candidate_hash))),
-      variants: (hash) => {
-        let v = parsed.get(hash);
-        if (v === undefined) {
-          const c = candidates.get(hash);
-          if (!c) throw new Error(`candidate ${hash} has no trial in sweep '${sweep}'`);
-          parsed.set(hash, (v = JSON.parse(c.variants) as Variant[]));
-        }
-        return v;
-      },
-    };
+    return rows.map((r) => toListedTrialRow(r, candidates.get(r.candidate_hash)!, sweep, latencies.get(r.candidate_hash)));
+  }
+
+  async candidateVariants(hashes: readonly string[]): Promise<Map<string, Variant[]>> {
+    const out = new Map<string, Variant[]>();
+    const wanted = [...new Set(hashes)];
+    // VARIANT_BATCH hashes a query, the last batch padded with NULL (which matches nothing),
+    // so that one statement serves every call
+    for (let i = 0; i < wanted.length; i += VARIANT_BATCH) {
+      const batch = wanted.slice(i, i + VARIANT_BATCH);
+      const params = [...batch, ...new Array<null>(VARIANT_BATCH - batch.length).fill(null)];
+      for (const r of await this.executor.all<{ hash: string; variants: string }>(VARIANTS_OF, params)) {
+        out.set(r.hash, JSON.parse(r.variants) as Variant[]);
+      }
+    }
+    return out;
   }
 
   async trial(id: number, x: Executor = this.executor): Promise<TrialRow | undefined> {

@@ -67,18 +67,10 @@ export interface TrialRow {
 }
 
 /** A trial as a sweep's listing holds it: a TrialRow without its candidate's per-slot
- * variants (the listing's `variants(hash)` parses them when asked) and without provenance,
- * test loss, train accuracy, throughput, worker, heartbeat and recipe hash (`trial(id)` has
- * them). */
+ * variants (`candidateVariants` reads them for the few candidates a view shows) and without
+ * provenance, test loss, train accuracy, throughput, worker, heartbeat and recipe hash
+ * (`trial(id)` has them). */
 export type ListedTrialRow = Omit<TrialRow, 'variants'>;
-
-/** A sweep's trials in id order, as a view of thousands of them reads them. */
-export interface TrialListing {
-  trials: ListedTrialRow[];
-  /** The per-slot variants of a candidate of these trials, parsed on first use: a view
-   * shows them for a few candidates (the front, the baselines), not for 10,000. */
-  variants(candidateHash: string): Variant[];
-}
 
 export interface StoredWeights {
   /** the trial that trained them (differs from the one asked for when that reused it) */
@@ -97,8 +89,10 @@ export interface StoreReader {
   getSweep(name: string): MaybePromise<SweepRow | undefined>;
   trials(sweep: string): MaybePromise<TrialRow[]>;
   /** The sweep's trials in id order as a listing (see ListedTrialRow), read many times
-   * faster than `trials`: no per-row query, no spec read, no JSON parsed per trial. */
-  trialListing(sweep: string): MaybePromise<TrialListing>;
+   * faster than `trials`: no per-row query, no spec or variants read, no JSON parsed. */
+  trialListing(sweep: string): MaybePromise<ListedTrialRow[]>;
+  /** The per-slot variants of the given candidates (those the store has), by hash. */
+  candidateVariants(hashes: readonly string[]): MaybePromise<Map<string, Variant[]>>;
   /** one whole trial, of whichever sweep */
   trial(id: number): MaybePromise<TrialRow | undefined>;
   /** per-epoch metrics of a trial, in epoch order */

@@ -96,8 +96,8 @@ export async function assertMigratedFromV4(s: SqlStore, specs: Map<string, Model
   assert.deepEqual([...(await s.trialWeights(trials[0]!.id))!.checkpoint], [1, 2, 3]);
   assert.deepEqual((await s.prunerDecisions('old')).map((p) => p.candidateHash), ['h-c0']);
   const listing = await s.trialListing('old');
-  assert.deepEqual(listing.trials.map((t) => [t.id, t.macs, t.latencyMs]), trials.map((t) => [t.id, t.macs, t.latencyMs]));
-  assert.deepEqual(listing.variants('h-c3'), [{ kind: 'std' }]);
+  assert.deepEqual(listing.map((t) => [t.id, t.macs, t.latencyMs]), trials.map((t) => [t.id, t.macs, t.latencyMs]));
+  assert.deepEqual(await s.candidateVariants(['h-c3']), new Map([['h-c3', [{ kind: 'std' }]]]));
   // the foreign keys survived the rebuild
   await assert.rejects(x.run(`INSERT INTO candidate_specs (hash, spec) VALUES ('nobody', '{}')`), /foreign key/i);
   await assert.rejects(
