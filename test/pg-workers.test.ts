@@ -48,6 +48,9 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
     try {
       assert.equal(await a.schemaVersion(), SCHEMA_VERSION);
       assert.equal(await migrate(pa, POSTGRES, a.location), 0, 'migrating again applies nothing');
+      // rows as arrays, outside and inside a transaction
+      assert.deepEqual(await pa.rows('SELECT 1 AS a, ?::text AS b UNION ALL SELECT 2, ?::text', ['x', 'y']), [[1, 'x'], [2, 'y']]);
+      assert.deepEqual(await pa.transaction((tx) => tx.rows('SELECT ?::int AS a', [3])), [[3]]);
       await a.createSweep({ name: 's', config: { x: 1 }, configHash: 'h' });
       await assert.rejects(b.createSweep({ name: 's', config: {}, configHash: 'h' }), /already exists/);
       assert.equal(await a.enqueue('s', [trial(candidate('a')), trial(candidate('b', 2000))]), 2);

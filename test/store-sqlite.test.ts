@@ -26,6 +26,9 @@ test('a new database gets every migration once, records its version, and reopens
     const db = s.executor;
     assert.deepEqual(await db.one('PRAGMA journal_mode'), { journal_mode: 'wal' });
     assert.deepEqual(await db.one('PRAGMA foreign_keys'), { foreign_keys: 1 });
+    // rows as arrays, outside and inside a transaction
+    assert.deepEqual(await db.rows('SELECT 1 AS a, ? AS b UNION ALL SELECT 2, ?', ['x', 'y']), [[1, 'x'], [2, 'y']]);
+    assert.deepEqual(await db.transaction((tx) => tx.rows('SELECT ? AS a', [3])), [[3]]);
     await s.close();
     const raw = openSqliteExecutor(path).executor;
     assert.equal(await migrate(raw, SQLITE, path), 0, 'reopening applies nothing');

@@ -155,12 +155,16 @@ function doneGroups<T extends ListedTrialRow>(trials: readonly T[]): { epochs: n
 }
 
 function score(ts: readonly ListedTrialRow[], epochs: number): CandidateScore {
-  // one accuracy per seed (a seed trained twice, e.g. reused, counts once)
-  const bySeed = new Map<number, number>();
-  for (const t of ts) if (!bySeed.has(t.seed)) bySeed.set(t.seed, t.accuracy as number);
-  const seeds = [...bySeed.keys()].sort((a, b) => a - b);
-  const accs = seeds.map((sd) => bySeed.get(sd)!);
   const t0 = ts[0];
+  let seeds = [t0.seed];
+  let accs = [t0.accuracy as number];
+  if (ts.length > 1) {
+    // one accuracy per seed (a seed trained twice, e.g. reused, counts once)
+    const bySeed = new Map<number, number>();
+    for (const t of ts) if (!bySeed.has(t.seed)) bySeed.set(t.seed, t.accuracy as number);
+    seeds = [...bySeed.keys()].sort((a, b) => a - b);
+    accs = seeds.map((sd) => bySeed.get(sd)!);
+  }
   return {
     hash: t0.candidateHash,
     label: t0.label,

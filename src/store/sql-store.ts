@@ -34,8 +34,10 @@ import {
   toTrialRow,
   type CandidateDbRow,
   type EpochDbRow,
-  type ListedCandidateDbRow,
-  type ListingDbRow,
+  type ListedCandidate,
+  type ListedCandidateDbTuple,
+  type ListedLatencyDbTuple,
+  type ListingDbTuple,
   type SweepDbRow,
   type TrialDbRow,
 } from './rows.js';
@@ -98,14 +100,17 @@ export class SqlStore implements SweepStore {
 
   async trialListing(sweep: string): Promise<ListedTrialRow[]> {
     const id = await this.sweepId(this.executor, sweep);
+    // rows as arrays: 10,000 trials are 10,000 objects fewer to build and collect
     const latencies = new Map<string, { median_ms: number; machine: string }>();
-    for (const l of await this.executor.all<{ spec_hash: string; machine: string; median_ms: number }>(LISTING_LATENCIES, [id])) {
-      if (!latencies.has(l.spec_hash)) latencies.set(l.spec_hash, l);
+    for (const [hash, machine, ms] of await this.executor.rows<ListedLatencyDbTuple>(LISTING_LATENCIES, [id])) {
+      if (!latencies.has(hash)) latencies.set(hash, { median_ms: ms, machine });
     }
-    const candidates = new Map<string, ListedCandidateDbRow>();
-    for (const c of await this.executor.all<ListedCandidateDbRow>(LISTING_CANDIDATES, [id])) candidates.set(c.hash, c);
-    const rows = await this.executor.all<ListingDbRow>(`SELECT ${LISTING_COLUMNS} ${LISTING_FROM}`, [id]);
-    return rows.map((r) => toListedTrialRow(r, candidates.get(r.candidate_hash)!, sweep, latencies.get(r.candidate_hash)));
+    const candidates = new Map<string, ListedCandidate>();
+    for (const [hash, label, macs, flops, params] of await this.executor.rows<ListedCandidateDbTuple>(LISTING_CANDIDATES, [id])) {
+      candidates.set(hash, { label, macs, flops, params });
+    }
+    const rows = await this.executor.rows<ListingDbTuple>(`SELECT ${LISTING_COLUMNS} ${LISTING_FROM}`, [id]);
+    return rows.map((r) => toListedTrialRow(r, candidates.get(r[1])!, sweep, latencies.get(r[1])));
   }
 
   async candidateVariants(hashes: readonly string[]): Promise<Map<string, Variant[]>> {
