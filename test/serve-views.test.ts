@@ -53,18 +53,20 @@ test('hypervolume over time equals a from-scratch recomputation after every fini
           seed: rng.int(3),
           macs: 1000 * (1 + (c % 7)),
           params: 100 * (1 + (c % 5)),
+          latencyMs: 1 + (c % 4),
           accuracy: 0.5 + 0.05 * rng.int(8),
           epochs: i % 9 === 4 ? 1 : 3,
           finishedAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
         }),
       );
     }
-    for (const objectives of [['accuracy', 'macs'], ['accuracy', 'macs', 'params']] as const) {
+    for (const objectives of [['accuracy', 'macs'], ['accuracy', 'macs', 'params'], ['accuracy', 'latency'], ['accuracy', 'macs', 'latency']] as const) {
       const summary = summarize('s', trials, [...objectives]);
       const curve = hypervolumeOverTime(trials, summary, 1000);
       const counted = trials.filter((t) => t.epochs === 3);
       assert.equal(curve.at(-1)!.done, counted.length);
-      assert.ok(Math.abs(curve.at(-1)!.hypervolume - summary.hypervolume) < 1e-12, `seed ${seed}`);
+      assert.ok(summary.hypervolume > 0);
+      assert.ok(Math.abs(curve.at(-1)!.hypervolume - summary.hypervolume) < 1e-12, `seed ${seed}, ${objectives}`);
       for (const point of curve) {
         const { candidates } = candidateResults(counted.slice(0, point.done));
         const expected = normalizedHypervolume(candidates, [...objectives], summary.reference);

@@ -78,38 +78,52 @@ export function hypervolumeOverTime(
 ): { t: number; done: number; hypervolume: number }[] {
   if (summary.epochs === null) return [];
   const objectives = summary.objectives;
-  const done = trials
-    .filter((t) => t.state === 'done' && t.epochs === summary.epochs && t.accuracy !== null && Number.isFinite(t.accuracy))
-    .map((t) => ({ t, at: ms(t.finishedAt) }))
-    .filter((d): d is { t: ListedTrialRow; at: number } => d.at !== null)
-    .sort((a, b) => a.at - b.at || a.t.id - b.t.id);
-  type Point = Scored & { hash: string; v: number[] };
-  const points = new Map<string, Point & { seeds: Map<number, number> }>();
+  const done: { t: ListedTrialRow; at: number }[] = [];
+  for (const t of trials) {
+    if (t.state !== 'done' || t.epochs !== summary.epochs || t.accuracy === null || !Number.isFinite(t.accuracy)) continue;
+    const at = ms(t.finishedAt);
+    if (at !== null) done.push({ t, at });
+  }
+  done.sort((a, b) => a.at - b.at || a.t.id - b.t.id);
+  // a candidate's accuracy per seed: its first seed alone until another comes
+  type Point = Scored & { hash: string; v: number[]; seed: number; seeds?: Map<number, number> };
+  const points = new Map<string, Point>();
   let front: Point[] = [];
+  const dominated = (v: number[]) => {
+    for (const f of front) if (dominates(f.v, v)) return true;
+    return false;
+  };
   const all: { t: number; done: number; hypervolume: number }[] = [];
-  const unchanged = (at: number, k: number) => all.push({ ...all[all.length - 1], t: at, done: k + 1 });
-  done.forEach(({ t, at }, k) => {
+  for (let k = 0; k < done.length; k++) {
+    const { t, at } = done[k]!;
     const known = points.get(t.candidateHash);
+    let changed = true;
     if (known) {
+      const seeds = (known.seeds ??= new Map([[known.seed, known.accuracy]]));
       // a seed trained twice (e.g. reused) counts once, as in the report
-      if (known.seeds.has(t.seed)) return unchanged(at, k);
-      known.seeds.set(t.seed, t.accuracy!);
-      known.accuracy = [...known.seeds.values()].reduce((a, b) => a + b, 0) / known.seeds.size;
-      known.v = toVector(known, objectives);
-      front = paretoFront([...points.values()], objectives);
+      if (seeds.has(t.seed)) changed = false;
+      else {
+        seeds.set(t.seed, t.accuracy!);
+        let sum = 0;
+        for (const a of seeds.values()) sum += a;
+        known.accuracy = sum / seeds.size;
+        known.v = toVector(known, objectives);
+        front = paretoFront([...points.values()], objectives);
+      }
     } else {
-      const p = { hash: t.candidateHash, accuracy: t.accuracy!, macs: t.macs, params: t.params, seeds: new Map([[t.seed, t.accuracy!]]), v: [] as number[] };
+      const p: Point = { hash: t.candidateHash, accuracy: t.accuracy!, macs: t.macs, params: t.params, latency: t.latencyMs, seed: t.seed, v: [] };
       p.v = toVector(p, objectives);
       points.set(p.hash, p);
-      if (front.some((f) => dominates(f.v, p.v))) return unchanged(at, k);
-      front = [...front.filter((f) => !dominates(p.v, f.v)), p];
+      if (dominated(p.v)) changed = false;
+      else front = [...front.filter((f) => !dominates(p.v, f.v)), p];
     }
-    all.push({ t: at, done: k + 1, hypervolume: normalizedHypervolume(front, objectives, summary.reference) });
-  });
+    const hypervolume = changed ? normalizedHypervolume(front, objectives, summary.reference) : all[all.length - 1]!.hypervolume;
+    all.push({ t: at, done: k + 1, hypervolume });
+  }
   if (all.length <= samples) return all;
   const step = all.length / samples;
-  const out = Array.from({ length: samples - 1 }, (_, i) => all[Math.floor(i * step)]);
-  out.push(all[all.length - 1]);
+  const out = Array.from({ length: samples - 1 }, (_, i) => all[Math.floor(i * step)]!);
+  out.push(all[all.length - 1]!);
   return out;
 }
 
