@@ -2,11 +2,12 @@
 // per-slot designs queued through the store's API, then given results, timings, a realistic
 // provenance and a cached latency per spec by one SQL transaction), served read-only by
 // `dsxplore serve` processes. Times the trials, the front (against MACs and against latency)
-// and the sweep detail API: cold, the first request of a freshly started server (one per
-// endpoint), and warm, the median of --repeat more; and, in headless Chromium (Debian's, via
-// playwright-core), the time from navigation until the sweep page is interactive (the front's
-// points placed and the trial table filled), the first visit to a fresh server and two more.
-// Flags: --trials=N (10000), --repeat=N (7), --chromium=PATH (/usr/bin/chromium).
+// and the sweep detail API: cold, the first request of a freshly started server (--cold
+// servers per endpoint), and warm, the median of --repeat more; and, in headless Chromium
+// (Debian's, via playwright-core), the time from navigation until the sweep page is
+// interactive (the front's points placed and the trial table filled), the first visit to a
+// fresh server and two more.
+// Flags: --trials=N (10000), --cold=N (3), --repeat=N (7), --chromium=PATH (/usr/bin/chromium).
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -147,6 +148,7 @@ async function timedGet(url: URL): Promise<{ ms: number; bytes: number }> {
 export async function run(flags: string[]): Promise<object> {
   const n = Number(flag(flags, 'trials', '10000'));
   const repeat = Number(flag(flags, 'repeat', '7'));
+  const colds = Number(flag(flags, 'cold', '3'));
   const chromiumPath = flag(flags, 'chromium', process.env.DSXPLORE_CHROMIUM || '/usr/bin/chromium');
   const dir = mkdtempSync(join(tmpdir(), 'dsx-bench-serve-'));
   const db = join(dir, 'bench.db');
@@ -160,25 +162,31 @@ export async function run(flags: string[]): Promise<object> {
     const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
     const loadBefore = load();
     console.log(`load average before timing: ${loadBefore}`);
-    const api: Record<string, { coldMs: number; warmMedianMs: number; warmMinMs: number; bytes: number }> = {};
+    const api: Record<string, { coldMs: number[]; coldMedianMs: number; warmMedianMs: number; warmMinMs: number; bytes: number }> = {};
     const paths = ['/api/sweeps/bench-10k/trials', '/api/sweeps/bench-10k/front?x=macs', '/api/sweeps/bench-10k/front?x=latency', '/api/sweeps/bench-10k'];
-    // cold: the first request of a freshly started dsxplore serve, which reads the sweep from
-    // the store and derives the answer; warm: the same request again, answered from the
-    // per-sweep cache until the sweep changes
+    // cold: the first request of a freshly started dsxplore serve (--cold servers per
+    // endpoint), which reads the sweep from the store and derives the answer; warm: the same
+    // request again (--repeat times, on the last server), answered from its per-sweep cache
     for (const path of paths) {
-      const fresh = await serveProcess(db);
-      try {
-        const cold = await timedGet(new URL(path, fresh.url));
-        const warm: number[] = [];
-        for (let i = 0; i < repeat; i++) warm.push((await timedGet(new URL(path, fresh.url))).ms);
-        api[path] = { coldMs: cold.ms, warmMedianMs: median(warm), warmMinMs: Math.min(...warm), bytes: cold.bytes };
-        console.log(
-          `${path.padEnd(40)} cold ${cold.ms.toFixed(0)} ms, warm median ${median(warm).toFixed(1)} ms ` +
-            `(min ${Math.min(...warm).toFixed(1)}), ${(cold.bytes / 1024).toFixed(0)} KiB`,
-        );
-      } finally {
-        await fresh.stop();
+      const cold: number[] = [];
+      const warm: number[] = [];
+      let bytes = 0;
+      for (let k = 0; k < colds; k++) {
+        const fresh = await serveProcess(db);
+        try {
+          const first = await timedGet(new URL(path, fresh.url));
+          cold.push(first.ms);
+          bytes = first.bytes;
+          if (k === colds - 1) for (let i = 0; i < repeat; i++) warm.push((await timedGet(new URL(path, fresh.url))).ms);
+        } finally {
+          await fresh.stop();
+        }
       }
+      api[path] = { coldMs: cold, coldMedianMs: median(cold), warmMedianMs: median(warm), warmMinMs: Math.min(...warm), bytes };
+      console.log(
+        `${path.padEnd(40)} cold ${cold.map((c) => c.toFixed(0)).join(', ')} ms (median ${median(cold).toFixed(0)}); ` +
+          `warm median ${median(warm).toFixed(1)} ms (min ${Math.min(...warm).toFixed(1)}); ${(bytes / 1024).toFixed(0)} KiB`,
+      );
     }
     let page: { coldMs: number; interactiveMs: number[]; medianMs: number; frontPoints: number; tableRows: number } | { skipped: string };
     if (!existsSync(chromiumPath)) {
