@@ -1,19 +1,25 @@
 // The dashboard at scale: a SQLite store with one sweep of 10,000 ResNet-20 trials (random
 // per-slot designs queued through the store's API, then given results, timings, a realistic
-// provenance and a cached latency per spec by one SQL transaction), served read-only. Times
-// the trials, the front (against MACs and against latency) and the sweep detail API (median of --repeat requests after one warm-up) and, in headless Chromium
+// provenance and a cached latency per spec by one SQL transaction), served read-only by
+// `dsxplore serve` processes. Times the trials, the front (against MACs and against latency)
+// and the sweep detail API: cold, the first request of a freshly started server (--cold
+// servers per endpoint), and warm, the median of --repeat more; and, in headless Chromium
 // (Debian's, via playwright-core), the time from navigation until the sweep page is
-// interactive: the front's points placed and the trial table filled.
-// Flags: --trials=N (10000), --repeat=N (7), --chromium=PATH (/usr/bin/chromium).
+// interactive (the front's points placed and the trial table filled), the first visit to a
+// fresh server and two more.
+// Flags: --trials=N (10000), --cold=N (3), --repeat=N (7), --chromium=PATH (/usr/bin/chromium).
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { parseSweepConfig } from '../src/config/sweep.js';
 import { planSweep } from '../src/space/index.js';
-import { startServer } from '../src/serve/server.js';
-import { openStore, openStoreForReading } from '../src/store/index.js';
+import { openStore } from '../src/store/index.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 function flag(flags: string[], name: string, fallback: string): string {
   const hit = flags.find((f) => f.startsWith(`--${name}=`));
@@ -100,9 +106,49 @@ export async function fill(db: string, n: number): Promise<void> {
   raw.close();
 }
 
+interface Served {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** `dsxplore serve --db DB --port 0` as its own process (from the sources, as the tests run
+ * the CLI): a fresh server whose first request finds nothing read or derived yet. */
+async function serveProcess(db: string): Promise<Served> {
+  const code = `import('./src/cli.ts').then(async m => process.exit(await m.main(${JSON.stringify(['serve', '--db', db, '--port', '0'])})))`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', code], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /dsxplore serve: (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (c) => reject(new Error(`dsxplore serve exited (${c}) before listening: ${err || out}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function timedGet(url: URL): Promise<{ ms: number; bytes: number }> {
+  const t = performance.now();
+  const r = await fetch(url);
+  const body = await r.arrayBuffer();
+  if (!r.ok) throw new Error(`${url.pathname}${url.search}: HTTP ${r.status}`);
+  return { ms: performance.now() - t, bytes: body.byteLength };
+}
+
 export async function run(flags: string[]): Promise<object> {
   const n = Number(flag(flags, 'trials', '10000'));
   const repeat = Number(flag(flags, 'repeat', '7'));
+  const colds = Number(flag(flags, 'cold', '3'));
   const chromiumPath = flag(flags, 'chromium', process.env.DSXPLORE_CHROMIUM || '/usr/bin/chromium');
   const dir = mkdtempSync(join(tmpdir(), 'dsx-bench-serve-'));
   const db = join(dir, 'bench.db');
@@ -116,76 +162,71 @@ export async function run(flags: string[]): Promise<object> {
     const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
     const loadBefore = load();
     console.log(`load average before timing: ${loadBefore}`);
-    const store = await openStoreForReading(`sqlite:${db}`, { readOnly: true });
-    const api: Record<string, { firstMs: number; medianMs: number; minMs: number; bytes: number }> = {};
+    const api: Record<string, { coldMs: number[]; coldMedianMs: number; warmMedianMs: number; warmMinMs: number; bytes: number }> = {};
     const paths = ['/api/sweeps/bench-10k/trials', '/api/sweeps/bench-10k/front?x=macs', '/api/sweeps/bench-10k/front?x=latency', '/api/sweeps/bench-10k'];
-    // the first request of a fresh server reads the trials from the store and derives the
-    // answer; later ones are served from the per-sweep cache until the sweep changes
+    // cold: the first request of a freshly started dsxplore serve (--cold servers per
+    // endpoint), which reads the sweep from the store and derives the answer; warm: the same
+    // request again (--repeat times, on the last server), answered from its per-sweep cache
     for (const path of paths) {
-      const fresh = await startServer({ store, host: '127.0.0.1', port: 0 });
-      try {
-        const times: number[] = [];
-        let bytes = 0;
-        for (let i = 0; i <= repeat; i++) {
-          t = performance.now();
-          const r = await fetch(new URL(path, fresh.url));
-          const body = await r.arrayBuffer();
-          if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
-          times.push(performance.now() - t);
-          bytes = body.byteLength;
+      const cold: number[] = [];
+      const warm: number[] = [];
+      let bytes = 0;
+      for (let k = 0; k < colds; k++) {
+        const fresh = await serveProcess(db);
+        try {
+          const first = await timedGet(new URL(path, fresh.url));
+          cold.push(first.ms);
+          bytes = first.bytes;
+          if (k === colds - 1) for (let i = 0; i < repeat; i++) warm.push((await timedGet(new URL(path, fresh.url))).ms);
+        } finally {
+          await fresh.stop();
         }
-        const [first, ...rest] = times;
-        api[path] = { firstMs: first, medianMs: median(rest), minMs: Math.min(...rest), bytes };
+      }
+      api[path] = { coldMs: cold, coldMedianMs: median(cold), warmMedianMs: median(warm), warmMinMs: Math.min(...warm), bytes };
+      console.log(
+        `${path.padEnd(40)} cold ${cold.map((c) => c.toFixed(0)).join(', ')} ms (median ${median(cold).toFixed(0)}); ` +
+          `warm median ${median(warm).toFixed(1)} ms (min ${Math.min(...warm).toFixed(1)}); ${(bytes / 1024).toFixed(0)} KiB`,
+      );
+    }
+    let page: { coldMs: number; interactiveMs: number[]; medianMs: number; frontPoints: number; tableRows: number } | { skipped: string };
+    if (!existsSync(chromiumPath)) {
+      page = { skipped: `no Chromium at ${chromiumPath} (apt-get install chromium)` };
+      console.log(`page: skipped, ${page.skipped}`);
+    } else {
+      // the first visit is to a fresh server (cold), the next two find its cache filled
+      const server = await serveProcess(db);
+      const browser = await chromium.launch({ executablePath: chromiumPath });
+      try {
+        const runs: number[] = [];
+        let frontPoints = 0;
+        let tableRows = 0;
+        for (let i = 0; i < 3; i++) {
+          const p = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+          t = performance.now();
+          await p.goto(new URL('/#/sweep/bench-10k', server.url).href);
+          await p.waitForFunction(
+            () => document.querySelectorAll('.front-point').length > 0 && document.querySelectorAll('#trial-table tbody tr').length > 0,
+            undefined,
+            { timeout: 30_000, polling: 'raf' },
+          );
+          runs.push(performance.now() - t);
+          frontPoints = await p.locator('.front-point').count();
+          tableRows = await p.locator('#trial-table tbody tr').count();
+          await p.close();
+        }
+        page = { coldMs: runs[0]!, interactiveMs: runs, medianMs: median(runs), frontPoints, tableRows };
         console.log(
-          `${path.padEnd(40)} first ${first.toFixed(0)} ms, then median ${median(rest).toFixed(1)} ms ` +
-            `(min ${Math.min(...rest).toFixed(1)}), ${(bytes / 1024).toFixed(0)} KiB`,
+          `page interactive (front placed, table filled): cold ${runs[0]!.toFixed(0)} ms, then ${runs.slice(1).map((r) => r.toFixed(0)).join(', ')} ms ` +
+            `(${frontPoints} front points, first ${tableRows} table rows)`,
         );
       } finally {
-        await fresh.close();
+        await browser.close();
+        await server.stop();
       }
     }
-    const server = await startServer({ store, host: '127.0.0.1', port: 0 });
-    try {
-      let page: { interactiveMs: number[]; medianMs: number; frontPoints: number; tableRows: number } | { skipped: string };
-      if (!existsSync(chromiumPath)) {
-        page = { skipped: `no Chromium at ${chromiumPath} (apt-get install chromium)` };
-        console.log(`page: skipped, ${page.skipped}`);
-      } else {
-        const browser = await chromium.launch({ executablePath: chromiumPath });
-        try {
-          const runs: number[] = [];
-          let frontPoints = 0;
-          let tableRows = 0;
-          for (let i = 0; i < 3; i++) {
-            const p = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-            t = performance.now();
-            await p.goto(new URL('/#/sweep/bench-10k', server.url).href);
-            await p.waitForFunction(
-              () => document.querySelectorAll('.front-point').length > 0 && document.querySelectorAll('#trial-table tbody tr').length > 0,
-              undefined,
-              { timeout: 30_000, polling: 'raf' },
-            );
-            runs.push(performance.now() - t);
-            frontPoints = await p.locator('.front-point').count();
-            tableRows = await p.locator('#trial-table tbody tr').count();
-            await p.close();
-          }
-          page = { interactiveMs: runs, medianMs: median(runs), frontPoints, tableRows };
-          console.log(
-            `page interactive (front placed, table filled) in ${runs.map((r) => r.toFixed(0)).join(', ')} ms; median ${median(runs).toFixed(0)} ms ` +
-              `(${frontPoints} front points, first ${tableRows} table rows)`,
-          );
-        } finally {
-          await browser.close();
-        }
-      }
-      const loadAfter = load();
-      console.log(`load average after: ${loadAfter}`);
-      return { trials: n, fillSeconds, api, page, loadAverage: { before: loadBefore, after: loadAfter }, targets: { apiMs: 200, pageMs: 2000 } };
-    } finally {
-      await server.close();
-      await store.close();
-    }
+    const loadAfter = load();
+    console.log(`load average after: ${loadAfter}`);
+    return { trials: n, fillSeconds, api, page, loadAverage: { before: loadBefore, after: loadAfter }, targets: { apiMs: 200, pageMs: 2000 } };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

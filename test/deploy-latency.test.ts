@@ -84,7 +84,7 @@ test('latency objective: measured once per spec and machine, cached, reused by a
     assert.deepEqual(again.map((r) => [r.spec_hash, r.measured_at]), rows.map((r) => [r.spec_hash, r.measured_at]));
     // and in-process: a cached spec is not measured
     const t0 = trials[0]!;
-    const claimed = await store.executor.one<{ spec: string }>('SELECT spec FROM candidates WHERE hash = ?', [t0.candidateHash]);
+    const claimed = await store.executor.one<{ spec: string }>('SELECT spec FROM candidate_specs WHERE hash = ?', [t0.candidateHash]);
     assert.equal(await ensureLatency(store, JSON.parse(claimed!.spec), t0.candidateHash), false);
     await store.close();
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { openStoreUrl, migrate, SCHEMA_VERSION, TrialStateError, type Migration } from '../src/store/index.js';
 import { PgExecutor, POSTGRES } from '../src/store/postgres.js';
 import { UsageError } from '../src/errors.js';
-import { candidate, outcome, trial } from './helpers/store-fixtures.js';
+import { assertMigratedFromV4, candidate, fillSchemaV4, outcome, trial } from './helpers/store-fixtures.js';
 import { cli, spawnCli, writeConfig } from './helpers/cli-process.js';
 import { addonPath } from '../src/engine/addon.js';
 import { pgSkip, startPostgres, type PgServer } from './helpers/postgres.js';
@@ -48,6 +48,9 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
     try {
       assert.equal(await a.schemaVersion(), SCHEMA_VERSION);
       assert.equal(await migrate(pa, POSTGRES, a.location), 0, 'migrating again applies nothing');
+      // rows as arrays, outside and inside a transaction
+      assert.deepEqual(await pa.rows('SELECT 1 AS a, ?::text AS b UNION ALL SELECT 2, ?::text', ['x', 'y']), [[1, 'x'], [2, 'y']]);
+      assert.deepEqual(await pa.transaction((tx) => tx.rows('SELECT ?::int AS a', [3])), [[3]]);
       await a.createSweep({ name: 's', config: { x: 1 }, configHash: 'h' });
       await assert.rejects(b.createSweep({ name: 's', config: {}, configHash: 'h' }), /already exists/);
       assert.equal(await a.enqueue('s', [trial(candidate('a')), trial(candidate('b', 2000))]), 2);
@@ -112,6 +115,23 @@ describe('PostgreSQL store and workers', { skip: pgSkip }, () => {
       assert.equal((await x.one<{ v: number }>('SELECT MAX(version) AS v FROM schema_version'))!.v, 2);
     } finally {
       await x.close();
+    }
+  });
+
+  test('a schema-4 store (specs inside candidates) migrates in place, rows kept and specs apart', async () => {
+    const url = await server.createDatabase('v4');
+    const x = await PgExecutor.open(url);
+    let specs;
+    try {
+      specs = await fillSchemaV4(x, POSTGRES);
+    } finally {
+      await x.close();
+    }
+    const s = await openStoreUrl(url);
+    try {
+      await assertMigratedFromV4(s, specs);
+    } finally {
+      await s.close();
     }
   });
 

@@ -53,18 +53,20 @@ test('hypervolume over time equals a from-scratch recomputation after every fini
           seed: rng.int(3),
           macs: 1000 * (1 + (c % 7)),
           params: 100 * (1 + (c % 5)),
+          latencyMs: 1 + (c % 4),
           accuracy: 0.5 + 0.05 * rng.int(8),
           epochs: i % 9 === 4 ? 1 : 3,
           finishedAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
         }),
       );
     }
-    for (const objectives of [['accuracy', 'macs'], ['accuracy', 'macs', 'params']] as const) {
+    for (const objectives of [['accuracy', 'macs'], ['accuracy', 'macs', 'params'], ['accuracy', 'latency'], ['accuracy', 'macs', 'latency']] as const) {
       const summary = summarize('s', trials, [...objectives]);
       const curve = hypervolumeOverTime(trials, summary, 1000);
       const counted = trials.filter((t) => t.epochs === 3);
       assert.equal(curve.at(-1)!.done, counted.length);
-      assert.ok(Math.abs(curve.at(-1)!.hypervolume - summary.hypervolume) < 1e-12, `seed ${seed}`);
+      assert.ok(summary.hypervolume > 0);
+      assert.ok(Math.abs(curve.at(-1)!.hypervolume - summary.hypervolume) < 1e-12, `seed ${seed}, ${objectives}`);
       for (const point of curve) {
         const { candidates } = candidateResults(counted.slice(0, point.done));
         const expected = normalizedHypervolume(candidates, [...objectives], summary.reference);
@@ -104,8 +106,19 @@ test('the cache reads the trials again when a writer changes the sweep, and not 
     const a = await cache.get(sweep);
     const b = await cache.get(sweep);
     assert.equal(b, a, 'an unchanged sweep is served from the same copy');
-    assert.equal(a.memo('x', () => 'first'), 'first');
-    assert.equal(b.memo('x', () => 'second'), 'first');
+    assert.equal(await a.memo('x', () => 'first'), 'first');
+    assert.equal(await b.memo('x', () => 'second'), 'first');
+    // requests that come while a value is computed share it; a failure is not kept
+    let made = 0;
+    const slow = () => new Promise<string>((res) => setTimeout(() => res(`v${++made}`), 10));
+    assert.deepEqual(await Promise.all([a.memo('y', slow), b.memo('y', slow)]), ['v1', 'v1']);
+    await assert.rejects(
+      a.memo('z', () => {
+        throw new Error('store gone');
+      }),
+      /store gone/,
+    );
+    assert.equal(await a.memo('z', () => 'retried'), 'retried');
     // a writer queues and finishes one more trial
     const { planSweep } = await import('../src/space/index.js');
     const { parseSweepConfig } = await import('../src/config/sweep.js');
@@ -116,7 +129,7 @@ test('the cache reads the trials again when a writer changes the sweep, and not 
     assert.notEqual(c.stamp, a.stamp);
     assert.equal(c.counts.queued, 1);
     assert.equal(c.trials.length, a.trials.length + 1);
-    assert.equal(c.memo('x', () => 'recomputed'), 'recomputed');
+    assert.equal(await c.memo('x', () => 'recomputed'), 'recomputed');
     await reader.close();
   } finally {
     writer.close();

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, openStoreForReading, migrate, MIGRATIONS, SCHEMA_VERSION, TrialStateError, type Migration } from '../src/store/index.js';
 import { openSqliteExecutor, SQLITE } from '../src/store/sqlite.js';
-import { candidate, outcome, trial } from './helpers/store-fixtures.js';
+import type { Executor } from '../src/store/executor.js';
+import { assertMigratedFromV4, candidate, fillSchemaV4, outcome, trial } from './helpers/store-fixtures.js';
 import { UsageError } from '../src/errors.js';
 
 function tmp(): string {
@@ -25,6 +26,9 @@ test('a new database gets every migration once, records its version, and reopens
     const db = s.executor;
     assert.deepEqual(await db.one('PRAGMA journal_mode'), { journal_mode: 'wal' });
     assert.deepEqual(await db.one('PRAGMA foreign_keys'), { foreign_keys: 1 });
+    // rows as arrays, outside and inside a transaction
+    assert.deepEqual(await db.rows('SELECT 1 AS a, ? AS b UNION ALL SELECT 2, ?', ['x', 'y']), [[1, 'x'], [2, 'y']]);
+    assert.deepEqual(await db.transaction((tx) => tx.rows('SELECT ? AS a', [3])), [[3]]);
     await s.close();
     const raw = openSqliteExecutor(path).executor;
     assert.equal(await migrate(raw, SQLITE, path), 0, 'reopening applies nothing');
@@ -54,6 +58,40 @@ test('migrations run in order, only the missing ones, and a newer database is re
   await assert.rejects(migrate(db, SQLITE, 'mem', bad));
   assert.equal((await db.one<{ v: number }>('SELECT MAX(version) v FROM schema_version'))!.v, 2);
   await db.close();
+});
+
+test('a schema-4 store (specs inside candidates) migrates in place: rows kept, specs apart, candidates packed', async () => {
+  const dir = tmp();
+  try {
+    const path = join(dir, 'v4.db');
+    const raw = openSqliteExecutor(path).executor;
+    const specs = await fillSchemaV4(raw, SQLITE);
+    const pages = async (x: Executor, table: string) =>
+      (await x.one<{ n: number }>('SELECT COUNT(*) AS n FROM dbstat WHERE name = ?', [table]))!.n;
+    assert.ok((await pages(raw, 'candidates')) >= specs.size, 'a row with its spec fills a page');
+    await raw.close();
+    await assert.rejects(openStoreForReading(path, { readOnly: true }), /schema version 4, older/);
+    const s = await openStore(path);
+    // rows put back packed: a listing reads a few pages, not one per candidate
+    assert.ok((await pages(s.executor, 'candidates')) <= 2, 'the short rows share pages');
+    assert.deepEqual(await s.executor.all('PRAGMA integrity_check'), [{ integrity_check: 'ok' }]);
+    await assertMigratedFromV4(s, specs);
+    assert.deepEqual(await s.executor.all('PRAGMA foreign_key_check'), []);
+    await s.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('candidateVariants reads any number of candidates (in batches) and leaves unknown hashes out', async () => {
+  const s = await openStore(':memory:');
+  await s.createSweep({ name: 'a', config: {}, configHash: 'c' });
+  const cs = Array.from({ length: 150 }, (_, i) => ({ ...candidate(`v${i}`), variants: [{ kind: 'dw-gpw' as const, cg: i + 1 }] }));
+  assert.equal(await s.enqueue('a', cs.map((c) => trial(c))), 150);
+  const got = await s.candidateVariants([...cs.map((c) => c.hash).reverse(), 'nobody', cs[0]!.hash]);
+  assert.deepEqual(got, new Map(cs.map((c) => [c.hash, c.variants])));
+  assert.deepEqual(await s.candidateVariants([]), new Map());
+  await s.close();
 });
 
 test('reading a missing database is a usage error and creates nothing', async () => {

@@ -13,7 +13,7 @@ import {
   type HvReference,
   type Objective,
 } from '../pareto/objectives.js';
-import type { TrialRow, TrialState } from '../store/types.js';
+import type { ListedTrialRow, TrialRow, TrialState } from '../store/types.js';
 import { spearman } from '../pareto/rank-correlation.js';
 import { emptyCounts, TRIAL_STATES } from '../store/states.js';
 
@@ -41,6 +41,10 @@ export interface CandidateResult {
   /** ids of the done trials behind the accuracy (for export --trial ID) */
   trials?: number[];
 }
+
+/** A candidate's result without its per-slot variants: what a front and its hypervolume
+ * need (the dashboard reads the variants of the few candidates it shows). */
+export type CandidateScore = Omit<CandidateResult, 'variants'>;
 
 /** Measured latency over the sweep's candidates, and how well MACs predict it. */
 export interface LatencySummary {
@@ -115,46 +119,92 @@ function std(xs: number[]): number {
   return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
 }
 
+/** One score per candidate from the done trials at the highest fidelity, in first-seen
+ * order; `trials` may be a listing (no variants). */
+export function candidateScores(trials: readonly ListedTrialRow[]): { epochs: number | null; candidates: CandidateScore[] } {
+  const { epochs, groups } = doneGroups(trials);
+  return { epochs, candidates: groups.map((ts) => score(ts, epochs!)) };
+}
+
 /** One result per candidate from the done trials at the highest fidelity, in first-seen order. */
 export function candidateResults(trials: readonly TrialRow[]): { epochs: number | null; candidates: CandidateResult[] } {
+  const { epochs, groups } = doneGroups(trials);
+  return {
+    epochs,
+    candidates: groups.map((ts) => {
+      const { hash, label, baseline, ...rest } = score(ts, epochs!);
+      return { hash, label, baseline, variants: ts[0].variants, ...rest };
+    }),
+  };
+}
+
+/** The done trials at the highest fidelity grouped by candidate, in first-seen order. */
+function doneGroups<T extends ListedTrialRow>(trials: readonly T[]): { epochs: number | null; groups: T[][] } {
   const done = trials.filter((t) => t.state === 'done' && t.accuracy !== null && Number.isFinite(t.accuracy));
-  if (done.length === 0) return { epochs: null, candidates: [] };
-  const epochs = Math.max(...done.map((t) => t.epochs));
-  const groups = new Map<string, TrialRow[]>();
+  if (done.length === 0) return { epochs: null, groups: [] };
+  let epochs = -Infinity;
+  for (const t of done) if (t.epochs > epochs) epochs = t.epochs;
+  const groups = new Map<string, T[]>();
   for (const t of done) {
     if (t.epochs !== epochs) continue;
-    if (!groups.has(t.candidateHash)) groups.set(t.candidateHash, []);
-    groups.get(t.candidateHash)!.push(t);
+    const g = groups.get(t.candidateHash);
+    if (g) g.push(t);
+    else groups.set(t.candidateHash, [t]);
   }
-  const candidates = [...groups.values()].map((ts): CandidateResult => {
+  return { epochs, groups: [...groups.values()] };
+}
+
+function score(ts: readonly ListedTrialRow[], epochs: number): CandidateScore {
+  const t0 = ts[0];
+  let seeds = [t0.seed];
+  let accs = [t0.accuracy as number];
+  if (ts.length > 1) {
     // one accuracy per seed (a seed trained twice, e.g. reused, counts once)
     const bySeed = new Map<number, number>();
     for (const t of ts) if (!bySeed.has(t.seed)) bySeed.set(t.seed, t.accuracy as number);
-    const seeds = [...bySeed.keys()].sort((a, b) => a - b);
-    const accs = seeds.map((sd) => bySeed.get(sd)!);
-    const t0 = ts[0];
-    return {
-      hash: t0.candidateHash,
-      label: t0.label,
-      baseline: t0.baseline,
-      variants: t0.variants,
-      accuracy: mean(accs),
-      accuracyStd: std(accs),
-      seeds,
-      seedAccuracies: accs,
-      epochs,
-      macs: t0.macs,
-      flops: t0.flops,
-      params: t0.params,
-      latency: t0.latencyMs ?? null,
-      trials: ts.map((t) => t.id),
-    };
-  });
-  return { epochs, candidates };
+    seeds = [...bySeed.keys()].sort((a, b) => a - b);
+    accs = seeds.map((sd) => bySeed.get(sd)!);
+  }
+  return {
+    hash: t0.candidateHash,
+    label: t0.label,
+    baseline: t0.baseline,
+    accuracy: mean(accs),
+    accuracyStd: std(accs),
+    seeds,
+    seedAccuracies: accs,
+    epochs,
+    macs: t0.macs,
+    flops: t0.flops,
+    params: t0.params,
+    latency: t0.latencyMs ?? null,
+    trials: ts.map((t) => t.id),
+  };
 }
 
-export function byMacs(a: CandidateResult, b: CandidateResult): number {
+export function byMacs(a: CandidateScore, b: CandidateScore): number {
   return a.macs - b.macs || b.accuracy - a.accuracy || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0);
+}
+
+/** The front of `candidates` over `objectives` (non-dominated, duplicates kept, by MACs
+ * ascending), the hypervolume reference (accuracy 0, each cost's largest value) and the
+ * normalised hypervolume: what the report, `pareto export` and the dashboard all quote. */
+export function frontOf<C extends CandidateScore>(
+  candidates: readonly C[],
+  objectives: readonly Objective[],
+): { front: C[]; reference: HvReference; hypervolume: number } {
+  const front = paretoFront(candidates, objectives).sort(byMacs);
+  let macs = 0;
+  let params = 0;
+  let latency = 0;
+  for (const c of candidates) {
+    if (c.macs > macs) macs = c.macs;
+    if (c.params > params) params = c.params;
+    if (c.latency != null && c.latency > latency) latency = c.latency;
+  }
+  const reference: HvReference = { accuracy: 0, macs, params };
+  if (objectives.includes('latency')) reference.latency = latency;
+  return { front, reference, hypervolume: normalizedHypervolume(front, objectives, reference) };
 }
 
 /** For each baseline, the most accurate SCC candidate that costs no more MACs. When the
@@ -186,14 +236,8 @@ export function summarize(sweep: string, trials: readonly TrialRow[], objectives
   const counts = emptyCounts();
   for (const t of trials) counts[t.state]++;
   const { epochs, candidates } = candidateResults(trials);
-  const front = paretoFront(candidates, objectives).sort(byMacs);
-  const reference: HvReference = {
-    accuracy: 0,
-    macs: Math.max(0, ...candidates.map((c) => c.macs)),
-    params: Math.max(0, ...candidates.map((c) => c.params)),
-  };
+  const { front, reference, hypervolume } = frontOf(candidates, objectives);
   const timed = candidates.filter((c) => c.latency !== null && c.latency !== undefined);
-  if (objectives.includes('latency')) reference.latency = Math.max(0, ...timed.map((c) => c.latency!));
   const machines = [...new Set(trials.filter((t) => t.latencyMachine).map((t) => t.latencyMachine!))];
   const latency: LatencySummary | undefined = timed.length
     ? {
@@ -214,7 +258,7 @@ export function summarize(sweep: string, trials: readonly TrialRow[], objectives
     candidates,
     front,
     baselines: compareBaselines(candidates),
-    hypervolume: normalizedHypervolume(front, objectives, reference),
+    hypervolume,
     reference,
     ...(latency ? { latency } : {}),
   };

@@ -1,21 +1,23 @@
-// One sweep's trials as last read (the store's listing: no provenance), with the answers
-// computed from them, shared by every request until the sweep changes. Reading 10,000
-// trials and deriving the front takes a few hundred milliseconds; counting trials by state takes a millisecond, so each request counts, and the
-// trials are read again only when the counts differ (a trial was added, started or
-// finished) or, while anything is queued or running, when the copy is older than MAX_AGE_MS
-// (a re-queued and re-claimed trial leaves the counts as they were).
-import type { StateCounts, StoreReader, SweepRow, TrialRow } from '../store/types.js';
+// One sweep's trials as last read (the store's listing: no provenance, no variants), with
+// the answers computed from them, shared by every request until the sweep changes. Reading
+// 10,000 trials and deriving the front takes a hundred milliseconds or more; counting trials
+// by state takes a millisecond, so each request counts, and the trials are read again only
+// when the counts differ (a trial was added, started or finished) or, while anything is
+// queued or running, when the copy is older than MAX_AGE_MS (a re-queued and re-claimed
+// trial leaves the counts as they were).
+import type { ListedTrialRow, StateCounts, StoreReader, SweepRow } from '../store/types.js';
 
 const MAX_AGE_MS = 10_000;
 
 export interface SweepEntry {
   sweep: SweepRow;
   counts: StateCounts;
-  trials: TrialRow[];
+  trials: ListedTrialRow[];
   /** changes whenever the entry is read again: the page refetches what it shows */
   stamp: string;
-  /** a value derived from the trials, computed once per entry */
-  memo(key: string, make: () => string): string;
+  /** a value derived from the trials, computed once per entry (requests that come while it
+   * is being computed wait for the same result; a failure is not kept) */
+  memo(key: string, make: () => string | Promise<string>): Promise<string>;
 }
 
 export class SweepCache {
@@ -38,7 +40,7 @@ export class SweepCache {
       // counts from the rows themselves, so the page's counts and table always agree
       const tally = Object.fromEntries(Object.keys(counts).map((k) => [k, 0])) as StateCounts;
       for (const t of trials) tally[t.state]++;
-      const memo = new Map<string, string>();
+      const memo = new Map<string, Promise<string>>();
       const entry: SweepEntry = {
         sweep,
         counts: tally,
@@ -46,7 +48,10 @@ export class SweepCache {
         stamp: `${++this.reads}:${key}`,
         memo: (k, make) => {
           let v = memo.get(k);
-          if (v === undefined) memo.set(k, (v = make()));
+          if (v === undefined) {
+            memo.set(k, (v = (async () => make())()));
+            v.catch(() => memo.delete(k));
+          }
           return v;
         },
       };

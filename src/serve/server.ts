@@ -17,7 +17,7 @@ import {
 } from '../config/serve.js';
 import type { StoreReader, SweepRow } from '../store/types.js';
 import { SweepCache } from './cache.js';
-import { etaSeconds, frontCosts, frontView, sweepDetail, sweepListItem, trialListItem } from './views.js';
+import { etaSeconds, frontCosts, frontView, scoreFront, shownCandidates, sweepDetail, sweepListItem, trialListItem } from './views.js';
 import { configuredObjectives } from '../pareto/objectives.js';
 
 /** The page's folder, beside this module's source: src/serve/static from both src/serve
@@ -147,7 +147,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.get<{ Params: { name: string } }>('/api/sweeps/:name', async (req, reply) => {
     parseEmptyQuery(queryOf(req));
     const e = await cache.get(await sweepOr404(req.params.name));
-    const detail = e.memo('detail', () =>
+    const detail = await e.memo('detail', () =>
       JSON.stringify(sweepDetail(e.sweep, e.trials, e.counts, configuredObjectives(e.sweep.config))).slice(0, -1),
     );
     // the ETA moves with the clock; everything else is as cached
@@ -160,7 +160,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const e = await cache.get(await sweepOr404(req.params.name));
     return json(
       reply,
-      e.memo(`trials:${state ?? ''}`, () =>
+      await e.memo(`trials:${state ?? ''}`, () =>
         JSON.stringify({
           sweep: e.sweep.name,
           stamp: e.stamp,
@@ -179,7 +179,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
           `allowed values here: ${frontCosts(e.trials).join(', ')}`,
       );
     }
-    return json(reply, e.memo(`front:${x}`, () => JSON.stringify({ sweep: e.sweep.name, stamp: e.stamp, ...frontView(e.trials, x) })));
+    const body = await e.memo(`front:${x}`, async () => {
+      const f = scoreFront(e.trials, x);
+      // per-slot variants for the few candidates shown with their design, not for every one
+      const variants = await store.candidateVariants(shownCandidates(f));
+      return JSON.stringify({ sweep: e.sweep.name, stamp: e.stamp, ...frontView(f, variants) });
+    });
+    return json(reply, body);
   });
 
   app.get<{ Params: { name: string; id: string } }>('/api/sweeps/:name/trials/:id', async (req) => {

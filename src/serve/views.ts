@@ -1,12 +1,15 @@
 // What the dashboard's JSON API answers, computed from the rows the store hands out
-// (sweeps, trials, counts, epoch metrics) and nothing else. The front comes from the
-// report's summarize(), so the page's front is `pareto export`'s by construction.
+// (sweeps, the trial listing, counts, epoch metrics, a few candidates' variants) and nothing
+// else. The front comes from the report's candidateScores() and frontOf(), as summarize()
+// takes it, so the page's front is `pareto export`'s by construction. Nothing here parses
+// anything per trial: per-slot variants are read for the front members and baselines only.
 import { FRONT_COSTS, type FrontCost } from '../config/serve.js';
 import { normalizedHypervolume, paretoFront, toVector, type Objective, type Scored } from '../pareto/objectives.js';
 import { dominates } from '../pareto/sort.js';
 import { frontRows, type FrontRow } from '../report/export.js';
-import { candidateResults, slotText, slotsText, summarize, type SweepSummary } from '../report/summary.js';
-import type { StateCounts, SweepRow, TrialRow } from '../store/types.js';
+import { candidateScores, frontOf, slotText, slotsText, type CandidateScore, type SweepSummary } from '../report/summary.js';
+import type { Variant } from '../models/spec.js';
+import type { ListedTrialRow, StateCounts, SweepRow } from '../store/types.js';
 
 /** The model and dataset a sweep config names, when it names them. */
 function configContext(config: unknown): { model: string | null; dataset: string | null } {
@@ -24,7 +27,7 @@ export function sweepListItem(s: SweepRow, counts: StateCounts) {
 
 /** A trial as the table shows it: no per-slot settings or provenance (those are in the
  * trial's own answer), so 10,000 rows stay small. */
-export function trialListItem(t: TrialRow) {
+export function trialListItem(t: ListedTrialRow) {
   return {
     id: t.id,
     label: t.label,
@@ -52,7 +55,7 @@ const ms = (iso: string | null | undefined): number | null => {
 /** Estimated seconds until nothing is queued or running: the remaining trials at the rate
  * trials have been finishing since the first one started. Null before the first finishes
  * or once nothing remains. */
-export function etaSeconds(trials: readonly TrialRow[], counts: StateCounts, nowMs: number): number | null {
+export function etaSeconds(trials: readonly ListedTrialRow[], counts: StateCounts, nowMs: number): number | null {
   const remaining = counts.queued + counts.running;
   if (remaining === 0) return null;
   const finished = trials.filter((t) => t.state !== 'queued' && t.state !== 'running' && ms(t.finishedAt) !== null);
@@ -69,67 +72,82 @@ export function etaSeconds(trials: readonly TrialRow[], counts: StateCounts, now
  * over its seeds so far. The front is kept incrementally (a new candidate is checked
  * against the front only); a candidate whose mean moves (another seed) rebuilds it. */
 export function hypervolumeOverTime(
-  trials: readonly TrialRow[],
-  summary: SweepSummary,
+  trials: readonly ListedTrialRow[],
+  summary: Pick<SweepSummary, 'epochs' | 'objectives' | 'reference'>,
   samples = 200,
 ): { t: number; done: number; hypervolume: number }[] {
   if (summary.epochs === null) return [];
   const objectives = summary.objectives;
-  const done = trials
-    .filter((t) => t.state === 'done' && t.epochs === summary.epochs && t.accuracy !== null && Number.isFinite(t.accuracy))
-    .map((t) => ({ t, at: ms(t.finishedAt) }))
-    .filter((d): d is { t: TrialRow; at: number } => d.at !== null)
-    .sort((a, b) => a.at - b.at || a.t.id - b.t.id);
-  type Point = Scored & { hash: string; v: number[] };
-  const points = new Map<string, Point & { seeds: Map<number, number> }>();
+  const done: { t: ListedTrialRow; at: number }[] = [];
+  for (const t of trials) {
+    if (t.state !== 'done' || t.epochs !== summary.epochs || t.accuracy === null || !Number.isFinite(t.accuracy)) continue;
+    const at = ms(t.finishedAt);
+    if (at !== null) done.push({ t, at });
+  }
+  done.sort((a, b) => a.at - b.at || a.t.id - b.t.id);
+  // a candidate's accuracy per seed: its first seed alone until another comes
+  type Point = Scored & { hash: string; v: number[]; seed: number; seeds?: Map<number, number> };
+  const points = new Map<string, Point>();
   let front: Point[] = [];
+  const dominated = (v: number[]) => {
+    for (const f of front) if (dominates(f.v, v)) return true;
+    return false;
+  };
   const all: { t: number; done: number; hypervolume: number }[] = [];
-  const unchanged = (at: number, k: number) => all.push({ ...all[all.length - 1], t: at, done: k + 1 });
-  done.forEach(({ t, at }, k) => {
+  for (let k = 0; k < done.length; k++) {
+    const { t, at } = done[k]!;
     const known = points.get(t.candidateHash);
+    let changed = true;
     if (known) {
+      const seeds = (known.seeds ??= new Map([[known.seed, known.accuracy]]));
       // a seed trained twice (e.g. reused) counts once, as in the report
-      if (known.seeds.has(t.seed)) return unchanged(at, k);
-      known.seeds.set(t.seed, t.accuracy!);
-      known.accuracy = [...known.seeds.values()].reduce((a, b) => a + b, 0) / known.seeds.size;
-      known.v = toVector(known, objectives);
-      front = paretoFront([...points.values()], objectives);
+      if (seeds.has(t.seed)) changed = false;
+      else {
+        seeds.set(t.seed, t.accuracy!);
+        let sum = 0;
+        for (const a of seeds.values()) sum += a;
+        known.accuracy = sum / seeds.size;
+        known.v = toVector(known, objectives);
+        front = paretoFront([...points.values()], objectives);
+      }
     } else {
-      const p = { hash: t.candidateHash, accuracy: t.accuracy!, macs: t.macs, params: t.params, seeds: new Map([[t.seed, t.accuracy!]]), v: [] as number[] };
+      const p: Point = { hash: t.candidateHash, accuracy: t.accuracy!, macs: t.macs, params: t.params, latency: t.latencyMs, seed: t.seed, v: [] };
       p.v = toVector(p, objectives);
       points.set(p.hash, p);
-      if (front.some((f) => dominates(f.v, p.v))) return unchanged(at, k);
-      front = [...front.filter((f) => !dominates(p.v, f.v)), p];
+      if (dominated(p.v)) changed = false;
+      else front = [...front.filter((f) => !dominates(p.v, f.v)), p];
     }
-    all.push({ t: at, done: k + 1, hypervolume: normalizedHypervolume(front, objectives, summary.reference) });
-  });
+    const hypervolume = changed ? normalizedHypervolume(front, objectives, summary.reference) : all[all.length - 1]!.hypervolume;
+    all.push({ t: at, done: k + 1, hypervolume });
+  }
   if (all.length <= samples) return all;
   const step = all.length / samples;
-  const out = Array.from({ length: samples - 1 }, (_, i) => all[Math.floor(i * step)]);
-  out.push(all[all.length - 1]);
+  const out = Array.from({ length: samples - 1 }, (_, i) => all[Math.floor(i * step)]!);
+  out.push(all[all.length - 1]!);
   return out;
 }
 
 /** The costs the sweep's front can be drawn against: latency only once a candidate's was
  * measured (a sweep with objective "latency" measures each spec once). */
-export function frontCosts(trials: readonly TrialRow[]): FrontCost[] {
+export function frontCosts(trials: readonly ListedTrialRow[]): FrontCost[] {
   return FRONT_COSTS.filter((c) => c !== 'latency' || trials.some((t) => t.latencyMs != null));
 }
 
 /** One sweep: config, counts, what the report would say of its front (over `objectives`),
  * hypervolume over time. The ETA, which moves with the clock, is added per request. */
-export function sweepDetail(s: SweepRow, trials: readonly TrialRow[], counts: StateCounts, objectives: Objective[]) {
-  const summary = summarize(s.name, trials, objectives);
+export function sweepDetail(s: SweepRow, trials: readonly ListedTrialRow[], counts: StateCounts, objectives: Objective[]) {
+  const { epochs, candidates } = candidateScores(trials);
+  const { front, reference, hypervolume } = frontOf(candidates, objectives);
   return {
     ...sweepListItem(s, counts),
     config: s.config,
     objectives,
     costs: frontCosts(trials),
-    epochs: summary.epochs,
-    candidates: summary.candidates.length,
-    frontSize: summary.front.length,
-    hypervolume: summary.hypervolume,
-    hypervolumeOverTime: hypervolumeOverTime(trials, summary),
+    epochs,
+    candidates: candidates.length,
+    frontSize: front.length,
+    hypervolume,
+    hypervolumeOverTime: hypervolumeOverTime(trials, { epochs, objectives, reference }),
   };
 }
 
@@ -144,7 +162,7 @@ export interface FrontPoint {
   params: number;
   /** measured latency in ms (our engine, batch 1, one thread); null when not measured */
   latency: number | null;
-  /** the first done trial of this candidate at the compared fidelity: the one a click opens */
+  /** the first done trial behind this candidate's accuracy: the one a click opens */
   trialId: number;
   label?: string;
   hash?: string;
@@ -156,42 +174,67 @@ export interface FrontPoint {
   slots?: { text: string; cg: number | null; s: number | null }[];
 }
 
+/** The candidates compared at the sweep's highest fidelity and the front of accuracy
+ * against `cost` among them, before any variants are read. */
+export interface ScoredFront {
+  objectives: Objective[];
+  epochs: number | null;
+  hypervolume: number;
+  candidates: CandidateScore[];
+  front: CandidateScore[];
+}
+
+export function scoreFront(trials: readonly ListedTrialRow[], cost: FrontCost): ScoredFront {
+  const objectives: Objective[] = ['accuracy', cost];
+  const { epochs, candidates } = candidateScores(trials);
+  const { front, hypervolume } = frontOf(candidates, objectives);
+  return { objectives, epochs, hypervolume, candidates, front };
+}
+
+/** The candidates whose per-slot variants a front view shows: front members and baselines. */
+export function shownCandidates(f: ScoredFront): string[] {
+  return [...new Set([...f.front.map((c) => c.hash), ...f.candidates.filter((c) => c.baseline).map((c) => c.hash)])];
+}
+
 /** Every compared candidate with its front membership, and the front as `pareto export`
- * writes it (with --objectives accuracy,<cost>). */
-export function frontView(trials: readonly TrialRow[], cost: FrontCost): {
+ * writes it (with --objectives accuracy,<cost>); `variants` has those of shownCandidates(f). */
+export function frontView(
+  f: ScoredFront,
+  variants: ReadonlyMap<string, Variant[]>,
+): {
   objectives: Objective[];
   epochs: number | null;
   hypervolume: number;
   points: FrontPoint[];
   front: (FrontRow & { trialId: number })[];
 } {
-  const objectives: Objective[] = ['accuracy', cost];
-  const summary = summarize('', trials, objectives);
-  const onFront = new Set(summary.front.map((c) => c.hash));
-  const firstTrial = new Map<string, number>();
-  for (const t of trials) {
-    if (t.state === 'done' && t.epochs === summary.epochs && !firstTrial.has(t.candidateHash)) firstTrial.set(t.candidateHash, t.id);
-  }
-  const points = summary.candidates.map((c): FrontPoint => {
-    const front = onFront.has(c.hash);
+  const variantsOf = (hash: string): Variant[] => {
+    const v = variants.get(hash);
+    if (!v) throw new Error(`no variants read for candidate ${hash}`);
+    return v;
+  };
+  const onFront = new Set(f.front.map((c) => c.hash));
+  const points = f.candidates.map((c): FrontPoint => {
+    const member = onFront.has(c.hash);
     const p: FrontPoint = {
       baseline: c.baseline,
-      front,
+      front: member,
       accuracy: c.accuracy,
       macs: c.macs,
       params: c.params,
       latency: c.latency ?? null,
-      trialId: firstTrial.get(c.hash)!,
+      trialId: c.trials![0]!,
     };
-    if (!front && !c.baseline) return p;
+    if (!member && !c.baseline) return p;
+    const slots = variantsOf(c.hash);
     return {
       ...p,
       label: c.label,
       hash: c.hash,
       accuracyStd: c.accuracyStd,
       seeds: c.seeds.length,
-      design: slotsText(c.variants, true),
-      slots: c.variants.map((v) => ({
+      design: slotsText(slots, true),
+      slots: slots.map((v) => ({
         text: slotText(v),
         cg: v.kind === 'dw-scc' ? v.cg : null,
         s: v.kind === 'dw-scc' ? v.s : null,
@@ -199,10 +242,10 @@ export function frontView(trials: readonly TrialRow[], cost: FrontCost): {
     };
   });
   return {
-    objectives,
-    epochs: summary.epochs,
-    hypervolume: summary.hypervolume,
+    objectives: f.objectives,
+    epochs: f.epochs,
+    hypervolume: f.hypervolume,
     points,
-    front: frontRows(summary.front).map((r) => ({ ...r, trialId: firstTrial.get(r.hash)! })),
+    front: frontRows(f.front.map((c) => ({ ...c, variants: variantsOf(c.hash) }))).map((r, i) => ({ ...r, trialId: f.front[i]!.trials![0]! })),
   };
 }

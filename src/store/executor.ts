@@ -10,6 +10,9 @@ export interface RunResult {
 export interface Executor {
   one<R>(sql: string, params?: readonly unknown[]): Promise<R | undefined>;
   all<R>(sql: string, params?: readonly unknown[]): Promise<R[]>;
+  /** all rows, each an array of its columns in the order selected: no object (and no
+   * column name) per row, for queries that read thousands of rows */
+  rows<R extends readonly unknown[]>(sql: string, params?: readonly unknown[]): Promise<R[]>;
   run(sql: string, params?: readonly unknown[]): Promise<RunResult>;
   /** several statements without parameters (DDL) */
   script(sql: string): Promise<void>;

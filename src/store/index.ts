@@ -127,4 +127,4 @@ export { redactUrl } from './url.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, migrationSql, type Migration } from './migrations.js';
 export * from './store.js';
 export { TRIAL_STATES } from './states.js';
-export type { SweepRow, TrialRow, TrialState, StoreReader, MaybePromise, StoredWeights } from './types.js';
+export type { SweepRow, TrialRow, ListedTrialRow, TrialState, StoreReader, MaybePromise, StoredWeights } from './types.js';

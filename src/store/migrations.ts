@@ -223,6 +223,43 @@ CREATE TABLE latencies (
 );
 `,
   },
+  {
+    version: 5,
+    name: 'candidate specs apart',
+    // A model spec is JSON of 10-20 KB (a ResNet-20's is about 17 KB), and migration 1 put
+    // it in `candidates` before the costs: SQLite walked the spec's overflow pages of every
+    // row to reach macs, flops and params, so listing a sweep of 10,000 trials read some
+    // 170 MB. Specs now live in a table of their own, read only where a spec is used
+    // (claiming a trial, one candidate), and `candidates` keeps the short fields listings
+    // read. A sweep's trials in id order, as listings read them, come from an index instead
+    // of a sort.
+    ddl: () => `
+CREATE TABLE candidate_specs (
+  hash TEXT PRIMARY KEY REFERENCES candidates(hash),
+  spec TEXT NOT NULL
+);
+INSERT INTO candidate_specs (hash, spec) SELECT hash, spec FROM candidates ORDER BY hash;
+CREATE INDEX trials_by_sweep ON trials (sweep_id, id);
+`,
+    // Dropping the column in place would leave SQLite's table one row per page (each row
+    // shrinks where it stood), so the short rows are copied out, the table emptied, the
+    // column dropped and the rows put back, packed. Trials and specs keep referring to
+    // them: the foreign keys are checked at commit, when every candidate is back.
+    sqlite: `
+PRAGMA defer_foreign_keys = ON;
+CREATE TEMP TABLE candidates_v4 AS
+  SELECT hash, model, label, variants, macs, flops, params, created_at FROM candidates ORDER BY rowid;
+DELETE FROM candidates;
+ALTER TABLE candidates DROP COLUMN spec;
+INSERT INTO candidates (hash, model, label, variants, macs, flops, params, created_at)
+  SELECT hash, model, label, variants, macs, flops, params, created_at FROM temp.candidates_v4 ORDER BY rowid;
+DROP TABLE temp.candidates_v4;
+`,
+    // PostgreSQL keeps a long value out of line (TOAST) already: dropping the column is enough
+    pg: `
+ALTER TABLE candidates DROP COLUMN spec;
+`,
+  },
 ];
 
 /** The newest schema this build knows. */

@@ -75,6 +75,9 @@ class PgClientTx implements Executor {
   async all<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     return (await this.c.query(numberPlaceholders(sql), params as unknown[])).rows as R[];
   }
+  async rows<R extends readonly unknown[]>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    return (await this.c.query({ text: numberPlaceholders(sql), values: params as unknown[], rowMode: 'array' })).rows as unknown as R[];
+  }
   async run(sql: string, params: readonly unknown[] = []): Promise<RunResult> {
     return { changes: (await this.c.query(numberPlaceholders(sql), params as unknown[])).rowCount ?? 0 };
   }
@@ -167,6 +170,10 @@ export class PgExecutor implements Executor {
   }
   async all<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     return (await this.query(sql, params)).rows as R[];
+  }
+  async rows<R extends readonly unknown[]>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    const q = { text: numberPlaceholders(sql), values: params as unknown[], rowMode: 'array' as const };
+    return (await this.retrying(() => this.pool.query(q))).rows as unknown as R[];
   }
   async run(sql: string, params: readonly unknown[] = []): Promise<RunResult> {
     return { changes: (await this.query(sql, params)).rowCount ?? 0 };

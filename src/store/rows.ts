@@ -3,7 +3,7 @@ import type { EpochMetrics } from '../engine/types.js';
 import type { ModelSpec, Variant } from '../models/spec.js';
 import type { Candidate } from '../space/types.js';
 import type { TrialOutcome } from './store.js';
-import type { SweepRow, TrialRow, TrialState } from './types.js';
+import type { ListedTrialRow, SweepRow, TrialRow, TrialState } from './types.js';
 
 export const TRIAL_COLUMNS = `
   t.id, s.name AS sweep, t.candidate_hash, c.label, t.baseline, c.variants, c.macs, c.flops,
@@ -55,7 +55,8 @@ export interface TrialDbRow {
 export function toTrialRow(r: TrialDbRow): TrialRow {
   const latency = r.latency_ms == null ? undefined : { median_ms: r.latency_ms, machine: r.latency_machine ?? '' };
   return {
-    ...toListedTrialRow(r, r.sweep, latency),
+    ...toListedTrialRow(LISTED.map((k) => r[k]) as unknown as ListingDbTuple, r, r.sweep, latency),
+    variants: JSON.parse(r.variants) as Variant[],
     recipeHash: r.recipe_hash,
     testLoss: r.test_loss,
     trainAccuracy: r.train_accuracy,
@@ -67,56 +68,73 @@ export function toTrialRow(r: TrialDbRow): TrialRow {
 }
 
 // A sweep's trials as a listing (the dashboard's table, front and progress): every column
-// but provenance and the losses, worker and recipe fields, from one plain join. Reading
-// 10,000 whole rows took 0.6-2 s, mostly in the two per-row latency subqueries and in
-// parsing each trial's provenance; the latency comes from LISTING_LATENCIES instead, one
-// query over the sweep's measured specs, first measurement first (as TRIAL_COLUMNS picks).
-export const LISTING_COLUMNS = `
-  t.id, t.candidate_hash, c.label, t.baseline, c.variants, c.macs, c.flops, c.params, t.state, t.epochs,
-  t.rung, t.round, t.seed, t.accuracy, t.train_loss, t.seconds, t.device, t.error, t.attempts,
-  t.queued_at, t.started_at, t.finished_at, t.reused_from`;
-export const LISTING_FROM = `FROM trials t JOIN candidates c ON c.hash = t.candidate_hash WHERE t.sweep_id = ? ORDER BY t.id`;
+// but provenance, variants and the losses, worker and recipe fields. Three plain queries,
+// none per row: the sweep's trials in id order (an index walk), its candidates' short fields
+// (each read once, however many trials share it; neither spec nor variants) and the
+// latencies of its measured specs, first measurement first (as TRIAL_COLUMNS picks), all
+// read as arrays (Executor.rows), not as an object per row. A join with per-row latency
+// subqueries, parsed provenance and variants took 0.6-2 s for 10,000 trials.
+
+/** The trial columns of a listing, in the order `Executor.rows` reads them (ListingDbTuple). */
+const LISTED = [
+  'id', 'candidate_hash', 'baseline', 'state', 'epochs', 'rung', 'round', 'seed', 'accuracy', 'train_loss',
+  'seconds', 'device', 'error', 'attempts', 'queued_at', 'started_at', 'finished_at', 'reused_from',
+] as const satisfies readonly (keyof TrialDbRow)[];
+export const LISTING_COLUMNS = LISTED.map((c) => `t.${c}`).join(', ');
+export const LISTING_FROM = `FROM trials t WHERE t.sweep_id = ? ORDER BY t.id`;
+/** [hash, label, macs, flops, params] */
+export const LISTING_CANDIDATES = `
+  SELECT c.hash, c.label, c.macs, c.flops, c.params FROM candidates c
+  WHERE c.hash IN (SELECT candidate_hash FROM trials WHERE sweep_id = ?)`;
+/** [spec_hash, machine, median_ms] */
 export const LISTING_LATENCIES = `
   SELECT l.spec_hash, l.machine, l.median_ms FROM latencies l
   WHERE l.runtime = 'native' AND l.batch = 1 AND l.threads = 1
     AND l.spec_hash IN (SELECT candidate_hash FROM trials WHERE sweep_id = ?)
   ORDER BY l.measured_at, l.machine`;
 
-export type ListingDbRow = Pick<
-  TrialDbRow,
-  | 'id' | 'candidate_hash' | 'label' | 'baseline' | 'variants' | 'macs' | 'flops' | 'params' | 'state' | 'epochs'
-  | 'rung' | 'round' | 'seed' | 'accuracy' | 'train_loss' | 'seconds' | 'device' | 'error' | 'attempts'
-  | 'queued_at' | 'started_at' | 'finished_at' | 'reused_from'
->;
+/** A listing row as `Executor.rows` reads LISTING_COLUMNS: TrialDbRow's values, in LISTED order. */
+export type ListingDbTuple = ColumnValues<typeof LISTED>;
+type ColumnValues<K extends readonly (keyof TrialDbRow)[]> = { -readonly [I in keyof K]: TrialDbRow[K[I] & keyof TrialDbRow] };
+export type ListedCandidateDbTuple = [hash: string, label: string, macs: number, flops: number, params: number];
+export type ListedLatencyDbTuple = [specHash: string, machine: string, medianMs: number];
 
-/** A listed trial: a TrialRow without provenance (and the fields the listing leaves out);
- * toTrialRow adds those to it. */
-export function toListedTrialRow(r: ListingDbRow, sweep: string, latency: { median_ms: number; machine: string } | undefined): TrialRow {
+/** What a listed trial takes from its candidate (one object, shared by its trials). */
+export type ListedCandidate = Pick<TrialRow, 'label' | 'macs' | 'flops' | 'params'>;
+
+/** A listed trial (a TrialRow without variants, provenance and the fields the listing
+ * leaves out); toTrialRow adds those to it. */
+export function toListedTrialRow(
+  r: ListingDbTuple,
+  c: ListedCandidate,
+  sweep: string,
+  latency: { median_ms: number; machine: string } | undefined,
+): ListedTrialRow {
+  // positions as in LISTED
   return {
-    id: r.id,
+    id: r[0],
     sweep,
-    candidateHash: r.candidate_hash,
-    label: r.label,
-    baseline: r.baseline === 1,
-    variants: JSON.parse(r.variants) as Variant[],
-    macs: r.macs,
-    flops: r.flops,
-    params: r.params,
-    state: r.state,
-    epochs: r.epochs,
-    rung: r.rung,
-    round: r.round,
-    seed: r.seed,
-    accuracy: r.accuracy,
-    trainLoss: r.train_loss,
-    seconds: r.seconds,
-    device: r.device,
-    error: r.error,
-    attempts: r.attempts,
-    queuedAt: r.queued_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    reusedFrom: r.reused_from,
+    candidateHash: r[1],
+    label: c.label,
+    baseline: r[2] === 1,
+    macs: c.macs,
+    flops: c.flops,
+    params: c.params,
+    state: r[3],
+    epochs: r[4],
+    rung: r[5],
+    round: r[6],
+    seed: r[7],
+    accuracy: r[8],
+    trainLoss: r[9],
+    seconds: r[10],
+    device: r[11],
+    error: r[12],
+    attempts: r[13],
+    queuedAt: r[14],
+    startedAt: r[15],
+    finishedAt: r[16],
+    reusedFrom: r[17],
     latencyMs: latency?.median_ms ?? null,
     latencyMachine: latency?.machine ?? null,
   };
@@ -171,17 +189,19 @@ export function toCandidate(c: CandidateDbRow, baseline: boolean): Candidate {
   };
 }
 
+/** A candidate's row in `candidates` (its spec goes to `candidate_specs`: specValues). */
 export const candidateValues = (c: Candidate, createdAt: string): unknown[] => [
   c.hash,
   c.spec.model,
   c.label,
   JSON.stringify(c.variants),
-  JSON.stringify(c.spec),
   int(c.macs),
   int(c.flops),
   int(c.params),
   createdAt,
 ];
+
+export const specValues = (c: Candidate): unknown[] => [c.hash, JSON.stringify(c.spec)];
 
 export const now = () => new Date().toISOString();
 /** Both databases store 64-bit integers exactly; MACs fit, but make sure they are integers. */

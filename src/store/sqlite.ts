@@ -47,6 +47,8 @@ function translate(err: unknown, location: string): unknown {
 
 class SqliteTx implements Executor {
   private readonly cache = new Map<string, Database.Statement>();
+  /** the same statements in raw mode (rows as arrays), for `rows` */
+  private readonly rawCache = new Map<string, Database.Statement>();
   constructor(
     readonly db: Database.Database,
     protected readonly location: string,
@@ -75,6 +77,14 @@ class SqliteTx implements Executor {
 
   async all<R>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
     return this.call(() => this.stmt(sql).all(...params) as R[]);
+  }
+
+  async rows<R extends readonly unknown[]>(sql: string, params: readonly unknown[] = []): Promise<R[]> {
+    return this.call(() => {
+      let s = this.rawCache.get(sql);
+      if (!s) this.rawCache.set(sql, (s = this.db.prepare(sql).raw(true)));
+      return s.all(...params) as R[];
+    });
   }
 
   async run(sql: string, params: readonly unknown[] = []): Promise<RunResult> {
@@ -113,6 +123,9 @@ export class SqliteExecutor extends SqliteTx {
   }
   override all<R>(sql: string, params?: readonly unknown[]): Promise<R[]> {
     return this.serial(() => super.all<R>(sql, params));
+  }
+  override rows<R extends readonly unknown[]>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+    return this.serial(() => super.rows<R>(sql, params));
   }
   override run(sql: string, params?: readonly unknown[]): Promise<RunResult> {
     return this.serial(() => super.run(sql, params));

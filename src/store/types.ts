@@ -66,6 +66,12 @@ export interface TrialRow {
   latencyMachine?: string | null;
 }
 
+/** A trial as a sweep's listing holds it: a TrialRow without its candidate's per-slot
+ * variants (`candidateVariants` reads them for the few candidates a view shows) and without
+ * provenance, test loss, train accuracy, throughput, worker, heartbeat and recipe hash
+ * (`trial(id)` has them). */
+export type ListedTrialRow = Omit<TrialRow, 'variants'>;
+
 export interface StoredWeights {
   /** the trial that trained them (differs from the one asked for when that reused it) */
   trialId: number;
@@ -82,10 +88,11 @@ export interface StoreReader {
   listSweeps(): MaybePromise<SweepRow[]>;
   getSweep(name: string): MaybePromise<SweepRow | undefined>;
   trials(sweep: string): MaybePromise<TrialRow[]>;
-  /** The sweep's trials in id order as a listing: without provenance, test loss, train
-   * accuracy, throughput, worker, heartbeat and recipe hash (`trial(id)` has them), and read
-   * several times faster than `trials`, for a view of thousands of trials. */
-  trialListing(sweep: string): MaybePromise<TrialRow[]>;
+  /** The sweep's trials in id order as a listing (see ListedTrialRow), read many times
+   * faster than `trials`: no per-row query, no spec or variants read, no JSON parsed. */
+  trialListing(sweep: string): MaybePromise<ListedTrialRow[]>;
+  /** The per-slot variants of the given candidates (those the store has), by hash. */
+  candidateVariants(hashes: readonly string[]): MaybePromise<Map<string, Variant[]>>;
   /** one whole trial, of whichever sweep */
   trial(id: number): MaybePromise<TrialRow | undefined>;
   /** per-epoch metrics of a trial, in epoch order */

@@ -88,11 +88,13 @@ export function rawRequest(
   });
 }
 
-/** The fields a trial listing leaves out (the whole row has them). */
-const NOT_LISTED = ['provenance', 'testLoss', 'trainAccuracy', 'imagesPerSecond', 'workerId', 'heartbeatAt', 'recipeHash'];
+/** The fields a trial listing leaves out (the whole row has them; variants come from
+ * candidateVariants). */
+const NOT_LISTED = ['variants', 'provenance', 'testLoss', 'trainAccuracy', 'imagesPerSecond', 'workerId', 'heartbeatAt', 'recipeHash'];
 
 /** The store's listing of a sweep is its whole trials less exactly NOT_LISTED, latency
- * included; returns the listing. */
+ * included, and candidateVariants gives each candidate's variants as the whole rows have
+ * them; returns the listing. */
 export async function assertListingIsTrials(store: StoreReader, sweep: string) {
   const whole = await store.trials(sweep);
   const listed = await store.trialListing(sweep);
@@ -101,5 +103,7 @@ export async function assertListingIsTrials(store: StoreReader, sweep: string) {
     listed,
     whole.map((t) => Object.fromEntries(Object.entries(t).filter(([k]) => !NOT_LISTED.includes(k)))),
   );
+  const variants = await store.candidateVariants([...whole.map((t) => t.candidateHash), 'no-such-candidate']);
+  assert.deepEqual(variants, new Map(whole.map((t) => [t.candidateHash, t.variants])));
   return listed;
 }
