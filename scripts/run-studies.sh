@@ -2,7 +2,8 @@
 # Run the committed studies (issue 18) and write their results folders:
 #   results/study-NAME/{README.md, accuracy-macs.svg, front.csv, dsxplore.db}
 # README.md is the findings page (`dsxplore report --format markdown`) with the study's notes
-# from configs/study-NAME.md; sweep.log (JSON lines) stays beside it, uncommitted.
+# from configs/study-NAME.md; sweep.log (JSON lines) stays beside it, uncommitted. A finished
+# store keeps the weights of its front only (scripts/slim-study-store.ts).
 #
 # Plan (configs/study-*.md): both studies at once, one thread each (the configs pin
 # recipe.threads = 1), about 80 minutes each on 2 cores. An interrupted run continues where it
@@ -49,6 +50,8 @@ run() {
   local rc=$?
   echo "$(date -u +%FT%TZ) $s: sweep exited $rc after $(( ($(date +%s) - t0) / 60 )) min (log: $dir/sweep.log)"
   page "$s" || rc=1
+  # the front's weights only, vacuumed: small enough to commit
+  [ "$rc" = 0 ] && { node --import tsx scripts/slim-study-store.ts --db "$dir/dsxplore.db" --sweep "$s" || rc=1; }
   return $rc
 }
 

@@ -80,15 +80,19 @@ void pad_planes(const WideGeom& g, int C, const float* __restrict x, float* __re
 // (an eighth of a full clear at 32x32, where clearing and padding cost as much as the GEMM of
 // a batch-1 layer).
 void zero_borders(const WideGeom& g, int C, float* xp) {
-  for (int c = 0; c < C; ++c) {
-    float* p = xp + c * g.plane;
-    std::memset(p, 0, sizeof(float) * g.pad * g.Wp);
-    for (int h = 0; h < g.H; ++h) {
-      float* row = p + static_cast<int64_t>(g.pad + h) * g.Wp;
-      std::memset(row, 0, sizeof(float) * g.pad);
-      std::memset(row + g.pad + g.W, 0, sizeof(float) * (g.Wp - g.pad - g.W));
+  if (g.pad > 0) {
+    const int right = g.Wp - g.pad - g.W;  // columns right of the interior
+    for (int c = 0; c < C; ++c) {
+      float* p = xp + c * g.plane;
+      std::memset(p, 0, sizeof(float) * g.pad * g.Wp);
+      // side columns by plain stores: a call per border would cost more than the zeros
+      for (int h = 0; h < g.H; ++h) {
+        float* row = p + static_cast<int64_t>(g.pad + h) * g.Wp;
+        for (int i = 0; i < g.pad; ++i) row[i] = 0.0f;
+        for (int i = 0; i < right; ++i) row[g.pad + g.W + i] = 0.0f;
+      }
+      std::memset(p + static_cast<int64_t>(g.pad + g.H) * g.Wp, 0, sizeof(float) * (g.Hp - g.pad - g.H) * g.Wp);
     }
-    std::memset(p + static_cast<int64_t>(g.pad + g.H) * g.Wp, 0, sizeof(float) * (g.Hp - g.pad - g.H) * g.Wp);
   }
   std::memset(xp + C * g.plane, 0, sizeof(float) * g.slack());
 }
