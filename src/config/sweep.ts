@@ -8,11 +8,10 @@ import { z } from 'zod';
 import { createRequire } from 'node:module';
 import { UsageError } from '../errors.js';
 import { datasetNames, parseDatasetRef } from '../data/index.js';
-import { listModels, STEMS, stemsOf } from '../models/index.js';
+import { listModels, STEMS, stemsOf, VARIANT_KINDS } from '../models/index.js';
 import { recipeInputSchema, resolveRecipe } from './recipe.js';
 import { OBJECTIVES } from '../pareto/objectives.js';
 
-export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'] as const;
 export const TIE_MODES = ['all', 'stage', 'slot'] as const;
 export { OBJECTIVES };
 export const SEARCH_KINDS = ['grid', 'random', 'evolutionary'] as const;

@@ -14,7 +14,12 @@ export type VariantChoice =
   | { kind: 'gc-shuffle'; g: number }
   | { kind: 'dw-scc'; cg: number; s?: number; co?: number };
 
-export const VARIANT_KINDS: readonly VariantKind[] = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'];
+/** Every variant kind, in the order help and errors list them (a tuple, for z.enum). */
+export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'] as const satisfies readonly VariantKind[];
+// and no kind left out
+type MissingKind = Exclude<VariantKind, (typeof VARIANT_KINDS)[number]>;
+const noMissingKind: [MissingKind] extends [never] ? true : never = true;
+void noMissingKind;
 
 /** The accepted notations, for error messages and --help. */
 export const VARIANT_FORMS = [
