@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { registerDoctor } from '../src/commands/doctor.js';
-import { addonPath, packageRoot } from '../src/engine/addon.js';
+import { addonPath } from '../src/engine/addon.js';
+import { packageRoot } from '../src/version.js';
 import { collectDoctorReport, type DoctorReport } from '../src/engine/doctor.js';
 
 const pkgVersion = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;

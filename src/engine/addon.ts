@@ -2,12 +2,9 @@
 // build is reported in one place, with the command that fixes it.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { AddonError } from '../errors.js';
-
-/** Package root: this file lives in src/engine/ (tsx) or dist/engine/ (built). */
-export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { packageRoot } from '../version.js';
 
 /** Where the addon is looked for; DSXPLORE_ADDON overrides (e.g. a second build dir). */
 export function addonPath(): string {
