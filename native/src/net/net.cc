@@ -246,7 +246,6 @@ Net::Net(const NetSpec& spec, Backend& backend, int capacity)
   fuse_ = !(nofuse && nofuse[0] == '1');
   train_steps_ = plan_steps(plan_, true, fuse_);
   eval_steps_ = plan_steps(plan_, false, fuse_);
-  infer_steps_ = fuse_ ? train_steps_ : eval_steps_;
   times_.resize(kProfileRows);
   layer_times_.resize(plan_.spec.layers.size());
   const size_t T = plan_.tensor_size.size();
@@ -505,7 +504,8 @@ void Net::forward(int n, bool train) {
 void Net::infer(int n) {
   if (n < 1 || n > capacity_) throw std::runtime_error("batch size out of range");
   if (!infer_ready_) prepare_inference();
-  walk_forward(infer_steps_, [&](const Step& s) { infer_step(s, n); });
+  // the training schedule's fusions, when fusing is on, with eval maps for batch statistics
+  walk_forward(fuse_ ? train_steps_ : eval_steps_, [&](const Step& s) { infer_step(s, n); });
 }
 
 void Net::prepare_inference() {
@@ -533,8 +533,8 @@ void Net::prepare_inference() {
   infer_ready_ = true;
 }
 
-// One step of infer_steps_: the fused schedule with eval affine maps, so the BN kinds that
-// only computed batch statistics have nothing left to do.
+// One step of infer(): the fused schedule with eval affine maps, so the BN kinds that only
+// computed batch statistics have nothing left to do.
 void Net::infer_step(const Step& s, int n) {
   switch (s.kind) {
     case StepKind::BnReluFolded:  // its reader applies the map
@@ -565,9 +565,7 @@ void Net::forward_step(const Step& s, int n, bool train) {
   const float* x = act(s.x);
   float* P = params_;
   // a reader of a folded BN+ReLU reads the BN's input through the BN's saved affine map
-  const InputFold in =
-      s.fold_bn >= 0 ? InputFold{bn_saved(s.fold_bn).affine, plan_.spec.layers[s.fold_bn].channels}
-                     : InputFold{};
+  const InputFold in = fold_of(s);
   switch (s.kind) {
     case StepKind::Conv2d: {
       const Conv2dShape sh{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
@@ -689,9 +687,7 @@ void Net::backward_step(const Step& s, int n) {
   float* dx = dact(s.grad_in[0]);
   float* P = params_;
   float* G = grads_;
-  const InputFold in =
-      s.fold_bn >= 0 ? InputFold{bn_saved(s.fold_bn).affine, plan_.spec.layers[s.fold_bn].channels}
-                     : InputFold{};
+  const InputFold in = fold_of(s);
   switch (s.kind) {
     case StepKind::Conv2d: {
       const Conv2dShape sh{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};

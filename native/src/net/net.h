@@ -126,7 +126,7 @@ class Net {
   template <class Run>
   void walk_forward(const std::vector<Step>& steps, Run run);
   // Every BN's eval affine map (from gamma, beta and running statistics) into its scratch
-  // affine slot, where infer_steps_' readers find it.
+  // affine slot, where infer()'s readers find it.
   void prepare_inference();
   void backward_step(const Step& s, int n);
   [[noreturn]] void layer_failed(int i, const char* pass, const std::exception& e) const;
@@ -138,6 +138,11 @@ class Net {
     const BnScratch& o = plan_.layers[bn].saved;
     return {scratch_ + o.mean, scratch_ + o.invstd, scratch_ + o.affine};
   }
+  // What a step reading a folded BN+ReLU reads its input through (none for other steps).
+  InputFold fold_of(const Step& s) const {
+    if (s.fold_bn < 0) return {};
+    return InputFold{bn_saved(s.fold_bn).affine, plan_.spec.layers[s.fold_bn].channels};
+  }
   void time_step(const Step& s, bool bwd, double dt);
 
   NetPlan plan_;
@@ -146,7 +151,7 @@ class Net {
   bool profile_ = false, profile_layers_ = false;
   bool fuse_ = true;  // training-time fusions (DSXPLORE_NO_FUSION=1 turns them off)
   // The schedule (steps.h): training steps with their planned backward, evaluation steps.
-  std::vector<Step> train_steps_, eval_steps_, infer_steps_;
+  std::vector<Step> train_steps_, eval_steps_;
   // The scratch affine slots hold the eval maps of the current parameters (prepare_inference);
   // anything that changes parameters or statistics, or writes batch affines, clears it.
   bool infer_ready_ = false;

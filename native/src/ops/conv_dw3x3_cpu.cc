@@ -252,7 +252,7 @@ void dw3_few_pixels(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
   DwLanes mask[9];
   for (int t = 0; t < 9; ++t)
     for (int o = 0; o < kDwLanes; ++o) {
-      const int ih = (o / std::max(Wo, 1)) * st + t / 3 - 1, iw = (o % std::max(Wo, 1)) * st + t % 3 - 1;
+      const int ih = (o / Wo) * st + t / 3 - 1, iw = (o % Wo) * st + t % 3 - 1;
       const bool inside = o < P && ih >= 0 && ih < H && iw >= 0 && iw < W;
       idx[t][o] = inside ? ih * W + iw : 0;
       mask[t][o] = inside ? 1.0f : 0.0f;

@@ -208,7 +208,10 @@ inline v16 load16(const float* p) {
 // one block coincide or overlap and their rows stay in L1 across the block.
 // Two accumulators per output (even and odd k) give 2J independent FMA chains while the J
 // weight and J window pointers still fit the general registers.
-template <int J>
+// kShared: the J outputs share one window (SCC repeats each start Cout*s/Cin-fold at most,
+// and the sorted order puts equal starts together), so each window row is loaded once for
+// all J outputs and the weights come in as broadcast operands.
+template <int J, bool kShared>
 void scc_rows_block(const SccPlan& p, const float* xv, const float* w, int r0, v16* out) {
   const int D = p.D;
   const float* wj[J];
@@ -218,50 +221,25 @@ void scc_rows_block(const SccPlan& p, const float* xv, const float* w, int r0, v
   for (int j = 0; j < J; ++j) {
     acc[j] = acc2[j] = v16{};
     wj[j] = w + static_cast<int64_t>(p.order[r0 + j]) * D;
-    xj[j] = xv + static_cast<int64_t>(p.start[r0 + j]) * kLanes;
+    xj[j] = xv + static_cast<int64_t>(p.start[r0 + (kShared ? 0 : j)]) * kLanes;
   }
+  auto row = [&](int j, int k) { return load16(xj[j] + static_cast<int64_t>(k) * kLanes); };
   int k = 0;
   for (; k + 2 <= D; k += 2) {
+    v16 a{}, b{};
+    if constexpr (kShared) {
+      a = row(0, k);
+      b = row(0, k + 1);
+    }
 #pragma GCC unroll 4
     for (int j = 0; j < J; ++j) {
-      acc[j] += wj[j][k] * load16(xj[j] + static_cast<int64_t>(k) * kLanes);
-      acc2[j] += wj[j][k + 1] * load16(xj[j] + static_cast<int64_t>(k + 1) * kLanes);
+      acc[j] += wj[j][k] * (kShared ? a : row(j, k));
+      acc2[j] += wj[j][k + 1] * (kShared ? b : row(j, k + 1));
     }
   }
 #pragma GCC unroll 4
   for (int j = 0; j < J; ++j) {
-    if (k < D) acc[j] += wj[j][k] * load16(xj[j] + static_cast<int64_t>(k) * kLanes);
-    out[j] = acc[j] + acc2[j];
-  }
-}
-
-// A block whose outputs share one window (SCC repeats each start Cout*s/Cin-fold at most, and
-// the sorted order puts equal starts together): each window row is loaded once for all J
-// outputs, and the weights come in as broadcast operands.
-template <int J>
-void scc_rows_block_shared(const SccPlan& p, const float* xv, const float* w, int r0, v16* out) {
-  const int D = p.D;
-  const float* wj[J];
-  const float* x0 = xv + static_cast<int64_t>(p.start[r0]) * kLanes;
-  v16 acc[J], acc2[J];
-#pragma GCC unroll 4
-  for (int j = 0; j < J; ++j) {
-    acc[j] = acc2[j] = v16{};
-    wj[j] = w + static_cast<int64_t>(p.order[r0 + j]) * D;
-  }
-  int k = 0;
-  for (; k + 2 <= D; k += 2) {
-    const v16 a = load16(x0 + static_cast<int64_t>(k) * kLanes);
-    const v16 b = load16(x0 + static_cast<int64_t>(k + 1) * kLanes);
-#pragma GCC unroll 4
-    for (int j = 0; j < J; ++j) {
-      acc[j] += wj[j][k] * a;
-      acc2[j] += wj[j][k + 1] * b;
-    }
-  }
-#pragma GCC unroll 4
-  for (int j = 0; j < J; ++j) {
-    if (k < D) acc[j] += wj[j][k] * load16(x0 + static_cast<int64_t>(k) * kLanes);
+    if (k < D) acc[j] += wj[j][k] * row(j, k);
     out[j] = acc[j] + acc2[j];
   }
 }
@@ -330,11 +308,11 @@ void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, cons
       for (int64_t bi = b; bi < e; ++bi) {
         const int r0 = static_cast<int>(bi) * kOutBlock, J = std::min(kOutBlock, Cout - r0);
         if (J == kOutBlock && p.start[r0] == p.start[r0 + J - 1]) {
-          scc_rows_block_shared<kOutBlock>(p, xv, w, r0, acc);
+          scc_rows_block<kOutBlock, true>(p, xv, w, r0, acc);
         } else if (J == kOutBlock) {
-          scc_rows_block<kOutBlock>(p, xv, w, r0, acc);
+          scc_rows_block<kOutBlock, false>(p, xv, w, r0, acc);
         } else {
-          for (int j = 0; j < J; ++j) scc_rows_block<1>(p, xv, w, r0 + j, acc + j);
+          for (int j = 0; j < J; ++j) scc_rows_block<1, false>(p, xv, w, r0 + j, acc + j);
         }
         for (int j = 0; j < J; ++j) {
           float lanes[kLanes];
