@@ -48,6 +48,25 @@ __global__ void conv_direct_fwd(Conv2dShape s, int Ho, int Wo, const float* __re
   }
 }
 
+// Calls f(kh, kw, oh, ow) for every output pixel that input pixel (ih, iw) fed through tap
+// (kh, kw), in kh then kw order: the gather of every dX kernel here.
+template <class F>
+__device__ inline void for_each_fed_output(const Conv2dShape& s, int Ho, int Wo, int ih, int iw, F f) {
+  for (int kh = 0; kh < s.K; ++kh) {
+    const int t = ih + s.pad - kh;
+    if (t < 0 || t % s.stride) continue;
+    const int oh = t / s.stride;
+    if (oh >= Ho) continue;
+    for (int kw = 0; kw < s.K; ++kw) {
+      const int u = iw + s.pad - kw;
+      if (u < 0 || u % s.stride) continue;
+      const int ow = u / s.stride;
+      if (ow >= Wo) continue;
+      f(kh, kw, oh, ow);
+    }
+  }
+}
+
 // dX element (n, ci, ih, iw) gathers from every output (co in its group, oh, ow) it fed.
 __global__ void conv_direct_dx(Conv2dShape s, int Ho, int Wo, const float* __restrict__ w,
                                const float* __restrict__ dy, float* __restrict__ dx, bool set_dx) {
@@ -62,19 +81,9 @@ __global__ void conv_direct_dx(Conv2dShape s, int Ho, int Wo, const float* __res
       const int co = g * cog_n + cg;
       const float* dyc = dy + ((size_t)n * s.Cout + co) * Ho * Wo;
       const float* wc = w + ((size_t)co * cig_n + cig) * KK;
-      for (int kh = 0; kh < s.K; ++kh) {
-        const int t = ih + s.pad - kh;
-        if (t < 0 || t % s.stride) continue;
-        const int oh = t / s.stride;
-        if (oh >= Ho) continue;
-        for (int kw = 0; kw < s.K; ++kw) {
-          const int u = iw + s.pad - kw;
-          if (u < 0 || u % s.stride) continue;
-          const int ow = u / s.stride;
-          if (ow >= Wo) continue;
-          acc = fmaf(__ldg(&wc[kh * s.K + kw]), __ldg(&dyc[oh * Wo + ow]), acc);
-        }
-      }
+      for_each_fed_output(s, Ho, Wo, ih, iw, [&](int kh, int kw, int oh, int ow) {
+        acc = fmaf(__ldg(&wc[kh * s.K + kw]), __ldg(&dyc[oh * Wo + ow]), acc);
+      });
     }
     dx[i] = set_dx ? acc : dx[i] + acc;
   }
@@ -137,19 +146,9 @@ __global__ void col2im_kernel(Conv2dShape s, int Ho, int Wo, int n0, int nb,
     const int ci = static_cast<int>((i / ((size_t)s.W * s.H)) % s.Cin);
     const int nl = static_cast<int>(i / ((size_t)s.W * s.H * s.Cin));
     float acc = 0.f;
-    for (int kh = 0; kh < s.K; ++kh) {
-      const int t = ih + s.pad - kh;
-      if (t < 0 || t % s.stride) continue;
-      const int oh = t / s.stride;
-      if (oh >= Ho) continue;
-      for (int kw = 0; kw < s.K; ++kw) {
-        const int u = iw + s.pad - kw;
-        if (u < 0 || u % s.stride) continue;
-        const int ow = u / s.stride;
-        if (ow >= Wo) continue;
-        acc += dcol[(size_t)(ci * KK + kh * s.K + kw) * P + (size_t)nl * HWo + oh * Wo + ow];
-      }
-    }
+    for_each_fed_output(s, Ho, Wo, ih, iw, [&](int kh, int kw, int oh, int ow) {
+      acc += dcol[(size_t)(ci * KK + kh * s.K + kw) * P + (size_t)nl * HWo + oh * Wo + ow];
+    });
     float& d = dx[(size_t)n0 * s.Cin * s.H * s.W + i];
     d = set_dx ? acc : d + acc;
   }
