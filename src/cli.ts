@@ -12,6 +12,7 @@ import { registerStore } from './commands/store.js';
 import { registerExport } from './commands/export.js';
 import { registerLatency } from './commands/latency.js';
 import { registerServe } from './commands/serve.js';
+import { registerLaunch } from './commands/launch.js';
 
 const COST_CONVENTIONS = `
 Cost conventions: macs = multiply-accumulates of conv, SCC and linear layers;
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerExport(program);
   registerLatency(program);
   registerServe(program);
+  registerLaunch(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;
 }

@@ -11,6 +11,7 @@ import { openStoreUrl, storeUrl, redactUrl } from '../store/index.js';
 import { runWorker, type SweepSummary } from '../sweep/index.js';
 import { makeReporter, summaryJson, summaryText } from './sweep.js';
 import { exitStopped, installStop } from './stopping.js';
+import { slurmWorkerEnv } from '../launch/slurm-env.js';
 
 type WorkerFlags = z.input<typeof workerFlagsSchema>;
 
@@ -29,15 +30,21 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
   const { out, onEvent } = makeReporter(o.json);
   const resumeHint = `dsxplore worker${storeFlag}${o.sweep ? ` --sweep ${o.sweep}` : ''}`;
   const { stop, dispose } = installStop(out, o.drain ?? false, resumeHint);
+  // under Slurm (`dsxplore launch slurm`): named after the job, array task and node, and on
+  // the devices Slurm allocated unless --device says otherwise
+  const slurm = slurmWorkerEnv(process.env, process.pid);
+  const lanes = slurm && o.device === 'auto' ? { device: slurm.device, jobs: o.jobs ?? slurm.jobs, threads: o.threads ?? slurm.threads } : o;
+  if (slurm) out.event('slurm', { worker: slurm.workerId, device: lanes.device, jobs: lanes.jobs ?? 1 }, `${slurm.where}: worker ${slurm.workerId}, device ${lanes.device}`);
   // workers elsewhere use the store too: the reconnects of a shared store are news
   store.onWarning = (message) => onEvent({ type: 'warning', message });
   try {
     const summary = await runWorker({
       store,
       sweep: o.sweep,
-      device: o.device,
-      jobs: o.jobs,
-      threads: o.threads,
+      device: lanes.device,
+      jobs: lanes.jobs,
+      threads: lanes.threads,
+      ...(slurm ? { workerId: slurm.workerId } : {}),
       heartbeatMs,
       staleAfterMs,
       dataDir: o.dataDir,

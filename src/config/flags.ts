@@ -261,6 +261,49 @@ export const workerFlagsSchema = z.strictObject({
   json: switchFlag.optional(),
 });
 
+/** --time as sbatch takes it: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS */
+export const SLURM_TIME = /^(\d+-\d{1,2}(:\d{1,2}){0,2}|\d+(:\d{1,2}){0,2})$/;
+
+/** `launch slurm` and `launch k8s`: the sweep to queue and the workers to start for it */
+const launchFlags = {
+  config: path(),
+  /** postgres:// only: every worker must reach it (checked by the command) */
+  store: storeFlags.store,
+  resume: switchFlag.optional(),
+  maxCandidates: count(1, 10_000_000).optional(),
+  workers: count(1, 10_000),
+  gpusPerWorker: count(1, 64).optional(),
+  cpusPerWorker: count(1, 4096).optional(),
+  dataDir: path().optional(),
+  json: switchFlag.optional(),
+};
+
+export const launchSlurmFlagsSchema = z.strictObject({
+  ...launchFlags,
+  time: text('a time limit: minutes, HH:MM:SS or D-HH:MM:SS', 32)
+    .refine((t) => SLURM_TIME.test(t), { error: 'must be a time limit sbatch takes: minutes, HH:MM:SS or D-HH:MM:SS' })
+    .optional(),
+  /** seconds before the time limit that Slurm warns the worker (SIGTERM) */
+  signal: count(1, 65_535).default(120),
+  partition: text('a partition name', 200).optional(),
+  account: text('an account name', 200).optional(),
+  sbatchArg: z.array(text('an sbatch option such as --mem=16G', 1024)).default([]),
+  requeue: switchFlag.optional(),
+  /** how a compute node starts dsxplore, words separated by spaces */
+  dsxplore: text('a command', 4096).optional(),
+  out: path().optional(),
+  dryRun: switchFlag.optional(),
+});
+
+export const launchK8sFlagsSchema = z.strictObject({
+  ...launchFlags,
+  image: text('a container image with dsxplore installed', 1024),
+  namespace: text('a namespace', 253).optional(),
+  /** seconds a pod has after SIGTERM to give its trial back */
+  grace: count(10, 86_400).default(120),
+  out: path(),
+});
+
 const readFlags = {
   sweep: text('a sweep name', 200).optional(),
   ...storeFlags,
@@ -363,6 +406,8 @@ export const FLAG_SCHEMAS: Record<string, z.ZodObject> = {
   export: exportFlagsSchema,
   latency: latencyFlagsSchema,
   serve: serveFlagsSchema,
+  'launch slurm': launchSlurmFlagsSchema,
+  'launch k8s': launchK8sFlagsSchema,
 };
 
 // ---------- zod issues -> one UsageError line ----------

@@ -1,0 +1,211 @@
+// `dsxplore launch slurm` against a real single-node Slurm (test/helpers/slurm.ts: Debian's
+// slurm-wlm and munge on loopback, in a temporary directory) and a private PostgreSQL:
+// an array job of 3 workers finishes a sweep with every trial trained exactly once;
+// scancel of one array task mid-trial puts its trial back in the queue at once and another
+// task finishes it; a task reaching its time limit is warned (--signal) and does the same.
+// Each test prints its timeline (submit, trials done per task, the given-back trial).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { openStoreUrl, type SweepStore } from '../src/store/index.js';
+import { addonPath } from '../src/engine/addon.js';
+import { spawnCli, writeConfig } from './helpers/cli-process.js';
+import { pgSkip, startPostgres, type PgServer } from './helpers/postgres.js';
+import { slurmSkip, startSlurm, type SlurmCluster } from './helpers/slurm.js';
+
+const root = resolve(import.meta.dirname, '..');
+const skip = slurmSkip || pgSkip || (existsSync(addonPath()) ? false : `native engine not built (${addonPath()})`);
+
+// trials of a few seconds each on one thread: 16x16 synthetic images
+const tiny = {
+  model: 'resnet20',
+  dataset: { name: 'synthetic:size=16,classes=4,train=512,test=64', limitTrain: 384, limitTest: 32 },
+  recipe: { epochs: 1, batchSize: 16, threads: 1 },
+  baselines: false,
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('launch slurm on a real Slurm', { skip }, () => {
+  let pg: PgServer;
+  let slurm: SlurmCluster;
+  let dir: string;
+  let dsxplore: string;
+  before(async () => {
+    [pg, slurm] = await Promise.all([startPostgres(), startSlurm()]);
+    dir = mkdtempSync(join(tmpdir(), 'dsx-launch-'));
+    chmodSync(dir, 0o755);
+    // how the compute node starts dsxplore: from the TypeScript sources, like every CLI test
+    dsxplore = join(dir, 'dsxplore');
+    writeFileSync(
+      dsxplore,
+      `#!/bin/sh\ncd ${root} && exec ${process.execPath} --import tsx -e ` +
+        `"import('./src/cli.ts').then(async m => process.exit(await m.main(process.argv.slice(1))))" "$@"\n`,
+      { mode: 0o755 },
+    );
+  });
+  after(async () => {
+    await slurm?.stop();
+    await pg?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const t0 = Date.now();
+  const at = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+
+  /** `launch slurm` for a new sweep of `n` candidates; returns the job id and the store URL. */
+  async function launch(name: string, n: number, extra: string[], o: { db?: string; epochs?: number } = {}) {
+    const url = o.db ?? (await pg.createDatabase(name));
+    const cfg = writeConfig(dir, {
+      ...tiny,
+      recipe: { ...tiny.recipe, epochs: o.epochs ?? 1 },
+      name,
+      space: { variants: ['dw-scc'], cg: [1, 2, 4], co: [0.25, 0.5, 0.75], tie: 'stage' },
+      search: { kind: 'random', n, seed: 1 },
+    });
+    const out = join(dir, name);
+    // the URL only in the environment, as a user with a password would give it
+    const run = spawnCli(
+      ['launch', 'slurm', '--config', cfg, '--dsxplore', dsxplore, '--out', out, '--json', '--cpus-per-worker', '1', ...extra],
+      undefined,
+      { ...slurm.env, DSXPLORE_STORE: url },
+    );
+    const { code } = await run.exit;
+    assert.equal(code, 0, run.stderr);
+    const result = run.lines.find((l) => l.type === 'result')!;
+    assert.match(result.jobId, /^\d+$/);
+    const script = readFileSync(result.script, 'utf8');
+    assert.ok(!script.includes(url) && !script.includes('127.0.0.1'), 'the store URL is not in the script');
+    console.log(`[${at()}] ${name}: submitted job ${result.jobId} (${extra.join(' ')})`);
+    return { jobId: result.jobId as string, url, out };
+  }
+
+  async function waitJob(jobId: string, timeoutMs: number): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (slurm.run('squeue', ['-h', '-j', jobId]).trim() !== '') {
+      if (Date.now() > end) assert.fail(`job ${jobId} still queued or running after ${timeoutMs / 1000}s:\n${slurm.log()}`);
+      await sleep(500);
+    }
+  }
+
+  /** Each task's log (JSON lines of its worker), by array task. */
+  function taskLogs(out: string, jobId: string): Map<string, Array<Record<string, any>>> {
+    const logs = new Map<string, Array<Record<string, any>>>();
+    for (const f of readdirSync(out)) {
+      const m = new RegExp(`-${jobId}_(\\d+)\\.out$`).exec(f);
+      if (!m) continue;
+      const lines = readFileSync(join(out, f), 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      logs.set(`${jobId}_${m[1]}`, lines);
+    }
+    return logs;
+  }
+
+  const doneBy = (lines: Array<Record<string, any>>) => lines.filter((l) => l.type === 'trial-end' && l.state === 'done').map((l) => l.trial as number);
+
+  async function withStore<T>(url: string, f: (s: SweepStore) => Promise<T>): Promise<T> {
+    const s = await openStoreUrl(url);
+    try {
+      return await f(s);
+    } finally {
+      await s.close();
+    }
+  }
+
+  /** Every trial done, each trained once in all; per task: the trials it finished. */
+  async function assertAllDoneOnce(url: string, name: string, logs: Map<string, Array<Record<string, any>>>[]) {
+    const trials = await withStore(url, (s) => s.trials(name));
+    assert.ok(trials.length > 0);
+    assert.deepEqual(trials.filter((t) => t.state !== 'done').map((t) => [t.id, t.state]), [], 'every trial is done');
+    const finished = logs.flatMap((m) => [...m.values()].flatMap(doneBy)).sort((a, b) => a - b);
+    assert.deepEqual(finished, trials.map((t) => t.id).sort((a, b) => a - b), 'each trial finished by exactly one task');
+    for (const t of trials) assert.match(t.workerId ?? '', /^slurm:\d+_\d+@dsxnode:pid \d+$/, 'the worker says job, task and node');
+    assert.equal((await withStore(url, (s) => s.getSweep(name)))!.status, 'finished');
+    return trials;
+  }
+
+  test('--workers 3: an array job of 3 tasks trains every trial exactly once', async () => {
+    const { jobId, url, out } = await launch('three', 9, ['--workers', '3']);
+    await waitJob(jobId, 120_000);
+    const logs = taskLogs(out, jobId);
+    assert.equal(logs.size, 3, `one log per task: ${[...logs.keys()]}`);
+    const trials = await assertAllDoneOnce(url, 'three', [logs]);
+    assert.ok(trials.every((t) => t.attempts === 1), 'no trial was claimed twice');
+    for (const [task, lines] of logs) {
+      assert.equal(lines.at(-1)!.type, 'result', `${task} ended with its summary`);
+      console.log(`[${at()}] three: task ${task} finished trials ${JSON.stringify(doneBy(lines))}`);
+    }
+    assert.ok([...logs.values()].filter((l) => doneBy(l).length > 0).length >= 2, 'the tasks shared the work');
+  });
+
+  test('scancel of one task mid-trial: its trial goes back to the queue and another task finishes it', async () => {
+    const { jobId, url, out } = await launch('cancel', 9, ['--workers', '3']);
+    // wait until every task is in a trial, then cancel task 1 in the middle of its trial
+    const victim = `${jobId}_1`;
+    let held: { id: number; workerId: string } | undefined;
+    for (const end = Date.now() + 90_000; !held; await sleep(200)) {
+      if (Date.now() > end) assert.fail(`task ${victim} never ran a trial:\n${slurm.log()}`);
+      const running = (await withStore(url, (s) => s.trials('cancel'))).filter((t) => t.state === 'running');
+      const mine = running.find((t) => t.workerId?.startsWith(`slurm:${victim}@`));
+      if (mine && running.length === 3) held = { id: mine.id, workerId: mine.workerId! };
+    }
+    slurm.run('scancel', [victim]);
+    console.log(`[${at()}] cancel: scancel ${victim} while it trains trial ${held.id}`);
+    // back in the queue at once (not after the 60 s heartbeat timeout): queued, or already
+    // claimed by another task
+    let back: string | undefined;
+    for (const end = Date.now() + 15_000; !back && Date.now() < end; await sleep(100)) {
+      const t = (await withStore(url, (s) => s.trial(held!.id)))!;
+      if (t.state === 'queued' || t.workerId !== held.workerId) back = `${t.state}${t.workerId !== held.workerId && t.workerId ? ` by ${t.workerId}` : ''}`;
+    }
+    assert.ok(back, `trial ${held.id} was not given back within 15 s`);
+    console.log(`[${at()}] cancel: trial ${held.id} back in the queue (${back})`);
+    await waitJob(jobId, 120_000);
+    const logs = taskLogs(out, jobId);
+    const trials = await assertAllDoneOnce(url, 'cancel', [logs]);
+    const again = trials.find((t) => t.id === held!.id)!;
+    assert.equal(again.attempts, 2, 'claimed twice: by the cancelled task, then by another');
+    assert.ok(!again.workerId!.startsWith(`slurm:${victim}@`), 'another task finished it');
+    const cancelled = logs.get(victim)!;
+    assert.ok(cancelled.some((l) => l.type === 'trial-start' && l.trial === held!.id));
+    assert.ok(!doneBy(cancelled).includes(held.id));
+    const stopped = cancelled.find((l) => l.type === 'result')!;
+    assert.equal(stopped.stopped, 'SIGTERM');
+    assert.equal(stopped.released, 1, 'the cancelled worker released its trial');
+    for (const [task, lines] of logs) console.log(`[${at()}] cancel: task ${task} finished trials ${JSON.stringify(doneBy(lines))}`);
+    console.log(`[${at()}] cancel: trial ${held.id} finished by ${again.workerId}`);
+  });
+
+  test('a task at its time limit is warned, gives its trial back, and a later task finishes it', async () => {
+    // one task of one minute, warned 10 s before (Slurm checks limits every 30 s or so, so
+    // the warning comes 10 to 40 s before the limit); 30 trials of 4 epochs outlast it
+    const epochs = 4;
+    const { jobId, url, out } = await launch('timeout', 30, ['--workers', '1', '--time', '00:01:00', '--signal', '10'], { epochs });
+    await waitJob(jobId, 150_000);
+    const first = taskLogs(out, jobId);
+    const lines = first.get(`${jobId}_0`)!;
+    const stopped = lines.find((l) => l.type === 'result')!;
+    assert.equal(stopped.stopped, 'SIGTERM', JSON.stringify(lines.slice(-3)));
+    assert.equal(stopped.released, 1, 'the warned worker released its trial');
+    const started = lines.filter((l) => l.type === 'trial-start').map((l) => l.trial as number);
+    const given = started.find((id) => !doneBy(lines).includes(id))!;
+    const mid = (await withStore(url, (s) => s.trial(given)))!;
+    assert.equal(mid.state, 'queued', 'the trial is back in the queue, not left running');
+    const state = slurm.run('scontrol', ['show', 'job', jobId]);
+    console.log(
+      `[${at()}] timeout: task ${jobId}_0 finished ${doneBy(lines).length} trials, was warned, gave trial ${given} back ` +
+        `(${/JobState=(\S+)/.exec(state)?.[1]}, ${/RunTime=(\S+)/.exec(state)?.[1]})`,
+    );
+    // more workers for the same sweep: the queued trials, the given-back one among them
+    const second = await launch('timeout', 30, ['--workers', '2', '--resume'], { db: url, epochs });
+    await waitJob(second.jobId, 150_000);
+    const later = taskLogs(out, second.jobId);
+    await assertAllDoneOnce(url, 'timeout', [first, later]);
+    const again = (await withStore(url, (s) => s.trial(given)))!;
+    assert.equal(again.attempts, 2);
+    assert.match(again.workerId!, new RegExp(`^slurm:${second.jobId}_\\d+@`));
+    for (const [task, l] of later) console.log(`[${at()}] timeout: task ${task} finished ${doneBy(l).length} trials`);
+    console.log(`[${at()}] timeout: trial ${given} finished by ${again.workerId}`);
+  });
+});
