@@ -26,6 +26,22 @@ const tiny = {
   baselines: false,
 };
 
+const PASSWORD = 'pw-never-shown';
+
+/** Command lines of every process on this machine that shows the password (`ps` would). */
+function commandLinesWith(text: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(text)) found.push(`${pid}: ${cmd}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('launch slurm on a real Slurm', { skip }, () => {
@@ -57,7 +73,8 @@ describe('launch slurm on a real Slurm', { skip }, () => {
 
   /** `launch slurm` for a new sweep of `n` candidates; returns the job id and the store URL. */
   async function launch(name: string, n: number, extra: string[], o: { db?: string; epochs?: number } = {}) {
-    const url = o.db ?? (await pg.createDatabase(name));
+    // trust authentication accepts and ignores the password, which must appear nowhere
+    const url = o.db ?? (await pg.createDatabase(name)).replace('dsx@', `dsx:${PASSWORD}@`);
     const cfg = writeConfig(dir, {
       ...tiny,
       recipe: { ...tiny.recipe, epochs: o.epochs ?? 1 },
@@ -77,7 +94,8 @@ describe('launch slurm on a real Slurm', { skip }, () => {
     const result = run.lines.find((l) => l.type === 'result')!;
     assert.match(result.jobId, /^\d+$/);
     const script = readFileSync(result.script, 'utf8');
-    assert.ok(!script.includes(url) && !script.includes('127.0.0.1'), 'the store URL is not in the script');
+    assert.ok(!script.includes(PASSWORD) && !script.includes('127.0.0.1'), 'the store URL is not in the script');
+    assert.ok(!JSON.stringify(run.lines).includes(PASSWORD) && !run.stderr.includes(PASSWORD), 'nor in the output');
     console.log(`[${at()}] ${name}: submitted job ${result.jobId} (${extra.join(' ')})`);
     return { jobId: result.jobId as string, url, out };
   }
@@ -104,7 +122,7 @@ describe('launch slurm on a real Slurm', { skip }, () => {
 
   const doneBy = (lines: Array<Record<string, any>>) => lines.filter((l) => l.type === 'trial-end' && l.state === 'done').map((l) => l.trial as number);
 
-  async function withStore<T>(url: string, f: (s: SweepStore) => Promise<T>): Promise<T> {
+  async function withStore<T>(url: string, f: (s: SweepStore) => T | Promise<T>): Promise<T> {
     const s = await openStoreUrl(url);
     try {
       return await f(s);
@@ -127,6 +145,11 @@ describe('launch slurm on a real Slurm', { skip }, () => {
 
   test('--workers 3: an array job of 3 tasks trains every trial exactly once', async () => {
     const { jobId, url, out } = await launch('three', 9, ['--workers', '3']);
+    // while the tasks run, no process shows the password in its command line
+    for (let i = 0; i < 20 && slurm.run('squeue', ['-h', '-j', jobId]).trim() !== ''; i++) {
+      assert.deepEqual(commandLinesWith(PASSWORD), []);
+      await sleep(250);
+    }
     await waitJob(jobId, 120_000);
     const logs = taskLogs(out, jobId);
     assert.equal(logs.size, 3, `one log per task: ${[...logs.keys()]}`);
@@ -179,9 +202,10 @@ describe('launch slurm on a real Slurm', { skip }, () => {
 
   test('a task at its time limit is warned, gives its trial back, and a later task finishes it', async () => {
     // one task of one minute, warned 10 s before (Slurm checks limits every 30 s or so, so
-    // the warning comes 10 to 40 s before the limit); 30 trials of 4 epochs outlast it
+    // the warning comes 10 to 40 s before the limit); 60 trials of 4 epochs outlast it on
+    // any machine
     const epochs = 4;
-    const { jobId, url, out } = await launch('timeout', 30, ['--workers', '1', '--time', '00:01:00', '--signal', '10'], { epochs });
+    const { jobId, url, out } = await launch('timeout', 60, ['--workers', '1', '--time', '00:01:00', '--signal', '10'], { epochs });
     await waitJob(jobId, 150_000);
     const first = taskLogs(out, jobId);
     const lines = first.get(`${jobId}_0`)!;
@@ -195,17 +219,25 @@ describe('launch slurm on a real Slurm', { skip }, () => {
     const state = slurm.run('scontrol', ['show', 'job', jobId]);
     console.log(
       `[${at()}] timeout: task ${jobId}_0 finished ${doneBy(lines).length} trials, was warned, gave trial ${given} back ` +
-        `(${/JobState=(\S+)/.exec(state)?.[1]}, ${/RunTime=(\S+)/.exec(state)?.[1]})`,
+        `(${/JobState=(\S+)/.exec(state)?.[1]} after ${/RunTime=(\S+)/.exec(state)?.[1]} of 00:01:00)`,
     );
-    // more workers for the same sweep: the queued trials, the given-back one among them
-    const second = await launch('timeout', 30, ['--workers', '2', '--resume'], { db: url, epochs });
-    await waitJob(second.jobId, 150_000);
+    // more workers for the same sweep (the queue is in order: the given-back trial first);
+    // once it is done, cancel them (they give their trials back too)
+    const second = await launch('timeout', 60, ['--workers', '2', '--resume'], { db: url, epochs });
+    for (const end = Date.now() + 90_000; (await withStore(url, (s) => s.trial(given)))!.state !== 'done'; await sleep(250)) {
+      if (Date.now() > end) assert.fail(`trial ${given} was not finished by job ${second.jobId}:\n${slurm.log()}`);
+    }
+    slurm.run('scancel', [second.jobId]);
+    await waitJob(second.jobId, 60_000);
     const later = taskLogs(out, second.jobId);
-    await assertAllDoneOnce(url, 'timeout', [first, later]);
     const again = (await withStore(url, (s) => s.trial(given)))!;
     assert.equal(again.attempts, 2);
-    assert.match(again.workerId!, new RegExp(`^slurm:${second.jobId}_\\d+@`));
-    for (const [task, l] of later) console.log(`[${at()}] timeout: task ${task} finished ${doneBy(l).length} trials`);
+    assert.match(again.workerId!, new RegExp(`^slurm:${second.jobId}_\\d+@dsxnode:`), 'a task of the later job finished it');
+    const trials = await withStore(url, (s) => s.trials('timeout'));
+    assert.deepEqual(trials.filter((t) => t.state !== 'done' && t.state !== 'queued').map((t) => [t.id, t.state]), [], 'none left running');
+    const finished = [first, later].flatMap((m) => [...m.values()].flatMap(doneBy)).sort((a, b) => a - b);
+    assert.deepEqual(finished, trials.filter((t) => t.state === 'done').map((t) => t.id).sort((a, b) => a - b), 'each done trial finished once');
+    for (const [task, l] of later) console.log(`[${at()}] timeout: task ${task} finished trials ${JSON.stringify(doneBy(l))}, then was cancelled`);
     console.log(`[${at()}] timeout: trial ${given} finished by ${again.workerId}`);
   });
 });
