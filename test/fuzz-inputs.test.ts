@@ -265,6 +265,7 @@ const BAD_VALUES: Record<string, string[]> = {
   port: ['-1', '65536', 'x', '', '1.5'],
   token: ['short', 'sixteen chars but spaces', ''],
   jobs: ['0', '65', 'x', '-1', '1.5', ''],
+  slurmTime: ['1:2:3:4', 'abc', '', '1h', '-1', '1-', '00:00:00:00', '\u001b[2J'],
 };
 
 /** Each command's minimal valid arguments and which rule each flag follows. */
@@ -314,6 +315,21 @@ function commandSpecs(files: { ckpt: string; config: string; dir: string }) {
     },
     // bad flags are refused before the store is opened or a port is bound
     serve: { base: ['--db', db, '--port', '0'], flags: { store: 'text', db: 'path', host: 'host', port: 'port', token: 'token' } },
+    // refused before the config is planned, the store opened or sbatch run
+    'launch slurm': {
+      base: ['--config', files.config, '--workers', '2', '--dry-run'],
+      flags: {
+        config: 'path', store: 'text', workers: 'count', 'gpus-per-worker': 'count', 'cpus-per-worker': 'count', 'max-candidates': 'count',
+        'data-dir': 'path', time: 'slurmTime', signal: 'count', partition: 'text', account: 'text', 'sbatch-arg': 'text', dsxplore: 'text', out: 'path',
+      },
+    },
+    'launch k8s': {
+      base: ['--config', files.config, '--workers', '2', '--image', 'dsx:1', '--out', files.dir, '--store', `sqlite:${db}`],
+      flags: {
+        config: 'path', store: 'text', workers: 'count', 'gpus-per-worker': 'count', 'cpus-per-worker': 'count', 'max-candidates': 'count',
+        'data-dir': 'path', image: 'text', namespace: 'text', grace: 'count', out: 'path',
+      },
+    },
   } as Record<string, { base: string[]; flags: Record<string, string> }>;
 }
 

@@ -175,10 +175,12 @@ function launchOptions(cmd: Command): Command {
 export function registerLaunch(program: Command): void {
   const launch = program
     .command('launch')
+    .summary('queue a sweep and start its workers on a Slurm or Kubernetes cluster')
     .description('Queue a sweep in a PostgreSQL store and start its workers on a cluster: Slurm (sbatch) or Kubernetes (an Indexed Job)');
   launchOptions(
     launch
       .command('slurm')
+      .summary('queue a sweep and submit an sbatch array job of workers')
       .description(
         'Queue the sweep and submit an sbatch array job of --workers tasks, each a `dsxplore worker`. ' +
           'The store URL reaches the tasks through the environment, never the script. Before the time limit ' +
@@ -200,6 +202,7 @@ export function registerLaunch(program: Command): void {
   launchOptions(
     launch
       .command('k8s')
+      .summary('queue a sweep and write a Kubernetes Indexed Job of workers')
       .description(
         'Queue the sweep and write a Kubernetes Indexed Job manifest (--workers pods, each a `dsxplore worker`; the ' +
           'store URL from a Secret) into --out, then print how to create the Secret and apply it.',
