@@ -77,6 +77,7 @@ test('slurm script: array, signal, requeue, GPUs, extra options; the URL only fr
     dsxplore: ['/opt/node/bin/node', '/opt/dsx dir/bin/dsxplore'],
     workerArgs: ['--data-dir', '/data'],
     logDir: '/home/u/runs',
+    file: '/home/u/runs/dsx-it_s.sbatch',
     version: '0.1.0',
   });
   const directives = s.split('\n').filter((l) => l.startsWith('#SBATCH ')).map((l) => l.slice(8));
@@ -98,6 +99,7 @@ test('slurm script: array, signal, requeue, GPUs, extra options; the URL only fr
   assert.ok(s.startsWith('#!/bin/bash\n'));
   assert.match(s, /\nexec \/opt\/node\/bin\/node '\/opt\/dsx dir\/bin\/dsxplore' worker --sweep 'it'\\''s' --json --data-dir \/data\n/);
   assert.match(s, /if \[ -z "\$\{DSXPLORE_STORE:-\}" \]/);
+  assert.match(s, /\n#   DSXPLORE_STORE=postgres:\/\/\.\.\. sbatch \/home\/u\/runs\/dsx-it_s\.sbatch\n/);
   assert.equal(slurmTimeSeconds('1-02:00:00'), 93_600);
   assert.equal(slurmTimeSeconds('00:01:00'), 60);
   assert.equal(slurmTimeSeconds('90'), 5400);

@@ -50,7 +50,8 @@ describe('launch slurm on a real Slurm', { skip }, () => {
   let dir: string;
   let dsxplore: string;
   before(async () => {
-    [pg, slurm] = await Promise.all([startPostgres(), startSlurm()]);
+    pg = await startPostgres();
+    slurm = await startSlurm();
     dir = mkdtempSync(join(tmpdir(), 'dsx-launch-'));
     chmodSync(dir, 0o755);
     // how the compute node starts dsxplore: from the TypeScript sources, like every CLI test
@@ -82,7 +83,8 @@ describe('launch slurm on a real Slurm', { skip }, () => {
       space: { variants: ['dw-scc'], cg: [1, 2, 4], co: [0.25, 0.5, 0.75], tie: 'stage' },
       search: { kind: 'random', n, seed: 1 },
     });
-    const out = join(dir, name);
+    // a blank in the logs' folder, as a home folder may have
+    const out = join(dir, `${name} runs`);
     // the URL only in the environment, as a user with a password would give it
     const run = spawnCli(
       ['launch', 'slurm', '--config', cfg, '--dsxplore', dsxplore, '--out', out, '--json', '--cpus-per-worker', '1', ...extra],

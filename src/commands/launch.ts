@@ -77,6 +77,7 @@ export async function launchSlurmCommand(flags: SlurmFlags): Promise<SlurmLaunch
   }
   const sweep = loadSweepConfig(o.config).name;
   const dir = resolve(o.out ?? '.');
+  const file = join(dir, `${slurmJobName(sweep)}.sbatch`);
   const script = slurmScript({
     sweep,
     workers: o.workers,
@@ -91,6 +92,7 @@ export async function launchSlurmCommand(flags: SlurmFlags): Promise<SlurmLaunch
     dsxplore: o.dsxplore ? o.dsxplore.trim().split(/\s+/) : [process.execPath, join(packageRoot, 'bin', 'dsxplore')],
     workerArgs: workerArgs(o),
     logDir: dir,
+    file,
     version,
   });
   if (o.dryRun) {
@@ -102,7 +104,6 @@ export async function launchSlurmCommand(flags: SlurmFlags): Promise<SlurmLaunch
   try {
     await queueSweep(o, url, out);
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${slurmJobName(sweep)}.sbatch`);
     writeFileSync(file, script, { mode: 0o644 });
     // the URL travels in sbatch's environment, which Slurm hands to every task
     const r = spawnSync('sbatch', ['--parsable', file], { encoding: 'utf8', env: { ...process.env, DSXPLORE_STORE: url } });

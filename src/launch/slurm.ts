@@ -34,6 +34,8 @@ export interface SlurmJobPlan {
   workerArgs: string[];
   /** folder of the tasks' logs (absolute: compute nodes share it with the login node) */
   logDir: string;
+  /** where the script is written */
+  file: string;
   /** dsxplore version, for the header */
   version: string;
 }
@@ -60,7 +62,8 @@ export function slurmScript(p: SlurmJobPlan): string {
     ...(p.requeue ? ['--requeue'] : []),
     ...(p.partition ? [`--partition=${p.partition}`] : []),
     ...(p.account ? [`--account=${p.account}`] : []),
-    `--output=${p.logDir}/%x-%A_%a.out`,
+    // sbatch splits #SBATCH lines at blanks unless they are in double quotes
+    `--output=${/\s/.test(p.logDir) ? `"${p.logDir}/%x-%A_%a.out"` : `${p.logDir}/%x-%A_%a.out`}`,
     ...p.sbatchArgs,
   ];
   const worker = [...p.dsxplore, 'worker', '--sweep', p.sweep, '--json', ...p.workerArgs].map(shellQuote).join(' ');
@@ -68,12 +71,12 @@ export function slurmScript(p: SlurmJobPlan): string {
     '#!/bin/bash',
     `# dsxplore ${p.version}: ${p.workers} worker(s) for sweep ${p.sweep}, one per array task.`,
     '# The store URL comes from $DSXPLORE_STORE in the environment sbatch runs in; it is',
-    '# never written here. Submit again (more workers, or after the time limit) with:',
-    '#   DSXPLORE_STORE=postgres://... sbatch THIS_FILE',
+    '# never written here. Submit it again (more workers, or after the time limit) with:',
+    `#   DSXPLORE_STORE=postgres://... sbatch ${p.file}`,
     ...directives.map((d) => `#SBATCH ${d}`),
     '',
     'if [ -z "${DSXPLORE_STORE:-}" ]; then',
-    '  echo "dsxplore: DSXPLORE_STORE is not set; submit with the store URL in the environment: DSXPLORE_STORE=postgres://... sbatch $0" >&2',
+    `  echo ${shellQuote(`dsxplore: DSXPLORE_STORE is not set; submit with the store URL in the environment: DSXPLORE_STORE=postgres://... sbatch ${p.file}`)} >&2`,
     '  exit 2',
     'fi',
     '# the worker replaces this shell, so Slurm\'s signals reach it directly',
