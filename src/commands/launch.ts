@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { z } from 'zod';
 import { stringify } from 'yaml';
 import { launchK8sFlagsSchema, launchSlurmFlagsSchema, parseFlags } from '../config/flags.js';
-import { loadSweepConfig } from '../config/sweep.js';
+import { loadSweepConfig, type SweepConfig } from '../config/sweep.js';
 import { OutcomeError, UsageError } from '../errors.js';
 import { slurmFollowUp, slurmJobName, slurmScript, slurmTimeSeconds } from '../launch/slurm.js';
 import { k8sFollowUp, k8sJob, k8sName } from '../launch/k8s.js';
@@ -41,8 +41,7 @@ function workerArgs(o: LaunchFlags): string[] {
 }
 
 /** Create (or with --resume, continue) the sweep and queue its first round. */
-async function queueSweep(o: LaunchFlags, url: string, out: ProgressReporter): Promise<SweepSummary> {
-  const loaded = loadSweepConfig(o.config);
+async function queueSweep(o: LaunchFlags, loaded: SweepConfig, url: string, out: ProgressReporter): Promise<SweepSummary> {
   const config = o.dataDir ? { ...loaded, dataset: { ...loaded.dataset, dataDir: o.dataDir } } : loaded;
   const store = await openStoreUrl(url);
   const { onEvent } = makeReporter(o.json);
@@ -75,7 +74,8 @@ export async function launchSlurmCommand(flags: SlurmFlags): Promise<SlurmLaunch
   if (o.time && o.signal >= slurmTimeSeconds(o.time)) {
     throw new UsageError(`--signal: the warning (${o.signal} s before the limit) must come before --time ${o.time} is up`);
   }
-  const sweep = loadSweepConfig(o.config).name;
+  const config = loadSweepConfig(o.config);
+  const sweep = config.name;
   const dir = resolve(o.out ?? '.');
   const file = join(dir, `${slurmJobName(sweep)}.sbatch`);
   const script = slurmScript({
@@ -102,7 +102,7 @@ export async function launchSlurmCommand(flags: SlurmFlags): Promise<SlurmLaunch
   const url = sharedStoreUrl(o);
   const out = new ProgressReporter({ json: o.json });
   try {
-    await queueSweep(o, url, out);
+    await queueSweep(o, config, url, out);
     mkdirSync(dir, { recursive: true });
     writeFileSync(file, script, { mode: 0o644 });
     // the URL travels in sbatch's environment, which Slurm hands to every task
@@ -131,7 +131,7 @@ export async function launchK8sCommand(flags: K8sFlags): Promise<{ sweep: string
   const url = sharedStoreUrl(o);
   const out = new ProgressReporter({ json: o.json });
   try {
-    const { sweep } = await queueSweep(o, url, out);
+    const { sweep } = await queueSweep(o, loadSweepConfig(o.config), url, out);
     const job = k8sJob({
       sweep,
       workers: o.workers,
