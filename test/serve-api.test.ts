@@ -12,7 +12,7 @@ import { parseServeOptions } from '../src/config/serve.js';
 import { startServer, type RunningServer } from '../src/serve/server.js';
 import { openStore, openStoreForReading, type SweepStore } from '../src/store/index.js';
 import { parseCsv } from '../src/report/export.js';
-import { assertListingIsTrials, fillSweep, rawRequest, runCli } from './helpers/serve.js';
+import { assertListingIsTrials, buildPage, fillSweep, rawRequest, runCli } from './helpers/serve.js';
 import { pgSkip, startPostgres } from './helpers/postgres.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -29,6 +29,7 @@ async function getJson(path: string): Promise<{ status: number; json: any; body:
 }
 
 before(async () => {
+  buildPage();
   const w = await openStore(db);
   await fillSweep(w, 'alpha', { failAt: 2, failMessage: 'CUDA error: out of memory' });
   await fillSweep(w, 'beta', { n: 6, failAt: 99 });
@@ -234,7 +235,10 @@ test('paths outside the static folder get 404, encoded and doubled variants incl
   }
   // what is meant to be there is
   assert.equal((await rawRequest(server.port, '/vendor/uplot/uPlot.iife.min.js')).status, 200);
-  assert.equal((await rawRequest(server.port, '/app.js')).status, 200);
+  const script = await rawRequest(server.port, '/app.js');
+  assert.equal(script.status, 200);
+  assert.match(String(script.headers['content-type']), /javascript/);
+  assert.equal((await rawRequest(server.port, '/app.js.map')).status, 200);
   const index = await rawRequest(server.port, '/');
   assert.equal(index.status, 200);
   assert.match(String(index.headers['content-security-policy']), /script-src 'self'/);
