@@ -55,8 +55,3 @@ export function setLive(ok: boolean): void {
 export function stateBadge(state: TrialState): HTMLSpanElement {
   return el('span', { class: `state state-${state}` }, state);
 }
-
-/** A chart's width: its box's, at least 320 px. */
-export function chartWidth(box: HTMLElement): number {
-  return Math.max(320, Math.floor(box.getBoundingClientRect().width || 800) - 4);
-}

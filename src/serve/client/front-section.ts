@@ -4,7 +4,8 @@
 import type { FrontCost } from '../../config/serve.js';
 import type { FrontAnswer, FrontPoint } from '../views.js';
 import { trialHref } from './api.js';
-import { chartWidth, el } from './dom.js';
+import { ChartSlot, chartWidth } from './charts.js';
+import { el } from './dom.js';
 import { COST_NAMES, costText, count, ms, percent } from './text.js';
 
 const costsText = (p: FrontPoint): string =>
@@ -42,7 +43,7 @@ export function frontSection(name: string, onCost: (cost: FrontCost) => void) {
     frontBox,
     hoverInfo,
   );
-  let chart: uPlot | null = null;
+  const chart = new ChartSlot();
   const open = (p: FrontPoint) => (location.hash = trialHref(name, p.trialId));
 
   function showTip(target: Element, text: string): void {
@@ -92,14 +93,9 @@ export function frontSection(name: string, onCost: (cost: FrontCost) => void) {
     }
   }
 
-  function destroy(): void {
-    chart?.destroy();
-    chart = null;
-  }
-
   return {
     root,
-    destroy,
+    destroy: chart.clear,
     /** Offer the costs the sweep can be drawn against (latency once measured); returns the
      * one to draw, `cost` unless it is not offered. */
     syncCosts(costs: readonly FrontCost[], cost: FrontCost): FrontCost {
@@ -111,7 +107,7 @@ export function frontSection(name: string, onCost: (cost: FrontCost) => void) {
       return shown;
     },
     render(f: FrontAnswer, cost: FrontCost): void {
-      destroy();
+      chart.clear();
       frontBox.replaceChildren(tip);
       hoverInfo.textContent = '';
       const pts = f.points
@@ -168,7 +164,7 @@ export function frontSection(name: string, onCost: (cost: FrontCost) => void) {
         const i = u.cursor.idx;
         if (i !== null && i !== undefined) open(pts[i]!);
       });
-      chart = u;
+      chart.set(u);
     },
   };
 }

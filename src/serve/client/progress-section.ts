@@ -2,7 +2,8 @@
 // finished, the ETA the server estimates, and the front's hypervolume over time.
 import { FINISHED_STATES, TRIAL_STATES } from '../../store/states.js';
 import type { SweepAnswer } from '../views.js';
-import { chartWidth, el } from './dom.js';
+import { ChartSlot, chartWidth } from './charts.js';
+import { el } from './dom.js';
 import { eta } from './text.js';
 
 export function progressSection() {
@@ -11,16 +12,11 @@ export function progressSection() {
   const etaLine = el('p', { id: 'eta' });
   const hvBox = el('div', { class: 'chart', id: 'hv-chart' });
   const root = el('section', { class: 'card', id: 'progress' }, el('h2', {}, 'Progress'), countsBox, bar, etaLine, hvBox);
-  let hvChart: uPlot | null = null;
-
-  function destroy(): void {
-    hvChart?.destroy();
-    hvChart = null;
-  }
+  const chart = new ChartSlot();
 
   return {
     root,
-    destroy,
+    destroy: chart.clear,
     counts(d: SweepAnswer): void {
       countsBox.replaceChildren(
         ...TRIAL_STATES.map((s) => el('span', { class: 'count', dataset: { state: s } }, el('b', { 'data-count': s }, d.counts[s] ?? 0), s)),
@@ -35,25 +31,27 @@ export function progressSection() {
       );
     },
     hypervolume(d: SweepAnswer): void {
-      destroy();
+      chart.clear();
       hvBox.replaceChildren();
       const pts = d.hypervolumeOverTime;
       if (pts.length < 2) {
         hvBox.append(el('p', { class: 'muted' }, 'hypervolume over time: shown once two trials are done'));
         return;
       }
-      hvChart = new uPlot(
-        {
-          width: chartWidth(hvBox),
-          height: 160,
-          title: 'hypervolume of the done trials over time',
-          legend: { show: false },
-          scales: { x: { time: true }, y: { auto: true } },
-          series: [{}, { label: 'hypervolume', stroke: '#2456a6', width: 2, points: { show: pts.length < 40 } }],
-          axes: [{}, { values: (_u, ticks) => ticks.map((x) => x.toFixed(3)) }],
-        },
-        [pts.map((p) => p.t / 1000), pts.map((p) => p.hypervolume)],
-        hvBox,
+      chart.set(
+        new uPlot(
+          {
+            width: chartWidth(hvBox),
+            height: 160,
+            title: 'hypervolume of the done trials over time',
+            legend: { show: false },
+            scales: { x: { time: true }, y: { auto: true } },
+            series: [{}, { label: 'hypervolume', stroke: '#2456a6', width: 2, points: { show: pts.length < 40 } }],
+            axes: [{}, { values: (_u, ticks) => ticks.map((x) => x.toFixed(3)) }],
+          },
+          [pts.map((p) => p.t / 1000), pts.map((p) => p.hypervolume)],
+          hvBox,
+        ),
       );
     },
   };

@@ -16,7 +16,6 @@ export function sweepPage(app: HTMLElement, name: string): View {
   crumbs(el('a', { href: '#/' }, 'sweeps'), el('a', { href: sweepHref(name) }, name));
   let stamp: string | null = null;
   let cost: FrontCost = 'macs';
-  let front: FrontAnswer | null = null;
   let first = true;
 
   const title = el('h1', { id: 'sweep-title' }, name);
@@ -24,8 +23,7 @@ export function sweepPage(app: HTMLElement, name: string): View {
   const progress = progressSection();
   const frontSec = frontSection(name, async (c) => {
     cost = c;
-    front = await api.front(name, cost);
-    drawFront(front);
+    drawFront(await api.front(name, cost));
   });
   const design = designSection(name);
   const trials = trialsSection(name);
@@ -55,7 +53,6 @@ export function sweepPage(app: HTMLElement, name: string): View {
       const [listing, f] = await Promise.all(early ?? [api.trials(name), api.front(name, cost)]);
       // answers from an older copy than the detail's are shown, and fetched again next time
       stamp = listing.stamp === d.stamp && f.stamp === d.stamp ? d.stamp : `stale:${listing.stamp}`;
-      front = f;
       progress.hypervolume(d);
       drawFront(f);
       trials.render(listing.trials);

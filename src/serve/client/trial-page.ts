@@ -3,7 +3,8 @@
 import { slotText } from '../../models/notation.js';
 import type { EpochMetrics } from '../../engine/types.js';
 import { api, sweepHref } from './api.js';
-import { chartWidth, crumbs, el, stateBadge, type Child } from './dom.js';
+import { chartWidth } from './charts.js';
+import { crumbs, el, stateBadge, type Child } from './dom.js';
 import { count, fixed, percent, seconds, when } from './text.js';
 import type { View } from './view.js';
 

@@ -11,18 +11,9 @@ const TABLE_PAGE = 200;
 type Column = keyof TrialListItem;
 /** key, heading, numeric */
 const COLUMNS: readonly [Column, string, boolean][] = [
-  ['id', 'id', true],
-  ['label', 'design', false],
-  ['state', 'state', false],
-  ['rung', 'rung', true],
-  ['epochs', 'epochs', true],
-  ['seed', 'seed', true],
-  ['accuracy', 'accuracy', true],
-  ['macs', 'MACs', true],
-  ['params', 'params', true],
-  ['seconds', 'time (s)', true],
-  ['device', 'device', false],
-  ['error', 'error', false],
+  ['id', 'id', true], ['label', 'design', false], ['state', 'state', false], ['rung', 'rung', true],
+  ['epochs', 'epochs', true], ['seed', 'seed', true], ['accuracy', 'accuracy', true], ['macs', 'MACs', true],
+  ['params', 'params', true], ['seconds', 'time (s)', true], ['device', 'device', false], ['error', 'error', false],
 ];
 
 /** Ascending by `key`, missing values last, ties by id. */
