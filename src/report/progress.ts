@@ -5,6 +5,7 @@
 import type { EpochMetrics, TrainProgress } from '../engine/types.js';
 import { formatDuration } from './format.js';
 
+// the commands print their own durations beside the reporter's
 export { formatDuration };
 
 export type ProgressMode = 'tty' | 'json' | 'quiet';
