@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseServeOptions } from '../src/config/serve.js';
 import { startServer, type RunningServer } from '../src/serve/server.js';
 import { openStore, openStoreForReading, type SweepStore } from '../src/store/index.js';
@@ -202,6 +202,16 @@ test('only GET and HEAD: other methods get 405', async () => {
   const page = await rawRequest(server.port, '/', { method: 'HEAD' });
   assert.equal(page.status, 200);
   assert.match(String(page.headers['content-type']), /text\/html/);
+});
+
+test("the page's script bundles the page and, shared with the CLI, the states, the variant notation and the number formats", () => {
+  // shared, not copied: each of these modules is in the bundle, and nothing else from outside
+  // the page (no zod, no node:, no server code)
+  const { sources } = JSON.parse(readFileSync(join(root, 'dist/web/app.js.map'), 'utf8')) as { sources: string[] };
+  const files = sources.map((s) => relative(root, resolve(root, 'dist/web', s)));
+  const shared = ['src/store/states.ts', 'src/models/notation.ts', 'src/report/format.ts'];
+  assert.deepEqual(files.filter((f) => !f.startsWith('src/serve/client/') && !shared.includes(f)), []);
+  assert.deepEqual(shared.filter((f) => !files.includes(f)), []);
 });
 
 test('paths outside the static folder get 404, encoded and doubled variants included', async () => {
