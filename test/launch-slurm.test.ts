@@ -165,41 +165,45 @@ describe('launch slurm on a real Slurm', { skip }, () => {
   });
 
   test('scancel of one task mid-trial: its trial goes back to the queue and another task finishes it', async () => {
-    const { jobId, url, out } = await launch('cancel', 9, ['--workers', '3']);
-    // wait until every task is in a trial, then cancel task 1 in the middle of its trial
+    // trials of 3 epochs (a few seconds): the task is still in the trial it was seen in when
+    // scancel reaches it
+    const { jobId, url, out } = await launch('cancel', 9, ['--workers', '3'], { epochs: 3 });
+    // wait until every task is in a trial, then cancel task 1
     const victim = `${jobId}_1`;
-    let held: { id: number; workerId: string } | undefined;
-    for (const end = Date.now() + 90_000; !held; await sleep(200)) {
+    let seen: number | undefined;
+    for (const end = Date.now() + 90_000; seen === undefined; await sleep(200)) {
       if (Date.now() > end) assert.fail(`task ${victim} never ran a trial:\n${slurm.log()}`);
       const running = (await withStore(url, (s) => s.trials('cancel'))).filter((t) => t.state === 'running');
       const mine = running.find((t) => t.workerId?.startsWith(`slurm:${victim}@`));
-      if (mine && running.length === 3) held = { id: mine.id, workerId: mine.workerId! };
+      if (mine && running.length === 3) seen = mine.id;
     }
+    const cancelledAt = Date.now();
     slurm.run('scancel', [victim]);
-    console.log(`[${at()}] cancel: scancel ${victim} while it trains trial ${held.id}`);
-    // back in the queue at once (not after the 60 s heartbeat timeout): queued, or already
-    // claimed by another task
-    let back: string | undefined;
-    for (const end = Date.now() + 15_000; !back && Date.now() < end; await sleep(100)) {
-      const t = (await withStore(url, (s) => s.trial(held!.id)))!;
-      if (t.state === 'queued' || t.workerId !== held.workerId) back = `${t.state}${t.workerId !== held.workerId && t.workerId ? ` by ${t.workerId}` : ''}`;
+    console.log(`[${at()}] cancel: scancel ${victim} while it trains trial ${seen}`);
+    // the worker gives its trial back and exits at once (not after the 60 s heartbeat timeout)
+    const log = () => taskLogs(out, jobId).get(victim) ?? [];
+    for (const end = Date.now() + 15_000; !log().some((l) => l.type === 'result'); await sleep(100)) {
+      if (Date.now() > end) assert.fail(`task ${victim} did not stop within 15 s of scancel: ${JSON.stringify(log().slice(-3))}`);
     }
-    assert.ok(back, `trial ${held.id} was not given back within 15 s`);
-    console.log(`[${at()}] cancel: trial ${held.id} back in the queue (${back})`);
-    await waitJob(jobId, 120_000);
-    const logs = taskLogs(out, jobId);
-    const trials = await assertAllDoneOnce(url, 'cancel', [logs]);
-    const again = trials.find((t) => t.id === held!.id)!;
-    assert.equal(again.attempts, 2, 'claimed twice: by the cancelled task, then by another');
-    assert.ok(!again.workerId!.startsWith(`slurm:${victim}@`), 'another task finished it');
-    const cancelled = logs.get(victim)!;
-    assert.ok(cancelled.some((l) => l.type === 'trial-start' && l.trial === held!.id));
-    assert.ok(!doneBy(cancelled).includes(held.id));
+    const cancelled = log();
     const stopped = cancelled.find((l) => l.type === 'result')!;
     assert.equal(stopped.stopped, 'SIGTERM');
     assert.equal(stopped.released, 1, 'the cancelled worker released its trial');
+    const held = cancelled.filter((l) => l.type === 'trial-start').map((l) => l.trial as number).find((id) => !doneBy(cancelled).includes(id))!;
+    const now = (await withStore(url, (s) => s.trial(held)))!;
+    assert.ok(!now.workerId?.startsWith(`slurm:${victim}@`), `trial ${held} is no longer the cancelled task's (${now.state}, ${now.workerId})`);
+    console.log(
+      `[${at()}] cancel: ${victim} gave trial ${held} back and exited ${((Date.now() - cancelledAt) / 1000).toFixed(1)} s after scancel; ` +
+        `the trial is ${now.state}${now.workerId ? ` by ${now.workerId}` : ''}`,
+    );
+    await waitJob(jobId, 120_000);
+    const logs = taskLogs(out, jobId);
+    const trials = await assertAllDoneOnce(url, 'cancel', [logs]);
+    const again = trials.find((t) => t.id === held)!;
+    assert.equal(again.attempts, 2, 'claimed twice: by the cancelled task, then by another');
+    assert.ok(!again.workerId!.startsWith(`slurm:${victim}@`), 'another task finished it');
     for (const [task, lines] of logs) console.log(`[${at()}] cancel: task ${task} finished trials ${JSON.stringify(doneBy(lines))}`);
-    console.log(`[${at()}] cancel: trial ${held.id} finished by ${again.workerId}`);
+    console.log(`[${at()}] cancel: trial ${held} finished by ${again.workerId}`);
   });
 
   test('a task at its time limit is warned, gives its trial back, and a later task finishes it', async () => {
