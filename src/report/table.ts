@@ -2,11 +2,11 @@
 // slot's settings, baselines against the best SCC design that costs no more, overlap's and
 // mixing's effects per cg, hypervolume.
 import Table from 'cli-table3';
-import { formatCount } from './plot.js';
+import { formatCount, formatPercent as pct } from './format.js';
 import { effectRows } from './effects.js';
-import { slotsText, STATES, type SweepSummary } from './summary.js';
+import { STATES, type SweepSummary } from './summary.js';
+import { slotsText } from '../models/notation.js';
 
-const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
 const signedPct = (d: number) => `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)} pt`;
 
 export function renderReport(s: SweepSummary, context = ''): string {
