@@ -274,6 +274,7 @@ export const reportFlagsSchema = z.strictObject({
   format: oneOf('format', ['terminal', 'json', 'markdown']).optional(),
   out: path().optional(),
   notes: path().optional(),
+  importance: switchFlag.optional(),
 });
 
 export const paretoExportFlagsSchema = z.strictObject({
