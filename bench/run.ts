@@ -22,16 +22,18 @@ for (const name of chosen) {
   }
 }
 const machine = machineDescription();
-console.log(`machine: ${machine.summary}`);
+// with --json a suite's standard output is its JSON alone: the runner's lines go to stderr
+const say = flags.includes('--json') ? (s: string) => console.error(s) : (s: string) => console.log(s);
+say(`machine: ${machine.summary}`);
 mkdirSync(join(here, 'results'), { recursive: true });
 for (const name of chosen.length ? chosen : suites) {
   const mod = (await import(pathToFileURL(join(here, `${name}.ts`)).href)) as {
     run: (flags: string[]) => Promise<object>;
   };
-  console.log(`\n== ${name}`);
+  say(`\n== ${name}`);
   const result = await mod.run(flags);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const out = join(here, 'results', `${name}-${stamp}.json`);
   writeFileSync(out, JSON.stringify({ suite: name, machine, date: new Date().toISOString(), result }, null, 2));
-  console.log(`wrote ${out}`);
+  say(`wrote ${out}`);
 }
