@@ -138,10 +138,16 @@ async function readTable(path: string): Promise<Table> {
   try {
     const sweeps = await store.listSweeps();
     if (sweeps.length === 0) throw new Error(`${path}: no sweeps`);
-    const sweep = sweeps[0]!;
-    const config = parseSweepConfig(sweep.config, `the config of sweep ${sweep.name}`);
     const trials: TrialRow[] = [];
-    for (const s of sweeps) trials.push(...(await store.trials(s.name)));
+    const sizes = new Map<string, number>();
+    for (const s of sweeps) {
+      const ts = await store.trials(s.name);
+      sizes.set(s.name, ts.length);
+      trials.push(...ts);
+    }
+    // the space is the largest sweep's (a table may hold a pilot beside its grid)
+    const sweep = sweeps.reduce((a, b) => (sizes.get(b.name)! > sizes.get(a.name)! ? b : a));
+    const config = parseSweepConfig(sweep.config, `the config of sweep ${sweep.name}`);
     const done = trials.filter((t) => t.state === 'done' && t.accuracy !== null && !t.baseline);
     const epochs = Math.max(...done.map((t) => t.epochs));
     const plan = planSweep({ ...config, constraints: {} });
