@@ -4,7 +4,7 @@
 //
 //   node --import tsx scripts/table-csv.ts --db results/table-resnet20/dsxplore.db --sweep table-resnet20 > table.csv
 import { parseArgs } from 'node:util';
-import { formatVariant } from '../src/models/variant.js';
+import { formatVariant } from '../src/models/notation.js';
 import { openStoreForReading } from '../src/store/index.js';
 
 const { values } = parseArgs({ options: { db: { type: 'string' }, sweep: { type: 'string' } } });

@@ -13,7 +13,7 @@
 // Reliability: the one-way random-effects ICC over designs trained with several seeds (the
 // share of accuracy variance that lies between designs) and the reliability of a design's
 // seed mean, (MSB - MSW) / MSB (Spearman-Brown for the seeds averaged).
-import { formatVariant } from '../models/variant.js';
+import { formatVariant } from '../models/notation.js';
 import type { CandidateResult } from './summary.js';
 
 export interface UnitImportance {

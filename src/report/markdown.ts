@@ -9,8 +9,9 @@
 // seed gets a range as wide as the widest seen in the sweep. Without any multi-seed
 // candidate the noise is unknown and nothing is called.
 import { IMPORTANCE_HEAD, importanceLead, importanceRows, reliabilityText, seedReliability, unitImportance } from './importance.js';
-import { formatCount } from './plot.js';
-import { candidateResults, isScc, slotsText, STATES, type CandidateResult, type SweepSummary } from './summary.js';
+import { formatCount, formatPercent as pct } from './format.js';
+import { candidateResults, isScc, STATES, type CandidateResult, type SweepSummary } from './summary.js';
+import { slotsText } from '../models/notation.js';
 import type { SweepRow, TrialRow } from '../store/types.js';
 
 export const QUESTION =
@@ -56,7 +57,6 @@ export function compareAccuracy(a: CandidateResult, b: CandidateResult, noise: n
   return { kind: 'within-noise', diff };
 }
 
-const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
 const pt = (d: number) => `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)} pt`;
 
 /** "91.20% ± 0.14 (2 seeds: 91.10–91.30)" or "91.20% (1 seed)" */
