@@ -147,7 +147,8 @@ const searchSchema = z.discriminatedUnion('kind', [
     /** random designs of the first round, before the model proposes (default: the batch,
      * or 2 x units + 2 when more) */
     initial: posInt.optional(),
-    /** designs per later round (default 4): at least --jobs x workers keeps every lane busy */
+    /** designs per later round (default 4; 4 x eta under successive halving): at least
+     * --jobs x workers keeps every lane busy */
     batch: posInt.optional(),
     /** members of the bootstrap ensemble that models accuracy (default 16) */
     ensemble: z.number().int().min(1).max(256).optional(),

@@ -34,15 +34,17 @@ export interface ModelResult {
   latency?: number | null;
 }
 
-/** The defaults of the optional keys, from the space and the budget. */
-export function modelDefaults(sc: ModelSearchConfig, space: Space): { initial: number; batch: number; ensemble: number; pool: number } {
-  const batch = sc.batch ?? 4;
+/** The defaults of the optional keys, from the space and the budget. Under successive
+ * halving (`eta`) a round's batch is eta times larger, so that about four designs of each
+ * round reach the last rung. */
+export function modelDefaults(sc: ModelSearchConfig, space: Space, eta?: number): { initial: number; batch: number; ensemble: number; pool: number } {
+  const batch = sc.batch ?? (eta ? Math.ceil(4 * eta) : 4);
   const initial = Math.min(sc.n, sc.initial ?? Math.max(batch, 2 * space.units.length + 2));
   return { initial, batch, ensemble: sc.ensemble ?? 16, pool: sc.pool ?? 4000 };
 }
 
-export function modelRounds(sc: ModelSearchConfig, space: Space): number {
-  const d = modelDefaults(sc, space);
+export function modelRounds(sc: ModelSearchConfig, space: Space, eta?: number): number {
+  const d = modelDefaults(sc, space, eta);
   return 1 + Math.ceil(Math.max(0, sc.n - d.initial) / d.batch);
 }
 

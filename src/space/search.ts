@@ -159,8 +159,9 @@ export function createSearch(config: SweepConfig, space: Space, access: ModelAcc
       };
     }
     case 'model': {
-      const d = modelDefaults(sc, space);
-      const rounds = modelRounds(sc, space);
+      const eta = config.multiFidelity?.eta;
+      const d = modelDefaults(sc, space, eta);
+      const rounds = modelRounds(sc, space, eta);
       const results = new Map<string, FinishedResult>();
       // generations[0] is the random first round, generations[r] the batch of round r
       const generations: Genome[][] = [];

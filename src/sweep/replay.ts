@@ -129,10 +129,9 @@ export function checkCoverage(table: ReplayTable, config: SweepConfig, known: re
 
 /** The seed choice of a trial: a pure function of the sweep's search seed, the candidate
  * and the epochs, so a replay repeats exactly and another search seed draws other seeds. */
-function seedChoice(config: SweepConfig, hash: string, epochs: number): { choice: number; offset: number } {
+function seedChoice(config: SweepConfig, hash: string, epochs: number): number {
   const searchSeed = 'seed' in config.search ? config.search.seed : 0;
-  const rng = createRng(searchSeed, parseInt(hash.slice(0, 8), 16), epochs);
-  return { choice: rng.next(), offset: 0 };
+  return createRng(searchSeed, parseInt(hash.slice(0, 8), 16), epochs).next();
 }
 
 /** Record a claimed trial's result from the table (instead of training it). A candidate
@@ -146,7 +145,8 @@ export async function replayTrial(
   c: ClaimedTrial,
 ): Promise<TrialRow> {
   const { trial } = c;
-  const { choice } = seedChoice(config, trial.candidateHash, trial.epochs);
+  const choice = seedChoice(config, trial.candidateHash, trial.epochs);
+  // a sweep's several seeds take different recorded ones
   const offset = Math.max(0, config.seeds.indexOf(trial.seed));
   const hit = await table.lookup(trial.candidateHash, trial.epochs, choice, offset);
   if (!hit) {

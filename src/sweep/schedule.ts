@@ -146,7 +146,7 @@ export function expectedMoreTrials(config: SweepConfig, search: Search, trials: 
     config.search.kind === 'evolutionary'
       ? config.search.population * seedsAt(config, 0).length
       : config.search.kind === 'model'
-        ? (config.search.batch ?? 4) * seedsAt(config, 0).length
+        ? (config.search.batch ?? (config.multiFidelity ? Math.ceil(4 * config.multiFidelity.eta) : 4)) * seedsAt(config, 0).length
         : 0;
   const perRound = (n0: number) => {
     let total = 0;
