@@ -13,11 +13,17 @@ const suites = readdirSync(here)
   .sort();
 
 const args = process.argv.slice(2);
-const chosen = args.filter((a) => !a.startsWith('-'));
-const flags = args.filter((a) => a.startsWith('-'));
-for (const name of chosen) {
-  if (!suites.includes(name)) {
-    console.error(`unknown benchmark suite "${name}"; suites: ${suites.join(', ')}`);
+const chosen: string[] = [];
+const flags: string[] = [];
+// `--flag value` is read as `--flag=value` when the value is not a suite's name
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]!;
+  const prev = args[i - 1];
+  if (a.startsWith('-')) flags.push(a);
+  else if (suites.includes(a)) chosen.push(a);
+  else if (prev !== undefined && prev.startsWith('-') && !prev.includes('=')) flags[flags.length - 1] = `${prev}=${a}`;
+  else {
+    console.error(`unknown benchmark suite "${a}"; suites: ${suites.join(', ')}`);
     process.exit(2);
   }
 }
