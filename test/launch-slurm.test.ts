@@ -208,10 +208,10 @@ describe('launch slurm on a real Slurm', { skip }, () => {
 
   test('a task at its time limit is warned, gives its trial back, and a later task finishes it', async () => {
     // one task of one minute, warned 10 s before (Slurm checks limits every 30 s or so, so
-    // the warning comes 10 to 40 s before the limit); 60 trials of 4 epochs outlast it on
-    // any machine
-    const epochs = 4;
-    const { jobId, url, out } = await launch('timeout', 60, ['--workers', '1', '--time', '00:01:00', '--signal', '10'], { epochs });
+    // the warning comes 10 to 40 s before the limit); 300 trials of 6 epochs (a second or
+    // more each) outlast it on any machine, and only the given-back one is trained later
+    const epochs = 6;
+    const { jobId, url, out } = await launch('timeout', 300, ['--workers', '1', '--time', '00:01:00', '--signal', '10'], { epochs });
     await waitJob(jobId, 150_000);
     const first = taskLogs(out, jobId);
     const lines = first.get(`${jobId}_0`)!;
@@ -229,7 +229,7 @@ describe('launch slurm on a real Slurm', { skip }, () => {
     );
     // more workers for the same sweep (the queue is in order: the given-back trial first);
     // once it is done, cancel them (they give their trials back too)
-    const second = await launch('timeout', 60, ['--workers', '2', '--resume'], { db: url, epochs });
+    const second = await launch('timeout', 300, ['--workers', '2', '--resume'], { db: url, epochs });
     for (const end = Date.now() + 90_000; (await withStore(url, (s) => s.trial(given)))!.state !== 'done'; await sleep(250)) {
       if (Date.now() > end) assert.fail(`trial ${given} was not finished by job ${second.jobId}:\n${slurm.log()}`);
     }
