@@ -165,9 +165,9 @@ describe('launch slurm on a real Slurm', { skip }, () => {
   });
 
   test('scancel of one task mid-trial: its trial goes back to the queue and another task finishes it', async () => {
-    // trials of 3 epochs (a few seconds): the task is still in the trial it was seen in when
-    // scancel reaches it
-    const { jobId, url, out } = await launch('cancel', 9, ['--workers', '3'], { epochs: 3 });
+    // trials of 6 epochs (a second or more each): the tasks are seen in trials together
+    // before the sweep runs out
+    const { jobId, url, out } = await launch('cancel', 12, ['--workers', '3'], { epochs: 6 });
     // wait until every task is in a trial, then cancel task 1
     const victim = `${jobId}_1`;
     let seen: number | undefined;
