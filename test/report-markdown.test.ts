@@ -16,7 +16,7 @@ import {
 } from '../src/report/markdown.js';
 import { summarize, type CandidateResult } from '../src/report/summary.js';
 import { parseCsv } from '../src/report/export.js';
-import type { SweepRow, TrialRow } from '../src/store/types.js';
+import type { SweepRow, TrialRow } from '../src/domain/rows.js';
 import { cli, writeConfig } from './helpers/cli-process.js';
 
 function cand(label: string, macs: number, accs: number[], baseline = false): CandidateResult {

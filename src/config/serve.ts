@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import { TRIAL_STATES } from '../store/states.js';
+import { TRIAL_STATES } from '../domain/trial-states.js';
 
 /** Costs the front can be drawn against (accuracy is always the other axis); latency only
  * for a sweep that measured it (objective "latency"). */

@@ -10,7 +10,7 @@
 // candidate the noise is unknown and nothing is called.
 import { formatCount } from './plot.js';
 import { candidateResults, isScc, slotsText, STATES, type CandidateResult, type SweepSummary } from './summary.js';
-import type { SweepRow, TrialRow } from '../store/types.js';
+import type { SweepRow, TrialRow } from '../domain/rows.js';
 
 export const QUESTION =
   'Does sliding-channel convolution (SCC) trade accuracy for cost better than standard, ' +

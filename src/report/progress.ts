@@ -2,7 +2,7 @@
 // JSON lines when asked (--json) or when the output is piped, nothing when quiet. One
 // reporter serves `dsxplore train` and the sweep runner; a label (e.g. "trial 3/12")
 // tells concurrent or successive runs apart.
-import type { EpochMetrics, TrainProgress } from '../engine/types.js';
+import type { EpochMetrics, TrainProgress } from '../domain/metrics.js';
 
 export type ProgressMode = 'tty' | 'json' | 'quiet';
 

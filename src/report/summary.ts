@@ -13,9 +13,9 @@ import {
   type HvReference,
   type Objective,
 } from '../pareto/objectives.js';
-import type { ListedTrialRow, TrialRow, TrialState } from '../store/types.js';
+import type { ListedTrialRow, TrialRow } from '../domain/rows.js';
 import { spearman } from '../pareto/rank-correlation.js';
-import { emptyCounts, TRIAL_STATES } from '../store/states.js';
+import { emptyCounts, TRIAL_STATES, type TrialState } from '../domain/trial-states.js';
 
 /** every trial state, in the order reports list them */
 export const STATES: readonly TrialState[] = TRIAL_STATES;

@@ -15,7 +15,8 @@ import {
   parseTrialId,
   parseTrialsQuery,
 } from '../config/serve.js';
-import type { StoreReader, SweepRow } from '../store/types.js';
+import type { SweepRow } from '../domain/rows.js';
+import type { StoreReader } from '../store/types.js';
 import { SweepCache } from './cache.js';
 import { etaSeconds, frontCosts, frontView, scoreFront, shownCandidates, sweepDetail, sweepListItem, trialListItem } from './views.js';
 import { configuredObjectives } from '../pareto/objectives.js';

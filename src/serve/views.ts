@@ -9,7 +9,8 @@ import { dominates } from '../pareto/sort.js';
 import { frontRows, type FrontRow } from '../report/export.js';
 import { candidateScores, frontOf, slotText, slotsText, type CandidateScore, type SweepSummary } from '../report/summary.js';
 import type { Variant } from '../models/spec.js';
-import type { ListedTrialRow, StateCounts, SweepRow } from '../store/types.js';
+import type { ListedTrialRow, SweepRow } from '../domain/rows.js';
+import type { StateCounts } from '../domain/trial-states.js';
 
 /** The model and dataset a sweep config names, when it names them. */
 function configContext(config: unknown): { model: string | null; dataset: string | null } {

@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import type { SweepConfig } from '../config/sweep.js';
 import type { Variant } from '../models/spec.js';
 import { toVector } from '../pareto/objectives.js';
-import type { Candidate } from './types.js';
+import type { Candidate } from '../domain/candidate.js';
 import { breed, selectSurvivors, type Evaluated, type Ranked } from './nsga2.js';
 import { createRng } from './rng.js';
 import { enumerateGrid, sampleRandom } from './sample.js';

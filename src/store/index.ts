@@ -126,5 +126,4 @@ export type { Executor, Dialect } from './executor.js';
 export { redactUrl } from './url.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, migrationSql, type Migration } from './migrations.js';
 export * from './store.js';
-export { TRIAL_STATES } from './states.js';
-export type { SweepRow, TrialRow, ListedTrialRow, TrialState, StoreReader, MaybePromise, StoredWeights } from './types.js';
+export type { StoreReader, MaybePromise, StoredWeights } from './types.js';

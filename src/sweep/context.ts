@@ -1,10 +1,12 @@
 // What the parts of a worker loop (claim.ts, trial.ts, runner.ts) share.
 import type { SweepConfig } from '../config/sweep.js';
 import type { LoadedDatasets } from '../data/index.js';
-import type { DeviceRequest, TrainProgress, TrainRequest, TrainResult } from '../engine/types.js';
+import type { TrainProgress } from '../domain/metrics.js';
+import type { DeviceRequest, TrainRequest, TrainResult } from '../engine/types.js';
 import type { SweepPlan } from '../space/index.js';
-import type { StateCounts, SweepStore } from '../store/store.js';
-import type { TrialRow } from '../store/types.js';
+import type { TrialRow } from '../domain/rows.js';
+import type { StateCounts } from '../domain/trial-states.js';
+import type { SweepStore } from '../store/store.js';
 import type { StopControl } from './stop.js';
 
 export type SweepEvent =

@@ -1,4 +1,5 @@
-// Candidates: one point of a design space, with its spec and analytic cost.
+// Candidates: one point of a design space, with its spec and analytic cost. The space makes
+// them, the store keeps them, the runner queues trials of them.
 import type { ModelSpec, Variant } from '../models/spec.js';
 
 export interface Candidate {
