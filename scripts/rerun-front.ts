@@ -1,5 +1,5 @@
 // Rerun one front candidate of a recorded sweep with `dsxplore train` and say whether its
-// accuracy and losses come out identical bit for bit (issue 18 item 4). The rerun uses the
+// accuracy and losses come out identical bit for bit. The rerun uses the
 // recipe, dataset and thread count the trial recorded in its provenance, on the CPU.
 //
 //   node --import tsx scripts/rerun-front.ts --db results/study-resnet20/dsxplore.db [--sweep NAME] [--label LABEL] [--seed N]

@@ -1,4 +1,4 @@
-// Inputs never crash the tool (issue 15, item 5): generated malformed sweep configs (wrong
+// Inputs never crash the tool: generated malformed sweep configs (wrong
 // types, missing and unknown keys, NaN/Infinity/negative/huge numbers, empty lists,
 // unicode, deep nesting, YAML alias bombs, non-UTF-8 bytes, truncated files) and malformed
 // argument lists for every command. Each must exit 2 with one line on stderr that names

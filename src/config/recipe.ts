@@ -1,4 +1,4 @@
-// The training recipe (issue 4 item 2): a zod schema of what a user may write (in a sweep
+// The training recipe: a zod schema of what a user may write (in a sweep
 // config's `recipe` or as `dsxplore train` flags), the defaults that fill the rest, and the
 // resolution into the plain TrainRecipe the engine trusts. Defaults that depend on the
 // dataset (crop padding, flip) come from the dataset registry, so a digit dataset never

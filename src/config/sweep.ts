@@ -1,5 +1,5 @@
 // The sweep config: what a researcher writes to describe a design space, a budget and a
-// training recipe (issue 5 item 1). JSON or YAML; validated here and nowhere else, so the
+// training recipe. JSON or YAML; validated here and nowhere else, so the
 // space, the runner and the store receive plain, trusted data. Every error names the
 // field path and, where there is a closed set, the allowed values.
 import { readFileSync, statSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Analytic cost of a model spec, layer by layer (DESIGN.md section 2's conventions):
+// Analytic cost of a model spec, layer by layer (README.md, Cost conventions):
 // macs = multiply-accumulates of conv, SCC and linear layers (per image); flops = 2 * macs;
 // params = every trainable scalar, BN affine included, BN running statistics excluded.
 import type { Layer, LayerOp, ModelSpec, Shape } from '../models/spec.js';

@@ -1,4 +1,4 @@
-// The model spec: the single source of truth for a network (DESIGN.md section 2).
+// The model spec: the single source of truth for a network (README.md, Variants).
 // The cost model counts exactly these layers, and the native executor builds exactly these
 // layers, in this order. Plain JSON: no classes, no functions, so a spec can be hashed,
 // stored in the database and sent to the addon as it is.

@@ -1,4 +1,4 @@
-// Conv-slot variants (DESIGN.md section 2): parsing the "dw-scc:cg=2,co=0.5" notation,
+// Conv-slot variants (README.md, Variants): parsing the "dw-scc:cg=2,co=0.5" notation,
 // formatting it back, and resolving a user's choice against one slot's channel counts.
 // A choice may leave the SCC channel stride `s` open (given as an overlap ratio `co`);
 // resolving fixes `s` per slot, because the window width D = Cin/cg differs per slot.

@@ -1,13 +1,14 @@
 // The sweep runner: creates or resumes a sweep in the store, queues its candidates, and
-// trains queued trials one at a time with the engine, recording each result as it ends.
+// trains queued trials with the engine in --jobs lanes (one trial at a time per lane, the
+// lanes side by side in this process), recording each result as it ends.
 // Everything it knows lives in the database, so a process killed at any instant loses at
-// most the trial it was training, and `--resume` finishes the sweep: trials left running
-// go back to the queue, finished ones are never touched, and the next round or rung is
-// scheduled exactly once.
+// most the trials its lanes were training, and `--resume` finishes the sweep: trials left
+// running go back to the queue, finished ones are never touched, and the next round or rung
+// is scheduled exactly once.
 //
-// Across machines (issue 8) the same loop is a worker: `runSweep({enqueueOnly})` creates
-// the sweep and queues its first round, and any number of `runWorker` processes, anywhere,
-// claim queued trials one at a time from the shared store (PostgreSQL), heartbeat while
+// Across machines the same loop is a worker: `runSweep({enqueueOnly})` creates the sweep and
+// queues its first round, and any number of `runWorker` processes, anywhere, claim queued
+// trials from the shared store (PostgreSQL), each lane one at a time, heartbeat while
 // training, re-queue trials of workers that went silent, and schedule the next generation
 // or rung exactly once (SweepStore.scheduleRound) when enough results exist. The loop's
 // parts live beside this file: claim.ts (the next trial), trial.ts (running one),
