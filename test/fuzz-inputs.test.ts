@@ -4,8 +4,9 @@
 // argument lists for every command. Each must exit 2 with one line on stderr that names
 // the field, flag or file, with no stack trace, within a second. The cases come from a
 // seeded generator; the thousand-odd run in this process through main(), and a sample of
-// them as real `bin/dsxplore` processes, where a native crash or an uncaught exception
-// would show as a signal or a stack trace.
+// them as real processes of the current source (bin/dsxplore over src/ as it is now,
+// test/helpers/current-cli.ts), where a native crash or an uncaught exception would show as
+// a signal or a stack trace.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -18,6 +19,7 @@ import { buildProgram, main } from '../src/cli.js';
 import { parseSweepConfig } from '../src/config/sweep.js';
 import { saveCheckpoint } from '../src/engine/checkpoint.js';
 import { buildModel } from '../src/models/index.js';
+import { currentCli } from './helpers/current-cli.js';
 
 const root = resolve(import.meta.dirname, '..');
 const SEED = 0x15b;
@@ -476,11 +478,8 @@ test('1,000+ malformed configs and argument lists: exit 2, one line naming the f
 });
 
 test('a sample of the cases as real processes: exit 2, one line, no stack trace or native crash', (t) => {
-  const cli = join(root, 'dist', 'cli.js');
-  if (!existsSync(cli)) {
-    t.skip(`skip: ${cli} is not built (npm run build:ts)`);
-    return;
-  }
+  const cli = currentCli();
+  t.after(() => cli.dispose());
   const files = fixtures();
   t.after(() => rmSync(files.dir, { recursive: true, force: true }));
   const configs = configCases();
@@ -499,7 +498,7 @@ test('a sample of the cases as real processes: exit 2, one line, no stack trace 
   const times: number[] = [];
   for (const c of sample) {
     const t0 = performance.now();
-    const p = spawnSync(process.execPath, [join(root, 'bin', 'dsxplore'), ...c.args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+    const p = spawnSync(process.execPath, [cli.bin, ...c.args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
     const ms = performance.now() - t0;
     times.push(ms);
     assert.equal(p.signal, null, `${c.what}: killed by ${p.signal}: ${p.stderr}`);
