@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { createRequire } from 'node:module';
 import { UsageError } from '../errors.js';
 import { datasetNames, parseDatasetRef } from '../data/index.js';
-import { listModels, STEMS, stemsOf, VARIANT_KINDS } from '../models/index.js';
+import { baselineVariants, formatVariant, GROUPED_KINDS, listModels, STEMS, stemsOf, VARIANT_KINDS } from '../models/index.js';
 import { recipeInputSchema, resolveRecipe } from './recipe.js';
 import { OBJECTIVES } from '../pareto/objectives.js';
 
@@ -100,7 +100,7 @@ const spaceSchema = z
         message: 'dw-scc needs overlap ratios `co` (e.g. [0.25, 0.5]) or channel strides `s`',
       });
     }
-    const grouped = sp.variants.filter((k) => k === 'dw-gpw' || k === 'gc-shuffle' || k === 'dw-scc');
+    const grouped = sp.variants.filter((k) => GROUPED_KINDS.includes(k));
     if (grouped.length > 0 && !sp.cg) {
       ctx.addIssue({
         code: 'custom',
@@ -156,13 +156,6 @@ const multiFidelitySchema = z.strictObject({
   lowerRungSeeds: posInt.optional(),
 });
 
-/** The reference designs a space offers (see baselineCandidates in src/space/search.ts):
- * std, dw-pw, and dw-gpw and gc-shuffle at each channel-group choice above 1. */
-export function baselineLabels(cg: readonly number[] = []): string[] {
-  const big = cg.filter((g) => g > 1);
-  return ['std', 'dw-pw', ...big.map((g) => `dw-gpw:cg=${g}`), ...big.map((g) => `gc-shuffle:g=${g}`)];
-}
-
 export const sweepConfigSchema = z.strictObject({
   /** names the sweep in the store; letters, digits, '-', '_', '.' */
   name: z
@@ -203,7 +196,7 @@ export const sweepConfigSchema = z.strictObject({
   keepWeights: z.enum(KEEP_WEIGHTS).optional(),
 }).superRefine((c, ctx) => {
   if (Array.isArray(c.baselines)) {
-    const known = baselineLabels(c.space.cg);
+    const known = baselineVariants(c.space.cg).map(formatVariant);
     const bad = c.baselines.filter((b) => !known.includes(b));
     if (bad.length) {
       ctx.addIssue({

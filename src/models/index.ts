@@ -26,6 +26,9 @@ export {
   variantChoiceSchema,
   VARIANT_FORMS,
   VARIANT_KINDS,
+  GROUPED_KINDS,
+  baselineVariants,
+  type BaselineVariant,
   type VariantChoice,
   type SlotShape,
 } from './variant.js';

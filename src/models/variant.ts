@@ -64,6 +64,27 @@ const PARAMS: Record<VariantKind, { required: string[]; optional: string[] }> = 
   'dw-scc': { required: ['cg'], optional: ['s', 'co'] },
 };
 
+/** The kinds that take a channel-group count (`cg`, or `g` for gc-shuffle): a design space
+ * gives them its `cg` choices. */
+export const GROUPED_KINDS: readonly VariantKind[] = VARIANT_KINDS.filter((k) =>
+  PARAMS[k].required.some((p) => p === 'cg' || p === 'g'),
+);
+
+/** A reference design: a variant a sweep trains in every slot to compare its candidates with. */
+export type BaselineVariant = Exclude<Variant, { kind: 'dw-scc' }>;
+
+/** The reference designs of a space with these channel-group choices: std, dw-pw, and dw-gpw
+ * and gc-shuffle at each choice above 1 (at 1 they equal dw-pw and std). */
+export function baselineVariants(cgs: readonly number[] = []): BaselineVariant[] {
+  const big = cgs.filter((g) => g > 1);
+  return [
+    { kind: 'std' },
+    { kind: 'dw-pw' },
+    ...big.map((cg): BaselineVariant => ({ kind: 'dw-gpw', cg })),
+    ...big.map((g): BaselineVariant => ({ kind: 'gc-shuffle', g })),
+  ];
+}
+
 function badVariant(text: string, why: string): UsageError {
   return new UsageError(`invalid variant "${text}": ${why}; valid forms: ${VARIANT_FORMS.join(', ')}`);
 }

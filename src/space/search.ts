@@ -7,6 +7,7 @@
 import { UsageError } from '../errors.js';
 import type { SweepConfig } from '../config/sweep.js';
 import type { Variant } from '../models/spec.js';
+import { baselineVariants, formatVariant, slotProblem } from '../models/variant.js';
 import { toVector } from '../pareto/objectives.js';
 import type { Candidate } from '../domain/candidate.js';
 import { breed, selectSurvivors, type Evaluated, type Ranked } from './nsga2.js';
@@ -158,30 +159,20 @@ export function createSearch(config: SweepConfig, space: Space, access: ModelAcc
   }
 }
 
-/** Reference designs added to every sweep (when `baselines` is on): std, dw-pw, and
- * dw-gpw and gc-shuffle at each of the space's cg values above 1 (at cg = 1 they equal
- * dw-pw and std), all slots alike. A baseline that cannot fill every slot is skipped;
+/** Reference designs added to every sweep (when `baselines` is on): baselineVariants of the
+ * space's cg values (src/models/variant.ts), all slots alike. A baseline that cannot fill every slot is skipped;
  * the second result lists why. Constraints do not apply: baselines are for comparison. */
 export function baselineCandidates(
   space: Space,
   access: ModelAccess,
   cgs: readonly number[],
 ): { candidates: Candidate[]; skipped: string[] } {
-  const choices: { label: string; variant: Variant }[] = [
-    { label: 'std', variant: { kind: 'std' } },
-    { label: 'dw-pw', variant: { kind: 'dw-pw' } },
-  ];
-  for (const cg of cgs) if (cg > 1) choices.push({ label: `dw-gpw:cg=${cg}`, variant: { kind: 'dw-gpw', cg } });
-  for (const g of cgs) if (g > 1) choices.push({ label: `gc-shuffle:g=${g}`, variant: { kind: 'gc-shuffle', g } });
+  const choices = baselineVariants(cgs).map((variant) => ({ label: formatVariant(variant), variant }));
   const candidates: Candidate[] = [];
   const skipped: string[] = [];
   const hashes = new Set<string>();
   for (const c of choices) {
-    const bad = space.slots.find((s) => {
-      const v = c.variant;
-      const d = v.kind === 'dw-gpw' ? v.cg : v.kind === 'gc-shuffle' ? v.g : 1;
-      return s.inChannels % d !== 0 || s.outChannels % d !== 0;
-    });
+    const bad = space.slots.find((s) => slotProblem(s, c.variant) !== null);
     if (bad) {
       skipped.push(`${c.label}: does not divide the channels of slot ${bad.index} (${bad.name}, ${bad.inChannels}->${bad.outChannels})`);
       continue;

@@ -83,6 +83,8 @@ export function spaceChoices(sp: SpaceConfig): VariantChoice[] {
           else for (const s of sp.s ?? []) out.push({ kind, cg, s });
         }
         break;
+      default:
+        kind satisfies never; // a new variant kind needs its options here
     }
   }
   return out;
