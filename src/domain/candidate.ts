@@ -9,7 +9,7 @@ export interface Candidate {
   variants: Variant[];
   /** short human label: "dw-scc:cg=2,co=0.5" when all slots alike, else per-stage/per-slot */
   label: string;
-  /** a reference design added by the sweep (std, dw-pw, dw-gpw, gc-shuffle) */
+  /** a reference design added by the sweep (baselineVariants in src/models/variant.ts) */
   baseline: boolean;
   spec: ModelSpec;
   macs: number;
