@@ -7,7 +7,7 @@
 import { UsageError } from '../errors.js';
 import type { SweepConfig } from '../config/sweep.js';
 import type { Variant } from '../models/spec.js';
-import { baselineVariants, formatVariant, slotProblem } from '../models/variant.js';
+import { baselineVariants, formatVariant, slotProblem } from '../models/index.js';
 import { toVector } from '../pareto/objectives.js';
 import type { Candidate } from '../domain/candidate.js';
 import { breed, selectSurvivors, type Evaluated, type Ranked } from './nsga2.js';
