@@ -18,7 +18,6 @@ export {
 } from './registry.js';
 export {
   parseVariant,
-  formatVariant,
   resolveVariant,
   slotProblem,
   slotError,
@@ -29,7 +28,7 @@ export {
   GROUPED_KINDS,
   baselineVariants,
   type BaselineVariant,
-  type VariantChoice,
   type SlotShape,
 } from './variant.js';
+export { formatVariant, slotText, slotsText } from './notation.js';
 export { specHash, canonicalJson } from './hash.js';

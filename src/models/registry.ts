@@ -8,7 +8,8 @@ import { buildCifarResnet, CIFAR_RESNET_MODELS } from './cifar-resnet.js';
 import { buildMobilenet, MOBILENET_MODELS } from './mobilenet.js';
 import { buildResnet, RESNET_MODELS } from './resnet.js';
 import type { ModelSpec, Shape, Stem } from './spec.js';
-import { resolveVariant, type VariantChoice } from './variant.js';
+import type { VariantChoice } from './spec.js';
+import { resolveVariant } from './variant.js';
 import { buildVgg, VGG_MODELS } from './vgg.js';
 
 export interface ModelOptions {

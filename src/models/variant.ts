@@ -1,18 +1,12 @@
-// Conv-slot variants (README.md, Variants): parsing the "dw-scc:cg=2,co=0.5" notation,
-// formatting it back, and resolving a user's choice against one slot's channel counts.
+// Conv-slot variants (README.md, Variants): parsing the "dw-scc:cg=2,co=0.5" notation
+// (src/models/notation.ts formats it back) and resolving a user's choice against one slot's
+// channel counts.
 // A choice may leave the SCC channel stride `s` open (given as an overlap ratio `co`);
 // resolving fixes `s` per slot, because the window width D = Cin/cg differs per slot.
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import type { Variant, VariantKind } from './spec.js';
-
-/** A variant as a user or a design space states it: for dw-scc, `co` or `s` (or both). */
-export type VariantChoice =
-  | { kind: 'std' }
-  | { kind: 'dw-pw' }
-  | { kind: 'dw-gpw'; cg: number }
-  | { kind: 'gc-shuffle'; g: number }
-  | { kind: 'dw-scc'; cg: number; s?: number; co?: number };
+import type { Variant, VariantChoice, VariantKind } from './spec.js';
+import { formatVariant } from './notation.js';
 
 /** Every variant kind, in the order help and errors list them (a tuple, for z.enum). */
 export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'] as const satisfies readonly VariantKind[];
@@ -124,22 +118,6 @@ export function parseVariant(text: string): VariantChoice {
     throw badVariant(text, key === 'co' ? `co must be in [0, 1), got ${values[key]}` : `${key} must be an integer >= 1, got ${values[key]}`);
   }
   return parsed.data as VariantChoice;
-}
-
-/** The notation back; parseVariant(formatVariant(v)) gives v again (co preferred over s,
- * since co is what the user chose and s only its per-slot resolution). */
-export function formatVariant(v: VariantChoice | Variant): string {
-  switch (v.kind) {
-    case 'std':
-    case 'dw-pw':
-      return v.kind;
-    case 'dw-gpw':
-      return `dw-gpw:cg=${v.cg}`;
-    case 'gc-shuffle':
-      return `gc-shuffle:g=${v.g}`;
-    case 'dw-scc':
-      return v.co !== undefined ? `dw-scc:cg=${v.cg},co=${v.co}` : `dw-scc:cg=${v.cg},s=${v.s}`;
-  }
 }
 
 /** s = clamp(D - round(co*D), 1, D). Halves round up; the 1e-9 keeps 0.35*10 (which is
