@@ -9,7 +9,7 @@ import type { Variant, VariantChoice, VariantKind } from './spec.js';
 import { formatVariant } from './notation.js';
 
 /** Every variant kind, in the order help and errors list them (a tuple, for z.enum). */
-export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'] as const satisfies readonly VariantKind[];
+export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'dw-gpw-shuffle', 'gc-shuffle', 'dw-scc'] as const satisfies readonly VariantKind[];
 // and no kind left out
 type MissingKind = Exclude<VariantKind, (typeof VARIANT_KINDS)[number]>;
 const noMissingKind: [MissingKind] extends [never] ? true : never = true;
@@ -20,6 +20,7 @@ export const VARIANT_FORMS = [
   'std',
   'dw-pw',
   'dw-gpw:cg=N',
+  'dw-gpw-shuffle:cg=N',
   'gc-shuffle:g=N',
   'dw-scc:cg=N,co=R',
   'dw-scc:cg=N,s=K',
@@ -41,6 +42,7 @@ export const variantChoiceSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('std') }).strict(),
   z.object({ kind: z.literal('dw-pw') }).strict(),
   z.object({ kind: z.literal('dw-gpw'), cg: posInt }).strict(),
+  z.object({ kind: z.literal('dw-gpw-shuffle'), cg: posInt }).strict(),
   z.object({ kind: z.literal('gc-shuffle'), g: posInt }).strict(),
   z
     .object({ kind: z.literal('dw-scc'), cg: posInt, s: posInt.optional(), co: overlap.optional() })
@@ -54,6 +56,7 @@ const PARAMS: Record<VariantKind, { required: string[]; optional: string[] }> = 
   std: { required: [], optional: [] },
   'dw-pw': { required: [], optional: [] },
   'dw-gpw': { required: ['cg'], optional: [] },
+  'dw-gpw-shuffle': { required: ['cg'], optional: [] },
   'gc-shuffle': { required: ['g'], optional: [] },
   'dw-scc': { required: ['cg'], optional: ['s', 'co'] },
 };
@@ -67,14 +70,17 @@ export const GROUPED_KINDS: readonly VariantKind[] = VARIANT_KINDS.filter((k) =>
 /** A reference design: a variant a sweep trains in every slot to compare its candidates with. */
 export type BaselineVariant = Exclude<Variant, { kind: 'dw-scc' }>;
 
-/** The reference designs of a space with these channel-group choices: std, dw-pw, and dw-gpw
- * and gc-shuffle at each choice above 1 (at 1 they equal dw-pw and std). */
+/** The reference designs of a space with these channel-group choices: std, dw-pw, and
+ * dw-gpw, dw-gpw-shuffle and gc-shuffle at each choice above 1 (at 1 they equal dw-pw and
+ * std). dw-gpw-shuffle is what dw-scc computes at co = 0, so it is the reference that
+ * isolates what overlap itself buys. */
 export function baselineVariants(cgs: readonly number[] = []): BaselineVariant[] {
   const big = cgs.filter((g) => g > 1);
   return [
     { kind: 'std' },
     { kind: 'dw-pw' },
     ...big.map((cg): BaselineVariant => ({ kind: 'dw-gpw', cg })),
+    ...big.map((cg): BaselineVariant => ({ kind: 'dw-gpw-shuffle', cg })),
     ...big.map((g): BaselineVariant => ({ kind: 'gc-shuffle', g })),
   ];
 }
@@ -83,7 +89,7 @@ function badVariant(text: string, why: string): UsageError {
   return new UsageError(`invalid variant "${text}": ${why}; valid forms: ${VARIANT_FORMS.join(', ')}`);
 }
 
-/** Parse "std", "dw-pw", "dw-gpw:cg=4", "gc-shuffle:g=2", "dw-scc:cg=2,co=0.5", "dw-scc:cg=2,s=8". */
+/** Parse "std", "dw-pw", "dw-gpw:cg=4", "dw-gpw-shuffle:cg=4", "gc-shuffle:g=2", "dw-scc:cg=2,co=0.5", "dw-scc:cg=2,s=8". */
 export function parseVariant(text: string): VariantChoice {
   const trimmed = text.trim();
   const colon = trimmed.indexOf(':');
@@ -136,6 +142,7 @@ export function slotProblem(slot: SlotShape, choice: VariantChoice): string | nu
     case 'dw-pw':
       return null;
     case 'dw-gpw':
+    case 'dw-gpw-shuffle':
       if (!(Number.isInteger(choice.cg) && choice.cg >= 1)) return `cg=${choice.cg} must be an integer >= 1`;
       if (cin % choice.cg !== 0) return `cg=${choice.cg} does not divide the input channels ${cin}`;
       if (cout % choice.cg !== 0) return `cg=${choice.cg} does not divide the output channels ${cout}`;
@@ -185,7 +192,8 @@ export function resolveVariant(model: string, slot: SlotShape, choice: VariantCh
     case 'dw-pw':
       return { kind: 'dw-pw' };
     case 'dw-gpw':
-      return { kind: 'dw-gpw', cg: choice.cg };
+    case 'dw-gpw-shuffle':
+      return { kind: choice.kind, cg: choice.cg };
     case 'gc-shuffle':
       return { kind: 'gc-shuffle', g: choice.g };
     case 'dw-scc': {
