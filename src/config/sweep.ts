@@ -71,7 +71,7 @@ const spaceSchema = z
       .min(1)
       .refine(unique, { message: 'must not repeat a kind' })
       .default(['dw-scc']),
-    /** channel-group choices, used by dw-gpw and dw-gpw-shuffle (cg), gc-shuffle (g) and dw-scc (cg) */
+    /** channel-group choices, for the kinds that take one (GROUPED_KINDS: cg, or g for gc-shuffle) */
     cg: z.array(posInt).min(1).refine(unique, { message: 'must not repeat a value' }).optional(),
     /** SCC overlap-ratio choices, each in [0,1); exclusive with `s` */
     co: z
