@@ -8,6 +8,7 @@ import type { TrialRow } from '../domain/rows.js';
 import type { StateCounts } from '../domain/trial-states.js';
 import type { SweepStore } from '../store/store.js';
 import type { StopControl } from './stop.js';
+import type { ReplayTable } from './replay.js';
 
 export type SweepEvent =
   | {
@@ -66,4 +67,6 @@ export interface WorkContext {
   /** replaces loading the dataset the config names (tests) */
   loadData?: () => LoadedDatasets | Promise<LoadedDatasets>;
   preflight?: boolean;
+  /** answer trials from a table instead of training (replay.ts) */
+  replay?: ReplayTable;
 }
