@@ -85,6 +85,20 @@ export function encodeCheckpoint(
   return out;
 }
 
+/** The checkpoint of a finished training, as `train --save` writes it and a sweep keeps a
+ * trial's weights: the model, the normalisation its weights expect (the training split's
+ * mean and std), the recipe and what was measured. */
+export function trainedCheckpoint(t: {
+  spec: ModelSpec;
+  /** the dataset reference it was trained on */
+  dataset: string;
+  train: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  recipe: TrainRecipe;
+  metrics: Record<string, unknown>;
+}): Parameters<typeof encodeCheckpoint>[0] {
+  return { spec: t.spec, dataset: { name: t.dataset, mean: [...t.train.mean], std: [...t.train.std] }, recipe: t.recipe, metrics: t.metrics };
+}
+
 /** Bytes before the header, per format. */
 const PREFIX: Record<number, number> = { 1: 16, 2: 20 };
 

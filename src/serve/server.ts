@@ -16,6 +16,7 @@ import {
   parseTrialsQuery,
 } from '../config/serve.js';
 import type { StoreReader, SweepRow } from '../store/types.js';
+import { resolveSweep, SweepNotFound } from '../store/resolve.js';
 import { SweepCache } from './cache.js';
 import { etaSeconds, frontCosts, frontView, scoreFront, shownCandidates, sweepDetail, sweepListItem, trialListItem } from './views.js';
 import { configuredObjectives } from '../pareto/objectives.js';
@@ -119,9 +120,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
 
   const sweepOr404 = async (name: string): Promise<SweepRow> => {
-    const s = await store.getSweep(name);
-    if (!s) throw new NotFound(`no sweep named ${JSON.stringify(name)}`);
-    return s;
+    try {
+      return await resolveSweep(store, name);
+    } catch (err) {
+      if (err instanceof SweepNotFound) throw new NotFound(err.message);
+      throw err;
+    }
   };
   const cache = new SweepCache(store);
   // read the most recent sweeps once the server listens, so a first visit finds them ready
