@@ -66,6 +66,10 @@ export function describeIssue(issue: Issue, naming: Naming): string {
   // a message from another module's own validation (a dataset, a variant) already names its field
   if (issue.code === 'custom' && issue.path.length === 0) return issue.message;
   const where = naming.at(issue.path);
+  const missing = issue.code === 'invalid_type' && inputOf(issue) === undefined;
+  // a rule that words its own message ("must be a whole number in 1..64") keeps its words;
+  // zod's own messages ("Invalid option", "Too small") are reworded below
+  if (!missing && !/^(Invalid|Too (small|big))\b/.test(issue.message)) return `${where}: ${issue.message}${got(issue)}`;
   switch (issue.code) {
     case 'invalid_value':
       return `${where}: ${notAllowed(issue)}allowed values: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
@@ -75,8 +79,6 @@ export function describeIssue(issue: Issue, naming: Naming): string {
       const bound = small ? issue.minimum : (issue as z.core.$ZodIssueTooBig).maximum;
       if (issue.origin === 'array') return `${where}: needs ${small ? 'at least' : 'at most'} ${String(bound)} item(s)`;
       if (issue.origin === 'string' && small) return `${where}: must not be empty`;
-      // a rule that words its own bound ("must be an integer in 1..64") keeps its words
-      if (!issue.message.startsWith('Too ')) return `${where}: ${issue.message}${got(issue)}`;
       const op = small ? (issue.inclusive ? '>=' : '>') : issue.inclusive ? '<=' : '<';
       return `${where}: must be ${op} ${String(bound)}${got(issue)}`;
     }
@@ -105,8 +107,8 @@ export function formatIssues(error: z.ZodError, naming: Naming, opts: { first?: 
 }
 
 // The keys an object schema accepts at `path`, for "unknown field" messages. Walks through
-// the wrappers zod 4 puts around objects (default, optional, pipe) and the object members of
-// a union; gives up quietly.
+// the wrappers zod 4 puts around objects (default, optional, pipe) and into unions; gives up
+// quietly.
 export function keysAt(schema: z.ZodType, path: Path): string[] | undefined {
   const unwrap = (s: any): any => {
     for (let i = 0; i < 10 && s?.def; i++) {
@@ -119,8 +121,10 @@ export function keysAt(schema: z.ZodType, path: Path): string[] | undefined {
   const keysOf = (s: any): string[] | undefined => {
     if (s?.shape) return Object.keys(s.shape);
     if (s?.def?.type === 'union') {
-      const keys = (s.def.options as any[]).flatMap((o) => keysOf(unwrap(o)) ?? []);
-      return keys.length ? [...new Set(keys)] : undefined;
+      // only when one member allows every key the others do: a discriminated union's
+      // members each allow their own (a grid search has no `n`), which this cannot tell apart
+      const sets = (s.def.options as any[]).map((o) => keysOf(unwrap(o))).filter((k): k is string[] => k !== undefined);
+      return sets.find((big) => sets.every((k) => k.every((x) => big.includes(x))));
     }
     return undefined;
   };

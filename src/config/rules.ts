@@ -52,8 +52,10 @@ interface NumberForm {
 }
 
 function numberRule(message: string, strings: boolean, syntax: RegExp, ok: (n: number) => boolean) {
-  const input = strings ? z.union([z.string(), z.number()], { error: message }) : z.number({ error: message });
-  return input.transform((raw, ctx) => {
+  // a refinement, not a transform, for numbers: its issue does not abort, so a union (a
+  // recipe's schedule) still tells which of its members came closest
+  if (!strings) return z.number({ error: message }).refine((n) => Number.isFinite(n) && ok(n), { error: message });
+  return z.union([z.string(), z.number()], { error: message }).transform((raw, ctx) => {
     const s = typeof raw === 'number' ? String(raw) : raw.trim();
     const n = typeof raw === 'number' ? raw : Number(s);
     if ((typeof raw === 'string' && !syntax.test(s)) || !Number.isFinite(n) || !ok(n)) {

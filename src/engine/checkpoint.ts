@@ -16,6 +16,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { formatIssues, pathString } from '../issues.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { TrainRecipe } from './types.js';
 import { version as dsxploreVersion } from '../version.js';
@@ -149,10 +150,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   } catch (err) {
     throw bad(`header is not valid JSON (${(err as Error).message})`);
   }
-  const parsed = headerSchema.safeParse(raw);
+  const parsed = headerSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    throw bad(`header field ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw bad(`header ${formatIssues(parsed.error, { at: (path) => `field ${pathString(path) || '(root)'}` }, { first: true })}`);
   }
   const header = parsed.data as unknown as CheckpointHeader;
   if (header.format !== format) throw bad(`the header says format ${header.format}, the file ${format}`);
