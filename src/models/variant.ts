@@ -1,11 +1,13 @@
-// Conv-slot variants (DESIGN.md section 2): parsing the "dw-scc:cg=2,co=0.5" notation,
-// formatting it back, and resolving a user's choice against one slot's channel counts.
+// Conv-slot variants (DESIGN.md section 2): parsing the "dw-scc:cg=2,co=0.5" notation
+// (src/models/notation.ts formats it back) and resolving a user's choice against one slot's
+// channel counts.
 // A choice may leave the SCC channel stride `s` open (given as an overlap ratio `co`);
 // resolving fixes `s` per slot, because the window width D = Cin/cg differs per slot.
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { formatIssues, pathString } from '../issues.js';
 import type { Variant, VariantKind } from './spec.js';
+import { formatVariant } from './notation.js';
 
 /** A variant as a user or a design space states it: for dw-scc, `co` or `s` (or both). */
 export type VariantChoice =
@@ -98,22 +100,6 @@ export function parseVariant(text: string): VariantChoice {
   const parsed = variantChoiceSchema.safeParse({ kind, ...values }, { reportInput: true });
   if (!parsed.success) throw badVariant(text, formatIssues(parsed.error, { at: (path) => pathString(path) }, { first: true }));
   return parsed.data as VariantChoice;
-}
-
-/** The notation back; parseVariant(formatVariant(v)) gives v again (co preferred over s,
- * since co is what the user chose and s only its per-slot resolution). */
-export function formatVariant(v: VariantChoice | Variant): string {
-  switch (v.kind) {
-    case 'std':
-    case 'dw-pw':
-      return v.kind;
-    case 'dw-gpw':
-      return `dw-gpw:cg=${v.cg}`;
-    case 'gc-shuffle':
-      return `gc-shuffle:g=${v.g}`;
-    case 'dw-scc':
-      return v.co !== undefined ? `dw-scc:cg=${v.cg},co=${v.co}` : `dw-scc:cg=${v.cg},s=${v.s}`;
-  }
 }
 
 /** s = clamp(D - round(co*D), 1, D). Halves round up; the 1e-9 keeps 0.35*10 (which is

@@ -8,8 +8,9 @@
 // candidates differ when their seed ranges do not overlap; a candidate trained with one
 // seed gets a range as wide as the widest seen in the sweep. Without any multi-seed
 // candidate the noise is unknown and nothing is called.
-import { formatCount } from './plot.js';
-import { candidateResults, isScc, slotsText, STATES, type CandidateResult, type SweepSummary } from './summary.js';
+import { formatCount, formatPercent as pct } from './format.js';
+import { candidateResults, isScc, STATES, type CandidateResult, type SweepSummary } from './summary.js';
+import { slotsText } from '../models/notation.js';
 import type { SweepRow, TrialRow } from '../store/types.js';
 
 export const QUESTION =
@@ -55,7 +56,6 @@ export function compareAccuracy(a: CandidateResult, b: CandidateResult, noise: n
   return { kind: 'within-noise', diff };
 }
 
-const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
 const pt = (d: number) => `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)} pt`;
 
 /** "91.20% ± 0.14 (2 seeds: 91.10–91.30)" or "91.20% (1 seed)" */

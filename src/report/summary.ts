@@ -5,7 +5,6 @@
 // Which trials count: done trials at the sweep's highest fidelity (most epochs among its
 // done trials), so candidates pruned at a lower successive-halving rung are not compared
 // with fully trained ones. A candidate trained with several seeds gets its mean accuracy.
-import { formatVariant } from '../models/variant.js';
 import type { Variant } from '../models/spec.js';
 import {
   normalizedHypervolume,
@@ -87,26 +86,6 @@ export interface SweepSummary {
 /** True when at least one slot uses sliding-channel convolution. */
 export function isScc(c: { variants: Variant[] }): boolean {
   return c.variants.some((v) => v.kind === 'dw-scc');
-}
-
-/** One slot's setting as text; dw-scc shows the resolved channel stride (and co if given). */
-export function slotText(v: Variant, withCo = true): string {
-  if (v.kind !== 'dw-scc') return formatVariant(v);
-  return `dw-scc:cg=${v.cg},s=${v.s}${withCo && v.co !== undefined ? `,co=${v.co}` : ''}`;
-}
-
-/** Per-slot settings, runs of equal neighbours collapsed: "0-5 dw-scc:cg=2,s=8; 6-17 std".
- * The overlap ratio co is left out unless asked for: the design label carries it. */
-export function slotsText(variants: readonly Variant[], withCo = false): string {
-  const texts = variants.map((v) => slotText(v, withCo));
-  const parts: string[] = [];
-  for (let i = 0; i < texts.length; ) {
-    let j = i;
-    while (j + 1 < texts.length && texts[j + 1] === texts[i]) j++;
-    parts.push(`${i === j ? i : `${i}-${j}`} ${texts[i]}`);
-    i = j + 1;
-  }
-  return parts.join('; ');
 }
 
 function mean(xs: number[]): number {

@@ -1,10 +1,10 @@
 // The text form of `dsxplore report`: state counts, the Pareto front by MACs with each
 // slot's settings, baselines against the best SCC design that costs no more, hypervolume.
 import Table from 'cli-table3';
-import { formatCount } from './plot.js';
-import { slotsText, STATES, type SweepSummary } from './summary.js';
+import { formatCount, formatPercent as pct } from './format.js';
+import { STATES, type SweepSummary } from './summary.js';
+import { slotsText } from '../models/notation.js';
 
-const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
 const signedPct = (d: number) => `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)} pt`;
 
 export function renderReport(s: SweepSummary, context = ''): string {
