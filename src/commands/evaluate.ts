@@ -8,6 +8,7 @@ import { datasetInfo, openDataset, parseDatasetRef, withFieldNames, withFieldNam
 import { loadCheckpoint } from '../engine/checkpoint.js';
 import { specHash } from '../models/index.js';
 import { formatDuration, ProgressReporter } from '../report/progress.js';
+import { formatPercent } from '../report/format.js';
 
 const EVALUATE_FLAGS = {
   load: flag('--load <file>', 'checkpoint written by dsxplore train --save', path(), { required: true }),
@@ -19,8 +20,6 @@ const EVALUATE_FLAGS = {
   device: DEVICE_FLAG,
   json: jsonFlag('print one JSON object'),
 };
-
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 function checkFits(data: Pick<Dataset, 'name' | 'shape' | 'classes'>, shape: [number, number, number], classes: number, what: string): void {
   if (data.shape.join('x') !== shape.join('x') || data.classes !== classes) {
@@ -79,7 +78,7 @@ async function runEvaluate(raw: unknown): Promise<void> {
       checkpoint: flags.load,
       savedMetrics: ckpt.header.metrics ?? null,
     },
-    `${flags.load} (${spec.model}) on ${dataset}: test accuracy ${pct(ev.accuracy)} (loss ${ev.loss.toFixed(4)}) ` +
+    `${flags.load} (${spec.model}) on ${dataset}: test accuracy ${formatPercent(ev.accuracy)} (loss ${ev.loss.toFixed(4)}) ` +
       `over ${ev.count} images in ${formatDuration(ev.seconds)}`,
   );
 }

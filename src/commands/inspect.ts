@@ -2,23 +2,10 @@
 // cost and the reduction against the same model built with `std` convs in every slot.
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { countCost, layerKind, type LayerCost } from '../cost/index.js';
+import { inspectModel, type InspectResult } from '../cost/inspect.js';
 import { addFlags, flag, jsonFlag, parseFlags } from '../config/flags.js';
 import { count, model, stem, variant } from '../config/rules.js';
-import {
-  baselineVariant,
-  buildModel,
-  describeModel,
-  formatVariant,
-  listModels,
-  parseVariant,
-  specHash,
-  VARIANT_FORMS,
-  type ModelSpec,
-  imagenetStemModels,
-  type Stem,
-  type VariantChoice,
-} from '../models/index.js';
+import { describeModel, imagenetStemModels, listModels, VARIANT_FORMS } from '../models/index.js';
 
 const HELP = `
 Variants (README.md, section Variants): ${VARIANT_FORMS.join(', ')}.
@@ -45,63 +32,9 @@ const INSPECT_FLAGS = {
   json: jsonFlag('print one JSON object instead of a table'),
 };
 
-type InspectFlags = ReturnType<typeof parseInspectFlags>;
-const parseInspectFlags = (raw: unknown) => parseFlags(INSPECT_FLAGS, raw);
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 const ratio = (a: number, b: number): string => (b === 0 ? 'n/a' : `${(a / b).toPrecision(3)}x`);
-
-export interface InspectResult {
-  model: string;
-  stem: Stem;
-  variant: string;
-  inputShape: ModelSpec['inputShape'];
-  classes: number;
-  hash: string;
-  params: number;
-  macs: number;
-  flops: number;
-  std: { params: number; macs: number; flops: number };
-  reduction: { params: number; macs: number };
-  slots: { index: number; name: string; inChannels: number; outChannels: number; stride: number; variant: string }[];
-  layers: (LayerCost & { kind: string })[];
-}
-
-export function inspectModel(flags: InspectFlags): InspectResult {
-  const opts = { inChannels: flags.inChannels, inputSize: flags.inputSize, classes: flags.classes, stem: flags.stem };
-  // "a;b;c" gives each slot its own variant, in slot order
-  const choice: VariantChoice | VariantChoice[] =
-    flags.variant === undefined
-      ? baselineVariant(flags.model)
-      : flags.variant.includes(';')
-        ? flags.variant.split(';').map(parseVariant)
-        : parseVariant(flags.variant);
-  const spec = buildModel(flags.model, { ...opts, variants: choice });
-  const cost = countCost(spec);
-  const std = countCost(buildModel(flags.model, { ...opts, variants: { kind: 'std' } }));
-  return {
-    model: flags.model,
-    stem: opts.stem,
-    variant: Array.isArray(choice) ? choice.map(formatVariant).join(';') : formatVariant(choice),
-    inputShape: spec.inputShape,
-    classes: spec.classes,
-    hash: specHash(spec),
-    params: cost.params,
-    macs: cost.macs,
-    flops: cost.flops,
-    std: { params: std.params, macs: std.macs, flops: std.flops },
-    reduction: { params: cost.params / std.params, macs: cost.macs / std.macs },
-    slots: spec.slots.map((s) => ({
-      index: s.index,
-      name: s.name,
-      inChannels: s.inChannels,
-      outChannels: s.outChannels,
-      stride: s.stride,
-      variant: s.variant.kind === 'dw-scc' ? `dw-scc:cg=${s.variant.cg},s=${s.variant.s}` : formatVariant(s.variant),
-    })),
-    layers: cost.layers.map((l, i) => ({ ...l, kind: layerKind(spec.layers[i]!) })),
-  };
-}
 
 export function renderInspect(r: InspectResult): string {
   const table = new Table({
@@ -138,7 +71,7 @@ export function registerInspect(program: Command): void {
   addFlags(cmd, INSPECT_FLAGS)
     .addHelpText('after', HELP)
     .action((raw: unknown) => {
-      const flags = parseInspectFlags(raw);
+      const flags = parseFlags(INSPECT_FLAGS, raw);
       const result = inspectModel(flags);
       process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : renderInspect(result));
     });

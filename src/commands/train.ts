@@ -14,6 +14,7 @@ import { saveCheckpoint, trainedCheckpoint } from '../engine/checkpoint.js';
 import { countTotals } from '../cost/index.js';
 import { baselineVariant, buildModel, formatVariant, imagenetStemModels, listModels, parseVariant, specHash, STEMS, VARIANT_FORMS } from '../models/index.js';
 import { formatDuration, ProgressReporter } from '../report/progress.js';
+import { formatPercent } from '../report/format.js';
 
 /** Raised when training ended without a usable model (diverged); the CLI exits non-zero. */
 export class TrainingFailed extends OutcomeError {
@@ -100,7 +101,6 @@ function checkSaveFolder(file: string): void {
   if (!isDir) throw new UsageError(`--save: the folder ${folder} does not exist`);
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 const si = (n: number) =>
   n >= 1e9 ? `${(n / 1e9).toFixed(2)}G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}K` : String(n);
 
@@ -249,8 +249,8 @@ async function runTrain(raw: unknown): Promise<void> {
   };
   const text =
     result.status === 'done'
-      ? `${label} on ${flags.dataset}: test accuracy ${pct(testAccuracy)} (loss ${testLoss.toFixed(4)})` +
-        (validationAccuracy !== undefined ? `, validation accuracy ${pct(validationAccuracy)}` : '') +
+      ? `${label} on ${flags.dataset}: test accuracy ${formatPercent(testAccuracy)} (loss ${testLoss.toFixed(4)})` +
+        (validationAccuracy !== undefined ? `, validation accuracy ${formatPercent(validationAccuracy)}` : '') +
         `\n  ${cost.params.toLocaleString('en-US')} params, ${si(cost.macs)} MACs; ${result.epochs.length} epoch(s) in ` +
         `${formatDuration(result.seconds)}, ${Math.round(result.imagesPerSecond)} img/s on ${result.device}` +
         (result.device.startsWith('cpu') ? ` (${result.threads} thread${result.threads === 1 ? '' : 's'})` : '') +

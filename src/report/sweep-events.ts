@@ -6,6 +6,7 @@ import type { TrainProgress } from '../engine/types.js';
 import type { StateCounts } from '../store/store.js';
 import type { TrialRow } from '../store/types.js';
 import { formatDuration, ProgressReporter } from './progress.js';
+import { formatPercent } from './format.js';
 
 /** The signals that stop a sweep gracefully. */
 export type StopSignal = 'SIGINT' | 'SIGTERM';
@@ -58,8 +59,6 @@ export interface SweepSummary {
   stopped?: { signal: StopSignal; released: number };
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-
 export function formatMacs(n: number | bigint): string {
   const v = Number(n);
   if (v >= 1e9) return `${(v / 1e9).toFixed(2)}G`;
@@ -69,7 +68,7 @@ export function formatMacs(n: number | bigint): string {
 }
 
 function progressText(p: SweepProgress): string {
-  const best = p.best ? `best ${pct(p.best.accuracy)} (${p.best.label})` : 'best --';
+  const best = p.best ? `best ${formatPercent(p.best.accuracy)} (${p.best.label})` : 'best --';
   const eta = p.etaSeconds === null ? '--' : formatDuration(p.etaSeconds);
   return `[${p.finished}/${p.total}] ${best} ETA ${eta}`;
 }
@@ -129,7 +128,7 @@ export function sweepReporter(json: boolean | undefined) {
         const t = e.trial;
         const what =
           t.state === 'done'
-            ? `${pct(t.accuracy ?? 0)} in ${formatDuration(t.seconds ?? 0)}${e.reused ? ` (reused trial ${t.reusedFrom})` : ''}`
+            ? `${formatPercent(t.accuracy ?? 0)} in ${formatDuration(t.seconds ?? 0)}${e.reused ? ` (reused trial ${t.reusedFrom})` : ''}`
             : t.state === 'failed'
               ? `FAILED: ${t.error}`
               : `${t.state}${t.error ? `: ${t.error}` : ''}`;
@@ -173,7 +172,7 @@ export function summaryText(s: SweepSummary, dbFlag: string): string {
   const lines = [
     `sweep ${s.sweep} finished in ${formatDuration(s.seconds)}: ${c.done} done, ${c.failed} failed, ${c.diverged} diverged, ${c.pruned} pruned` +
       ` (${s.trained} trained now, ${s.reused} reused from earlier results)`,
-    s.best ? `best accuracy: ${pct(s.best.accuracy)} (${s.best.label}, ${formatMacs(s.best.macs)} MACs)` : 'no finished candidate',
+    s.best ? `best accuracy: ${formatPercent(s.best.accuracy)} (${s.best.label}, ${formatMacs(s.best.macs)} MACs)` : 'no finished candidate',
     `results are in ${s.database}; see them with:  dsxplore report --sweep ${s.sweep}${dbFlag}`,
   ];
   return lines.join('\n');
