@@ -17,8 +17,6 @@ import { openStoreForReading, storeUrl } from '../store/index.js';
 import type { SweepRow, TrialRow } from '../store/types.js';
 import { version } from '../version.js';
 
-
-
 const PLOT_FILE = 'accuracy-macs.svg';
 const FRONT_FILE = 'front.csv';
 

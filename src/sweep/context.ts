@@ -1,10 +1,10 @@
 // What the parts of a worker loop (claim.ts, trial.ts, runner.ts) share.
 import type { SweepConfig } from '../config/sweep.js';
 import type { LoadedDatasets } from '../data/index.js';
-import type { DeviceRequest, TrainRequest, TrainResult } from '../engine/types.js';
+import type { TrainRequest, TrainResult } from '../engine/types.js';
 import type { SweepEvent } from '../report/sweep-events.js';
 import type { SweepPlan } from '../space/index.js';
-import type { StateCounts, SweepStore } from '../store/store.js';
+import type { SweepStore } from '../store/store.js';
 import type { StopControl } from './stop.js';
 
 export interface WorkContext {
