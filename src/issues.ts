@@ -90,9 +90,7 @@ export function describeIssue(issue: Issue, naming: Naming): string {
     case 'invalid_type':
       if (inputOf(issue) === undefined) {
         const what = issue.message.replace(/^Invalid input: /, '');
-        return /^expected \S+, received undefined$/.test(what)
-          ? `${where}: required field is missing (expected ${issue.expected})`
-          : `${where} is required (${what})`;
+        return `${where}: required field is missing (${/^expected \S+, received undefined$/.test(what) ? `expected ${issue.expected}` : what})`;
       }
       return `${where}: ${issue.message.replace(/^Invalid input: /, '')}${got(issue)}`;
     default:

@@ -71,7 +71,7 @@ test('each invalid field is named, with the allowed values where the set is clos
     [withField(['space', 'cg'], undefined), [/space\.cg:/, /dw-scc need/]],
     [withField(['search'], { kind: 'anneal' }), [/search\.kind:/, /"grid", "random", "evolutionary"/]],
     [withField(['search'], { kind: 'random' }), [/search\.n:/, /missing/]],
-    [withField(['search'], { kind: 'evolutionary', population: 2, generations: 3 }), [/search\.population:/, />= 4/]],
+    [withField(['search'], { kind: 'evolutionary', population: 2, generations: 3 }), [/search\.population:/, /4\.\.1000000/]],
     [withField(['multiFidelity'], { rungs: [3, 1] }), [/multiFidelity\.rungs:/, /increasing/]],
     [withField(['objectives'], ['macs', 'params']), [/objectives:/, /accuracy/]],
     [withField(['objectives'], ['accuracy', 'flops']), [/objectives\[1\]:/, /"macs"/]],

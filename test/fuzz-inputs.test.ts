@@ -19,7 +19,7 @@ import { parseSweepConfig } from '../src/config/sweep.js';
 import { saveCheckpoint } from '../src/engine/checkpoint.js';
 import { buildModel } from '../src/models/index.js';
 import { flag, parseFlags } from '../src/config/flags.js';
-import { count, device, path, real } from '../src/config/rules.js';
+import { count, countField, device, path, real } from '../src/config/rules.js';
 import { UsageError } from '../src/errors.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -555,8 +555,9 @@ test('counts are whole numbers within their bounds; reals are finite decimals', 
   assert.equal(r.parse('1e-3'), 0.001);
   for (const bad of ['0', 'Infinity', 'NaN', '-1', '1e400', 'abc', '']) assert.match(refusal(r, bad), /^--some-flag: must be a number > 0/);
   // a config field takes the number itself, not its spelling
-  assert.throws(() => count(1, 10, { strings: false }).parse('3'));
-  assert.equal(count(1, 10, { strings: false }).parse(3), 3);
+  assert.throws(() => countField(1, 10).parse('3'));
+  assert.equal(countField(1, 10).parse(3), 3);
+  assert.throws(() => countField(1, 10).parse(1.5));
 });
 
 test('paths: not empty, no NUL byte, bounded length', () => {

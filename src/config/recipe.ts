@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { fieldNaming, formatIssues } from '../issues.js';
-import * as rules from './rules.js';
+import { countField, realField } from './rules.js';
 import type { LrSchedule, TrainRecipe } from '../engine/types.js';
 import { datasetInfo, type DatasetInfo, type DatasetRef } from '../data/index.js';
 
@@ -29,8 +29,8 @@ export const RECIPE_DEFAULTS = {
 };
 
 // config fields take numbers, not their spelling (the train flags are converted by recipeFromFlags)
-const count = (what: string, min: number, max: number) => rules.count(min, max, { what, strings: false }) as z.ZodType<number, number>;
-const real = (what: string, ok: (v: number) => boolean) => rules.real(what, ok, { strings: false }) as z.ZodType<number, number>;
+const count = (what: string, min: number, max: number) => countField(min, max, what);
+const real = realField;
 const bool = z.boolean({ error: 'must be true or false' });
 
 const stepSchema = z.strictObject({

@@ -44,17 +44,12 @@ export function device(opts: { list?: boolean } = {}) {
   });
 }
 
-interface NumberForm {
-  /** how the message words the allowed values (default: the bounds) */
-  what?: string;
-  /** accept the number written as a string (flags; default true) */
-  strings?: boolean;
-}
+const COUNT_SYNTAX = /^\d+$/;
+const REAL_SYNTAX = /^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+const isCount = (min: number, max: number) => (n: number) => Number.isSafeInteger(n) && n >= min && n <= max;
 
-function numberRule(message: string, strings: boolean, syntax: RegExp, ok: (n: number) => boolean) {
-  // a refinement, not a transform, for numbers: its issue does not abort, so a union (a
-  // recipe's schedule) still tells which of its members came closest
-  if (!strings) return z.number({ error: message }).refine((n) => Number.isFinite(n) && ok(n), { error: message });
+/** A flag's number: its text (or the number itself), spelt plainly, finite and `ok`. */
+function fromText(message: string, syntax: RegExp, ok: (n: number) => boolean) {
   return z.union([z.string(), z.number()], { error: message }).transform((raw, ctx) => {
     const s = typeof raw === 'number' ? String(raw) : raw.trim();
     const n = typeof raw === 'number' ? raw : Number(s);
@@ -66,16 +61,31 @@ function numberRule(message: string, strings: boolean, syntax: RegExp, ok: (n: n
   });
 }
 
-/** The one rule for counts: a whole number in [min, max]. */
-export function count(min: number, max: number, form: NumberForm = {}) {
-  return numberRule(`must be ${form.what ?? `a whole number in ${min}..${max}`}`, form.strings ?? true, /^\d+$/, (n) =>
-    Number.isSafeInteger(n) && n >= min && n <= max,
-  );
+/** A config field's number: a JSON number (not its spelling), finite and `ok`. A
+ * refinement, not a transform: its issue does not abort, so a union (a recipe's schedule)
+ * still tells which of its members came closest. */
+function field(message: string, ok: (n: number) => boolean) {
+  return z.number({ error: message }).refine((n) => Number.isFinite(n) && ok(n), { error: message });
 }
 
-/** A finite decimal number with a stated condition (e.g. seconds > 0). */
-export function real(what: string, ok: (v: number) => boolean, form: Omit<NumberForm, 'what'> = {}) {
-  return numberRule(`must be ${what}`, form.strings ?? true, /^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i, ok);
+/** The one rule for counts: a whole number in [min, max] (a flag's text). */
+export function count(min: number, max: number, what = `a whole number in ${min}..${max}`) {
+  return fromText(`must be ${what}`, COUNT_SYNTAX, isCount(min, max));
+}
+
+/** The same count as a config field. */
+export function countField(min: number, max: number, what = `a whole number in ${min}..${max}`) {
+  return field(`must be ${what}`, isCount(min, max));
+}
+
+/** A finite decimal number with a stated condition (e.g. seconds > 0), as a flag's text. */
+export function real(what: string, ok: (v: number) => boolean) {
+  return fromText(`must be ${what}`, REAL_SYNTAX, ok);
+}
+
+/** The same number as a config field. */
+export function realField(what: string, ok: (v: number) => boolean) {
+  return field(`must be ${what}`, ok);
 }
 
 /** A count of images, or a fraction in (0,1) of them (--validation). */

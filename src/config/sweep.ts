@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { createRequire } from 'node:module';
 import { UsageError } from '../errors.js';
 import { fieldNaming, formatIssues } from '../issues.js';
-import { checkedBy } from './rules.js';
+import { checkedBy, countField } from './rules.js';
 import { datasetNames, parseDatasetRef } from '../data/index.js';
 import { listModels, STEMS, stemsOf, VARIANT_KINDS } from '../models/index.js';
 import { recipeInputSchema, resolveRecipe } from './recipe.js';
@@ -23,8 +23,8 @@ export type ObjectiveName = (typeof OBJECTIVES)[number];
 export type TieMode = (typeof TIE_MODES)[number];
 
 // counts are bounded: a count beyond 2^31-1 is a typo, never a plan
-const posInt = z.number().int().min(1).max(2 ** 31 - 1);
-const seedInt = z.number().int().min(0).max(2 ** 31 - 1);
+const posInt = countField(1, 2 ** 31 - 1);
+const seedInt = countField(0, 2 ** 31 - 1);
 
 function unique<T>(xs: T[]): boolean {
   return new Set(xs).size === xs.length;
@@ -36,7 +36,7 @@ const datasetSchema = z.strictObject({
   /** directory holding the dataset files (fashion-mnist, cifar10, cifar100) */
   dataDir: z.string().min(1).optional(),
   /** imagefolder: the side images are resized and centre-cropped to (default 224) */
-  inputSize: z.number().int().min(32).max(1024).optional(),
+  inputSize: countField(32, 1024).optional(),
   /** train on the first N training images only (quick sweeps) */
   limitTrain: posInt.optional(),
   /** evaluate on the first N test images only */
@@ -121,7 +121,7 @@ const searchSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('evolutionary'),
-    population: z.number().int().min(4).max(1_000_000),
+    population: countField(4, 1_000_000),
     generations: posInt,
     /** per-unit mutation probability; default 1 / (number of tied units) */
     mutation: z.number().min(0).max(1).optional(),
