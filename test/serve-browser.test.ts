@@ -182,6 +182,21 @@ describe('a finished synthetic sweep', () => {
     await page.close();
   });
 
+  test('a dw-gpw-shuffle baseline shows in the notation the CLI prints, on the chart and on its trial page', async () => {
+    const trials = await store.trials('synthetic-finished');
+    const shuffled = trials.find((t) => t.label === 'dw-gpw-shuffle:cg=2' && t.state === 'done');
+    assert.ok(shuffled, 'baselines: true trains dw-gpw-shuffle at cg = 2');
+    const { page, errors } = await openPage(`/#/sweep/synthetic-finished/trial/${shuffled.id}`);
+    await page.locator('#trial-title .trial-label').waitFor();
+    assert.equal(await page.locator('#trial-title .trial-label').textContent(), 'dw-gpw-shuffle:cg=2');
+    const slots = await page.locator('#trial-slots tbody tr td:nth-child(2)').allTextContents();
+    assert.ok(slots.length >= 9);
+    assert.deepEqual(slots, shuffled.variants.map((v) => slotText(v)));
+    assert.ok(slots.every((t) => t === 'dw-gpw-shuffle:cg=2'), slots.join(', '));
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
   test('the trial table counts equal report --json, and the table sorts and filters by state', async () => {
     const rep = await runCli(['report', '--db', db, '--sweep', 'synthetic-finished', '--json']);
     assert.equal(rep.code, 0, rep.err);

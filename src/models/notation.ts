@@ -12,7 +12,8 @@ export function formatVariant(v: VariantChoice | Variant): string {
     case 'dw-pw':
       return v.kind;
     case 'dw-gpw':
-      return `dw-gpw:cg=${v.cg}`;
+    case 'dw-gpw-shuffle':
+      return `${v.kind}:cg=${v.cg}`;
     case 'gc-shuffle':
       return `gc-shuffle:g=${v.g}`;
     case 'dw-scc':

@@ -15,6 +15,7 @@ import {
 import type { ListedTrialRow, TrialRow, TrialState } from '../store/types.js';
 import { spearman } from '../pareto/rank-correlation.js';
 import { emptyCounts, TRIAL_STATES } from '../store/states.js';
+import { separateEffects, type EffectsSummary } from './effects.js';
 
 /** every trial state, in the order reports list them */
 export const STATES: readonly TrialState[] = TRIAL_STATES;
@@ -77,6 +78,8 @@ export interface SweepSummary {
   /** non-dominated candidates (duplicates kept), by MACs ascending */
   front: CandidateResult[];
   baselines: BaselineComparison[];
+  /** per cg, what overlap and channel mixing each buy (src/report/effects.ts) */
+  effects: EffectsSummary;
   hypervolume: number;
   reference: HvReference;
   /** present when at least one candidate's latency was measured */
@@ -237,6 +240,7 @@ export function summarize(sweep: string, trials: readonly TrialRow[], objectives
     candidates,
     front,
     baselines: compareBaselines(candidates),
+    effects: separateEffects(candidates),
     hypervolume,
     reference,
     ...(latency ? { latency } : {}),

@@ -73,6 +73,7 @@ export function spaceChoices(sp: SpaceConfig): VariantChoice[] {
         out.push({ kind });
         break;
       case 'dw-gpw':
+      case 'dw-gpw-shuffle':
         for (const cg of cgs) out.push({ kind, cg });
         break;
       case 'gc-shuffle':
