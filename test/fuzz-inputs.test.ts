@@ -293,7 +293,7 @@ function commandSpecs(files: { ckpt: string; config: string; dir: string }) {
     },
     sweep: {
       base: ['--config', files.config, '--db', db, '--enqueue-only'],
-      flags: { config: 'path', db: 'path', store: 'text', 'max-candidates': 'count', device: 'device', 'data-dir': 'path', jobs: 'jobs', threads: 'threads' },
+      flags: { config: 'path', db: 'path', store: 'text', 'max-candidates': 'count', device: 'device', 'data-dir': 'path', jobs: 'jobs', threads: 'threads', replay: 'path' },
     },
     worker: {
       base: ['--db', db],

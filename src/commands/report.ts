@@ -4,11 +4,12 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { addFlags, choice, flag, jsonFlag, OBJECTIVES_FLAG, parseFlags, READ_FLAGS } from '../config/flags.js';
+import { addFlags, choice, flag, jsonFlag, OBJECTIVES_FLAG, parseFlags, READ_FLAGS, toggle } from '../config/flags.js';
 import { path } from '../config/rules.js';
 import { UsageError } from '../errors.js';
 import { frontRows, toCsv } from '../report/export.js';
 import { findingsPage } from '../report/markdown.js';
+import { IMPORTANCE_HEAD, importanceLead, importanceRows, unitImportance } from '../report/importance.js';
 import { plotSvg } from '../report/plot.js';
 import { READING_HELP, readSweep, sweepContext, writeOut } from '../report/read.js';
 import type { SweepSummary } from '../report/summary.js';
@@ -62,7 +63,23 @@ const REPORT_FLAGS = {
   format: choice('--format <format>', 'terminal tables, one JSON object, or a markdown findings page', ['terminal', 'json', 'markdown']),
   out: flag('--out <file>', 'write to FILE; --format markdown needs it (e.g. results/study-x/README.md)', path()),
   notes: flag('--notes <file>', 'markdown: a file of study notes to include in the page', path()),
+  importance: toggle(
+    '--importance',
+    "which unit's choice drives accuracy once cost (log-MACs) is taken out; needs two finished designs per option of every unit",
+  ),
 };
+
+/** --importance: which unit's choice drives accuracy, as a table or one JSON object. */
+function importanceText(s: SweepSummary, sweep: SweepRow, json: boolean): string {
+  const tie = (sweep.config as { space?: { tie?: string } } | null)?.space?.tie;
+  const r = unitImportance(s.candidates, tie);
+  if (json) return `${JSON.stringify({ sweep: s.sweep, importance: r }, null, 2)}\n`;
+  if (!r.ok) return `importance: sweep ${s.sweep}: ${r.message}\n`;
+  const rows = importanceRows(r);
+  const w = IMPORTANCE_HEAD.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
+  return [`importance: sweep ${s.sweep}`, importanceLead(r), '', line(IMPORTANCE_HEAD), ...rows.map(line), ''].join('\n');
+}
 
 export function registerReport(program: Command): void {
   const cmd = program
@@ -88,10 +105,14 @@ config inline.`,
         throw new UsageError('--format markdown needs --out DIR/README.md (the plot and front.csv are written beside it)');
       }
       if (opts.notes !== undefined && format !== 'markdown') throw new UsageError('--notes goes with --format markdown');
+      if (opts.importance && format === 'markdown') {
+        throw new UsageError('--importance prints the importance alone; the findings page (--format markdown) has it as a section already');
+      }
       const store = await openStoreForReading(storeUrl(opts));
       try {
         const { summary: s, sweep, trials } = await readSweep(store, opts.sweep, opts.objectives);
-        if (format === 'markdown') writeFindings(s, sweep, trials, opts.out!, opts);
+        if (opts.importance) writeOut(importanceText(s, sweep, format === 'json'), opts.out);
+        else if (format === 'markdown') writeFindings(s, sweep, trials, opts.out!, opts);
         else writeOut(format === 'json' ? `${JSON.stringify(reportJson(s), null, 2)}\n` : renderReport(s, sweepContext(sweep)), opts.out);
       } finally {
         await store.close();

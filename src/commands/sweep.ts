@@ -5,8 +5,10 @@ import type { Command } from 'commander';
 import { addFlags, DATA_DIR_FLAG, DRAIN_FLAG, flag, JOB_FLAGS, parseFlags, PROGRESS_JSON_FLAG, STORE_FLAGS, toggle } from '../config/flags.js';
 import { count, path } from '../config/rules.js';
 import { loadSweepConfig } from '../config/sweep.js';
-import { openStoreUrl, DEFAULT_DB_PATH, storeUrl, redactUrl } from '../store/index.js';
-import { exitStopped, installStop, runSweep, type SweepSummary } from '../sweep/index.js';
+import { resolve } from 'node:path';
+import { openStoreUrl, openStoreForReading, DEFAULT_DB_PATH, storeUrl, redactUrl, parseStoreUrl } from '../store/index.js';
+import { UsageError } from '../errors.js';
+import { exitStopped, installStop, ReplayTable, runSweep, type SweepSummary } from '../sweep/index.js';
 import { summaryJson, summaryText, sweepReporter } from '../report/sweep-events.js';
 
 export const DEFAULT_MAX_CANDIDATES = 1000;
@@ -26,6 +28,12 @@ const SWEEP_FLAGS = {
   ...JOB_FLAGS,
   dataDir: DATA_DIR_FLAG.withHelp('folder with the dataset files (overrides dataset.dataDir of the config)'),
   json: PROGRESS_JSON_FLAG,
+  replay: flag(
+    '--replay <table>',
+    'train nothing: answer each trial from the finished trials of TABLE (a store, e.g. results/table-resnet20/dsxplore.db) ' +
+      'by spec and epochs, one recorded seed chosen with the search seed; exit 2 naming a design the table lacks',
+    path(),
+  ),
 };
 
 async function sweepCommand(flags: unknown): Promise<SweepSummary> {
@@ -33,7 +41,14 @@ async function sweepCommand(flags: unknown): Promise<SweepSummary> {
   const loaded = loadSweepConfig(o.config);
   const config = o.dataDir ? { ...loaded, dataset: { ...loaded.dataset, dataDir: o.dataDir } } : loaded;
   const url = storeUrl(o);
-  const store = await openStoreUrl(url);
+  const replay = o.replay !== undefined ? await openReplay(o.replay, url) : undefined;
+  let store;
+  try {
+    store = await openStoreUrl(url);
+  } catch (err) {
+    await replay?.close();
+    throw err;
+  }
   const storeFlag = o.store ? ` --store ${redactUrl(o.store)}` : o.db ? ` --db ${o.db}` : '';
   const { out, onEvent } = sweepReporter(o.json);
   const resumeHint = `dsxplore sweep --config ${o.config}${storeFlag} --resume`;
@@ -51,6 +66,7 @@ async function sweepCommand(flags: unknown): Promise<SweepSummary> {
       onEvent,
       enqueueOnly: o.enqueueOnly ?? false,
       stop,
+      replay,
     });
     if (summary.stopped) await exitStopped(summary, store, out, resumeHint);
     out.clear();
@@ -73,7 +89,17 @@ async function sweepCommand(flags: unknown): Promise<SweepSummary> {
     dispose();
     out.clear();
     await store.close();
+    await replay?.close();
   }
+}
+
+/** The table of a replay, opened read-only; never the store the replay writes. */
+async function openReplay(table: string, url: string): Promise<ReplayTable> {
+  const out = parseStoreUrl(url);
+  if (out.kind === 'sqlite' && resolve(out.path) === resolve(table.replace(/^sqlite:/, ''))) {
+    throw new UsageError(`--replay ${table} is the store the replay would write; give another --db (e.g. --db results/replay.db)`);
+  }
+  return ReplayTable.open(await openStoreForReading(table, { readOnly: true }), table);
 }
 
 export function registerSweep(program: Command): void {

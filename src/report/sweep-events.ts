@@ -57,6 +57,8 @@ export interface SweepSummary {
   database: string;
   /** set when a signal stopped the run before the sweep finished */
   stopped?: { signal: StopSignal; released: number };
+  /** with --replay: the table the results came from, and how many trials it answered */
+  replayed?: { from: string; trials: number };
 }
 
 export function formatMacs(n: number | bigint): string {
@@ -164,14 +166,16 @@ export function sweepReporter(json: boolean | undefined) {
 /** The final JSON line of a sweep or worker run. */
 export function summaryJson(s: SweepSummary): Record<string, unknown> {
   const { sweep, counts, trained, reused, failed, best, seconds, database } = s;
-  return { sweep, counts, trained, reused, failed, best, seconds, database };
+  return { sweep, counts, trained, reused, failed, best, seconds, database, ...(s.replayed ? { replayed: s.replayed } : {}) };
 }
 
 export function summaryText(s: SweepSummary, dbFlag: string): string {
   const c = s.counts;
   const lines = [
     `sweep ${s.sweep} finished in ${formatDuration(s.seconds)}: ${c.done} done, ${c.failed} failed, ${c.diverged} diverged, ${c.pruned} pruned` +
-      ` (${s.trained} trained now, ${s.reused} reused from earlier results)`,
+      (s.replayed
+        ? ` (${s.replayed.trials} replayed from ${s.replayed.from}, nothing trained)`
+        : ` (${s.trained} trained now, ${s.reused} reused from earlier results)`),
     s.best ? `best accuracy: ${formatPercent(s.best.accuracy)} (${s.best.label}, ${formatMacs(s.best.macs)} MACs)` : 'no finished candidate',
     `results are in ${s.database}; see them with:  dsxplore report --sweep ${s.sweep}${dbFlag}`,
   ];

@@ -6,6 +6,7 @@ import type { SweepEvent } from '../report/sweep-events.js';
 import type { SweepPlan } from '../space/index.js';
 import type { SweepStore } from '../store/store.js';
 import type { StopControl } from './stop.js';
+import type { ReplayTable } from './replay.js';
 
 export interface WorkContext {
   store: SweepStore;
@@ -31,4 +32,6 @@ export interface WorkContext {
   /** replaces loading the dataset the config names (tests) */
   loadData?: () => LoadedDatasets | Promise<LoadedDatasets>;
   preflight?: boolean;
+  /** answer trials from a table instead of training (replay.ts) */
+  replay?: ReplayTable;
 }

@@ -4,3 +4,4 @@ export { advance, aggregate, finishedResults, trialsFor, ROUND_KIND, rungKind } 
 export { configHash, recipeHash, rungEpochs, trialRecipe } from './identity.js';
 export { StopControl, dieBy, handleStopSignals, stopExitCode, type StopSignal } from './stop.js';
 export { exitStopped, installStop } from './stopping.js';
+export { ReplayTable, checkCoverage, replayTrial } from './replay.js';
