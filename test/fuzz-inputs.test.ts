@@ -19,6 +19,9 @@ import { buildProgram, main } from '../src/cli.js';
 import { parseSweepConfig } from '../src/config/sweep.js';
 import { saveCheckpoint } from '../src/engine/checkpoint.js';
 import { buildModel } from '../src/models/index.js';
+import { flag, parseFlags } from '../src/config/flags.js';
+import { count, countField, device, path, real } from '../src/config/rules.js';
+import { UsageError } from '../src/errors.js';
 import { currentCli } from './helpers/current-cli.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -509,3 +512,61 @@ test('a sample of the cases as real processes: exit 2, one line, no stack trace 
   times.sort((a, b) => a - b);
   t.diagnostic(`${sample.length} processes: median ${times[times.length >> 1]!.toFixed(0)} ms, slowest ${times.at(-1)!.toFixed(0)} ms`);
 });
+
+// ---------------- the shared rules, one by one ----------------
+
+function refusal(rule: Parameters<typeof flag>[2], v: unknown): string {
+  try {
+    parseFlags({ someFlag: flag('--some-flag <v>', '', rule) }, { someFlag: v });
+  } catch (err) {
+    assert.ok(err instanceof UsageError);
+    return err.message;
+  }
+  assert.fail(`accepted ${JSON.stringify(v)}`);
+}
+
+test('--device: auto, cpu, cuda, cuda:N; lists only where a command takes several', () => {
+  const one = device();
+  for (const [raw, want] of [['auto', 'auto'], ['CPU', 'cpu'], [' cuda ', 'cuda'], ['cuda:0', 'cuda:0'], ['cuda:255', 'cuda:255']]) {
+    assert.equal(one.parse(raw), want);
+  }
+  for (const bad of ['tpu', 'cuda:', 'cuda:256', 'cuda:-1', 'cuda:0,1', 'cuda:1e3', '', 'cpu0']) {
+    assert.match(refusal(one, bad), /^--some-flag: must be auto, cpu, cuda or cuda:N \(N = 0\.\.255\) \(got ".*"\)$/);
+  }
+  // sweep/worker --jobs lanes take a list of devices round-robin
+  const many = device({ list: true });
+  assert.equal(many.parse('cuda:0,cuda:3'), 'cuda:0,cuda:3');
+  assert.equal(many.parse(' CUDA:0, cpu '), 'cuda:0,cpu');
+  for (const bad of ['cuda:1,cuda:1', 'cuda:0,3', 'cuda:0,,cuda:1', 'cuda:0,cuda:256']) {
+    assert.match(refusal(many, bad), /or a list such as cuda:0,cuda:1/);
+  }
+});
+
+test('counts are whole numbers within their bounds; reals are finite decimals', () => {
+  const c = count(1, 10);
+  assert.equal(c.parse('10'), 10);
+  assert.equal(c.parse(' 3 '), 3);
+  for (const bad of ['0', '11', '1.5', '-1', 'NaN', '1e1', '0x5', '', '٣']) {
+    assert.equal(refusal(c, bad), `--some-flag: must be a whole number in 1..10 (got ${JSON.stringify(bad)})`);
+  }
+  const r = real('a number > 0', (v) => v > 0);
+  assert.equal(r.parse('2.5'), 2.5);
+  assert.equal(r.parse('1e-3'), 0.001);
+  for (const bad of ['0', 'Infinity', 'NaN', '-1', '1e400', 'abc', '']) assert.match(refusal(r, bad), /^--some-flag: must be a number > 0/);
+  // a config field takes the number itself, not its spelling
+  assert.throws(() => countField(1, 10).parse('3'));
+  assert.equal(countField(1, 10).parse(3), 3);
+  assert.throws(() => countField(1, 10).parse(1.5));
+});
+
+test('paths: not empty, no NUL byte, bounded length', () => {
+  assert.equal(path().parse('results/x.db'), 'results/x.db');
+  for (const bad of ['', 'a\0b', 'x'.repeat(5000)]) assert.match(refusal(path(), bad), /^--some-flag: must be a file path/);
+});
+
+test('a flag table refuses options it does not declare, naming them as flags', () => {
+  const table = { limitTrain: flag('--limit-train <n>', '', count(1, 10)) };
+  assert.throws(() => parseFlags(table, { limitTrain: '3', otherThing: 'x' }), /^UsageError: unknown option --other-thing$/);
+  assert.deepEqual(parseFlags(table, { limitTrain: '3' }), { limitTrain: 3 });
+});
+

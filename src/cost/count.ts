@@ -51,6 +51,38 @@ export function layerCost(layer: Layer, out: Shape): { params: number; macs: num
   }
 }
 
+/** What a layer is, in a few characters, for `dsxplore inspect`: "conv 3x3/2 g16", "scc cg2 s8", ... */
+export function layerKind(layer: Layer): string {
+  switch (layer.op) {
+    case 'conv2d': {
+      let k = `conv ${layer.kernel}x${layer.kernel}`;
+      if (layer.stride !== 1) k += `/${layer.stride}`;
+      if (layer.groups === layer.inChannels && layer.groups === layer.outChannels && layer.groups > 1) k += ' dw';
+      else if (layer.groups > 1) k += ` g${layer.groups}`;
+      if (layer.bias) k += ' +bias';
+      return k;
+    }
+    case 'scc':
+      return `scc cg${layer.groups} s${layer.channelStride}`;
+    case 'batchnorm':
+      return 'bn';
+    case 'relu':
+      return 'relu';
+    case 'maxpool':
+      return `maxpool ${layer.kernel}x${layer.kernel}/${layer.stride}`;
+    case 'gap':
+      return 'avgpool (global)';
+    case 'linear':
+      return layer.bias ? 'linear +bias' : 'linear';
+    case 'shuffle':
+      return `shuffle g${layer.groups}`;
+    case 'add':
+      return 'add';
+    case 'shortcut_a':
+      return `shortcut A /${layer.stride}`;
+  }
+}
+
 export function countCost(spec: ModelSpec): ModelCost {
   let params = 0;
   let macs = 0;

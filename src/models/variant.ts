@@ -5,6 +5,7 @@
 // resolving fixes `s` per slot, because the window width D = Cin/cg differs per slot.
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { formatIssues, pathString } from '../issues.js';
 import type { Variant, VariantChoice, VariantKind } from './spec.js';
 import { formatVariant } from './notation.js';
 
@@ -34,8 +35,8 @@ export interface SlotShape {
   outChannels: number;
 }
 
-const posInt = z.number().int().min(1);
-const overlap = z.number().min(0).lt(1);
+const posInt = z.number({ error: 'must be an integer >= 1' }).int({ error: 'must be an integer >= 1' }).min(1, { error: 'must be an integer >= 1' });
+const overlap = z.number({ error: 'must be in [0, 1)' }).min(0, { error: 'must be in [0, 1)' }).lt(1, { error: 'must be in [0, 1)' });
 
 /** The object form of a variant choice, for configs that give variants as JSON objects. */
 export const variantChoiceSchema = z.discriminatedUnion('kind', [
@@ -115,14 +116,8 @@ export function parseVariant(text: string): VariantChoice {
       values[key] = num;
     }
   }
-  const parsed = variantChoiceSchema.safeParse({ kind, ...values });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = issue.path.length ? String(issue.path[0]) : '';
-    if (key === '') throw badVariant(text, issue.message);
-    if (!(key in values)) throw badVariant(text, `${key} is required`);
-    throw badVariant(text, key === 'co' ? `co must be in [0, 1), got ${values[key]}` : `${key} must be an integer >= 1, got ${values[key]}`);
-  }
+  const parsed = variantChoiceSchema.safeParse({ kind, ...values }, { reportInput: true });
+  if (!parsed.success) throw badVariant(text, formatIssues(parsed.error, { at: (path) => pathString(path) }, { first: true }));
   return parsed.data as VariantChoice;
 }
 

@@ -134,6 +134,31 @@ export class ProgressReporter {
     else this.line(text);
   }
 
+  /** How a dataset load reports image decoding (the data layer's onProgress/onWarning): a
+   * bar on a terminal, a throttled JSON line otherwise, and a warning on stderr for each
+   * file that cannot be decoded. */
+  decoding(): {
+    onProgress: (p: { split: string; done: number; total: number }) => void;
+    onWarning: (message: string) => void;
+  } {
+    let last = Number.NEGATIVE_INFINITY;
+    const tty = this.mode === 'tty';
+    return {
+      onProgress: (p) => {
+        const t = this.now();
+        const end = p.done === p.total;
+        if (!end && t - last < (tty ? this.ttyIntervalMs : this.jsonIntervalMs)) return;
+        last = t;
+        if (tty) this.out.write(`\r\x1b[2Kdecoding ${p.split} [${bar(p.done / p.total, 30)}] ${p.done}/${p.total}${end ? '\n' : ''}`);
+        else if (this.mode === 'json') this.json({ type: 'decode', ...p });
+      },
+      onWarning: (message) => {
+        if (tty) this.out.write('\r\x1b[2K');
+        process.stderr.write(`dsxplore: warning: ${message}\n`);
+      },
+    };
+  }
+
   /** Remove the bar so that whatever is printed next starts on a clean line. */
   clear(): void {
     if (this.barShown) {

@@ -124,6 +124,7 @@ export { SqlStore } from './sql-store.js';
 export { StoreError } from './errors.js';
 export type { Executor, Dialect } from './executor.js';
 export { redactUrl } from './url.js';
+export { resolveSweep, SweepNotFound, type ResolveOptions } from './resolve.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate, migrationSql, type Migration } from './migrations.js';
 export * from './store.js';
 export type { StoreReader, MaybePromise, StoredWeights } from './types.js';

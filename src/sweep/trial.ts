@@ -15,7 +15,7 @@ import { TrialStateError, type ClaimedTrial } from '../store/store.js';
 import type { WorkContext } from './context.js';
 import { startHeartbeat } from './heartbeat.js';
 import { recipeHash, trialRecipe } from './identity.js';
-import { encodeCheckpoint } from '../engine/checkpoint.js';
+import { encodeCheckpoint, trainedCheckpoint } from '../engine/checkpoint.js';
 
 export type TrialEnd =
   | { kind: 'trained'; row: TrialRow; seconds: number }
@@ -185,12 +185,13 @@ export class TrialRunner {
     // the checkpoint format of `train --save`, so `evaluate --load` reads what the store keeps
     const weights = r.state
       ? encodeCheckpoint(
-          {
+          trainedCheckpoint({
             spec,
-            dataset: { name: config.dataset.name, mean: data.train.mean, std: data.train.std },
+            dataset: config.dataset.name,
+            train: data.train,
             recipe,
             metrics: { sweep: config.name, trial: trial.id, candidate: trial.candidateHash, accuracy: r.testAccuracy },
-          },
+          }),
           r.state,
         )
       : undefined;
