@@ -10,7 +10,9 @@
 // therefore ends by the signal itself (default action restored, signal raised again), as
 // shells expect of a program stopped by a signal: status 130 / 143 all the same.
 
-export type StopSignal = 'SIGINT' | 'SIGTERM';
+import type { StopSignal } from '../report/sweep-events.js';
+
+export type { StopSignal };
 
 export class StopControl {
   signal: StopSignal | null = null;

@@ -9,12 +9,13 @@ import { version as dsxVersion } from '../version.js';
 import type { LoadedDatasets } from '../data/index.js';
 import { head } from '../data/transform.js';
 import type { DeviceRequest, TrainRequest, TrainResult } from '../engine/types.js';
-import { TrialStateError, isFinished, type ClaimedTrial } from '../store/store.js';
-import type { TrialRow } from '../store/types.js';
+import type { TrialRow } from '../domain/rows.js';
+import { isFinished } from '../domain/trial-states.js';
+import { TrialStateError, type ClaimedTrial } from '../store/store.js';
 import type { WorkContext } from './context.js';
 import { startHeartbeat } from './heartbeat.js';
 import { recipeHash, trialRecipe } from './identity.js';
-import { encodeCheckpoint } from '../engine/checkpoint.js';
+import { encodeCheckpoint, trainedCheckpoint } from '../engine/checkpoint.js';
 
 export type TrialEnd =
   | { kind: 'trained'; row: TrialRow; seconds: number }
@@ -184,12 +185,13 @@ export class TrialRunner {
     // the checkpoint format of `train --save`, so `evaluate --load` reads what the store keeps
     const weights = r.state
       ? encodeCheckpoint(
-          {
+          trainedCheckpoint({
             spec,
-            dataset: { name: config.dataset.name, mean: data.train.mean, std: data.train.std },
+            dataset: config.dataset.name,
+            train: data.train,
             recipe,
             metrics: { sweep: config.name, trial: trial.id, candidate: trial.candidateHash, accuracy: r.testAccuracy },
-          },
+          }),
           r.state,
         )
       : undefined;
