@@ -3,7 +3,7 @@
 // how to continue, then exit 130/143.
 import type { ProgressReporter } from '../report/progress.js';
 import type { SweepStore } from '../store/store.js';
-import { StopControl, dieBy, handleStopSignals, stopExitCode, type SweepSummary } from '../sweep/index.js';
+import { StopControl, handleStopSignals, stopExitCode, type SweepSummary } from '../sweep/index.js';
 import { summaryJson } from './sweep.js';
 
 export function installStop(out: ProgressReporter, drain: boolean, resumeHint: string): { stop: StopControl; dispose: () => void } {
@@ -20,7 +20,8 @@ export function installStop(out: ProgressReporter, drain: boolean, resumeHint: s
     (s) => {
       out.clear();
       process.stderr.write(`\ndsxplore: second signal (${s}): stopping now; a trial left running is re-queued by: ${resumeHint}\n`);
-      dieBy(s);
+      // the trials' processes die with this one
+      process.exit(stopExitCode(s));
     },
   );
   return { stop, dispose };
@@ -41,7 +42,5 @@ export async function exitStopped(summary: SweepSummary, store: SweepStore, out:
       `. Continue with:\n  ${resumeHint}\n`,
   );
   await store.close();
-  // a training abandoned mid-epoch would hold process.exit() until it ends (see stop.ts)
-  if (released) dieBy(signal);
   process.exit(stopExitCode(signal));
 }

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { parseFlags, sweepFlagsSchema } from '../config/flags.js';
-import { DEVICE_HELP, JOBS_HELP, THREADS_HELP } from './jobs.js';
+import { DEVICE_HELP, JOBS_HELP, THREADS_HELP, TRIAL_TIMEOUT_HELP } from './jobs.js';
 import { loadSweepConfig } from '../config/sweep.js';
 import { openStoreUrl, defaultDbPath, storeUrl, redactUrl } from '../store/index.js';
 import { runSweep, type SweepEvent, type SweepProgress, type SweepSummary } from '../sweep/index.js';
@@ -154,6 +154,7 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
       device: o.device,
       jobs: o.jobs,
       threads: o.threads,
+      trialTimeoutMs: o.trialTimeout === undefined ? undefined : o.trialTimeout * 1000,
       resume: o.resume ?? false,
       maxCandidates: o.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
       onEvent,
@@ -202,6 +203,7 @@ export function registerSweep(program: Command): void {
     .option('--device <d>', DEVICE_HELP, 'auto')
     .option('--jobs <n>', JOBS_HELP)
     .option('--threads <n>', THREADS_HELP)
+    .option('--trial-timeout <seconds>', TRIAL_TIMEOUT_HELP)
     .option('--data-dir <dir>', 'folder with the dataset files (overrides dataset.dataDir of the config)')
     .option('--json', 'print JSON lines instead of a progress display (the default when piped)')
     .addHelpText('after', '\nAfterwards:  dsxplore report   (tables, Pareto front)   dsxplore pareto export --format csv')

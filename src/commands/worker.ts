@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import type { z } from 'zod';
 import { parseFlags, workerFlagsSchema } from '../config/flags.js';
-import { DEVICE_HELP, JOBS_HELP, THREADS_HELP } from './jobs.js';
+import { DEVICE_HELP, JOBS_HELP, THREADS_HELP, TRIAL_TIMEOUT_HELP } from './jobs.js';
 import { UsageError } from '../errors.js';
 import { openStoreUrl, storeUrl, redactUrl } from '../store/index.js';
 import { runWorker, type SweepSummary } from '../sweep/index.js';
@@ -38,6 +38,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
       device: o.device,
       jobs: o.jobs,
       threads: o.threads,
+      trialTimeoutMs: o.trialTimeout === undefined ? undefined : o.trialTimeout * 1000,
       heartbeatMs,
       staleAfterMs,
       dataDir: o.dataDir,
@@ -72,6 +73,7 @@ export function registerWorker(program: Command): void {
     .option('--device <d>', DEVICE_HELP, 'auto')
     .option('--jobs <n>', JOBS_HELP)
     .option('--threads <n>', THREADS_HELP)
+    .option('--trial-timeout <seconds>', TRIAL_TIMEOUT_HELP)
     .option('--heartbeat <seconds>', `how often a running trial tells the store it is alive (default ${DEFAULT_HEARTBEAT_S})`)
     .option(
       '--stale-after <seconds>',

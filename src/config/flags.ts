@@ -234,6 +234,7 @@ const jobFlags = {
   device: device({ list: true }).default('auto'),
   jobs: count(1, 64).optional(),
   threads: count(1, 256).optional(),
+  trialTimeout: real('a number of seconds in (0, 86400]', (v) => v > 0 && v <= 86400).optional(),
 };
 
 export const sweepFlagsSchema = z.strictObject({

@@ -24,7 +24,9 @@ import type { SweepRow, TrialRow } from '../store/types.js';
 import { configHash } from './identity.js';
 import { expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
 import { claimNext } from './claim.js';
-import { defaultLoad, TrialRunner } from './trial.js';
+import { TrialRunner } from './trial.js';
+import { LocalTrials, loadSweepData, type TrialExecutor } from './trial-job.js';
+import { ChildTrials } from './trial-process.js';
 import { keepFrontWeights } from './weights.js';
 import { ensureLatency, measureQueued, QuietGate } from './latency.js';
 import { StopControl, type StopSignal } from './stop.js';
@@ -55,6 +57,8 @@ export interface RunnerOptions {
   jobs?: number;
   /** CPU threads per trial */
   threads?: number;
+  /** kill and fail a trial whose process sends no progress for this long (default: never) */
+  trialTimeoutMs?: number;
   resume?: boolean;
   /** refuse a grid with more candidates than this */
   maxCandidates?: number;
@@ -87,7 +91,7 @@ export interface RunnerOptions {
 export interface WorkerOptions
   extends Pick<
     RunnerOptions,
-    'store' | 'device' | 'jobs' | 'threads' | 'onEvent' | 'heartbeatMs' | 'staleAfterMs' | 'workerId' | 'train' | 'loadData' | 'plan' | 'preflight' | 'stop'
+    'store' | 'device' | 'jobs' | 'threads' | 'trialTimeoutMs' | 'onEvent' | 'heartbeatMs' | 'staleAfterMs' | 'workerId' | 'train' | 'loadData' | 'plan' | 'preflight' | 'stop'
   > {
   /** the sweep to work on (default: the most recent sweep that is not finished) */
   sweep?: string;
@@ -240,17 +244,22 @@ export function jobLanes(ctx: Pick<WorkContext, 'device' | 'jobs' | 'threads'>):
   });
 }
 
-/** The dataset, loaded once for all lanes. */
-function sharedData(ctx: WorkContext): () => Promise<LoadedDatasets> {
+/** Where each lane's trials train: a child process per lane (trial-process.ts), or, with
+ * the tests' stand-in train(), this process, the dataset loaded once for all lanes. */
+function executors(ctx: WorkContext, lanes: number): TrialExecutor[] {
+  const { train } = ctx;
+  if (!train) {
+    const onWarning = (message: string) => ctx.emit({ type: 'warning', message });
+    return Array.from({ length: lanes }, () => new ChildTrials({ timeoutMs: ctx.trialTimeoutMs, onWarning }));
+  }
   let loading: Promise<LoadedDatasets> | undefined;
-  return () => {
-    loading ??= Promise.resolve(ctx.loadData ? ctx.loadData() : defaultLoad(ctx));
+  const load = () => {
+    loading ??= Promise.resolve(ctx.loadData ? ctx.loadData() : loadSweepData(ctx.config, (m) => process.stderr.write(`dsxplore: warning: ${m}\n`)));
     // a failed load may be retried by the next lane that needs it
-    loading.catch(() => {
-      loading = undefined;
-    });
+    loading.catch(() => (loading = undefined));
     return loading;
   };
+  return Array.from({ length: lanes }, () => new LocalTrials(load, train));
 }
 
 /** The worker loop: claim, train, record, schedule the next step; until nothing is left
@@ -314,9 +323,8 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
         emit({ type: 'trial-end', trial: copy, reused: true, progress: await progress() });
         continue;
       }
-      const data = await trials.prepare(c);
       emit({ type: 'trial-start', trial: c.trial, progress: await progress() });
-      const end = await gate.training(() => trials.run(c, data));
+      const end = await gate.training(() => trials.run(c));
       if (end.kind === 'released') {
         released++;
         return;
@@ -329,13 +337,19 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
       emit({ type: 'trial-end', trial: end.row, reused: false, progress: await progress() });
     }
   };
-  const data = sharedData(ctx);
-  const lanes = jobLanes(ctx).map((l) =>
-    lane(new TrialRunner({ ...ctx, ...l, loadData: data })).catch((err: unknown) => {
-      laneError ??= err;
-    }),
-  );
-  await Promise.all(lanes);
+  const laneSpecs = jobLanes(ctx);
+  const execs = executors(ctx, laneSpecs.length);
+  try {
+    await Promise.all(
+      laneSpecs.map((l, i) =>
+        lane(new TrialRunner({ ...ctx, ...l }, execs[i]!)).catch((err: unknown) => {
+          laneError ??= err;
+        }),
+      ),
+    );
+  } finally {
+    for (const e of execs) e.close();
+  }
   if (laneError !== undefined) throw laneError;
 
   const signal = ctx.stop.signal;
