@@ -65,7 +65,11 @@ export class ChildTrials implements TrialExecutor {
       detached: true,
     });
     living.add(child);
-    child.on('exit', () => living.delete(child));
+    child.on('exit', () => {
+      living.delete(child);
+      // one that dies between trials (the out-of-memory killer picks idle ones too) is replaced
+      if (this.child === child) this.child = undefined;
+    });
     const keep = (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-TAIL_CHARS);
     };
@@ -107,7 +111,7 @@ export class ChildTrials implements TrialExecutor {
       const settle = () => {
         clearTimeout(watchdog);
         child.off('message', onMessage);
-        child.off('exit', onExit);
+        child.off('close', onExit);
         child.off('error', onError);
       };
       const onMessage = (m: ChildMessage) => {
@@ -141,7 +145,6 @@ export class ChildTrials implements TrialExecutor {
       };
       const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
         settle();
-        if (this.child === child) this.child = undefined;
         const seconds = timeoutMs === undefined ? 0 : timeoutMs / 1000;
         const cause = timedOut
           ? `sent no progress for ${seconds} s (--trial-timeout): its process was killed`
@@ -154,7 +157,8 @@ export class ChildTrials implements TrialExecutor {
         reject(new SetupError(`cannot start a trial process (${process.execPath}): ${err.message}`, false));
       };
       child.on('message', onMessage);
-      child.on('exit', onExit);
+      // 'close', not 'exit': by then the child's last stderr lines have been read
+      child.on('close', onExit);
       child.on('error', onError);
       child.send({ type: 'run', job } satisfies ParentMessage);
     });
