@@ -7,14 +7,18 @@
 //     child (the lane's process kept from the trial before), and in a fresh child (fork,
 //     Node and the addon start, the data loads): the two differences are the per-trial
 //     overhead with the child kept per lane and with a child per trial.
-//  2. A sweep: configs/quickstart.json (10 ResNet-20s on MNIST) with the training set cut to
-//     --quickstart-limit images (default 2000, a fifth, so that both forms fit in minutes),
-//     run in this process and with children, --pairs times each, alternating. The overhead
-//     (children minus in-process) does not grow with the images, so it is also stated as a
-//     share of the full quickstart's wall time, estimated from the in-process runs.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+//     With dist/ built (`npm run build:ts`), a fresh child is also timed from there, as
+//     `bin/dsxplore` starts it (plain Node, no TypeScript loader).
+//  2. A sweep: configs/quickstart.json (10 ResNet-20s on MNIST) with its training images cut
+//     to --quickstart-limit (default 1000, a tenth) and its test images in proportion, so
+//     that both forms fit in minutes, run in this process and with children, --pairs times
+//     each, alternating. The overhead (children minus in-process) does not grow with the
+//     images, so it is also stated as a share of the full quickstart's wall time, estimated
+//     from the in-process runs.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseSweepConfig, type SweepConfig } from '../src/config/sweep.js';
 import { planSweep } from '../src/space/index.js';
 import { openStore } from '../src/store/index.js';
@@ -72,18 +76,50 @@ async function perTrial(reps: number) {
     fresh.close();
   }
   warm.close();
-  const m = { inProcess: median(t.inProcess), warmChild: median(t.warmChild), freshChild: median(t.freshChild) };
-  return { reps, medianSeconds: m, overheadWarm: m.warmChild - m.inProcess, overheadFresh: m.freshChild - m.inProcess, samples: t };
+  const m: Record<string, number> = { inProcess: median(t.inProcess), warmChild: median(t.warmChild), freshChild: median(t.freshChild) };
+  const dist = join(root, 'dist/sweep/trial-process.js');
+  if (existsSync(dist)) {
+    const { ChildTrials: DistChildTrials } = (await import(pathToFileURL(dist).href)) as typeof import('../src/sweep/trial-process.js');
+    const fromDist: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const fresh = new DistChildTrials({ onWarning: () => {} });
+      fromDist.push(await timed(fresh, job));
+      fresh.close();
+    }
+    m.freshChildFromDist = median(fromDist);
+    Object.assign(t, { freshChildFromDist: fromDist });
+  }
+  return {
+    reps,
+    medianSeconds: m,
+    overheadWarm: m.warmChild! - m.inProcess!,
+    overheadFresh: m.freshChild! - m.inProcess!,
+    ...(m.freshChildFromDist !== undefined ? { overheadFreshFromDist: m.freshChildFromDist - m.inProcess! } : {}),
+    samples: t,
+  };
 }
 
-async function sweepOnce(config: SweepConfig, inProcess: boolean): Promise<number> {
+/** CPU seconds of this process and of its children that have ended (Linux: /proc/self/stat,
+ * in clock ticks of 1/100 s). On a busy machine they vary far less than wall time. */
+function cpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields 14-17 of proc(5) (utime, stime, cutime, cstime); f[0] is field 3
+  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(f[i]), 0) / 100;
+}
+
+async function sweepOnce(config: SweepConfig, inProcess: boolean): Promise<{ wall: number; cpu: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'dsx-bench-trials-'));
   const store = await openStore(join(dir, 'b.db'));
   try {
+    const c0 = cpuSeconds();
     const t0 = performance.now();
     const s = await runSweep({ store, config, device: 'cpu', preflight: true, ...(inProcess ? { train: engineTrain } : {}) });
+    const wall = (performance.now() - t0) / 1000;
     if (s.failed) throw new Error(`a trial failed: ${JSON.stringify(s.counts)}`);
-    return (performance.now() - t0) / 1000;
+    // the children, killed as the sweep ended, are reaped (and counted) in a moment
+    await new Promise((r) => setTimeout(r, 500));
+    return { wall, cpu: cpuSeconds() - c0 };
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -94,32 +130,48 @@ export async function run(args: string[]): Promise<object> {
   const per = await perTrial(flag(args, 'reps', 5));
   const f = (x: number) => `${(1000 * x).toFixed(0)} ms`;
   console.log(
-    `tiny trial, median of ${per.reps}: in process ${f(per.medianSeconds.inProcess)}, warm child ${f(per.medianSeconds.warmChild)}, ` +
-      `fresh child ${f(per.medianSeconds.freshChild)}; overhead ${f(per.overheadWarm)} (kept child), ${f(per.overheadFresh)} (child per trial)`,
+    `tiny trial, median of ${per.reps}: in process ${f(per.medianSeconds.inProcess!)}, warm child ${f(per.medianSeconds.warmChild!)}, ` +
+      `fresh child ${f(per.medianSeconds.freshChild!)}; overhead ${f(per.overheadWarm)} (kept child), ${f(per.overheadFresh)} (child per trial)` +
+      (per.overheadFreshFromDist !== undefined ? `, ${f(per.overheadFreshFromDist)} (child per trial, from dist/)` : ''),
   );
-  const limit = flag(args, 'quickstart-limit', 2000);
+  const limit = flag(args, 'quickstart-limit', 1000);
   const pairs = flag(args, 'pairs', 2);
   if (pairs === 0) return { perTrial: per };
-  const raw = JSON.parse(readFileSync(join(root, 'configs/quickstart.json'), 'utf8')) as { dataset: Record<string, unknown> };
-  const config = parseSweepConfig({ ...raw, dataset: { ...raw.dataset, limitTrain: limit } });
+  const raw = JSON.parse(readFileSync(join(root, 'configs/quickstart.json'), 'utf8')) as { dataset: { limitTrain: number; limitTest: number } };
+  const scale = limit / raw.dataset.limitTrain;
+  const limitTest = Math.max(1, Math.round(raw.dataset.limitTest * scale));
+  const config = parseSweepConfig({ ...raw, dataset: { ...raw.dataset, limitTrain: limit, limitTest } });
   const wall = { inProcess: [] as number[], children: [] as number[] };
+  const cpu = { inProcess: [] as number[], children: [] as number[] };
   for (let i = 0; i < pairs; i++) {
     for (const inProcess of i % 2 === 0 ? [true, false] : [false, true]) {
       const s = await sweepOnce(config, inProcess);
-      (inProcess ? wall.inProcess : wall.children).push(s);
-      console.log(`quickstart, limitTrain ${limit}, ${inProcess ? 'in process' : 'children  '}: ${s.toFixed(2)} s`);
+      (inProcess ? wall.inProcess : wall.children).push(s.wall);
+      (inProcess ? cpu.inProcess : cpu.children).push(s.cpu);
+      console.log(
+        `quickstart, limitTrain ${limit}, limitTest ${limitTest}, ${inProcess ? 'in process' : 'children  '}: ` +
+          `${s.wall.toFixed(2)} s wall, ${s.cpu.toFixed(2)} CPU s`,
+      );
     }
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const cpuOverhead = mean(cpu.children) - mean(cpu.inProcess);
+  console.log(
+    `quickstart (limitTrain ${limit}): CPU seconds children/in-process ${(mean(cpu.children) / mean(cpu.inProcess)).toFixed(3)}, ` +
+      `overhead ${cpuOverhead.toFixed(2)} CPU s`,
+  );
   const overhead = mean(wall.children) - mean(wall.inProcess);
-  const fullLimit = Number(raw.dataset.limitTrain ?? 10000);
-  // training time scales with the images; the fixed part (planning, the store, test-set
-  // evaluation) is left in, which makes the estimate of the full run's time a little high
-  const fullEstimate = mean(wall.inProcess) * (fullLimit / limit);
+  // training and evaluation scale with the images; the fixed part (planning, the store,
+  // loading the data) is scaled too, which makes the estimate of the full run a little high
+  const fullEstimate = mean(wall.inProcess) / scale;
   const sweep = {
     limitTrain: limit,
+    limitTest,
     pairs,
     wall,
+    cpu,
+    cpuRatio: mean(cpu.children) / mean(cpu.inProcess),
+    cpuOverheadSeconds: cpuOverhead,
     ratio: mean(wall.children) / mean(wall.inProcess),
     overheadSeconds: overhead,
     fullQuickstartEstimateSeconds: fullEstimate,
