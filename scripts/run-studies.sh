@@ -5,13 +5,15 @@
 # from configs/study-NAME.md; sweep.log (JSON lines) stays beside it, uncommitted. A finished
 # store keeps the weights of its front only (scripts/slim-study-store.ts).
 #
-# Plan (configs/study-*.md): both studies at once, one thread each (the configs pin
-# recipe.threads = 1), about 80 minutes each on 2 cores. An interrupted run continues where it
-# stopped when the script is started again (sweep --resume); finished trials are kept.
+# Plan (configs/study-*.md): one thread per trial (the configs pin recipe.threads = 1); both
+# studies at once on 2 cores, or one study with STUDY_JOBS=2 (the ResNet-20 rerun). An
+# interrupted run continues where it stopped when the script is started again (sweep
+# --resume); finished trials are kept.
 #
 #   scripts/run-studies.sh                   # both studies, concurrently
 #   scripts/run-studies.sh study-resnet20    # one of them
 #   scripts/run-studies.sh --report-only     # rewrite the pages from the stores, no training
+#   STUDY_JOBS=2 scripts/run-studies.sh study-resnet20   # one study, two trials at a time
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +48,8 @@ run() {
   [ -f "$dir/dsxplore.db" ] && resume=(--resume)
   local t0; t0=$(date +%s)
   echo "$(date -u +%FT%TZ) $s: sweep started${resume:+ (resuming)}"
-  bin/dsxplore sweep --config "configs/$s.json" --db "$dir/dsxplore.db" --device cpu --json "${resume[@]}" >>"$dir/sweep.log" 2>&1
+  bin/dsxplore sweep --config "configs/$s.json" --db "$dir/dsxplore.db" --device cpu --json "${resume[@]}" \
+    ${STUDY_JOBS:+--jobs "$STUDY_JOBS"} >>"$dir/sweep.log" 2>&1
   local rc=$?
   echo "$(date -u +%FT%TZ) $s: sweep exited $rc after $(( ($(date +%s) - t0) / 60 )) min (log: $dir/sweep.log)"
   page "$s" || rc=1

@@ -69,6 +69,7 @@ test('each invalid field is named, with the allowed values where the set is clos
     [withField(['space', 'co'], undefined), [/space\.co:/, /dw-scc needs/]],
     [withField(['space', 'co'], [0.5, 1]), [/space\.co\[1\]:/, /< 1/]],
     [withField(['space', 'cg'], undefined), [/space\.cg:/, /dw-scc need/]],
+    [{ ...withField(['space', 'cg'], undefined), space: { variants: ['dw-gpw-shuffle'] } }, [/space\.cg:/, /dw-gpw-shuffle need/]],
     [withField(['search'], { kind: 'anneal' }), [/search\.kind:/, /"grid", "random", "evolutionary"/]],
     [withField(['search'], { kind: 'random' }), [/search\.n:/, /missing/]],
     [withField(['search'], { kind: 'evolutionary', population: 2, generations: 3 }), [/search\.population:/, />= 4/]],
@@ -122,7 +123,7 @@ test('baselines may be a list of the space\'s baseline labels; unknown labels ar
   const c = parseSweepConfig({ ...valid, baselines: ['dw-pw', 'dw-gpw:cg=2'] });
   assert.deepEqual(c.baselines, ['dw-pw', 'dw-gpw:cg=2']);
   const msg = errorOf({ ...valid, baselines: ['dw-pw', 'gc-shuffle:g=4'] });
-  assert.match(msg, /baselines: unknown baseline "gc-shuffle:g=4"; this space's baselines: std, dw-pw, dw-gpw:cg=2, gc-shuffle:g=2/);
+  assert.match(msg, /baselines: unknown baseline "gc-shuffle:g=4"; this space's baselines: std, dw-pw, dw-gpw:cg=2, dw-gpw-shuffle:cg=2, gc-shuffle:g=2/);
   assert.match(errorOf({ ...valid, baselines: ['std', 'std'] }), /baselines: must not repeat a baseline/);
 });
 

@@ -71,6 +71,7 @@ function slotFormula(v: VariantChoice, [ci, co, side]: SlotRow): [number, number
     case 'dw-pw': // DW3x3 + its BN + dense 1x1
       return [9 * ci + 2 * ci + ci * co, (9 * ci + ci * co) * px];
     case 'dw-gpw':
+    case 'dw-gpw-shuffle': // the channel shuffle moves data only: no params, no MACs
       return [9 * ci + 2 * ci + (ci * co) / v.cg, (9 * ci + (ci * co) / v.cg) * px];
     case 'gc-shuffle':
       return [(9 * ci * co) / v.g, ((9 * ci * co) / v.g) * px];
@@ -94,6 +95,8 @@ const VARIANTS: VariantChoice[] = [
   { kind: 'dw-pw' },
   { kind: 'dw-gpw', cg: 2 },
   { kind: 'dw-gpw', cg: 16 },
+  { kind: 'dw-gpw-shuffle', cg: 2 },
+  { kind: 'dw-gpw-shuffle', cg: 8 },
   { kind: 'gc-shuffle', g: 4 },
   { kind: 'gc-shuffle', g: 16 },
   { kind: 'dw-scc', cg: 1, co: 0.5 },

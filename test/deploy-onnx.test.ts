@@ -17,6 +17,7 @@ const VARIANTS = [
   'std',
   'dw-pw',
   'dw-gpw:cg=2',
+  'dw-gpw-shuffle:cg=2',
   'gc-shuffle:g=2',
   'dw-scc:cg=2,co=0',
   'dw-scc:cg=2,co=0.25',
@@ -102,7 +103,7 @@ for (const model of FAMILIES) {
 
 test('graph walk: params and MACs of the exported graph equal inspect\'s (BN kept), MACs equal with BN folded', () => {
   for (const model of FAMILIES) {
-    for (const variant of ['std', 'gc-shuffle:g=2', 'dw-scc:cg=2,co=0.33', 'dw-scc:cg=4,co=0.75']) {
+    for (const variant of ['std', 'gc-shuffle:g=2', 'dw-gpw-shuffle:cg=4', 'dw-scc:cg=2,co=0.33', 'dw-scc:cg=4,co=0.75']) {
       const spec = specOf(model, variant, { inputSize: inputSize(model) });
       // counting needs shapes, not values
       const state = new Float32Array(stateSize(spec));

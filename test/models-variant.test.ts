@@ -17,6 +17,7 @@ test('parseVariant reads every documented form and formatVariant writes it back'
     ['std', { kind: 'std' }],
     ['dw-pw', { kind: 'dw-pw' }],
     ['dw-gpw:cg=4', { kind: 'dw-gpw', cg: 4 }],
+    ['dw-gpw-shuffle:cg=8', { kind: 'dw-gpw-shuffle', cg: 8 }],
     ['gc-shuffle:g=2', { kind: 'gc-shuffle', g: 2 }],
     ['dw-scc:cg=2,co=0.5', { kind: 'dw-scc', cg: 2, co: 0.5 }],
     ['dw-scc:cg=4,s=3', { kind: 'dw-scc', cg: 4, s: 3 }],
@@ -34,6 +35,9 @@ test('parseVariant rejects malformed text with a UsageError listing the valid fo
     'dw-gpw',
     'dw-gpw:cg=0',
     'dw-gpw:cg=1.5',
+    'dw-gpw-shuffle',
+    'dw-gpw-shuffle:g=2',
+    'dw-gpw-shuffle:cg=0',
     'gc-shuffle:cg=2',
     'dw-scc:cg=2',
     'dw-scc:cg=2,co=1',
@@ -81,6 +85,7 @@ test('each variant expands to the layers of DESIGN.md section 2, then the archit
     [{ kind: 'std' }, ['conv2d 3x3 g1']],
     [{ kind: 'dw-pw' }, ['conv2d 3x3 dw', 'batchnorm', 'relu', 'conv2d 1x1 g1']],
     [{ kind: 'dw-gpw', cg: 4 }, ['conv2d 3x3 dw', 'batchnorm', 'relu', 'conv2d 1x1 g4']],
+    [{ kind: 'dw-gpw-shuffle', cg: 4 }, ['conv2d 3x3 dw', 'batchnorm', 'relu', 'conv2d 1x1 g4', 'shuffle g4']],
     [{ kind: 'gc-shuffle', g: 2 }, ['conv2d 3x3 g2', 'shuffle g2']],
     [{ kind: 'dw-scc', cg: 2, s: 3 }, ['conv2d 3x3 dw', 'batchnorm', 'relu', 'scc cg2 s3']],
   ];
@@ -133,6 +138,7 @@ test('combinations that cannot work are UsageErrors naming the slot and the reas
   // resnet20's first slot has 16 input channels
   expectSlotError('resnet20', { kind: 'dw-scc', cg: 3, co: 0.5 }, /slot 0 \(stage1\.block1\.conv1/, /cg=3 does not divide the input channels 16/);
   expectSlotError('resnet20', { kind: 'dw-gpw', cg: 32 }, /slot 0/, /cg=32 does not divide the input channels 16/);
+  expectSlotError('resnet20', { kind: 'dw-gpw-shuffle', cg: 32 }, /slot 0/, /cg=32 does not divide the input channels 16/);
   expectSlotError('resnet20', { kind: 'gc-shuffle', g: 32 }, /slot 0/, /g=32 does not divide the input channels 16/);
   // D = 16/2 = 8, so s = 9 is out of range
   expectSlotError('resnet20', { kind: 'dw-scc', cg: 2, s: 9 }, /slot 0/, /s=9 is outside \[1, D\] with D = 16\/2 = 8/);

@@ -10,6 +10,7 @@ const VARIANTS: VariantChoice[] = [
   { kind: 'std' },
   { kind: 'dw-pw' },
   { kind: 'dw-gpw', cg: 2 },
+  { kind: 'dw-gpw-shuffle', cg: 2 },
   { kind: 'gc-shuffle', g: 2 },
   { kind: 'dw-scc', cg: 2, co: 0.5 },
   { kind: 'dw-scc', cg: 4, co: 0.33 },

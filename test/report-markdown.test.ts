@@ -6,14 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Variant } from '../src/models/spec.js';
-import {
-  compareAccuracy,
-  duration,
-  findingsPage,
-  findingsSummary,
-  seedInterval,
-  seedNoise,
-} from '../src/report/markdown.js';
+import { duration, findingsPage, findingsSummary } from '../src/report/markdown.js';
+import { compareAccuracy, seedInterval, seedNoise } from '../src/report/verdict.js';
 import { summarize, type CandidateResult } from '../src/report/summary.js';
 import { parseCsv } from '../src/report/export.js';
 import type { SweepRow, TrialRow } from '../src/store/types.js';
@@ -120,6 +114,35 @@ test('one seed everywhere: the page calls no difference', () => {
   assert.match(page, /CPU Test CPU/);
 });
 
+test('overlap and mixing effects: one seed everywhere calls nothing; a one-seed side gets the sweep\'s widest range', () => {
+  const v = (label: string, variant: Variant, macs: number, accs: number[], baseline = false) => ({ ...cand(label, macs, accs, baseline), variants: [variant, variant] });
+  const oneSeed = summaryOf([
+    v('dw-scc:cg=2,co=0', { kind: 'dw-scc', cg: 2, s: 8, co: 0 }, 1e6, [0.8]),
+    v('dw-scc:cg=2,co=0.5', { kind: 'dw-scc', cg: 2, s: 4, co: 0.5 }, 1e6, [0.9]),
+    v('dw-gpw:cg=2', { kind: 'dw-gpw', cg: 2 }, 1e6, [0.7], true),
+    v('dw-gpw-shuffle:cg=2', { kind: 'dw-gpw-shuffle', cg: 2 }, 1e6, [0.8], true),
+  ]);
+  const [e] = oneSeed.summary.effects.byCg;
+  assert.equal(e!.overlap.verdict, 'unknown');
+  assert.equal(e!.mixing.verdict, 'unknown');
+  const sweep: SweepRow = { id: 1, name: 's', config: { model: 'resnet20', dataset: { name: 'synthetic' } }, createdAt: '', status: 'finished' };
+  const page = findingsPage({ summary: oneSeed.summary, sweep, trials: oneSeed.trials, plot: 'p.svg', version: '0.1.0' });
+  assert.match(page, /## Overlap and channel mixing, separated/);
+  assert.match(page, /cg = 2\. Overlap: \*\*dw-scc:cg=2,co=0\.5\*\* 90\.00% \(1 seed\)/);
+  assert.doesNotMatch(page, /overlap helps|the shuffle helps/);
+  // with a two-seed design somewhere (range 0.02), a one-seed side spans 0.02 around its mean
+  const mixed = summaryOf([
+    v('dw-scc:cg=2,co=0', { kind: 'dw-scc', cg: 2, s: 8, co: 0 }, 1e6, [0.8, 0.82]),
+    v('dw-scc:cg=2,co=0.5', { kind: 'dw-scc', cg: 2, s: 4, co: 0.5 }, 1e6, [0.835]), // 0.825..0.845: clear of 0.82
+    v('dw-gpw:cg=2', { kind: 'dw-gpw', cg: 2 }, 1e6, [0.7], true),
+    v('dw-gpw-shuffle:cg=2', { kind: 'dw-gpw-shuffle', cg: 2 }, 1e6, [0.715], true), // 0.705..0.725 meets 0.69..0.71
+  ]);
+  const [m] = mixed.summary.effects.byCg;
+  assert.equal(m!.overlap.verdict, 'better');
+  assert.deepEqual(m!.overlap.treatment!.range!.map((x) => Number(x.toFixed(6))), [0.825, 0.845]);
+  assert.equal(m!.mixing.verdict, 'within-noise');
+});
+
 test('report --format markdown on a real two-seed sweep writes a self-contained page, its SVG and front.csv', { timeout: 300_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'dsx-md-'));
   try {
@@ -167,12 +190,16 @@ test('report --format markdown on a real two-seed sweep writes a self-contained 
     for (const row of frontRows) assert.match(row, /% ± \d+\.\d\d \(2 seeds: /, 'mean ± spread over 2 seeds');
     // every baseline is compared, with a verdict
     const baseSection = page.split('## Baselines against')[1]!.split('\n## ')[0]!;
-    for (const b of ['std', 'dw-pw', 'dw-gpw:cg=2', 'gc-shuffle:g=2']) {
+    for (const b of ['std', 'dw-pw', 'dw-gpw:cg=2', 'dw-gpw-shuffle:cg=2', 'gc-shuffle:g=2']) {
       const row = baseSection.split('\n').find((l) => l.startsWith(`| ${b} |`));
       assert.ok(row, `baseline row ${b}`);
       assert.match(row, /2 seeds/);
     }
     assert.match(baseSection, /within noise|beyond the seeds' spread|none this cheap/);
+    // mixing's effect at cg = 2 is judged; overlap's is not (no co = 0 in this space)
+    const effects = page.split('## Overlap and channel mixing, separated')[1]!.split('\n## ')[0]!;
+    assert.match(effects, /\| 2 \| mixing \(dw-gpw-shuffle against dw-gpw\) \| dw-gpw-shuffle:cg=2 \| [\d.]+% \(2 seeds: /);
+    assert.match(effects, /\| 2 \| overlap .* dw-scc:cg=2,co=0 not trained at the compared fidelity \|/);
     // the config inline, exactly the sweep's (validated, defaults filled)
     const json = /## Config\n\n```json\n([\s\S]*?)\n```/.exec(page);
     assert.ok(json);
@@ -183,7 +210,7 @@ test('report --format markdown on a real two-seed sweep writes a self-contained 
     // machine, version, wall time from the trials' provenance
     assert.match(page, /Device cpu, 1 thread\(s\) per trial; dsxplore \d+\.\d+\.\d+/);
     assert.match(page, /Wall time: \d+ (s|min)/);
-    assert.match(page, /10 trials: queued 0, running 0, done 10/);
+    assert.match(page, /12 trials: queued 0, running 0, done 12/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,12 +7,12 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseServeOptions } from '../src/config/serve.js';
 import { startServer, type RunningServer } from '../src/serve/server.js';
 import { openStore, openStoreForReading, type SweepStore } from '../src/store/index.js';
 import { parseCsv } from '../src/report/export.js';
-import { assertListingIsTrials, fillSweep, rawRequest, runCli } from './helpers/serve.js';
+import { assertListingIsTrials, buildPage, fillSweep, rawRequest, runCli } from './helpers/serve.js';
 import { pgSkip, startPostgres } from './helpers/postgres.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -29,6 +29,7 @@ async function getJson(path: string): Promise<{ status: number; json: any; body:
 }
 
 before(async () => {
+  buildPage();
   const w = await openStore(db);
   await fillSweep(w, 'alpha', { failAt: 2, failMessage: 'CUDA error: out of memory' });
   await fillSweep(w, 'beta', { n: 6, failAt: 99 });
@@ -203,6 +204,16 @@ test('only GET and HEAD: other methods get 405', async () => {
   assert.match(String(page.headers['content-type']), /text\/html/);
 });
 
+test("the page's script bundles the page and, shared with the CLI, the states, the variant notation and the number formats", () => {
+  // shared, not copied: each of these modules is in the bundle, and nothing else from outside
+  // the page (no zod, no node:, no server code)
+  const { sources } = JSON.parse(readFileSync(join(root, 'dist/web/app.js.map'), 'utf8')) as { sources: string[] };
+  const files = sources.map((s) => relative(root, resolve(root, 'dist/web', s)));
+  const shared = ['src/store/states.ts', 'src/models/notation.ts', 'src/report/format.ts'];
+  assert.deepEqual(files.filter((f) => !f.startsWith('src/serve/client/') && !shared.includes(f)), []);
+  assert.deepEqual(shared.filter((f) => !files.includes(f)), []);
+});
+
 test('paths outside the static folder get 404, encoded and doubled variants included', async () => {
   const paths = [
     '/../package.json',
@@ -234,7 +245,10 @@ test('paths outside the static folder get 404, encoded and doubled variants incl
   }
   // what is meant to be there is
   assert.equal((await rawRequest(server.port, '/vendor/uplot/uPlot.iife.min.js')).status, 200);
-  assert.equal((await rawRequest(server.port, '/app.js')).status, 200);
+  const script = await rawRequest(server.port, '/app.js');
+  assert.equal(script.status, 200);
+  assert.match(String(script.headers['content-type']), /javascript/);
+  assert.equal((await rawRequest(server.port, '/app.js.map')).status, 200);
   const index = await rawRequest(server.port, '/');
   assert.equal(index.status, 200);
   assert.match(String(index.headers['content-security-policy']), /script-src 'self'/);

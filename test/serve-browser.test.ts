@@ -3,8 +3,9 @@
 // the front's points in the DOM are `pareto export`'s rows, a click opens that trial with
 // its learning curves, the trial table's counts are `report --json`'s. A sweep name and an
 // error message made of markup show as text and run nothing. Against a sweep that a real
-// `dsxplore sweep` process is running: the done count rises without a reload. Writes a
-// screenshot to test-output/.
+// `dsxplore sweep` process is running: the done count rises without a reload. The page
+// shares the CLI's vocabulary: states in the state machine's order, the variant notation,
+// the number formats. Writes a screenshot to test-output/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -15,7 +16,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { startServer, type RunningServer } from '../src/serve/server.js';
 import { openStore, openStoreForReading, type SweepStore } from '../src/store/index.js';
 import { parseCsv } from '../src/report/export.js';
-import { fillSweep, runCli } from './helpers/serve.js';
+import { formatCount, formatPercent } from '../src/report/format.js';
+import { slotText } from '../src/models/notation.js';
+import { TRIAL_STATES } from '../src/store/states.js';
+import { buildPage, fillSweep, runCli } from './helpers/serve.js';
 
 const root = resolve(import.meta.dirname, '..');
 const CHROMIUM = process.env.DSXPLORE_CHROMIUM || '/usr/bin/chromium';
@@ -68,6 +72,7 @@ before(async () => {
     `no Chromium at ${CHROMIUM}: the browser tests need Debian's chromium (apt-get install chromium; .ci/run installs it) ` +
       'or DSXPLORE_CHROMIUM=/path/to/chromium',
   );
+  buildPage();
   // latency among its objectives: the sweep measures each spec once (batch 1, one thread)
   const cfg = writeConfig('synthetic-finished', {
     ...syntheticSweep,
@@ -165,6 +170,29 @@ describe('a finished synthetic sweep', () => {
     assert.ok((await page.locator('#trial-slots tbody tr').count()) >= 9, 'ResNet-20 has at least 9 slots listed');
     const provenance = (await page.locator('#provenance').textContent())!;
     for (const key of ['configHash', 'seed', 'device', 'dsxplore', 'recipe']) assert.ok(provenance.includes(key), `provenance shows ${key}`);
+    // each slot in the notation the CLI prints (the report's slotText), numbers as it formats them
+    const row = (await store.trial(Number(trialId)))!;
+    assert.deepEqual(await page.locator('#trial-slots tbody tr td:nth-child(2)').allTextContents(), row.variants.map((v) => slotText(v)));
+    const facts = await page.locator('#trial-facts dt').evaluateAll((dts) =>
+      Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent])),
+    );
+    assert.equal(facts.MACs, formatCount(row.macs));
+    assert.equal(facts.accuracy, formatPercent(row.accuracy!));
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  test('a dw-gpw-shuffle baseline shows in the notation the CLI prints, on the chart and on its trial page', async () => {
+    const trials = await store.trials('synthetic-finished');
+    const shuffled = trials.find((t) => t.label === 'dw-gpw-shuffle:cg=2' && t.state === 'done');
+    assert.ok(shuffled, 'baselines: true trains dw-gpw-shuffle at cg = 2');
+    const { page, errors } = await openPage(`/#/sweep/synthetic-finished/trial/${shuffled.id}`);
+    await page.locator('#trial-title .trial-label').waitFor();
+    assert.equal(await page.locator('#trial-title .trial-label').textContent(), 'dw-gpw-shuffle:cg=2');
+    const slots = await page.locator('#trial-slots tbody tr td:nth-child(2)').allTextContents();
+    assert.ok(slots.length >= 9);
+    assert.deepEqual(slots, shuffled.variants.map((v) => slotText(v)));
+    assert.ok(slots.every((t) => t === 'dw-gpw-shuffle:cg=2'), slots.join(', '));
     assert.deepEqual(errors, []);
     await page.close();
   });
@@ -181,6 +209,16 @@ describe('a finished synthetic sweep', () => {
     const { all, ...byState } = optionCounts;
     assert.equal(all, report.trials);
     assert.deepEqual(byState, report.counts);
+    // the states in the state machine's order, in the filter and in the counts
+    assert.deepEqual(Object.keys(optionCounts), ['all', ...TRIAL_STATES]);
+    assert.deepEqual(await page.locator('#counts [data-count]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.count)), [...TRIAL_STATES]);
+    assert.match((await page.locator('#eta').textContent())!, new RegExp(`^${report.trials} of ${report.trials} trials finished · nothing left to run`));
+    // MACs as the CLI's report writes them
+    const listing = await store.trialListing('synthetic-finished');
+    const macsCells = await page.locator('#trial-table tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => [Number((tr as HTMLElement).dataset.trial), tr.children[7]!.textContent]),
+    );
+    assert.deepEqual(macsCells, listing.map((t) => [t.id, formatCount(t.macs)]));
     assert.equal(await page.locator('#trial-table tbody tr').count(), report.trials);
     const pageCounts = await page.locator('#counts [data-count]').evaluateAll((els) =>
       Object.fromEntries(els.map((e) => [(e as HTMLElement).dataset.count!, Number(e.textContent)])),

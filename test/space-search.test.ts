@@ -166,19 +166,38 @@ test('NSGA-II is deterministic, never repeats a candidate, and replays after a r
   assert.equal(new Set(flat).size, flat.length);
 });
 
-test('baselines: std, dw-pw, dw-gpw and gc-shuffle at the valid cg values', () => {
+test('baselines: std, dw-pw, dw-gpw, dw-gpw-shuffle and gc-shuffle at the valid cg values', () => {
   const plan = planSweep(config({ space: { variants: ['dw-scc'], cg: [1, 2, 32], s: [1] } }));
   assert.deepEqual(
     plan.baselines.map((b) => b.label),
-    ['std', 'dw-pw', 'dw-gpw:cg=2', 'gc-shuffle:g=2'],
+    ['std', 'dw-pw', 'dw-gpw:cg=2', 'dw-gpw-shuffle:cg=2', 'gc-shuffle:g=2'],
   );
   assert.ok(plan.baselines.every((b) => b.baseline));
-  assert.equal(plan.skippedBaselines.length, 2);
+  assert.equal(plan.skippedBaselines.length, 3);
   assert.match(plan.skippedBaselines[0], /dw-gpw:cg=32.*16/);
+  assert.match(plan.skippedBaselines[1], /dw-gpw-shuffle:cg=32.*16/);
+  // the shuffle-matched baseline has dw-gpw's cost: the shuffle moves data, no MACs
+  const [gpw, shuffled] = [plan.baselines[2]!, plan.baselines[3]!];
+  assert.equal(shuffled.macs, gpw.macs);
+  assert.equal(shuffled.params, gpw.params);
+  assert.notEqual(shuffled.hash, gpw.hash);
   const std = plan.baselines[0];
   assert.equal(std.hash, planSweep(config()).baselines[0].hash);
   assert.equal(std.flops, 2 * std.macs);
   assert.deepEqual(planSweep(config({ baselines: false })).baselines, []);
+});
+
+test('a space of dw-gpw and dw-gpw-shuffle offers both at every cg, as distinct designs of equal cost', () => {
+  const plan = planSweep(config({ space: { variants: ['dw-gpw', 'dw-gpw-shuffle'], cg: [2, 4], tie: 'all' }, baselines: false }));
+  assert.equal(plan.size, 4n);
+  const got = plan.search.initial();
+  assert.deepEqual(got.map((c) => c.label).sort(), ['dw-gpw-shuffle:cg=2', 'dw-gpw-shuffle:cg=4', 'dw-gpw:cg=2', 'dw-gpw:cg=4']);
+  const byLabel = new Map(got.map((c) => [c.label, c]));
+  for (const cg of [2, 4]) {
+    const [a, b] = [byLabel.get(`dw-gpw:cg=${cg}`)!, byLabel.get(`dw-gpw-shuffle:cg=${cg}`)!];
+    assert.equal(a.macs, b.macs);
+    assert.notEqual(a.hash, b.hash);
+  }
 });
 
 test('successive halving promotes by Pareto rank, then spread, reproducibly', () => {

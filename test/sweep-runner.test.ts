@@ -85,7 +85,7 @@ test('a random sweep trains every candidate and every baseline once and finishes
     const summary = await runSweep({ store, config: cfg, train: slow, loadData, onEvent: (e) => events.push(e) });
     const trials = await onePerCandidate(store, cfg.name);
     const baselines = trials.filter((t) => t.baseline).map((t) => t.label).sort();
-    assert.deepEqual(baselines, ['dw-gpw:cg=2', 'dw-gpw:cg=4', 'dw-pw', 'gc-shuffle:g=2', 'gc-shuffle:g=4', 'std'].sort());
+    assert.deepEqual(baselines, ['dw-gpw:cg=2', 'dw-gpw:cg=4', 'dw-gpw-shuffle:cg=2', 'dw-gpw-shuffle:cg=4', 'dw-pw', 'gc-shuffle:g=2', 'gc-shuffle:g=4', 'std'].sort());
     assert.equal(trials.filter((t) => !t.baseline).length, 3);
     assert.ok(trials.every((t) => t.state === 'done' && t.accuracy !== null && t.device === 'cpu'));
     assert.equal(calls.length, trials.length, 'one training per trial');

@@ -8,8 +8,9 @@ Networks (DESIGN.md section 2), written here as plain nn.Modules:
             option A shortcuts (every other pixel, channels zero-padded evenly), GAP, linear.
   vgg16     CIFAR VGG-16 with BN after every conv, 2x2 max-pool closing each of 5 stages,
             linear 512 -> classes. The first conv is the stem, not a slot.
-Slot variants: std = Conv3x3; dw-pw = DW3x3 BN ReLU Conv1x1; dw-scc(cg, s) = DW3x3 BN ReLU
-SCC, where SCC is emulated as a dense 1x1 conv whose weight is multiplied by a fixed 0/1 band
+Slot variants: std = Conv3x3; dw-pw = DW3x3 BN ReLU Conv1x1; dw-gpw(cg) = DW3x3 BN ReLU
+grouped Conv1x1; dw-gpw-shuffle(cg) = the same then ShuffleNet's channel shuffle;
+dw-scc(cg, s) = DW3x3 BN ReLU SCC, where SCC is emulated as a dense 1x1 conv whose weight is multiplied by a fixed 0/1 band
 mask in every forward (output channel c reads input channels (c*s + k) mod Cin, k < Cin/cg).
 That is the most efficient SCC PyTorch offers: one MKL-DNN 1x1 conv plus an elementwise
 multiply, and the mask also zeroes the gradient of the entries outside the band.
@@ -25,13 +26,30 @@ high-water mark of this process's resident set (getrusage ru_maxrss), which incl
 Python interpreter and the torch library; the RSS just before the model is built is
 reported too.
 
+Study mode (--study CONFIG): instead of timing, train one design on Fashion-MNIST with a
+sweep config's recipe and data, as `dsxplore sweep` trains a trial, and report its test
+accuracy: the IDX files padded to 32x32, the first dataset.limitTrain training images
+(dataset.limitTest test images, else all 10,000), normalised with the per-channel mean and
+population std of those training images; random crop with a zero (raw black) border of 2,
+no flip; SGD with the recipe's lr, momentum, Nesterov and weight decay on conv and linear
+weights only; per step a cosine schedule over every step of every epoch with linear warm-up
+over recipe.warmupEpochs epochs (factor (step+1)/warm-up steps); an epoch is every full
+batch plus a last partial one of at least 2 images; the training set reshuffled every
+epoch. Initialisation as our engine's (native/src/net/net.cc): conv and SCC weights
+kaiming_normal_(fan_out, relu), linear weight and bias U(-1/sqrt(in), 1/sqrt(in)), BN
+gamma 1 and beta 0. The seed is the same number as the sweep's, but PyTorch draws other
+random streams from it, so the two engines agree in distribution, not bit for bit.
+
 Usage:
   python3 bench/peer/torch_train.py                      # every benchmark network, a child process each
   python3 bench/peer/torch_train.py --model resnet20 --variant dw-scc:cg=2,co=0.5 --channels 1
+  python3 bench/peer/torch_train.py --study configs/study-resnet20.json --variant dw-gpw-shuffle:cg=8 [--seed 0]
+  python3 bench/peer/torch_train.py --study configs/study-resnet20.json --variant dw-gpw:cg=8 --steps 3   # smoke
 Prints JSON on stdout (one network: one object; all: {"method", "networks": [...]}).
 Installs Debian's python3-torch with apt-get only if `import torch` fails.
 """
 import argparse
+import gzip
 import json
 import math
 import os
@@ -101,17 +119,23 @@ def peak_rss_mib():
 # ---------------------------------------------------------------- variants
 
 
+VARIANT_FORMS = "std, dw-pw, dw-gpw:cg=N, dw-gpw-shuffle:cg=N, dw-scc:cg=N,co=R|s=K"
+
+
 def parse_variant(text):
-    """'std', 'dw-pw', 'dw-scc:cg=2,co=0.5' or 'dw-scc:cg=2,s=8' -> dict."""
+    """'std', 'dw-pw', 'dw-gpw:cg=8', 'dw-gpw-shuffle:cg=8', 'dw-scc:cg=2,co=0.5' or
+    'dw-scc:cg=2,s=8' -> dict."""
     kind, _, rest = text.strip().partition(":")
     v = {"kind": kind}
     for part in filter(None, rest.split(",")):
         key, _, raw = part.partition("=")
         v[key.strip()] = float(raw) if key.strip() == "co" else int(raw)
-    if kind not in ("std", "dw-pw", "dw-scc"):
-        raise SystemExit(f"torch_train.py: variant {text!r} not supported here (std, dw-pw, dw-scc:cg=N,co=R|s=K)")
+    if kind not in ("std", "dw-pw", "dw-gpw", "dw-gpw-shuffle", "dw-scc"):
+        raise SystemExit(f"torch_train.py: variant {text!r} not supported here ({VARIANT_FORMS})")
     if kind == "dw-scc" and "s" not in v and "co" not in v:
         raise SystemExit(f"torch_train.py: {text!r}: dw-scc needs co or s")
+    if kind in ("dw-gpw", "dw-gpw-shuffle") and "cg" not in v:
+        raise SystemExit(f"torch_train.py: {text!r}: {kind} needs cg")
     return v
 
 
@@ -150,6 +174,17 @@ def build(model, variant, in_channels, classes):
         def forward(self, x):
             return F.conv2d(x, self.weight * self.mask)
 
+    class ChannelShuffle(nn.Module):
+        """ShuffleNet v1: view C as [groups, C/groups] and transpose (output j*g + i <- input i*C/g + j)."""
+
+        def __init__(self, groups):
+            super().__init__()
+            self.groups = groups
+
+        def forward(self, x):
+            n, c, h, w = x.shape
+            return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
     def slot(cin, cout, stride):
         """A 3x3 conv slot filled by `variant` (the architecture's BN/ReLU after it is the caller's)."""
         k = variant["kind"]
@@ -158,6 +193,10 @@ def build(model, variant, in_channels, classes):
         layers = [nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU(inplace=True)]
         if k == "dw-pw":
             layers.append(nn.Conv2d(cin, cout, 1, bias=False))
+        elif k in ("dw-gpw", "dw-gpw-shuffle"):
+            layers.append(nn.Conv2d(cin, cout, 1, groups=variant["cg"], bias=False))
+            if k == "dw-gpw-shuffle":
+                layers.append(ChannelShuffle(variant["cg"]))
         else:
             layers.append(MaskedConv1x1(cin, cout, variant["cg"], scc_stride(variant, cin)))
         return nn.Sequential(*layers)
@@ -332,6 +371,186 @@ def run_one(a):
     }
 
 
+# ---------------------------------------------------------------- study mode
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
+
+
+def read_idx(path):
+    """An IDX file (gzipped or not) -> (dims, bytes): the format of src/data/idx.ts, uint8 only."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise SystemExit(f"torch_train.py: {path} is not a uint8 IDX file")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    body = data[4 + 4 * ndim :]
+    need = math.prod(dims)
+    if len(body) < need:
+        raise SystemExit(f"torch_train.py: {path} is truncated ({len(body)} of {need} bytes)")
+    return dims, body[:need]
+
+
+def idx_path(folder, stem):
+    for name in (f"{stem}.gz", stem):
+        p = os.path.join(folder, name)
+        if os.path.exists(p):
+            return p
+    raise SystemExit(f"torch_train.py: {stem}[.gz] not found in {folder} (apt-get install dataset-fashion-mnist, or --data-dir)")
+
+
+def load_fashion(folder, split, limit):
+    """uint8 images [n, 1, 32, 32] (28x28 with a zero border of 2, as src/data/digits.ts) and labels."""
+    import torch
+
+    prefix = "train" if split == "train" else "t10k"
+    dims, images = read_idx(idx_path(folder, f"{prefix}-images-idx3-ubyte"))
+    _, labels = read_idx(idx_path(folder, f"{prefix}-labels-idx1-ubyte"))
+    n = dims[0] if limit is None else min(limit, dims[0])
+    x = torch.frombuffer(bytearray(images), dtype=torch.uint8).view(dims[0], 1, dims[1], dims[2])[:n]
+    x = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    y = torch.frombuffer(bytearray(labels), dtype=torch.uint8)[:n].long()
+    return x.contiguous(), y
+
+
+def study_recipe(path):
+    """The recipe, data and seeds of a sweep config (JSON), resolved as src/config/recipe.ts
+    resolves them for Fashion-MNIST: epochs from the last multi-fidelity rung, else recipe.epochs."""
+    with open(path) as f:
+        c = json.load(f)
+    d = c.get("dataset", {})
+    if d.get("name") != "fashion-mnist":
+        raise SystemExit(f"torch_train.py: {path}: study mode reads Fashion-MNIST only, not {d.get('name')!r}")
+    r = c.get("recipe", {})
+    schedule = r.get("schedule", "cosine")
+    if schedule not in ("cosine", "constant"):
+        raise SystemExit(f"torch_train.py: {path}: recipe.schedule {schedule!r} is not supported here (cosine, constant)")
+    for key in ("augment", "decayBnAndBias"):
+        if r.get(key):
+            raise SystemExit(f"torch_train.py: {path}: recipe.{key} is not supported here")
+    rungs = c.get("multiFidelity", {}).get("rungs")
+    return {
+        "model": c["model"],
+        "limitTrain": d.get("limitTrain"),
+        "limitTest": d.get("limitTest"),
+        "epochs": rungs[-1] if rungs else r.get("epochs", 1),
+        "batchSize": r.get("batchSize", 128),
+        "lr": r.get("lr", 0.1),
+        "momentum": r.get("momentum", 0.9),
+        "nesterov": bool(r.get("nesterov", False)),
+        "weightDecay": r.get("weightDecay", 5e-4),
+        "schedule": schedule,
+        "warmupEpochs": r.get("warmupEpochs", 0),
+        "threads": r.get("threads", 1),
+        "cropPadding": 2,
+        "seeds": c.get("seeds", [0]),
+    }
+
+
+def steps_per_epoch(count, batch):
+    """Every full batch, plus the rest when it holds at least 2 images (native/src/net/trainer.cc)."""
+    full, rest = divmod(count, batch)
+    return full + (1 if rest >= 2 else 0)
+
+
+def learning_rate(r, step, spe):
+    """The lr of a step: cosine over every step, times a linear warm-up (trainer.cc learning_rate)."""
+    total = r["epochs"] * spe
+    f = 0.5 * (1.0 + math.cos(math.pi * step / total)) if r["schedule"] == "cosine" else 1.0
+    warm = r["warmupEpochs"] * spe
+    if warm > 0 and step < warm:
+        f *= (step + 1) / warm
+    return r["lr"] * f
+
+
+def train_study(a, r, seed):
+    import torch
+    import torch.nn as nn
+
+    torch.set_num_threads(a.threads or r["threads"])
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    torch.manual_seed(seed)
+    variant = parse_variant(a.variant)
+    train_x, train_y = load_fashion(a.data_dir, "train", r["limitTrain"])
+    test_x, test_y = load_fashion(a.data_dir, "test", a.limit_test if a.limit_test else r["limitTest"])
+    pixels = train_x.double().div_(255.0)
+    mean = pixels.mean().item()
+    std = pixels.std(unbiased=False).item() or 1.0
+    del pixels
+    pad = r["cropPadding"]
+    padded = torch.nn.functional.pad(train_x, (pad, pad, pad, pad))
+
+    net, masked_cls = build(r["model"], variant, 1, 10)
+    effective, _ = param_counts(net, masked_cls)
+    decay, no_decay = [], []
+    for m in net.modules():
+        for name, p in m.named_parameters(recurse=False):
+            (decay if name == "weight" and isinstance(m, (nn.Conv2d, nn.Linear, masked_cls)) else no_decay).append(p)
+    opt = torch.optim.SGD(
+        [{"params": decay, "weight_decay": r["weightDecay"]}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=r["lr"], momentum=r["momentum"], nesterov=r["nesterov"],
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    n, B = train_x.shape[0], r["batchSize"]
+    spe = steps_per_epoch(n, B)
+    g = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    step = 0
+    train_loss = float("nan")
+    for _epoch in range(r["epochs"]):
+        net.train()
+        order = torch.randperm(n, generator=g)
+        seen, loss_sum = 0, 0.0
+        for b in range(spe):
+            if a.steps and step >= a.steps:
+                break
+            idx = order[b * B : (b + 1) * B]
+            oy = torch.randint(0, 2 * pad + 1, (len(idx),), generator=g)
+            ox = torch.randint(0, 2 * pad + 1, (len(idx),), generator=g)
+            crops = torch.stack([padded[i, :, y : y + 32, x : x + 32] for i, y, x in zip(idx.tolist(), oy.tolist(), ox.tolist())])
+            x = (crops.float().div_(255.0) - mean) / std
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(r, step, spe)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(x), train_y[idx])
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(idx)
+            seen += len(idx)
+            step += 1
+        train_loss = loss_sum / max(seen, 1)
+    seconds = time.perf_counter() - t0
+
+    net.eval()
+    correct, test_loss = 0, 0.0
+    with torch.no_grad():
+        for i in range(0, test_x.shape[0], 500):
+            x = (test_x[i : i + 500].float().div_(255.0) - mean) / std
+            logits = net(x)
+            test_loss += loss_fn(logits, test_y[i : i + 500]).item() * x.shape[0]
+            correct += (logits.argmax(1) == test_y[i : i + 500]).sum().item()
+    return {
+        "engine": "pytorch",
+        "version": torch.__version__,
+        "model": r["model"],
+        "variant": a.variant,
+        "seed": seed,
+        "epochs": r["epochs"],
+        "steps": step,
+        "trainImages": n,
+        "testImages": int(test_x.shape[0]),
+        "params": effective,
+        "accuracy": correct / test_x.shape[0],
+        "testLoss": test_loss / test_x.shape[0],
+        "trainLoss": train_loss,
+        "seconds": round(seconds, 1),
+    }
+
+
 METHOD = (
     "PyTorch {version} on the CPU, {threads} threads; each network trained in its own process on "
     "synthetic uint8 images normalised per batch; {warmup} warm-up steps discarded, then {windows} "
@@ -356,9 +575,21 @@ def main():
     p.add_argument("--window-batches", type=int, default=4, help="steps per timed window")
     p.add_argument("--pool-batches", type=int, default=4, help="distinct synthetic batches cycled through")
     p.add_argument("--quick", action="store_true", help="2 warm-up steps, 3 windows of 2 steps")
+    p.add_argument("--study", metavar="CONFIG", help="train --variant on Fashion-MNIST with this sweep config's recipe (see Study mode)")
+    p.add_argument("--seed", type=int, help="study mode: one seed (default: every seed of the config, in turn)")
+    p.add_argument("--steps", type=int, default=0, help="study mode: stop after this many SGD steps (a smoke run)")
+    p.add_argument("--limit-test", type=int, default=0, help="study mode: evaluate on at most N test images (a smoke run)")
+    p.add_argument("--data-dir", default=FASHION_MNIST_DIR, help="study mode: the Fashion-MNIST IDX files")
     a = p.parse_args()
     if a.quick:
         a.warmup, a.windows, a.window_batches = 2, 3, 2
+    if a.study:
+        r = study_recipe(a.study)
+        parse_variant(a.variant)  # a bad variant fails before torch is needed
+        ensure_torch()
+        for seed in [a.seed] if a.seed is not None else r["seeds"]:
+            print(json.dumps(train_study(a, r, seed)), flush=True)
+        return
     ensure_torch()
 
     if a.model:

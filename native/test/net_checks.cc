@@ -37,7 +37,7 @@ constexpr double kGradTol = 1e-4;   // every parameter gradient of the first ste
 constexpr float kLr = 0.002f;
 
 const char* const kNets[] = {"resnet20-dw-scc", "resnet20-std", "vgg11-dw-gpw",
-                             "mobilenet-gc-shuffle"};
+                             "mobilenet-gc-shuffle", "resnet20-dw-gpw-shuffle"};
 
 double rel(double a, double b) { return std::fabs(a - b) / (1.0 + std::fabs(b)); }
 

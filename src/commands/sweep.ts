@@ -190,7 +190,7 @@ export function registerSweep(program: Command): void {
     .command('sweep')
     .description(
       'Explore a design space: enumerate the candidates a sweep config describes, filter them by ' +
-        'analytic cost, train them (plus the std/dw-pw/dw-gpw/gc-shuffle baselines) and record every ' +
+        'analytic cost, train them (plus the std/dw-pw/dw-gpw/dw-gpw-shuffle/gc-shuffle baselines) and record every ' +
         'result in the database. Interrupted? Run the same command with --resume.',
     )
     .requiredOption('--config <file>', 'sweep config (.json or .yaml), e.g. configs/quickstart.json')

@@ -71,7 +71,7 @@ const spaceSchema = z
       .min(1)
       .refine(unique, { message: 'must not repeat a kind' })
       .default(['dw-scc']),
-    /** channel-group choices, used by dw-gpw (cg), gc-shuffle (g) and dw-scc (cg) */
+    /** channel-group choices, used by dw-gpw and dw-gpw-shuffle (cg), gc-shuffle (g) and dw-scc (cg) */
     cg: z.array(posInt).min(1).refine(unique, { message: 'must not repeat a value' }).optional(),
     /** SCC overlap-ratio choices, each in [0,1); exclusive with `s` */
     co: z
@@ -100,7 +100,7 @@ const spaceSchema = z
         message: 'dw-scc needs overlap ratios `co` (e.g. [0.25, 0.5]) or channel strides `s`',
       });
     }
-    const grouped = sp.variants.filter((k) => k === 'dw-gpw' || k === 'gc-shuffle' || k === 'dw-scc');
+    const grouped = sp.variants.filter((k) => k !== 'std' && k !== 'dw-pw');
     if (grouped.length > 0 && !sp.cg) {
       ctx.addIssue({
         code: 'custom',
@@ -157,10 +157,16 @@ const multiFidelitySchema = z.strictObject({
 });
 
 /** The reference designs a space offers (see baselineCandidates in src/space/search.ts):
- * std, dw-pw, and dw-gpw and gc-shuffle at each channel-group choice above 1. */
+ * std, dw-pw, and dw-gpw, dw-gpw-shuffle and gc-shuffle at each channel-group choice above 1. */
 export function baselineLabels(cg: readonly number[] = []): string[] {
   const big = cg.filter((g) => g > 1);
-  return ['std', 'dw-pw', ...big.map((g) => `dw-gpw:cg=${g}`), ...big.map((g) => `gc-shuffle:g=${g}`)];
+  return [
+    'std',
+    'dw-pw',
+    ...big.map((g) => `dw-gpw:cg=${g}`),
+    ...big.map((g) => `dw-gpw-shuffle:cg=${g}`),
+    ...big.map((g) => `gc-shuffle:g=${g}`),
+  ];
 }
 
 export const sweepConfigSchema = z.strictObject({

@@ -23,6 +23,7 @@ export function slotCost(slot: SlotInfo, v: VariantChoice): { params: number; ma
       bn = 2 * cin;
       break;
     case 'dw-gpw':
+    case 'dw-gpw-shuffle': // the shuffle only moves data: no params, no MACs
       w = 9 * cin + (cin / v.cg) * cout;
       bn = 2 * cin;
       break;

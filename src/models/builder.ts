@@ -175,12 +175,19 @@ export class SpecBuilder {
         return this.conv(name, x, { out, kernel: 3, stride }, index);
       case 'dw-pw':
       case 'dw-gpw':
+      case 'dw-gpw-shuffle':
       case 'dw-scc': {
         let t = this.conv(`${name}.dw`, x, { out: cin, kernel: 3, stride, groups: cin }, index);
         t = this.bn(`${name}.dw_bn`, t, index);
         t = this.relu(`${name}.dw_relu`, t, index);
         if (v.kind === 'dw-pw') return this.conv(`${name}.pw`, t, { out, kernel: 1 }, index);
         if (v.kind === 'dw-gpw') return this.conv(`${name}.gpw`, t, { out, kernel: 1, groups: v.cg }, index);
+        if (v.kind === 'dw-gpw-shuffle') {
+          // ShuffleNet v1's shuffle after the grouped 1x1 conv: output c then reads group
+          // c mod cg, which is what dw-scc reads at co = 0 (s = D), so the pair isolates overlap
+          t = this.conv(`${name}.gpw`, t, { out, kernel: 1, groups: v.cg }, index);
+          return this.shuffle(`${name}.shuffle`, t, v.cg, index);
+        }
         return this.scc(`${name}.scc`, t, out, v.cg, v.s, index);
       }
       case 'gc-shuffle': {

@@ -18,7 +18,6 @@ export {
 } from './registry.js';
 export {
   parseVariant,
-  formatVariant,
   resolveVariant,
   slotProblem,
   slotError,
@@ -29,4 +28,5 @@ export {
   type VariantChoice,
   type SlotShape,
 } from './variant.js';
+export { formatVariant, slotText, slotsText } from './notation.js';
 export { specHash, canonicalJson } from './hash.js';

@@ -9,6 +9,7 @@ export type Variant =
   | { kind: 'std' }
   | { kind: 'dw-pw' }
   | { kind: 'dw-gpw'; cg: number }
+  | { kind: 'dw-gpw-shuffle'; cg: number }
   | { kind: 'gc-shuffle'; g: number }
   | { kind: 'dw-scc'; cg: number; s: number; co?: number };
 

@@ -1,21 +1,24 @@
-// Conv-slot variants (DESIGN.md section 2): parsing the "dw-scc:cg=2,co=0.5" notation,
-// formatting it back, and resolving a user's choice against one slot's channel counts.
+// Conv-slot variants (DESIGN.md section 2): parsing the "dw-scc:cg=2,co=0.5" notation
+// (src/models/notation.ts formats it back) and resolving a user's choice against one slot's
+// channel counts.
 // A choice may leave the SCC channel stride `s` open (given as an overlap ratio `co`);
 // resolving fixes `s` per slot, because the window width D = Cin/cg differs per slot.
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import type { Variant, VariantKind } from './spec.js';
+import { formatVariant } from './notation.js';
 
 /** A variant as a user or a design space states it: for dw-scc, `co` or `s` (or both). */
 export type VariantChoice =
   | { kind: 'std' }
   | { kind: 'dw-pw' }
   | { kind: 'dw-gpw'; cg: number }
+  | { kind: 'dw-gpw-shuffle'; cg: number }
   | { kind: 'gc-shuffle'; g: number }
   | { kind: 'dw-scc'; cg: number; s?: number; co?: number };
 
 /** Every variant kind, in the order help and errors list them (a tuple, for z.enum). */
-export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'gc-shuffle', 'dw-scc'] as const satisfies readonly VariantKind[];
+export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'dw-gpw-shuffle', 'gc-shuffle', 'dw-scc'] as const satisfies readonly VariantKind[];
 // and no kind left out
 type MissingKind = Exclude<VariantKind, (typeof VARIANT_KINDS)[number]>;
 const noMissingKind: [MissingKind] extends [never] ? true : never = true;
@@ -26,6 +29,7 @@ export const VARIANT_FORMS = [
   'std',
   'dw-pw',
   'dw-gpw:cg=N',
+  'dw-gpw-shuffle:cg=N',
   'gc-shuffle:g=N',
   'dw-scc:cg=N,co=R',
   'dw-scc:cg=N,s=K',
@@ -47,6 +51,7 @@ export const variantChoiceSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('std') }).strict(),
   z.object({ kind: z.literal('dw-pw') }).strict(),
   z.object({ kind: z.literal('dw-gpw'), cg: posInt }).strict(),
+  z.object({ kind: z.literal('dw-gpw-shuffle'), cg: posInt }).strict(),
   z.object({ kind: z.literal('gc-shuffle'), g: posInt }).strict(),
   z
     .object({ kind: z.literal('dw-scc'), cg: posInt, s: posInt.optional(), co: overlap.optional() })
@@ -60,6 +65,7 @@ const PARAMS: Record<VariantKind, { required: string[]; optional: string[] }> = 
   std: { required: [], optional: [] },
   'dw-pw': { required: [], optional: [] },
   'dw-gpw': { required: ['cg'], optional: [] },
+  'dw-gpw-shuffle': { required: ['cg'], optional: [] },
   'gc-shuffle': { required: ['g'], optional: [] },
   'dw-scc': { required: ['cg'], optional: ['s', 'co'] },
 };
@@ -68,7 +74,7 @@ function badVariant(text: string, why: string): UsageError {
   return new UsageError(`invalid variant "${text}": ${why}; valid forms: ${VARIANT_FORMS.join(', ')}`);
 }
 
-/** Parse "std", "dw-pw", "dw-gpw:cg=4", "gc-shuffle:g=2", "dw-scc:cg=2,co=0.5", "dw-scc:cg=2,s=8". */
+/** Parse "std", "dw-pw", "dw-gpw:cg=4", "dw-gpw-shuffle:cg=4", "gc-shuffle:g=2", "dw-scc:cg=2,co=0.5", "dw-scc:cg=2,s=8". */
 export function parseVariant(text: string): VariantChoice {
   const trimmed = text.trim();
   const colon = trimmed.indexOf(':');
@@ -105,22 +111,6 @@ export function parseVariant(text: string): VariantChoice {
   return parsed.data as VariantChoice;
 }
 
-/** The notation back; parseVariant(formatVariant(v)) gives v again (co preferred over s,
- * since co is what the user chose and s only its per-slot resolution). */
-export function formatVariant(v: VariantChoice | Variant): string {
-  switch (v.kind) {
-    case 'std':
-    case 'dw-pw':
-      return v.kind;
-    case 'dw-gpw':
-      return `dw-gpw:cg=${v.cg}`;
-    case 'gc-shuffle':
-      return `gc-shuffle:g=${v.g}`;
-    case 'dw-scc':
-      return v.co !== undefined ? `dw-scc:cg=${v.cg},co=${v.co}` : `dw-scc:cg=${v.cg},s=${v.s}`;
-  }
-}
-
 /** s = clamp(D - round(co*D), 1, D). Halves round up; the 1e-9 keeps 0.35*10 (which is
  * 3.4999999999999996 in binary) rounding like the decimal 3.5 the user wrote. */
 export function strideFromOverlap(co: number, d: number): number {
@@ -137,6 +127,7 @@ export function slotProblem(slot: SlotShape, choice: VariantChoice): string | nu
     case 'dw-pw':
       return null;
     case 'dw-gpw':
+    case 'dw-gpw-shuffle':
       if (!(Number.isInteger(choice.cg) && choice.cg >= 1)) return `cg=${choice.cg} must be an integer >= 1`;
       if (cin % choice.cg !== 0) return `cg=${choice.cg} does not divide the input channels ${cin}`;
       if (cout % choice.cg !== 0) return `cg=${choice.cg} does not divide the output channels ${cout}`;
@@ -186,7 +177,8 @@ export function resolveVariant(model: string, slot: SlotShape, choice: VariantCh
     case 'dw-pw':
       return { kind: 'dw-pw' };
     case 'dw-gpw':
-      return { kind: 'dw-gpw', cg: choice.cg };
+    case 'dw-gpw-shuffle':
+      return { kind: choice.kind, cg: choice.cg };
     case 'gc-shuffle':
       return { kind: 'gc-shuffle', g: choice.g };
     case 'dw-scc': {

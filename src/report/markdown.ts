@@ -8,54 +8,17 @@
 // candidates differ when their seed ranges do not overlap; a candidate trained with one
 // seed gets a range as wide as the widest seen in the sweep. Without any multi-seed
 // candidate the noise is unknown and nothing is called.
-import { formatCount } from './plot.js';
-import { candidateResults, isScc, slotsText, STATES, type CandidateResult, type SweepSummary } from './summary.js';
+import { formatCount, formatPercent as pct } from './format.js';
+import { candidateResults, isScc, STATES, type CandidateResult, type SweepSummary } from './summary.js';
+import { slotsText } from '../models/notation.js';
+import { compareAccuracy, seedNoise, type Verdict, type VerdictKind } from './verdict.js';
+import { effectRows, effectVerdictText, sideText, type EffectsSummary } from './effects.js';
 import type { SweepRow, TrialRow } from '../store/types.js';
 
 export const QUESTION =
   'Does sliding-channel convolution (SCC) trade accuracy for cost better than standard, ' +
   'depthwise-separable, grouped and shuffled convolutions?';
 
-export type VerdictKind = 'better' | 'worse' | 'within-noise' | 'unknown';
-
-export interface Verdict {
-  kind: VerdictKind;
-  /** a.accuracy - b.accuracy (means over seeds) */
-  diff: number;
-}
-
-/** The widest seed range (max - min accuracy) among candidates trained with two seeds or
- * more, or null when no candidate has two seeds. */
-export function seedNoise(candidates: readonly CandidateResult[]): number | null {
-  let widest: number | null = null;
-  for (const c of candidates) {
-    if (c.seedAccuracies.length < 2) continue;
-    const r = Math.max(...c.seedAccuracies) - Math.min(...c.seedAccuracies);
-    widest = widest === null ? r : Math.max(widest, r);
-  }
-  return widest;
-}
-
-/** The accuracies a candidate could plausibly reach: its seed range, or, with one seed, a
- * range of the sweep's noise centred on it (null when that noise is unknown). */
-export function seedInterval(c: CandidateResult, noise: number | null): [number, number] | null {
-  if (c.seedAccuracies.length >= 2) return [Math.min(...c.seedAccuracies), Math.max(...c.seedAccuracies)];
-  if (noise === null) return null;
-  return [c.accuracy - noise / 2, c.accuracy + noise / 2];
-}
-
-/** a against b: better or worse only when their intervals are disjoint. */
-export function compareAccuracy(a: CandidateResult, b: CandidateResult, noise: number | null): Verdict {
-  const diff = a.accuracy - b.accuracy;
-  const ia = seedInterval(a, noise);
-  const ib = seedInterval(b, noise);
-  if (!ia || !ib) return { kind: 'unknown', diff };
-  if (ia[0] > ib[1]) return { kind: 'better', diff };
-  if (ia[1] < ib[0]) return { kind: 'worse', diff };
-  return { kind: 'within-noise', diff };
-}
-
-const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
 const pt = (d: number) => `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)} pt`;
 
 /** "91.20% ± 0.14 (2 seeds: 91.10–91.30)" or "91.20% (1 seed)" */
@@ -127,6 +90,24 @@ export function findingsSummary(s: SweepSummary): { headline: string; lines: Sum
   }
   return { headline, lines };
 }
+
+/** One sentence per cg: overlap's own effect and mixing's, each with its verdict. */
+export function effectsLines(e: EffectsSummary): string[] {
+  return e.byCg.map(({ cg, overlap, mixing }) => {
+    const one = (x: typeof overlap, name: string) =>
+      x.verdict === null
+        ? `${name}: ${x.missing}`
+        : `${name}: **${x.treatment!.label}** ${sideText(x.treatment)} against **${x.reference!.label}** ${sideText(x.reference)}, ` +
+          `${pt(x.diff!)}, ${effectVerdictText(x)}`;
+    return `cg = ${cg}. ${one(overlap, 'Overlap')}. ${one(mixing, 'Mixing')}.`;
+  });
+}
+
+const EFFECTS_EXPLAINED =
+  'At co = 0 (s = D) SCC output c reads channel group c mod cg: it computes a grouped 1x1 conv followed by ' +
+  "ShuffleNet's channel shuffle (`dw-gpw-shuffle`), not `dw-gpw`, whose next layer's groups never mix. A gain of SCC " +
+  "over `dw-gpw` may therefore be the shuffle's. Overlap's own effect is the best co > 0 against co = 0 at the same cg " +
+  "(equal MACs); mixing's effect is `dw-gpw-shuffle` against `dw-gpw`. Each is called by the same rule as the baselines.";
 
 function cell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -260,6 +241,12 @@ export function findingsPage(input: FindingsInput): string {
         'wide as the widest seed range in the sweep).',
     );
   }
+  if (s.effects.byCg.length > 0) {
+    out.push('');
+    out.push('Overlap and channel mixing, separated (dw-scc at co = 0 is dw-gpw followed by a channel shuffle; see the section of that name):');
+    out.push('');
+    for (const l of effectsLines(s.effects)) out.push(`- ${l}`);
+  }
   out.push('');
 
   out.push('## Accuracy against MACs');
@@ -313,6 +300,21 @@ export function findingsPage(input: FindingsInput): string {
     );
   }
   out.push('');
+
+  if (s.effects.byCg.length > 0) {
+    out.push('## Overlap and channel mixing, separated');
+    out.push('');
+    out.push(EFFECTS_EXPLAINED);
+    out.push('');
+    out.push(
+      table(
+        ['cg', 'effect', 'design', 'accuracy (seed range)', 'against', 'accuracy (seed range)', 'difference', 'verdict'],
+        effectRows(s.effects),
+        ['r', 'l', 'l', 'r', 'l', 'r', 'r', 'l'],
+      ),
+    );
+    out.push('');
+  }
 
   out.push('## Every candidate, mean and spread over seeds');
   out.push('');

@@ -3,6 +3,7 @@
 // (accuracy held until the next front point's MACs), baselines as labelled squares.
 import { paretoFront } from '../pareto/objectives.js';
 import { byMacs, type CandidateResult } from './summary.js';
+import { formatCount } from './format.js';
 
 export interface PlotOptions {
   title?: string;
@@ -14,18 +15,6 @@ export interface PlotOptions {
 
 export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
-}
-
-/** "1.2M", "350k", "3.4G" */
-export function formatCount(n: number): string {
-  const units: [number, string][] = [
-    [1e12, 'T'],
-    [1e9, 'G'],
-    [1e6, 'M'],
-    [1e3, 'k'],
-  ];
-  for (const [v, u] of units) if (Math.abs(n) >= v) return `${Number((n / v).toPrecision(3))}${u}`;
-  return String(Number(n.toPrecision(3)));
 }
 
 const f = (x: number) => (Math.round(x * 100) / 100).toString();

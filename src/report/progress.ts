@@ -3,6 +3,10 @@
 // reporter serves `dsxplore train` and the sweep runner; a label (e.g. "trial 3/12")
 // tells concurrent or successive runs apart.
 import type { EpochMetrics, TrainProgress } from '../engine/types.js';
+import { formatDuration } from './format.js';
+
+// the commands print their own durations beside the reporter's
+export { formatDuration };
 
 export type ProgressMode = 'tty' | 'json' | 'quiet';
 
@@ -29,15 +33,6 @@ export interface ProgressOptions {
 /** JSON when asked or when the output is not a terminal (Design rule: quiet or JSON when piped). */
 export function progressMode(json: boolean | undefined, out: OutStream = process.stdout): ProgressMode {
   return json || !out.isTTY ? 'json' : 'tty';
-}
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '--';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
 /** Seconds left, extrapolated from the batches done so far over the whole run. */

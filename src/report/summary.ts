@@ -5,7 +5,6 @@
 // Which trials count: done trials at the sweep's highest fidelity (most epochs among its
 // done trials), so candidates pruned at a lower successive-halving rung are not compared
 // with fully trained ones. A candidate trained with several seeds gets its mean accuracy.
-import { formatVariant } from '../models/variant.js';
 import type { Variant } from '../models/spec.js';
 import {
   normalizedHypervolume,
@@ -16,6 +15,7 @@ import {
 import type { ListedTrialRow, TrialRow, TrialState } from '../store/types.js';
 import { spearman } from '../pareto/rank-correlation.js';
 import { emptyCounts, TRIAL_STATES } from '../store/states.js';
+import { separateEffects, type EffectsSummary } from './effects.js';
 
 /** every trial state, in the order reports list them */
 export const STATES: readonly TrialState[] = TRIAL_STATES;
@@ -78,6 +78,8 @@ export interface SweepSummary {
   /** non-dominated candidates (duplicates kept), by MACs ascending */
   front: CandidateResult[];
   baselines: BaselineComparison[];
+  /** per cg, what overlap and channel mixing each buy (src/report/effects.ts) */
+  effects: EffectsSummary;
   hypervolume: number;
   reference: HvReference;
   /** present when at least one candidate's latency was measured */
@@ -87,26 +89,6 @@ export interface SweepSummary {
 /** True when at least one slot uses sliding-channel convolution. */
 export function isScc(c: { variants: Variant[] }): boolean {
   return c.variants.some((v) => v.kind === 'dw-scc');
-}
-
-/** One slot's setting as text; dw-scc shows the resolved channel stride (and co if given). */
-export function slotText(v: Variant, withCo = true): string {
-  if (v.kind !== 'dw-scc') return formatVariant(v);
-  return `dw-scc:cg=${v.cg},s=${v.s}${withCo && v.co !== undefined ? `,co=${v.co}` : ''}`;
-}
-
-/** Per-slot settings, runs of equal neighbours collapsed: "0-5 dw-scc:cg=2,s=8; 6-17 std".
- * The overlap ratio co is left out unless asked for: the design label carries it. */
-export function slotsText(variants: readonly Variant[], withCo = false): string {
-  const texts = variants.map((v) => slotText(v, withCo));
-  const parts: string[] = [];
-  for (let i = 0; i < texts.length; ) {
-    let j = i;
-    while (j + 1 < texts.length && texts[j + 1] === texts[i]) j++;
-    parts.push(`${i === j ? i : `${i}-${j}`} ${texts[i]}`);
-    i = j + 1;
-  }
-  return parts.join('; ');
 }
 
 function mean(xs: number[]): number {
@@ -258,6 +240,7 @@ export function summarize(sweep: string, trials: readonly TrialRow[], objectives
     candidates,
     front,
     baselines: compareBaselines(candidates),
+    effects: separateEffects(candidates),
     hypervolume,
     reference,
     ...(latency ? { latency } : {}),

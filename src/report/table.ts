@@ -1,10 +1,12 @@
 // The text form of `dsxplore report`: state counts, the Pareto front by MACs with each
-// slot's settings, baselines against the best SCC design that costs no more, hypervolume.
+// slot's settings, baselines against the best SCC design that costs no more, overlap's and
+// mixing's effects per cg, hypervolume.
 import Table from 'cli-table3';
-import { formatCount } from './plot.js';
-import { slotsText, STATES, type SweepSummary } from './summary.js';
+import { formatCount, formatPercent as pct } from './format.js';
+import { effectRows } from './effects.js';
+import { STATES, type SweepSummary } from './summary.js';
+import { slotsText } from '../models/notation.js';
 
-const pct = (a: number) => `${(a * 100).toFixed(2)}%`;
 const signedPct = (d: number) => `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)} pt`;
 
 export function renderReport(s: SweepSummary, context = ''): string {
@@ -73,6 +75,17 @@ export function renderReport(s: SweepSummary, context = ''): string {
     }
     lines.push(t.toString());
   }
+  if (s.effects.byCg.length > 0) {
+    lines.push('');
+    lines.push('What overlap and channel mixing each buy, per cg, at equal MACs (dw-scc at co = 0 is dw-gpw-shuffle):');
+    const t = new Table({
+      head: ['cg', 'effect', 'design', 'accuracy (seed range)', 'against', 'accuracy (seed range)', 'difference', 'verdict'],
+      colAligns: ['right', 'left', 'left', 'right', 'left', 'right', 'right', 'left'],
+      style: { head: [], border: [] },
+    });
+    for (const row of effectRows(s.effects)) t.push(row);
+    lines.push(t.toString());
+  }
   lines.push('');
   const ref = [`accuracy ${s.reference.accuracy}`];
   if (s.objectives.includes('macs')) ref.push(`MACs ${formatCount(s.reference.macs ?? 0)}`);
@@ -100,6 +113,7 @@ export function reportJson(s: SweepSummary): unknown {
       accuracyDelta: b.accuracyDelta,
       macsRatio: b.macsRatio,
     })),
+    effects: s.effects,
     hypervolume: s.hypervolume,
     reference: s.reference,
     ...(s.latency ? { latency: s.latency } : {}),

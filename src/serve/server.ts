@@ -1,7 +1,9 @@
 // The dashboard's HTTP server (fastify): a JSON API over a store opened read-only, the
-// page from src/serve/static/ and the charting library from node_modules/uplot. Only GET and
+// page from src/serve/static/, its script from dist/web/ (bundled from src/serve/client by
+// `npm run build:web`) and the charting library from node_modules/uplot. Only GET and
 // HEAD; with a token, every request must carry it (query ?token=, a Bearer header, or the
 // cookie set when the page was opened with ?token=). Errors answer JSON, never a stack.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,12 +19,30 @@ import {
 } from '../config/serve.js';
 import type { StoreReader, SweepRow } from '../store/types.js';
 import { SweepCache } from './cache.js';
-import { etaSeconds, frontCosts, frontView, scoreFront, shownCandidates, sweepDetail, sweepListItem, trialListItem } from './views.js';
+import {
+  etaSeconds,
+  frontCosts,
+  frontView,
+  scoreFront,
+  shownCandidates,
+  sweepDetail,
+  sweepListItem,
+  trialListItem,
+  type FrontAnswer,
+  type SweepLive,
+  type SweepsAnswer,
+  type TrialAnswer,
+  type TrialsAnswer,
+} from './views.js';
 import { configuredObjectives } from '../pareto/objectives.js';
 
 /** The page's folder, beside this module's source: src/serve/static from both src/serve
  * (tsx) and dist/serve (the build), so the published package serves the same files. */
 export const STATIC_ROOT = fileURLToPath(new URL('../../src/serve/static/', import.meta.url));
+/** The page's script, bundled by `npm run build:web` (part of `npm run build`, so of
+ * `npm ci`): dist/web from both src/serve and dist/serve. */
+export const SCRIPT_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
+const SCRIPT_FILES = ['app.js', 'app.js.map'];
 const UPLOT_DIST = join(dirname(createRequire(import.meta.url).resolve('uplot/package.json')), 'dist');
 const VENDOR_FILES = new Set(['/uPlot.iife.min.js', '/uPlot.min.css']);
 
@@ -111,6 +131,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'not found' }));
 
   app.register(fastifyStatic, { root: STATIC_ROOT, prefix: '/', index: 'index.html', dotfiles: 'deny' });
+  if (!existsSync(join(SCRIPT_ROOT, SCRIPT_FILES[0]!))) {
+    process.stderr.write(`dsxplore serve: the page's script ${join(SCRIPT_ROOT, SCRIPT_FILES[0]!)} is not built; run npm run build:web\n`);
+  }
+  for (const file of SCRIPT_FILES) app.get(`/${file}`, (_req, reply) => reply.sendFile(file, SCRIPT_ROOT));
   app.register(fastifyStatic, {
     root: UPLOT_DIST,
     prefix: '/vendor/uplot/',
@@ -136,7 +160,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
   const json = (reply: FastifyReply, body: string) => reply.type('application/json; charset=utf-8').send(body);
 
-  app.get('/api/sweeps', async (req) => {
+  app.get('/api/sweeps', async (req): Promise<SweepsAnswer> => {
     parseEmptyQuery(queryOf(req));
     const sweeps = await store.listSweeps();
     const items = [];
@@ -151,7 +175,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       JSON.stringify(sweepDetail(e.sweep, e.trials, e.counts, configuredObjectives(e.sweep.config))).slice(0, -1),
     );
     // the ETA moves with the clock; everything else is as cached
-    const live = { eta: etaSeconds(e.trials, e.counts, Date.now()), stamp: e.stamp };
+    const live: SweepLive = { eta: etaSeconds(e.trials, e.counts, Date.now()), stamp: e.stamp };
     return json(reply, `${detail},${JSON.stringify(live).slice(1)}`);
   });
 
@@ -160,13 +184,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const e = await cache.get(await sweepOr404(req.params.name));
     return json(
       reply,
-      await e.memo(`trials:${state ?? ''}`, () =>
-        JSON.stringify({
+      await e.memo(`trials:${state ?? ''}`, () => {
+        const answer: TrialsAnswer = {
           sweep: e.sweep.name,
           stamp: e.stamp,
           trials: e.trials.filter((t) => state === undefined || t.state === state).map(trialListItem),
-        }),
-      ),
+        };
+        return JSON.stringify(answer);
+      }),
     );
   });
 
@@ -183,12 +208,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       const f = scoreFront(e.trials, x);
       // per-slot variants for the few candidates shown with their design, not for every one
       const variants = await store.candidateVariants(shownCandidates(f));
-      return JSON.stringify({ sweep: e.sweep.name, stamp: e.stamp, ...frontView(f, variants) });
+      const answer: FrontAnswer = { sweep: e.sweep.name, stamp: e.stamp, ...frontView(f, variants) };
+      return JSON.stringify(answer);
     });
     return json(reply, body);
   });
 
-  app.get<{ Params: { name: string; id: string } }>('/api/sweeps/:name/trials/:id', async (req) => {
+  app.get<{ Params: { name: string; id: string } }>('/api/sweeps/:name/trials/:id', async (req): Promise<TrialAnswer> => {
     parseEmptyQuery(queryOf(req));
     const id = parseTrialId(req.params.id);
     const sweep = await sweepOr404(req.params.name);

@@ -3,13 +3,17 @@
 // else. The front comes from the report's candidateScores() and frontOf(), as summarize()
 // takes it, so the page's front is `pareto export`'s by construction. Nothing here parses
 // anything per trial: per-slot variants are read for the front members and baselines only.
+// The answers' types (SweepsAnswer ... TrialAnswer, at the end) are what the server sends
+// and what the page (src/serve/client) reads: a change of shape fails the typecheck of both.
 import { FRONT_COSTS, type FrontCost } from '../config/serve.js';
 import { normalizedHypervolume, paretoFront, toVector, type Objective, type Scored } from '../pareto/objectives.js';
 import { dominates } from '../pareto/sort.js';
 import { frontRows, type FrontRow } from '../report/export.js';
-import { candidateScores, frontOf, slotText, slotsText, type CandidateScore, type SweepSummary } from '../report/summary.js';
+import { candidateScores, frontOf, type CandidateScore, type SweepSummary } from '../report/summary.js';
+import { slotText, slotsText } from '../models/notation.js';
 import type { Variant } from '../models/spec.js';
-import type { ListedTrialRow, StateCounts, SweepRow } from '../store/types.js';
+import type { ListedTrialRow, StateCounts, SweepRow, TrialRow } from '../store/types.js';
+import type { EpochMetrics } from '../engine/types.js';
 
 /** The model and dataset a sweep config names, when it names them. */
 function configContext(config: unknown): { model: string | null; dataset: string | null } {
@@ -248,4 +252,43 @@ export function frontView(
     points,
     front: frontRows(f.front.map((c) => ({ ...c, variants: variantsOf(c.hash) }))).map((r, i) => ({ ...r, trialId: f.front[i]!.trials![0]! })),
   };
+}
+
+// ---- the API's answers, as the server sends them and the page reads them ----
+
+export type SweepListItem = ReturnType<typeof sweepListItem>;
+export type TrialListItem = ReturnType<typeof trialListItem>;
+export type FrontView = ReturnType<typeof frontView>;
+
+/** GET /api/sweeps: the store's sweeps, newest first */
+export interface SweepsAnswer {
+  sweeps: SweepListItem[];
+}
+
+/** The part of a sweep's answer that moves with the clock or the store, sent beside the cached detail. */
+export interface SweepLive {
+  /** estimated seconds until nothing is queued or running (etaSeconds) */
+  eta: number | null;
+  /** changes whenever the server reads the sweep's trials again */
+  stamp: string;
+}
+
+/** GET /api/sweeps/:name */
+export type SweepAnswer = ReturnType<typeof sweepDetail> & SweepLive;
+
+/** GET /api/sweeps/:name/trials */
+export interface TrialsAnswer {
+  sweep: string;
+  stamp: string;
+  trials: TrialListItem[];
+}
+
+/** GET /api/sweeps/:name/front?x=COST */
+export type FrontAnswer = { sweep: string; stamp: string } & FrontView;
+
+/** GET /api/sweeps/:name/trials/:id: the whole row (provenance included) and its epochs */
+export interface TrialAnswer {
+  sweep: string;
+  trial: TrialRow;
+  epochs: EpochMetrics[];
 }

@@ -159,8 +159,9 @@ export function createSearch(config: SweepConfig, space: Space, access: ModelAcc
 }
 
 /** Reference designs added to every sweep (when `baselines` is on): std, dw-pw, and
- * dw-gpw and gc-shuffle at each of the space's cg values above 1 (at cg = 1 they equal
- * dw-pw and std), all slots alike. A baseline that cannot fill every slot is skipped;
+ * dw-gpw, dw-gpw-shuffle and gc-shuffle at each of the space's cg values above 1 (at cg = 1
+ * they equal dw-pw and std), all slots alike. dw-gpw-shuffle is what dw-scc computes at
+ * co = 0, so it is the reference that isolates what overlap itself buys. A baseline that cannot fill every slot is skipped;
  * the second result lists why. Constraints do not apply: baselines are for comparison. */
 export function baselineCandidates(
   space: Space,
@@ -172,6 +173,7 @@ export function baselineCandidates(
     { label: 'dw-pw', variant: { kind: 'dw-pw' } },
   ];
   for (const cg of cgs) if (cg > 1) choices.push({ label: `dw-gpw:cg=${cg}`, variant: { kind: 'dw-gpw', cg } });
+  for (const cg of cgs) if (cg > 1) choices.push({ label: `dw-gpw-shuffle:cg=${cg}`, variant: { kind: 'dw-gpw-shuffle', cg } });
   for (const g of cgs) if (g > 1) choices.push({ label: `gc-shuffle:g=${g}`, variant: { kind: 'gc-shuffle', g } });
   const candidates: Candidate[] = [];
   const skipped: string[] = [];
@@ -179,7 +181,7 @@ export function baselineCandidates(
   for (const c of choices) {
     const bad = space.slots.find((s) => {
       const v = c.variant;
-      const d = v.kind === 'dw-gpw' ? v.cg : v.kind === 'gc-shuffle' ? v.g : 1;
+      const d = v.kind === 'dw-gpw' || v.kind === 'dw-gpw-shuffle' ? v.cg : v.kind === 'gc-shuffle' ? v.g : 1;
       return s.inChannels % d !== 0 || s.outChannels % d !== 0;
     });
     if (bad) {

@@ -7,7 +7,8 @@ import { UsageError } from '../errors.js';
 import type { Constraints, SpaceConfig, TieMode } from '../config/sweep.js';
 import type { SlotInfo } from '../models/builder.js';
 import type { ModelSpec, Variant } from '../models/spec.js';
-import { formatVariant, resolveVariant, slotProblem, type VariantChoice } from '../models/variant.js';
+import { formatVariant } from '../models/notation.js';
+import { resolveVariant, slotProblem, type VariantChoice } from '../models/variant.js';
 import { slotCost } from '../cost/fast.js';
 
 export interface Cost {
@@ -72,6 +73,7 @@ export function spaceChoices(sp: SpaceConfig): VariantChoice[] {
         out.push({ kind });
         break;
       case 'dw-gpw':
+      case 'dw-gpw-shuffle':
         for (const cg of cgs) out.push({ kind, cg });
         break;
       case 'gc-shuffle':

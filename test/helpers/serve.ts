@@ -1,14 +1,28 @@
-// Shared by the dashboard tests: a store filled through the store's own API (no training),
-// the CLI run in-process with its output captured, and raw HTTP requests whose paths are
-// sent exactly as written (fetch would normalise `/../`).
+// Shared by the dashboard tests: the page's script bundled from this checkout's sources, a
+// store filled through the store's own API (no training), the CLI run in-process with its
+// output captured, and raw HTTP requests whose paths are sent exactly as written (fetch
+// would normalise `/../`).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { request } from 'node:http';
+import { resolve } from 'node:path';
 import { parseSweepConfig } from '../../src/config/sweep.js';
 import { planSweep } from '../../src/space/index.js';
 import type { StoreReader, SweepStore } from '../../src/store/index.js';
 import { ensureLatency } from '../../src/sweep/latency.js';
 import { runCli } from './cli.js';
 export { runCli };
+
+let pageBuilt = false;
+
+/** Bundle the page's script as `npm ci` does (`npm run build:web`, into dist/web/), once per
+ * test process: a server started from the sources then serves the page of these sources,
+ * not of an earlier build. */
+export function buildPage(): void {
+  if (pageBuilt) return;
+  execFileSync('npm', ['run', '--silent', 'build:web'], { cwd: resolve(import.meta.dirname, '../..'), encoding: 'utf8' });
+  pageBuilt = true;
+}
 
 /** A random-search sweep over ResNet-20 with its baselines: every trial done with two epochs
  * of metrics and an accuracy from `accuracyOf`, except trial index `failAt`, which fails with

@@ -17,6 +17,7 @@ export const PARITY_NETS: Record<string, { model: string; variant: string; size:
   'resnet20-std': { model: 'resnet20', variant: 'std', size: 16 },
   'vgg11-dw-gpw': { model: 'vgg11', variant: 'dw-gpw:cg=2', size: 32 },
   'mobilenet-gc-shuffle': { model: 'mobilenetv1', variant: 'gc-shuffle:g=2', size: 16 },
+  'resnet20-dw-gpw-shuffle': { model: 'resnet20', variant: 'dw-gpw-shuffle:cg=4', size: 16 },
 };
 
 /** One line per field group; every layer line carries every field (0 when unused):
