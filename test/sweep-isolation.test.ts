@@ -2,12 +2,13 @@
 // child that aborts or dies by SIGSEGV in an op (DSXPLORE_FAULT_MODE, applied to one
 // candidate by DSXPLORE_FAULT_LABEL) fails that trial only, with the signal, the op and the
 // child's last stderr lines, and the sweep goes on to exit 0; a child that hangs is killed
-// by --trial-timeout and its trial failed the same way; a SIGTERM with two lanes training
+// by --trial-timeout and its trial failed the same way, as is one SIGKILLed from outside (as
+// the out-of-memory killer does); a SIGTERM with two lanes training
 // returns within 2 s with no trial left running, and --resume trains each remaining
 // candidate exactly once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../src/store/index.js';
@@ -106,6 +107,46 @@ test('a hung trial is killed by --trial-timeout and failed; the sweep goes on', 
     assert.match(faulty[0]!.error ?? '', /injected fault in scc_backward \(DSXPLORE_FAULT_MODE=hang\)/);
     for (const t of others) assert.equal(t.state, 'done', `${t.label}: ${t.error}`);
     console.log(`hung trial: sweep of ${others.length + 1} trials ended in ${seconds.toFixed(1)} s with --trial-timeout 2`);
+  }));
+
+/** The pids of `pid`'s trial processes (Linux: /proc/PID/task/TID/children). */
+function trialChildren(pid: number): number[] {
+  const kids = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+  );
+  return kids.filter((k) => {
+    try {
+      return readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('trial-child');
+    } catch {
+      return false; // it ended meanwhile
+    }
+  });
+}
+
+test('a trial process SIGKILLed from outside (as by the out-of-memory killer) fails its trial only', { skip: skip || (existsSync('/proc/self/task') ? false : 'needs /proc') }, () =>
+  withDir(async (dir) => {
+    const db = join(dir, 'r.db');
+    // 64 batches a trial: time to find the child and kill it mid-epoch
+    const cfg = writeConfig(dir, {
+      ...base,
+      name: 'oom',
+      dataset: { name: 'synthetic:size=16,classes=4,train=1024,test=64', limitTrain: 1024, limitTest: 32 },
+    });
+    let victim = 0;
+    const run = spawnCli(['sweep', '--config', cfg, '--db', db, '--device', 'cpu', '--json'], (l, r) => {
+      if (l.type === 'progress' && !victim) {
+        victim = trialChildren(r.child.pid!)[0] ?? 0;
+        if (victim) process.kill(victim, 'SIGKILL');
+      }
+    });
+    const exit = await run.exit;
+    assert.ok(victim > 0, 'found the trial process');
+    assert.deepEqual(exit, { code: 0, signal: null }, run.stderr);
+    const trials = await trialsOf(db, 'oom');
+    const failed = trials.filter((t) => t.state === 'failed');
+    assert.equal(failed.length, 1, JSON.stringify(trials.map((t) => [t.label, t.state])));
+    assert.match(failed[0]!.error ?? '', /killed by SIGKILL \(not by dsxplore: the kernel kills so for out-of-memory/);
+    assert.equal(trials.filter((t) => t.state === 'done').length, trials.length - 1, 'the next trial trained in a fresh process');
   }));
 
 test('SIGTERM with two lanes mid-epoch exits 143 within 2 s, nothing left running; --resume trains each remaining candidate once', { skip }, () =>
