@@ -63,7 +63,7 @@ export interface WorkContext {
   stop: StopControl;
   /** replaces the engine's train(), trials then train in this process (tests) */
   train?: (req: TrainRequest) => Promise<TrainResult>;
-  /** replaces loading the dataset the config names (tests) */
+  /** replaces loading the dataset the config names (tests; with `train` only) */
   loadData?: () => LoadedDatasets | Promise<LoadedDatasets>;
   preflight?: boolean;
 }

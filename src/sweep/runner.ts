@@ -1,17 +1,19 @@
 // The sweep runner: creates or resumes a sweep in the store, queues its candidates, and
-// trains queued trials one at a time with the engine, recording each result as it ends.
+// trains queued trials, each lane's in a child process of its own, recording each result as
+// it ends.
 // Everything it knows lives in the database, so a process killed at any instant loses at
 // most the trial it was training, and `--resume` finishes the sweep: trials left running
 // go back to the queue, finished ones are never touched, and the next round or rung is
 // scheduled exactly once.
 //
-// Across machines (issue 8) the same loop is a worker: `runSweep({enqueueOnly})` creates
+// Across machines the same loop is a worker: `runSweep({enqueueOnly})` creates
 // the sweep and queues its first round, and any number of `runWorker` processes, anywhere,
 // claim queued trials one at a time from the shared store (PostgreSQL), heartbeat while
 // training, re-queue trials of workers that went silent, and schedule the next generation
 // or rung exactly once (SweepStore.scheduleRound) when enough results exist. The loop's
 // parts live beside this file: claim.ts (the next trial), trial.ts (running one),
-// heartbeat.ts, and stop.ts (SIGINT/SIGTERM).
+// trial-process.ts and trial-child.ts (where it trains), heartbeat.ts, and stop.ts
+// (SIGINT/SIGTERM).
 import { availableParallelism, hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../errors.js';
@@ -69,9 +71,9 @@ export interface RunnerOptions {
   staleAfterMs?: number;
   workerId?: string;
   // ---- seams for tests; the CLI never sets them ----
-  /** replaces the engine's train() */
+  /** replaces the engine's train(); the trials then train in this process, not in children */
   train?: (req: TrainRequest) => Promise<TrainResult>;
-  /** replaces loading the dataset the config names */
+  /** replaces loading the dataset the config names (with `train` only) */
   loadData?: () => LoadedDatasets | Promise<LoadedDatasets>;
   /** precomputed plan (tests with a fake model access) */
   plan?: SweepPlan;
