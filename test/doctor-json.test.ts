@@ -52,8 +52,12 @@ test('doctor --json reports version, addon, build, devices and CPU threads', asy
   assert.ok(r.cpu.model.length > 0);
   assert.equal(r.cuda.deviceCount, r.build.cudaDeviceCount);
   assert.equal(r.cuda.devices.length, r.cuda.deviceCount);
+  assert.equal(typeof r.build.cublasWhy, 'string');
   if (r.build.cudaCompiled) {
     assert.ok(r.build.cudaArchs.includes('90'), `sm_90 compiled in: ${r.build.cudaArchs.join(',')}`);
+    // the GEMM engine is named: the path of the cuBLAS loaded, or why our own SGEMM is used
+    if (r.build.cublas) assert.match(r.build.cublasLibrary, /^\/.*libcublas\.so/);
+    else assert.ok(r.build.cublasWhy.length > 0, 'a reason when cuBLAS is not used');
   } else {
     assert.deepEqual(r.build.cudaArchs, []);
     assert.match(r.build.cudaWhy, /no CUDA backend/);
@@ -88,6 +92,9 @@ test('the human-readable report names the build, devices and CPU', () => {
   assert.match(out.stdout, /^dsxplore\s+\d+\.\d+\.\d+/m);
   assert.match(out.stdout, /^cuda\s+(compiled for sm \d+|not compiled)/m);
   assert.match(out.stdout, /^devices\s+\S/m);
+  if (/^cuda\s+compiled/m.test(out.stdout)) {
+    assert.match(out.stdout, /^gemm\s+(cuBLAS \/\S*libcublas\S*|own tiled SGEMM \(cuBLAS not used: .+\))$/m);
+  }
   assert.match(out.stdout, /^cpu\s+.+, \d+ threads?$/m);
   assert.match(out.stdout, /^auto\s+--device auto uses (cpu|cuda)$/m);
 });

@@ -32,6 +32,7 @@ Napi::Value DoctorBuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cudaCompiled", Napi::Boolean::New(env, b.cuda_compiled));
   o.Set("cublas", Napi::Boolean::New(env, b.cublas));
   o.Set("cublasLibrary", Napi::String::New(env, b.cublas_library));
+  o.Set("cublasWhy", Napi::String::New(env, b.cublas_why));
   o.Set("cudaArchs", DoctorSplit(env, b.cuda_archs, ','));
   o.Set("cudaDeviceCount", Napi::Number::New(env, b.cuda_device_count));
   o.Set("cudaDevices", DoctorSplit(env, b.cuda_devices, '\n'));

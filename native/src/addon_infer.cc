@@ -8,9 +8,10 @@
 #include <vector>
 
 #include "addon.h"
-#include "addon_net.h"
 #include "args.h"
 #include "net/infer.h"
+#include "net_args.h"
+#include "promise_worker.h"
 
 namespace dsx_addon {
 
@@ -19,8 +20,7 @@ namespace {
 namespace A = dsx::args;
 
 // The options both exports take, read with the addon's one family of argument readers
-// before anything is built or any worker exists (a worker whose constructor throws leaves
-// node-addon-api with a dangling finaliser).
+// before anything is built or any worker exists (promise_worker.h).
 struct InferOptions {
   std::string device = "cpu";
   int threads = 0, batch = 1, warmup = 5, reps = 20;
@@ -67,7 +67,7 @@ Napi::Value NetForward(const Napi::CallbackInfo& info) {
   if (images.ElementLength() == 0 || images.ElementLength() % chw != 0 || images.ElementLength() / chw > 65536)
     A::range_error("images must hold n x C x H x W values, n in 1..65536");
   const int n = static_cast<int>(images.ElementLength() / chw);
-  auto backend = make_backend(o.device, o.threads);
+  auto backend = dsx::make_backend(o.device, o.threads);
   dsx::Net net(spec, *backend, n);
   load_state(net, o);
   std::vector<float> logits = dsx::forward_logits(net, images.Data(), n);
@@ -78,63 +78,55 @@ Napi::Value NetForward(const Napi::CallbackInfo& info) {
 
 namespace {
 
-class NetLatencyWorker : public Napi::AsyncWorker {
+struct LatencyArgs {
+  dsx::NetSpec spec;
+  InferOptions o;
+};
+
+class NetLatencyWorker : public PromiseWorker<LatencyArgs> {
  public:
-  NetLatencyWorker(Napi::Env env, dsx::NetSpec spec, InferOptions o)
-      : Napi::AsyncWorker(env, "dsxplore.latency"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        spec_(std::move(spec)),
-        o_(std::move(o)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
+  NetLatencyWorker(Napi::Env env, LatencyArgs&& a) : PromiseWorker(env, "dsxplore.latency", std::move(a)) {}
 
  protected:
-  void Execute() override {
-    try {
-      auto backend = make_backend(o_.device, o_.threads);
-      dsx::Net net(spec_, *backend, o_.batch);
-      load_state(net, o_);
-      // a deterministic, non-zero input: timings of all-zero inputs can flatter some kernels
-      const auto& s = net.plan().spec;
-      std::vector<float> x(static_cast<size_t>(o_.batch) * s.input[0] * s.input[1] * s.input[2]);
-      for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-      backend->upload(net.input(), x.data(), x.size() * sizeof(float));
-      run_ = dsx::time_forward(net, o_.batch, o_.warmup, o_.reps);
-      device_name_ = backend->name();
-      threads_used_ = backend->threads();
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
+  void run() override {
+    const InferOptions& o = a_.o;
+    auto backend = dsx::make_backend(o.device, o.threads);
+    dsx::Net net(a_.spec, *backend, o.batch);
+    load_state(net, o);
+    // a deterministic, non-zero input: timings of all-zero inputs can flatter some kernels
+    const auto& s = net.plan().spec;
+    std::vector<float> x(static_cast<size_t>(o.batch) * s.input[0] * s.input[1] * s.input[2]);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    backend->upload(net.input(), x.data(), x.size() * sizeof(float));
+    run_ = dsx::time_forward(net, o.batch, o.warmup, o.reps);
+    device_name_ = backend->name();
+    threads_used_ = backend->threads();
   }
-  void OnOK() override {
-    Napi::Env env = Env();
+  Napi::Value result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);
     Napi::Array secs = Napi::Array::New(env, run_.seconds.size());
     for (size_t i = 0; i < run_.seconds.size(); ++i) secs.Set(static_cast<uint32_t>(i), run_.seconds[i]);
     r.Set("seconds", secs);
     r.Set("device", device_name_);
     r.Set("threads", threads_used_);
-    deferred_.Resolve(r);
+    return r;
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  dsx::NetSpec spec_;
-  InferOptions o_;
   std::string device_name_;
   int threads_used_ = 0;
   dsx::LatencyRun run_;
 };
 
+void parse_latency_args(const Napi::CallbackInfo& info, LatencyArgs& a) {
+  a.spec = parse_spec(info[0]);
+  a.o = parse_options(info[1], a.spec);
+}
+
 }  // namespace
 
 Napi::Value NetLatency(const Napi::CallbackInfo& info) {
-  dsx::NetSpec spec = parse_spec(info[0]);
-  InferOptions o = parse_options(info[1], spec);  // parse errors throw here, before any worker exists
-  auto* w = new NetLatencyWorker(info.Env(), std::move(spec), std::move(o));
-  Napi::Promise p = w->promise();
-  w->Queue();
-  return p;
+  return queue_worker<NetLatencyWorker>(info, parse_latency_args);
 }
 
 }  // namespace dsx_addon

@@ -6,9 +6,14 @@
 // must not: every size is checked, every input is read before any output is allocated.
 #include <napi.h>
 
+#include <cstring>
+#include <initializer_list>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "addon.h"
 #include "addon_ops.h"
@@ -47,459 +52,341 @@ dsx::SccShape ops_scc_shape(const std::string& op, int N, int Cin, int H, int W,
 
 namespace {
 
-dsx::Conv2dShape ops_conv_shape(const OpsArgs& a) {
-  dsx::Conv2dShape s{a.pos("N"), a.pos("Cin"), a.pos("H"), a.pos("W"), a.pos("Cout"), a.pos("K"),
-                     a.pos("stride"), a.nonneg("pad"), a.pos("groups")};
-  if (s.Cin % s.groups || s.Cout % s.groups) ops_fail(a.op, "groups must divide Cin and Cout");
-  if (s.pad >= s.K || s.H + 2 * s.pad < s.K || s.W + 2 * s.pad < s.K)
+// ---- runOp: one table row per op ----
+// A row names the shape family that reads the op's attributes and sizes its tensors, the
+// tensors it reads (in this order, all before any output is allocated), the outputs it
+// writes, and the backend call. The outputs come back under their names.
+
+// What a family reads from the attributes: the op's shape and every tensor's element count.
+struct Sized {
+  dsx::Conv2dShape conv{};
+  dsx::SccShape scc{};
+  dsx::PoolShape pool{};
+  int N = 0, C = 0, HW = 0, M = 0, K = 0, In = 0, Out = 0, groups = 0;
+  int Cin = 0, H = 0, W = 0, stride = 0, Cout = 0, pad_front = 0;
+  float eps = 0;
+  std::vector<std::pair<std::string, size_t>> sizes;
+
+  void set(std::initializer_list<const char*> names, size_t n) {
+    for (const char* k : names) sizes.emplace_back(k, n);
+  }
+  size_t of(const std::string& name) const {
+    for (const auto& [k, n] : sizes)
+      if (k == name) return n;
+    throw std::logic_error("runOp table: no size for tensor '" + name + "'");
+  }
+};
+using Family = Sized (*)(const OpsArgs&);
+
+Sized sgemm_family(const OpsArgs& a) {
+  Sized s;
+  s.M = a.pos("M");
+  s.N = a.pos("N");
+  s.K = a.pos("K");
+  s.set({"A"}, a.size({s.M, s.K}, "A"));
+  s.set({"B"}, a.size({s.K, s.N}, "B"));
+  s.set({"C"}, a.size({s.M, s.N}, "C"));
+  return s;
+}
+
+Sized conv_family(const OpsArgs& a) {
+  Sized s;
+  dsx::Conv2dShape& c = s.conv;
+  c = {a.pos("N"), a.pos("Cin"), a.pos("H"), a.pos("W"), a.pos("Cout"), a.pos("K"),
+       a.pos("stride"), a.nonneg("pad"), a.pos("groups")};
+  if (c.Cin % c.groups || c.Cout % c.groups) ops_fail(a.op, "groups must divide Cin and Cout");
+  if (c.pad >= c.K || c.H + 2 * c.pad < c.K || c.W + 2 * c.pad < c.K)
     ops_fail(a.op, "kernel does not fit the padded input (or pad >= K)");
+  s.set({"x", "dx"}, a.size({c.N, c.Cin, c.H, c.W}, "x"));
+  s.set({"w", "dw"}, a.size({c.Cout, c.Cin / c.groups, c.K, c.K}, "w"));
+  s.set({"y", "dy"}, a.size({c.N, c.Cout, c.Ho(), c.Wo()}, "y"));
+  s.set({"bias", "dbias"}, static_cast<size_t>(c.Cout));
   return s;
 }
 
-dsx::PoolShape ops_pool_shape(const OpsArgs& a) {
-  dsx::PoolShape s{a.pos("N"), a.pos("C"), a.pos("H"), a.pos("W"), a.pos("K"), a.pos("stride"),
-                   a.nonneg("pad")};
-  if (s.pad >= s.K || s.H + 2 * s.pad < s.K || s.W + 2 * s.pad < s.K)
-    ops_fail(a.op, "window does not fit the padded input (or pad >= K)");
+Sized scc_family(const OpsArgs& a) {
+  Sized s;
+  const dsx::SccShape& c = s.scc = ops_scc_shape(a.op, a.pos("N"), a.pos("Cin"), a.pos("H"),
+                                                 a.pos("W"), a.pos("Cout"), a.pos("groups"),
+                                                 a.pos("stride"));
+  s.set({"x", "dx"}, a.size({c.N, c.Cin, c.H, c.W}, "x"));
+  s.set({"y", "dy"}, a.size({c.N, c.Cout, c.H, c.W}, "y"));
+  s.set({"w", "dw"}, a.size({c.Cout, c.D()}, "w"));
   return s;
 }
 
-// ---- runOp: one handler per op name ----
-// attrs.overwrite, a bit mask over input gradients: the backward overwrites them instead of
-// adding into them, as the executor asks for a gradient's first contribution.
-struct OpCall {
-  const OpsArgs& a;
-  dsx::Backend& be;
-  Napi::Object& r;
-  bool ow0, ow1;
-};
-using OpHandler = void (*)(const OpCall&);
-
-float* data(Napi::Float32Array& t) { return t.Data(); }
-
-void op_sgemm(const OpCall& c) {
-  const OpsArgs& a = c.a;
-  const bool ta = a.num_or("transA", 0) != 0, tb = a.num_or("transB", 0) != 0;
-  const int M = a.pos("M"), N = a.pos("N"), K = a.pos("K");
-  const float alpha = static_cast<float>(a.num_or("alpha", 1)), beta = static_cast<float>(a.num_or("beta", 0));
-  const float* A_ = a.in("A", a.size({M, K}, "A"));
-  const float* B = a.in("B", a.size({K, N}, "B"));
-  Napi::Float32Array C = a.out("C", a.size({M, N}, "C"));
-  c.be.sgemm(ta, tb, M, N, K, alpha, A_, ta ? M : K, B, tb ? K : N, beta, data(C), N);
-  c.r.Set("C", C);
+// N, C, HW: the attributes of the per-channel ops (batch norm, pooling, shuffle)
+Sized per_channel(const OpsArgs& a) {
+  Sized s;
+  s.N = a.pos("N");
+  s.C = a.pos("C");
+  s.HW = a.pos("HW");
+  return s;
 }
 
-// The shape and the tensors both directions of a conv read, in the order they are checked.
-struct ConvIO {
-  dsx::Conv2dShape s;
-  size_t nx, nw, ny;
-  const float *x, *w;
-};
-ConvIO conv_io(const OpsArgs& a) {
-  ConvIO io;
-  io.s = ops_conv_shape(a);
-  const dsx::Conv2dShape& s = io.s;
-  io.nx = a.size({s.N, s.Cin, s.H, s.W}, "x");
-  io.nw = a.size({s.Cout, s.Cin / s.groups, s.K, s.K}, "w");
-  io.ny = a.size({s.N, s.Cout, s.Ho(), s.Wo()}, "y");
-  io.x = a.in("x", io.nx);
-  io.w = a.in("w", io.nw);
-  return io;
-}
-
-void op_conv2d_forward(const OpCall& c) {
-  const ConvIO io = conv_io(c.a);
-  const float* bias = c.a.opt_in("bias", io.s.Cout);
-  Napi::Float32Array y = c.a.fresh("y", io.ny);
-  c.be.conv2d_forward(io.s, io.x, io.w, bias, data(y));
-  c.r.Set("y", y);
-}
-
-void op_conv2d_backward(const OpCall& c) {
-  const OpsArgs& a = c.a;
-  const ConvIO io = conv_io(a);
-  const float* dy = a.in("dy", io.ny);
-  const bool bias = a.num_or("bias", 0) != 0;
-  Napi::Float32Array dx = a.out("dx", io.nx), dw = a.out("dw", io.nw), db = a.out("dbias", io.s.Cout);
-  c.be.conv2d_backward(io.s, io.x, io.w, dy, a.skip("dx") ? nullptr : data(dx), a.skip("dw") ? nullptr : data(dw),
-                       bias ? data(db) : nullptr, c.ow0);
-  c.r.Set("dx", dx);
-  c.r.Set("dw", dw);
-  c.r.Set("dbias", db);
-}
-
-struct SccIO {
-  dsx::SccShape s;
-  size_t nx, ny, nw;
-  const float *x, *w;
-};
-SccIO scc_io(const OpsArgs& a) {
-  SccIO io;
-  io.s = ops_scc_shape(a.op, a.pos("N"), a.pos("Cin"), a.pos("H"), a.pos("W"), a.pos("Cout"),
-                       a.pos("groups"), a.pos("stride"));
-  const dsx::SccShape& s = io.s;
-  io.nx = a.size({s.N, s.Cin, s.H, s.W}, "x");
-  io.ny = a.size({s.N, s.Cout, s.H, s.W}, "y");
-  io.nw = a.size({s.Cout, s.D()}, "w");
-  io.x = a.in("x", io.nx);
-  io.w = a.in("w", io.nw);
-  return io;
-}
-
-void op_scc_forward(const OpCall& c) {
-  const SccIO io = scc_io(c.a);
-  Napi::Float32Array y = c.a.fresh("y", io.ny);
-  c.be.scc_forward(io.s, io.x, io.w, data(y));
-  c.r.Set("y", y);
-}
-
-void op_scc_backward(const OpCall& c) {
-  const OpsArgs& a = c.a;
-  const SccIO io = scc_io(a);
-  const float* dy = a.in("dy", io.ny);
-  Napi::Float32Array dx = a.out("dx", io.nx), dw = a.out("dw", io.nw);
-  c.be.scc_backward(io.s, io.x, io.w, dy, a.skip("dx") ? nullptr : data(dx), a.skip("dw") ? nullptr : data(dw),
-                    c.ow0);
-  c.r.Set("dx", dx);
-  c.r.Set("dw", dw);
-}
-
-struct BnIO {
-  int N, C, HW;
-  size_t n;
-  const float *x, *gamma;
-  float eps;
-};
-BnIO bn_io(const OpsArgs& a) {
-  BnIO io;
-  io.N = a.pos("N");
-  io.C = a.pos("C");
-  io.HW = a.pos("HW");
-  io.n = a.size({io.N, io.C, io.HW}, "x");
-  io.x = a.in("x", io.n);
-  io.gamma = a.in("gamma", io.C);
-  io.eps = static_cast<float>(a.num_or("eps", 1e-5));
-  return io;
-}
-
-void op_batchnorm_train(const OpCall& c) {
-  const OpsArgs& a = c.a;
-  const BnIO io = bn_io(a);
-  const int C = io.C;
-  const float* beta = a.in("beta", C);
-  const float momentum = static_cast<float>(a.num_or("momentum", 0.1));
-  Napi::Float32Array rm = a.out("runningMean", C), rv = a.out("runningVar", C);
-  Napi::Float32Array y = a.fresh("y", io.n), sm = a.fresh("saveMean", C), si = a.fresh("saveInvstd", C);
-  c.be.batchnorm_forward_train(io.N, C, io.HW, io.x, io.gamma, beta, data(y), data(sm), data(si), data(rm),
-                               data(rv), momentum, io.eps);
-  c.r.Set("y", y);
-  c.r.Set("saveMean", sm);
-  c.r.Set("saveInvstd", si);
-  c.r.Set("runningMean", rm);
-  c.r.Set("runningVar", rv);
-}
-
-void op_batchnorm_eval(const OpCall& c) {
-  const OpsArgs& a = c.a;
-  const BnIO io = bn_io(a);
-  const int C = io.C;
-  const float *beta = a.in("beta", C), *mean = a.in("runningMean", C), *var = a.in("runningVar", C);
-  Napi::Float32Array y = a.fresh("y", io.n);
-  c.be.batchnorm_forward_eval(io.N, C, io.HW, io.x, io.gamma, beta, mean, var, io.eps, data(y));
-  c.r.Set("y", y);
-}
-
-void op_batchnorm_backward(const OpCall& c) {
-  const OpsArgs& a = c.a;
-  const BnIO io = bn_io(a);
-  const int C = io.C;
-  const float *mean = a.in("saveMean", C), *invstd = a.in("saveInvstd", C), *dy = a.in("dy", io.n);
-  Napi::Float32Array dx = a.out("dx", io.n), dg = a.out("dgamma", C), db = a.out("dbeta", C);
-  c.be.batchnorm_backward(io.N, C, io.HW, io.x, io.gamma, mean, invstd, dy, a.skip("dx") ? nullptr : data(dx),
-                          a.skip("dgamma") ? nullptr : data(dg), a.skip("dbeta") ? nullptr : data(db), c.ow0);
-  c.r.Set("dx", dx);
-  c.r.Set("dgamma", dg);
-  c.r.Set("dbeta", db);
+Sized bn_family(const OpsArgs& a) {
+  Sized s = per_channel(a);
+  s.set({"x", "y", "dy", "dx"}, a.size({s.N, s.C, s.HW}, "x"));
+  s.set({"gamma", "beta", "runningMean", "runningVar", "saveMean", "saveInvstd", "dgamma", "dbeta"},
+        static_cast<size_t>(s.C));
+  s.eps = static_cast<float>(a.num_or("eps", 1e-5));
+  return s;
 }
 
 // Elementwise ops: n values per tensor.
-size_t elementwise_n(const OpsArgs& a) {
-  return static_cast<size_t>(a.nonneg("n", static_cast<int>(A::kMaxElements)));
+Sized elementwise_family(const OpsArgs& a) {
+  Sized s;
+  s.set({"x", "y", "dy", "dx", "a", "b", "da", "db", "g", "p", "m"},
+        static_cast<size_t>(a.nonneg("n", static_cast<int>(A::kMaxElements))));
+  return s;
 }
 
-void op_relu_forward(const OpCall& c) {
-  const size_t n = elementwise_n(c.a);
-  const float* x = c.a.in("x", n);
-  Napi::Float32Array y = c.a.fresh("y", n);
-  c.be.relu_forward(n, x, data(y));
-  c.r.Set("y", y);
+Sized pool_family(const OpsArgs& a) {
+  Sized s;
+  dsx::PoolShape& p = s.pool;
+  p = {a.pos("N"), a.pos("C"), a.pos("H"), a.pos("W"), a.pos("K"), a.pos("stride"), a.nonneg("pad")};
+  if (p.pad >= p.K || p.H + 2 * p.pad < p.K || p.W + 2 * p.pad < p.K)
+    ops_fail(a.op, "window does not fit the padded input (or pad >= K)");
+  s.set({"x", "dx"}, a.size({p.N, p.C, p.H, p.W}, "x"));
+  s.set({"y", "dy"}, a.size({p.N, p.C, p.Ho(), p.Wo()}, "y"));
+  return s;
 }
 
-void op_relu_backward(const OpCall& c) {
-  const size_t n = elementwise_n(c.a);
-  const float *y = c.a.in("y", n), *dy = c.a.in("dy", n);
-  Napi::Float32Array dx = c.a.out("dx", n);
-  c.be.relu_backward(n, y, dy, data(dx), c.ow0);
-  c.r.Set("dx", dx);
+Sized gap_family(const OpsArgs& a) {
+  Sized s = per_channel(a);
+  s.set({"x", "dx"}, a.size({s.N, s.C, s.HW}, "x"));
+  s.set({"y", "dy"}, a.size({s.N, s.C}, "y"));
+  return s;
 }
 
-void op_add_forward(const OpCall& c) {
-  const size_t n = elementwise_n(c.a);
-  const float *x = c.a.in("a", n), *y2 = c.a.in("b", n);
-  Napi::Float32Array y = c.a.fresh("y", n);
-  c.be.add_forward(n, x, y2, data(y));
-  c.r.Set("y", y);
+Sized linear_family(const OpsArgs& a) {
+  Sized s;
+  s.N = a.pos("N");
+  s.In = a.pos("In");
+  s.Out = a.pos("Out");
+  s.set({"x", "dx"}, a.size({s.N, s.In}, "x"));
+  s.set({"w", "dw"}, a.size({s.Out, s.In}, "w"));
+  s.set({"y", "dy"}, a.size({s.N, s.Out}, "y"));
+  s.set({"bias", "dbias"}, static_cast<size_t>(s.Out));
+  return s;
 }
 
-void op_add_backward(const OpCall& c) {
-  const OpsArgs& a = c.a;
-  const size_t n = elementwise_n(a);
-  const float* dy = a.in("dy", n);
-  Napi::Float32Array da = a.out("da", n), db = a.out("db", n);
-  c.be.add_backward(n, dy, a.skip("da") ? nullptr : data(da), a.skip("db") ? nullptr : data(db), c.ow0, c.ow1);
-  c.r.Set("da", da);
-  c.r.Set("db", db);
+Sized shuffle_family(const OpsArgs& a) {
+  Sized s = per_channel(a);
+  s.groups = a.pos("groups");
+  if (s.C % s.groups) ops_fail(a.op, "groups must divide C");
+  s.set({"x", "y", "dy", "dx"}, a.size({s.N, s.C, s.HW}, "x"));
+  return s;
 }
 
-void op_all_finite(const OpCall& c) {
-  const size_t n = elementwise_n(c.a);
-  c.r.Set("finite", Napi::Boolean::New(c.a.env, c.be.all_finite(n, c.a.in("x", n))));
-}
-
-struct PoolIO {
-  dsx::PoolShape s;
-  size_t nx, ny;
-  const float* x;
-};
-PoolIO pool_io(const OpsArgs& a) {
-  PoolIO io;
-  io.s = ops_pool_shape(a);
-  io.nx = a.size({io.s.N, io.s.C, io.s.H, io.s.W}, "x");
-  io.ny = a.size({io.s.N, io.s.C, io.s.Ho(), io.s.Wo()}, "y");
-  io.x = a.in("x", io.nx);
-  return io;
-}
-
-void op_maxpool_forward(const OpCall& c) {
-  const PoolIO io = pool_io(c.a);
-  Napi::Float32Array y = c.a.fresh("y", io.ny);
-  c.be.maxpool_forward(io.s, io.x, data(y));
-  c.r.Set("y", y);
-}
-
-void op_maxpool_backward(const OpCall& c) {
-  const PoolIO io = pool_io(c.a);
-  const float* dy = c.a.in("dy", io.ny);
-  Napi::Float32Array dx = c.a.out("dx", io.nx);
-  c.be.maxpool_backward(io.s, io.x, dy, data(dx), c.ow0);
-  c.r.Set("dx", dx);
-}
-
-struct GapIO {
-  int N, C, HW;
-  size_t nx, ny;
-};
-GapIO gap_io(const OpsArgs& a) {
-  GapIO io;
-  io.N = a.pos("N");
-  io.C = a.pos("C");
-  io.HW = a.pos("HW");
-  io.nx = a.size({io.N, io.C, io.HW}, "x");
-  io.ny = a.size({io.N, io.C}, "y");
-  return io;
-}
-
-void op_gap_forward(const OpCall& c) {
-  const GapIO io = gap_io(c.a);
-  const float* x = c.a.in("x", io.nx);
-  Napi::Float32Array y = c.a.fresh("y", io.ny);
-  c.be.gap_forward(io.N, io.C, io.HW, x, data(y));
-  c.r.Set("y", y);
-}
-
-void op_gap_backward(const OpCall& c) {
-  const GapIO io = gap_io(c.a);
-  const float* dy = c.a.in("dy", io.ny);
-  Napi::Float32Array dx = c.a.out("dx", io.nx);
-  c.be.gap_backward(io.N, io.C, io.HW, dy, data(dx));
-  c.r.Set("dx", dx);
-}
-
-struct LinearIO {
-  int N, In, Out;
-  size_t nx, nw, ny;
-  const float *x, *w;
-};
-LinearIO linear_io(const OpsArgs& a) {
-  LinearIO io;
-  io.N = a.pos("N");
-  io.In = a.pos("In");
-  io.Out = a.pos("Out");
-  io.nx = a.size({io.N, io.In}, "x");
-  io.nw = a.size({io.Out, io.In}, "w");
-  io.ny = a.size({io.N, io.Out}, "y");
-  io.x = a.in("x", io.nx);
-  io.w = a.in("w", io.nw);
-  return io;
-}
-
-void op_linear_forward(const OpCall& c) {
-  const LinearIO io = linear_io(c.a);
-  const float* bias = c.a.opt_in("bias", io.Out);
-  Napi::Float32Array y = c.a.fresh("y", io.ny);
-  c.be.linear_forward(io.N, io.In, io.Out, io.x, io.w, bias, data(y));
-  c.r.Set("y", y);
-}
-
-void op_linear_backward(const OpCall& c) {
-  const OpsArgs& a = c.a;
-  const LinearIO io = linear_io(a);
-  const float* dy = a.in("dy", io.ny);
-  const bool bias = a.num_or("bias", 0) != 0;
-  Napi::Float32Array dx = a.out("dx", io.nx), dw = a.out("dw", io.nw), db = a.out("dbias", io.Out);
-  c.be.linear_backward(io.N, io.In, io.Out, io.x, io.w, dy, a.skip("dx") ? nullptr : data(dx),
-                       a.skip("dw") ? nullptr : data(dw), bias ? data(db) : nullptr);
-  c.r.Set("dx", dx);
-  c.r.Set("dw", dw);
-  c.r.Set("dbias", db);
-}
-
-struct ShuffleIO {
-  int N, C, HW, g;
-  size_t n;
-};
-ShuffleIO shuffle_io(const OpsArgs& a) {
-  ShuffleIO io;
-  io.N = a.pos("N");
-  io.C = a.pos("C");
-  io.HW = a.pos("HW");
-  io.g = a.pos("groups");
-  if (io.C % io.g) ops_fail(a.op, "groups must divide C");
-  io.n = a.size({io.N, io.C, io.HW}, "x");
-  return io;
-}
-
-void op_shuffle_forward(const OpCall& c) {
-  const ShuffleIO io = shuffle_io(c.a);
-  const float* x = c.a.in("x", io.n);
-  Napi::Float32Array y = c.a.fresh("y", io.n);
-  c.be.shuffle_forward(io.N, io.C, io.HW, io.g, x, data(y));
-  c.r.Set("y", y);
-}
-
-void op_shuffle_backward(const OpCall& c) {
-  const ShuffleIO io = shuffle_io(c.a);
-  const float* dy = c.a.in("dy", io.n);
-  Napi::Float32Array dx = c.a.out("dx", io.n);
-  c.be.shuffle_backward(io.N, io.C, io.HW, io.g, dy, data(dx));
-  c.r.Set("dx", dx);
-}
-
-struct ShortcutIO {
-  int N, Cin, H, W, st, Cout, pf;
-  size_t nx, ny;
-};
-ShortcutIO shortcut_io(const OpsArgs& a) {
-  ShortcutIO io;
-  io.N = a.pos("N");
-  io.Cin = a.pos("Cin");
-  io.H = a.pos("H");
-  io.W = a.pos("W");
-  io.st = a.pos("stride");
-  io.Cout = a.pos("Cout");
-  io.pf = a.nonneg("padFront");
+Sized shortcut_family(const OpsArgs& a) {
+  Sized s;
+  s.N = a.pos("N");
+  s.Cin = a.pos("Cin");
+  s.H = a.pos("H");
+  s.W = a.pos("W");
+  s.stride = a.pos("stride");
+  s.Cout = a.pos("Cout");
+  s.pad_front = a.nonneg("padFront");
   // the input channels land at [padFront, padFront + Cin) of the output
-  if (io.pf + io.Cin > io.Cout) ops_fail(a.op, "needs padFront + Cin <= Cout");
-  const int Ho = (io.H + io.st - 1) / io.st, Wo = (io.W + io.st - 1) / io.st;
-  io.nx = a.size({io.N, io.Cin, io.H, io.W}, "x");
-  io.ny = a.size({io.N, io.Cout, Ho, Wo}, "y");
-  return io;
+  if (s.pad_front + s.Cin > s.Cout) ops_fail(a.op, "needs padFront + Cin <= Cout");
+  const int Ho = (s.H + s.stride - 1) / s.stride, Wo = (s.W + s.stride - 1) / s.stride;
+  s.set({"x", "dx"}, a.size({s.N, s.Cin, s.H, s.W}, "x"));
+  s.set({"y", "dy"}, a.size({s.N, s.Cout, Ho, Wo}, "y"));
+  return s;
 }
 
-void op_shortcut_a_forward(const OpCall& c) {
-  const ShortcutIO io = shortcut_io(c.a);
-  const float* x = c.a.in("x", io.nx);
-  Napi::Float32Array y = c.a.fresh("y", io.ny);
-  c.be.shortcut_a_forward(io.N, io.Cin, io.H, io.W, io.st, io.Cout, io.pf, x, data(y));
-  c.r.Set("y", y);
+Sized softmax_family(const OpsArgs& a) {
+  Sized s;
+  s.N = a.pos("N");
+  s.K = a.pos("K");
+  s.set({"logits", "dlogits"}, a.size({s.N, s.K}, "logits"));
+  return s;
 }
 
-void op_shortcut_a_backward(const OpCall& c) {
-  const ShortcutIO io = shortcut_io(c.a);
-  const float* dy = c.a.in("dy", io.ny);
-  Napi::Float32Array dx = c.a.out("dx", io.nx);
-  c.be.shortcut_a_backward(io.N, io.Cin, io.H, io.W, io.st, io.Cout, io.pf, dy, data(dx));
-  c.r.Set("dx", dx);
-}
+// How an output array starts: fresh (contents unspecified until the op writes it) or a copy
+// of the tensor of that name when given, zeros otherwise (so "adds into" can be tested);
+// kSkippable outputs are not computed (null to the backend) when attrs.skip names them.
+enum OutKind { kFresh, kCopy, kSkippable };
+struct Output {
+  const char* name;
+  OutKind kind;
+};
+
+// One call in progress: the attributes, the sized family, the inputs and outputs by name.
+// attrs.overwrite, a bit mask over input gradients: the backward overwrites them instead of
+// adding into them, as the executor asks for a gradient's first contribution (ow0, ow1).
+struct OpCall {
+  const OpsArgs& a;
+  dsx::Backend& be;
+  const Sized& s;
+  Napi::Object& r;
+  bool ow0, ow1;
+  std::vector<std::pair<const char*, const float*>> ins;
+  std::vector<std::pair<const char*, Napi::Float32Array>> outs;
+  std::vector<const char*> skipped;
+
+  const float* in(const char* name) const {
+    for (const auto& [k, p] : ins)
+      if (!std::strcmp(k, name)) return p;
+    throw std::logic_error(std::string("runOp table: no input '") + name + "'");
+  }
+  float* out(const char* name) {
+    for (const char* k : skipped)
+      if (!std::strcmp(k, name)) return nullptr;
+    for (auto& [k, t] : outs)
+      if (!std::strcmp(k, name)) return t.Data();
+    throw std::logic_error(std::string("runOp table: no output '") + name + "'");
+  }
+  bool flag(const char* key) const { return a.num_or(key, 0) != 0; }
+};
+
+struct OpRow {
+  Family family;
+  std::vector<const char*> inputs;  // required
+  std::vector<const char*> optional;  // null to the backend when absent
+  std::vector<Output> outputs;
+  void (*call)(OpCall&);
+};
 
 // softmax_xent (with dlogits) and softmax_xent_eval (loss and count only)
 template <bool kTrain>
-void op_softmax_xent(const OpCall& c) {
-  const OpsArgs& a = c.a;
-  const int N = a.pos("N"), K = a.pos("K");
-  const size_t nz = a.size({N, K}, "logits");
-  const float* z = a.in("logits", nz);
-  Napi::Int32Array labels = A::i32(a.tensors.Get("labels"), a.tensor("labels"), static_cast<size_t>(N));
+void softmax_xent_call(OpCall& c) {
+  const int N = c.s.N, K = c.s.K;
+  Napi::Int32Array labels = A::i32(c.a.tensors.Get("labels"), c.a.tensor("labels"), static_cast<size_t>(N));
   for (int i = 0; i < N; ++i)
-    if (labels[i] < 0 || labels[i] >= K) ops_fail(a.op, "labels must be in [0, K)");
+    if (labels[i] < 0 || labels[i] >= K) ops_fail(c.a.op, "labels must be in [0, K)");
   double loss = 0;
   int correct = 0;
-  if (kTrain) {
-    const float scale = static_cast<float>(a.num_or("gradScale", 1.0 / N));
-    Napi::Float32Array d = a.fresh("dlogits", nz);
-    c.be.softmax_xent(N, K, z, labels.Data(), scale, data(d), &loss, &correct);
+  if (kTrain) {  // dlogits made here, after the labels (an input) are read
+    const float scale = static_cast<float>(c.a.num_or("gradScale", 1.0 / N));
+    Napi::Float32Array d = c.a.fresh("dlogits", c.s.of("dlogits"));
+    c.be.softmax_xent(N, K, c.in("logits"), labels.Data(), scale, d.Data(), &loss, &correct);
     c.r.Set("dlogits", d);
   } else {
-    c.be.softmax_xent_eval(N, K, z, labels.Data(), &loss, &correct);
+    c.be.softmax_xent_eval(N, K, c.in("logits"), labels.Data(), &loss, &correct);
   }
   c.r.Set("lossSum", loss);
   c.r.Set("correct", correct);
 }
 
-void op_sgd_step(const OpCall& c) {
-  const OpsArgs& a = c.a;
-  const size_t n = elementwise_n(a);
-  const float* g = a.in("g", n);
-  const float lr = static_cast<float>(a.num("lr")), momentum = static_cast<float>(a.num_or("momentum", 0)),
-              wd = static_cast<float>(a.num_or("wd", 0));
-  const bool nesterov = a.num_or("nesterov", 0) != 0;
-  Napi::Float32Array p = a.out("p", n), m = a.out("m", n);
-  c.be.sgd_step(n, data(p), g, data(m), lr, momentum, wd, nesterov);
-  c.r.Set("p", p);
-  c.r.Set("m", m);
-}
-
 // The names src/engine/ops.ts may pass to runOp.
-const std::unordered_map<std::string, OpHandler>& op_handlers() {
-  static const std::unordered_map<std::string, OpHandler> table = {
-      {"sgemm", op_sgemm},
-      {"conv2d_forward", op_conv2d_forward},
-      {"conv2d_backward", op_conv2d_backward},
-      {"scc_forward", op_scc_forward},
-      {"scc_backward", op_scc_backward},
-      {"batchnorm_train", op_batchnorm_train},
-      {"batchnorm_eval", op_batchnorm_eval},
-      {"batchnorm_backward", op_batchnorm_backward},
-      {"relu_forward", op_relu_forward},
-      {"relu_backward", op_relu_backward},
-      {"add_forward", op_add_forward},
-      {"add_backward", op_add_backward},
-      {"all_finite", op_all_finite},
-      {"maxpool_forward", op_maxpool_forward},
-      {"maxpool_backward", op_maxpool_backward},
-      {"gap_forward", op_gap_forward},
-      {"gap_backward", op_gap_backward},
-      {"linear_forward", op_linear_forward},
-      {"linear_backward", op_linear_backward},
-      {"shuffle_forward", op_shuffle_forward},
-      {"shuffle_backward", op_shuffle_backward},
-      {"shortcut_a_forward", op_shortcut_a_forward},
-      {"shortcut_a_backward", op_shortcut_a_backward},
-      {"softmax_xent", op_softmax_xent<true>},
-      {"softmax_xent_eval", op_softmax_xent<false>},
-      {"sgd_step", op_sgd_step},
+const std::unordered_map<std::string, OpRow>& op_table() {
+  static const std::unordered_map<std::string, OpRow> table = {
+      {"sgemm", {sgemm_family, {"A", "B"}, {}, {{"C", kCopy}}, [](OpCall& c) {
+         const bool ta = c.flag("transA"), tb = c.flag("transB");
+         const auto& s = c.s;
+         c.be.sgemm(ta, tb, s.M, s.N, s.K, static_cast<float>(c.a.num_or("alpha", 1)), c.in("A"),
+                    ta ? s.M : s.K, c.in("B"), tb ? s.K : s.N,
+                    static_cast<float>(c.a.num_or("beta", 0)), c.out("C"), s.N);
+       }}},
+      {"conv2d_forward", {conv_family, {"x", "w"}, {"bias"}, {{"y", kFresh}}, [](OpCall& c) {
+         c.be.conv2d_forward(c.s.conv, c.in("x"), c.in("w"), c.in("bias"), c.out("y"));
+       }}},
+      {"conv2d_backward", {conv_family, {"x", "w", "dy"}, {}, {{"dx", kSkippable}, {"dw", kSkippable}, {"dbias", kCopy}},
+       [](OpCall& c) {
+         c.be.conv2d_backward(c.s.conv, c.in("x"), c.in("w"), c.in("dy"), c.out("dx"), c.out("dw"),
+                              c.flag("bias") ? c.out("dbias") : nullptr, c.ow0);
+       }}},
+      {"scc_forward", {scc_family, {"x", "w"}, {}, {{"y", kFresh}}, [](OpCall& c) {
+         c.be.scc_forward(c.s.scc, c.in("x"), c.in("w"), c.out("y"));
+       }}},
+      {"scc_backward", {scc_family, {"x", "w", "dy"}, {}, {{"dx", kSkippable}, {"dw", kSkippable}}, [](OpCall& c) {
+         c.be.scc_backward(c.s.scc, c.in("x"), c.in("w"), c.in("dy"), c.out("dx"), c.out("dw"), c.ow0);
+       }}},
+      {"batchnorm_train",
+       {bn_family, {"x", "gamma", "beta"}, {},
+        {{"runningMean", kCopy}, {"runningVar", kCopy}, {"y", kFresh}, {"saveMean", kFresh}, {"saveInvstd", kFresh}},
+        [](OpCall& c) {
+          c.be.batchnorm_forward_train(c.s.N, c.s.C, c.s.HW, c.in("x"), c.in("gamma"), c.in("beta"), c.out("y"),
+                                       c.out("saveMean"), c.out("saveInvstd"), c.out("runningMean"),
+                                       c.out("runningVar"), static_cast<float>(c.a.num_or("momentum", 0.1)), c.s.eps);
+        }}},
+      {"batchnorm_eval",
+       {bn_family, {"x", "gamma", "beta", "runningMean", "runningVar"}, {}, {{"y", kFresh}}, [](OpCall& c) {
+          c.be.batchnorm_forward_eval(c.s.N, c.s.C, c.s.HW, c.in("x"), c.in("gamma"), c.in("beta"),
+                                      c.in("runningMean"), c.in("runningVar"), c.s.eps, c.out("y"));
+        }}},
+      {"batchnorm_backward",
+       {bn_family, {"x", "gamma", "saveMean", "saveInvstd", "dy"}, {},
+        {{"dx", kSkippable}, {"dgamma", kSkippable}, {"dbeta", kSkippable}}, [](OpCall& c) {
+          c.be.batchnorm_backward(c.s.N, c.s.C, c.s.HW, c.in("x"), c.in("gamma"), c.in("saveMean"),
+                                  c.in("saveInvstd"), c.in("dy"), c.out("dx"), c.out("dgamma"), c.out("dbeta"),
+                                  c.ow0);
+        }}},
+      {"relu_forward", {elementwise_family, {"x"}, {}, {{"y", kFresh}}, [](OpCall& c) {
+         c.be.relu_forward(c.s.of("x"), c.in("x"), c.out("y"));
+       }}},
+      {"relu_backward", {elementwise_family, {"y", "dy"}, {}, {{"dx", kCopy}}, [](OpCall& c) {
+         c.be.relu_backward(c.s.of("x"), c.in("y"), c.in("dy"), c.out("dx"), c.ow0);
+       }}},
+      {"add_forward", {elementwise_family, {"a", "b"}, {}, {{"y", kFresh}}, [](OpCall& c) {
+         c.be.add_forward(c.s.of("x"), c.in("a"), c.in("b"), c.out("y"));
+       }}},
+      {"add_backward", {elementwise_family, {"dy"}, {}, {{"da", kSkippable}, {"db", kSkippable}}, [](OpCall& c) {
+         c.be.add_backward(c.s.of("x"), c.in("dy"), c.out("da"), c.out("db"), c.ow0, c.ow1);
+       }}},
+      {"all_finite", {elementwise_family, {"x"}, {}, {}, [](OpCall& c) {
+         c.r.Set("finite", Napi::Boolean::New(c.a.env, c.be.all_finite(c.s.of("x"), c.in("x"))));
+       }}},
+      {"maxpool_forward", {pool_family, {"x"}, {}, {{"y", kFresh}}, [](OpCall& c) {
+         c.be.maxpool_forward(c.s.pool, c.in("x"), c.out("y"));
+       }}},
+      {"maxpool_backward", {pool_family, {"x", "dy"}, {}, {{"dx", kCopy}}, [](OpCall& c) {
+         c.be.maxpool_backward(c.s.pool, c.in("x"), c.in("dy"), c.out("dx"), c.ow0);
+       }}},
+      {"gap_forward", {gap_family, {"x"}, {}, {{"y", kFresh}}, [](OpCall& c) {
+         c.be.gap_forward(c.s.N, c.s.C, c.s.HW, c.in("x"), c.out("y"));
+       }}},
+      {"gap_backward", {gap_family, {"dy"}, {}, {{"dx", kCopy}}, [](OpCall& c) {
+         c.be.gap_backward(c.s.N, c.s.C, c.s.HW, c.in("dy"), c.out("dx"));
+       }}},
+      {"linear_forward", {linear_family, {"x", "w"}, {"bias"}, {{"y", kFresh}}, [](OpCall& c) {
+         c.be.linear_forward(c.s.N, c.s.In, c.s.Out, c.in("x"), c.in("w"), c.in("bias"), c.out("y"));
+       }}},
+      {"linear_backward",
+       {linear_family, {"x", "w", "dy"}, {}, {{"dx", kSkippable}, {"dw", kSkippable}, {"dbias", kCopy}},
+        [](OpCall& c) {
+          c.be.linear_backward(c.s.N, c.s.In, c.s.Out, c.in("x"), c.in("w"), c.in("dy"), c.out("dx"), c.out("dw"),
+                               c.flag("bias") ? c.out("dbias") : nullptr);
+        }}},
+      {"shuffle_forward", {shuffle_family, {"x"}, {}, {{"y", kFresh}}, [](OpCall& c) {
+         c.be.shuffle_forward(c.s.N, c.s.C, c.s.HW, c.s.groups, c.in("x"), c.out("y"));
+       }}},
+      {"shuffle_backward", {shuffle_family, {"dy"}, {}, {{"dx", kFresh}}, [](OpCall& c) {
+         c.be.shuffle_backward(c.s.N, c.s.C, c.s.HW, c.s.groups, c.in("dy"), c.out("dx"));
+       }}},
+      {"shortcut_a_forward", {shortcut_family, {"x"}, {}, {{"y", kFresh}}, [](OpCall& c) {
+         const Sized& s = c.s;
+         c.be.shortcut_a_forward(s.N, s.Cin, s.H, s.W, s.stride, s.Cout, s.pad_front, c.in("x"), c.out("y"));
+       }}},
+      {"shortcut_a_backward", {shortcut_family, {"dy"}, {}, {{"dx", kCopy}}, [](OpCall& c) {
+         const Sized& s = c.s;
+         c.be.shortcut_a_backward(s.N, s.Cin, s.H, s.W, s.stride, s.Cout, s.pad_front, c.in("dy"), c.out("dx"));
+       }}},
+      {"softmax_xent", {softmax_family, {"logits"}, {}, {}, softmax_xent_call<true>}},
+      {"softmax_xent_eval", {softmax_family, {"logits"}, {}, {}, softmax_xent_call<false>}},
+      {"sgd_step", {elementwise_family, {"g"}, {}, {{"p", kCopy}, {"m", kCopy}}, [](OpCall& c) {
+         c.be.sgd_step(c.s.of("x"), c.out("p"), c.in("g"), c.out("m"), static_cast<float>(c.a.num("lr")),
+                       static_cast<float>(c.a.num_or("momentum", 0)), static_cast<float>(c.a.num_or("wd", 0)),
+                       c.flag("nesterov"));
+       }}},
   };
   return table;
+}
+
+// Reads the inputs (all before any output exists), makes the outputs, calls the backend and
+// returns the outputs by name.
+void run_row(const OpRow& row, OpCall& c) {
+  for (const char* k : row.inputs) c.ins.emplace_back(k, c.a.in(k, c.s.of(k)));
+  for (const char* k : row.optional) c.ins.emplace_back(k, c.a.opt_in(k, c.s.of(k)));
+  for (const Output& o : row.outputs) {
+    const size_t n = c.s.of(o.name);
+    c.outs.emplace_back(o.name, o.kind == kFresh ? c.a.fresh(o.name, n) : c.a.out(o.name, n));
+    if (o.kind == kSkippable && c.a.skip(o.name)) c.skipped.push_back(o.name);
+  }
+  row.call(c);
+  for (auto& [k, t] : c.outs) c.r.Set(k, t);
 }
 
 }  // namespace
@@ -514,10 +401,12 @@ Napi::Value OpsRunOp(const Napi::CallbackInfo& info) {
   dsx::Backend& be = ops_backend();
   Napi::Object r = Napi::Object::New(env);
   const unsigned overwrite = a.attrs.Get("overwrite").IsUndefined() ? 0u : static_cast<unsigned>(a.nonneg("overwrite", 3));
-  const auto& table = op_handlers();
+  const auto& table = op_table();
   const auto it = table.find(a.op);
   if (it == table.end()) A::type_error("runOp: unknown op '" + a.op + "'");
-  it->second(OpCall{a, be, r, (overwrite & 1) != 0, (overwrite & 2) != 0});
+  const Sized sized = it->second.family(a);
+  OpCall call{a, be, sized, r, (overwrite & 1) != 0, (overwrite & 2) != 0, {}, {}, {}};
+  run_row(it->second, call);
   return r;
 }
 

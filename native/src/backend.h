@@ -34,8 +34,9 @@ struct Conv2dShape {
   int Wo() const { return (W + 2 * pad - K) / stride + 1; }
 };
 
-// Sliding-channel convolution, DESIGN.md section 1. Weight [Cout, D], D = Cin / groups.
-// Output channel c reads input channels (c*stride + k) mod Cin, k < D.
+// Sliding-channel convolution (README.md, first paragraph). Weight [Cout, D], D = Cin / groups.
+// Output channel c reads input channels (c*stride + k) mod Cin, k < D: a cyclic window of
+// width D that slides by the channel stride.
 struct SccShape {
   int N, Cin, H, W;
   int Cout, groups, stride;  // stride = channel stride s, 1 <= s <= D
@@ -203,6 +204,13 @@ std::unique_ptr<Backend> make_cpu_backend(int threads);
 // ops/backend_cuda_stub.cc when the build has no CUDA.
 std::unique_ptr<Backend> make_cuda_backend(int index, std::string* why);
 
+// The backend a device string names (ops/backend_factory.cc): "cpu", "cuda" (device 0),
+// "cuda:N", or "auto" (CUDA device 0 when usable, else the CPU, with *fallback, if given,
+// set to why CUDA was not used). Throws std::runtime_error for an unusable CUDA device or an
+// unknown string, with what to do instead.
+std::unique_ptr<Backend> make_backend(const std::string& device, int threads,
+                                      std::string* fallback = nullptr);
+
 // What the build contains, for `dsxplore doctor`.
 struct BuildInfo {
   bool cuda_compiled;
@@ -211,7 +219,8 @@ struct BuildInfo {
   int cuda_device_count;     // devices where a probe kernel ran; 0 when none or not compiled
   std::string cuda_devices;  // human-readable, one per line, each with its probe's result
   std::string cuda_why;      // why CUDA is unavailable, empty when available
-  std::string cublas_library;  // the cuBLAS found at run time (dlopen), empty when none
+  std::string cublas_library;  // the path of the cuBLAS loaded at run time, empty when none
+  std::string cublas_why;      // why our own SGEMM is used instead, empty when cuBLAS is
 };
 BuildInfo build_info();
 

@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   const dsx::BuildInfo info = dsx::build_info();
   std::printf("build: cuda %s, archs [%s], cuBLAS %s\n", info.cuda_compiled ? "yes" : "no",
               info.cuda_archs.c_str(),
-              info.cublas ? info.cublas_library.c_str() : "not found (own tiled sgemm)");
+              info.cublas ? info.cublas_library.c_str()
+                          : ("not used, own tiled sgemm: " + info.cublas_why).c_str());
   std::string why;
   auto gpu = dsx::make_cuda_backend(0, &why);
   if (!gpu) {
@@ -41,12 +42,21 @@ int main(int argc, char** argv) {
   if (bench) return run_bench(*gpu, batch, reps, 256, 32);
 
   auto cpu = dsx::make_cpu_backend(0);
-  const int ops = run_op_checks(*cpu, *gpu);
-  int nets = 1;
+  // Each part reports per check and prints its own count line ("<backend>: N checks, M
+  // failed"), even after a CUDA error; what escapes them still ends in a count, not in
+  // std::terminate.
+  int ops = 1, nets = 1;
+  try {
+    ops = run_op_checks(*cpu, *gpu);
+  } catch (const std::exception& e) {
+    std::printf("%s: op checks: FAIL: %s\n", gpu->name().c_str(), e.what());
+  }
   try {
     nets = run_net_checks(*cpu, *gpu, DSX_TEST_NETS_DIR);
   } catch (const std::exception& e) {
     std::printf("%s: network checks: FAIL: %s\n", gpu->name().c_str(), e.what());
   }
+  std::printf("cuda_check: op checks %s, network checks %s\n", ops == 0 ? "passed" : "FAILED",
+              nets == 0 ? "passed" : "FAILED");
   return ops == 0 && nets == 0 ? 0 : 1;
 }

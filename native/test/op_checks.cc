@@ -523,19 +523,30 @@ int run_op_checks(Backend& cpu, Backend& gpu) {
   const bool cublas = engine.rfind("cublas", 0) == 0;
   std::printf("%s: %s backend vs CPU backend (GEMM: %s)\n", gpu.name().c_str(),
               gpu.name().c_str(), engine.empty() ? "own tiled sgemm" : engine.c_str());
-  check_sgemm(t, cublas ? "cublas" : "own");
+  // A check that throws (any CUDA error comes back as an exception) counts as one failure
+  // and the rest still run: the count line below is what gpu-check.sh reads.
+  auto run = [&](const char* name, auto&& check) {
+    try {
+      check();
+    } catch (const std::exception& e) {
+      rep.expect(std::string(name) + ": threw: " + e.what(), false);
+    }
+  };
+  run("sgemm", [&] { check_sgemm(t, cublas ? "cublas" : "own"); });
   if (cublas) {
-    dsx::cuda_prefer_cublas(gpu, false);  // our kernel too, and the convs through it
-    check_sgemm(t, "own");
-    check_conv(t);
+    run("own sgemm and convs", [&] {
+      dsx::cuda_prefer_cublas(gpu, false);  // our kernel too, and the convs through it
+      check_sgemm(t, "own");
+      check_conv(t);
+    });
     dsx::cuda_prefer_cublas(gpu, true);
   }
-  check_conv(t);
-  check_scc(t);
-  check_bn(t);
-  check_small_ops(t);
-  check_fused(t);
-  check_gemm_slicing(t);
+  run("conv", [&] { check_conv(t); });
+  run("scc", [&] { check_scc(t); });
+  run("batchnorm", [&] { check_bn(t); });
+  run("small ops", [&] { check_small_ops(t); });
+  run("fused", [&] { check_fused(t); });
+  run("gemm slicing", [&] { check_gemm_slicing(t); });
   std::printf("%s: %d checks, %d failed\n", gpu.name().c_str(), rep.checks(), rep.failures());
   return rep.failures() == 0 ? 0 : 1;
 }

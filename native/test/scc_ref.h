@@ -1,5 +1,6 @@
-// Naive float64 sliding-channel convolution, written straight from DESIGN.md section 1 and
-// independent of scc_index.h: the reference every SCC kernel (CPU and CUDA) is held to.
+// Naive float64 sliding-channel convolution, written straight from its definition (output
+// channel c reads input channels (c*s + k) mod Cin, k < D = Cin/groups) and independent of
+// scc_index.h: the reference every SCC kernel (CPU and CUDA) is held to.
 #pragma once
 #include <vector>
 

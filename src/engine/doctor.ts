@@ -11,7 +11,10 @@ export interface BuildInfo {
   cudaCompiled: boolean;
   /** cuBLAS found at run time (dlopen); when false GEMMs use the engine's own tiled SGEMM */
   cublas: boolean;
+  /** the path of the cuBLAS library loaded, empty when none */
   cublasLibrary: string;
+  /** why the engine's own SGEMM is used instead of cuBLAS, empty when cuBLAS is */
+  cublasWhy: string;
   /** compute capabilities compiled in, e.g. ["75", "80", "90"] */
   cudaArchs: string[];
   cudaDeviceCount: number;
@@ -42,6 +45,7 @@ function asBuildInfo(raw: unknown): BuildInfo {
     cudaCompiled: o.cudaCompiled === true,
     cublas: o.cublas === true,
     cublasLibrary: typeof o.cublasLibrary === 'string' ? o.cublasLibrary : '',
+    cublasWhy: typeof o.cublasWhy === 'string' ? o.cublasWhy : '',
     cudaArchs: strings(o.cudaArchs),
     cudaDeviceCount: typeof o.cudaDeviceCount === 'number' ? o.cudaDeviceCount : 0,
     cudaDevices: strings(o.cudaDevices),
@@ -57,6 +61,7 @@ export function buildInfo(): BuildInfo {
       cudaCompiled: false,
       cublas: false,
       cublasLibrary: '',
+      cublasWhy: '',
       cudaArchs: [],
       cudaDeviceCount: 0,
       cudaDevices: [],
@@ -120,7 +125,12 @@ export function formatDoctorReport(r: DoctorReport): string {
         : 'not compiled (CPU-only build)',
     );
     if (b.cudaCompiled) {
-      row('gemm', b.cublas ? `cuBLAS (${b.cublasLibrary})` : 'own tiled SGEMM (cuBLAS not found)');
+      row(
+        'gemm',
+        b.cublas
+          ? `cuBLAS ${b.cublasLibrary}`
+          : `own tiled SGEMM (cuBLAS not used: ${b.cublasWhy || 'not found'})`,
+      );
     }
   }
   if (r.cuda.available) {

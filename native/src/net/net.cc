@@ -1,4 +1,4 @@
-// Network executor: plan (validation and size tables), arenas, init, forward, backward, SGD.
+// Network executor: arenas, init, forward, backward, SGD (the plan it runs: plan.cc).
 // See net.h for the layout rules.
 #include "net/net.h"
 
@@ -10,28 +10,13 @@
 #include <stdexcept>
 
 #include "net/rng.h"
+#include "ops/bn_map.h"
 
 namespace dsx {
 
-const char* layer_op_name(LayerOp op) {
-  switch (op) {
-    case LayerOp::Conv2d: return "conv2d";
-    case LayerOp::Scc: return "scc";
-    case LayerOp::BatchNorm: return "batchnorm";
-    case LayerOp::Relu: return "relu";
-    case LayerOp::MaxPool: return "maxpool";
-    case LayerOp::Gap: return "gap";
-    case LayerOp::Linear: return "linear";
-    case LayerOp::Shuffle: return "shuffle";
-    case LayerOp::Add: return "add";
-    case LayerOp::ShortcutA: return "shortcut_a";
-  }
-  return "?";
-}
-
 namespace {
 
-constexpr int kOpCount = 10;
+constexpr int kOpCount = kLayerOpCount;
 // Profile rows past the layer ops: the fused BN + ReLU, clearing activation/parameter
 // gradients before they are accumulated into, and the optimiser step.
 constexpr int kBnReluRow = kOpCount;
@@ -42,199 +27,7 @@ constexpr int kProfileRows = kOpCount + 4;
 constexpr float kBnMomentum = 0.1f;  // PyTorch defaults
 constexpr float kBnEps = 1e-5f;
 
-std::string shape_str(const TensorShape& s) {
-  return "[" + std::to_string(s[0]) + "," + std::to_string(s[1]) + "," + std::to_string(s[2]) +
-         "]";
-}
-
-[[noreturn]] void bad(const LayerSpec& l, const std::string& why) {
-  throw std::runtime_error("model spec: layer '" + l.name + "' (" + layer_op_name(l.op) +
-                           "): " + why);
-}
-
-void expect_shape(const LayerSpec& l, const TensorShape& got, const TensorShape& want,
-                  const char* what) {
-  if (got != want)
-    bad(l, std::string(what) + " shape is " + shape_str(got) + ", expected " + shape_str(want));
-}
-
-int pooled(int size, int k, int stride, int pad) { return (size + 2 * pad - k) / stride + 1; }
-
 }  // namespace
-
-NetPlan plan_net(const NetSpec& spec) {
-  NetPlan p;
-  p.spec = spec;
-  const size_t T = spec.tensors.size();
-  if (T < 2 || spec.layers.empty()) throw std::runtime_error("model spec: no layers");
-  if (spec.tensors[0] != spec.input)
-    throw std::runtime_error("model spec: tensors[0] must equal inputShape");
-  std::vector<char> written(T, 0);
-  written[0] = 1;
-  p.consumers.assign(T, 0);
-  p.layers.resize(spec.layers.size());
-  p.tensor_size.resize(T);
-  for (size_t t = 0; t < T; ++t) {
-    const auto& s = spec.tensors[t];
-    if (s[0] <= 0 || s[1] <= 0 || s[2] <= 0)
-      throw std::runtime_error("model spec: tensor " + std::to_string(t) + " has shape " +
-                               shape_str(s));
-    p.tensor_size[t] = static_cast<size_t>(s[0]) * s[1] * s[2];
-  }
-
-  // First pass: validate, count, and assign weights (the decayed region) in layer order.
-  for (size_t i = 0; i < spec.layers.size(); ++i) {
-    const LayerSpec& l = spec.layers[i];
-    LayerPlan& lp = p.layers[i];
-    const size_t want_inputs = l.op == LayerOp::Add ? 2 : 1;
-    if (l.inputs.size() != want_inputs)
-      bad(l, "expects " + std::to_string(want_inputs) + " input(s), got " +
-                 std::to_string(l.inputs.size()));
-    for (int in : l.inputs) {
-      if (in < 0 || static_cast<size_t>(in) >= T || !written[in])
-        bad(l, "reads tensor " + std::to_string(in) + ", which no earlier layer writes");
-      p.consumers[in]++;
-    }
-    if (l.output <= 0 || static_cast<size_t>(l.output) >= T || written[l.output])
-      bad(l, "output tensor " + std::to_string(l.output) + " is out of range or written twice");
-    written[l.output] = 1;
-    const TensorShape& x = spec.tensors[l.inputs[0]];
-    const TensorShape& y = spec.tensors[l.output];
-    const int C = x[0], H = x[1], W = x[2];
-    switch (l.op) {
-      case LayerOp::Conv2d: {
-        if (l.in_channels != C) bad(l, "inChannels does not match the input tensor");
-        if (l.groups < 1 || C % l.groups || l.out_channels % l.groups)
-          bad(l, "groups must divide inChannels and outChannels");
-        if (l.kernel < 1 || l.stride < 1 || l.padding < 0) bad(l, "bad kernel/stride/padding");
-        expect_shape(l, y,
-                     {l.out_channels, pooled(H, l.kernel, l.stride, l.padding),
-                      pooled(W, l.kernel, l.stride, l.padding)},
-                     "output");
-        lp.weight_size = static_cast<size_t>(l.out_channels) * (C / l.groups) * l.kernel * l.kernel;
-        break;
-      }
-      case LayerOp::Scc: {
-        if (l.in_channels != C) bad(l, "inChannels does not match the input tensor");
-        if (l.groups < 1 || C % l.groups) bad(l, "groups (cg) must divide inChannels");
-        const int D = C / l.groups;
-        if (l.channel_stride < 1 || l.channel_stride > D)
-          bad(l, "channelStride must be in [1, inChannels/groups = " + std::to_string(D) + "]");
-        expect_shape(l, y, {l.out_channels, H, W}, "output");
-        lp.weight_size = static_cast<size_t>(l.out_channels) * D;
-        break;
-      }
-      case LayerOp::BatchNorm:
-        if (l.channels != C) bad(l, "channels does not match the input tensor");
-        expect_shape(l, y, x, "output");
-        break;
-      case LayerOp::Relu:
-        expect_shape(l, y, x, "output");
-        break;
-      case LayerOp::MaxPool:
-        if (l.kernel < 1 || l.stride < 1 || l.padding < 0 || 2 * l.padding > l.kernel)
-          bad(l, "bad kernel/stride/padding");
-        expect_shape(l, y,
-                     {C, pooled(H, l.kernel, l.stride, l.padding),
-                      pooled(W, l.kernel, l.stride, l.padding)},
-                     "output");
-        break;
-      case LayerOp::Gap:
-        expect_shape(l, y, {C, 1, 1}, "output");
-        break;
-      case LayerOp::Linear:
-        if (static_cast<size_t>(l.in_features) != p.tensor_size[l.inputs[0]])
-          bad(l, "inFeatures must equal C*H*W of the input (" +
-                     std::to_string(p.tensor_size[l.inputs[0]]) + ")");
-        expect_shape(l, y, {l.out_features, 1, 1}, "output");
-        lp.weight_size = static_cast<size_t>(l.out_features) * l.in_features;
-        break;
-      case LayerOp::Shuffle:
-        if (l.groups < 1 || C % l.groups) bad(l, "groups must divide the channel count");
-        expect_shape(l, y, x, "output");
-        break;
-      case LayerOp::Add:
-        expect_shape(l, spec.tensors[l.inputs[1]], x, "second input");
-        expect_shape(l, y, x, "output");
-        break;
-      case LayerOp::ShortcutA:
-        if (l.stride < 1 || l.pad_front < 0 || l.pad_front + C > l.out_channels)
-          bad(l, "needs stride >= 1 and padFront + inChannels <= outChannels");
-        expect_shape(l, y,
-                     {l.out_channels, (H + l.stride - 1) / l.stride, (W + l.stride - 1) / l.stride},
-                     "output");
-        break;
-    }
-    if (lp.weight_size) {
-      lp.weight = p.params;
-      p.params += lp.weight_size;
-      p.state_layout.push_back({l.name, "weight", lp.weight, lp.weight_size, true});
-    }
-  }
-  const int last = spec.layers.back().output;
-  if (spec.tensors[last] != TensorShape{spec.classes, 1, 1})
-    throw std::runtime_error("model spec: the last layer must output the logits, shape [" +
-                             std::to_string(spec.classes) + ",1,1]");
-  p.decayed = p.params;
-
-  // Second pass: BN affine and biases (not decayed unless asked), running stats, scratch.
-  for (size_t i = 0; i < spec.layers.size(); ++i) {
-    const LayerSpec& l = spec.layers[i];
-    LayerPlan& lp = p.layers[i];
-    if (l.op == LayerOp::BatchNorm) {
-      const size_t C = l.channels;
-      lp.gamma = p.params;
-      p.state_layout.push_back({l.name, "gamma", lp.gamma, C, false});
-      lp.bias = p.params + C;
-      p.state_layout.push_back({l.name, "beta", lp.bias, C, false});
-      p.params += 2 * C;
-      lp.running = p.stats;
-      p.stats += 2 * C;
-      lp.saved = {p.scratch, p.scratch + C, p.scratch + 2 * C};  // affine: scale[C], shift[C]
-      p.scratch += 4 * C;
-    } else if ((l.op == LayerOp::Conv2d || l.op == LayerOp::Linear) && l.bias) {
-      const size_t n = l.op == LayerOp::Conv2d ? l.out_channels : l.out_features;
-      lp.bias = p.params;
-      p.state_layout.push_back({l.name, "bias", lp.bias, n, false});
-      p.params += n;
-    }
-  }
-  for (size_t i = 0; i < spec.layers.size(); ++i) {
-    const LayerPlan& lp = p.layers[i];
-    if (lp.running == kNone) continue;
-    const size_t C = spec.layers[i].channels;
-    p.state_layout.push_back({spec.layers[i].name, "running_mean", p.params + lp.running, C, false});
-    p.state_layout.push_back(
-        {spec.layers[i].name, "running_var", p.params + lp.running + C, C, false});
-  }
-
-  // A ReLU that is the only reader of its input, whose producer does not need its own output
-  // for backward (everything but another ReLU), runs in place: one activation buffer less.
-  // Gradients keep separate buffers because backward ops add into them.
-  p.alias.resize(T);
-  for (size_t t = 0; t < T; ++t) p.alias[t] = static_cast<int>(t);
-  std::vector<int> producer(T, -1);
-  for (size_t i = 0; i < spec.layers.size(); ++i) producer[spec.layers[i].output] = static_cast<int>(i);
-  for (const LayerSpec& l : spec.layers) {
-    if (l.op != LayerOp::Relu) continue;
-    const int in = l.inputs[0];
-    if (in == 0 || p.consumers[in] != 1) continue;
-    if (spec.layers[producer[in]].op == LayerOp::Relu) continue;
-    p.alias[l.output] = p.alias[in];
-  }
-  p.bn_relu.assign(spec.layers.size(), -1);
-  for (size_t j = 0; j < spec.layers.size(); ++j) {
-    const LayerSpec& l = spec.layers[j];
-    if (l.op != LayerOp::Relu) continue;
-    const int in = l.inputs[0];
-    if (in == 0 || p.consumers[in] != 1) continue;
-    const int i = producer[in];
-    if (spec.layers[i].op != LayerOp::BatchNorm || p.alias[l.output] != p.alias[in]) continue;
-    p.bn_relu[i] = static_cast<int>(j);
-    p.bn_relu[j] = i;
-  }
-  return p;
-}
 
 Net::Net(const NetSpec& spec, Backend& backend, int capacity)
     : plan_(plan_net(spec)), be_(backend), capacity_(capacity) {
@@ -509,7 +302,7 @@ void Net::infer(int n) {
 }
 
 void Net::prepare_inference() {
-  // The map batchnorm_forward_eval applies, computed the same way (invstd in double).
+  // The map batchnorm_forward_eval applies (ops/bn_map.h).
   std::vector<float> gamma, beta, running, affine;
   for (size_t i = 0; i < plan_.spec.layers.size(); ++i) {
     const LayerSpec& l = plan_.spec.layers[i];
@@ -523,11 +316,8 @@ void Net::prepare_inference() {
     be_.download(gamma.data(), params_ + lp.gamma, C * sizeof(float));
     be_.download(beta.data(), params_ + lp.bias, C * sizeof(float));
     be_.download(running.data(), stats_ + lp.running, 2 * C * sizeof(float));
-    for (int c = 0; c < C; ++c) {
-      const double invstd = 1.0 / std::sqrt(static_cast<double>(running[C + c]) + kBnEps);
-      affine[c] = static_cast<float>(gamma[c] * invstd);
-      affine[C + c] = static_cast<float>(beta[c] - running[c] * gamma[c] * invstd);
-    }
+    for (int c = 0; c < C; ++c)
+      bn_eval_map(gamma[c], beta[c], running[c], running[C + c], kBnEps, &affine[c], &affine[C + c]);
     be_.upload(bn_saved(static_cast<int>(i)).affine, affine.data(), 2 * C * sizeof(float));
   }
   infer_ready_ = true;

@@ -9,6 +9,9 @@
 namespace dsx {
 
 enum class LayerOp { Conv2d, Scc, BatchNorm, Relu, MaxPool, Gap, Linear, Shuffle, Add, ShortcutA };
+// How many LayerOps there are: the unfused StepKinds (steps.h) and the executor's profile
+// rows follow them.
+constexpr int kLayerOpCount = static_cast<int>(LayerOp::ShortcutA) + 1;
 
 struct LayerSpec {
   LayerOp op = LayerOp::Relu;
@@ -36,5 +39,7 @@ struct NetSpec {
 };
 
 const char* layer_op_name(LayerOp op);
+// "[C,H,W]", for messages
+std::string shape_str(const TensorShape& s);
 
 }  // namespace dsx

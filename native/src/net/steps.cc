@@ -6,34 +6,15 @@
 
 namespace dsx {
 
-const char* step_kind_name(StepKind k) {
-  switch (k) {
-    case StepKind::Conv2d: return "conv2d";
-    case StepKind::Scc: return "scc";
-    case StepKind::BatchNorm: return "batchnorm";
-    case StepKind::Relu: return "relu";
-    case StepKind::MaxPool: return "maxpool";
-    case StepKind::Gap: return "gap";
-    case StepKind::Linear: return "linear";
-    case StepKind::Shuffle: return "shuffle";
-    case StepKind::Add: return "add";
-    case StepKind::ShortcutA: return "shortcut_a";
-    case StepKind::BnRelu: return "bn+relu";
-    case StepKind::BnReluFolded: return "bn+relu folded";
-    case StepKind::BnStats: return "bn stats";
-    case StepKind::BnAddRelu: return "bn+add+relu";
-  }
-  return "?";
-}
-
 namespace {
 
 // plain_step converts a LayerOp to its StepKind by value
 static_assert(static_cast<int>(StepKind::Conv2d) == static_cast<int>(LayerOp::Conv2d) &&
                   static_cast<int>(StepKind::BatchNorm) == static_cast<int>(LayerOp::BatchNorm) &&
                   static_cast<int>(StepKind::Add) == static_cast<int>(LayerOp::Add) &&
-                  static_cast<int>(StepKind::ShortcutA) == static_cast<int>(LayerOp::ShortcutA),
-              "the unfused StepKinds must mirror LayerOp");
+                  static_cast<int>(StepKind::ShortcutA) == static_cast<int>(LayerOp::ShortcutA) &&
+                  static_cast<int>(StepKind::BnRelu) == kLayerOpCount,
+              "the unfused StepKinds must mirror LayerOp, and only they");
 
 // The layer as written: one step, no fusion.
 Step plain_step(const LayerSpec& l, int i) {

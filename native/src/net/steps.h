@@ -58,6 +58,4 @@ struct Step {
 // one step per layer, in layer order.
 std::vector<Step> plan_steps(const NetPlan& plan, bool train, bool fuse);
 
-const char* step_kind_name(StepKind k);
-
 }  // namespace dsx

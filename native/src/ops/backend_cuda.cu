@@ -265,7 +265,7 @@ bool cuda_prefer_cublas(Backend& be, bool on) {
 // `--device auto` picks CUDA) only when a kernel of this build actually ran on it.
 BuildInfo build_info() {
   BuildInfo info{true, false, DSX_CUDA_ARCHS, 0, "", ""};
-  info.cublas = cuda::cublas_loadable(&info.cublas_library);
+  info.cublas = cuda::cublas_loadable(&info.cublas_library, &info.cublas_why);
   const int n = device_count(&info.cuda_why);
   int usable = 0;
   std::string first_failure;

@@ -16,7 +16,8 @@ enum class ChannelMap : int { kGather = 0, kScatter = 1, kScatterAdd = 2 };
 bool cuda_channel_map(Backend& be, ChannelMap mode, int N, int HW, int Cx, const float* x,
                       int Cy, float* y, const int* map);
 
-// The GEMM engine a CUDA backend uses ("cublas (libcublas.so.13)" or "own tiled sgemm");
+// The GEMM engine a CUDA backend uses ("cublas (<path>, FP32 math)" or "own tiled sgemm
+// (cuBLAS not used: <why>)");
 // empty for other backends.
 std::string cuda_gemm_engine(Backend& be);
 // Route that backend's GEMMs through cuBLAS when loaded (default) or always through our

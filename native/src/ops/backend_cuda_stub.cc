@@ -22,6 +22,7 @@ BuildInfo build_info() {
   info.cublas = false;
   info.cuda_device_count = 0;
   info.cuda_why = kNoCuda;
+  info.cublas_why = "no CUDA backend in this build";
   return info;
 }
 

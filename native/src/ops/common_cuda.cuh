@@ -89,11 +89,18 @@ class Scratch {
   float* get(int slot, size_t n) {
     Buf& b = bufs_[slot];
     if (n > b.cap) {
-      // cudaFree waits for the device, so the old buffer is no longer in use
-      if (b.p) DSX_CUDA_CHECK(cudaFree(b.p));
+      // The slot is empty before anything can throw: a failed cudaMalloc (out of memory)
+      // leaves it at capacity 0, so the next call allocates again instead of handing out a
+      // null pointer under the old capacity. cudaFree waits for the device, so the old
+      // buffer is no longer in use.
+      float* old = b.p;
       b.p = nullptr;
-      size_t cap = n + n / 4 + 256;
-      DSX_CUDA_CHECK(cudaMalloc(&b.p, cap * sizeof(float)));
+      b.cap = 0;
+      if (old) DSX_CUDA_CHECK(cudaFree(old));
+      const size_t cap = n + n / 4 + 256;
+      float* p = nullptr;
+      DSX_CUDA_CHECK(cudaMalloc(&p, cap * sizeof(float)));
+      b.p = p;
       b.cap = cap;
     }
     return b.p;

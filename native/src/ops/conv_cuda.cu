@@ -10,6 +10,7 @@
 
 #include "ops/gemm_cuda.cuh"
 #include "ops/ops_cuda.cuh"
+#include "ops/window.h"
 
 namespace dsx {
 namespace cuda {
@@ -33,16 +34,10 @@ __global__ void conv_direct_fwd(Conv2dShape s, int Ho, int Wo, const float* __re
       const int ci = g * cig_n + cig;
       const float* xc = x + ((size_t)n * s.Cin + ci) * s.H * s.W;
       const float* wc = w + ((size_t)co * cig_n + cig) * KK;
-      for (int kh = 0; kh < s.K; ++kh) {
-        const int ih = oh * s.stride - s.pad + kh;
-        if (ih < 0 || ih >= s.H) continue;
-        for (int kw = 0; kw < s.K; ++kw) {
-          const int iw = ow * s.stride - s.pad + kw;
-          if (iw < 0 || iw >= s.W) continue;
-          acc = fmaf(__ldg(&wc[kh * s.K + kw]), fold_in(__ldg(&xc[ih * s.W + iw]), fold, s.Cin, ci),
-                     acc);
-        }
-      }
+      for_each_tap(s.H, s.W, s.K, s.stride, s.pad, oh, ow, [&](int ih, int iw, int kh, int kw) {
+        acc = fmaf(__ldg(&wc[kh * s.K + kw]), fold_in(__ldg(&xc[ih * s.W + iw]), fold, s.Cin, ci),
+                   acc);
+      });
     }
     y[i] = acc;
   }

@@ -2,12 +2,16 @@
 // and the run-time cuBLAS loader. Each C element is summed by one thread in a fixed order,
 // and split-K partials are reduced in split order, so results are bitwise reproducible.
 #include <dlfcn.h>
-
-#include <mutex>
+#include <glob.h>
+#include <link.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "ops/gemm_cuda.cuh"
 
@@ -109,6 +113,7 @@ __global__ void splitk_reduce(int M, int N, int batch, int splits, const float* 
 using cublas_create_t = int (*)(void**);
 using cublas_destroy_t = int (*)(void*);
 using cublas_set_stream_t = int (*)(void*, cudaStream_t);
+using cublas_set_math_mode_t = int (*)(void*, int);
 using cublas_sgemm_t = int (*)(void*, int, int, int, int, int, const float*, const float*, int,
                                const float*, int, const float*, float*, int);
 using cublas_sgemm_batched_t = int (*)(void*, int, int, int, int, int, const float*,
@@ -118,14 +123,21 @@ struct CublasApi {
   cublas_create_t create = nullptr;
   cublas_destroy_t destroy = nullptr;
   cublas_set_stream_t set_stream = nullptr;
+  cublas_set_math_mode_t set_math_mode = nullptr;
   cublas_sgemm_t sgemm = nullptr;
   cublas_sgemm_batched_t sgemm_batched = nullptr;
 };
 // Per process, filled once (std::call_once: backends may be created on several threads at
-// once, one per concurrent trial); the library then stays loaded.
+// once, one per concurrent trial); the library then stays loaded. g_lib_path is the file
+// loaded, g_why why none was when g_api.create is null.
 CublasApi g_api;
-std::string g_lib_name;
+std::string g_lib_path, g_why;
 std::once_flag g_api_once;
+
+// cublasMath_t values (cublas_api.h): the default math keeps FP32 GEMMs in FP32; TF32
+// tensor-core math rounds their inputs to 10 mantissa bits and is used only when asked.
+constexpr int kCublasDefaultMath = 0;
+constexpr int kCublasTf32TensorOpMath = 3;
 
 const char* const kCublasNames[] = {"libcublas.so.13", "libcublas.so.12", "libcublas.so"};
 
@@ -134,43 +146,125 @@ bool cublas_disabled() {
   return e && (std::strcmp(e, "0") == 0 || std::strcmp(e, "off") == 0);
 }
 
-void* open_cublas(std::string* name) {
+bool cublas_tf32() {
+  const char* e = std::getenv("DSXPLORE_CUBLAS_TF32");
+  return e && std::strcmp(e, "1") == 0;
+}
+
+// Folders that hold libcublas besides the loader's own path: the CUDA toolkit's lib64
+// ($CUDA_HOME, $CUDA_PATH, /usr/local/cuda*) and the pip wheels nvidia-cublas-cu12 and
+// nvidia-cublas (cu13), under the site-packages of the python environments in use.
+std::vector<std::string> cublas_dirs() {
+  std::vector<std::string> dirs;
+  auto add_glob = [&dirs](const std::string& pattern) {
+    glob_t g;
+    if (glob(pattern.c_str(), 0, nullptr, &g) == 0)
+      for (size_t i = 0; i < g.gl_pathc; ++i) dirs.emplace_back(g.gl_pathv[i]);
+    globfree(&g);
+  };
+  for (const char* var : {"CUDA_HOME", "CUDA_PATH"})
+    if (const char* v = std::getenv(var); v && *v) add_glob(std::string(v) + "/lib64");
+  add_glob("/usr/local/cuda/lib64");
+  add_glob("/usr/local/cuda-*/lib64");
+  std::vector<std::string> site;
+  if (const char* pp = std::getenv("PYTHONPATH")) {
+    std::string all(pp);
+    for (size_t b = 0; b <= all.size();) {
+      size_t e = all.find(':', b);
+      if (e == std::string::npos) e = all.size();
+      if (e > b) site.push_back(all.substr(b, e - b));
+      b = e + 1;
+    }
+  }
+  for (const char* var : {"VIRTUAL_ENV", "CONDA_PREFIX"})
+    if (const char* v = std::getenv(var); v && *v) site.push_back(std::string(v) + "/lib/python3*/site-packages");
+  if (const char* home = std::getenv("HOME"); home && *home)
+    site.push_back(std::string(home) + "/.local/lib/python3*/site-packages");
+  for (const char* d : {"/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
+                        "/usr/lib/python3/dist-packages", "/opt/conda/lib/python3*/site-packages"})
+    site.push_back(d);
+  for (const std::string& sp : site) {
+    add_glob(sp + "/nvidia/cublas/lib");
+    add_glob(sp + "/nvidia/cu13/lib");
+  }
+  return dirs;
+}
+
+// The full path of a loaded library (what the loader resolved a bare name to).
+std::string loaded_path(void* h, const char* fallback) {
+  struct link_map* map = nullptr;
+  if (dlinfo(h, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name && *map->l_name) return map->l_name;
+  return fallback;
+}
+
+// The first libcublas on the loader's path, else in cublas_dirs(); its path in *path. In a
+// folder, libcublasLt (which libcublas needs, found by soname) is loaded first, since the
+// toolkit's lib64 is often not on the loader's path.
+void* open_cublas(std::string* path) {
   for (const char* n : kCublasNames) {
     if (void* h = dlopen(n, RTLD_NOW | RTLD_LOCAL)) {
-      if (name) *name = n;
+      *path = loaded_path(h, n);
       return h;
+    }
+  }
+  for (const std::string& dir : cublas_dirs()) {
+    for (const char* n : kCublasNames) {
+      const std::string file = dir + "/" + n;
+      if (access(file.c_str(), R_OK) != 0) continue;
+      const std::string lt = dir + "/libcublasLt" + (n + std::strlen("libcublas"));
+      if (access(lt.c_str(), R_OK) == 0) dlopen(lt.c_str(), RTLD_NOW | RTLD_GLOBAL);
+      if (void* h = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+        *path = loaded_path(h, file.c_str());
+        return h;
+      }
     }
   }
   return nullptr;
 }
 
-}  // namespace
-
-bool cublas_loadable(std::string* name) {
-  if (cublas_disabled()) return false;
-  void* h = open_cublas(name);
-  if (!h) return false;
-  dlclose(h);
-  return true;
-}
-
-// Loads the library and its entry points into g_api; leaves g_api.create null when either
-// is missing.
+// Loads the library and its entry points into g_api; leaves g_api.create null (and says why
+// in g_why) when either is missing.
 void load_cublas_api() {
-  void* lib = open_cublas(&g_lib_name);
-  if (!lib) return;
+  if (cublas_disabled()) {
+    g_why = "disabled by DSXPLORE_CUBLAS=0";
+    return;
+  }
+  std::string path;
+  void* lib = open_cublas(&path);
+  if (!lib) {
+    g_why = "no libcublas.so.13 or .12 on the loader path, in $CUDA_HOME/lib64, "
+            "/usr/local/cuda*/lib64 or a python environment's nvidia-cublas wheel";
+    return;
+  }
   CublasApi api;
   api.create = reinterpret_cast<cublas_create_t>(dlsym(lib, "cublasCreate_v2"));
   api.destroy = reinterpret_cast<cublas_destroy_t>(dlsym(lib, "cublasDestroy_v2"));
   api.set_stream = reinterpret_cast<cublas_set_stream_t>(dlsym(lib, "cublasSetStream_v2"));
+  api.set_math_mode = reinterpret_cast<cublas_set_math_mode_t>(dlsym(lib, "cublasSetMathMode"));
   api.sgemm = reinterpret_cast<cublas_sgemm_t>(dlsym(lib, "cublasSgemm_v2"));
   api.sgemm_batched =
       reinterpret_cast<cublas_sgemm_batched_t>(dlsym(lib, "cublasSgemmStridedBatched"));
-  if (!api.create || !api.destroy || !api.set_stream || !api.sgemm || !api.sgemm_batched) {
+  if (!api.create || !api.destroy || !api.set_stream || !api.set_math_mode || !api.sgemm ||
+      !api.sgemm_batched) {
     dlclose(lib);
+    g_why = path + " lacks an entry point we call (cuBLAS 11 or later is needed)";
     return;
   }
   g_api = api;
+  g_lib_path = path;
+}
+
+}  // namespace
+
+bool cublas_loadable(std::string* path, std::string* why) {
+#ifdef DSX_CUDA_EMU
+  if (why) *why = "emulated kernels work on host memory, which cuBLAS cannot read";
+  return false;
+#endif
+  std::call_once(g_api_once, load_cublas_api);
+  if (path) *path = g_lib_path;
+  if (why) *why = g_why;
+  return g_api.create != nullptr;
 }
 
 Gemm::Gemm() {
@@ -179,16 +273,23 @@ Gemm::Gemm() {
     cudaDeviceGetAttribute(&sms_, cudaDevAttrMultiProcessorCount, dev);
     if (sms_ < 1) sms_ = 80;
   }
-#ifdef DSX_CUDA_EMU
-  return;  // emulated kernels work on host memory, which cuBLAS cannot read
-#endif
-  if (cublas_disabled()) return;
-  std::call_once(g_api_once, load_cublas_api);
-  if (!g_api.create || g_api.create(&handle_) != 0) {
+  if (!cublas_loadable(nullptr, &why_)) return;
+  if (const int st = g_api.create(&handle_); st != 0) {
     handle_ = nullptr;
+    why_ = "cublasCreate failed with status " + std::to_string(st);
     return;
   }
-  lib_name_ = g_lib_name;
+  // Set, not left to the library's default or NVIDIA_TF32_OVERRIDE's: FP32 GEMMs stay FP32
+  // (as our own SGEMM and the CPU compute them) unless DSXPLORE_CUBLAS_TF32=1 asks for TF32.
+  tf32_ = cublas_tf32();
+  if (const int st = g_api.set_math_mode(handle_, tf32_ ? kCublasTf32TensorOpMath : kCublasDefaultMath);
+      st != 0) {
+    g_api.destroy(handle_);
+    handle_ = nullptr;
+    why_ = "cublasSetMathMode failed with status " + std::to_string(st);
+    return;
+  }
+  lib_name_ = g_lib_path;
 }
 
 Gemm::~Gemm() {
@@ -197,7 +298,8 @@ Gemm::~Gemm() {
 }
 
 std::string Gemm::engine() const {
-  return handle_ ? "cublas (" + lib_name_ + ")" : std::string("own tiled sgemm");
+  if (handle_) return "cublas (" + lib_name_ + (tf32_ ? ", TF32 math" : ", FP32 math") + ")";
+  return "own tiled sgemm (cuBLAS not used: " + why_ + ")";
 }
 
 void Gemm::run(const Ctx& ctx, const GemmArgs& g) {

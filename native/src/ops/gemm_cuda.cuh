@@ -28,14 +28,16 @@ struct GemmArgs {
 
 class Gemm {
  public:
-  // Loads cuBLAS unless DSXPLORE_CUBLAS=0; the current device must already be set.
+  // Loads cuBLAS unless DSXPLORE_CUBLAS=0, in FP32 math unless DSXPLORE_CUBLAS_TF32=1; the
+  // current device must already be set.
   Gemm();
   ~Gemm();
   Gemm(const Gemm&) = delete;
   Gemm& operator=(const Gemm&) = delete;
 
   bool has_cublas() const { return handle_ != nullptr; }
-  // "cublas (libcublas.so.13)" or "own tiled sgemm"
+  // "cublas (/usr/local/cuda/lib64/libcublas.so.12, FP32 math)" or
+  // "own tiled sgemm (cuBLAS not used: <why>)"
   std::string engine() const;
   // Route GEMMs through cuBLAS (when loaded) or force our kernel, e.g. for benchmarks.
   void set_prefer_cublas(bool on) { prefer_cublas_ = on; }
@@ -45,13 +47,17 @@ class Gemm {
 
  private:
   void* handle_ = nullptr;
-  std::string lib_name_;
+  std::string lib_name_;  // the path of the library loaded
+  std::string why_;       // why cuBLAS is not used, when handle_ is null
+  bool tf32_ = false;
   bool prefer_cublas_ = true;
   int sms_ = 80;
 };
 
-// Which cuBLAS library dlopen finds, without creating a handle (for build_info).
-bool cublas_loadable(std::string* name);
+// Loads cuBLAS once per process (unless DSXPLORE_CUBLAS=0) without creating a handle: the
+// loader's path first, then the CUDA toolkit's lib64 and the pip wheels nvidia-cublas-*.
+// True when loaded, with its path in *path; false with the reason in *why.
+bool cublas_loadable(std::string* path, std::string* why);
 
 }  // namespace cuda
 }  // namespace dsx

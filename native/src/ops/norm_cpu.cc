@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "ops/bn_map.h"
 #include "ops/ops_cpu.h"
 
 namespace dsx {
@@ -179,9 +180,9 @@ void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const f
       const double mean = k + m1;
       const double sq = std::max(0.0, ps.sum_b() - m1 * m1 * M);  // sum of squared deviations
       const double var = sq / M;
-      const double invstd = 1.0 / std::sqrt(var + eps);
-      const float sc = static_cast<float>(gamma[c] * invstd);
-      const float sh = static_cast<float>(beta[c] - mean * gamma[c] * invstd);
+      const double invstd = bn_invstd(var, eps);
+      float sc, sh;
+      bn_scale_shift(gamma[c], beta[c], mean, invstd, &sc, &sh);
       for (int n = 0; y && n < N; ++n) {  // no y: folded into the consumer
         const int64_t o = (static_cast<int64_t>(n) * C + c) * HW;
         const float* __restrict xs = x + o;
@@ -195,14 +196,8 @@ void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const f
         save_affine[c] = sc;
         save_affine[C + c] = sh;
       }
-      if (save_mean) save_mean[c] = static_cast<float>(mean);
-      if (save_invstd) save_invstd[c] = static_cast<float>(invstd);
-      if (running_mean)
-        running_mean[c] = static_cast<float>((1.0 - momentum) * running_mean[c] + momentum * mean);
-      if (running_var) {
-        const double unbiased = M > 1 ? sq / (M - 1) : var;
-        running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * unbiased);
-      }
+      bn_keep_stats(static_cast<int>(c), mean, sq, M, invstd, momentum, save_mean, save_invstd,
+                    running_mean, running_var);
     }
   });
 }
@@ -357,9 +352,8 @@ void cpu_bn_forward_eval(CpuCtx& ctx, int N, int C, int HW, const float* x, cons
   ctx.pool.parallel_for(static_cast<int64_t>(N) * C, [&](int, int64_t b, int64_t e) {
     for (int64_t nc = b; nc < e; ++nc) {
       const int64_t c = nc % C;
-      const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
-      const float sc = static_cast<float>(gamma[c] * invstd);
-      const float sh = static_cast<float>(beta[c] - running_mean[c] * gamma[c] * invstd);
+      float sc, sh;
+      bn_eval_map(gamma[c], beta[c], running_mean[c], running_var[c], eps, &sc, &sh);
       const float* __restrict xc = x + nc * HW;
       float* __restrict yc = y + nc * HW;
       for (int i = 0; i < HW; ++i) yc[i] = xc[i] * sc + sh;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/bn_map.h"
 #include "ops/ops_cuda.cuh"
 
 namespace dsx {
@@ -86,26 +87,17 @@ __global__ void fin_var(int C, int S, double M, const double* part, const double
   sum_splits(part, c, S, &sq, &unused);
   const double mean = mean_d[c];
   const double var = sq / M;
-  const double invstd = 1.0 / sqrt(var + eps);
-  coef[c] = static_cast<float>(gamma[c] * invstd);
-  coef[C + c] = static_cast<float>(beta[c] - mean * gamma[c] * invstd);
-  if (save_mean) save_mean[c] = static_cast<float>(mean);
-  if (save_invstd) save_invstd[c] = static_cast<float>(invstd);
-  if (running_mean)
-    running_mean[c] = static_cast<float>((1.0 - momentum) * running_mean[c] + momentum * mean);
-  if (running_var) {
-    const double unbiased = M > 1 ? sq / (M - 1) : var;
-    running_var[c] = static_cast<float>((1.0 - momentum) * running_var[c] + momentum * unbiased);
-  }
+  const double invstd = bn_invstd(var, eps);
+  bn_scale_shift(gamma[c], beta[c], mean, invstd, &coef[c], &coef[C + c]);
+  bn_keep_stats(c, mean, sq, M, invstd, momentum, save_mean, save_invstd, running_mean,
+                running_var);
 }
 
 __global__ void eval_coef(int C, const float* gamma, const float* beta, const float* rm,
                           const float* rv, float eps, float* coef) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
-  const double invstd = 1.0 / sqrt(static_cast<double>(rv[c]) + eps);
-  coef[c] = static_cast<float>(gamma[c] * invstd);
-  coef[C + c] = static_cast<float>(beta[c] - rm[c] * gamma[c] * invstd);
+  bn_eval_map(gamma[c], beta[c], rm[c], rv[c], eps, &coef[c], &coef[C + c]);
 }
 
 // y = bn_affine(x) (relu: clamped at 0), coef = scale[C] then shift[C]

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "ops/ops_cpu.h"
+#include "ops/window.h"
 
 namespace dsx {
 
@@ -100,15 +101,8 @@ void cpu_maxpool_forward(CpuCtx& ctx, const PoolShape& s, const float* x, float*
       for (int oh = 0; oh < Ho; ++oh)
         for (int ow = 0; ow < Wo; ++ow) {
           float m = -std::numeric_limits<float>::infinity();
-          for (int kh = 0; kh < s.K; ++kh) {
-            const int ih = oh * s.stride - s.pad + kh;
-            if (ih < 0 || ih >= s.H) continue;
-            for (int kw = 0; kw < s.K; ++kw) {
-              const int iw = ow * s.stride - s.pad + kw;
-              if (iw < 0 || iw >= s.W) continue;
-              m = std::max(m, xp[ih * s.W + iw]);
-            }
-          }
+          for_each_tap(s.H, s.W, s.K, s.stride, s.pad, oh, ow,
+                       [&](int ih, int iw, int, int) { m = std::max(m, xp[ih * s.W + iw]); });
           yp[oh * Wo + ow] = m;
         }
     }
@@ -161,21 +155,8 @@ void cpu_maxpool_backward(CpuCtx& ctx, const PoolShape& s, const float* x, const
       const float* dyp = dy + nc * Ho * Wo;
       for (int oh = 0; oh < Ho; ++oh)
         for (int ow = 0; ow < Wo; ++ow) {
-          float m = -std::numeric_limits<float>::infinity();
-          int arg = -1;
-          for (int kh = 0; kh < s.K; ++kh) {
-            const int ih = oh * s.stride - s.pad + kh;
-            if (ih < 0 || ih >= s.H) continue;
-            for (int kw = 0; kw < s.K; ++kw) {
-              const int iw = ow * s.stride - s.pad + kw;
-              if (iw < 0 || iw >= s.W) continue;
-              const float v = xp[ih * s.W + iw];
-              if (arg < 0 || v > m) {
-                m = v;
-                arg = ih * s.W + iw;
-              }
-            }
-          }
+          float m;
+          const int arg = pool_argmax(s, xp, oh, ow, &m);
           if (arg >= 0) dxp[arg] += dyp[oh * Wo + ow];
         }
     }

@@ -1,9 +1,9 @@
 // Elementwise and data-movement ops on the GPU: relu, add, max pool, channel shuffle,
 // option-A shortcut, SGD, bias adds and column sums. Every output (or gradient) element has
 // exactly one writing thread; backward ops are gathers from the forward's index map.
-#include <cfloat>
 
 #include "ops/ops_cuda.cuh"
+#include "ops/window.h"
 
 namespace dsx {
 namespace cuda {
@@ -26,28 +26,6 @@ __global__ void add_fwd(size_t n, const float* a, const float* b, float* y) {
 }
 __global__ void accumulate_k(size_t n, const float* __restrict__ src, float* __restrict__ dst) {
   DSX_GRID_STRIDE(i, n) dst[i] += src[i];
-}
-
-// The window's first maximum in scan order (the CPU backend's choice); -1 if empty.
-__device__ inline int pool_argmax(const PoolShape& s, const float* xp, int oh, int ow,
-                                  float* best) {
-  float m = -FLT_MAX;
-  int arg = -1;
-  for (int kh = 0; kh < s.K; ++kh) {
-    const int ih = oh * s.stride - s.pad + kh;
-    if (ih < 0 || ih >= s.H) continue;
-    for (int kw = 0; kw < s.K; ++kw) {
-      const int iw = ow * s.stride - s.pad + kw;
-      if (iw < 0 || iw >= s.W) continue;
-      const float v = xp[ih * s.W + iw];
-      if (arg < 0 || v > m) {
-        m = v;
-        arg = ih * s.W + iw;
-      }
-    }
-  }
-  *best = m;
-  return arg;
 }
 
 __global__ void maxpool_fwd(PoolShape s, int Ho, int Wo, const float* __restrict__ x,

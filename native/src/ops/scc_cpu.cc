@@ -1,4 +1,4 @@
-// Sliding-channel convolution on the CPU (DESIGN.md section 1), costed by its MACs:
+// Sliding-channel convolution on the CPU (the definition: backend.h SccShape), costed by its MACs:
 // every product is a banded micro-GEMM over one sliver's union window (see scc_plan.h),
 // never a dense Cin-wide product with a mask.
 //  forward      per (image, pixel panel): the panel of X over virtual channels (wrap rows

@@ -1,4 +1,4 @@
-// Sliding-channel convolution on the GPU (DESIGN.md section 1). Three kernels:
+// Sliding-channel convolution on the GPU (the definition: backend.h SccShape). Three kernels:
 //  - forward: a block owns a tile of output channels x positions and stages the tile's
 //    union window of input channels through shared memory once, in row chunks; the
 //    wrap-around is resolved by index arithmetic on tile rows (scc_index.h), no copies;

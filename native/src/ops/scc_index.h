@@ -1,4 +1,4 @@
-// Cyclic index arithmetic of sliding-channel convolution (DESIGN.md section 1), shared by
+// Cyclic index arithmetic of sliding-channel convolution (README.md, first paragraph), shared by
 // the CPU and CUDA kernels. Output channel c reads the window of D input channels that
 // starts at (c*s) mod Cin and wraps; a window is addressed by "virtual channels" v in
 // [start, start + D), and virtual channel v is real channel v mod Cin (v < 2*Cin, since

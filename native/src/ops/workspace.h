@@ -39,8 +39,12 @@ class Workspace {
   float* get(int tid, int slot, size_t n) {
     Buf& b = bufs_[tid][slot];
     if (n > b.cap) {
+      // emptied first: a failed allocation leaves capacity 0, never a null buffer under the
+      // old capacity
       std::free(b.p);
-      size_t cap = n + n / 4 + 64;
+      b.p = nullptr;
+      b.cap = 0;
+      const size_t cap = n + n / 4 + 64;
       b.p = static_cast<float*>(std::aligned_alloc(64, ((cap * sizeof(float) + 63) / 64) * 64));
       if (!b.p) throw std::bad_alloc();
       b.cap = cap;
