@@ -65,6 +65,9 @@ export class ChildTrials implements TrialExecutor {
       detached: true,
     });
     living.add(child);
+    // a failed send or kill is reported to the trial in flight by its own listener (run); one
+    // between trials must not end this process
+    child.on('error', () => {});
     child.on('exit', () => {
       living.delete(child);
       // one that dies between trials (the out-of-memory killer picks idle ones too) is replaced
