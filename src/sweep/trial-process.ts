@@ -155,6 +155,8 @@ export class ChildTrials implements TrialExecutor {
         reject(new TrialFailure(withTail(cause, this.stderr)));
       };
       const onError = (err: Error) => {
+        // a send to a child that is dying: its 'close' tells how it ended
+        if (child.pid !== undefined) return void this.retire();
         settle();
         this.retire();
         reject(new SetupError(`cannot start a trial process (${process.execPath}): ${err.message}`, false));
