@@ -290,7 +290,7 @@ function commandSpecs(files: { ckpt: string; config: string; dir: string }) {
     },
     sweep: {
       base: ['--config', files.config, '--db', db, '--enqueue-only'],
-      flags: { config: 'path', db: 'path', store: 'text', 'max-candidates': 'count', device: 'device', 'data-dir': 'path', jobs: 'jobs', threads: 'threads', 'trial-timeout': 'seconds' },
+      flags: { config: 'path', db: 'path', store: 'text', 'max-candidates': 'count', device: 'device', 'data-dir': 'path', jobs: 'jobs', threads: 'threads', 'trial-timeout': 'seconds', replay: 'path' },
     },
     worker: {
       base: ['--db', db],

@@ -375,7 +375,7 @@ test('constraints are applied before training: the plan reports what they keep, 
     assert.equal(calls.length, Number(plan.feasible));
 
     const none = config({ name: 'none', baselines: false, constraints: { maxMacs: 1 } });
-    await assert.rejects(runSweep({ store, config: none, train: fakeTrain([]), loadData }), /constraints leave no candidate/);
+    await assert.rejects(runSweep({ store, config: none, train: fakeTrain([]), loadData }), /no feasible candidate: no design meets constraints\.maxMacs = 1: the cheapest design/);
     assert.equal((await store.getSweep('none')), undefined, 'nothing written');
     store.close();
   }));

@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import { configuredObjectives, type Objective } from '../pareto/objectives.js';
 import { frontRows, toCsv, toJson } from '../report/export.js';
 import { findingsPage } from '../report/markdown.js';
+import { IMPORTANCE_HEAD, importanceLead, importanceRows, unitImportance } from '../report/importance.js';
 import { plotSvg } from '../report/plot.js';
 import { summarize, type SweepSummary } from '../report/summary.js';
 import { renderReport, reportJson } from '../report/table.js';
@@ -144,6 +145,7 @@ export function registerReport(program: Command): void {
     .addOption(new Option('--format <format>', 'terminal tables, one JSON object, or a markdown findings page').choices(['terminal', 'json', 'markdown']))
     .option('--out <file>', 'write to FILE; --format markdown needs it (e.g. results/study-x/README.md)')
     .option('--notes <file>', 'markdown: a file of study notes to include in the page')
+    .option('--importance', "which unit's choice drives accuracy once cost (log-MACs) is taken out; needs two finished designs per option of every unit")
     .addHelpText(
       'after',
       `${HOW}
@@ -163,7 +165,20 @@ config inline.`,
         throw new UsageError('--format markdown needs --out DIR/README.md (the plot and front.csv are written beside it)');
       }
       if (opts.notes !== undefined && format !== 'markdown') throw new UsageError('--notes goes with --format markdown');
+      if (opts.importance && format === 'markdown') {
+        throw new UsageError('--importance prints the importance alone; the findings page (--format markdown) has it as a section already');
+      }
       await withSummary(opts, opts.objectives, (s, sweep, trials) => {
+        if (opts.importance) {
+          const tie = (sweep.config as { space?: { tie?: string } } | null)?.space?.tie;
+          const r = unitImportance(s.candidates, tie);
+          if (format === 'json') return emit(`${JSON.stringify({ sweep: s.sweep, importance: r }, null, 2)}\n`, opts.out);
+          if (!r.ok) return emit(`importance: sweep ${s.sweep}: ${r.message}\n`, opts.out);
+          const rows = importanceRows(r);
+          const w = IMPORTANCE_HEAD.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+          const line = (cells: string[]) => cells.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd();
+          return emit([`importance: sweep ${s.sweep}`, importanceLead(r), '', line(IMPORTANCE_HEAD), ...rows.map(line), ''].join('\n'), opts.out);
+        }
         if (format === 'markdown') writeFindings(s, sweep, trials, opts.out!, opts);
         else emit(format === 'json' ? `${JSON.stringify(reportJson(s), null, 2)}\n` : renderReport(s, context(sweep)), opts.out);
       });

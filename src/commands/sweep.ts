@@ -6,8 +6,10 @@ import type { z } from 'zod';
 import { parseFlags, sweepFlagsSchema } from '../config/flags.js';
 import { DEVICE_HELP, JOBS_HELP, THREADS_HELP, TRIAL_TIMEOUT_HELP } from './jobs.js';
 import { loadSweepConfig } from '../config/sweep.js';
-import { openStoreUrl, defaultDbPath, storeUrl, redactUrl } from '../store/index.js';
-import { runSweep, type SweepEvent, type SweepProgress, type SweepSummary } from '../sweep/index.js';
+import { openStoreUrl, openStoreForReading, defaultDbPath, storeUrl, redactUrl, parseStoreUrl } from '../store/index.js';
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { ReplayTable, runSweep, type SweepEvent, type SweepProgress, type SweepSummary } from '../sweep/index.js';
 import { ProgressReporter, formatDuration } from '../report/progress.js';
 import { exitStopped, installStop } from './stopping.js';
 
@@ -122,14 +124,16 @@ export function makeReporter(json: boolean | undefined) {
 /** The final JSON line of a sweep or worker run. */
 export function summaryJson(s: SweepSummary): Record<string, unknown> {
   const { sweep, counts, trained, reused, failed, best, seconds, database } = s;
-  return { sweep, counts, trained, reused, failed, best, seconds, database };
+  return { sweep, counts, trained, reused, failed, best, seconds, database, ...(s.replayed ? { replayed: s.replayed } : {}) };
 }
 
 export function summaryText(s: SweepSummary, dbFlag: string): string {
   const c = s.counts;
   const lines = [
     `sweep ${s.sweep} finished in ${formatDuration(s.seconds)}: ${c.done} done, ${c.failed} failed, ${c.diverged} diverged, ${c.pruned} pruned` +
-      ` (${s.trained} trained now, ${s.reused} reused from earlier results)`,
+      (s.replayed
+        ? ` (${s.replayed.trials} replayed from ${s.replayed.from}, nothing trained)`
+        : ` (${s.trained} trained now, ${s.reused} reused from earlier results)`),
     s.best ? `best accuracy: ${pct(s.best.accuracy)} (${s.best.label}, ${formatMacs(s.best.macs)} MACs)` : 'no finished candidate',
     `results are in ${s.database}; see them with:  dsxplore report --sweep ${s.sweep}${dbFlag}`,
   ];
@@ -141,7 +145,14 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
   const loaded = loadSweepConfig(o.config);
   const config = o.dataDir ? { ...loaded, dataset: { ...loaded.dataset, dataDir: o.dataDir } } : loaded;
   const url = storeUrl(o);
-  const store = await openStoreUrl(url);
+  const replay = o.replay !== undefined ? await openReplay(o.replay, url) : undefined;
+  let store;
+  try {
+    store = await openStoreUrl(url);
+  } catch (err) {
+    await replay?.close();
+    throw err;
+  }
   const storeFlag = o.store ? ` --store ${redactUrl(o.store)}` : o.db ? ` --db ${o.db}` : '';
   const { out, onEvent } = makeReporter(o.json);
   const resumeHint = `dsxplore sweep --config ${o.config}${storeFlag} --resume`;
@@ -160,6 +171,7 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
       onEvent,
       enqueueOnly: o.enqueueOnly ?? false,
       stop,
+      replay,
     });
     if (summary.stopped) await exitStopped(summary, store, out, resumeHint);
     out.clear();
@@ -182,7 +194,17 @@ export async function sweepCommand(flags: SweepFlags): Promise<SweepSummary> {
     dispose();
     out.clear();
     await store.close();
+    await replay?.close();
   }
+}
+
+/** The table of a replay, opened read-only; never the store the replay writes. */
+async function openReplay(table: string, url: string): Promise<ReplayTable> {
+  const out = parseStoreUrl(url);
+  if (out.kind === 'sqlite' && resolve(out.path) === resolve(table.replace(/^sqlite:/, ''))) {
+    throw new UsageError(`--replay ${table} is the store the replay would write; give another --db (e.g. --db results/replay.db)`);
+  }
+  return ReplayTable.open(await openStoreForReading(table, { readOnly: true }), table);
 }
 
 export function registerSweep(program: Command): void {
@@ -206,6 +228,11 @@ export function registerSweep(program: Command): void {
     .option('--trial-timeout <seconds>', TRIAL_TIMEOUT_HELP)
     .option('--data-dir <dir>', 'folder with the dataset files (overrides dataset.dataDir of the config)')
     .option('--json', 'print JSON lines instead of a progress display (the default when piped)')
+    .option(
+      '--replay <table>',
+      'train nothing: answer each trial from the finished trials of TABLE (a store, e.g. results/table-resnet20/dsxplore.db) ' +
+        'by spec and epochs, one recorded seed chosen with the search seed; exit 2 naming a design the table lacks',
+    )
     .addHelpText('after', '\nAfterwards:  dsxplore report   (tables, Pareto front)   dsxplore pareto export --format csv')
     .action(async (opts: SweepFlags) => {
       await sweepCommand(opts);

@@ -247,6 +247,7 @@ export const sweepFlagsSchema = z.strictObject({
   dataDir: path().optional(),
   drain: switchFlag.optional(),
   json: switchFlag.optional(),
+  replay: path().optional(),
 });
 
 const seconds = () => real('a number of seconds in (0, 86400]', (v) => v > 0 && v <= 86400);
@@ -274,6 +275,7 @@ export const reportFlagsSchema = z.strictObject({
   format: oneOf('format', ['terminal', 'json', 'markdown']).optional(),
   out: path().optional(),
   notes: path().optional(),
+  importance: switchFlag.optional(),
 });
 
 export const paretoExportFlagsSchema = z.strictObject({

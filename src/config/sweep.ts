@@ -14,7 +14,7 @@ import { OBJECTIVES } from '../pareto/objectives.js';
 
 export const TIE_MODES = ['all', 'stage', 'slot'] as const;
 export { OBJECTIVES };
-export const SEARCH_KINDS = ['grid', 'random', 'evolutionary'] as const;
+export const SEARCH_KINDS = ['grid', 'random', 'evolutionary', 'model'] as const;
 export const KEEP_WEIGHTS = ['all', 'front', 'none'] as const;
 
 export type ObjectiveName = (typeof OBJECTIVES)[number];
@@ -138,6 +138,22 @@ const searchSchema = z.discriminatedUnion('kind', [
     /** probability that two parents are crossed over (uniform, per unit) */
     crossover: z.number().min(0).max(1).default(0.9),
     seed: seedInt.default(0),
+  }),
+  z.strictObject({
+    kind: z.literal('model'),
+    /** how many distinct candidates in all, like random */
+    n: posInt,
+    seed: seedInt.default(0),
+    /** random designs of the first round, before the model proposes (default: the batch,
+     * or 2 x units + 2 when more) */
+    initial: posInt.optional(),
+    /** designs per later round (default 4; 4 x eta under successive halving): at least
+     * --jobs x workers keeps every lane busy */
+    batch: posInt.optional(),
+    /** members of the bootstrap ensemble that models accuracy (default 16) */
+    ensemble: z.number().int().min(1).max(256).optional(),
+    /** designs scored per round (default 4000; all feasible ones when fewer) */
+    pool: z.number().int().min(1).max(1_000_000).optional(),
   }),
 ]);
 

@@ -8,6 +8,7 @@
 // candidates differ when their seed ranges do not overlap; a candidate trained with one
 // seed gets a range as wide as the widest seen in the sweep. Without any multi-seed
 // candidate the noise is unknown and nothing is called.
+import { IMPORTANCE_HEAD, importanceLead, importanceRows, reliabilityText, seedReliability, unitImportance } from './importance.js';
 import { formatCount, formatPercent as pct } from './format.js';
 import { candidateResults, isScc, STATES, type CandidateResult, type SweepSummary } from './summary.js';
 import { slotsText } from '../models/notation.js';
@@ -315,6 +316,23 @@ export function findingsPage(input: FindingsInput): string {
     );
     out.push('');
   }
+
+  out.push('## Signal against noise');
+  out.push('');
+  const rel = seedReliability(s.candidates);
+  out.push(rel ? reliabilityText(rel) : 'Fewer than three designs were trained with two seeds or more: the seed noise is not measured.');
+  out.push('');
+
+  out.push("## Which unit's choice matters, after cost");
+  out.push('');
+  const imp = unitImportance(s.candidates, typeof config.space?.tie === 'string' ? config.space.tie : undefined);
+  if (!imp.ok) out.push(`Not computed: ${imp.message}.`);
+  else {
+    out.push(importanceLead(imp));
+    out.push('');
+    out.push(table(IMPORTANCE_HEAD, importanceRows(imp), ['l', 'r', 'l', 'l']));
+  }
+  out.push('');
 
   out.push('## Every candidate, mean and spread over seeds');
   out.push('');

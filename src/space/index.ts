@@ -27,7 +27,7 @@ export {
   spaceChoices,
 } from './space.js';
 export type { Cost, Genome, ModelAccess, Space, Unit, UnitOption } from './space.js';
-export { countFeasible, countFeasibleExact, enumerateGrid, sampleRandom, type FeasibleCount } from './sample.js';
+export { countFeasible, countFeasibleExact, enumerateGrid, infeasibility, sampleRandom, type FeasibleCount } from './sample.js';
 export { baselineCandidates, createSearch, makeCandidate } from './search.js';
 export type { FinishedResult, Search, SearchOptions } from './search.js';
 export { promoteByRank, promotionCount, rankOrder, type RungResult } from './halving.js';

@@ -177,3 +177,46 @@ export function sampleRandom(space: Space, n: number, seed: number, exclude: Rea
   }
   return out;
 }
+
+const fmtCount = (n: number) => n.toLocaleString('en-US');
+
+/** Why no design of the space meets its constraints, or undefined when some may: each
+ * bound against the cheapest (or dearest) design, then, when `count` says so, the bounds
+ * together. Names the constraint and the cheapest design's cost. */
+export function infeasibility(space: Space, count?: FeasibleCount): string | undefined {
+  const c = space.constraints;
+  const pick = (by: 'macs' | 'params', best: (a: number, b: number) => boolean): Genome =>
+    space.units.map((u) => u.options.reduce((b, o, i) => (best(o[by], u.options[b]![by]) ? i : b), 0));
+  const cheapest = pick('macs', (a, b) => a < b);
+  const leanest = pick('params', (a, b) => a < b);
+  const dearest = pick('macs', (a, b) => a > b);
+  const costOf = (g: Genome) => {
+    let macs = space.base.macs;
+    let params = space.base.params;
+    g.forEach((o, u) => {
+      macs += space.units[u]!.options[o]!.macs;
+      params += space.units[u]!.options[o]!.params;
+    });
+    return { macs, params };
+  };
+  const describe = (g: Genome) => {
+    const k = costOf(g);
+    const label = g.map((o, u) => space.units[u]!.options[o]!.label).join(' | ');
+    return `${label}: ${fmtCount(k.macs)} MACs, ${fmtCount(k.params)} params`;
+  };
+  const fix = '; loosen "constraints" or widen "space"';
+  if (c.maxMacs !== undefined && costOf(cheapest).macs > c.maxMacs) {
+    return `no design meets constraints.maxMacs = ${fmtCount(c.maxMacs)}: the cheapest design of the space has more MACs (${describe(cheapest)})${fix}`;
+  }
+  if (c.maxParams !== undefined && costOf(leanest).params > c.maxParams) {
+    return `no design meets constraints.maxParams = ${fmtCount(c.maxParams)}: the design with the fewest params has more (${describe(leanest)})${fix}`;
+  }
+  if (c.minMacs !== undefined && costOf(dearest).macs < c.minMacs) {
+    return `no design meets constraints.minMacs = ${fmtCount(c.minMacs)}: the most expensive design of the space has fewer MACs (${describe(dearest)})${fix}`;
+  }
+  if (count && count.exact && count.count === 0n) {
+    const named = (['maxMacs', 'minMacs', 'maxParams'] as const).filter((k) => c[k] !== undefined).map((k) => `constraints.${k} = ${fmtCount(c[k]!)}`);
+    return `no design meets ${named.join(' and ')} together (the cheapest design of the space: ${describe(cheapest)})${fix}`;
+  }
+  return undefined;
+}

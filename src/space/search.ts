@@ -12,6 +12,7 @@ import type { Candidate } from './types.js';
 import { breed, selectSurvivors, type Evaluated, type Ranked } from './nsga2.js';
 import { createRng } from './rng.js';
 import { enumerateGrid, sampleRandom } from './sample.js';
+import { listFeasible, modelDefaults, modelRounds, proposeBatch, type ModelResult } from './bayes.js';
 import {
   genomeKey,
   genomeLabel,
@@ -28,6 +29,8 @@ export interface FinishedResult {
   macs: number;
   params: number;
   latency?: number | null;
+  /** epochs of the rung the result comes from (the model sampler learns across rungs) */
+  epochs?: number;
 }
 
 export interface Search {
@@ -150,6 +153,51 @@ export function createSearch(config: SweepConfig, space: Space, access: ModelAcc
               fallbackSeed: (sc.seed * 7919 + k) >>> 0,
             });
             generations.push(kids);
+          }
+          return generations[round].map(toCandidate);
+        },
+      };
+    }
+    case 'model': {
+      const eta = config.multiFidelity?.eta;
+      const d = modelDefaults(sc, space, eta);
+      const rounds = modelRounds(sc, space, eta);
+      const results = new Map<string, FinishedResult>();
+      // generations[0] is the random first round, generations[r] the batch of round r
+      const generations: Genome[][] = [];
+      const seen = new Set<string>();
+      let listed: Genome[] | undefined | null = null;
+      const feasibleList = () => (listed === null ? (listed = listFeasible(space, d.pool)) : listed);
+      const topEpochs = config.multiFidelity ? config.multiFidelity.rungs[config.multiFidelity.rungs.length - 1] : undefined;
+      const ensureInitial = () => {
+        if (generations.length === 0) {
+          const g0 = sampleRandom(space, d.initial, sc.seed);
+          for (const g of g0) seen.add(genomeKey(g));
+          generations.push(g0);
+        }
+      };
+      return {
+        kind: 'model',
+        rounds,
+        initial() {
+          ensureInitial();
+          return generations[0].map(toCandidate);
+        },
+        next(finished, round) {
+          if (!Number.isInteger(round) || round < 1) throw new RangeError(`round must be an integer >= 1, got ${round}`);
+          ensureInitial();
+          for (const f of finished) results.set(f.hash, f);
+          if (round >= rounds) return [];
+          // replay earlier rounds first (a resumed sweep asks for round r directly), each
+          // from the results of the designs proposed before it, as when it was first asked
+          for (let k = generations.length; k <= round; k++) {
+            const known: ModelResult[] = [];
+            for (const g of generations.flat()) {
+              const r = results.get(toCandidate(g).hash);
+              if (r) known.push({ genome: g, accuracy: r.accuracy, epochs: r.epochs, latency: r.latency });
+            }
+            const count = Math.min(d.batch, sc.n - d.initial - (k - 1) * d.batch);
+            generations.push(proposeBatch(space, sc, config.objectives, known, seen, k, count, topEpochs, feasibleList));
           }
           return generations[round].map(toCandidate);
         },

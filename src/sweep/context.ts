@@ -6,6 +6,7 @@ import type { SweepPlan } from '../space/index.js';
 import type { StateCounts, SweepStore } from '../store/store.js';
 import type { TrialRow } from '../store/types.js';
 import type { StopControl } from './stop.js';
+import type { ReplayTable } from './replay.js';
 
 export type SweepEvent =
   | {
@@ -66,4 +67,6 @@ export interface WorkContext {
   /** replaces loading the dataset the config names (tests; with `train` only) */
   loadData?: () => LoadedDatasets | Promise<LoadedDatasets>;
   preflight?: boolean;
+  /** answer trials from a table instead of training (replay.ts) */
+  replay?: ReplayTable;
 }

@@ -18,7 +18,7 @@ import { availableParallelism, hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { parseSweepConfig, type SweepConfig } from '../config/sweep.js';
-import { countFeasible, planSweep, type SweepPlan } from '../space/index.js';
+import { countFeasible, enumerateGrid, infeasibility, genomeLabel, genomeVariants, makeCandidate, planSweep, type Candidate, type SweepPlan } from '../space/index.js';
 import type { DeviceRequest, TrainRequest, TrainResult } from '../engine/types.js';
 import type { LoadedDatasets } from '../data/index.js';
 import type { StateCounts, SweepStore } from '../store/store.js';
@@ -32,6 +32,7 @@ import { ChildTrials } from './trial-process.js';
 import { keepFrontWeights } from './weights.js';
 import { ensureLatency, measureQueued, QuietGate } from './latency.js';
 import { StopControl, type StopSignal } from './stop.js';
+import { checkCoverage, replayTrial, type ReplayTable } from './replay.js';
 import type { SweepEvent, SweepProgress, WorkContext } from './context.js';
 
 export type { SweepEvent, SweepProgress } from './context.js';
@@ -48,6 +49,8 @@ export interface SweepSummary {
   database: string;
   /** set when a signal stopped the run before the sweep finished */
   stopped?: { signal: StopSignal; released: number };
+  /** with --replay: the table the results came from, and how many trials it answered */
+  replayed?: { from: string; trials: number };
 }
 
 export interface RunnerOptions {
@@ -87,6 +90,8 @@ export interface RunnerOptions {
   enqueueOnly?: boolean;
   /** asked to stop by a signal (see stop.ts) */
   stop?: StopControl;
+  /** train nothing: answer every trial from this table of finished trials (replay.ts) */
+  replay?: ReplayTable;
 }
 
 /** A worker: trains the queued trials of a sweep that already exists in the store. */
@@ -124,9 +129,19 @@ export async function runSweep(opts: RunnerOptions): Promise<SweepSummary> {
   // anything is written.
   const plan = opts.plan ?? planSweep(config, { maxCandidates: opts.maxCandidates });
   const feasible = countFeasible(plan.space);
+  // a space the constraints empty would train only the baselines: refuse it up front
+  const empty = infeasibility(plan.space, feasible);
+  if (empty) throw new UsageError(`the space has no feasible candidate: ${empty}`);
   const initial = plan.search.initial();
   if (initial.length === 0 && plan.baselines.length === 0) {
     throw new UsageError('the constraints leave no candidate to train; loosen "constraints" or widen "space"');
+  }
+
+  if (opts.replay) {
+    if (opts.enqueueOnly) throw new UsageError('--replay trains nothing and needs no workers; leave out --enqueue-only');
+    // every candidate a later round may propose, when the space is small enough to list
+    const later = plan.search.rounds > 1 && feasible.exact && feasible.count <= 20_000n ? listCandidates(plan) : [];
+    checkCoverage(opts.replay, config, [...plan.baselines, ...initial], later);
   }
 
   const existing = await store.getSweep(name);
@@ -183,6 +198,15 @@ export async function runSweep(opts: RunnerOptions): Promise<SweepSummary> {
     };
   }
   return work({ ...opts, config, plan, hash, workerId, heartbeatMs, staleAfterMs, started, emit, stop: opts.stop ?? new StopControl() });
+}
+
+/** Every feasible candidate of a small space. */
+function listCandidates(plan: SweepPlan): Candidate[] {
+  const out: Candidate[] = [];
+  for (const g of enumerateGrid(plan.space)) {
+    out.push(makeCandidate(plan.access, genomeVariants(plan.space, g), genomeLabel(plan.space, g)));
+  }
+  return out;
 }
 
 /** Pick the sweep a worker serves: the named one, or the most recent unfinished one. */
@@ -296,21 +320,37 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
     };
   };
 
+  // a replay answers a trial in milliseconds: its progress counts states (reading every
+  // trial after each one would dominate) and has no ETA
+  const replayProgress = async (): Promise<SweepProgress> => {
+    const counts = await store.counts(name);
+    const finished = counts.done + counts.failed + counts.pruned + counts.diverged;
+    return { finished, total: finished + counts.queued + counts.running, counts, best: null, etaSeconds: null };
+  };
+
   let released = 0;
   // A lane trains one trial at a time; --jobs N runs N lanes in this process, each with its
   // own device (and so its own backend and stream) and thread count, on one shared queue.
   // A lane that fails (a store error, a device where training does not start) stops the
   // others from claiming more; their running trials finish, then the error surfaces.
   let laneError: unknown;
-  const measuresLatency = config.objectives.includes('latency');
+  // a replay copies the table's latencies instead of measuring
+  const measuresLatency = config.objectives.includes('latency') && !ctx.replay;
   const gate = new QuietGate();
   if (measuresLatency) await measureQueued(store, name);
+  let replayed = 0;
   const lane = async (trials: TrialRunner): Promise<void> => {
     for (;;) {
       if (laneError !== undefined) return;
       const next = await claimNext(ctx);
       if (next.kind !== 'trial') return;
       const c = next.claimed;
+      if (ctx.replay) {
+        const row = await replayTrial(ctx.replay, store, config, ctx.workerId, c);
+        replayed++;
+        emit({ type: 'trial-end', trial: row, reused: false, progress: await replayProgress() });
+        continue;
+      }
       if (measuresLatency) {
         try {
           await gate.quiet(() => ensureLatency(store, c.spec, c.trial.candidateHash));
@@ -367,5 +407,6 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
     seconds: (Date.now() - started) / 1000,
     database: store.location,
     ...(signal ? { stopped: { signal, released } } : {}),
+    ...(ctx.replay ? { replayed: { from: ctx.replay.path, trials: replayed } } : {}),
   };
 }

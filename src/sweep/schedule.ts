@@ -64,7 +64,7 @@ export function finishedResults(trials: readonly TrialRow[]): FinishedResult[] {
     top.set(t.candidateHash, Math.max(top.get(t.candidateHash) ?? -1, t.rung));
   }
   const agg = aggregate(trials.filter((t) => top.get(t.candidateHash) === t.rung));
-  return [...agg.values()].map((a) => ({ hash: a.row.candidateHash, accuracy: a.accuracy, macs: a.row.macs, params: a.row.params, latency: a.row.latencyMs }));
+  return [...agg.values()].map((a) => ({ hash: a.row.candidateHash, accuracy: a.accuracy, macs: a.row.macs, params: a.row.params, latency: a.row.latencyMs, epochs: a.row.epochs }));
 }
 
 /** The pruner of a multi-fidelity sweep. */
@@ -142,7 +142,12 @@ export function expectedMoreTrials(config: SweepConfig, search: Search, trials: 
   const round = trials.reduce((m, t) => Math.max(m, t.round ?? 0), 0);
   const rungs = rungEpochs(config).length;
   const eta = config.multiFidelity?.eta ?? 1;
-  const perRoundRung0 = config.search.kind === 'evolutionary' ? config.search.population * seedsAt(config, 0).length : 0;
+  const perRoundRung0 =
+    config.search.kind === 'evolutionary'
+      ? config.search.population * seedsAt(config, 0).length
+      : config.search.kind === 'model'
+        ? (config.search.batch ?? (config.multiFidelity ? Math.ceil(4 * config.multiFidelity.eta) : 4)) * seedsAt(config, 0).length
+        : 0;
   const perRound = (n0: number) => {
     let total = 0;
     let n = n0;
