@@ -2,7 +2,7 @@
 // and batch 64, our engine against ONNX Runtime running our exported graph of the same
 // network, with the same number of threads, side by side in one run (each network and
 // batch: ours, then ONNX Runtime, alternating --repeat times; the figure is the median of
-// the per-run medians). Targets (issue 13): ours at or below ONNX Runtime at batch 1 for
+// the per-run medians). Targets: ours at or below ONNX Runtime at batch 1 for
 // every dw-* network, within 1.25x for std.
 import Table from 'cli-table3';
 import { buildModel, parseVariant } from '../src/models/index.js';

@@ -35,7 +35,7 @@ import { createRng, enumerateGrid, genomeLabel, genomeVariants, makeCandidate, p
 import { openStore, openStoreForReading } from '../src/store/index.js';
 import { ReplayTable, runSweep, StopControl } from '../src/sweep/index.js';
 import type { TrainRequest, TrainResult } from '../src/engine/types.js';
-import type { SweepRow, TrialRow } from '../src/store/types.js';
+import type { SweepRow, TrialRow } from '../src/domain/rows.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const TARGETS = [0.9, 0.95, 0.99] as const;

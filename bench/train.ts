@@ -24,7 +24,7 @@ import Table from 'cli-table3';
 const here = dirname(fileURLToPath(import.meta.url));
 const CHILD_FLAG = '--dsx-train-child';
 
-/** The networks of issue 7, item 1. */
+/** The networks the training benchmark compares with the PyTorch peer. */
 const NETWORKS: { model: string; variant: string }[] = [
   { model: 'resnet20', variant: 'std' },
   { model: 'resnet20', variant: 'dw-pw' },
@@ -342,7 +342,7 @@ export async function run(flags: string[]): Promise<object> {
     }
   }
   console.log(table.toString());
-  if (peer) console.log('targets (issue 7): ours/PyTorch >= 2.0x for dw-* networks, >= 0.8x for std; peak memory no more than PyTorch\'s');
+  if (peer) console.log('targets: ours/PyTorch >= 2.0x for dw-* networks, >= 0.8x for std; peak memory no more than PyTorch\'s');
   return { method, quick, batch, threads, peer, networks: rows };
 }
 

@@ -1,5 +1,5 @@
 // Rerun one front candidate of a recorded sweep with `dsxplore train` and say whether its
-// accuracy and losses come out identical bit for bit (issue 18 item 4). The rerun uses the
+// accuracy and losses come out identical bit for bit. The rerun uses the
 // recipe, dataset and thread count the trial recorded in its provenance, on the CPU.
 //
 //   node --import tsx scripts/rerun-front.ts --db results/study-resnet20/dsxplore.db [--sweep NAME] [--label LABEL] [--seed N]
@@ -10,9 +10,9 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { resolveObjectives, resolveSweep } from '../src/commands/report.js';
+import { readSweep } from '../src/report/read.js';
 import type { TrainRecipe } from '../src/engine/types.js';
-import { isScc, summarize } from '../src/report/summary.js';
+import { isScc } from '../src/report/summary.js';
 import { openStoreForReading } from '../src/store/index.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -61,15 +61,13 @@ async function main(): Promise<number> {
     return 2;
   }
   const store = await openStoreForReading(`sqlite:${values.db}`);
-  let trials;
-  let sweep;
+  let read;
   try {
-    sweep = await resolveSweep(store, values.sweep);
-    trials = await store.trials(sweep.name);
+    read = await readSweep(store, values.sweep);
   } finally {
     await store.close();
   }
-  const s = summarize(sweep.name, trials, resolveObjectives(undefined, sweep));
+  const { sweep, trials, summary: s } = read;
   const pick = values.label
     ? s.candidates.find((c) => c.label === values.label)
     : [...s.front].sort((a, b) => Number(isScc(b)) - Number(isScc(a)) || b.accuracy - a.accuracy)[0];

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the committed studies (issue 18) and write their results folders:
+# Run the committed studies (configs/study-*.json) and write their results folders:
 #   results/study-NAME/{README.md, accuracy-macs.svg, front.csv, dsxplore.db}
 # README.md is the findings page (`dsxplore report --format markdown`) with the study's notes
 # from configs/study-NAME.md; sweep.log (JSON lines) stays beside it, uncommitted. A finished

@@ -72,7 +72,7 @@ test('each invalid field is named, with the allowed values where the set is clos
     [{ ...withField(['space', 'cg'], undefined), space: { variants: ['dw-gpw-shuffle'] } }, [/space\.cg:/, /dw-gpw-shuffle need/]],
     [withField(['search'], { kind: 'anneal' }), [/search\.kind:/, /"grid", "random", "evolutionary"/]],
     [withField(['search'], { kind: 'random' }), [/search\.n:/, /missing/]],
-    [withField(['search'], { kind: 'evolutionary', population: 2, generations: 3 }), [/search\.population:/, />= 4/]],
+    [withField(['search'], { kind: 'evolutionary', population: 2, generations: 3 }), [/search\.population:/, /4\.\.1000000/]],
     [withField(['multiFidelity'], { rungs: [3, 1] }), [/multiFidelity\.rungs:/, /increasing/]],
     [withField(['objectives'], ['macs', 'params']), [/objectives:/, /accuracy/]],
     [withField(['objectives'], ['accuracy', 'flops']), [/objectives\[1\]:/, /"macs"/]],
@@ -80,8 +80,8 @@ test('each invalid field is named, with the allowed values where the set is clos
     [withField(['name'], 'my sweep!'), [/name:/, /letters, digits/]],
     [withField(['seeds'], [1, 1]), [/seeds:/, /repeat/]],
     [withField(['recipe', 'lr'], -1), [/recipe\.lr:/]],
-    [withField(['space', 'cgs'], [1]), [/space: unknown field 'cgs'/, /allowed fields: variants, cg, co, s, tie/]],
-    [withField(['extra'], true), [/unknown field 'extra'/, /allowed fields: name, model/]],
+    [withField(['space', 'cgs'], [1]), [/space: unknown field "cgs"/, /allowed fields: variants, cg, co, s, tie/]],
+    [withField(['extra'], true), [/unknown field "extra"/, /allowed fields: name, model/]],
     [withField(['dataset'], undefined), [/dataset: required field is missing/]],
   ];
   for (const [raw, patterns] of cases) {
@@ -93,9 +93,9 @@ test('each invalid field is named, with the allowed values where the set is clos
 test('several problems are reported together, on one line separated by "; "', () => {
   const msg = errorOf({ ...withField(['model'], 'nope'), search: { kind: 'grid', n: 3 } });
   assert.match(msg, /model:/);
-  assert.match(msg, /search: unknown field 'n'/);
+  assert.match(msg, /search: unknown field "n"/);
   assert.ok(!msg.includes('\n'), msg);
-  assert.match(msg, /^invalid sweep config: model: .*; search: unknown field 'n'$/);
+  assert.match(msg, /^invalid sweep config: model: .*; search: unknown field "n"$/);
 });
 
 test('loadSweepConfig reads files and explains unreadable ones', () => {

@@ -62,7 +62,7 @@ function mobilenetFixed(k: number): [number, number] {
   return [params, 9 * 3 * 32 * 32 * 32 + 1024 * k];
 }
 
-/** DESIGN.md section 2, one slot: [params, macs] */
+/** One slot of each variant (README.md, Variants and Cost conventions): [params, macs] */
 function slotFormula(v: VariantChoice, [ci, co, side]: SlotRow): [number, number] {
   const px = side * side;
   switch (v.kind) {

@@ -1,4 +1,4 @@
-// THE end-to-end accuracy check (issue 4 item 8): ResNet-20 with dw-scc:cg=2,co=0.5 in every
+// THE end-to-end accuracy check: ResNet-20 with dw-scc:cg=2,co=0.5 in every
 // slot, trained for one epoch on the full MNIST training set (60000 images) on the CPU,
 // must reach >= 98.0% on the 10000 test images. It runs the same path as `dsxplore train`:
 // dataset reader, recipe schema, model builder, native trainer.

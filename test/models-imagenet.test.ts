@@ -114,7 +114,7 @@ test('imagenet stem layers: 7x7/2 conv (padding 3), BN, ReLU, 3x3/2 max-pool (pa
 test('the imagenet stem exists only for ResNet-18/34/50 and MobileNetV1; a bad stem is a UsageError', () => {
   assert.throws(() => buildModel('resnet20', { stem: 'imagenet' }), (e: Error) => e instanceof UsageError && /resnet20 has no imagenet stem.*resnet18, resnet34, resnet50, mobilenetv1/.test(e.message));
   assert.throws(() => buildModel('vgg16', { stem: 'imagenet' }), UsageError);
-  assert.throws(() => buildModel('resnet18', { stem: 'tiny' as any }), (e: Error) => e instanceof UsageError && /stem must be one of cifar, imagenet/.test(e.message));
+  assert.throws(() => buildModel('resnet18', { stem: 'tiny' as any }), (e: Error) => e instanceof UsageError && /stem: must be one of cifar, imagenet/.test(e.message));
 });
 
 test('native executor: imagenet-stem networks have the analytic parameter count and train on the CPU', async () => {

@@ -80,7 +80,7 @@ test('dw-scc with co stores co and the per-slot s; with s stores s only', () => 
   for (const slot of fixed.slots) assert.deepEqual(slot.variant, { kind: 'dw-scc', cg: 4, s: 1 });
 });
 
-test('each variant expands to the layers of DESIGN.md section 2, then the architecture BN', () => {
+test('each variant expands to the layers of the Variants table (README.md), then the architecture BN', () => {
   const cases: [VariantChoice, string[]][] = [
     [{ kind: 'std' }, ['conv2d 3x3 g1']],
     [{ kind: 'dw-pw' }, ['conv2d 3x3 dw', 'batchnorm', 'relu', 'conv2d 1x1 g1']],

@@ -1,4 +1,4 @@
-// Native safety (issue 15, item 6): every function the addon exports, called directly (not
+// Native safety: every function the addon exports, called directly (not
 // through the typed wrappers that validate first) with wrong shapes, typed arrays of the
 // wrong type or length, zero, negative, fractional and huge sizes (2^31, 1e12), throws a
 // JavaScript Error with a message, and this process survives all of them without a huge

@@ -1,7 +1,7 @@
 // Hand-written model specs and data for the net-*.test.ts suites: small enough to train in
 // seconds, and covering every op the executor runs (residual add, option-A shortcut,
 // channel shuffle, SCC, grouped/depthwise conv, max pool, BN, GAP, linear).
-import type { Dataset } from '../src/data/types.js';
+import type { Dataset } from '../src/domain/dataset.js';
 import type { Layer, ModelSpec, Shape } from '../src/models/spec.js';
 
 type LayerBody = Layer extends infer L ? (L extends Layer ? Omit<L, 'name' | 'inputs' | 'output'> : never) : never;

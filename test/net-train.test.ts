@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluate, stateSize, train } from '../src/engine/index.js';
-import type { TrainRecipe, TrainProgress } from '../src/engine/types.js';
+import type { TrainProgress } from '../src/domain/metrics.js';
+import type { TrainRecipe } from '../src/engine/types.js';
 import { loadDataset } from '../src/data/index.js';
 import { tinyResnet } from './net-fixtures.js';
 

@@ -1,4 +1,4 @@
-// SCC against the float64 reference of DESIGN.md section 1, for every legal kind of window
+// SCC against its float64 definition (test/helpers/reference.ts), for every legal kind of window
 // layout (groups x overlap x outChannels, wraps included), against its dense banded 1x1 conv,
 // and through the public library API (validation, errors naming the field).
 import { test } from 'node:test';

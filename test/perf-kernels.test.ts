@@ -1,4 +1,4 @@
-// The fast CPU paths added for training speed (issue 7), at the shapes the zoo really runs:
+// The fast CPU paths added for training speed, at the shapes the zoo really runs:
 // the direct depthwise 3x3 kernels on feature maps wide enough for their vector loops
 // (32/16/8 wide, plus widths with tails), the one-pass batch-norm statistics on data with a
 // large mean, and the executor's BN+ReLU fusion, which must give the same loss and gradients

@@ -1,4 +1,4 @@
-// Sweeps across machines on a real PostgreSQL server (issue 8): the store's schema, guards
+// Sweeps across machines on a real PostgreSQL server: the store's schema, guards
 // and once-only scheduling on PostgreSQL; two stores racing for the last queued trial; and
 // real `dsxplore worker` processes: 4 of them finishing a 40-candidate sweep with every
 // candidate trained exactly once, kill -9 of one worker mid-trial recovered by the others

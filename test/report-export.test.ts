@@ -9,7 +9,8 @@ import { summarize } from '../src/report/summary.js';
 import { slotText } from '../src/models/notation.js';
 import { renderReport } from '../src/report/table.js';
 import { createRng } from '../src/space/rng.js';
-import type { TrialRow, TrialState } from '../src/store/types.js';
+import type { TrialRow } from '../src/domain/rows.js';
+import type { TrialState } from '../src/domain/trial-states.js';
 
 let nextId = 1;
 function trial(p: Partial<TrialRow> & { candidateHash: string }): TrialRow {

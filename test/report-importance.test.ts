@@ -11,7 +11,7 @@ import { parseSweepConfig } from '../src/config/sweep.js';
 import { planSweep } from '../src/space/index.js';
 import { createRng } from '../src/space/rng.js';
 import { seedReliability, unitImportance } from '../src/report/importance.js';
-import type { CandidateResult } from '../src/report/summary.js';
+import type { CandidateResult } from '../src/domain/candidate.js';
 import { openStore } from '../src/store/index.js';
 import { runSweep } from '../src/sweep/index.js';
 import type { TrainRequest, TrainResult } from '../src/engine/types.js';

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import type { Variant } from '../src/models/spec.js';
 import { duration, findingsPage, findingsSummary } from '../src/report/markdown.js';
 import { compareAccuracy, seedInterval, seedNoise } from '../src/report/verdict.js';
-import { summarize, type CandidateResult } from '../src/report/summary.js';
+import type { CandidateResult } from '../src/domain/candidate.js';
+import { summarize } from '../src/report/summary.js';
 import { parseCsv } from '../src/report/export.js';
-import type { SweepRow, TrialRow } from '../src/store/types.js';
+import type { SweepRow, TrialRow } from '../src/domain/rows.js';
 import { cli, writeConfig } from './helpers/cli-process.js';
 
 function cand(label: string, macs: number, accs: number[], baseline = false): CandidateResult {

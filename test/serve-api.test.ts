@@ -209,7 +209,7 @@ test("the page's script bundles the page and, shared with the CLI, the states, t
   // the page (no zod, no node:, no server code)
   const { sources } = JSON.parse(readFileSync(join(root, 'dist/web/app.js.map'), 'utf8')) as { sources: string[] };
   const files = sources.map((s) => relative(root, resolve(root, 'dist/web', s)));
-  const shared = ['src/store/states.ts', 'src/models/notation.ts', 'src/report/format.ts'];
+  const shared = ['src/domain/trial-states.ts', 'src/models/notation.ts', 'src/report/format.ts'];
   assert.deepEqual(files.filter((f) => !f.startsWith('src/serve/client/') && !shared.includes(f)), []);
   assert.deepEqual(shared.filter((f) => !files.includes(f)), []);
 });

@@ -18,7 +18,7 @@ import { openStore, openStoreForReading, type SweepStore } from '../src/store/in
 import { parseCsv } from '../src/report/export.js';
 import { formatCount, formatPercent } from '../src/report/format.js';
 import { slotText } from '../src/models/notation.js';
-import { TRIAL_STATES } from '../src/store/states.js';
+import { TRIAL_STATES } from '../src/domain/trial-states.js';
 import { buildPage, fillSweep, runCli } from './helpers/serve.js';
 
 const root = resolve(import.meta.dirname, '..');

@@ -11,7 +11,8 @@ import { candidateResults, summarize } from '../src/report/summary.js';
 import { SweepCache } from '../src/serve/cache.js';
 import { etaSeconds, hypervolumeOverTime } from '../src/serve/views.js';
 import { openStore, openStoreForReading } from '../src/store/index.js';
-import type { StateCounts, TrialRow } from '../src/store/types.js';
+import type { TrialRow } from '../src/domain/rows.js';
+import type { StateCounts } from '../src/domain/trial-states.js';
 import { createRng } from '../src/space/rng.js';
 import { fillSweep } from './helpers/serve.js';
 

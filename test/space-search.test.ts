@@ -19,9 +19,9 @@ import {
   planSweep,
   promoteByRank,
   sampleRandom,
-  type Candidate,
   type FinishedResult,
 } from '../src/space/index.js';
+import type { Candidate } from '../src/domain/candidate.js';
 
 function config(over: Record<string, unknown> = {}): SweepConfig {
   return parseSweepConfig({

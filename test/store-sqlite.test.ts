@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore, openStoreForReading, migrate, MIGRATIONS, SCHEMA_VERSION, TrialStateError, type Migration } from '../src/store/index.js';
+import { openStore, openStoreForReading, migrate, MIGRATIONS, resolveSweep, SCHEMA_VERSION, SweepNotFound, TrialStateError, type Migration } from '../src/store/index.js';
 import { openSqliteExecutor, SQLITE } from '../src/store/sqlite.js';
 import type { Executor } from '../src/store/executor.js';
 import { assertMigratedFromV4, candidate, fillSchemaV4, outcome, trial } from './helpers/store-fixtures.js';
@@ -284,3 +284,25 @@ test('each store loads only its own driver: a PostgreSQL worker never loads bett
   assert.deepEqual(drivers('postgres'), ['pg']);
   assert.deepEqual(drivers('sqlite'), ['better-sqlite3']);
 });
+
+test('resolveSweep: the named sweep, else the last created by id (not by a machine clock), else the last unfinished', async () => {
+  const dir = tmp();
+  try {
+    const s = await openStore(join(dir, 'r.db'));
+    await assert.rejects(resolveSweep(s), (e: unknown) => e instanceof UsageError && /no sweeps in .* yet/.test((e as Error).message));
+    for (const name of ['a', 'b', 'c']) await s.createSweep({ name, config: {}, configHash: name });
+    // c was written by a machine whose clock is behind: still the most recent
+    await s.executor.run(`UPDATE sweeps SET created_at = '2000-01-01T00:00:00.000Z' WHERE name = 'c'`);
+    await s.setSweepStatus('c', 'finished');
+    assert.equal((await resolveSweep(s)).name, 'c');
+    assert.equal((await resolveSweep(s, undefined, { unfinished: true })).name, 'b');
+    assert.equal((await resolveSweep(s, 'a')).name, 'a');
+    await assert.rejects(resolveSweep(s, 'nope'), (e: unknown) => e instanceof SweepNotFound && /no sweep named "nope" in .*; sweeps there: a, b, c$/.test((e as Error).message));
+    for (const name of ['a', 'b']) await s.setSweepStatus(name, 'finished');
+    await assert.rejects(resolveSweep(s, undefined, { unfinished: true, hint: 'Queue one.' }), /no unfinished sweep in .*; name one with --sweep NAME\. Queue one\.$/);
+    await s.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, openStoreUrl, type SweepStore, type TrialInput } from '../src/store/index.js';
-import type { Candidate } from '../src/space/types.js';
+import type { Candidate } from '../src/domain/candidate.js';
 import type { ModelSpec } from '../src/models/spec.js';
 import { pgSkip, startPostgres, type PgServer } from './helpers/postgres.js';
 

@@ -1,4 +1,4 @@
-// Reproducibility of a committed study (issue 18 item 4): a front candidate of
+// Reproducibility of a committed study: a front candidate of
 // configs/study-resnet20.json, trained at reduced size by `dsxplore sweep`, is trained
 // again by scripts/rerun-front.ts (which calls `dsxplore train` with the recorded recipe,
 // data, thread count and seed), and the test accuracy and the final training and test

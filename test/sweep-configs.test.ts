@@ -97,7 +97,7 @@ test('the image-folder example: ResNet-18 with the imagenet stem at 112 px, clas
   assert.equal(spec.layers[0]!.op === 'conv2d' && spec.layers[0]!.kernel, 7);
 });
 
-// The studies (issue 18) run at the same time, one thread each, on 2 cores, and each must
+// The committed studies (configs/study-*.json) run at the same time, one thread each, on 2 cores, and each must
 // finish in about 80 minutes. CPU milliseconds per training image at 1 thread, measured on
 // this project's 2-core AMD EPYC VM on 2026-11-30 as the user CPU time of `dsxplore train
 // --threads 1` on 2048 minus 128 Fashion-MNIST images (the machine was shared, so wall time
@@ -125,7 +125,7 @@ const MS_PER_IMAGE: Record<string, Record<string, number>> = {
     'dw-scc:cg=8': 1.48,
   },
   mobilenetv1: {
-    std: 60, // ~ 30 images/s on 2 threads (issue 18)
+    std: 60, // ~ 30 images/s on 2 threads
     'gc-shuffle:g=2': 30, // ~ by MACs
     'gc-shuffle:g=4': 15, // ~ by MACs
     'gc-shuffle:g=8': 10.66,

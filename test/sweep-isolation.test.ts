@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../src/store/index.js';
 import { addonPath } from '../src/engine/addon.js';
-import type { TrialRow } from '../src/store/types.js';
+import type { TrialRow } from '../src/domain/rows.js';
 import { cli, spawnCli, writeConfig } from './helpers/cli-process.js';
 
 const skip = existsSync(addonPath()) ? false : `native engine not built (${addonPath()})`;

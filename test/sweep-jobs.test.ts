@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { openStore } from '../src/store/index.js';
 import { addonPath } from '../src/engine/addon.js';
-import type { TrialRow } from '../src/store/types.js';
+import type { TrialRow } from '../src/domain/rows.js';
 
 const root = resolve(import.meta.dirname, '..');
 const haveEngine = existsSync(addonPath());

@@ -12,7 +12,7 @@ import { rungEpochs } from '../src/sweep/index.js';
 import { summarize } from '../src/report/summary.js';
 import { findingsPage } from '../src/report/markdown.js';
 import { createRng } from '../src/space/rng.js';
-import type { TrialRow } from '../src/store/types.js';
+import type { TrialRow } from '../src/domain/rows.js';
 
 const FILE = 'configs/table-resnet20.json';
 

@@ -135,3 +135,14 @@ test('--validation holds images out: per-epoch accuracy on them, test accuracy a
   assert.ok(Math.abs(res.testAccuracy * 50 - Math.round(res.testAccuracy * 50)) < 1e-9);
   assert.equal(res.testImages, 50);
 });
+
+test('train --decay-bn-bias reaches the recipe (its option key differs from the recipe field)', () => {
+  const r = cli([
+    'train', '--model', 'resnet20', '--dataset', 'synthetic:size=8,classes=3,train=16,test=8', '--epochs', '1',
+    '--batch-size', '8', '--threads', '1', '--device', 'cpu', '--decay-bn-bias', '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const result = r.lines.find((l) => l.type === 'result');
+  assert.equal(result?.recipe?.decayBnAndBias, true, r.stdout.slice(-500));
+});
+

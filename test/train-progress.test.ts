@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProgressReporter, etaSeconds, formatDuration, formatProgressLine, progressMode } from '../src/report/progress.js';
-import type { TrainProgress } from '../src/engine/types.js';
+import type { TrainProgress } from '../src/domain/metrics.js';
 
 class FakeStream {
   chunks: string[] = [];

@@ -3,7 +3,7 @@
 same networks, trained the same way, so that bench/train.ts can print ours/PyTorch ratios
 measured side by side in one run.
 
-Networks (DESIGN.md section 2), written here as plain nn.Modules:
+Networks (README.md, Variants), written here as plain nn.Modules:
   resnet20  He et al. CIFAR ResNet-20: 3x3 stem to 16, stages of 3 basic blocks at 16-32-64,
             option A shortcuts (every other pixel, channels zero-padded evenly), GAP, linear.
   vgg16     CIFAR VGG-16 with BN after every conv, 2x2 max-pool closing each of 5 stages,

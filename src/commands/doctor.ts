@@ -3,20 +3,20 @@
 // path and the version. Exits 1 (after printing the report) when the addon cannot load.
 import type { Command } from 'commander';
 import { AddonError } from '../errors.js';
-import { doctorFlagsSchema, parseFlags } from '../config/flags.js';
+import { addFlags, jsonFlag, parseFlags } from '../config/flags.js';
 import { collectDoctorReport, formatDoctorReport } from '../engine/doctor.js';
 
+const DOCTOR_FLAGS = { json: jsonFlag('print the report as JSON') };
+
 export function registerDoctor(program: Command): void {
-  program
-    .command('doctor')
-    .description('report the native build (CUDA, cuBLAS, architectures), devices and CPU threads')
-    .option('--json', 'print the report as JSON')
+  const cmd = program.command('doctor').description('report the native build (CUDA, cuBLAS, architectures), devices and CPU threads');
+  addFlags(cmd, DOCTOR_FLAGS)
     .addHelpText(
       'after',
       '\nExit code 0 when the native engine loads (with or without a GPU), 1 when it does not.',
     )
     .action((raw: unknown) => {
-      const flags = parseFlags(doctorFlagsSchema, raw);
+      const flags = parseFlags(DOCTOR_FLAGS, raw);
       const report = collectDoctorReport();
       process.stdout.write(
         flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatDoctorReport(report),

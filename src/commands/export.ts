@@ -1,8 +1,8 @@
 // `dsxplore export`: a trained model (a finished trial's weights in the store, or a
 // checkpoint file) as an ONNX graph a deployment runtime can run.
-import { Command, Option } from 'commander';
-import type { z } from 'zod';
-import { exportFlagsSchema, parseFlags } from '../config/flags.js';
+import type { Command } from 'commander';
+import { addFlags, choice, flag, jsonFlag, parseFlags, STORE_FLAGS, toggle } from '../config/flags.js';
+import { count, path } from '../config/rules.js';
 import { UsageError } from '../errors.js';
 import { countTotals } from '../cost/index.js';
 import type { Checkpoint } from '../engine/checkpoint.js';
@@ -11,7 +11,19 @@ import { OPSET } from '../deploy/onnx.js';
 import { checkOutputDir, fileCheckpoint, trialCheckpoint } from '../deploy/weights.js';
 import { openStoreForReading, storeUrl } from '../store/index.js';
 
-type ExportFlags = z.output<typeof exportFlagsSchema>;
+const EXPORT_FLAGS = {
+  trial: flag('--trial <id>', 'a finished trial whose weights are in the store', count(1, Number.MAX_SAFE_INTEGER)),
+  load: flag('--load <file>', 'a checkpoint file (train --save, pareto export --weights)', path()),
+  format: choice('--format <format>', 'output format', ['onnx'], { default: 'onnx' }),
+  out: flag('--out <file>', 'the file to write, e.g. model.onnx', path(), { required: true }),
+  foldBn: toggle('--no-fold-bn', 'keep BatchNormalization nodes instead of folding them into the convs'),
+  db: STORE_FLAGS.db,
+  store: STORE_FLAGS.store,
+  json: jsonFlag('print one JSON object'),
+};
+
+type ExportFlags = ReturnType<typeof parseExportFlags>;
+const parseExportFlags = (raw: unknown) => parseFlags(EXPORT_FLAGS, raw);
 
 const HELP = `
 The graph takes pixels in [0,1] at the training resolution (NCHW float32, dynamic batch;
@@ -40,7 +52,7 @@ async function loadSource(flags: ExportFlags): Promise<{ checkpoint: Checkpoint;
 }
 
 export async function runExport(raw: unknown): Promise<void> {
-  const flags: ExportFlags = parseFlags(exportFlagsSchema, raw);
+  const flags = parseExportFlags(raw);
   checkOutputDir(flags.out, '--out');
   const { checkpoint, source } = await loadSource(flags);
   const { spec, dataset } = checkpoint.header;
@@ -85,17 +97,8 @@ export async function runExport(raw: unknown): Promise<void> {
 }
 
 export function registerExport(program: Command): void {
-  program
-    .command('export')
-    .description('a trained model (a trial in the store or a checkpoint file) as an ONNX graph')
-    .option('--trial <id>', 'a finished trial whose weights are in the store')
-    .option('--load <file>', 'a checkpoint file (train --save, pareto export --weights)')
-    .addOption(new Option('--format <format>', 'output format').choices(['onnx']).default('onnx'))
-    .requiredOption('--out <file>', 'the file to write, e.g. model.onnx')
-    .option('--no-fold-bn', 'keep BatchNormalization nodes instead of folding them into the convs')
-    .option('--db <path>', 'SQLite results database (default: results/dsxplore.db); same as --store sqlite:PATH')
-    .option('--store <url>', 'results store: sqlite:PATH or postgres://user@host/db (default: $DSXPLORE_STORE, else --db)')
-    .option('--json', 'print one JSON object')
+  const cmd = program.command('export').description('a trained model (a trial in the store or a checkpoint file) as an ONNX graph');
+  addFlags(cmd, EXPORT_FLAGS)
     .addHelpText('after', HELP)
     .action(async (flags: unknown) => runExport(flags));
 }

@@ -2,23 +2,10 @@
 // cost and the reduction against the same model built with `std` convs in every slot.
 import Table from 'cli-table3';
 import type { Command } from 'commander';
-import { countCost, type LayerCost } from '../cost/index.js';
-import { inspectFlagsSchema, parseFlags } from '../config/flags.js';
-import {
-  baselineVariant,
-  buildModel,
-  describeModel,
-  formatVariant,
-  listModels,
-  parseVariant,
-  specHash,
-  VARIANT_FORMS,
-  type Layer,
-  type ModelSpec,
-  imagenetStemModels,
-  type Stem,
-  type VariantChoice,
-} from '../models/index.js';
+import { inspectModel, type InspectResult } from '../cost/inspect.js';
+import { addFlags, flag, jsonFlag, parseFlags } from '../config/flags.js';
+import { count, model, stem, variant } from '../config/rules.js';
+import { describeModel, imagenetStemModels, listModels, VARIANT_FORMS } from '../models/index.js';
 
 const HELP = `
 Variants (README.md, section Variants): ${VARIANT_FORMS.join(', ')}.
@@ -35,95 +22,19 @@ Examples:
   dsxplore inspect --model vgg16 --in-channels 1 --classes 10 --json
   dsxplore inspect --model resnet50 --stem imagenet --input-size 224 --classes 1000`;
 
-type InspectFlags = ReturnType<typeof parseInspectFlags>;
-const parseInspectFlags = (raw: unknown) => parseFlags(inspectFlagsSchema, raw);
+const INSPECT_FLAGS = {
+  model: flag('--model <name>', `model: ${listModels().join(', ')}`, model(), { required: true }),
+  variant: flag('--variant <v>', `slot variant for every slot (${VARIANT_FORMS.join(' | ')}), or one per slot separated by ";"`, variant()),
+  inChannels: flag('--in-channels <c>', 'input image channels', count(1, 4096), { default: '3' }),
+  inputSize: flag('--input-size <s>', 'input height and width in pixels', count(1, 4096), { default: '32' }),
+  classes: flag('--classes <k>', 'number of classes', count(1, 100_000), { default: '10' }),
+  stem: flag('--stem <kind>', `the network's first layers: cifar or imagenet (${imagenetStemModels().join(', ')})`, stem(), { default: 'cifar' }),
+  json: jsonFlag('print one JSON object instead of a table'),
+};
+
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 const ratio = (a: number, b: number): string => (b === 0 ? 'n/a' : `${(a / b).toPrecision(3)}x`);
-
-/** What a layer is, in a few characters: "conv 3x3/2 g16", "scc cg2 s8", ... */
-export function layerKind(layer: Layer): string {
-  switch (layer.op) {
-    case 'conv2d': {
-      let k = `conv ${layer.kernel}x${layer.kernel}`;
-      if (layer.stride !== 1) k += `/${layer.stride}`;
-      if (layer.groups === layer.inChannels && layer.groups === layer.outChannels && layer.groups > 1) k += ' dw';
-      else if (layer.groups > 1) k += ` g${layer.groups}`;
-      if (layer.bias) k += ' +bias';
-      return k;
-    }
-    case 'scc':
-      return `scc cg${layer.groups} s${layer.channelStride}`;
-    case 'batchnorm':
-      return 'bn';
-    case 'relu':
-      return 'relu';
-    case 'maxpool':
-      return `maxpool ${layer.kernel}x${layer.kernel}/${layer.stride}`;
-    case 'gap':
-      return 'avgpool (global)';
-    case 'linear':
-      return layer.bias ? 'linear +bias' : 'linear';
-    case 'shuffle':
-      return `shuffle g${layer.groups}`;
-    case 'add':
-      return 'add';
-    case 'shortcut_a':
-      return `shortcut A /${layer.stride}`;
-  }
-}
-
-export interface InspectResult {
-  model: string;
-  stem: Stem;
-  variant: string;
-  inputShape: ModelSpec['inputShape'];
-  classes: number;
-  hash: string;
-  params: number;
-  macs: number;
-  flops: number;
-  std: { params: number; macs: number; flops: number };
-  reduction: { params: number; macs: number };
-  slots: { index: number; name: string; inChannels: number; outChannels: number; stride: number; variant: string }[];
-  layers: (LayerCost & { kind: string })[];
-}
-
-export function inspectModel(flags: InspectFlags): InspectResult {
-  const opts = { inChannels: flags.inChannels, inputSize: flags.inputSize, classes: flags.classes, stem: flags.stem };
-  // "a;b;c" gives each slot its own variant, in slot order
-  const choice: VariantChoice | VariantChoice[] =
-    flags.variant === undefined
-      ? baselineVariant(flags.model)
-      : flags.variant.includes(';')
-        ? flags.variant.split(';').map(parseVariant)
-        : parseVariant(flags.variant);
-  const spec = buildModel(flags.model, { ...opts, variants: choice });
-  const cost = countCost(spec);
-  const std = countCost(buildModel(flags.model, { ...opts, variants: { kind: 'std' } }));
-  return {
-    model: flags.model,
-    stem: opts.stem,
-    variant: Array.isArray(choice) ? choice.map(formatVariant).join(';') : formatVariant(choice),
-    inputShape: spec.inputShape,
-    classes: spec.classes,
-    hash: specHash(spec),
-    params: cost.params,
-    macs: cost.macs,
-    flops: cost.flops,
-    std: { params: std.params, macs: std.macs, flops: std.flops },
-    reduction: { params: cost.params / std.params, macs: cost.macs / std.macs },
-    slots: spec.slots.map((s) => ({
-      index: s.index,
-      name: s.name,
-      inChannels: s.inChannels,
-      outChannels: s.outChannels,
-      stride: s.stride,
-      variant: s.variant.kind === 'dw-scc' ? `dw-scc:cg=${s.variant.cg},s=${s.variant.s}` : formatVariant(s.variant),
-    })),
-    layers: cost.layers.map((l, i) => ({ ...l, kind: layerKind(spec.layers[i]!) })),
-  };
-}
 
 export function renderInspect(r: InspectResult): string {
   const table = new Table({
@@ -154,19 +65,13 @@ export function renderInspect(r: InspectResult): string {
 }
 
 export function registerInspect(program: Command): void {
-  program
+  const cmd = program
     .command('inspect')
-    .description('show a model with a slot variant: per-layer shapes, params and MACs, and the reduction vs std')
-    .requiredOption('--model <name>', `model: ${listModels().join(', ')}`)
-    .option('--variant <v>', `slot variant for every slot (${VARIANT_FORMS.join(' | ')}), or one per slot separated by ";"`)
-    .option('--in-channels <c>', 'input image channels', '3')
-    .option('--input-size <s>', 'input height and width in pixels', '32')
-    .option('--classes <k>', 'number of classes', '10')
-    .option('--stem <kind>', `the network's first layers: cifar (default) or imagenet (${imagenetStemModels().join(', ')})`)
-    .option('--json', 'print one JSON object instead of a table')
+    .description('show a model with a slot variant: per-layer shapes, params and MACs, and the reduction vs std');
+  addFlags(cmd, INSPECT_FLAGS)
     .addHelpText('after', HELP)
     .action((raw: unknown) => {
-      const flags = parseInspectFlags(raw);
+      const flags = parseFlags(INSPECT_FLAGS, raw);
       const result = inspectModel(flags);
       process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : renderInspect(result));
     });

@@ -1,14 +1,25 @@
 // `dsxplore latency`: measured inference latency of one model/variant, on our engine and/or
 // ONNX Runtime on the exported graph, at the same thread count, side by side.
 import type { Command } from 'commander';
-import type { z } from 'zod';
-import { latencyFlagsSchema, parseFlags } from '../config/flags.js';
-import { UsageError } from '../errors.js';
+import { addFlags, flag, jsonFlag, parseFlags } from '../config/flags.js';
+import { count, countList, model, namesOf, variant } from '../config/rules.js';
 import { countTotals } from '../cost/index.js';
 import { baselineVariant, buildModel, formatVariant, listModels, parseVariant, VARIANT_FORMS, type VariantChoice } from '../models/index.js';
-import { machineDescription, measureLatency, RUNTIMES, type LatencyResult, type Runtime } from '../deploy/latency.js';
+import { machineDescription, measureLatency, RUNTIMES, type LatencyResult } from '../deploy/latency.js';
 
-type LatencyFlags = z.output<typeof latencyFlagsSchema>;
+const LATENCY_FLAGS = {
+  model: flag('--model <name>', `model: ${listModels().join(', ')}`, model(), { required: true }),
+  variant: flag('--variant <v>', `slot variant for every slot: ${VARIANT_FORMS.join(', ')} (default: the model's baseline)`, variant()),
+  batch: flag('--batch <list>', 'batch sizes, comma-separated', countList(1, 65536), { default: '1' }),
+  threads: flag('--threads <n>', 'CPU threads of both runtimes', count(1, 4096), { default: '1' }),
+  runtime: flag('--runtime <list>', `runtimes, comma-separated: ${RUNTIMES.join(', ')}`, namesOf('runtimes', RUNTIMES), { default: 'native' }),
+  warmup: flag('--warmup <n>', 'untimed forwards first', count(0, 1_000_000), { default: '10' }),
+  reps: flag('--reps <n>', 'timed forwards', count(1, 1_000_000), { default: '30' }),
+  inChannels: flag('--in-channels <c>', 'input image channels', count(1, 4096), { default: '3' }),
+  inputSize: flag('--input-size <s>', 'input height and width in pixels', count(1, 4096), { default: '32' }),
+  classes: flag('--classes <k>', 'number of classes', count(1, 100_000), { default: '10' }),
+  json: jsonFlag('one JSON line per measurement'),
+};
 
 const HELP = `
 Latency is the median of --reps timed eval-mode forwards of one batch after --warmup
@@ -19,18 +30,8 @@ optimisations). Weights do not change the timing: the engine's seeded initialisa
 Example:
   dsxplore latency --model resnet20 --variant dw-scc:cg=2,co=0.5 --batch 1,64 --runtime native,onnxruntime`;
 
-function list<T extends string>(flag: string, raw: string, allowed?: readonly T[]): T[] {
-  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  if (items.length === 0) throw new UsageError(`${flag} needs at least one value`);
-  if (allowed) {
-    const bad = items.filter((i) => !(allowed as readonly string[]).includes(i));
-    if (bad.length) throw new UsageError(`${flag}: unknown ${bad.join(', ')}; allowed values: ${allowed.join(', ')}`);
-  }
-  return [...new Set(items)] as T[];
-}
-
 export async function runLatency(raw: unknown): Promise<LatencyResult[]> {
-  const flags: LatencyFlags = parseFlags(latencyFlagsSchema, raw);
+  const flags = parseFlags(LATENCY_FLAGS, raw);
   const variant: VariantChoice = flags.variant === undefined ? baselineVariant(flags.model) : parseVariant(flags.variant);
   const spec = buildModel(flags.model, {
     variants: variant,
@@ -39,7 +40,7 @@ export async function runLatency(raw: unknown): Promise<LatencyResult[]> {
     classes: flags.classes,
   });
   const batches = flags.batch;
-  const runtimes = list<Runtime>('--runtime', flags.runtime, RUNTIMES);
+  const runtimes = flags.runtime;
   const { threads, warmup, reps } = flags;
   const machine = machineDescription();
   const cost = countTotals(spec);
@@ -69,20 +70,10 @@ export async function runLatency(raw: unknown): Promise<LatencyResult[]> {
 }
 
 export function registerLatency(program: Command): void {
-  program
+  const cmd = program
     .command('latency')
-    .description('measured inference latency of a model/variant on our engine and ONNX Runtime, side by side')
-    .requiredOption('--model <name>', `model: ${listModels().join(', ')}`)
-    .option('--variant <v>', `slot variant for every slot: ${VARIANT_FORMS.join(', ')} (default: the model's baseline)`)
-    .option('--batch <list>', 'batch sizes, comma-separated', '1')
-    .option('--threads <n>', 'CPU threads of both runtimes', '1')
-    .option('--runtime <list>', `runtimes, comma-separated: ${RUNTIMES.join(', ')}`, 'native')
-    .option('--warmup <n>', 'untimed forwards first', '10')
-    .option('--reps <n>', 'timed forwards', '30')
-    .option('--in-channels <c>', 'input image channels', '3')
-    .option('--input-size <s>', 'input height and width in pixels', '32')
-    .option('--classes <k>', 'number of classes', '10')
-    .option('--json', 'one JSON line per measurement')
+    .description('measured inference latency of a model/variant on our engine and ONNX Runtime, side by side');
+  addFlags(cmd, LATENCY_FLAGS)
     .addHelpText('after', HELP)
     .action(async (flags: unknown) => {
       await runLatency(flags);

@@ -1,9 +1,10 @@
 // `dsxplore serve`: the live dashboard of the sweeps in a store, until Ctrl-C. Reading only:
 // the store is opened read-only (SQLite) or in read-only transactions (PostgreSQL).
 import { spawn } from 'node:child_process';
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { parseServeOptions } from '../config/serve.js';
-import { parseFlags, serveFlagsSchema } from '../config/flags.js';
+import { addFlags, flag, parseFlags, STORE_FLAGS, toggle } from '../config/flags.js';
+import { count, text } from '../config/rules.js';
 import { UsageError } from '../errors.js';
 import { startServer } from '../serve/server.js';
 import { openStoreForReading, redactUrl, storeUrl } from '../store/index.js';
@@ -19,16 +20,27 @@ function openInBrowser(url: string): void {
   }
 }
 
+const TOKEN_CHARS = 'must be 16 to 200 characters of A-Z a-z 0-9 . _ ~ -';
+
+const SERVE_FLAGS = {
+  ...STORE_FLAGS,
+  host: flag('--host <address>', 'address to listen on; anything but loopback needs a token', text('an address to listen on', 255), {
+    default: '127.0.0.1',
+  }),
+  port: flag('--port <n>', 'port to listen on (0: any free port)', count(0, 65535), { default: '8080' }),
+  token: flag(
+    '--token <secret>',
+    'require this token of every request (generated when --host is not loopback)',
+    text('a token of 16 to 200 characters of A-Z a-z 0-9 . _ ~ -', 200).refine((t) => /^[A-Za-z0-9._~-]{16,200}$/.test(t), { error: TOKEN_CHARS }),
+  ),
+  open: toggle('--open', 'open the page in the default browser'),
+};
+
 export function registerServe(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
-    .description('a live dashboard of the sweeps in a store: the front, progress, trials, learning curves')
-    .addOption(new Option('--store <url>', 'results store: sqlite:PATH or postgres://user@host/db (default: $DSXPLORE_STORE, else --db)'))
-    .addOption(new Option('--db <path>', 'SQLite results database (default: results/dsxplore.db); same as --store sqlite:PATH'))
-    .option('--host <address>', 'address to listen on; anything but loopback needs a token', '127.0.0.1')
-    .option('--port <n>', 'port to listen on (0: any free port)', '8080')
-    .option('--token <secret>', 'require this token of every request (generated when --host is not loopback)')
-    .option('--open', 'open the page in the default browser')
+    .description('a live dashboard of the sweeps in a store: the front, progress, trials, learning curves');
+  addFlags(cmd, SERVE_FLAGS)
     .addHelpText(
       'after',
       `
@@ -44,7 +56,7 @@ scripted against:
 With a token, pass it as ?token=T or an "Authorization: Bearer T" header.`,
     )
     .action(async (rawFlags: unknown) => {
-      const raw = parseFlags(serveFlagsSchema, rawFlags);
+      const raw = parseFlags(SERVE_FLAGS, rawFlags);
       const opts = parseServeOptions(raw);
       const url = storeUrl(raw);
       const store = await openStoreForReading(url, { readOnly: true });

@@ -2,7 +2,7 @@
 // PostgreSQL). Opening a store for writing migrates it too; this command does it on
 // purpose, before workers start, and says what it did.
 import type { Command } from 'commander';
-import { migrateFlagsSchema, parseFlags } from '../config/flags.js';
+import { addFlags, jsonFlag, parseFlags, STORE_FLAGS } from '../config/flags.js';
 import { openStoreUrl, storeUrl, SCHEMA_VERSION } from '../store/index.js';
 
 export async function migrateCommand(opts: { store?: string; db?: string; json?: boolean }): Promise<number> {
@@ -31,15 +31,16 @@ export async function migrateCommand(opts: { store?: string; db?: string; json?:
   }
 }
 
+const MIGRATE_FLAGS = {
+  store: STORE_FLAGS.store.withHelp('sqlite:PATH or postgres://user:password@host:5432/db (default: $DSXPLORE_STORE, else --db)'),
+  db: STORE_FLAGS.db.withHelp('SQLite shorthand for --store sqlite:PATH'),
+  json: jsonFlag('print one JSON object'),
+};
+
 export function registerStore(program: Command): void {
   const store = program.command('store').description('manage a results store (SQLite file or PostgreSQL database)');
-  store
-    .command('migrate')
-    .description('create the tables or upgrade the schema of a store to this dsxplore version')
-    .option('--store <url>', 'sqlite:PATH or postgres://user:password@host:5432/db (default: $DSXPLORE_STORE, else --db)')
-    .option('--db <path>', 'SQLite shorthand for --store sqlite:PATH')
-    .option('--json', 'print one JSON object')
-    .action(async (raw: unknown) => {
-      await migrateCommand(parseFlags(migrateFlagsSchema, raw));
-    });
+  const migrate = store.command('migrate').description('create the tables or upgrade the schema of a store to this dsxplore version');
+  addFlags(migrate, MIGRATE_FLAGS).action(async (raw: unknown) => {
+    await migrateCommand(parseFlags(MIGRATE_FLAGS, raw));
+  });
 }

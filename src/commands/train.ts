@@ -1,20 +1,21 @@
-// `dsxplore train` and `dsxplore evaluate`: train one model/variant on one dataset with the
+// `dsxplore train`: train one model/variant on one dataset with the
 // native engine (live progress on a terminal, JSON lines when piped or with --json), save
-// the trained state with its spec, and reproduce the accuracy from a saved file.
+// the trained state with its spec (`dsxplore evaluate` reads it back).
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError, OutcomeError } from '../errors.js';
-import type { z } from 'zod';
 import { recipeFromFlags } from '../config/recipe.js';
-import { evaluateFlagsSchema, parseFlags, trainFlagsSchema } from '../config/flags.js';
-import { datasetInfo, DATASET_FORMS, describeDatasets, parseDatasetRef, renameFields, withFieldNames, type Dataset } from '../data/index.js';
-import { DATASET_FLAGS, loadForCli } from './dataset-load.js';
-import type { EpochMetrics, TrainProgress, TrainResult } from '../engine/types.js';
-import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint.js';
+import { addFlags, DATA_DIR_FLAG, DATASET_FIELD_FLAGS, DEVICE_FLAG, flag, jsonFlag, parseFlags, toggle } from '../config/flags.js';
+import { count, countOrFraction, dataset, model, path, stem, text, variant } from '../config/rules.js';
+import { datasetInfo, DATASET_FORMS, describeDatasets, IMAGEFOLDER_MAX_SIZE, IMAGEFOLDER_MIN_SIZE, openDataset, parseDatasetRef, renameFields, withFieldNames, withFieldNamesAsync } from '../data/index.js';
+import type { EpochMetrics, TrainProgress } from '../domain/metrics.js';
+import type { TrainResult } from '../engine/types.js';
+import { saveCheckpoint, trainedCheckpoint } from '../engine/checkpoint.js';
 import { countTotals } from '../cost/index.js';
 import { baselineVariant, buildModel, formatVariant, imagenetStemModels, listModels, parseVariant, specHash, STEMS, VARIANT_FORMS } from '../models/index.js';
 import { formatDuration, ProgressReporter } from '../report/progress.js';
+import { formatPercent } from '../report/format.js';
 
 /** Raised when training ended without a usable model (diverged); the CLI exits non-zero. */
 export class TrainingFailed extends OutcomeError {
@@ -23,7 +24,7 @@ export class TrainingFailed extends OutcomeError {
 
 const TRAIN_HELP = `
 Datasets:
-  ${describeDatasets().map((d) => renameFields(d, DATASET_FLAGS)).join('\n  ')}
+  ${describeDatasets().map((d) => renameFields(d, DATASET_FIELD_FLAGS)).join('\n  ')}
   Image folders are decoded once in worker threads and cached ($DSXPLORE_CACHE_DIR, default
   ~/.cache/dsxplore); files that cannot be decoded are skipped with a warning.
 Stems: --stem imagenet gives ${imagenetStemModels().join(', ')} torchvision's ImageNet stem.
@@ -41,8 +42,53 @@ Examples:
   dsxplore train --model resnet20 --dataset synthetic:size=16 --epochs 2 --save r20.dsx
   dsxplore evaluate --load r20.dsx`;
 
-type TrainFlags = z.output<typeof trainFlagsSchema>;
-type EvaluateFlags = z.output<typeof evaluateFlagsSchema>;
+// recipe flags (epochs, lr, ...) are checked by recipeFromFlags (src/config/recipe.ts) with
+// the dataset's defaults; here only their form (one string each)
+const RECIPE_VALUE = text('a value');
+const IMAGES = count(1, 2 ** 31 - 1);
+
+const TRAIN_FLAGS = {
+  model: flag('--model <name>', `model: ${listModels().join(', ')}`, model(), { required: true }),
+  variant: flag('--variant <v>', `slot variant for every slot: ${VARIANT_FORMS.join(', ')}`, variant()),
+  dataset: flag('--dataset <name>', `dataset: ${DATASET_FORMS.join(', ')}`, dataset(), { required: true }),
+  inputSize: flag(
+    '--input-size <px>',
+    'imagefolder: resize and centre-crop images to this side (default 224, at least 32)',
+    count(IMAGEFOLDER_MIN_SIZE, IMAGEFOLDER_MAX_SIZE),
+  ),
+  stem: flag('--stem <kind>', `the network's first layers: ${STEMS.join(' or ')}`, stem(), { default: 'cifar' }),
+  epochs: flag('--epochs <n>', 'training epochs', RECIPE_VALUE, { required: true }),
+  batchSize: flag('--batch-size <n>', 'images per SGD step (default 128)', RECIPE_VALUE),
+  lr: flag('--lr <x>', 'peak learning rate (default 0.1)', RECIPE_VALUE),
+  momentum: flag('--momentum <x>', 'SGD momentum (default 0.9)', RECIPE_VALUE),
+  nesterov: toggle('--nesterov', 'use Nesterov momentum'),
+  weightDecay: flag('--weight-decay <x>', 'L2 weight decay (default 5e-4)', RECIPE_VALUE),
+  decayBnBias: toggle('--decay-bn-bias', 'apply weight decay to BN parameters and biases too'),
+  schedule: flag('--schedule <kind>', 'learning-rate schedule: cosine, step or constant (default cosine)', RECIPE_VALUE),
+  milestones: flag('--milestones <list>', 'step schedule: comma-separated epochs (default 50%,75%)', RECIPE_VALUE),
+  gamma: flag('--gamma <x>', 'step schedule: factor at each milestone (default 0.1)', RECIPE_VALUE),
+  warmup: flag('--warmup <epochs>', 'linear warm-up length in epochs, fractions allowed (default 0)', RECIPE_VALUE),
+  cropPadding: flag('--crop-padding <px>', 'random-crop padding in pixels (0 = none)', RECIPE_VALUE),
+  flip: toggle('--flip', 'random horizontal flips (default on for cifar and imagefolder datasets)', { negation: 'no random horizontal flips' }),
+  resizedCrop: flag(
+    '--resized-crop <scale>',
+    'random-resized crop covering at least this fraction of the area (e.g. 0.35), instead of the padded crop',
+    RECIPE_VALUE,
+  ),
+  seed: flag('--seed <n>', 'seed of initialisation, shuffling and augmentation (default 0)', RECIPE_VALUE),
+  threads: flag('--threads <n>', 'CPU threads, 0 = all cores (default 0)', RECIPE_VALUE),
+  limitTrain: flag('--limit-train <n>', 'train on at most N images', IMAGES),
+  limitTest: flag('--limit-test <n>', 'evaluate on at most N test images', IMAGES),
+  validation: flag(
+    '--validation <n>',
+    'hold N training images (or a fraction) out; per-epoch accuracy is measured on them',
+    countOrFraction(2 ** 31 - 1),
+  ),
+  dataDir: DATA_DIR_FLAG.withHelp('folder with the dataset files (fashion-mnist, cifar10, cifar100)'),
+  device: DEVICE_FLAG,
+  save: flag('--save <file>', 'write the trained weights and the model spec to FILE', path()),
+  json: jsonFlag('print JSON lines instead of a progress bar'),
+};
 
 /** Hours of training must not end in "cannot write": the folder is checked first. */
 function checkSaveFolder(file: string): void {
@@ -56,24 +102,14 @@ function checkSaveFolder(file: string): void {
   if (!isDir) throw new UsageError(`--save: the folder ${folder} does not exist`);
 }
 
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 const si = (n: number) =>
   n >= 1e9 ? `${(n / 1e9).toFixed(2)}G` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}K` : String(n);
 
-function checkFits(data: Pick<Dataset, 'name' | 'shape' | 'classes'>, shape: [number, number, number], classes: number, what: string): void {
-  if (data.shape.join('x') !== shape.join('x') || data.classes !== classes) {
-    throw new UsageError(
-      `${what}: the model expects ${shape.join('x')} images and ${classes} classes, ` +
-        `dataset ${data.name} has ${data.shape.join('x')} and ${data.classes}`,
-    );
-  }
-}
-
 async function runTrain(raw: unknown): Promise<void> {
   // everything the user typed is checked before any data is read or any thread started
-  const flags: TrainFlags = parseFlags(trainFlagsSchema, raw);
-  const ref = withFieldNames(DATASET_FLAGS, () => parseDatasetRef(flags.dataset, { inputSize: flags.inputSize }));
-  const info = withFieldNames(DATASET_FLAGS, () => datasetInfo(ref));
+  const flags = parseFlags(TRAIN_FLAGS, raw);
+  const ref = withFieldNames(DATASET_FIELD_FLAGS, () => parseDatasetRef(flags.dataset, { inputSize: flags.inputSize }));
+  const info = withFieldNames(DATASET_FIELD_FLAGS, () => datasetInfo(ref));
   if (info.shape[1] !== info.shape[2]) throw new UsageError(`dataset ${flags.dataset}: models need square images`);
   const recipe = recipeFromFlags({ ...flags, decayBnAndBias: flags.decayBnBias }, info);
   const device = flags.device;
@@ -91,7 +127,9 @@ async function runTrain(raw: unknown): Promise<void> {
   if (flags.save !== undefined) checkSaveFolder(flags.save);
 
   const reporter = new ProgressReporter({ json: flags.json });
-  const data = await loadForCli(ref, { dataDir: flags.dataDir, limitTrain, limitTest, validation }, reporter);
+  const data = await withFieldNamesAsync(DATASET_FIELD_FLAGS, () =>
+    openDataset(ref, { dataDir: flags.dataDir, limitTrain, limitTest, validation, imageFolder: reporter.decoding() }),
+  );
   const folder = data.imageFolder;
   if (folder) {
     const skipped = folder.train.skipped.length + folder.test.skipped.length;
@@ -179,16 +217,8 @@ async function runTrain(raw: unknown): Promise<void> {
 
   if (flags.save !== undefined && result.status === 'done') {
     if (!result.state) throw new Error('the engine returned no trained state to save (keepState was requested)');
-    saveCheckpoint(
-      flags.save,
-      {
-        spec,
-        dataset: { name: flags.dataset, mean: data.train.mean, std: data.train.std },
-        recipe,
-        metrics: { testAccuracy, testLoss, trainLoss: result.trainLoss, testCount: data.test.count, device: result.device },
-      },
-      result.state,
-    );
+    const metrics = { testAccuracy, testLoss, trainLoss: result.trainLoss, testCount: data.test.count, device: result.device };
+    saveCheckpoint(flags.save, trainedCheckpoint({ spec, dataset: flags.dataset, train: data.train, recipe, metrics }), result.state);
   }
 
   const summary: Record<string, unknown> = {
@@ -220,8 +250,8 @@ async function runTrain(raw: unknown): Promise<void> {
   };
   const text =
     result.status === 'done'
-      ? `${label} on ${flags.dataset}: test accuracy ${pct(testAccuracy)} (loss ${testLoss.toFixed(4)})` +
-        (validationAccuracy !== undefined ? `, validation accuracy ${pct(validationAccuracy)}` : '') +
+      ? `${label} on ${flags.dataset}: test accuracy ${formatPercent(testAccuracy)} (loss ${testLoss.toFixed(4)})` +
+        (validationAccuracy !== undefined ? `, validation accuracy ${formatPercent(validationAccuracy)}` : '') +
         `\n  ${cost.params.toLocaleString('en-US')} params, ${si(cost.macs)} MACs; ${result.epochs.length} epoch(s) in ` +
         `${formatDuration(result.seconds)}, ${Math.round(result.imagesPerSecond)} img/s on ${result.device}` +
         (result.device.startsWith('cpu') ? ` (${result.threads} thread${result.threads === 1 ? '' : 's'})` : '') +
@@ -235,103 +265,9 @@ async function runTrain(raw: unknown): Promise<void> {
   }
 }
 
-async function runEvaluate(raw: unknown): Promise<void> {
-  const flags: EvaluateFlags = parseFlags(evaluateFlagsSchema, raw);
-  const ckpt = loadCheckpoint(flags.load);
-  const { spec } = ckpt.header;
-  const dataset = flags.dataset ?? ckpt.header.dataset.name;
-  // an image folder is decoded at the size the network was trained at
-  const ref = withFieldNames(DATASET_FLAGS, () =>
-    parseDatasetRef(dataset, dataset.trim().toLowerCase().startsWith('imagefolder:') ? { inputSize: spec.inputShape[1] } : {}),
-  );
-  const { device, threads, limitTest } = flags;
-  const batchSize = flags.batchSize ?? 256;
-  // refused before any image is read or generated
-  checkFits(withFieldNames(DATASET_FLAGS, () => datasetInfo(ref)), spec.inputShape, spec.classes, flags.load);
-  const data = await loadForCli(ref, { dataDir: flags.dataDir, limitTest }, new ProgressReporter({ json: flags.json }));
-  // the weights expect the normalisation they were trained with, not this load's statistics
-  const test: Dataset = { ...data.test, mean: [...ckpt.header.dataset.mean], std: [...ckpt.header.dataset.std] };
-  checkFits(test, spec.inputShape, spec.classes, flags.load);
-  const engine = await import('../engine/index.js');
-  let needed: number;
-  try {
-    needed = engine.stateSize(spec);
-  } catch (err) {
-    // a spec the engine cannot build (written by another version, or edited by hand)
-    throw new UsageError(`${flags.load}: its model spec cannot be built by this dsxplore: ${(err as Error).message}`);
-  }
-  if (needed !== ckpt.state.length) {
-    throw new UsageError(
-      `${flags.load} holds ${ckpt.state.length} values but its model spec needs ${needed}; ` +
-        `it was written by a different dsxplore (${ckpt.header.dsxploreVersion}); train it again with --save`,
-    );
-  }
-  const ev = await engine.evaluate({ spec, state: ckpt.state, data: test, device, threads, batchSize });
-  const reporter = new ProgressReporter({ json: flags.json });
-  reporter.result(
-    {
-      status: 'done',
-      model: spec.model,
-      dataset,
-      specHash: specHash(spec),
-      testAccuracy: ev.accuracy,
-      testLoss: ev.loss,
-      count: ev.count,
-      seconds: ev.seconds,
-      checkpoint: flags.load,
-      savedMetrics: ckpt.header.metrics ?? null,
-    },
-    `${flags.load} (${spec.model}) on ${dataset}: test accuracy ${pct(ev.accuracy)} (loss ${ev.loss.toFixed(4)}) ` +
-      `over ${ev.count} images in ${formatDuration(ev.seconds)}`,
-  );
-}
-
 export function registerTrain(program: Command): void {
-  program
-    .command('train')
-    .description('train one model with one slot variant on a dataset, with the native engine')
-    .requiredOption('--model <name>', `model: ${listModels().join(', ')}`)
-    .option('--variant <v>', `slot variant for every slot: ${VARIANT_FORMS.join(', ')}`)
-    .requiredOption('--dataset <name>', `dataset: ${DATASET_FORMS.join(', ')}`)
-    .option('--input-size <px>', 'imagefolder: resize and centre-crop images to this side (default 224, at least 32)')
-    .option('--stem <kind>', `the network's first layers: ${STEMS.join(' or ')} (default cifar)`)
-    .requiredOption('--epochs <n>', 'training epochs')
-    .option('--batch-size <n>', 'images per SGD step (default 128)')
-    .option('--lr <x>', 'peak learning rate (default 0.1)')
-    .option('--momentum <x>', 'SGD momentum (default 0.9)')
-    .option('--nesterov', 'use Nesterov momentum')
-    .option('--weight-decay <x>', 'L2 weight decay (default 5e-4)')
-    .option('--decay-bn-bias', 'apply weight decay to BN parameters and biases too')
-    .option('--schedule <kind>', 'learning-rate schedule: cosine, step or constant (default cosine)')
-    .option('--milestones <list>', 'step schedule: comma-separated epochs (default 50%,75%)')
-    .option('--gamma <x>', 'step schedule: factor at each milestone (default 0.1)')
-    .option('--warmup <epochs>', 'linear warm-up length in epochs, fractions allowed (default 0)')
-    .option('--crop-padding <px>', 'random-crop padding in pixels (0 = none)')
-    .option('--flip', 'random horizontal flips (default on for cifar and imagefolder datasets)')
-    .option('--no-flip', 'no random horizontal flips')
-    .option('--resized-crop <scale>', 'random-resized crop covering at least this fraction of the area (e.g. 0.35), instead of the padded crop')
-    .option('--seed <n>', 'seed of initialisation, shuffling and augmentation (default 0)')
-    .option('--threads <n>', 'CPU threads, 0 = all cores (default 0)')
-    .option('--limit-train <n>', 'train on at most N images')
-    .option('--limit-test <n>', 'evaluate on at most N test images')
-    .option('--validation <n>', 'hold N training images (or a fraction) out; per-epoch accuracy is measured on them')
-    .option('--data-dir <dir>', 'folder with the dataset files (fashion-mnist, cifar10, cifar100)')
-    .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
-    .option('--save <file>', 'write the trained weights and the model spec to FILE')
-    .option('--json', 'print JSON lines instead of a progress bar')
+  const cmd = program.command('train').description('train one model with one slot variant on a dataset, with the native engine');
+  addFlags(cmd, TRAIN_FLAGS)
     .addHelpText('after', TRAIN_HELP)
     .action(async (flags: unknown) => runTrain(flags));
-
-  program
-    .command('evaluate')
-    .description('evaluate a model saved by `dsxplore train --save` on a dataset')
-    .requiredOption('--load <file>', 'checkpoint written by dsxplore train --save')
-    .option('--dataset <name>', 'dataset (default: the one it was trained on)')
-    .option('--data-dir <dir>', 'folder with the dataset files')
-    .option('--limit-test <n>', 'evaluate on at most N test images')
-    .option('--batch-size <n>', 'images per forward pass (default 256)')
-    .option('--threads <n>', 'CPU threads, 0 = all cores', '0')
-    .option('--device <d>', 'auto, cpu, cuda or cuda:N', 'auto')
-    .option('--json', 'print one JSON object')
-    .action(async (flags: unknown) => runEvaluate(flags));
 }

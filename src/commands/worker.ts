@@ -3,22 +3,34 @@
 // GPUs (one per --device), on as many machines as reach the store. Commander wiring and
 // output only; the loop is runWorker in src/sweep/runner.ts.
 import type { Command } from 'commander';
-import type { z } from 'zod';
-import { parseFlags, workerFlagsSchema } from '../config/flags.js';
-import { DEVICE_HELP, JOBS_HELP, THREADS_HELP, TRIAL_TIMEOUT_HELP } from './jobs.js';
+import { addFlags, DATA_DIR_FLAG, DRAIN_FLAG, flag, JOB_FLAGS, parseFlags, PROGRESS_JSON_FLAG, STORE_FLAGS } from '../config/flags.js';
+import { seconds, text } from '../config/rules.js';
 import { UsageError } from '../errors.js';
 import { openStoreUrl, storeUrl, redactUrl } from '../store/index.js';
-import { runWorker, type SweepSummary } from '../sweep/index.js';
-import { makeReporter, summaryJson, summaryText } from './sweep.js';
-import { exitStopped, installStop } from './stopping.js';
+import { exitStopped, installStop, runWorker, type SweepSummary } from '../sweep/index.js';
+import { summaryJson, summaryText, sweepReporter } from '../report/sweep-events.js';
 
-type WorkerFlags = z.input<typeof workerFlagsSchema>;
+const DEFAULT_HEARTBEAT_S = 5;
+const DEFAULT_STALE_AFTER_S = 60;
 
-export const DEFAULT_HEARTBEAT_S = 5;
-export const DEFAULT_STALE_AFTER_S = 60;
+const WORKER_FLAGS = {
+  store: STORE_FLAGS.store.withHelp('results store: postgres://user:password@host:5432/db or sqlite:PATH (default: $DSXPLORE_STORE)'),
+  db: STORE_FLAGS.db.withHelp('SQLite shorthand for --store sqlite:PATH (one machine only)'),
+  sweep: flag('--sweep <name>', 'sweep to work on (default: the most recent unfinished one)', text('a sweep name', 200)),
+  ...JOB_FLAGS,
+  heartbeat: flag('--heartbeat <seconds>', `how often a running trial tells the store it is alive (default ${DEFAULT_HEARTBEAT_S})`, seconds()),
+  staleAfter: flag(
+    '--stale-after <seconds>',
+    `re-queue a running trial whose worker sent no heartbeat for this long (default ${DEFAULT_STALE_AFTER_S})`,
+    seconds(),
+  ),
+  dataDir: DATA_DIR_FLAG.withHelp('folder with the dataset files on this machine (overrides dataset.dataDir of the config)'),
+  drain: DRAIN_FLAG,
+  json: PROGRESS_JSON_FLAG,
+};
 
-export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
-  const o = parseFlags(workerFlagsSchema, flags);
+async function workerCommand(flags: unknown): Promise<SweepSummary> {
+  const o = parseFlags(WORKER_FLAGS, flags);
   const heartbeatMs = (o.heartbeat ?? DEFAULT_HEARTBEAT_S) * 1000;
   const staleAfterMs = (o.staleAfter ?? Math.max(DEFAULT_STALE_AFTER_S, (6 * heartbeatMs) / 1000)) * 1000;
   if (staleAfterMs < 2 * heartbeatMs) {
@@ -26,7 +38,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
   }
   const store = await openStoreUrl(storeUrl(o));
   const storeFlag = o.store ? ` --store ${redactUrl(o.store)}` : o.db ? ` --db ${o.db}` : '';
-  const { out, onEvent } = makeReporter(o.json);
+  const { out, onEvent } = sweepReporter(o.json);
   const resumeHint = `dsxplore worker${storeFlag}${o.sweep ? ` --sweep ${o.sweep}` : ''}`;
   const { stop, dispose } = installStop(out, o.drain ?? false, resumeHint);
   // workers elsewhere use the store too: the reconnects of a shared store are news
@@ -60,29 +72,14 @@ export async function workerCommand(flags: WorkerFlags): Promise<SweepSummary> {
 }
 
 export function registerWorker(program: Command): void {
-  program
+  const cmd = program
     .command('worker')
     .description(
       'Train queued trials of a sweep from a shared store (PostgreSQL) until it has nothing queued or ' +
         'running left. Queue the sweep first with: dsxplore sweep --config FILE --store URL --enqueue-only. ' +
         'Run one worker per GPU, on any number of machines.',
-    )
-    .option('--store <url>', 'results store: postgres://user:password@host:5432/db or sqlite:PATH (default: $DSXPLORE_STORE)')
-    .option('--db <path>', 'SQLite shorthand for --store sqlite:PATH (one machine only)')
-    .option('--sweep <name>', 'sweep to work on (default: the most recent unfinished one)')
-    .option('--device <d>', DEVICE_HELP, 'auto')
-    .option('--jobs <n>', JOBS_HELP)
-    .option('--threads <n>', THREADS_HELP)
-    .option('--trial-timeout <seconds>', TRIAL_TIMEOUT_HELP)
-    .option('--heartbeat <seconds>', `how often a running trial tells the store it is alive (default ${DEFAULT_HEARTBEAT_S})`)
-    .option(
-      '--stale-after <seconds>',
-      `re-queue a running trial whose worker sent no heartbeat for this long (default ${DEFAULT_STALE_AFTER_S})`,
-    )
-    .option('--data-dir <dir>', 'folder with the dataset files on this machine (overrides dataset.dataDir of the config)')
-    .option('--drain', 'on SIGINT/SIGTERM, finish the running trial before stopping (default: put it back in the queue at once)')
-    .option('--json', 'print JSON lines instead of a progress display (the default when piped)')
-    .action(async (opts: WorkerFlags) => {
-      await workerCommand(opts);
-    });
+    );
+  addFlags(cmd, WORKER_FLAGS).action(async (opts: unknown) => {
+    await workerCommand(opts);
+  });
 }

@@ -1,10 +1,12 @@
-// The training recipe (issue 4 item 2): a zod schema of what a user may write (in a sweep
+// The training recipe: a zod schema of what a user may write (in a sweep
 // config's `recipe` or as `dsxplore train` flags), the defaults that fill the rest, and the
 // resolution into the plain TrainRecipe the engine trusts. Defaults that depend on the
 // dataset (crop padding, flip) come from the dataset registry, so a digit dataset never
 // gets flipped unless asked to.
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { fieldNaming, formatIssues } from '../issues.js';
+import { countField, realField } from './rules.js';
 import type { LrSchedule, TrainRecipe } from '../engine/types.js';
 import { datasetInfo, type DatasetInfo, type DatasetRef } from '../data/index.js';
 
@@ -26,13 +28,9 @@ export const RECIPE_DEFAULTS = {
   stepGamma: 0.1,
 };
 
-const count = (what: string, min: number, max?: number) => {
-  let s = z.number({ error: `must be ${what}` }).int({ error: `must be ${what}` }).min(min, { error: `must be ${what}` });
-  if (max !== undefined) s = s.max(max, { error: `must be ${what}` });
-  return s;
-};
-const real = (what: string, ok: (v: number) => boolean) =>
-  z.number({ error: `must be ${what}` }).refine((v) => Number.isFinite(v) && ok(v), { error: `must be ${what}` });
+// config fields take numbers, not their spelling (the train flags are converted by recipeFromFlags)
+const count = (what: string, min: number, max: number) => countField(min, max, what);
+const real = realField;
 const bool = z.boolean({ error: 'must be true or false' });
 
 const stepSchema = z.strictObject({
@@ -80,31 +78,6 @@ export const recipeInputSchema = z.strictObject({
 
 export type RecipeInput = z.input<typeof recipeInputSchema>;
 
-/** Turn zod issues into one message naming each field (as `prefix.path`) and what it accepts. */
-export function formatIssues(error: z.ZodError, prefix: string, rename?: (path: string) => string): string {
-  const lines = error.issues.map((issue) => {
-    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join('.');
-    const shown = rename ? rename(path) : path;
-    if (issue.code === 'unrecognized_keys') {
-      const keys = issue.keys.map((k) => `"${k}"`).join(', ');
-      const allowed = allowedKeysAt(issue.path.map(String));
-      return `${shown || 'recipe'}: unknown field ${keys}${allowed ? `; allowed fields: ${allowed.join(', ')}` : ''}`;
-    }
-    const input = 'input' in issue ? issue.input : undefined;
-    // only plain values are echoed: a nested or huge one is named, not printed
-    const got = input === undefined || (typeof input === 'object' && input !== null) ? '' : ` (got ${typeof input === 'string' ? JSON.stringify(input.length > 80 ? `${input.slice(0, 77)}...` : input) : String(input)})`;
-    return `${shown}: ${issue.message}${got}`;
-  });
-  return lines.join('; ');
-}
-
-function allowedKeysAt(path: string[]): string[] | undefined {
-  if (path.length === 0) return Object.keys(recipeInputSchema.shape);
-  if (path.length === 1 && path[0] === 'augment') return ['cropPadding', 'flip', 'resizedCropScale'];
-  if (path.length === 1 && path[0] === 'schedule') return ['kind', 'milestones', 'gamma'];
-  return undefined;
-}
-
 function resolveSchedule(s: RecipeInput['schedule'], epochs: number): LrSchedule {
   const kind = s === undefined ? RECIPE_DEFAULTS.schedule : typeof s === 'string' ? s : s.kind;
   if (kind !== 'step') return { kind };
@@ -126,7 +99,11 @@ export function resolveRecipe(
   rename?: (path: string) => string,
 ): TrainRecipe {
   const parsed = recipeInputSchema.safeParse(input ?? {}, { reportInput: true });
-  if (!parsed.success) throw new UsageError(formatIssues(parsed.error, where, rename));
+  if (!parsed.success) {
+    const names = fieldNaming(recipeInputSchema, where, 'recipe');
+    const at = (path: readonly PropertyKey[]) => (rename ? rename(names.at(path)) : names.at(path));
+    throw new UsageError(formatIssues(parsed.error, { ...names, at }));
+  }
   const r = parsed.data;
   const info = typeof dataset === 'object' && 'shape' in dataset ? dataset : datasetInfo(dataset);
   const epochs = r.epochs ?? RECIPE_DEFAULTS.epochs;
@@ -275,7 +252,7 @@ export function recipeFromFlags(
     input.augment = augment;
   }
   return resolveRecipe(input, dataset, 'recipe', (p) => {
-    const flag = FLAG_OF[p.replace(/\.\d+$/, '')]; // recipe.schedule.milestones.0 -> --milestones
+    const flag = FLAG_OF[p.replace(/\[\d+\]$/, '')]; // recipe.schedule.milestones[0] -> --milestones
     return flag ? flag : p;
   });
 }

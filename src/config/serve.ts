@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { UsageError } from '../errors.js';
-import { TRIAL_STATES } from '../store/states.js';
+import { formatIssues, pathString } from '../issues.js';
+import { TRIAL_STATES } from '../domain/trial-states.js';
 
 /** Costs the front can be drawn against (accuracy is always the other axis); latency only
  * for a sweep that measured it (objective "latency"). */
@@ -20,16 +20,6 @@ export interface ServeOptions {
   /** true when the token was generated here (the URL printed must then carry it) */
   tokenGenerated: boolean;
   open: boolean;
-}
-
-function issuesText(error: z.ZodError, name: (path: string) => string): string {
-  return error.issues
-    .map((i) => {
-      const path = name(i.path.map(String).join('.'));
-      const got = 'input' in i && i.input !== undefined ? ` (got ${JSON.stringify(i.input)})` : '';
-      return `${path}: ${i.message}${got}`;
-    })
-    .join('; ');
 }
 
 /** True for addresses only this machine can reach. */
@@ -57,16 +47,13 @@ export class ApiParamError extends Error {
 }
 
 function parseWith<T>(schema: z.ZodType<T>, input: unknown, where: string): T {
-  const parsed = schema.safeParse(input);
+  const parsed = schema.safeParse(input, { reportInput: true });
   if (!parsed.success) {
     throw new ApiParamError(
-      parsed.error.issues
-        .map((i) => {
-          if (i.code === 'unrecognized_keys') return `${where}: unknown parameter ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-          const got = 'input' in i && i.input !== undefined ? ` (got ${JSON.stringify(i.input)})` : '';
-          return `${[where, ...i.path.map(String)].join('.')}: ${i.message}${got}`;
-        })
-        .join('; '),
+      formatIssues(parsed.error, {
+        at: (path) => pathString(path, where),
+        unknown: (keys) => `${where}: unknown parameter ${keys.map((k) => JSON.stringify(k)).join(', ')}`,
+      }),
     );
   }
   return parsed.data;

@@ -1,5 +1,5 @@
 // The sweep config: what a researcher writes to describe a design space, a budget and a
-// training recipe (issue 5 item 1). JSON or YAML; validated here and nowhere else, so the
+// training recipe. JSON or YAML; validated here and nowhere else, so the
 // space, the runner and the store receive plain, trusted data. Every error names the
 // field path and, where there is a closed set, the allowed values.
 import { readFileSync, statSync } from 'node:fs';
@@ -7,8 +7,10 @@ import { extname } from 'node:path';
 import { z } from 'zod';
 import { createRequire } from 'node:module';
 import { UsageError } from '../errors.js';
+import { fieldNaming, formatIssues } from '../issues.js';
+import { checkedBy, countField } from './rules.js';
 import { datasetNames, parseDatasetRef } from '../data/index.js';
-import { listModels, STEMS, stemsOf, VARIANT_KINDS } from '../models/index.js';
+import { baselineVariants, formatVariant, GROUPED_KINDS, listModels, STEMS, stemsOf, VARIANT_KINDS } from '../models/index.js';
 import { recipeInputSchema, resolveRecipe } from './recipe.js';
 import { OBJECTIVES } from '../pareto/objectives.js';
 
@@ -21,23 +23,11 @@ export type ObjectiveName = (typeof OBJECTIVES)[number];
 export type TieMode = (typeof TIE_MODES)[number];
 
 // counts are bounded: a count beyond 2^31-1 is a typo, never a plan
-const posInt = z.number().int().min(1).max(2 ** 31 - 1);
-const seedInt = z.number().int().min(0).max(2 ** 31 - 1);
+const posInt = countField(1, 2 ** 31 - 1);
+const seedInt = countField(0, 2 ** 31 - 1);
 
 function unique<T>(xs: T[]): boolean {
   return new Set(xs).size === xs.length;
-}
-
-// a message from the zoo's or the data registry's own validation, as a zod issue
-function checkedBy(check: (v: string) => unknown) {
-  return z.string().superRefine((v, ctx) => {
-    try {
-      check(v);
-    } catch (err) {
-      if (!(err instanceof UsageError)) throw err;
-      ctx.addIssue({ code: 'custom', message: err.message });
-    }
-  });
 }
 
 const datasetSchema = z.strictObject({
@@ -46,7 +36,7 @@ const datasetSchema = z.strictObject({
   /** directory holding the dataset files (fashion-mnist, cifar10, cifar100) */
   dataDir: z.string().min(1).optional(),
   /** imagefolder: the side images are resized and centre-cropped to (default 224) */
-  inputSize: z.number().int().min(32).max(1024).optional(),
+  inputSize: countField(32, 1024).optional(),
   /** train on the first N training images only (quick sweeps) */
   limitTrain: posInt.optional(),
   /** evaluate on the first N test images only */
@@ -71,7 +61,7 @@ const spaceSchema = z
       .min(1)
       .refine(unique, { message: 'must not repeat a kind' })
       .default(['dw-scc']),
-    /** channel-group choices, used by dw-gpw and dw-gpw-shuffle (cg), gc-shuffle (g) and dw-scc (cg) */
+    /** channel-group choices, for the kinds that take one (GROUPED_KINDS: cg, or g for gc-shuffle) */
     cg: z.array(posInt).min(1).refine(unique, { message: 'must not repeat a value' }).optional(),
     /** SCC overlap-ratio choices, each in [0,1); exclusive with `s` */
     co: z
@@ -100,7 +90,7 @@ const spaceSchema = z
         message: 'dw-scc needs overlap ratios `co` (e.g. [0.25, 0.5]) or channel strides `s`',
       });
     }
-    const grouped = sp.variants.filter((k) => k !== 'std' && k !== 'dw-pw');
+    const grouped = sp.variants.filter((k) => GROUPED_KINDS.includes(k));
     if (grouped.length > 0 && !sp.cg) {
       ctx.addIssue({
         code: 'custom',
@@ -131,7 +121,7 @@ const searchSchema = z.discriminatedUnion('kind', [
   }),
   z.strictObject({
     kind: z.literal('evolutionary'),
-    population: z.number().int().min(4).max(1_000_000),
+    population: countField(4, 1_000_000),
     generations: posInt,
     /** per-unit mutation probability; default 1 / (number of tied units) */
     mutation: z.number().min(0).max(1).optional(),
@@ -171,19 +161,6 @@ const multiFidelitySchema = z.strictObject({
    * the rungs that only rank candidates need not pay for every seed */
   lowerRungSeeds: posInt.optional(),
 });
-
-/** The reference designs a space offers (see baselineCandidates in src/space/search.ts):
- * std, dw-pw, and dw-gpw, dw-gpw-shuffle and gc-shuffle at each channel-group choice above 1. */
-export function baselineLabels(cg: readonly number[] = []): string[] {
-  const big = cg.filter((g) => g > 1);
-  return [
-    'std',
-    'dw-pw',
-    ...big.map((g) => `dw-gpw:cg=${g}`),
-    ...big.map((g) => `dw-gpw-shuffle:cg=${g}`),
-    ...big.map((g) => `gc-shuffle:g=${g}`),
-  ];
-}
 
 export const sweepConfigSchema = z.strictObject({
   /** names the sweep in the store; letters, digits, '-', '_', '.' */
@@ -225,7 +202,7 @@ export const sweepConfigSchema = z.strictObject({
   keepWeights: z.enum(KEEP_WEIGHTS).optional(),
 }).superRefine((c, ctx) => {
   if (Array.isArray(c.baselines)) {
-    const known = baselineLabels(c.space.cg);
+    const known = baselineVariants(c.space.cg).map(formatVariant);
     const bad = c.baselines.filter((b) => !known.includes(b));
     if (bad.length) {
       ctx.addIssue({
@@ -290,105 +267,10 @@ export type Constraints = SweepConfig['constraints'];
 export type SearchConfig = SweepConfig['search'];
 export type MultiFidelity = NonNullable<SweepConfig['multiFidelity']>;
 
-function pathString(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const p of path) {
-    if (typeof p === 'number') s += `[${p}]`;
-    else s += s ? `.${String(p)}` : String(p);
-  }
-  return s || '(top level)';
-}
-
-// The keys an object schema accepts at `path`, for "unknown field" messages. Walks through
-// the wrappers zod 4 puts around objects (default, optional, pipe); gives up quietly.
-function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
-  let s: any = schema;
-  const unwrap = () => {
-    for (let i = 0; i < 10 && s?.def; i++) {
-      if (s.def.innerType) s = s.def.innerType;
-      else if (s.def.type === 'pipe') s = s.def.in;
-      else break;
-    }
-  };
-  unwrap();
-  for (const p of path) {
-    if (s?.def?.type === 'array' && typeof p === 'number') s = s.def.element;
-    else if (s?.shape && typeof p === 'string') s = s.shape[p];
-    else return undefined;
-    unwrap();
-  }
-  return s?.shape ? Object.keys(s.shape) : undefined;
-}
-
-// A user's value in a message: primitives quoted and shortened, containers only named, so a
-// deeply nested or huge value cannot blow up (or flood) the message.
-function preview(input: unknown): string {
-  if (Array.isArray(input)) return 'a list';
-  if (input === null) return 'null';
-  if (typeof input === 'object') return 'an object';
-  if (typeof input === 'string') return JSON.stringify(input.length > 80 ? `${input.slice(0, 77)}...` : input);
-  if (typeof input === 'bigint') return `${input}`;
-  return String(input);
-}
-
-function got(issue: z.core.$ZodIssue): string {
-  const input = (issue as { input?: unknown }).input;
-  if (input === undefined || (typeof input === 'object' && input !== null)) return '';
-  return ` (got ${preview(input)})`;
-}
-
-function notAllowed(issue: z.core.$ZodIssue): string {
-  const input = (issue as { input?: unknown }).input;
-  return input === undefined ? '' : `got ${preview(input)}; `;
-}
-
-function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType): string {
-  // a message from another module's validation already names its field
-  if (issue.code === 'custom' && issue.path.length === 0) return issue.message;
-  const where = pathString(issue.path);
-  switch (issue.code) {
-    case 'invalid_value':
-      return `${where}: ${notAllowed(issue)}allowed values: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'too_small':
-    case 'too_big': {
-      const i = issue as z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig;
-      const bound = i.code === 'too_small' ? (i as z.core.$ZodIssueTooSmall).minimum : (i as z.core.$ZodIssueTooBig).maximum;
-      const op = i.code === 'too_small' ? (i.inclusive ? '>=' : '>') : i.inclusive ? '<=' : '<';
-      if (i.origin === 'array') {
-        return `${where}: needs ${i.code === 'too_small' ? 'at least' : 'at most'} ${String(bound)} item(s)`;
-      }
-      if (i.origin === 'string') return `${where}: must not be empty`;
-      return `${where}: must be ${op} ${String(bound)}${got(issue)}`;
-    }
-    case 'unrecognized_keys': {
-      const allowed = keysAt(schema, issue.path);
-      const at = issue.path.length ? `${where}: ` : '';
-      return `${at}unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys
-        .map((k) => `'${k}'`)
-        .join(', ')}${allowed ? `; allowed fields: ${allowed.join(', ')}` : ''}`;
-    }
-    case 'invalid_union': {
-      const opts = (issue as any).options as unknown[] | undefined;
-      if (opts) return `${where}: ${notAllowed(issue)}allowed values: ${opts.map((v) => JSON.stringify(v)).join(', ')}`;
-      return `${where}: ${issue.message}`;
-    }
-    case 'invalid_type':
-      if (/received undefined/.test(issue.message)) return `${where}: required field is missing (expected ${issue.expected})`;
-      return `${where}: ${issue.message.replace(/^Invalid input: /, '')}`;
-    default:
-      return `${where}: ${issue.message}${got(issue)}`;
-  }
-}
-
-/** One readable line for all issues of a failed parse, the issues separated by "; ". */
-export function formatZodError(error: z.ZodError, schema: z.ZodType, source: string): string {
-  return `invalid ${source}: ${error.issues.map((i) => describeIssue(i, schema)).join('; ')}`;
-}
-
 /** Validate an already-parsed object; throws UsageError naming each bad field. */
 export function parseSweepConfig(raw: unknown, source = 'sweep config'): SweepConfig {
   const r = sweepConfigSchema.safeParse(raw, { reportInput: true });
-  if (!r.success) throw new UsageError(formatZodError(r.error, sweepConfigSchema, source));
+  if (!r.success) throw new UsageError(`invalid ${source}: ${formatIssues(r.error, fieldNaming(sweepConfigSchema))}`);
   return r.data;
 }
 

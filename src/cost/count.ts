@@ -1,4 +1,4 @@
-// Analytic cost of a model spec, layer by layer (DESIGN.md section 2's conventions):
+// Analytic cost of a model spec, layer by layer (README.md, Cost conventions):
 // macs = multiply-accumulates of conv, SCC and linear layers (per image); flops = 2 * macs;
 // params = every trainable scalar, BN affine included, BN running statistics excluded.
 import type { Layer, LayerOp, ModelSpec, Shape } from '../models/spec.js';
@@ -48,6 +48,38 @@ export function layerCost(layer: Layer, out: Shape): { params: number; macs: num
     case 'add':
     case 'shortcut_a':
       return { params: 0, macs: 0 };
+  }
+}
+
+/** What a layer is, in a few characters, for `dsxplore inspect`: "conv 3x3/2 g16", "scc cg2 s8", ... */
+export function layerKind(layer: Layer): string {
+  switch (layer.op) {
+    case 'conv2d': {
+      let k = `conv ${layer.kernel}x${layer.kernel}`;
+      if (layer.stride !== 1) k += `/${layer.stride}`;
+      if (layer.groups === layer.inChannels && layer.groups === layer.outChannels && layer.groups > 1) k += ' dw';
+      else if (layer.groups > 1) k += ` g${layer.groups}`;
+      if (layer.bias) k += ' +bias';
+      return k;
+    }
+    case 'scc':
+      return `scc cg${layer.groups} s${layer.channelStride}`;
+    case 'batchnorm':
+      return 'bn';
+    case 'relu':
+      return 'relu';
+    case 'maxpool':
+      return `maxpool ${layer.kernel}x${layer.kernel}/${layer.stride}`;
+    case 'gap':
+      return 'avgpool (global)';
+    case 'linear':
+      return layer.bias ? 'linear +bias' : 'linear';
+    case 'shuffle':
+      return `shuffle g${layer.groups}`;
+    case 'add':
+      return 'add';
+    case 'shortcut_a':
+      return `shortcut A /${layer.stride}`;
   }
 }
 

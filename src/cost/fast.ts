@@ -7,7 +7,7 @@ import { buildModel, slotsOf, type ModelOptions, type SlotInfo, type SlotSkeleto
 import { slotError, slotProblem, type VariantChoice } from '../models/index.js';
 import { countCost, type CostTotals } from './count.js';
 
-/** Params and MACs of the layers a variant puts in one slot (DESIGN.md section 2's table). */
+/** Params and MACs of the layers a variant puts in one slot (README.md, Variants). */
 export function slotCost(slot: SlotInfo, v: VariantChoice): { params: number; macs: number } {
   const cin = slot.inChannels;
   const cout = slot.outChannels;

@@ -2,7 +2,8 @@
 // validation split, apply the limits, and compute per-channel statistics from the training
 // set. loadDataset serves the datasets read synchronously; openDataset serves every dataset,
 // image folders included (decoded in worker threads, cached).
-import type { Dataset, DatasetPair, RawPair } from './types.js';
+import type { Dataset, DatasetPair } from '../domain/dataset.js';
+import type { RawPair } from './types.js';
 import { DatasetError } from './errors.js';
 import { datasetInfo, datasetRecord, parseDatasetRef, type DatasetInfo, type DatasetRef, type RefContext } from './registry.js';
 import { loadImageFolder, type ImageFolderOptions, type SplitSummary } from './imagefolder/index.js';
@@ -100,7 +101,6 @@ export async function openDataset(nameOrRef: string | DatasetRef, opts: LoadOpti
   return out;
 }
 
-export type { Dataset, DatasetPair } from './types.js';
 export type { LoadedDatasets as LoadedDatasetsT };
 export type { SyntheticOptions } from './synthetic.js';
 export {

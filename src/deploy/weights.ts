@@ -6,8 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import { OutcomeError, UsageError } from '../errors.js';
 import { decodeCheckpoint, loadCheckpoint, type Checkpoint } from '../engine/checkpoint.js';
 import type { SweepStore } from '../store/store.js';
-import type { TrialRow } from '../store/types.js';
-import type { CandidateResult } from '../report/summary.js';
+import type { TrialRow } from '../domain/rows.js';
+import type { CandidateResult } from '../domain/candidate.js';
 import { writeAtomically } from './export.js';
 
 /** The checkpoint of a finished trial, from the store. */

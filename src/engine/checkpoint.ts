@@ -16,6 +16,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { formatIssues, pathString } from '../issues.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { TrainRecipe } from './types.js';
 import { version as dsxploreVersion } from '../version.js';
@@ -85,6 +86,20 @@ export function encodeCheckpoint(
   return out;
 }
 
+/** The checkpoint of a finished training, as `train --save` writes it and a sweep keeps a
+ * trial's weights: the model, the normalisation its weights expect (the training split's
+ * mean and std), the recipe and what was measured. */
+export function trainedCheckpoint(t: {
+  spec: ModelSpec;
+  /** the dataset reference it was trained on */
+  dataset: string;
+  train: { readonly mean: readonly number[]; readonly std: readonly number[] };
+  recipe: TrainRecipe;
+  metrics: Record<string, unknown>;
+}): Parameters<typeof encodeCheckpoint>[0] {
+  return { spec: t.spec, dataset: { name: t.dataset, mean: [...t.train.mean], std: [...t.train.std] }, recipe: t.recipe, metrics: t.metrics };
+}
+
 /** Bytes before the header, per format. */
 const PREFIX: Record<number, number> = { 1: 16, 2: 20 };
 
@@ -135,10 +150,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   } catch (err) {
     throw bad(`header is not valid JSON (${(err as Error).message})`);
   }
-  const parsed = headerSchema.safeParse(raw);
+  const parsed = headerSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    throw bad(`header field ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw bad(`header ${formatIssues(parsed.error, { at: (path) => `field ${pathString(path) || '(root)'}` }, { first: true })}`);
   }
   const header = parsed.data as unknown as CheckpointHeader;
   if (header.format !== format) throw bad(`the header says format ${header.format}, the file ${format}`);

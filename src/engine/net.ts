@@ -2,15 +2,14 @@
 // addon, native/src/addon_net.cc). Requests arrive validated (src/config); this module only
 // reshapes plain data for the addon and rethrows native failures as Errors with the caller's
 // stack.
-import type { Dataset } from '../data/types.js';
+import type { Dataset } from '../domain/dataset.js';
+import type { EpochMetrics, TrainProgress } from '../domain/metrics.js';
 import type { ModelSpec } from '../models/spec.js';
 import { addon } from './addon.js';
 import type {
   DeviceRequest,
-  EpochMetrics,
   EvaluateRequest,
   EvaluateResult,
-  TrainProgress,
   TrainRequest,
   TrainResult,
 } from './types.js';

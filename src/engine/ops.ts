@@ -3,6 +3,7 @@
 // (forward and backward) for tests and benchmarks. Shapes are validated here with zod
 // before anything reaches C++; a bad shape throws an Error that names the field.
 import { z } from 'zod';
+import { formatIssues, pathString } from '../issues.js';
 import { addon } from './addon.js';
 
 /** NCHW input [batch, inChannels, height, width]; weight [outChannels, inChannels/groups]. */
@@ -18,28 +19,29 @@ export interface SccShape {
   channelStride: number;
 }
 
-const positiveInt = (field: string) =>
+const positiveInt = () =>
   z
-    .number({ error: `${field} must be a number` })
-    .refine(Number.isInteger, { message: `${field} must be an integer` })
-    .refine((v) => v >= 1, { message: `${field} must be >= 1` });
+    .number({ error: 'must be a number' })
+    .refine(Number.isInteger, { message: 'must be an integer' })
+    .refine((v) => v >= 1, { message: 'must be >= 1' });
 
 const sccShapeSchema = z
   .object({
-    batch: positiveInt('batch'),
-    inChannels: positiveInt('inChannels'),
-    height: positiveInt('height'),
-    width: positiveInt('width'),
-    outChannels: positiveInt('outChannels'),
-    groups: positiveInt('groups'),
-    channelStride: positiveInt('channelStride'),
+    batch: positiveInt(),
+    inChannels: positiveInt(),
+    height: positiveInt(),
+    width: positiveInt(),
+    outChannels: positiveInt(),
+    groups: positiveInt(),
+    channelStride: positiveInt(),
   })
   .superRefine((s, ctx) => {
     if (s.inChannels % s.groups !== 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['groups'],
-        message: `groups (${s.groups}) must divide inChannels (${s.inChannels})`,
+        input: s.groups,
+        message: `must divide inChannels (${s.inChannels})`,
       });
       return;
     }
@@ -48,19 +50,17 @@ const sccShapeSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['channelStride'],
-        message: `channelStride (${s.channelStride}) must be in [1, inChannels/groups = ${D}]`,
+        input: s.channelStride,
+        message: `must be in [1, inChannels/groups = ${D}]`,
       });
     }
   });
 
 /** Validates an SCC shape; throws an Error naming the offending field. */
 export function parseSccShape(shape: unknown): SccShape {
-  const r = sccShapeSchema.safeParse(shape);
+  const r = sccShapeSchema.safeParse(shape, { reportInput: true });
   if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const field = issue.path.length ? issue.path.join('.') : 'shape';
-    const message = issue.message.startsWith(field) ? issue.message : `${field}: ${issue.message}`;
-    throw new RangeError(`invalid SCC shape: ${message}`);
+    throw new RangeError(`invalid SCC shape: ${formatIssues(r.error, { at: (path) => pathString(path) || 'shape' }, { first: true })}`);
   }
   return r.data;
 }

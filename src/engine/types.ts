@@ -1,6 +1,7 @@
 // Plain data exchanged with the native engine. Everything here has already been validated
 // at the edge (src/config/); the engine trusts it.
-import type { Dataset } from '../data/types.js';
+import type { Dataset } from '../domain/dataset.js';
+import type { EpochMetrics, TrainProgress } from '../domain/metrics.js';
 import type { ModelSpec } from '../models/spec.js';
 
 export type LrSchedule =
@@ -33,29 +34,6 @@ export interface TrainRecipe {
 }
 
 export type DeviceRequest = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
-
-export interface TrainProgress {
-  epoch: number; // 1-based
-  epochs: number;
-  batch: number; // 1-based within the epoch
-  batches: number;
-  /** running mean training loss over this epoch so far */
-  loss: number;
-  imagesPerSecond: number;
-  /** seconds since training started */
-  elapsed: number;
-}
-
-export interface EpochMetrics {
-  epoch: number;
-  lr: number;
-  trainLoss: number;
-  trainAccuracy: number;
-  /** accuracy on the evaluation set after this epoch, when evaluated */
-  testAccuracy?: number;
-  testLoss?: number;
-  seconds: number;
-}
 
 export type TrainStatus = 'done' | 'diverged';
 

@@ -1,5 +1,5 @@
 // SpecBuilder: the one place that appends layers to a ModelSpec, computes tensor shapes,
-// and expands a conv slot into its variant's layers (DESIGN.md section 2's table). The
+// and expands a conv slot into its variant's layers (README.md, Variants). The
 // architecture files (vgg.ts, resnet.ts, ...) only say which layers follow which.
 import { UsageError } from '../errors.js';
 import type { Layer, ModelSpec, Shape, Slot, Stem, Variant } from './spec.js';

@@ -25,7 +25,9 @@ export {
   variantChoiceSchema,
   VARIANT_FORMS,
   VARIANT_KINDS,
-  type VariantChoice,
+  GROUPED_KINDS,
+  baselineVariants,
+  type BaselineVariant,
   type SlotShape,
 } from './variant.js';
 export { formatVariant, slotText, slotsText } from './notation.js';

@@ -1,8 +1,7 @@
 // The variant notation as text ("dw-scc:cg=2,co=0.5"): pure functions of plain variants,
 // with no imports at run time, so the dashboard's page (src/serve/client) bundles the very
 // functions the CLI and the reports print with. Parsing it is src/models/variant.ts.
-import type { Variant } from './spec.js';
-import type { VariantChoice } from './variant.js';
+import type { Variant, VariantChoice } from './spec.js';
 
 /** The notation back; parseVariant(formatVariant(v)) gives v again (co preferred over s,
  * since co is what the user chose and s only its per-slot resolution). */

@@ -3,12 +3,14 @@
 // skeleton, for design-space enumeration and the fast cost path, cached per shape).
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
+import { formatIssues, pathString } from '../issues.js';
 import { SpecBuilder, type SlotInfo } from './builder.js';
 import { buildCifarResnet, CIFAR_RESNET_MODELS } from './cifar-resnet.js';
 import { buildMobilenet, MOBILENET_MODELS } from './mobilenet.js';
 import { buildResnet, RESNET_MODELS } from './resnet.js';
 import type { ModelSpec, Shape, Stem } from './spec.js';
-import { resolveVariant, type VariantChoice } from './variant.js';
+import type { VariantChoice } from './spec.js';
+import { resolveVariant } from './variant.js';
 import { buildVgg, VGG_MODELS } from './vgg.js';
 
 export interface ModelOptions {
@@ -90,25 +92,23 @@ function entry(name: string): ModelEntry {
   return e;
 }
 
+const wholeNumber = (max: number) => {
+  const error = `must be a whole number in 1..${max}`;
+  return z.number({ error }).int({ error }).min(1, { error }).max(max, { error });
+};
+
 const optionsSchema = z.object({
-  inChannels: z.number().int().min(1).max(4096),
-  inputSize: z.number().int().min(1).max(4096),
-  classes: z.number().int().min(1).max(1_000_000),
-  stem: z.enum(STEMS),
+  inChannels: wholeNumber(4096),
+  inputSize: wholeNumber(4096),
+  classes: wholeNumber(1_000_000),
+  stem: z.enum(STEMS, { error: `must be one of ${STEMS.join(', ')}` }),
 });
 
 /** Fill defaults and check ranges; a bad value is a UsageError naming the option. */
 export function modelOptions(opts?: Partial<ModelOptions>): ModelOptions {
   const merged = { ...DEFAULT_MODEL_OPTIONS, ...stripUndefined(opts ?? {}) };
-  const r = optionsSchema.safeParse(merged);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const key = String(issue.path[0]);
-    if (key === 'stem') {
-      throw new UsageError(`stem must be one of ${STEMS.join(', ')}, got ${JSON.stringify(merged.stem)}`);
-    }
-    throw new UsageError(`${key} must be an integer >= 1, got ${JSON.stringify((merged as Record<string, unknown>)[key])}`);
-  }
+  const r = optionsSchema.safeParse(merged, { reportInput: true });
+  if (!r.success) throw new UsageError(formatIssues(r.error, { at: (path) => pathString(path) || 'model options' }, { first: true }));
   return r.data;
 }
 

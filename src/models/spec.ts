@@ -1,4 +1,4 @@
-// The model spec: the single source of truth for a network (DESIGN.md section 2).
+// The model spec: the single source of truth for a network (README.md, Variants).
 // The cost model counts exactly these layers, and the native executor builds exactly these
 // layers, in this order. Plain JSON: no classes, no functions, so a spec can be hashed,
 // stored in the database and sent to the addon as it is.
@@ -14,6 +14,15 @@ export type Variant =
   | { kind: 'dw-scc'; cg: number; s: number; co?: number };
 
 export type VariantKind = Variant['kind'];
+
+/** A variant as a user or a design space states it: for dw-scc, `co` or `s` (or both). */
+export type VariantChoice =
+  | { kind: 'std' }
+  | { kind: 'dw-pw' }
+  | { kind: 'dw-gpw'; cg: number }
+  | { kind: 'dw-gpw-shuffle'; cg: number }
+  | { kind: 'gc-shuffle'; g: number }
+  | { kind: 'dw-scc'; cg: number; s?: number; co?: number };
 
 /** Activation shape without the batch dimension: [channels, height, width]. */
 export type Shape = [c: number, h: number, w: number];

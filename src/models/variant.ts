@@ -1,21 +1,13 @@
-// Conv-slot variants (DESIGN.md section 2): parsing the "dw-scc:cg=2,co=0.5" notation
+// Conv-slot variants (README.md, Variants): parsing the "dw-scc:cg=2,co=0.5" notation
 // (src/models/notation.ts formats it back) and resolving a user's choice against one slot's
 // channel counts.
 // A choice may leave the SCC channel stride `s` open (given as an overlap ratio `co`);
 // resolving fixes `s` per slot, because the window width D = Cin/cg differs per slot.
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
-import type { Variant, VariantKind } from './spec.js';
+import { formatIssues, pathString } from '../issues.js';
+import type { Variant, VariantChoice, VariantKind } from './spec.js';
 import { formatVariant } from './notation.js';
-
-/** A variant as a user or a design space states it: for dw-scc, `co` or `s` (or both). */
-export type VariantChoice =
-  | { kind: 'std' }
-  | { kind: 'dw-pw' }
-  | { kind: 'dw-gpw'; cg: number }
-  | { kind: 'dw-gpw-shuffle'; cg: number }
-  | { kind: 'gc-shuffle'; g: number }
-  | { kind: 'dw-scc'; cg: number; s?: number; co?: number };
 
 /** Every variant kind, in the order help and errors list them (a tuple, for z.enum). */
 export const VARIANT_KINDS = ['std', 'dw-pw', 'dw-gpw', 'dw-gpw-shuffle', 'gc-shuffle', 'dw-scc'] as const satisfies readonly VariantKind[];
@@ -43,8 +35,8 @@ export interface SlotShape {
   outChannels: number;
 }
 
-const posInt = z.number().int().min(1);
-const overlap = z.number().min(0).lt(1);
+const posInt = z.number({ error: 'must be an integer >= 1' }).int({ error: 'must be an integer >= 1' }).min(1, { error: 'must be an integer >= 1' });
+const overlap = z.number({ error: 'must be in [0, 1)' }).min(0, { error: 'must be in [0, 1)' }).lt(1, { error: 'must be in [0, 1)' });
 
 /** The object form of a variant choice, for configs that give variants as JSON objects. */
 export const variantChoiceSchema = z.discriminatedUnion('kind', [
@@ -69,6 +61,30 @@ const PARAMS: Record<VariantKind, { required: string[]; optional: string[] }> = 
   'gc-shuffle': { required: ['g'], optional: [] },
   'dw-scc': { required: ['cg'], optional: ['s', 'co'] },
 };
+
+/** The kinds that take a channel-group count (`cg`, or `g` for gc-shuffle): a design space
+ * gives them its `cg` choices. */
+export const GROUPED_KINDS: readonly VariantKind[] = VARIANT_KINDS.filter((k) =>
+  PARAMS[k].required.some((p) => p === 'cg' || p === 'g'),
+);
+
+/** A reference design: a variant a sweep trains in every slot to compare its candidates with. */
+export type BaselineVariant = Exclude<Variant, { kind: 'dw-scc' }>;
+
+/** The reference designs of a space with these channel-group choices: std, dw-pw, and
+ * dw-gpw, dw-gpw-shuffle and gc-shuffle at each choice above 1 (at 1 they equal dw-pw and
+ * std). dw-gpw-shuffle is what dw-scc computes at co = 0, so it is the reference that
+ * isolates what overlap itself buys. */
+export function baselineVariants(cgs: readonly number[] = []): BaselineVariant[] {
+  const big = cgs.filter((g) => g > 1);
+  return [
+    { kind: 'std' },
+    { kind: 'dw-pw' },
+    ...big.map((cg): BaselineVariant => ({ kind: 'dw-gpw', cg })),
+    ...big.map((cg): BaselineVariant => ({ kind: 'dw-gpw-shuffle', cg })),
+    ...big.map((g): BaselineVariant => ({ kind: 'gc-shuffle', g })),
+  ];
+}
 
 function badVariant(text: string, why: string): UsageError {
   return new UsageError(`invalid variant "${text}": ${why}; valid forms: ${VARIANT_FORMS.join(', ')}`);
@@ -100,14 +116,8 @@ export function parseVariant(text: string): VariantChoice {
       values[key] = num;
     }
   }
-  const parsed = variantChoiceSchema.safeParse({ kind, ...values });
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const key = issue.path.length ? String(issue.path[0]) : '';
-    if (key === '') throw badVariant(text, issue.message);
-    if (!(key in values)) throw badVariant(text, `${key} is required`);
-    throw badVariant(text, key === 'co' ? `co must be in [0, 1), got ${values[key]}` : `${key} must be an integer >= 1, got ${values[key]}`);
-  }
+  const parsed = variantChoiceSchema.safeParse({ kind, ...values }, { reportInput: true });
+  if (!parsed.success) throw badVariant(text, formatIssues(parsed.error, { at: (path) => pathString(path) }, { first: true }));
   return parsed.data as VariantChoice;
 }
 

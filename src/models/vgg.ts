@@ -1,7 +1,7 @@
 // CIFAR-style VGG-11/13/16/19 (as in kuangliu/pytorch-cifar): 3x3 convs with BN and ReLU,
 // a 2x2 max-pool closing each of the five stages, then a 512 -> classes linear layer.
-// The first conv (input channels -> 64) is the stem, not a slot (DESIGN.md: "the stem conv and
-// the classifier are not slots"); every later 3x3 conv is a slot.
+// The first conv (input channels -> 64) is the stem, not a slot (the stem conv and the
+// classifier never are, README.md, Variants); every later 3x3 conv is a slot.
 import type { SpecBuilder } from './builder.js';
 
 /** Output channels of each conv, stage by stage. */

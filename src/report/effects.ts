@@ -8,7 +8,7 @@
 // overlap ratio co (a channel stride s alone does not say whether windows overlap without
 // the slot's width). Each verdict follows src/report/verdict.ts, the rule of the baselines.
 import type { Variant } from '../models/spec.js';
-import type { CandidateResult } from './summary.js';
+import type { CandidateResult } from '../domain/candidate.js';
 import { compareAccuracy, seedInterval, seedNoise, type VerdictKind } from './verdict.js';
 
 export type EffectKind = 'overlap' | 'mixing';

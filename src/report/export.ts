@@ -2,7 +2,7 @@
 // quoting: fields with a comma, quote or line break are quoted, quotes doubled) or JSON.
 // parseCsv reads the CSV back, for tests and for scripts that post-process an export.
 import type { Variant } from '../models/spec.js';
-import type { CandidateResult } from './summary.js';
+import type { CandidateResult } from '../domain/candidate.js';
 import { slotText } from '../models/notation.js';
 
 export interface FrontRow {

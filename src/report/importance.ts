@@ -14,7 +14,7 @@
 // share of accuracy variance that lies between designs) and the reliability of a design's
 // seed mean, (MSB - MSW) / MSB (Spearman-Brown for the seeds averaged).
 import { formatVariant } from '../models/notation.js';
-import type { CandidateResult } from './summary.js';
+import type { CandidateResult } from '../domain/candidate.js';
 
 export interface UnitImportance {
   name: string;

@@ -10,11 +10,12 @@
 // candidate the noise is unknown and nothing is called.
 import { IMPORTANCE_HEAD, importanceLead, importanceRows, reliabilityText, seedReliability, unitImportance } from './importance.js';
 import { formatCount, formatPercent as pct } from './format.js';
-import { candidateResults, isScc, STATES, type CandidateResult, type SweepSummary } from './summary.js';
+import { candidateResults, isScc, STATES, type SweepSummary } from './summary.js';
 import { slotsText } from '../models/notation.js';
 import { compareAccuracy, seedNoise, type Verdict, type VerdictKind } from './verdict.js';
 import { effectRows, effectVerdictText, sideText, type EffectsSummary } from './effects.js';
-import type { SweepRow, TrialRow } from '../store/types.js';
+import type { CandidateResult } from '../domain/candidate.js';
+import type { SweepRow, TrialRow } from '../domain/rows.js';
 
 export const QUESTION =
   'Does sliding-channel convolution (SCC) trade accuracy for cost better than standard, ' +

@@ -2,7 +2,8 @@
 // dependency): a log-scale cost axis, every finished candidate as a point, the accuracy/MACs Pareto front as a step line
 // (accuracy held until the next front point's MACs), baselines as labelled squares.
 import { paretoFront } from '../pareto/objectives.js';
-import { byMacs, type CandidateResult } from './summary.js';
+import type { CandidateResult } from '../domain/candidate.js';
+import { byMacs } from './summary.js';
 import { formatCount } from './format.js';
 
 export interface PlotOptions {

@@ -2,7 +2,7 @@
 // JSON lines when asked (--json) or when the output is piped, nothing when quiet. One
 // reporter serves `dsxplore train` and the sweep runner; a label (e.g. "trial 3/12")
 // tells concurrent or successive runs apart.
-import type { EpochMetrics, TrainProgress } from '../engine/types.js';
+import type { EpochMetrics, TrainProgress } from '../domain/metrics.js';
 import { formatDuration } from './format.js';
 
 // the commands print their own durations beside the reporter's
@@ -132,6 +132,31 @@ export class ProgressReporter {
   result(data: Record<string, unknown>, text: string): void {
     if (this.mode === 'json') this.json({ type: 'result', ...data });
     else this.line(text);
+  }
+
+  /** How a dataset load reports image decoding (the data layer's onProgress/onWarning): a
+   * bar on a terminal, a throttled JSON line otherwise, and a warning on stderr for each
+   * file that cannot be decoded. */
+  decoding(): {
+    onProgress: (p: { split: string; done: number; total: number }) => void;
+    onWarning: (message: string) => void;
+  } {
+    let last = Number.NEGATIVE_INFINITY;
+    const tty = this.mode === 'tty';
+    return {
+      onProgress: (p) => {
+        const t = this.now();
+        const end = p.done === p.total;
+        if (!end && t - last < (tty ? this.ttyIntervalMs : this.jsonIntervalMs)) return;
+        last = t;
+        if (tty) this.out.write(`\r\x1b[2Kdecoding ${p.split} [${bar(p.done / p.total, 30)}] ${p.done}/${p.total}${end ? '\n' : ''}`);
+        else if (this.mode === 'json') this.json({ type: 'decode', ...p });
+      },
+      onWarning: (message) => {
+        if (tty) this.out.write('\r\x1b[2K');
+        process.stderr.write(`dsxplore: warning: ${message}\n`);
+      },
+    };
   }
 
   /** Remove the bar so that whatever is printed next starts on a clean line. */

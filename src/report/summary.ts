@@ -12,39 +12,14 @@ import {
   type HvReference,
   type Objective,
 } from '../pareto/objectives.js';
-import type { ListedTrialRow, TrialRow, TrialState } from '../store/types.js';
+import type { CandidateResult, CandidateScore } from '../domain/candidate.js';
+import type { ListedTrialRow, TrialRow } from '../domain/rows.js';
 import { spearman } from '../pareto/rank-correlation.js';
-import { emptyCounts, TRIAL_STATES } from '../store/states.js';
+import { emptyCounts, TRIAL_STATES, type TrialState } from '../domain/trial-states.js';
 import { separateEffects, type EffectsSummary } from './effects.js';
 
 /** every trial state, in the order reports list them */
 export const STATES: readonly TrialState[] = TRIAL_STATES;
-
-export interface CandidateResult {
-  hash: string;
-  label: string;
-  baseline: boolean;
-  variants: Variant[];
-  /** mean over seeds */
-  accuracy: number;
-  /** sample standard deviation over seeds (0 with one seed) */
-  accuracyStd: number;
-  seeds: number[];
-  /** one accuracy per seed, in the order of `seeds` */
-  seedAccuracies: number[];
-  epochs: number;
-  macs: number;
-  flops: number;
-  params: number;
-  /** measured latency of its spec in ms (our engine, batch 1, one thread), when measured */
-  latency?: number | null;
-  /** ids of the done trials behind the accuracy (for export --trial ID) */
-  trials?: number[];
-}
-
-/** A candidate's result without its per-slot variants: what a front and its hypervolume
- * need (the dashboard reads the variants of the few candidates it shows). */
-export type CandidateScore = Omit<CandidateResult, 'variants'>;
 
 /** Measured latency over the sweep's candidates, and how well MACs predict it. */
 export interface LatencySummary {

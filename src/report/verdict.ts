@@ -2,7 +2,7 @@
 // ranges do not overlap; a candidate trained with one seed gets a range as wide as the
 // widest seen in the sweep; without any multi-seed candidate the noise is unknown and
 // nothing is called. Used by the baseline comparison and by the overlap/mixing effects.
-import type { CandidateScore } from './summary.js';
+import type { CandidateScore } from '../domain/candidate.js';
 
 export type VerdictKind = 'better' | 'worse' | 'within-noise' | 'unknown';
 

@@ -5,7 +5,9 @@
 // when the counts differ (a trial was added, started or finished) or, while anything is
 // queued or running, when the copy is older than MAX_AGE_MS (a re-queued and re-claimed
 // trial leaves the counts as they were).
-import type { ListedTrialRow, StateCounts, StoreReader, SweepRow } from '../store/types.js';
+import type { ListedTrialRow, SweepRow } from '../domain/rows.js';
+import type { StateCounts } from '../domain/trial-states.js';
+import type { StoreReader } from '../store/types.js';
 
 const MAX_AGE_MS = 10_000;
 

@@ -17,7 +17,9 @@ import {
   parseTrialId,
   parseTrialsQuery,
 } from '../config/serve.js';
-import type { StoreReader, SweepRow } from '../store/types.js';
+import type { SweepRow } from '../domain/rows.js';
+import type { StoreReader } from '../store/types.js';
+import { resolveSweep, SweepNotFound } from '../store/resolve.js';
 import { SweepCache } from './cache.js';
 import {
   etaSeconds,
@@ -143,9 +145,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
 
   const sweepOr404 = async (name: string): Promise<SweepRow> => {
-    const s = await store.getSweep(name);
-    if (!s) throw new NotFound(`no sweep named ${JSON.stringify(name)}`);
-    return s;
+    try {
+      return await resolveSweep(store, name);
+    } catch (err) {
+      if (err instanceof SweepNotFound) throw new NotFound(err.message);
+      throw err;
+    }
   };
   const cache = new SweepCache(store);
   // read the most recent sweeps once the server listens, so a first visit finds them ready

@@ -9,11 +9,13 @@ import { FRONT_COSTS, type FrontCost } from '../config/serve.js';
 import { normalizedHypervolume, paretoFront, toVector, type Objective, type Scored } from '../pareto/objectives.js';
 import { dominates } from '../pareto/sort.js';
 import { frontRows, type FrontRow } from '../report/export.js';
-import { candidateScores, frontOf, type CandidateScore, type SweepSummary } from '../report/summary.js';
+import type { CandidateScore } from '../domain/candidate.js';
+import { candidateScores, frontOf, type SweepSummary } from '../report/summary.js';
 import { slotText, slotsText } from '../models/notation.js';
 import type { Variant } from '../models/spec.js';
-import type { ListedTrialRow, StateCounts, SweepRow, TrialRow } from '../store/types.js';
-import type { EpochMetrics } from '../engine/types.js';
+import type { EpochMetrics } from '../domain/metrics.js';
+import type { ListedTrialRow, SweepRow, TrialRow } from '../domain/rows.js';
+import type { StateCounts } from '../domain/trial-states.js';
 
 /** The model and dataset a sweep config names, when it names them. */
 function configContext(config: unknown): { model: string | null; dataset: string | null } {

@@ -8,12 +8,11 @@
 //   let batch = plan.search.initial();          // Candidate[] (spec, hash, exact cost)
 //   batch = plan.search.next(results, 1);       // [] when the search is done
 import type { SweepConfig } from '../config/sweep.js';
-import type { Candidate } from './types.js';
+import type { Candidate } from '../domain/candidate.js';
 import { modelAccessFor } from './model.js';
 import { baselineCandidates, createSearch, type Search, type SearchOptions } from './search.js';
 import { buildSpace, type ModelAccess, type Space } from './space.js';
 
-export type { Candidate } from './types.js';
 export {
   buildSpace,
   decodeIndex,

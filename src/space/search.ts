@@ -7,8 +7,9 @@
 import { UsageError } from '../errors.js';
 import type { SweepConfig } from '../config/sweep.js';
 import type { Variant } from '../models/spec.js';
+import { baselineVariants, formatVariant, slotProblem } from '../models/index.js';
 import { toVector } from '../pareto/objectives.js';
-import type { Candidate } from './types.js';
+import type { Candidate } from '../domain/candidate.js';
 import { breed, selectSurvivors, type Evaluated, type Ranked } from './nsga2.js';
 import { createRng } from './rng.js';
 import { enumerateGrid, sampleRandom } from './sample.js';
@@ -106,18 +107,7 @@ export function createSearch(config: SweepConfig, space: Space, access: ModelAcc
     case 'evolutionary': {
       const n = sc.population;
       const mutation = sc.mutation ?? 1 / Math.max(1, space.units.length);
-      const results = new Map<string, FinishedResult>();
-      // generations[0] is the initial population, generations[r] the offspring of round r
-      const generations: Genome[][] = [];
-      const seen = new Set<string>();
-      const ensureInitial = () => {
-        if (generations.length === 0) {
-          const g0 = sampleRandom(space, n, sc.seed);
-          for (const g of g0) seen.add(genomeKey(g));
-          generations.push(g0);
-        }
-      };
-      const evaluated = (gs: readonly Genome[]): Evaluated[] => {
+      const evaluated = (gs: readonly Genome[], results: ReadonlyMap<string, FinishedResult>): Evaluated[] => {
         const out: Evaluated[] = [];
         for (const g of gs) {
           const r = results.get(toCandidate(g).hash);
@@ -125,113 +115,93 @@ export function createSearch(config: SweepConfig, space: Space, access: ModelAcc
         }
         return out;
       };
-      // parents of round r: survivors of the initial population, then of each round's
-      // parents plus its evaluated offspring (candidates without a result take no part)
-      const parentsFor = (r: number): Ranked[] => {
-        let parents = selectSurvivors(evaluated(generations[0]), n);
-        for (let k = 1; k < r; k++) parents = selectSurvivors([...parents, ...evaluated(generations[k])], n);
-        return parents;
-      };
-      return {
-        kind: 'evolutionary',
-        rounds: sc.generations + 1,
-        initial() {
-          ensureInitial();
-          return generations[0].map(toCandidate);
-        },
-        next(finished, round) {
-          if (!Number.isInteger(round) || round < 1) throw new RangeError(`round must be an integer >= 1, got ${round}`);
-          ensureInitial();
-          for (const f of finished) results.set(f.hash, f);
-          if (round > sc.generations) return [];
-          // replay earlier rounds first (a resumed sweep asks for round r directly)
-          for (let k = generations.length; k <= round; k++) {
-            const kids = breed(space, parentsFor(k), n, createRng(sc.seed, 3, k), {
-              crossover: sc.crossover,
-              mutation,
-              seen,
-              fallbackSeed: (sc.seed * 7919 + k) >>> 0,
-            });
-            generations.push(kids);
-          }
-          return generations[round].map(toCandidate);
-        },
-      };
+      // round 0 is the initial population, round r the offspring of the parents of round r:
+      // survivors of the initial population, then of each round's parents plus its evaluated
+      // offspring (candidates without a result take no part)
+      return roundSearch('evolutionary', sc.generations + 1, toCandidate, () => sampleRandom(space, n, sc.seed), (k, rounds, results, seen) => {
+        let parents: Ranked[] = selectSurvivors(evaluated(rounds[0], results), n);
+        for (let j = 1; j < k; j++) parents = selectSurvivors([...parents, ...evaluated(rounds[j], results)], n);
+        return breed(space, parents, n, createRng(sc.seed, 3, k), {
+          crossover: sc.crossover,
+          mutation,
+          seen,
+          fallbackSeed: (sc.seed * 7919 + k) >>> 0,
+        });
+      });
     }
     case 'model': {
       const eta = config.multiFidelity?.eta;
       const d = modelDefaults(sc, space, eta);
-      const rounds = modelRounds(sc, space, eta);
-      const results = new Map<string, FinishedResult>();
-      // generations[0] is the random first round, generations[r] the batch of round r
-      const generations: Genome[][] = [];
-      const seen = new Set<string>();
       let listed: Genome[] | undefined | null = null;
       const feasibleList = () => (listed === null ? (listed = listFeasible(space, d.pool)) : listed);
       const topEpochs = config.multiFidelity ? config.multiFidelity.rungs[config.multiFidelity.rungs.length - 1] : undefined;
-      const ensureInitial = () => {
-        if (generations.length === 0) {
-          const g0 = sampleRandom(space, d.initial, sc.seed);
-          for (const g of g0) seen.add(genomeKey(g));
-          generations.push(g0);
+      // round 0 is a random first round, round k the batch the model proposes from the
+      // results of the designs proposed before it
+      return roundSearch('model', modelRounds(sc, space, eta), toCandidate, () => sampleRandom(space, d.initial, sc.seed), (k, rounds, results, seen) => {
+        const known: ModelResult[] = [];
+        for (const g of rounds.flat()) {
+          const r = results.get(toCandidate(g).hash);
+          if (r) known.push({ genome: g, accuracy: r.accuracy, epochs: r.epochs, latency: r.latency });
         }
-      };
-      return {
-        kind: 'model',
-        rounds,
-        initial() {
-          ensureInitial();
-          return generations[0].map(toCandidate);
-        },
-        next(finished, round) {
-          if (!Number.isInteger(round) || round < 1) throw new RangeError(`round must be an integer >= 1, got ${round}`);
-          ensureInitial();
-          for (const f of finished) results.set(f.hash, f);
-          if (round >= rounds) return [];
-          // replay earlier rounds first (a resumed sweep asks for round r directly), each
-          // from the results of the designs proposed before it, as when it was first asked
-          for (let k = generations.length; k <= round; k++) {
-            const known: ModelResult[] = [];
-            for (const g of generations.flat()) {
-              const r = results.get(toCandidate(g).hash);
-              if (r) known.push({ genome: g, accuracy: r.accuracy, epochs: r.epochs, latency: r.latency });
-            }
-            const count = Math.min(d.batch, sc.n - d.initial - (k - 1) * d.batch);
-            generations.push(proposeBatch(space, sc, config.objectives, known, seen, k, count, topEpochs, feasibleList));
-          }
-          return generations[round].map(toCandidate);
-        },
-      };
+        const count = Math.min(d.batch, sc.n - d.initial - (k - 1) * d.batch);
+        return proposeBatch(space, sc, config.objectives, known, seen, k, count, topEpochs, feasibleList);
+      });
     }
   }
 }
 
-/** Reference designs added to every sweep (when `baselines` is on): std, dw-pw, and
- * dw-gpw, dw-gpw-shuffle and gc-shuffle at each of the space's cg values above 1 (at cg = 1
- * they equal dw-pw and std), all slots alike. dw-gpw-shuffle is what dw-scc computes at
- * co = 0, so it is the reference that isolates what overlap itself buys. A baseline that cannot fill every slot is skipped;
+/** A search that proposes in rounds from the results so far: round 0 is `first()`, round
+ * k >= 1 is `grow(k, ...)`. A resumed sweep asks for round r directly, so earlier rounds are
+ * proposed again first, each from what was known when it was first asked; `seen` holds every
+ * design proposed so far, so no round repeats one. */
+function roundSearch(
+  kind: Search['kind'],
+  rounds: number,
+  toCandidate: (g: Genome) => Candidate,
+  first: () => Genome[],
+  grow: (k: number, earlier: readonly Genome[][], results: ReadonlyMap<string, FinishedResult>, seen: Set<string>) => Genome[],
+): Search {
+  const results = new Map<string, FinishedResult>();
+  const proposed: Genome[][] = [];
+  const seen = new Set<string>();
+  const ensureInitial = () => {
+    if (proposed.length > 0) return;
+    const g0 = first();
+    for (const g of g0) seen.add(genomeKey(g));
+    proposed.push(g0);
+  };
+  return {
+    kind,
+    rounds,
+    initial() {
+      ensureInitial();
+      return proposed[0].map(toCandidate);
+    },
+    next(finished, round) {
+      if (!Number.isInteger(round) || round < 1) throw new RangeError(`round must be an integer >= 1, got ${round}`);
+      ensureInitial();
+      for (const f of finished) results.set(f.hash, f);
+      if (round >= rounds) return [];
+      for (let k = proposed.length; k <= round; k++) proposed.push(grow(k, proposed, results, seen));
+      return proposed[round].map(toCandidate);
+    },
+  };
+}
+
+/** Reference designs added to every sweep (when `baselines` is on): baselineVariants of the
+ * space's cg values (src/models/variant.ts), all slots alike. A baseline that cannot fill every slot is skipped;
  * the second result lists why. Constraints do not apply: baselines are for comparison. */
 export function baselineCandidates(
   space: Space,
   access: ModelAccess,
   cgs: readonly number[],
 ): { candidates: Candidate[]; skipped: string[] } {
-  const choices: { label: string; variant: Variant }[] = [
-    { label: 'std', variant: { kind: 'std' } },
-    { label: 'dw-pw', variant: { kind: 'dw-pw' } },
-  ];
-  for (const cg of cgs) if (cg > 1) choices.push({ label: `dw-gpw:cg=${cg}`, variant: { kind: 'dw-gpw', cg } });
-  for (const cg of cgs) if (cg > 1) choices.push({ label: `dw-gpw-shuffle:cg=${cg}`, variant: { kind: 'dw-gpw-shuffle', cg } });
-  for (const g of cgs) if (g > 1) choices.push({ label: `gc-shuffle:g=${g}`, variant: { kind: 'gc-shuffle', g } });
+  const choices = baselineVariants(cgs).map((variant) => ({ label: formatVariant(variant), variant }));
   const candidates: Candidate[] = [];
   const skipped: string[] = [];
   const hashes = new Set<string>();
   for (const c of choices) {
-    const bad = space.slots.find((s) => {
-      const v = c.variant;
-      const d = v.kind === 'dw-gpw' || v.kind === 'dw-gpw-shuffle' ? v.cg : v.kind === 'gc-shuffle' ? v.g : 1;
-      return s.inChannels % d !== 0 || s.outChannels % d !== 0;
-    });
+    const bad = space.slots.find((s) => slotProblem(s, c.variant) !== null);
     if (bad) {
       skipped.push(`${c.label}: does not divide the channels of slot ${bad.index} (${bad.name}, ${bad.inChannels}->${bad.outChannels})`);
       continue;

@@ -6,9 +6,9 @@
 import { UsageError } from '../errors.js';
 import type { Constraints, SpaceConfig, TieMode } from '../config/sweep.js';
 import type { SlotInfo } from '../models/builder.js';
-import type { ModelSpec, Variant } from '../models/spec.js';
+import type { ModelSpec, Variant, VariantChoice } from '../models/spec.js';
 import { formatVariant } from '../models/notation.js';
-import { resolveVariant, slotProblem, type VariantChoice } from '../models/variant.js';
+import { resolveVariant, slotProblem } from '../models/variant.js';
 import { slotCost } from '../cost/fast.js';
 
 export interface Cost {
@@ -85,6 +85,8 @@ export function spaceChoices(sp: SpaceConfig): VariantChoice[] {
           else for (const s of sp.s ?? []) out.push({ kind, cg, s });
         }
         break;
+      default:
+        kind satisfies never; // a new variant kind needs its options here
     }
   }
   return out;

@@ -6,11 +6,12 @@
 // PL/pgSQL functions).
 //
 // Guards live in the schema itself, so no code path, present or future, can move a trial
-// along an illegal edge of the state machine (states.ts) or alter a finished trial.
+// along an illegal edge of the state machine (src/domain/trial-states.ts) or alter a finished trial.
 import { UsageError } from '../errors.js';
 import { version as dsxVersion } from '../version.js';
 import type { Dialect, Executor, SqlTypes } from './executor.js';
-import { FINISHED_STATES, TRIAL_STATES, legalMoveSql, sqlStates } from './states.js';
+import { FINISHED_STATES, TRIAL_STATES } from '../domain/trial-states.js';
+import { legalMoveSql, sqlStates } from './states.js';
 
 export interface Migration {
   version: number;

@@ -1,9 +1,10 @@
 // Database rows <-> the plain rows the program uses. One mapping for every dialect.
-import type { EpochMetrics } from '../engine/types.js';
+import type { Candidate } from '../domain/candidate.js';
+import type { EpochMetrics } from '../domain/metrics.js';
+import type { ListedTrialRow, SweepRow, TrialRow } from '../domain/rows.js';
+import type { TrialState } from '../domain/trial-states.js';
 import type { ModelSpec, Variant } from '../models/spec.js';
-import type { Candidate } from '../space/types.js';
 import type { TrialOutcome } from './store.js';
-import type { ListedTrialRow, SweepRow, TrialRow, TrialState } from './types.js';
 
 export const TRIAL_COLUMNS = `
   t.id, s.name AS sweep, t.candidate_hash, c.label, t.baseline, c.variants, c.macs, c.flops,

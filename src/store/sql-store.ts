@@ -7,9 +7,11 @@
 // transaction that queues its trials: exactly once however many workers look.
 import { UsageError } from '../errors.js';
 import { version as dsxVersion } from '../version.js';
-import type { EpochMetrics } from '../engine/types.js';
+import type { Candidate } from '../domain/candidate.js';
+import type { EpochMetrics } from '../domain/metrics.js';
+import type { ListedTrialRow, SweepRow, TrialRow } from '../domain/rows.js';
+import { emptyCounts, type StateCounts, type TrialState } from '../domain/trial-states.js';
 import type { ModelSpec, Variant } from '../models/spec.js';
-import type { Candidate } from '../space/types.js';
 import type { Dialect, Executor } from './executor.js';
 import { schemaVersionOf } from './migrations.js';
 import {
@@ -41,7 +43,7 @@ import {
   type SweepDbRow,
   type TrialDbRow,
 } from './rows.js';
-import { checkTransition, emptyCounts, type StateCounts, type TrialState } from './states.js';
+import { checkTransition } from './states.js';
 import type {
   ClaimedTrial,
   NewSweep,
@@ -52,7 +54,7 @@ import type {
   LatencyKey,
   LatencyRow,
 } from './store.js';
-import type { ListedTrialRow, StoredWeights, SweepRow, TrialRow } from './types.js';
+import type { StoredWeights } from './types.js';
 
 const BACK_TO_QUEUE = `UPDATE trials SET state = 'queued', worker_id = NULL, heartbeat_at = NULL, started_at = NULL WHERE id = ?`;
 const FINISH_SET = FINISH_COLUMNS.map((c) => `${c} = ?`).join(', ');

@@ -2,21 +2,14 @@
 // heartbeats, results, reuse of identical finished trials and once-only scheduling of
 // rounds. Asynchronous: SQLite answers at once, PostgreSQL over the network; one
 // implementation (sql-store.ts) serves both.
-import type { Candidate } from '../space/types.js';
+import type { Candidate } from '../domain/candidate.js';
+import type { EpochMetrics } from '../domain/metrics.js';
+import type { SweepRow, TrialRow } from '../domain/rows.js';
+import type { StateCounts } from '../domain/trial-states.js';
 import type { ModelSpec } from '../models/spec.js';
-import type { EpochMetrics } from '../engine/types.js';
-import type { StateCounts } from './states.js';
-import type { MaybePromise, StoreReader, SweepRow, TrialRow } from './types.js';
+import type { MaybePromise, StoreReader } from './types.js';
 
-export {
-  FINISHED_STATES,
-  TRANSITIONS,
-  TrialStateError,
-  checkTransition,
-  isFinished,
-  type FinishedState,
-  type StateCounts,
-} from './states.js';
+export { TrialStateError, checkTransition } from './states.js';
 
 export interface NewSweep {
   name: string;

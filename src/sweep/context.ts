@@ -1,45 +1,12 @@
 // What the parts of a worker loop (claim.ts, trial.ts, runner.ts) share.
 import type { SweepConfig } from '../config/sweep.js';
 import type { LoadedDatasets } from '../data/index.js';
-import type { DeviceRequest, TrainProgress, TrainRequest, TrainResult } from '../engine/types.js';
+import type { TrainRequest, TrainResult } from '../engine/types.js';
+import type { SweepEvent } from '../report/sweep-events.js';
 import type { SweepPlan } from '../space/index.js';
-import type { StateCounts, SweepStore } from '../store/store.js';
-import type { TrialRow } from '../store/types.js';
+import type { SweepStore } from '../store/store.js';
 import type { StopControl } from './stop.js';
 import type { ReplayTable } from './replay.js';
-
-export type SweepEvent =
-  | {
-      type: 'plan';
-      sweep: string;
-      spaceSize: bigint;
-      feasible: bigint;
-      feasibleExact: boolean;
-      searchKind: string;
-      initialCandidates: number;
-      baselines: string[];
-      skippedBaselines: string[];
-      resumed: boolean;
-      requeued: number;
-    }
-  | { type: 'scheduled'; what: 'round' | 'rung'; index: number; trials: number }
-  | { type: 'trial-start'; trial: TrialRow; progress: SweepProgress }
-  | { type: 'trial-progress'; trial: TrialRow; p: TrainProgress }
-  | { type: 'trial-end'; trial: TrialRow; reused: boolean; progress: SweepProgress }
-  | { type: 'warning'; message: string };
-
-/** Overall progress of the sweep, as the TTY bar and the JSON lines show it. */
-export interface SweepProgress {
-  /** finished trials (any terminal state) */
-  finished: number;
-  /** trials known so far plus those later rounds/rungs are expected to add */
-  total: number;
-  counts: StateCounts;
-  best: { label: string; accuracy: number; macs: number } | null;
-  /** seconds left: the work left (MACs x epochs of unfinished and expected trials) at the
-   * speed this process has trained so far */
-  etaSeconds: number | null;
-}
 
 export interface WorkContext {
   store: SweepStore;

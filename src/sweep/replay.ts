@@ -10,10 +10,10 @@ import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { SweepConfig } from '../config/sweep.js';
 import { createRng } from '../space/index.js';
-import type { Candidate } from '../space/types.js';
+import type { Candidate } from '../domain/candidate.js';
+import type { EpochMetrics } from '../domain/metrics.js';
+import type { TrialRow } from '../domain/rows.js';
 import type { ClaimedTrial, SweepStore, TrialOutcome } from '../store/store.js';
-import type { TrialRow } from '../store/types.js';
-import type { EpochMetrics } from '../engine/types.js';
 import { SWEEP_LATENCY } from '../deploy/latency.js';
 import { rungEpochs } from './identity.js';
 

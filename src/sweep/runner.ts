@@ -1,14 +1,14 @@
 // The sweep runner: creates or resumes a sweep in the store, queues its candidates, and
-// trains queued trials, each lane's in a child process of its own, recording each result as
-// it ends.
+// trains queued trials in --jobs lanes (one trial at a time per lane, each lane's in a child
+// process of its own), recording each result as it ends.
 // Everything it knows lives in the database, so a process killed at any instant loses at
-// most the trial it was training, and `--resume` finishes the sweep: trials left running
-// go back to the queue, finished ones are never touched, and the next round or rung is
-// scheduled exactly once.
+// most the trials its lanes were training, and `--resume` finishes the sweep: trials left
+// running go back to the queue, finished ones are never touched, and the next round or rung
+// is scheduled exactly once.
 //
-// Across machines the same loop is a worker: `runSweep({enqueueOnly})` creates
-// the sweep and queues its first round, and any number of `runWorker` processes, anywhere,
-// claim queued trials one at a time from the shared store (PostgreSQL), heartbeat while
+// Across machines the same loop is a worker: `runSweep({enqueueOnly})` creates the sweep and
+// queues its first round, and any number of `runWorker` processes, anywhere, claim queued
+// trials from the shared store (PostgreSQL), each lane one at a time, heartbeat while
 // training, re-queue trials of workers that went silent, and schedule the next generation
 // or rung exactly once (SweepStore.scheduleRound) when enough results exist. The loop's
 // parts live beside this file: claim.ts (the next trial), trial.ts (running one),
@@ -18,11 +18,13 @@ import { availableParallelism, hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { parseSweepConfig, type SweepConfig } from '../config/sweep.js';
-import { countFeasible, enumerateGrid, infeasibility, genomeLabel, genomeVariants, makeCandidate, planSweep, type Candidate, type SweepPlan } from '../space/index.js';
+import { countFeasible, enumerateGrid, infeasibility, genomeLabel, genomeVariants, makeCandidate, planSweep, type SweepPlan } from '../space/index.js';
+import type { Candidate } from '../domain/candidate.js';
 import type { DeviceRequest, TrainRequest, TrainResult } from '../engine/types.js';
 import type { LoadedDatasets } from '../data/index.js';
-import type { StateCounts, SweepStore } from '../store/store.js';
-import type { SweepRow, TrialRow } from '../store/types.js';
+import type { TrialRow } from '../domain/rows.js';
+import type { SweepStore } from '../store/store.js';
+import { resolveSweep } from '../store/resolve.js';
 import { configHash } from './identity.js';
 import { expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
 import { claimNext } from './claim.js';
@@ -31,27 +33,13 @@ import { LocalTrials, loadSweepData, type TrialExecutor } from './trial-job.js';
 import { ChildTrials } from './trial-process.js';
 import { keepFrontWeights } from './weights.js';
 import { ensureLatency, measureQueued, QuietGate } from './latency.js';
-import { StopControl, type StopSignal } from './stop.js';
+import { StopControl } from './stop.js';
 import { checkCoverage, replayTrial, type ReplayTable } from './replay.js';
-import type { SweepEvent, SweepProgress, WorkContext } from './context.js';
+import type { WorkContext } from './context.js';
+import type { SweepEvent, SweepProgress, SweepSummary } from '../report/sweep-events.js';
 
-export type { SweepEvent, SweepProgress } from './context.js';
+export type { SweepEvent, SweepProgress, SweepSummary } from '../report/sweep-events.js';
 
-export interface SweepSummary {
-  sweep: string;
-  counts: StateCounts;
-  /** trials trained by this run (not reused, not from an earlier run) */
-  trained: number;
-  reused: number;
-  failed: number;
-  best: SweepProgress['best'];
-  seconds: number;
-  database: string;
-  /** set when a signal stopped the run before the sweep finished */
-  stopped?: { signal: StopSignal; released: number };
-  /** with --replay: the table the results came from, and how many trials it answered */
-  replayed?: { from: string; trials: number };
-}
 
 export interface RunnerOptions {
   store: SweepStore;
@@ -209,30 +197,6 @@ function listCandidates(plan: SweepPlan): Candidate[] {
   return out;
 }
 
-/** Pick the sweep a worker serves: the named one, or the most recent unfinished one. */
-async function pickSweep(store: SweepStore, name?: string): Promise<SweepRow> {
-  if (name !== undefined) {
-    const s = await store.getSweep(name);
-    if (!s) {
-      const known = (await store.listSweeps()).map((x) => x.name);
-      throw new UsageError(
-        `no sweep named '${name}' in ${store.location}` +
-          (known.length ? `; sweeps there: ${known.join(', ')}` : '; it has no sweeps yet') +
-          `. Queue one with: dsxplore sweep --config FILE --store URL --enqueue-only`,
-      );
-    }
-    return s;
-  }
-  const open = (await store.listSweeps()).filter((s) => s.status === 'running');
-  if (open.length === 0) {
-    throw new UsageError(
-      `no unfinished sweep in ${store.location}; queue one with: dsxplore sweep --config FILE --store URL --enqueue-only ` +
-        `(or name one with --sweep NAME)`,
-    );
-  }
-  return open.reduce((a, b) => (b.id > a.id ? b : a));
-}
-
 /** Work on a sweep queued by someone else until it has nothing queued or running left. */
 export async function runWorker(opts: WorkerOptions): Promise<SweepSummary> {
   const { store } = opts;
@@ -241,7 +205,10 @@ export async function runWorker(opts: WorkerOptions): Promise<SweepSummary> {
   const workerId = opts.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const heartbeatMs = opts.heartbeatMs ?? 5000;
   const staleAfterMs = opts.staleAfterMs ?? Math.max(60_000, 6 * heartbeatMs);
-  const row = await pickSweep(store, opts.sweep);
+  const row = await resolveSweep(store, opts.sweep, {
+    unfinished: true,
+    hint: 'Queue one with: dsxplore sweep --config FILE --store URL --enqueue-only',
+  });
   let config: SweepConfig;
   try {
     config = parseSweepConfig(row.config, `the config of sweep '${row.name}'`);

@@ -8,10 +8,10 @@
 import type { SweepConfig } from '../config/sweep.js';
 import type { Search, FinishedResult } from '../space/index.js';
 import { successiveHalving, type Pruner, type RungResult } from '../space/index.js';
-import type { Candidate } from '../space/types.js';
+import type { Candidate } from '../domain/candidate.js';
+import type { TrialRow } from '../domain/rows.js';
+import { isFinished } from '../domain/trial-states.js';
 import type { PrunerDecisionRow, SweepStore, TrialInput } from '../store/store.js';
-import { isFinished } from '../store/store.js';
-import type { TrialRow } from '../store/types.js';
 import { recipeHash, rungEpochs, trialRecipe } from './identity.js';
 
 export const ROUND_KIND = 'round';

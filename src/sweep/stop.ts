@@ -7,7 +7,9 @@
 // stale. Training runs in child processes (trial-process.ts), never on a thread of this
 // one, so nothing holds the exit.
 
-export type StopSignal = 'SIGINT' | 'SIGTERM';
+import type { StopSignal } from '../report/sweep-events.js';
+
+export type { StopSignal };
 
 export class StopControl {
   signal: StopSignal | null = null;

@@ -8,7 +8,8 @@ import type { SweepConfig } from '../config/sweep.js';
 import type { LoadedDatasets } from '../data/index.js';
 import { head } from '../data/transform.js';
 import { encodeCheckpoint } from '../engine/checkpoint.js';
-import type { DeviceRequest, TrainProgress, TrainRequest, TrainResult, TrainRecipe } from '../engine/types.js';
+import type { TrainProgress } from '../domain/metrics.js';
+import type { DeviceRequest, TrainRequest, TrainResult, TrainRecipe } from '../engine/types.js';
 import type { ModelSpec } from '../models/spec.js';
 import { UsageError } from '../errors.js';
 

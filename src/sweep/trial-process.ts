@@ -13,7 +13,7 @@
 // parent only, which decides; and it ends itself when the channel to the parent closes.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { TrainProgress } from '../engine/types.js';
+import type { TrainProgress } from '../domain/metrics.js';
 import { SetupError, TrialFailure, type JobEvents, type TrialExecutor, type TrialJob, type TrialOutcome } from './trial-job.js';
 
 export type ParentMessage = { type: 'run'; job: TrialJob };

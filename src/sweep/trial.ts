@@ -8,8 +8,9 @@
 import { cpus, hostname } from 'node:os';
 import { version as dsxVersion } from '../version.js';
 import type { DeviceRequest, TrainResult } from '../engine/types.js';
-import { TrialStateError, isFinished, type ClaimedTrial } from '../store/store.js';
-import type { TrialRow } from '../store/types.js';
+import type { TrialRow } from '../domain/rows.js';
+import { isFinished } from '../domain/trial-states.js';
+import { TrialStateError, type ClaimedTrial } from '../store/store.js';
 import type { WorkContext } from './context.js';
 import { startHeartbeat } from './heartbeat.js';
 import { recipeHash, trialRecipe } from './identity.js';

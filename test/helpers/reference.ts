@@ -1,5 +1,6 @@
-// Naive float64 reference ops for the op tests: written straight from the definitions
-// (DESIGN.md section 1 for SCC), sharing no code or tiling idea with the native kernels.
+// Naive float64 reference ops for the op tests: written straight from the definitions (for
+// SCC, sccForward below is the definition), sharing no code or tiling idea with the native
+// kernels.
 // Arrays are NCHW Float64Arrays (or anything indexable); results are Float64Arrays.
 import assert from 'node:assert/strict';
 
@@ -120,7 +121,7 @@ export interface SccRefShape {
   stride: number;
 }
 
-/** Y[n,c,p] = sum_{k<D} W[c,k] * X[n, (c*s + k) mod Cin, p]  (DESIGN.md section 1). */
+/** SCC, by definition: Y[n,c,p] = sum_{k<D} W[c,k] * X[n, (c*s + k) mod Cin, p], D = Cin/cg. */
 export function sccForward(s: SccRefShape, x: Arr, w: Arr): Float64Array {
   const D = s.Cin / s.groups;
   const P = s.H * s.W;

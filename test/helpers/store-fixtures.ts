@@ -2,7 +2,7 @@
 // spec, a trial to queue, a finished outcome, and a store of an older schema to migrate.
 import assert from 'node:assert/strict';
 import { MIGRATIONS, SCHEMA_VERSION, migrate, type Dialect, type Executor, type SqlStore, type TrialInput } from '../../src/store/index.js';
-import type { Candidate } from '../../src/space/types.js';
+import type { Candidate } from '../../src/domain/candidate.js';
 import type { ModelSpec } from '../../src/models/spec.js';
 
 export function candidate(name: string, macs = 1000, baseline = false): Candidate {

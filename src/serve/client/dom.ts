@@ -1,6 +1,6 @@
 // Building the page's DOM. Every string from the store reaches the page as text: el()
 // appends text nodes and sets attributes, and nothing in the page assigns innerHTML.
-import type { TrialState } from '../../store/states.js';
+import type { TrialState } from '../../domain/trial-states.js';
 
 type Handlers = { [E in keyof HTMLElementEventMap]?: (ev: HTMLElementEventMap[E]) => void };
 type Attr = string | number | boolean | null | undefined;

@@ -1,6 +1,6 @@
 // A sweep's progress: trials counted by state (in the state machine's order), the share
 // finished, the ETA the server estimates, and the front's hypervolume over time.
-import { FINISHED_STATES, TRIAL_STATES } from '../../store/states.js';
+import { FINISHED_STATES, TRIAL_STATES } from '../../domain/trial-states.js';
 import type { SweepAnswer } from '../views.js';
 import { ChartSlot, chartWidth } from './charts.js';
 import { el } from './dom.js';

@@ -1,5 +1,5 @@
 // The landing page: the store's sweeps, newest first, with their trials counted by state.
-import { TRIAL_STATES } from '../../store/states.js';
+import { TRIAL_STATES } from '../../domain/trial-states.js';
 import { api, sweepHref } from './api.js';
 import { crumbs, el } from './dom.js';
 import { when } from './text.js';

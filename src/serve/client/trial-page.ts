@@ -1,7 +1,7 @@
 // One trial: its result, per-slot settings (in the notation the CLI prints), learning
 // curves and provenance. Redrawn only when its state, epochs or finish time change.
 import { slotText } from '../../models/notation.js';
-import type { EpochMetrics } from '../../engine/types.js';
+import type { EpochMetrics } from '../../domain/metrics.js';
 import { api, sweepHref } from './api.js';
 import { chartWidth } from './charts.js';
 import { crumbs, el, stateBadge, type Child } from './dom.js';

@@ -1,6 +1,6 @@
 // A sweep's trials as a table: filtered by state (the options list the states in the state
 // machine's order, each with its count), sorted by any column, shown a page at a time.
-import { TRIAL_STATES, emptyCounts, type TrialState } from '../../store/states.js';
+import { TRIAL_STATES, emptyCounts, type TrialState } from '../../domain/trial-states.js';
 import type { TrialListItem } from '../views.js';
 import { trialHref } from './api.js';
 import { el, stateBadge } from './dom.js';

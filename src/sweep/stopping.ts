@@ -1,10 +1,10 @@
-// SIGINT/SIGTERM for `sweep` and `worker` (the policy is in src/sweep/stop.ts): say what
-// the first signal does, exit at once on the second, and after a stop print the summary and
-// how to continue, then exit 130/143.
+// SIGINT/SIGTERM as `sweep` and `worker` tell them (the policy is in stop.ts): say what the
+// first signal does, exit at once on the second, and after a stop print the summary and how
+// to continue, then exit 130/143.
 import type { ProgressReporter } from '../report/progress.js';
+import { summaryJson, type SweepSummary } from '../report/sweep-events.js';
 import type { SweepStore } from '../store/store.js';
-import { StopControl, handleStopSignals, stopExitCode, type SweepSummary } from '../sweep/index.js';
-import { summaryJson } from './sweep.js';
+import { StopControl, handleStopSignals, stopExitCode } from './stop.js';
 
 export function installStop(out: ProgressReporter, drain: boolean, resumeHint: string): { stop: StopControl; dispose: () => void } {
   const stop = new StopControl(drain);
