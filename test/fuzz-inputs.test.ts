@@ -296,11 +296,11 @@ function commandSpecs(files: { ckpt: string; config: string; dir: string }) {
     },
     sweep: {
       base: ['--config', files.config, '--db', db, '--enqueue-only'],
-      flags: { config: 'path', db: 'path', store: 'text', 'max-candidates': 'count', device: 'device', 'data-dir': 'path', jobs: 'jobs', threads: 'threads', replay: 'path' },
+      flags: { config: 'path', db: 'path', store: 'text', 'max-candidates': 'count', device: 'device', 'data-dir': 'path', jobs: 'jobs', threads: 'threads', 'trial-timeout': 'seconds', replay: 'path' },
     },
     worker: {
       base: ['--db', db],
-      flags: { store: 'text', db: 'path', sweep: 'text', device: 'device', heartbeat: 'seconds', 'stale-after': 'seconds', 'data-dir': 'path', jobs: 'jobs', threads: 'threads' },
+      flags: { store: 'text', db: 'path', sweep: 'text', device: 'device', heartbeat: 'seconds', 'stale-after': 'seconds', 'data-dir': 'path', jobs: 'jobs', threads: 'threads', 'trial-timeout': 'seconds' },
     },
     report: { base: ['--db', db], flags: { sweep: 'text', db: 'path', store: 'text', objectives: 'objectives', format: 'format', out: 'path', notes: 'path' } },
     'pareto export': { base: ['--db', db], flags: { format: 'format', sweep: 'text', db: 'path', store: 'text', objectives: 'objectives', out: 'path', weights: 'path' } },

@@ -1,4 +1,4 @@
-// `sweep --jobs N`: N trials train at once in one process, each claimed exactly once, with
+// `sweep --jobs N`: N trials train at once (a child process each), each claimed exactly once, with
 // the same results as one at a time (same seeds, same threads per trial); and an injected
 // device fault (DSXPLORE_FAULT_OP) fails the trials whose op it names, by name, while the
 // process and the sweep go on. Real CLI processes on the real engine.

@@ -61,6 +61,7 @@ async function sweepCommand(flags: unknown): Promise<SweepSummary> {
       device: o.device,
       jobs: o.jobs,
       threads: o.threads,
+      trialTimeoutMs: o.trialTimeout === undefined ? undefined : o.trialTimeout * 1000,
       resume: o.resume ?? false,
       maxCandidates: o.maxCandidates ?? DEFAULT_MAX_CANDIDATES,
       onEvent,

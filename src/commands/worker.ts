@@ -57,6 +57,7 @@ async function workerCommand(flags: unknown): Promise<SweepSummary> {
       jobs: lanes.jobs,
       threads: lanes.threads,
       ...(slurm ? { workerId: slurm.workerId } : {}),
+      trialTimeoutMs: o.trialTimeout === undefined ? undefined : o.trialTimeout * 1000,
       heartbeatMs,
       staleAfterMs,
       dataDir: o.dataDir,

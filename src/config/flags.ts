@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { formatIssues, type Naming } from '../issues.js';
 import type { DatasetField } from '../data/index.js';
-import { count, device, objectives, path, SWITCH, text } from './rules.js';
+import { count, device, objectives, path, seconds, SWITCH, text } from './rules.js';
 
 export interface FlagOptions {
   /** commander's default, shown in help; the rule checks it like a typed value */
@@ -167,16 +167,22 @@ export const OBJECTIVES_FLAG = flag(
   objectives(),
 );
 
-/** sweep and worker: trials trained at once in one process. */
+/** sweep and worker: trials trained at once, each in a child process, and how long one may
+ * go without progress. */
 export const JOB_FLAGS = {
   device: flag('--device <d>', 'auto, cpu, cuda or cuda:N, or a list for --jobs (cuda:0,cuda:1)', device({ list: true }), { default: 'auto' }),
   jobs: flag(
     '--jobs <n>',
-    'trials trained at once in this process (default 1): with --device cuda they share the GPU, each on its own stream; ' +
+    'trials trained at once, each in a child process (default 1): with --device cuda they share the GPU, each on its own stream; ' +
       'with a list (cuda:0,cuda:1) they take the devices round-robin; on the CPU the cores are split between them',
     count(1, 64),
   ),
   threads: flag('--threads <n>', "CPU threads per trial (default: the recipe's; with --jobs on the CPU, cores / jobs)", count(1, 256)),
+  trialTimeout: flag(
+    '--trial-timeout <seconds>',
+    'kill a trial that sends no progress for this many seconds and record it as failed (default: no limit)',
+    seconds(),
+  ),
 };
 
 /** sweep and worker: what a first SIGINT/SIGTERM does. */

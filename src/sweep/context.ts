@@ -25,11 +25,13 @@ export interface WorkContext {
   jobs?: number;
   /** CPU threads per trial (default: the recipe's; with --jobs on the CPU, cores / jobs) */
   threads?: number;
+  /** kill a trial whose process sends no progress for this long, failing it (default: never) */
+  trialTimeoutMs?: number;
   emit: (e: SweepEvent) => void;
   stop: StopControl;
-  /** replaces the engine's train() (tests) */
+  /** replaces the engine's train(), trials then train in this process (tests) */
   train?: (req: TrainRequest) => Promise<TrainResult>;
-  /** replaces loading the dataset the config names (tests) */
+  /** replaces loading the dataset the config names (tests; with `train` only) */
   loadData?: () => LoadedDatasets | Promise<LoadedDatasets>;
   preflight?: boolean;
   /** answer trials from a table instead of training (replay.ts) */

@@ -1,6 +1,6 @@
 // The sweep runner: creates or resumes a sweep in the store, queues its candidates, and
-// trains queued trials with the engine in --jobs lanes (one trial at a time per lane, the
-// lanes side by side in this process), recording each result as it ends.
+// trains queued trials in --jobs lanes (one trial at a time per lane, each lane's in a child
+// process of its own), recording each result as it ends.
 // Everything it knows lives in the database, so a process killed at any instant loses at
 // most the trials its lanes were training, and `--resume` finishes the sweep: trials left
 // running go back to the queue, finished ones are never touched, and the next round or rung
@@ -12,7 +12,8 @@
 // training, re-queue trials of workers that went silent, and schedule the next generation
 // or rung exactly once (SweepStore.scheduleRound) when enough results exist. The loop's
 // parts live beside this file: claim.ts (the next trial), trial.ts (running one),
-// heartbeat.ts, and stop.ts (SIGINT/SIGTERM).
+// trial-process.ts and trial-child.ts (where it trains), heartbeat.ts, and stop.ts
+// (SIGINT/SIGTERM).
 import { availableParallelism, hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { UsageError } from '../errors.js';
@@ -27,7 +28,9 @@ import { resolveSweep } from '../store/resolve.js';
 import { configHash } from './identity.js';
 import { expectedMoreTrials, ROUND_KIND, trialsFor } from './schedule.js';
 import { claimNext } from './claim.js';
-import { defaultLoad, TrialRunner } from './trial.js';
+import { TrialRunner } from './trial.js';
+import { LocalTrials, loadSweepData, type TrialExecutor } from './trial-job.js';
+import { ChildTrials } from './trial-process.js';
 import { keepFrontWeights } from './weights.js';
 import { ensureLatency, measureQueued, QuietGate } from './latency.js';
 import { StopControl } from './stop.js';
@@ -47,6 +50,8 @@ export interface RunnerOptions {
   jobs?: number;
   /** CPU threads per trial */
   threads?: number;
+  /** kill and fail a trial whose process sends no progress for this long (default: never) */
+  trialTimeoutMs?: number;
   resume?: boolean;
   /** refuse a grid with more candidates than this */
   maxCandidates?: number;
@@ -57,9 +62,9 @@ export interface RunnerOptions {
   staleAfterMs?: number;
   workerId?: string;
   // ---- seams for tests; the CLI never sets them ----
-  /** replaces the engine's train() */
+  /** replaces the engine's train(); the trials then train in this process, not in children */
   train?: (req: TrainRequest) => Promise<TrainResult>;
-  /** replaces loading the dataset the config names */
+  /** replaces loading the dataset the config names (with `train` only) */
   loadData?: () => LoadedDatasets | Promise<LoadedDatasets>;
   /** precomputed plan (tests with a fake model access) */
   plan?: SweepPlan;
@@ -81,7 +86,7 @@ export interface RunnerOptions {
 export interface WorkerOptions
   extends Pick<
     RunnerOptions,
-    'store' | 'device' | 'jobs' | 'threads' | 'onEvent' | 'heartbeatMs' | 'staleAfterMs' | 'workerId' | 'train' | 'loadData' | 'plan' | 'preflight' | 'stop'
+    'store' | 'device' | 'jobs' | 'threads' | 'trialTimeoutMs' | 'onEvent' | 'heartbeatMs' | 'staleAfterMs' | 'workerId' | 'train' | 'loadData' | 'plan' | 'preflight' | 'stop'
   > {
   /** the sweep to work on (default: the most recent sweep that is not finished) */
   sweep?: string;
@@ -232,17 +237,22 @@ export function jobLanes(ctx: Pick<WorkContext, 'device' | 'jobs' | 'threads'>):
   });
 }
 
-/** The dataset, loaded once for all lanes. */
-function sharedData(ctx: WorkContext): () => Promise<LoadedDatasets> {
+/** Where each lane's trials train: a child process per lane (trial-process.ts), or, with
+ * the tests' stand-in train(), this process, the dataset loaded once for all lanes. */
+function executors(ctx: WorkContext, lanes: number): TrialExecutor[] {
+  const { train } = ctx;
+  if (!train) {
+    const onWarning = (message: string) => ctx.emit({ type: 'warning', message });
+    return Array.from({ length: lanes }, () => new ChildTrials({ timeoutMs: ctx.trialTimeoutMs, onWarning }));
+  }
   let loading: Promise<LoadedDatasets> | undefined;
-  return () => {
-    loading ??= Promise.resolve(ctx.loadData ? ctx.loadData() : defaultLoad(ctx));
+  const load = () => {
+    loading ??= Promise.resolve(ctx.loadData ? ctx.loadData() : loadSweepData(ctx.config, (m) => process.stderr.write(`dsxplore: warning: ${m}\n`)));
     // a failed load may be retried by the next lane that needs it
-    loading.catch(() => {
-      loading = undefined;
-    });
+    loading.catch(() => (loading = undefined));
     return loading;
   };
+  return Array.from({ length: lanes }, () => new LocalTrials(load, train));
 }
 
 /** The worker loop: claim, train, record, schedule the next step; until nothing is left
@@ -322,9 +332,8 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
         emit({ type: 'trial-end', trial: copy, reused: true, progress: await progress() });
         continue;
       }
-      const data = await trials.prepare(c);
       emit({ type: 'trial-start', trial: c.trial, progress: await progress() });
-      const end = await gate.training(() => trials.run(c, data));
+      const end = await gate.training(() => trials.run(c));
       if (end.kind === 'released') {
         released++;
         return;
@@ -337,13 +346,19 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
       emit({ type: 'trial-end', trial: end.row, reused: false, progress: await progress() });
     }
   };
-  const data = sharedData(ctx);
-  const lanes = jobLanes(ctx).map((l) =>
-    lane(new TrialRunner({ ...ctx, ...l, loadData: data })).catch((err: unknown) => {
-      laneError ??= err;
-    }),
-  );
-  await Promise.all(lanes);
+  const laneSpecs = jobLanes(ctx);
+  const execs = executors(ctx, laneSpecs.length);
+  try {
+    await Promise.all(
+      laneSpecs.map((l, i) =>
+        lane(new TrialRunner({ ...ctx, ...l }, execs[i]!)).catch((err: unknown) => {
+          laneError ??= err;
+        }),
+      ),
+    );
+  } finally {
+    for (const e of execs) e.close();
+  }
   if (laneError !== undefined) throw laneError;
 
   const signal = ctx.stop.signal;

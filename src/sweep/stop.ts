@@ -1,14 +1,11 @@
 // Graceful stops. The first SIGINT or SIGTERM asks the runner to stop: by default the
-// trial in training goes back to the queue at once; with --drain the running trial
-// finishes and is recorded, and no new one is claimed. Either way the store is left
-// consistent and the process exits 130 (SIGINT) or 143 (SIGTERM). A second signal exits
-// at once; whatever it leaves running is re-queued by `--resume` or, on a shared store, by
-// other workers once its heartbeat is stale.
-//
-// The engine cannot be cancelled mid-epoch, and process.exit() would wait for it: at exit
-// libuv joins its thread pool, where the training runs. A process that abandons a training
-// therefore ends by the signal itself (default action restored, signal raised again), as
-// shells expect of a program stopped by a signal: status 130 / 143 all the same.
+// trials in training are ended at once (their child processes killed, mid-epoch) and go
+// back to the queue; with --drain the running trials finish and are recorded, and no new
+// one is claimed. Either way the store is left consistent and the process exits 130
+// (SIGINT) or 143 (SIGTERM). A second signal exits at once; whatever it leaves running is
+// re-queued by `--resume` or, on a shared store, by other workers once its heartbeat is
+// stale. Training runs in child processes (trial-process.ts), never on a thread of this
+// one, so nothing holds the exit.
 
 import type { StopSignal } from '../report/sweep-events.js';
 
@@ -45,15 +42,6 @@ export class StopControl {
 /** The exit code of a process stopped by `signal`: 128 + its number. */
 export function stopExitCode(signal: StopSignal): number {
   return signal === 'SIGINT' ? 130 : 143;
-}
-
-/** End the process now, by `signal` with its default action: no exit handlers, no waiting
- * for native work still running. */
-export function dieBy(signal: StopSignal): never {
-  process.removeAllListeners(signal);
-  process.kill(process.pid, signal);
-  // the default action ends the process before this line; should it not, exit plainly
-  process.exit(stopExitCode(signal));
 }
 
 /** Route SIGINT and SIGTERM to `stop`; a second signal calls `now`, which should exit at

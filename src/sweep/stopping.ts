@@ -4,7 +4,7 @@
 import type { ProgressReporter } from '../report/progress.js';
 import { summaryJson, type SweepSummary } from '../report/sweep-events.js';
 import type { SweepStore } from '../store/store.js';
-import { StopControl, dieBy, handleStopSignals, stopExitCode } from './stop.js';
+import { StopControl, handleStopSignals, stopExitCode } from './stop.js';
 
 export function installStop(out: ProgressReporter, drain: boolean, resumeHint: string): { stop: StopControl; dispose: () => void } {
   const stop = new StopControl(drain);
@@ -20,7 +20,8 @@ export function installStop(out: ProgressReporter, drain: boolean, resumeHint: s
     (s) => {
       out.clear();
       process.stderr.write(`\ndsxplore: second signal (${s}): stopping now; a trial left running is re-queued by: ${resumeHint}\n`);
-      dieBy(s);
+      // the trials' processes die with this one
+      process.exit(stopExitCode(s));
     },
   );
   return { stop, dispose };
@@ -41,7 +42,5 @@ export async function exitStopped(summary: SweepSummary, store: SweepStore, out:
       `. Continue with:\n  ${resumeHint}\n`,
   );
   await store.close();
-  // a training abandoned mid-epoch would hold process.exit() until it ends (see stop.ts)
-  if (released) dieBy(signal);
   process.exit(stopExitCode(signal));
 }

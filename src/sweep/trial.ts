@@ -1,21 +1,20 @@
 // Running one claimed trial: reuse an identical finished one if there is one; otherwise
-// load the data (once per worker), check once that training starts at all on this device,
-// train with a heartbeat, and record the result. A training error fails the trial; an
-// error of the store (full disk, lost server) is not the trial's fault and stops the
-// worker with the trial left for a resume. A stop that does not drain gives the trial
-// back to the queue at once.
+// hand it to the lane's executor (a child process, trial-process.ts), heartbeat while it
+// trains, and record what came of it. A training error or the death of the child fails
+// the trial; a problem of the setup (the data does not load, training does not start on
+// this device) and an error of the store (full disk, lost server) are not the trial's
+// fault and stop the worker with the trial left for a resume. A stop that does not drain
+// ends the training at once and gives the trial back to the queue.
 import { cpus, hostname } from 'node:os';
 import { version as dsxVersion } from '../version.js';
-import type { LoadedDatasets } from '../data/index.js';
-import { head } from '../data/transform.js';
-import type { DeviceRequest, TrainRequest, TrainResult } from '../engine/types.js';
+import type { DeviceRequest, TrainResult } from '../engine/types.js';
 import type { TrialRow } from '../domain/rows.js';
 import { isFinished } from '../domain/trial-states.js';
 import { TrialStateError, type ClaimedTrial } from '../store/store.js';
 import type { WorkContext } from './context.js';
 import { startHeartbeat } from './heartbeat.js';
 import { recipeHash, trialRecipe } from './identity.js';
-import { encodeCheckpoint, trainedCheckpoint } from '../engine/checkpoint.js';
+import { SetupError, type TrialExecutor, type TrialOutcome } from './trial-job.js';
 
 export type TrialEnd =
   | { kind: 'trained'; row: TrialRow; seconds: number }
@@ -25,46 +24,22 @@ export type TrialEnd =
   /** given back to the queue on a stop */
   | { kind: 'released' };
 
-export async function defaultLoad(ctx: Pick<WorkContext, 'config'>): Promise<LoadedDatasets> {
-  const { openDataset, withFieldNamesAsync } = await import('../data/index.js');
-  const d = ctx.config.dataset;
-  // the data layer names its own fields; a sweep's user knows them as config keys
-  const fields = { dataDir: 'dataset.dataDir', limitTrain: 'dataset.limitTrain', limitTest: 'dataset.limitTest', validation: 'dataset.validation', inputSize: 'dataset.inputSize', name: 'dataset.name' };
-  return withFieldNamesAsync(fields, () =>
-    openDataset(d.name, {
-      inputSize: d.inputSize,
-      imageFolder: { onWarning: (m) => process.stderr.write(`dsxplore: warning: ${m}\n`) },
-      dataDir: d.dataDir,
-      limitTrain: d.limitTrain,
-      limitTest: d.limitTest,
-      validation: d.validation,
-      seed: 0,
-    }),
-  );
-}
-
-async function defaultTrain(req: TrainRequest): Promise<TrainResult> {
-  // imported lazily so that planning and --help work without the native addon
-  const engine = await import('../engine/index.js');
-  return engine.train(req);
-}
-
 /** Why the trial ran on the device it ran on, for its provenance. */
-function deviceReason(requested: string, r: TrainResult): string {
+function deviceReason(requested: string, r: Pick<TrainResult, 'device' | 'deviceFallback'>): string {
   if (requested !== 'auto') return `requested --device ${requested}`;
   if (r.deviceFallback !== undefined) return `--device auto fell back to the CPU: ${r.deviceFallback}`;
   return r.device.startsWith('cuda') ? '--device auto: a usable CUDA device' : '--device auto';
 }
 
 export class TrialRunner {
-  private data: LoadedDatasets | undefined;
   private preflight: boolean;
   private fallbackReported = false;
-  private readonly train: (req: TrainRequest) => Promise<TrainResult>;
 
-  constructor(private readonly ctx: WorkContext) {
+  constructor(
+    private readonly ctx: WorkContext,
+    private readonly executor: TrialExecutor,
+  ) {
     this.preflight = ctx.preflight ?? !ctx.train;
-    this.train = ctx.train ?? defaultTrain;
   }
 
   /** The trial's recipe, with this lane's thread count when it has one (threads change
@@ -79,46 +54,12 @@ export class TrialRunner {
     return this.ctx.store.reuseFinished(c.trial.id, this.ctx.workerId);
   }
 
-  /** Load the data and, the first time, check that training starts; on failure the trial
-   * goes back to the queue untouched and the error stops the worker. */
-  async prepare(c: ClaimedTrial): Promise<LoadedDatasets> {
-    const { store, workerId, config } = this.ctx;
-    try {
-      this.data ??= await (this.ctx.loadData ? this.ctx.loadData() : defaultLoad(this.ctx));
-    } catch (err) {
-      // no trial can run without data
-      await store.releaseTrial(c.trial.id, workerId);
-      throw err;
-    }
-    if (this.preflight) {
-      this.preflight = false;
-      try {
-        await this.train({
-          spec: c.spec,
-          // the trial's own recipe (an epoch is one step here), so nothing differs but the data
-          recipe: { ...this.recipe(c.trial.epochs, c.trial.seed), batchSize: 2 },
-          train: head(this.data.train, 2),
-          test: head(this.data.validation ?? this.data.test, 2),
-          device: (this.ctx.device ?? 'auto') as DeviceRequest,
-          evalLastOnly: true,
-        });
-      } catch (err) {
-        await store.releaseTrial(c.trial.id, workerId);
-        const msg = (err as Error)?.message ?? String(err);
-        throw new Error(
-          `training does not start (device ${this.ctx.device ?? 'auto'}): ${msg}\n` +
-            `Nothing was recorded for this trial. Fix the problem, then continue with --resume.`,
-        );
-      }
-    }
-    return this.data;
-  }
-
   /** Train the trial with a heartbeat and record what came of it. */
-  async run(c: ClaimedTrial, data: LoadedDatasets): Promise<TrialEnd> {
+  async run(c: ClaimedTrial): Promise<TrialEnd> {
     const { store, workerId, config, emit } = this.ctx;
     const { trial, spec } = c;
     const recipe = this.recipe(trial.epochs, trial.seed);
+    const device = (this.ctx.device ?? 'auto') as DeviceRequest;
     const provenance: Record<string, unknown> = {
       dsxplore: dsxVersion,
       sweep: config.name,
@@ -128,7 +69,7 @@ export class TrialRunner {
       recipe,
       recipeHash: recipeHash(config, recipe),
       dataset: config.dataset,
-      deviceRequested: this.ctx.device ?? 'auto',
+      deviceRequested: device,
       worker: workerId,
       host: hostname(),
       // the machine a committed study ran on is part of what its findings page reports
@@ -137,30 +78,30 @@ export class TrialRunner {
       platform: `${process.platform}-${process.arch}`,
     };
     if (this.ctx.stop.requested && !this.ctx.stop.drain) {
-      // stopped while the data loaded: give the trial back without starting to train
       await store.releaseTrial(trial.id, workerId);
       return { kind: 'released' };
     }
-    const evalSet = data.validation ?? data.test;
     const beat = startHeartbeat(store, trial.id, workerId, this.ctx.heartbeatMs);
     const abort = this.ctx.stop.whenAborted();
+    const preflight = this.preflight;
+    this.preflight = false;
     const t0 = Date.now();
-    let result: TrainResult | 'aborted';
+    let outcome: TrialOutcome | 'aborted';
     try {
-      const training = this.train({
-        spec,
-        recipe,
-        train: data.train,
-        test: evalSet,
-        device: (this.ctx.device ?? 'auto') as DeviceRequest,
-        keepState: (config.keepWeights ?? 'all') !== 'none',
-        onProgress: (p) => emit({ type: 'trial-progress', trial, p }),
-      });
-      // the training cannot be cancelled: after a stop it runs on until the process exits
+      const training = this.executor.run(
+        { config, trial: { id: trial.id, label: trial.label, candidateHash: trial.candidateHash }, spec, recipe, device, preflight },
+        { progress: (p) => emit({ type: 'trial-progress', trial, p }) },
+      );
+      // after a stop the run settles as the child dies (or, in this process, whenever)
       training.catch(() => {});
-      result = await Promise.race([training, abort.promise.then(() => 'aborted' as const)]);
+      outcome = await Promise.race([training, abort.promise.then(() => 'aborted' as const)]);
     } catch (err) {
       beat.stop();
+      if (err instanceof SetupError) {
+        // no trial can run: give this one back untouched and stop the worker
+        await store.releaseTrial(trial.id, workerId);
+        throw err.toError();
+      }
       if (beat.lost) return this.lost(trial, err as Error);
       const seconds = (Date.now() - t0) / 1000;
       const message = (err as Error)?.message ?? String(err);
@@ -170,31 +111,19 @@ export class TrialRunner {
       abort.dispose();
     }
     beat.stop();
-    if (result === 'aborted') {
+    if (outcome === 'aborted') {
+      this.executor.cancel();
       await store.releaseTrial(trial.id, workerId).catch((err) => {
         if (!(err instanceof TrialStateError)) throw err;
       });
       return { kind: 'released' };
     }
     const seconds = (Date.now() - t0) / 1000;
-    const r = result;
+    const { result: r, weights } = outcome;
     if (r.deviceFallback !== undefined && !this.fallbackReported) {
       this.fallbackReported = true;
       emit({ type: 'warning', message: `--device auto: CUDA is not usable (${r.deviceFallback}); training on the CPU` });
     }
-    // the checkpoint format of `train --save`, so `evaluate --load` reads what the store keeps
-    const weights = r.state
-      ? encodeCheckpoint(
-          trainedCheckpoint({
-            spec,
-            dataset: config.dataset.name,
-            train: data.train,
-            recipe,
-            metrics: { sweep: config.name, trial: trial.id, candidate: trial.candidateHash, accuracy: r.testAccuracy },
-          }),
-          r.state,
-        )
-      : undefined;
     const row = await this.settle(trial, () =>
       store.finishTrial(trial.id, workerId, {
         state: r.status === 'diverged' ? 'diverged' : 'done',
@@ -211,18 +140,17 @@ export class TrialRunner {
         provenance: {
           ...provenance,
           device: r.device,
-          deviceReason: deviceReason(this.ctx.device ?? 'auto', r),
+          deviceReason: deviceReason(device, r),
           threads: r.threads,
-          evaluatedOn: data.validation ? 'validation' : 'test',
-          trainImages: data.train.count,
-          evalImages: evalSet.count,
+          evaluatedOn: outcome.evaluatedOn,
+          trainImages: outcome.trainImages,
+          evalImages: outcome.evalImages,
           wallSeconds: seconds,
         },
       }),
     );
     return row ? { kind: 'trained', row, seconds } : { kind: 'lost' };
   }
-
   /** Record a result, or undefined when the trial is no longer this worker's. A result
    * whose COMMIT was cut off by a lost connection may have been recorded after all: the
    * retry then finds the trial finished under this worker, and that row is the result. */

@@ -5,8 +5,13 @@
 // failure paths; speed and races are for cuda_check on a real GPU.
 //   emu_check ops          every op vs the CPU (op_checks.cc), the benchmark baselines
 //   emu_check nets <dir> [name]  whole-network parity (net_checks.cc) on the specs in <dir>
-//   emu_check faults <dir> an injected device fault fails its op by name, and nothing crashes
+//   emu_check faults <dir> an injected device fault fails its op by name, and nothing crashes;
+//                          the process-ending modes (abort, segv, hang) end a forked child
 // DSX_EMU_SMS sets the emulated multiprocessor count (132 as on an H200, 8 by default).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -55,6 +60,58 @@ int run_fault_checks(dsx::Backend& cpu, const std::string& dir) {
     std::printf("  injected fault in %s: \"%s\"\n", op, what.c_str());
     rep.expect(std::string("fault in ") + op + " fails the step with an error naming it",
                what.find(op) != std::string::npos && what.find("cuda-emu") != std::string::npos);
+  }
+  // DSXPLORE_FAULT_MODE=abort|segv|hang end or stop the process: each runs in a forked
+  // child, whose end (signal, or still blocked after a second) and stderr are checked
+  struct Ending {
+    const char* mode;
+    int signal;  // the signal that ends the child; SIGKILL: ours, after it hung
+  };
+  for (const Ending& m : {Ending{"abort", SIGABRT}, Ending{"segv", SIGSEGV}, Ending{"hang", SIGKILL}}) {
+    int fds[2];
+    if (pipe(fds) != 0) {
+      rep.expect("pipe for the forked fault child", false);
+      continue;
+    }
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    if (pid == 0) {
+      close(fds[0]);
+      dup2(fds[1], 2);
+      setenv("DSXPLORE_FAULT_OP", "conv2d_forward", 1);
+      setenv("DSXPLORE_FAULT_MODE", m.mode, 1);
+      try {
+        auto faulty = dsx::make_emu_backend();
+        step(*faulty);
+      } catch (...) {
+      }
+      _exit(0);  // reached only when the fault did not fire
+    }
+    close(fds[1]);
+    int status = 0;
+    bool ended = false;
+    for (int i = 0; i < 300 && !ended; ++i) {  // up to 30 s for abort and segv
+      ended = waitpid(pid, &status, WNOHANG) == pid;
+      if (!ended) usleep(100000);
+      if (!ended && m.signal == SIGKILL && i == 9) break;  // a hang: one second is enough
+    }
+    const bool blocked = !ended;
+    if (!ended) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+    }
+    std::string err;
+    char buf[512];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    const bool by = WIFSIGNALED(status) && WTERMSIG(status) == m.signal;
+    std::printf("  DSXPLORE_FAULT_MODE=%s: child %s by signal %d; stderr \"%s\"\n", m.mode,
+                blocked ? "blocked, then killed" : "ended", WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                err.substr(0, err.find('\n')).c_str());
+    rep.expect(std::string("fault mode ") + m.mode + " ends the process as it should",
+               by && blocked == (m.signal == SIGKILL));
+    rep.expect(std::string("fault mode ") + m.mode + " names the op on stderr",
+               err.find("injected fault in conv2d_forward") != std::string::npos);
   }
   auto healthy = dsx::make_emu_backend();
   bool ok = true;
