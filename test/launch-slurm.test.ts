@@ -223,6 +223,9 @@ describe('launch slurm on a real Slurm', { skip }, () => {
     const mid = (await withStore(url, (s) => s.trial(given)))!;
     assert.equal(mid.state, 'queued', 'the trial is back in the queue, not left running');
     const state = slurm.run('scontrol', ['show', 'job', jobId]);
+    // the warned worker gave its trial back and exited 0 by itself: not FAILED, not killed
+    assert.match(state, /JobState=COMPLETED\b/, state);
+    assert.match(state, /ExitCode=0:0\b/, state);
     console.log(
       `[${at()}] timeout: task ${jobId}_0 finished ${doneBy(lines).length} trials, was warned, gave trial ${given} back ` +
         `(${/JobState=(\S+)/.exec(state)?.[1]} after ${/RunTime=(\S+)/.exec(state)?.[1]} of 00:01:00)`,

@@ -64,7 +64,10 @@ async function workerCommand(flags: unknown): Promise<SweepSummary> {
       onEvent,
       stop,
     });
-    if (summary.stopped) await exitStopped(summary, store, out, resumeHint);
+    // under Slurm the signal is the allocation ending (the time-limit warning, scancel,
+    // preemption): with its trial given back the task has done its part, so it ends as
+    // COMPLETED rather than FAILED, and the sweep goes on in the other tasks
+    if (summary.stopped) await exitStopped(summary, store, out, resumeHint, slurm ? 0 : undefined);
     out.clear();
     out.result(
       summaryJson(summary),

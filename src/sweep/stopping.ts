@@ -27,8 +27,14 @@ export function installStop(out: ProgressReporter, drain: boolean, resumeHint: s
   return { stop, dispose };
 }
 
-/** After a run a signal stopped: the summary, how to continue, exit 130/143. */
-export async function exitStopped(summary: SweepSummary, store: SweepStore, out: ProgressReporter, resumeHint: string): Promise<never> {
+/** After a run a signal stopped: the summary, how to continue, exit 130/143 (or `code`). */
+export async function exitStopped(
+  summary: SweepSummary,
+  store: SweepStore,
+  out: ProgressReporter,
+  resumeHint: string,
+  code = stopExitCode(summary.stopped!.signal),
+): Promise<never> {
   const { signal, released } = summary.stopped!;
   out.clear();
   out.result(
@@ -42,5 +48,5 @@ export async function exitStopped(summary: SweepSummary, store: SweepStore, out:
       `. Continue with:\n  ${resumeHint}\n`,
   );
   await store.close();
-  process.exit(stopExitCode(signal));
+  process.exit(code);
 }
