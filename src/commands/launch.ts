@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { addFlags, DATA_DIR_FLAG, flag, jsonFlag, parseFlags, STORE_FLAGS, toggle } from '../config/flags.js';
+import { addFlagsAndRun, DATA_DIR_FLAG, flag, jsonFlag, parseFlags, STORE_FLAGS, toggle } from '../config/flags.js';
 import { count, path, text } from '../config/rules.js';
 import { loadSweepConfig, type SweepConfig } from '../config/sweep.js';
 import { OutcomeError, UsageError } from '../errors.js';
@@ -223,9 +223,7 @@ export function registerLaunch(program: Command): void {
         'The store URL reaches the tasks through the environment, never the script. Before the time limit ' +
         '(--signal) and on scancel, a worker puts its running trial back in the queue and exits.',
     );
-  addFlags(slurm, SLURM_FLAGS).action(async (opts: unknown) => {
-    await launchSlurmCommand(opts);
-  });
+  addFlagsAndRun(slurm, SLURM_FLAGS, launchSlurmCommand);
   const k8s = launch
     .command('k8s')
     .summary('queue a sweep and write a Kubernetes Indexed Job of workers')
@@ -233,7 +231,5 @@ export function registerLaunch(program: Command): void {
       'Queue the sweep and write a Kubernetes Indexed Job manifest (--workers pods, each a `dsxplore worker`; the ' +
         'store URL from a Secret) into --out, then print how to create the Secret and apply it.',
     );
-  addFlags(k8s, K8S_FLAGS).action(async (opts: unknown) => {
-    await launchK8sCommand(opts);
-  });
+  addFlagsAndRun(k8s, K8S_FLAGS, launchK8sCommand);
 }

@@ -2,7 +2,7 @@
 // PostgreSQL). Opening a store for writing migrates it too; this command does it on
 // purpose, before workers start, and says what it did.
 import type { Command } from 'commander';
-import { addFlags, jsonFlag, parseFlags, STORE_FLAGS } from '../config/flags.js';
+import { addFlagsAndRun, jsonFlag, parseFlags, STORE_FLAGS } from '../config/flags.js';
 import { openStoreUrl, storeUrl, SCHEMA_VERSION } from '../store/index.js';
 
 export async function migrateCommand(opts: { store?: string; db?: string; json?: boolean }): Promise<number> {
@@ -40,7 +40,5 @@ const MIGRATE_FLAGS = {
 export function registerStore(program: Command): void {
   const store = program.command('store').description('manage a results store (SQLite file or PostgreSQL database)');
   const migrate = store.command('migrate').description('create the tables or upgrade the schema of a store to this dsxplore version');
-  addFlags(migrate, MIGRATE_FLAGS).action(async (raw: unknown) => {
-    await migrateCommand(parseFlags(MIGRATE_FLAGS, raw));
-  });
+  addFlagsAndRun(migrate, MIGRATE_FLAGS, (raw) => migrateCommand(parseFlags(MIGRATE_FLAGS, raw)));
 }

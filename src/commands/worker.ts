@@ -3,7 +3,7 @@
 // GPUs (one per --device), on as many machines as reach the store. Commander wiring and
 // output only; the loop is runWorker in src/sweep/runner.ts.
 import type { Command } from 'commander';
-import { addFlags, DATA_DIR_FLAG, DRAIN_FLAG, flag, JOB_FLAGS, parseFlags, PROGRESS_JSON_FLAG, STORE_FLAGS } from '../config/flags.js';
+import { addFlagsAndRun, DATA_DIR_FLAG, DRAIN_FLAG, flag, JOB_FLAGS, parseFlags, PROGRESS_JSON_FLAG, STORE_FLAGS } from '../config/flags.js';
 import { seconds, text } from '../config/rules.js';
 import { UsageError } from '../errors.js';
 import { openStoreUrl, storeUrl, redactUrl } from '../store/index.js';
@@ -89,7 +89,5 @@ export function registerWorker(program: Command): void {
         'running left. Queue the sweep first with: dsxplore sweep --config FILE --store URL --enqueue-only. ' +
         'Run one worker per GPU, on any number of machines.',
     );
-  addFlags(cmd, WORKER_FLAGS).action(async (opts: unknown) => {
-    await workerCommand(opts);
-  });
+  addFlagsAndRun(cmd, WORKER_FLAGS, workerCommand);
 }

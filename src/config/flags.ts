@@ -108,6 +108,14 @@ export function addFlags(cmd: Command, table: FlagTable): Command {
   return cmd;
 }
 
+/** A command's flags and what it runs. Commander wants nothing back from an action; what
+ * `run` returns is for in-process callers (the tests reach commands through `main`). */
+export function addFlagsAndRun(cmd: Command, table: FlagTable, run: (flags: unknown) => Promise<unknown>): Command {
+  return addFlags(cmd, table).action(async (flags: unknown) => {
+    await run(flags);
+  });
+}
+
 const schemas = new WeakMap<FlagTable, z.ZodType>();
 
 /** `limitTrain` -> `--limit-train`, for a key no flag declares. */

@@ -15,14 +15,9 @@ export type Variant =
 
 export type VariantKind = Variant['kind'];
 
-/** A variant as a user or a design space states it: for dw-scc, `co` or `s` (or both). */
-export type VariantChoice =
-  | { kind: 'std' }
-  | { kind: 'dw-pw' }
-  | { kind: 'dw-gpw'; cg: number }
-  | { kind: 'dw-gpw-shuffle'; cg: number }
-  | { kind: 'gc-shuffle'; g: number }
-  | { kind: 'dw-scc'; cg: number; s?: number; co?: number };
+/** A variant as a user or a design space states it: the resolved form, except that dw-scc
+ * may give `co` or `s` (or both), so a new kind is declared once, in `Variant`. */
+export type VariantChoice = Exclude<Variant, { kind: 'dw-scc' }> | { kind: 'dw-scc'; cg: number; s?: number; co?: number };
 
 /** Activation shape without the batch dimension: [channels, height, width]. */
 export type Shape = [c: number, h: number, w: number];

@@ -7,7 +7,7 @@
 import type { SweepConfig } from '../config/sweep.js';
 import type { LoadedDatasets } from '../data/index.js';
 import { head } from '../data/transform.js';
-import { encodeCheckpoint } from '../engine/checkpoint.js';
+import { encodeCheckpoint, trainedCheckpoint } from '../engine/checkpoint.js';
 import type { TrainProgress } from '../domain/metrics.js';
 import type { DeviceRequest, TrainRequest, TrainResult, TrainRecipe } from '../engine/types.js';
 import type { ModelSpec } from '../models/spec.js';
@@ -136,12 +136,13 @@ export class LocalTrials implements TrialExecutor {
     // the checkpoint format of `train --save`, so `evaluate --load` reads what the store keeps
     const weights = state
       ? encodeCheckpoint(
-          {
+          trainedCheckpoint({
             spec,
-            dataset: { name: config.dataset.name, mean: data.train.mean, std: data.train.std },
+            dataset: config.dataset.name,
+            train: data.train,
             recipe,
             metrics: { sweep: config.name, trial: trial.id, candidate: trial.candidateHash, accuracy: r.testAccuracy },
-          },
+          }),
           state,
         )
       : undefined;
