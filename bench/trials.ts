@@ -9,7 +9,7 @@
 //     overhead with the child kept per lane and with a child per trial.
 //     With dist/ built (`npm run build:ts`), a fresh child is also timed from there, as
 //     `bin/dsxplore` starts it (plain Node, no TypeScript loader).
-//  2. A sweep: configs/quickstart.json (10 ResNet-20s on MNIST) with its training images cut
+//  2. A sweep: configs/quickstart.json (12 ResNet-20s on MNIST) with its training images cut
 //     to --quickstart-limit (default 1000, a tenth) and its test images in proportion, so
 //     that both forms fit in minutes, run in this process and with children, --pairs times
 //     each, alternating. The overhead (children minus in-process) does not grow with the
