@@ -10,7 +10,17 @@ import { UsageError } from '../errors.js';
 import { fieldNaming, formatIssues } from '../issues.js';
 import { checkedBy, countField } from './rules.js';
 import { datasetNames, parseDatasetRef } from '../data/index.js';
-import { baselineVariants, formatVariant, GROUPED_KINDS, listModels, STEMS, stemsOf, VARIANT_KINDS } from '../models/index.js';
+import {
+  baselineVariants,
+  formatVariant,
+  GROUPED_KINDS,
+  listModels,
+  parseVariant,
+  STEMS,
+  stemsOf,
+  VARIANT_KINDS,
+  type VariantKind,
+} from '../models/index.js';
 import { recipeInputSchema, resolveRecipe } from './recipe.js';
 import { OBJECTIVES } from '../pareto/objectives.js';
 
@@ -55,12 +65,19 @@ const datasetSchema = z.strictObject({
 
 const spaceSchema = z
   .strictObject({
-    /** variant kinds the search may put in a slot */
+    /** variant kinds the search may put in a slot (default dw-scc), crossed with cg and co or s */
     variants: z
       .array(z.enum(VARIANT_KINDS))
       .min(1)
       .refine(unique, { message: 'must not repeat a kind' })
-      .default(['dw-scc']),
+      .optional(),
+    /** instead of variants x cg x co: the options themselves, in variant notation
+     * ("dw-pw", "dw-gpw:cg=4", "dw-scc:cg=2,co=0.5"), for a space that is not a full cross */
+    choices: z
+      .array(checkedBy((v) => parseVariant(v)))
+      .min(1)
+      .refine((xs) => unique(xs.map((x) => formatVariant(parseVariant(x)))), { message: 'must not repeat an option' })
+      .optional(),
     /** channel-group choices, for the kinds that take one (GROUPED_KINDS: cg, or g for gc-shuffle) */
     cg: z.array(posInt).min(1).refine(unique, { message: 'must not repeat a value' }).optional(),
     /** SCC overlap-ratio choices, each in [0,1); exclusive with `s` */
@@ -76,6 +93,17 @@ const spaceSchema = z
     tie: z.enum(TIE_MODES).default('all'),
   })
   .superRefine((sp, ctx) => {
+    if (sp.choices) {
+      const crossed = (['variants', 'cg', 'co', 's'] as const).filter((k) => sp[k] !== undefined);
+      if (crossed.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [crossed[0]],
+          message: `give either choices (the options themselves) or variants/cg/co/s (crossed), not both; remove ${crossed.join(', ')}`,
+        });
+      }
+      return;
+    }
     if (sp.co && sp.s) {
       ctx.addIssue({
         code: 'custom',
@@ -83,14 +111,15 @@ const spaceSchema = z
         message: 'give either co (overlap ratios) or s (channel strides), not both',
       });
     }
-    if (sp.variants.includes('dw-scc') && !sp.co && !sp.s) {
+    const variants = sp.variants ?? ['dw-scc'];
+    if (variants.includes('dw-scc') && !sp.co && !sp.s) {
       ctx.addIssue({
         code: 'custom',
         path: ['co'],
         message: 'dw-scc needs overlap ratios `co` (e.g. [0.25, 0.5]) or channel strides `s`',
       });
     }
-    const grouped = sp.variants.filter((k) => GROUPED_KINDS.includes(k));
+    const grouped = variants.filter((k) => GROUPED_KINDS.includes(k));
     if (grouped.length > 0 && !sp.cg) {
       ctx.addIssue({
         code: 'custom',
@@ -98,7 +127,11 @@ const spaceSchema = z
         message: `${grouped.join(', ')} need channel-group choices \`cg\` (e.g. [1, 2, 4])`,
       });
     }
-  });
+  })
+  // the default kind is filled in after the checks (which must see whether variants was
+  // given), and only for crossed spaces, so that configs written before `choices` keep
+  // their validated form and hash
+  .transform((sp) => (sp.choices ? sp : { ...sp, variants: sp.variants ?? (['dw-scc'] as VariantKind[]) }));
 
 const constraintsSchema = z
   .strictObject({
@@ -202,7 +235,7 @@ export const sweepConfigSchema = z.strictObject({
   keepWeights: z.enum(KEEP_WEIGHTS).optional(),
 }).superRefine((c, ctx) => {
   if (Array.isArray(c.baselines)) {
-    const known = baselineVariants(c.space.cg).map(formatVariant);
+    const known = baselineVariants(spaceGroups(c.space)).map(formatVariant);
     const bad = c.baselines.filter((b) => !known.includes(b));
     if (bad.length) {
       ctx.addIssue({
@@ -263,6 +296,19 @@ function stemsCheck(model: string, stem: (typeof STEMS)[number]): void {
 /** A validated sweep config, defaults filled in. */
 export type SweepConfig = z.output<typeof sweepConfigSchema>;
 export type SpaceConfig = SweepConfig['space'];
+
+/** The channel-group counts a space uses (its cg list, or those its choices name): the
+ * baselines are built at these. */
+export function spaceGroups(sp: SpaceConfig): number[] {
+  if (!sp.choices) return sp.cg ?? [];
+  const out: number[] = [];
+  for (const text of sp.choices) {
+    const v = parseVariant(text);
+    const g = 'cg' in v ? v.cg : 'g' in v ? v.g : undefined;
+    if (g !== undefined && !out.includes(g)) out.push(g);
+  }
+  return out.sort((a, b) => a - b);
+}
 export type Constraints = SweepConfig['constraints'];
 export type SearchConfig = SweepConfig['search'];
 export type MultiFidelity = NonNullable<SweepConfig['multiFidelity']>;

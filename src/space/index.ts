@@ -7,7 +7,7 @@
 //   countFeasible(plan.space);                  // how many the constraints keep
 //   let batch = plan.search.initial();          // Candidate[] (spec, hash, exact cost)
 //   batch = plan.search.next(results, 1);       // [] when the search is done
-import type { SweepConfig } from '../config/sweep.js';
+import { spaceGroups, type SweepConfig } from '../config/sweep.js';
 import type { Candidate } from '../domain/candidate.js';
 import { modelAccessFor } from './model.js';
 import { baselineCandidates, createSearch, type Search, type SearchOptions } from './search.js';
@@ -51,7 +51,7 @@ export function planSweep(config: SweepConfig, opts: SearchOptions & { access?: 
   const access = opts.access ?? modelAccessFor(config);
   const space = buildSpace(access, config.space, config.constraints);
   const b = config.baselines
-    ? baselineCandidates(space, access, config.space.cg ?? [])
+    ? baselineCandidates(space, access, spaceGroups(config.space))
     : { candidates: [], skipped: [] };
   if (Array.isArray(config.baselines)) {
     // a chosen list (validated against the space's labels): the others are left out on purpose

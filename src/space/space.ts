@@ -8,7 +8,7 @@ import type { Constraints, SpaceConfig, TieMode } from '../config/sweep.js';
 import type { SlotInfo } from '../models/builder.js';
 import type { ModelSpec, Variant, VariantChoice } from '../models/spec.js';
 import { formatVariant } from '../models/notation.js';
-import { resolveVariant, slotProblem } from '../models/variant.js';
+import { parseVariant, resolveVariant, slotProblem } from '../models/variant.js';
 import { slotCost } from '../cost/fast.js';
 
 export interface Cost {
@@ -64,9 +64,10 @@ export type Genome = number[];
 
 /** The variant choices a space config allows, before matching them to slots. */
 export function spaceChoices(sp: SpaceConfig): VariantChoice[] {
+  if (sp.choices) return sp.choices.map((text) => parseVariant(text));
   const out: VariantChoice[] = [];
   const cgs = sp.cg ?? [];
-  for (const kind of sp.variants) {
+  for (const kind of sp.variants ?? []) {
     switch (kind) {
       case 'std':
       case 'dw-pw':
