@@ -80,7 +80,7 @@ test('each invalid field is named, with the allowed values where the set is clos
     [withField(['name'], 'my sweep!'), [/name:/, /letters, digits/]],
     [withField(['seeds'], [1, 1]), [/seeds:/, /repeat/]],
     [withField(['recipe', 'lr'], -1), [/recipe\.lr:/]],
-    [withField(['space', 'cgs'], [1]), [/space: unknown field "cgs"/, /allowed fields: variants, cg, co, s, tie/]],
+    [withField(['space', 'cgs'], [1]), [/space: unknown field "cgs"/, /allowed fields: variants, choices, cg, co, s, tie/]],
     [withField(['extra'], true), [/unknown field "extra"/, /allowed fields: name, model/]],
     [withField(['dataset'], undefined), [/dataset: required field is missing/]],
   ];
@@ -132,4 +132,31 @@ test('multiFidelity.lowerRungSeeds cannot exceed the seeds', () => {
   assert.equal(parseSweepConfig(mf).multiFidelity!.lowerRungSeeds, 1);
   const msg = errorOf({ ...mf, multiFidelity: { rungs: [1, 3], lowerRungSeeds: 3 } });
   assert.match(msg, /multiFidelity\.lowerRungSeeds: must be at most the number of seeds \(2\)/);
+});
+
+test('space.choices lists the options themselves; crossing keys beside it, bad notation and repeats are named', async () => {
+  const { planSweep } = await import('../src/space/index.js');
+  const c = parseSweepConfig({
+    ...valid,
+    space: { choices: ['dw-pw', 'dw-gpw:cg=4', 'dw-scc:cg=2,co=0.5', 'dw-scc:cg=8,co=0.25'], tie: 'stage' },
+    search: { kind: 'grid' },
+  });
+  const plan = planSweep(c);
+  assert.deepEqual(
+    plan.space.units[1]!.options.map((o) => o.label),
+    ['dw-pw', 'dw-gpw:cg=4', 'dw-scc:cg=2,co=0.5', 'dw-scc:cg=8,co=0.25'],
+  );
+  assert.equal(plan.size, 4n ** 3n);
+  // the baselines are built at the channel groups the choices name
+  assert.ok(plan.baselines.some((b) => b.label === 'dw-gpw-shuffle:cg=8'));
+  assert.ok(!plan.baselines.some((b) => b.label.includes('cg=1')));
+  assert.match(errorOf({ ...valid, space: { choices: ['dw-pw'], cg: [2] } }), /space\.cg: give either choices .* or variants\/cg\/co\/s .*remove cg/);
+  assert.match(errorOf({ ...valid, space: { choices: ['dw-pw'], variants: ['dw-pw'] } }), /remove variants/);
+  assert.match(errorOf({ ...valid, space: { choices: ['dw-pw', 'dw-scc:cg=2'] } }), /space\.choices\[1\]: invalid variant "dw-scc:cg=2"/);
+  assert.match(errorOf({ ...valid, space: { choices: ['dw-gpw:cg=4', 'dw-gpw: cg=4'] } }), /space\.choices: must not repeat an option/);
+});
+
+test('a crossed space without variants still means dw-scc, with the same validated form as before choices existed', () => {
+  const c = parseSweepConfig({ ...valid, space: { cg: [2], co: [0.5] } });
+  assert.deepEqual(c.space, { variants: ['dw-scc'], cg: [2], co: [0.5], tie: 'all' });
 });

@@ -31,9 +31,11 @@ except ImportError:
     sys.exit(3)
 
 
-def hypervolume(points, ref_macs):
-    """Normalised 2-D hypervolume of (accuracy, macs) points: accuracy x (1 - macs/ref)."""
-    pts = sorted((m / ref_macs, -a) for a, m in points if a > 0 and m < ref_macs)
+def hypervolume(points, ref):
+    """Normalised 2-D hypervolume of (accuracy, macs) points against the reference point
+    (the table's worst accuracy, its largest MACs): (accuracy - ref) x (1 - macs/ref)."""
+    ref_acc, ref_macs = ref["accuracy"], ref["macs"]
+    pts = sorted((m / ref_macs, ref_acc - a) for a, m in points if a > ref_acc and m < ref_macs)
     area, best = 0.0, 0.0
     stairs = []
     for x, y in pts:
@@ -80,7 +82,7 @@ def main():
             return draw.choice(d["seeds"]), d["macs"]
 
         def stop(study_, _trial):
-            if hypervolume(seen.values(), table["refMacs"]) >= target - 1e-12:
+            if hypervolume(seen.values(), table["reference"]) >= target - 1e-12:
                 study_.stop()
 
         study.optimize(objective, n_trials=args.trials, callbacks=[stop])

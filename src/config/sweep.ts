@@ -63,6 +63,16 @@ const datasetSchema = z.strictObject({
     .optional(),
 });
 
+/** An option's identity for the repeat check: its canonical notation, or the text itself
+ * when it does not parse (reported at its own index). */
+function choiceKey(text: string): string {
+  try {
+    return formatVariant(parseVariant(text));
+  } catch {
+    return text;
+  }
+}
+
 const spaceSchema = z
   .strictObject({
     /** variant kinds the search may put in a slot (default dw-scc), crossed with cg and co or s */
@@ -76,7 +86,7 @@ const spaceSchema = z
     choices: z
       .array(checkedBy((v) => parseVariant(v)))
       .min(1)
-      .refine((xs) => unique(xs.map((x) => formatVariant(parseVariant(x)))), { message: 'must not repeat an option' })
+      .refine((xs) => unique(xs.map(choiceKey)), { message: 'must not repeat an option' })
       .optional(),
     /** channel-group choices, for the kinds that take one (GROUPED_KINDS: cg, or g for gc-shuffle) */
     cg: z.array(posInt).min(1).refine(unique, { message: 'must not repeat a value' }).optional(),

@@ -45,8 +45,9 @@ export interface EffectsSummary {
   byCg: { cg: number; overlap: Effect; mixing: Effect }[];
 }
 
-/** The variant every slot of `c` has, when they all have the same one. */
-function uniform(c: CandidateResult): Variant | null {
+/** The variant every slot of `c` has, when they all have the same one (a dw-scc slot's
+ * channel stride follows from its width, so it is left out of the match). */
+export function uniformVariant(c: Pick<CandidateResult, 'variants'>): Variant | null {
   const v = c.variants[0];
   if (!v) return null;
   const key = JSON.stringify({ ...v, s: undefined });
@@ -97,7 +98,7 @@ function effect(
 /** The overlap and mixing effects at every cg the sweep's uniform designs use. */
 export function separateEffects(candidates: readonly CandidateResult[]): EffectsSummary {
   const noise = seedNoise(candidates);
-  const byVariant = candidates.map((c) => ({ c, v: uniform(c) })).filter((x): x is { c: CandidateResult; v: Variant } => x.v !== null);
+  const byVariant = candidates.map((c) => ({ c, v: uniformVariant(c) })).filter((x): x is { c: CandidateResult; v: Variant } => x.v !== null);
   const cgs = new Set<number>();
   for (const { v } of byVariant) if (v.kind === 'dw-scc' || v.kind === 'dw-gpw' || v.kind === 'dw-gpw-shuffle') cgs.add(v.cg);
   const byCg = [...cgs]

@@ -14,6 +14,7 @@ import { candidateResults, isScc, STATES, type SweepSummary } from './summary.js
 import { slotsText } from '../models/notation.js';
 import { compareAccuracy, seedNoise, type Verdict, type VerdictKind } from './verdict.js';
 import { effectRows, effectVerdictText, sideText, type EffectsSummary } from './effects.js';
+import { MIXED_HEAD, mixedAnswer, mixedRows } from './mixed.js';
 import type { CandidateResult } from '../domain/candidate.js';
 import type { SweepRow, TrialRow } from '../domain/rows.js';
 
@@ -34,6 +35,13 @@ export function accuracyText(c: CandidateResult): string {
 const VERDICT_TEXT: Record<VerdictKind, string> = {
   better: 'SCC better, beyond the seeds\' spread',
   worse: 'SCC worse, beyond the seeds\' spread',
+  'within-noise': 'within noise',
+  unknown: 'noise unknown (one seed everywhere)',
+};
+
+const MIXED_VERDICT: Record<VerdictKind, string> = {
+  better: "mixed better, beyond the seeds' spread",
+  worse: "mixed worse, beyond the seeds' spread",
   'within-noise': 'within noise',
   unknown: 'noise unknown (one seed everywhere)',
 };
@@ -315,6 +323,21 @@ export function findingsPage(input: FindingsInput): string {
         ['r', 'l', 'l', 'r', 'l', 'r', 'r', 'l'],
       ),
     );
+    out.push('');
+  }
+
+  if (s.mixed) {
+    out.push('## Mixed against uniform designs');
+    out.push('');
+    out.push(
+      'A uniform design puts one variant in every slot; a mixed one does not. For each uniform design: the most accurate ' +
+        'mixed design with no more MACs, called by the same rule as the baselines. Picking the best of many mixed designs ' +
+        'by their seed means flatters the pick, so the last column picks it on one seed and judges it on the other.',
+    );
+    out.push('');
+    out.push(`**Answer.** ${mixedAnswer(s.mixed)}`);
+    out.push('');
+    out.push(table(MIXED_HEAD, mixedRows(s.mixed, accuracyText, formatCount, (k) => MIXED_VERDICT[k]), ['l', 'r', 'r', 'l', 'r', 'r', 'r', 'l', 'l']));
     out.push('');
   }
 

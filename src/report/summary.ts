@@ -17,6 +17,7 @@ import type { ListedTrialRow, TrialRow } from '../domain/rows.js';
 import { spearman } from '../pareto/rank-correlation.js';
 import { emptyCounts, TRIAL_STATES, type TrialState } from '../domain/trial-states.js';
 import { separateEffects, type EffectsSummary } from './effects.js';
+import { mixedAgainstUniform, type MixedSummary } from './mixed.js';
 
 /** every trial state, in the order reports list them */
 export const STATES: readonly TrialState[] = TRIAL_STATES;
@@ -55,6 +56,9 @@ export interface SweepSummary {
   baselines: BaselineComparison[];
   /** per cg, what overlap and channel mixing each buy (src/report/effects.ts) */
   effects: EffectsSummary;
+  /** each uniform design against the best mixed design with no more MACs (src/report/mixed.ts);
+   * null when the sweep has no mixed design or no uniform one */
+  mixed: MixedSummary | null;
   hypervolume: number;
   reference: HvReference;
   /** present when at least one candidate's latency was measured */
@@ -216,6 +220,7 @@ export function summarize(sweep: string, trials: readonly TrialRow[], objectives
     front,
     baselines: compareBaselines(candidates),
     effects: separateEffects(candidates),
+    mixed: mixedAgainstUniform(candidates, front),
     hypervolume,
     reference,
     ...(latency ? { latency } : {}),
