@@ -4,7 +4,7 @@
 // batch: ours, then ONNX Runtime, alternating --repeat times; the figure is the median of
 // the per-run medians). Targets: ours at or below ONNX Runtime at batch 1 for
 // every dw-* network, within 1.25x for std.
-import Table from 'cli-table3';
+import { isTTY, textTable } from '../src/report/text-table.js';
 import { buildModel, parseVariant } from '../src/models/index.js';
 import { countTotals } from '../src/cost/index.js';
 import { measureLatency, machineDescription, type Runtime } from '../src/deploy/latency.js';
@@ -71,11 +71,7 @@ export async function run(flags: string[]): Promise<object> {
       console.log(`${n.model} ${n.variant} batch ${batch}: ours ${ours.toFixed(3)} ms, ONNX Runtime ${ort.toFixed(3)} ms, ratio ${last.ratio.toFixed(2)}`);
     }
   }
-  const table = new Table({
-    head: ['network', 'batch', 'MACs', 'ours ms', 'ONNX Runtime ms', 'ours/ORT', 'target (batch 1)'],
-    colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'left'],
-    style: { head: [], border: [] },
-  });
+  const table: (string | number)[][] = [];
   for (const r of rows) {
     table.push([
       `${r.model} ${r.variant}`,
@@ -88,6 +84,12 @@ export async function run(flags: string[]): Promise<object> {
     ]);
   }
   console.log(`threads: ${threads}; median of ${repeat} alternating runs, each the median of its repetitions; ${machineDescription()}`);
-  console.log(table.toString());
+  console.log(
+    textTable(table, {
+      head: ['network', 'batch', 'MACs', 'ours ms', 'ONNX Runtime ms', 'ours/ORT', 'target (batch 1)'],
+      align: ['left', 'right', 'right', 'right', 'right', 'right', 'left'],
+      tty: isTTY(),
+    }),
+  );
   return { threads, repeat, rows };
 }

@@ -5,7 +5,7 @@
 // runs timed in C++; ratios come from runs made side by side in this process.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Table from 'cli-table3';
+import { isTTY, textTable } from '../src/report/text-table.js';
 import { benchScc, benchSgemm, opsInfo, setOpThreads } from '../src/engine/ops.js';
 
 const SGEMM_SHAPES: { name: string; M: number; N: number; K: number }[] = [
@@ -46,7 +46,7 @@ export async function run(flags: string[]): Promise<object> {
   console.log(`SGEMM kernel ${info.sgemmKernel}, ${info.threads} threads${openblas ? `, OpenBLAS ${openblas}` : ''}`);
 
   const sgemm = [];
-  const t1 = new Table({ head: ['SGEMM shape', 'M x N x K', 'ours GFLOP/s', ...(openblas ? ['OpenBLAS GFLOP/s', 'ours/OpenBLAS'] : [])] });
+  const t1: (string | number)[][] = [];
   for (const s of SGEMM_SHAPES) {
     const t = benchSgemm({ M: s.M, N: s.N, K: s.K, minSeconds, openblas });
     const ours = gflops(s.M, s.N, s.K, t.ours);
@@ -60,13 +60,11 @@ export async function run(flags: string[]): Promise<object> {
     sgemm.push(row);
     t1.push(cells);
   }
-  console.log(t1.toString());
+  console.log(textTable(t1, { head: ['SGEMM shape', 'M x N x K', 'ours GFLOP/s', ...(openblas ? ['OpenBLAS GFLOP/s', 'ours/OpenBLAS'] : [])], align: ['left', 'left', 'right', 'right', 'right'], tty: isTTY() }));
 
   const scc = [];
   const [Cin, Cout, H, W, N] = [256, 256, 16, 16, 64];
-  const t2 = new Table({
-    head: ['SCC 256->256 16x16 b64', 's', 'SCC fwd ms', 'SCC bwd ms', 'dense fwd ms', 'dense bwd ms', 'SCC / (dense/groups)'],
-  });
+  const t2: (string | number)[][] = [];
   for (const groups of [1, 2, 4, 8]) {
     const D = Cin / groups;
     // overlap 0.5 (s = D/2) for grouped layers; s = D for groups 1 would be the dense conv
@@ -80,7 +78,13 @@ export async function run(flags: string[]): Promise<object> {
     const ms = (v: number) => round(v * 1e3, 2);
     t2.push([`groups ${groups} (D ${D})`, stride, ms(t.sccForward), ms(t.sccBackward), ms(t.denseForward), ms(t.denseBackward), round(ratio, 3)]);
   }
-  console.log(t2.toString());
+  console.log(
+    textTable(t2, {
+      head: ['SCC 256->256 16x16 b64', 's', 'SCC fwd ms', 'SCC bwd ms', 'dense fwd ms', 'dense bwd ms', 'SCC / (dense/groups)'],
+      align: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+      tty: isTTY(),
+    }),
+  );
   console.log('targets: SCC / (dense/groups) <= 1.25; ours/OpenBLAS >= 0.70');
   return { kernel: info.sgemmKernel, threads: info.threads, openblas: openblas ?? null, sgemm, scc };
 }

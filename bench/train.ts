@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import Table from 'cli-table3';
+import { isTTY, textTable } from '../src/report/text-table.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CHILD_FLAG = '--dsx-train-child';
@@ -262,14 +262,11 @@ export async function run(flags: string[]): Promise<object> {
   if (peer) console.log(`peer: ${python} bench/peer/torch_train.py (run after ours, network by network)`);
 
   const rows: Record<string, unknown>[] = [];
-  const table = new Table({
-    // plain text when piped (no ANSI colours in logs)
-    ...(process.stdout.isTTY ? {} : { style: { head: [], border: [] } }),
-    head: peer
-      ? ['network', 'input', 'params ours / torch', 'ours img/s', 'torch img/s', 'ours/torch', 'target',
-         ...(repeat > 1 ? [`median ratio (${repeat} runs)`] : []), 'ours peak MiB (+train)', 'torch peak MiB (+train)']
-      : ['network', 'input', 'params', 'ours img/s', 'windows', 'peak MiB (+train)'],
-  });
+  const head = peer
+    ? ['network', 'input', 'params ours / torch', 'ours img/s', 'torch img/s', 'ours/torch', 'target',
+       ...(repeat > 1 ? [`median ratio (${repeat} runs)`] : []), 'ours peak MiB (+train)', 'torch peak MiB (+train)']
+    : ['network', 'input', 'params', 'ours img/s', 'windows', 'peak MiB (+train)'];
+  const table: (string | number)[][] = [];
   for (const net of NETWORKS) {
     for (const channels of INPUT_CHANNELS) {
       const name = `${net.model} ${net.variant}`;
@@ -341,7 +338,7 @@ export async function run(flags: string[]): Promise<object> {
       ]);
     }
   }
-  console.log(table.toString());
+  console.log(textTable(table, { head, align: head.map((_, i) => (i < 2 ? 'left' : 'right')), tty: isTTY() }));
   if (peer) console.log('targets: ours/PyTorch >= 2.0x for dw-* networks, >= 0.8x for std; peak memory no more than PyTorch\'s');
   return { method, quick, batch, threads, peer, networks: rows };
 }

@@ -65,7 +65,22 @@ export function buildProgram(): Command {
   return program;
 }
 
+let pipeWatched = false;
+
+/** A reader that goes away (`dsxplore inspect | head`) is not an error: stop quietly, as Unix
+ * tools do, instead of an unhandled EPIPE and its stack trace. Once per process (the tests
+ * call main() many times). */
+function quietOnClosedPipe(): void {
+  if (pipeWatched) return;
+  pipeWatched = true;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

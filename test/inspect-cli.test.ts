@@ -2,6 +2,7 @@
 // reduction against std, exit code 2 with the valid choices for unknown models and variants.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { runCli } from './helpers/cli.js';
 
 test('inspect --json prints one object with model, variant, params, macs, flops, layers', async () => {
@@ -35,7 +36,9 @@ test('inspect with a dw-scc variant reports the cost and the reduction against s
   const table = await runCli(['inspect', '--model', 'resnet20', '--variant', 'dw-scc:cg=2,co=0.5']);
   assert.equal(table.code, 0, table.err);
   for (const col of ['layer', 'kind', 'output', 'params', 'MACs']) assert.ok(table.out.includes(col), col);
-  assert.match(table.out, /stage1\.block1\.conv1\.scc\s*│\s*scc cg2 s4\s*│\s*16x32x32/);
+  // piped: plain columns, no borders and no ANSI escapes (borders are for a TTY only)
+  assert.match(table.out, /^stage1\.block1\.conv1\.scc {2,}scc cg2 s4 {2,}16x32x32 /m);
+  assert.doesNotMatch(table.out, /[│┌─]|\x1b\[/);
   const ratio = (json.params / json.std.params).toPrecision(3);
   assert.ok(table.out.includes(`params ${json.params.toLocaleString('en-US')} (${ratio}x std)`), table.out.slice(-400));
 });
@@ -83,4 +86,13 @@ test('inspect --variant takes one variant per slot separated by ";"', async () =
   const short = await runCli(['inspect', '--model', 'resnet20', '--variant', 'std;std']);
   assert.equal(short.code, 2);
   assert.match(short.err, /18 slots, but 2 variants/);
+});
+
+test('a reader that closes the pipe early (| head) ends the command quietly, with no EPIPE trace', () => {
+  for (const args of ['--help', 'inspect --model resnet20']) {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; bin/dsxplore ${args} | head -1`], { encoding: 'utf8' });
+    assert.equal(r.stdout.split('\n').filter(Boolean).length, 1, args);
+    assert.doesNotMatch(r.stderr, /EPIPE|Unhandled/, `${args}: ${r.stderr}`);
+    assert.equal(r.status, 0, `${args}: exit ${r.status}`);
+  }
 });

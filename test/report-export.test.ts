@@ -110,6 +110,10 @@ test('summary: counts, highest-fidelity seed means, the front and the baselines'
   assert.match(text, /failed 1/);
   assert.match(text, /hypervolume: 0\.\d{4}/);
   assert.match(text, /none this cheap/);
+  // piped or written to a file: plain columns; on a TTY: borders
+  assert.doesNotMatch(text, /[│┌─]|\x1b\[/);
+  assert.match(text, /^ *# {2,}accuracy {2,}MACs {2,}params {2,}design/m);
+  assert.match(renderReport(s, 'resnet20 on mnist', { tty: true }), /┌─/);
 });
 
 test('duplicates on the front are all exported', () => {

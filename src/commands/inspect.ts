@@ -1,6 +1,6 @@
 // `dsxplore inspect`: one model with one slot variant, layer by layer, with its analytic
 // cost and the reduction against the same model built with `std` convs in every slot.
-import Table from 'cli-table3';
+import { isTTY, textTable } from '../report/text-table.js';
 import type { Command } from 'commander';
 import { inspectModel, type InspectResult } from '../cost/inspect.js';
 import { addFlags, flag, jsonFlag, parseFlags } from '../config/flags.js';
@@ -36,17 +36,12 @@ const INSPECT_FLAGS = {
 const fmt = (n: number): string => n.toLocaleString('en-US');
 const ratio = (a: number, b: number): string => (b === 0 ? 'n/a' : `${(a / b).toPrecision(3)}x`);
 
-export function renderInspect(r: InspectResult): string {
-  const table = new Table({
-    head: ['layer', 'kind', 'output', 'params', 'MACs'],
-    colAligns: ['left', 'left', 'left', 'right', 'right'],
-    style: { head: [], border: [], compact: true },
-    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-  });
-  for (const l of r.layers) {
-    table.push([l.name, l.kind, l.outputShape.join('x'), fmt(l.params), fmt(l.macs)]);
-  }
-  table.push([{ colSpan: 3, content: 'total' }, fmt(r.params), fmt(r.macs)]);
+/** `tty`: a bordered table (src/report/text-table.ts); plain columns otherwise. */
+export function renderInspect(r: InspectResult, { tty = false }: { tty?: boolean } = {}): string {
+  const table = textTable(
+    [...r.layers.map((l) => [l.name, l.kind, l.outputShape.join('x'), fmt(l.params), fmt(l.macs)]), ['total', '', '', fmt(r.params), fmt(r.macs)]],
+    { head: ['layer', 'kind', 'output', 'params', 'MACs'], align: ['left', 'left', 'left', 'right', 'right'], tty },
+  );
   const [c, h, w] = r.inputShape;
   const resolved = [...new Set(r.slots.map((s) => s.variant))];
   const lines = [
@@ -55,7 +50,7 @@ export function renderInspect(r: InspectResult): string {
   if (r.variant.startsWith('dw-scc') && resolved.length > 1) {
     lines.push(`per-slot resolution: ${resolved.join(', ')}`);
   }
-  lines.push(table.toString());
+  lines.push(table);
   lines.push(
     `params ${fmt(r.params)} (${ratio(r.params, r.std.params)} std)   ` +
       `MACs ${fmt(r.macs)} (${ratio(r.macs, r.std.macs)} std)   FLOPs ${fmt(r.flops)}`,
@@ -73,6 +68,6 @@ export function registerInspect(program: Command): void {
     .action((raw: unknown) => {
       const flags = parseFlags(INSPECT_FLAGS, raw);
       const result = inspectModel(flags);
-      process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : renderInspect(result));
+      process.stdout.write(flags.json ? JSON.stringify(result, null, 2) + '\n' : renderInspect(result, { tty: isTTY() }));
     });
 }

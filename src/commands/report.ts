@@ -14,6 +14,7 @@ import { plotSvg } from '../report/plot.js';
 import { READING_HELP, readSweep, sweepContext, writeOut } from '../report/read.js';
 import type { SweepSummary } from '../report/summary.js';
 import { renderReport, reportJson } from '../report/table.js';
+import { isTTY } from '../report/text-table.js';
 import { openStoreForReading, storeUrl } from '../store/index.js';
 import type { SweepRow, TrialRow } from '../domain/rows.js';
 import { version } from '../version.js';
@@ -113,7 +114,7 @@ config inline.`,
         const { summary: s, sweep, trials } = await readSweep(store, opts.sweep, opts.objectives);
         if (opts.importance) writeOut(importanceText(s, sweep, format === 'json'), opts.out);
         else if (format === 'markdown') writeFindings(s, sweep, trials, opts.out!, opts);
-        else writeOut(format === 'json' ? `${JSON.stringify(reportJson(s), null, 2)}\n` : renderReport(s, sweepContext(sweep)), opts.out);
+        else writeOut(format === 'json' ? `${JSON.stringify(reportJson(s), null, 2)}\n` : renderReport(s, sweepContext(sweep), { tty: !opts.out && isTTY() }), opts.out);
       } finally {
         await store.close();
       }

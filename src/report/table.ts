@@ -1,7 +1,8 @@
 // The text form of `dsxplore report`: state counts, the Pareto front by MACs with each
 // slot's settings, baselines against the best SCC design that costs no more, overlap's and
-// mixing's effects per cg, hypervolume.
-import Table from 'cli-table3';
+// mixing's effects per cg, mixed against uniform designs, hypervolume.
+import { textTable } from './text-table.js';
+import { mixedAnswer } from './mixed.js';
 import { formatCount, formatPercent as pct } from './format.js';
 import { effectRows } from './effects.js';
 import { STATES, type SweepSummary } from './summary.js';
@@ -9,7 +10,8 @@ import { slotsText } from '../models/notation.js';
 
 const signedPct = (d: number) => `${d >= 0 ? '+' : ''}${(d * 100).toFixed(2)} pt`;
 
-export function renderReport(s: SweepSummary, context = ''): string {
+/** `tty`: draw the tables with borders (src/report/text-table.ts); plain columns otherwise. */
+export function renderReport(s: SweepSummary, context = '', { tty = false }: { tty?: boolean } = {}): string {
   const lines: string[] = [];
   lines.push(`sweep ${s.sweep}${context ? ` (${context})` : ''}: ${s.trials} trials`);
   lines.push(`states: ${STATES.map((st) => `${st} ${s.counts[st]}`).join(', ')}`);
@@ -25,20 +27,21 @@ export function renderReport(s: SweepSummary, context = ''): string {
   lines.push('');
   lines.push(`Pareto front over ${s.objectives.join(', ')} (${s.front.length} candidates), by MACs:`);
   const timed = s.latency !== undefined;
-  const front = new Table({
-    head: ['#', 'accuracy', 'MACs', 'params', ...(timed ? ['latency'] : []), 'design', 'slots (index: setting)'],
-    colAligns: ['right', 'right', 'right', 'right', ...(timed ? (['right'] as const) : []), 'left', 'left'],
-    colWidths: [null, null, null, null, ...(timed ? [null] : []), 30, 56],
-    wordWrap: true,
-    wrapOnWordBoundary: false,
-    style: { head: [], border: [] },
-  });
-  s.front.forEach((c, i) => {
-    const acc = c.seeds.length > 1 ? `${pct(c.accuracy)} ±${(c.accuracyStd * 100).toFixed(2)}` : pct(c.accuracy);
-    const lat = timed ? [c.latency != null ? `${c.latency.toFixed(3)} ms` : '-'] : [];
-    front.push([i + 1, acc, formatCount(c.macs), formatCount(c.params), ...lat, `${c.baseline ? '[baseline] ' : ''}${c.label}`, slotsText(c.variants)]);
-  });
-  lines.push(front.toString());
+  lines.push(
+    textTable(
+      s.front.map((c, i) => {
+        const acc = c.seeds.length > 1 ? `${pct(c.accuracy)} ±${(c.accuracyStd * 100).toFixed(2)}` : pct(c.accuracy);
+        const lat = timed ? [c.latency != null ? `${c.latency.toFixed(3)} ms` : '-'] : [];
+        return [i + 1, acc, formatCount(c.macs), formatCount(c.params), ...lat, `${c.baseline ? '[baseline] ' : ''}${c.label}`, slotsText(c.variants)];
+      }),
+      {
+        head: ['#', 'accuracy', 'MACs', 'params', ...(timed ? ['latency'] : []), 'design', 'slots (index: setting)'],
+        align: ['right', 'right', 'right', 'right', ...(timed ? (['right'] as const) : []), 'left', 'left'],
+        widths: [null, null, null, null, ...(timed ? [null] : []), 30, 56],
+        tty,
+      },
+    ),
+  );
   if (s.latency) {
     const r = s.latency.macsRankCorrelation;
     lines.push(
@@ -50,41 +53,44 @@ export function renderReport(s: SweepSummary, context = ''): string {
   if (s.baselines.length > 0) {
     lines.push('');
     lines.push('Baselines against the most accurate SCC candidate with no more MACs:');
-    const t = new Table({
-      head: ['baseline', 'accuracy', 'MACs', 'best SCC candidate', 'accuracy', 'MACs', 'accuracy diff'],
-      colAligns: ['left', 'right', 'right', 'left', 'right', 'right', 'right'],
-      colWidths: [null, null, null, 34, null, null, null],
-      wordWrap: true,
-      wrapOnWordBoundary: false,
-      style: { head: [], border: [] },
-    });
-    for (const b of s.baselines) {
-      t.push(
-        b.best
-          ? [
-              b.baseline.label,
-              pct(b.baseline.accuracy),
-              formatCount(b.baseline.macs),
-              b.best.label,
-              pct(b.best.accuracy),
-              `${formatCount(b.best.macs)} (${((b.macsRatio ?? 0) * 100).toFixed(0)}%)`,
-              signedPct(b.accuracyDelta ?? 0),
-            ]
-          : [b.baseline.label, pct(b.baseline.accuracy), formatCount(b.baseline.macs), '(none this cheap)', '', '', ''],
-      );
-    }
-    lines.push(t.toString());
+    lines.push(
+      textTable(
+        s.baselines.map((b) =>
+          b.best
+            ? [
+                b.baseline.label,
+                pct(b.baseline.accuracy),
+                formatCount(b.baseline.macs),
+                b.best.label,
+                pct(b.best.accuracy),
+                `${formatCount(b.best.macs)} (${((b.macsRatio ?? 0) * 100).toFixed(0)}%)`,
+                signedPct(b.accuracyDelta ?? 0),
+              ]
+            : [b.baseline.label, pct(b.baseline.accuracy), formatCount(b.baseline.macs), '(none this cheap)', '', '', ''],
+        ),
+        {
+          head: ['baseline', 'accuracy', 'MACs', 'best SCC candidate', 'accuracy', 'MACs', 'accuracy diff'],
+          align: ['left', 'right', 'right', 'left', 'right', 'right', 'right'],
+          widths: [null, null, null, 34, null, null, null],
+          tty,
+        },
+      ),
+    );
   }
   if (s.effects.byCg.length > 0) {
     lines.push('');
     lines.push('What overlap and channel mixing each buy, per cg, at equal MACs (dw-scc at co = 0 is dw-gpw-shuffle):');
-    const t = new Table({
-      head: ['cg', 'effect', 'design', 'accuracy (seed range)', 'against', 'accuracy (seed range)', 'difference', 'verdict'],
-      colAligns: ['right', 'left', 'left', 'right', 'left', 'right', 'right', 'left'],
-      style: { head: [], border: [] },
-    });
-    for (const row of effectRows(s.effects)) t.push(row);
-    lines.push(t.toString());
+    lines.push(
+      textTable(effectRows(s.effects), {
+        head: ['cg', 'effect', 'design', 'accuracy (seed range)', 'against', 'accuracy (seed range)', 'difference', 'verdict'],
+        align: ['right', 'left', 'left', 'right', 'left', 'right', 'right', 'left'],
+        tty,
+      }),
+    );
+  }
+  if (s.mixed) {
+    lines.push('');
+    lines.push(`Mixed against uniform designs (each uniform design against the most accurate mixed one with no more MACs): ${mixedAnswer(s.mixed)}`);
   }
   lines.push('');
   const ref = [`accuracy ${s.reference.accuracy}`];
@@ -114,6 +120,7 @@ export function reportJson(s: SweepSummary): unknown {
       macsRatio: b.macsRatio,
     })),
     effects: s.effects,
+    ...(s.mixed ? { mixed: s.mixed } : {}),
     hypervolume: s.hypervolume,
     reference: s.reference,
     ...(s.latency ? { latency: s.latency } : {}),
