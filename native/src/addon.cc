@@ -27,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   add<OpsRunOp>(env, exports, "runOp");
   add<OpsSetThreads>(env, exports, "opsSetThreads");
   add<OpsBench>(env, exports, "opsBench");
+  add<NetProfile>(env, exports, "netProfile");
   add<OpsInfo>(env, exports, "opsInfo");
   // NET: addon_net.cc
   add<NetTrain>(env, exports, "train");

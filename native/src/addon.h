@@ -11,8 +11,9 @@ Napi::Value OpsSccBackward(const Napi::CallbackInfo& info);
 Napi::Value OpsRunOp(const Napi::CallbackInfo& info);
 Napi::Value OpsSetThreads(const Napi::CallbackInfo& info);
 Napi::Value OpsInfo(const Napi::CallbackInfo& info);
-// OPS (addon_bench.cc): op timings
+// OPS (addon_bench.cc): op timings and the machine's ceilings; a network's per-layer profile
 Napi::Value OpsBench(const Napi::CallbackInfo& info);
+Napi::Value NetProfile(const Napi::CallbackInfo& info);
 
 // NET (addon_net.cc): training and evaluation workers, synchronous plan queries, netDebug
 Napi::Value NetTrain(const Napi::CallbackInfo& info);

@@ -1,17 +1,27 @@
-// opsBench, in the OPS section of the export table (addon.cc): op timings taken in C++, so
-// that JS allocation does not pollute the figures (bench/ops.ts prints them).
+// Bench-only entry points (addon.cc's export table): opsBench, op timings and the machine's
+// ceilings taken in C++, so that JS allocation does not pollute the figures (bench/ops.ts
+// and bench/roofline.ts print them), and netProfile, a network's per-layer times.
 #include <dlfcn.h>  // OpenBLAS, loaded at run time for the side-by-side SGEMM comparison
+#include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "addon.h"
 #include "addon_ops.h"
 #include "args.h"
+#include "net/net.h"
+#include "net_args.h"
 #include "ops/scc_index.h"
+#include "promise_worker.h"
 
 namespace dsx_addon {
 
@@ -45,6 +55,154 @@ std::vector<float> ops_random(size_t n, uint32_t seed) {
   return v;
 }
 
+// The machine's ceilings for the roofline (bench/roofline.ts), on `threads` std::threads
+// running together: the FMA peak of a register-only loop and a streaming copy's bandwidth.
+// Each thread times short rounds (about a millisecond) and keeps its best; the ceiling is
+// the sum over the threads. On a shared machine a round long enough to be preempted is
+// slower than the hardware, and a kernel timed the same way (best of short runs) could pass
+// a ceiling timed over one long window.
+
+// The vector ISA this build was compiled for (-march=native picks it): the peak loop's path.
+const char* peak_isa() {
+#if defined(__AVX512F__)
+  return "avx512";
+#elif defined(__AVX2__) && defined(__FMA__)
+  return "avx2+fma";
+#else
+  return "scalar";
+#endif
+}
+
+// Runs job(tid) on `threads` threads released at once (tid 0 on the caller).
+template <class Job>
+void on_threads(int threads, Job job) {
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      job(t);
+    });
+  while (ready.load() < threads - 1) std::this_thread::yield();
+  go.store(true, std::memory_order_release);
+  job(0);
+  for (auto& th : pool) th.join();
+}
+
+// Every thread runs round(tid) (which returns the work it did: flops, bytes) for at least
+// min_s seconds and at least 5 times, all threads together; the sum of each thread's best
+// rate (work per second).
+template <class Round>
+double best_rate_sum(int threads, double min_s, Round round) {
+  std::vector<double> best(threads, 0.0);
+  on_threads(threads, [&](int t) {
+    const double start = ops_now();
+    for (int i = 0; i < 5 || ops_now() - start < min_s; ++i) {
+      const double t0 = ops_now();
+      const double work = round(t);
+      best[t] = std::max(best[t], work / (ops_now() - t0));
+    }
+  });
+  double sum = 0;
+  for (double b : best) sum += b;
+  return sum;
+}
+
+float peak_sink;  // the loop's result goes here, so the compiler keeps the loop
+
+// `iters` rounds of independent FMAs on registers (enough accumulators to hide the FMA
+// latency on two FMA ports); returns the flops done: 2 per FMA lane.
+double fma_loop(long iters, float seed) {
+#if defined(__AVX512F__)
+  constexpr int kAcc = 16, kLanes = 16;  // 16 accumulators + 2 constants of 32 zmm registers
+  __m512 acc[kAcc];
+  for (int k = 0; k < kAcc; ++k) acc[k] = _mm512_set1_ps(seed + k);
+  const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+  for (long i = 0; i < iters; ++i)
+    for (int k = 0; k < kAcc; ++k) acc[k] = _mm512_fmadd_ps(acc[k], b, c);
+  for (int k = 1; k < kAcc; ++k) acc[0] = _mm512_add_ps(acc[0], acc[k]);
+  peak_sink += _mm512_reduce_add_ps(acc[0]);
+#elif defined(__AVX2__) && defined(__FMA__)
+  constexpr int kAcc = 12, kLanes = 8;  // 12 accumulators + 2 constants of 16 ymm registers
+  __m256 acc[kAcc];
+  for (int k = 0; k < kAcc; ++k) acc[k] = _mm256_set1_ps(seed + k);
+  const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+  for (long i = 0; i < iters; ++i)
+    for (int k = 0; k < kAcc; ++k) acc[k] = _mm256_fmadd_ps(acc[k], b, c);
+  for (int k = 1; k < kAcc; ++k) acc[0] = _mm256_add_ps(acc[0], acc[k]);
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc[0]);
+  for (float v : lanes) peak_sink += v;
+#else
+  constexpr int kAcc = 8, kLanes = 1;
+  float acc[kAcc];
+  for (int k = 0; k < kAcc; ++k) acc[k] = seed + k;
+  for (long i = 0; i < iters; ++i)
+    for (int k = 0; k < kAcc; ++k) acc[k] = std::fma(acc[k], 0.999999f, 1e-6f);
+  for (int k = 0; k < kAcc; ++k) peak_sink += acc[k];
+#endif
+  return 2.0 * kLanes * kAcc * static_cast<double>(iters);
+}
+
+// GFLOP/s of the FMA loop on `threads` threads (best_rate_sum).
+double peak_gflops(int threads, double min_s) {
+  long iters = 1 << 10;
+  while (iters < (1L << 30)) {  // a round of about a millisecond
+    const double t0 = ops_now();
+    fma_loop(iters, 1.0f);
+    if (ops_now() - t0 > 1e-3) break;
+    iters *= 2;
+  }
+  return 1e-9 * best_rate_sum(threads, min_s, [&](int t) { return fma_loop(iters, 1.0f + t); });
+}
+
+// One copy of n floats, split over `threads` threads in contiguous slices.
+void stream_copy(int threads, const float* src, float* dst, size_t n) {
+  on_threads(threads, [&](int t) {
+    const size_t b = n * t / threads, e = n * (t + 1) / threads;
+    std::memcpy(dst + b, src + b, (e - b) * sizeof(float));
+  });
+}
+
+// GB/s of copying (bytes read + written) on `threads` threads: each copies its own slice of
+// n floats in 4 MiB chunks, one chunk a round (best_rate_sum); a chunk's source and
+// destination were last touched a whole slice ago, far more than the cache holds.
+double stream_gbs(int threads, const float* src, float* dst, size_t n, double min_s) {
+  constexpr size_t kChunk = size_t(1) << 20;  // floats
+  std::vector<size_t> at(threads, 0);
+  return 1e-9 * best_rate_sum(threads, min_s, [&](int t) {
+    const size_t b = n * t / threads, e = n * (t + 1) / threads;
+    const size_t lo = b + at[t], len = std::min(kChunk, e - lo);
+    std::memcpy(dst + lo, src + lo, len * sizeof(float));
+    at[t] = lo + len >= e ? 0 : at[t] + len;
+    return 2.0 * len * sizeof(float);
+  });
+}
+
+// Floats per buffer of the bandwidth copy: 4x the last-level cache (source and destination
+// together 8x), at least 64 MiB, at most 1 GiB. The cache size comes from sysfs: glibc's
+// sysconf reports a whole-package figure on some AMD parts.
+size_t stream_floats() {
+  size_t llc = size_t(32) << 20;
+  for (const char* index : {"index3", "index2"}) {
+    const std::string path = std::string("/sys/devices/system/cpu/cpu0/cache/") + index + "/size";
+    if (FILE* f = std::fopen(path.c_str(), "r")) {
+      unsigned long v = 0;
+      char unit = 0;
+      const int got = std::fscanf(f, "%lu%c", &v, &unit);
+      std::fclose(f);
+      if (got >= 1 && v > 0) {
+        llc = v * (unit == 'K' ? 1024 : unit == 'M' ? 1 << 20 : 1);
+        break;
+      }
+    }
+  }
+  const size_t bytes = std::min<size_t>(size_t(1) << 30, std::max<size_t>(size_t(64) << 20, 4 * llc));
+  return bytes / sizeof(float);
+}
+
 using ops_cblas_sgemm_t = void (*)(int, int, int, int, int, int, float, const float*, int, const float*,
                                    int, float, float*, int);
 
@@ -52,15 +210,36 @@ using ops_cblas_sgemm_t = void (*)(int, int, int, int, int, int, float, const fl
 
 // opsBench('sgemm', {M,N,K,transA,transB,minSeconds,openblas?: path}) -> {ours, openblas?} seconds
 // opsBench('scc', {N,Cin,H,W,Cout,groups,stride,minSeconds}) -> seconds of scc and dense 1x1 passes
+// opsBench('peak', {minSeconds}) -> {gflops, isa}: the FMA loop's best GFLOP/s
+// opsBench('stream', {minSeconds}) -> {gbs, bufferBytes}: copy GB/s (bytes read + written)
+// opsBench('copy', {src, dst}) -> {seconds}: the stream's copy once, of caller-sized arrays
+// All on the ops backend's thread count (opsSetThreads), returned as threads.
 Napi::Value OpsBench(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string kind = A::str(info[0], "opsBench: kind", 16);
-  if (kind != "sgemm" && kind != "scc") A::type_error("opsBench: kind must be 'sgemm' or 'scc'");
+  if (kind != "sgemm" && kind != "scc" && kind != "peak" && kind != "stream" && kind != "copy")
+    A::type_error("opsBench: kind must be 'sgemm', 'scc', 'peak', 'stream' or 'copy'");
   OpsArgs a{env, "opsBench(" + kind + ")", A::object(info[1], "opsBench: options"), Napi::Object::New(env)};
   dsx::Backend& be = ops_backend();
   const double min_s = a.attrs.Get("minSeconds").IsUndefined() ? 0.5 : A::number(a.attrs.Get("minSeconds"), a.attr("minSeconds"), 0, 600);
   Napi::Object r = Napi::Object::New(env);
-  if (kind == "sgemm") {
+  const int threads = be.threads();
+  if (kind == "peak") {
+    r.Set("gflops", peak_gflops(threads, min_s));
+    r.Set("isa", peak_isa());
+  } else if (kind == "stream") {
+    const size_t n = stream_floats();
+    std::vector<float> src(n, 1.0f), dst(n, 0.0f);  // touched: no page faults while timed
+    r.Set("gbs", stream_gbs(threads, src.data(), dst.data(), n, min_s));
+    r.Set("bufferBytes", static_cast<double>(n * sizeof(float)));
+  } else if (kind == "copy") {
+    Napi::Float32Array src = A::f32(a.attrs.Get("src"), a.attr("src"));
+    Napi::Float32Array dst = A::f32(a.attrs.Get("dst"), a.attr("dst"));
+    if (src.ElementLength() != dst.ElementLength()) ops_fail(a.op, "src and dst must have the same length");
+    const double t0 = ops_now();
+    stream_copy(threads, src.Data(), dst.Data(), src.ElementLength());
+    r.Set("seconds", ops_now() - t0);
+  } else if (kind == "sgemm") {
     const int M = a.pos("M"), N = a.pos("N"), K = a.pos("K");
     const bool ta = a.num_or("transA", 0) != 0, tb = a.num_or("transB", 0) != 0;
     const size_t nA = a.size({M, K}, "A"), nB = a.size({K, N}, "B"), nC = a.size({M, N}, "C");
@@ -130,6 +309,110 @@ Napi::Value OpsBench(const Napi::CallbackInfo& info) {
   }
   r.Set("threads", be.threads());
   return r;
+}
+
+namespace {
+
+// netProfile(spec, {threads, batch, mode, warmup, steps, seed}) -> Promise<{threads, batch,
+// mode, stepSeconds[], layers: [{forward, backward}] per spec layer, clear, sgd}>: the
+// executor's profile (each step synchronised and timed, net.h) of `steps` training steps
+// (forward, backward, SGD) or inference forwards (Net::infer) on the CPU, after `warmup`
+// untimed ones; times are summed over the steps, stepSeconds is each step's wall time.
+struct ProfileArgs {
+  dsx::NetSpec spec;
+  int threads = 0, batch = 1, warmup = 1, steps = 3;
+  bool train = true;
+  uint64_t seed = 0;
+};
+
+void parse_profile_args(const Napi::CallbackInfo& info, ProfileArgs& a) {
+  a.spec = parse_spec(info[0]);
+  Napi::Object o = A::object(info[1], "options");
+  a.threads = A::int_field_or(o, "threads", "options", 0, A::kMaxThreads, 0);
+  a.batch = A::int_field_or(o, "batch", "options", 1, 65536, 1);
+  a.warmup = A::int_field_or(o, "warmup", "options", 0, 1000, 1);
+  a.steps = A::int_field_or(o, "steps", "options", 1, 1000, 3);
+  const std::string mode = A::str_field_or(o, "mode", "options", "train");
+  if (mode != "train" && mode != "infer") A::range_error("options.mode must be 'train' or 'infer'");
+  a.train = mode == "train";
+  if (A::present(o, "seed")) a.seed = static_cast<uint64_t>(A::integer(o.Get("seed"), "options.seed", 0, 1LL << 53));
+}
+
+class NetProfileWorker : public PromiseWorker<ProfileArgs> {
+ public:
+  NetProfileWorker(Napi::Env env, ProfileArgs&& a) : PromiseWorker(env, "dsxplore.profile", std::move(a)) {}
+
+ protected:
+  void run() override {
+    auto be = dsx::make_backend("cpu", a_.threads);
+    dsx::Net net(a_.spec, *be, a_.batch);
+    net.init(a_.seed);
+    const dsx::NetSpec& s = net.plan().spec;
+    const int n = a_.batch;
+    // deterministic, non-zero inputs and labels, as netLatency's
+    std::vector<float> x(static_cast<size_t>(n) * s.input[0] * s.input[1] * s.input[2]);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    std::vector<int32_t> y(n);
+    for (int i = 0; i < n; ++i) y[i] = static_cast<int32_t>((i * 7919u) % s.classes);
+    be->upload(net.input(), x.data(), x.size() * sizeof(float));
+    be->upload(net.labels(), y.data(), y.size() * sizeof(int32_t));
+    auto step = [&] {
+      if (!a_.train) return net.infer(n);
+      net.forward(n, true);
+      double loss = 0;
+      int correct = 0;
+      net.backward(n, &loss, &correct);
+      net.sgd_step(0.01f, 0.9f, 5e-4f, false, false);  // small: a few steps must not diverge
+    };
+    net.set_profiling(false);
+    for (int i = 0; i < a_.warmup; ++i) step();
+    net.set_profiling(true);
+    net.reset_profile();
+    for (int i = 0; i < a_.steps; ++i) {
+      be->sync();
+      const double t0 = ops_now();
+      step();
+      be->sync();
+      step_seconds_.push_back(ops_now() - t0);
+    }
+    layers_ = net.layer_times();
+    clear_ = net.clear_time();
+    sgd_ = net.sgd_time();
+    threads_ = be->threads();
+  }
+  Napi::Value result(Napi::Env env) override {
+    auto row = [&](const dsx::Net::OpTime& t) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("forward", t.fwd);
+      o.Set("backward", t.bwd);
+      return o;
+    };
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("threads", threads_);
+    r.Set("batch", a_.batch);
+    r.Set("mode", a_.train ? "train" : "infer");
+    Napi::Array secs = Napi::Array::New(env, step_seconds_.size());
+    for (size_t i = 0; i < step_seconds_.size(); ++i) secs.Set(static_cast<uint32_t>(i), step_seconds_[i]);
+    r.Set("stepSeconds", secs);
+    Napi::Array layers = Napi::Array::New(env, layers_.size());
+    for (size_t i = 0; i < layers_.size(); ++i) layers.Set(static_cast<uint32_t>(i), row(layers_[i]));
+    r.Set("layers", layers);
+    r.Set("clear", row(clear_));
+    r.Set("sgd", row(sgd_));
+    return r;
+  }
+
+ private:
+  std::vector<double> step_seconds_;
+  std::vector<dsx::Net::OpTime> layers_;
+  dsx::Net::OpTime clear_, sgd_;
+  int threads_ = 0;
+};
+
+}  // namespace
+
+Napi::Value NetProfile(const Napi::CallbackInfo& info) {
+  return queue_worker<NetProfileWorker>(info, parse_profile_args);
 }
 
 }  // namespace dsx_addon

@@ -563,6 +563,13 @@ void Net::sgd_step(float lr, float momentum, float weight_decay, bool decay_bn_a
 
 bool Net::params_finite() { return be_.all_finite(plan_.params, params_); }
 
+void Net::reset_profile() {
+  std::fill(times_.begin(), times_.end(), OpTime{});
+  std::fill(layer_times_.begin(), layer_times_.end(), OpTime{});
+}
+Net::OpTime Net::clear_time() const { return times_[kClearRow]; }
+Net::OpTime Net::sgd_time() const { return times_[kSgdRow]; }
+
 void Net::print_profile(FILE* out) const {
   double total = 0;
   for (const auto& t : times_) total += t.fwd + t.bwd;

@@ -67,6 +67,19 @@ class Net {
   // op is synchronised and timed, and so are gradient clearing and the optimiser step.
   bool profiling() const { return profile_; }
   void print_profile(FILE* out) const;
+  // The same timings as data (the bench's netProfile reads them): profiling switched on or
+  // off without the environment, the totals cleared, and what each spec layer's steps took
+  // (a fused step counts at its layer: BN+ReLU at the BN, the residual tail at its ReLU),
+  // gradient clearing and the optimiser step.
+  struct OpTime {
+    double fwd = 0, bwd = 0;
+    long calls_fwd = 0, calls_bwd = 0;
+  };
+  void set_profiling(bool on) { profile_ = on; }
+  void reset_profile();
+  const std::vector<OpTime>& layer_times() const { return layer_times_; }
+  OpTime clear_time() const;
+  OpTime sgd_time() const;
 
  private:
   float* act(int t) { return acts_ + act_off_[plan_.alias[t]]; }
@@ -116,10 +129,6 @@ class Net {
   float *params_ = nullptr, *grads_ = nullptr, *momentum_ = nullptr, *stats_ = nullptr,
         *scratch_ = nullptr, *acts_ = nullptr, *dacts_ = nullptr;
   int32_t* labels_ = nullptr;
-  struct OpTime {
-    double fwd = 0, bwd = 0;
-    long calls_fwd = 0, calls_bwd = 0;
-  };
   std::vector<OpTime> times_;        // per LayerOp, then the extra rows of net.cc
   std::vector<OpTime> layer_times_;  // per layer
   // Times a scope into a profile row (as backward time) when profiling.
