@@ -314,7 +314,8 @@ Napi::Value OpsBench(const Napi::CallbackInfo& info) {
 namespace {
 
 // netProfile(spec, {threads, batch, mode, warmup, steps, seed}) -> Promise<{threads, batch,
-// mode, stepSeconds[], layers: [{forward, backward}] per spec layer, clear, sgd}>: the
+// mode, stepSeconds[], layers: [{forward, backward, forwardCalls, backwardCalls}] per spec
+// layer, clear, sgd}>: the
 // executor's profile (each step synchronised and timed, net.h) of `steps` training steps
 // (forward, backward, SGD) or inference forwards (Net::infer) on the CPU, after `warmup`
 // untimed ones; times are summed over the steps, stepSeconds is each step's wall time.
@@ -385,6 +386,8 @@ class NetProfileWorker : public PromiseWorker<ProfileArgs> {
       Napi::Object o = Napi::Object::New(env);
       o.Set("forward", t.fwd);
       o.Set("backward", t.bwd);
+      o.Set("forwardCalls", static_cast<double>(t.calls_fwd));
+      o.Set("backwardCalls", static_cast<double>(t.calls_bwd));
       return o;
     };
     Napi::Object r = Napi::Object::New(env);

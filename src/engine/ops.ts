@@ -215,3 +215,20 @@ export function benchScc(a: {
 }): SccTiming {
   return addon().opsBench('scc', a) as SccTiming;
 }
+
+/** The FMA peak of a register-only loop on the op threads (setOpThreads), GFLOP/s: each
+ * thread's best round of about a millisecond, summed; `isa` is the vector path it ran. */
+export function benchPeak(a: { minSeconds?: number } = {}): { gflops: number; isa: string; threads: number } {
+  return addon().opsBench('peak', a) as { gflops: number; isa: string; threads: number };
+}
+
+/** A streaming copy's bandwidth on the op threads, GB/s of bytes read + written, over two
+ * buffers of `bufferBytes` each (4x the last-level cache, at least 64 MiB). */
+export function benchStream(a: { minSeconds?: number } = {}): { gbs: number; bufferBytes: number; threads: number } {
+  return addon().opsBench('stream', a) as { gbs: number; bufferBytes: number; threads: number };
+}
+
+/** The bandwidth bench's copy, once, from `src` into `dst` (equal lengths): for tests. */
+export function benchCopy(src: Float32Array, dst: Float32Array): { seconds: number; threads: number } {
+  return addon().opsBench('copy', { src, dst }) as { seconds: number; threads: number };
+}
