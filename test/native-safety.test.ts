@@ -351,9 +351,36 @@ async function otherCases(): Promise<number> {
     ['scc', { N: 1 << 24, Cin: 1 << 24, H: 1 << 24, W: 1, Cout: 1, groups: 1, stride: 1 }],
     ['scc', { N: 1, Cin: 4, H: 1, W: 1, Cout: 4, groups: 3, stride: 1 }],
     ['scc', { N: 1e12, Cin: 4, H: 1, W: 1, Cout: 4, groups: 1, stride: 1 }],
+    ['peak', { minSeconds: NaN }],
+    ['stream', { minSeconds: -1 }],
+    ['copy', {}],
+    ['copy', { src: new Float32Array(4), dst: new Float32Array(3) }],
+    ['copy', { src: new Float64Array(4), dst: new Float32Array(4) }],
+    ['copy', { src: new Float32Array(4), dst: 'x' }],
   ];
   for (const args of benchCases) {
     await mustFail(`opsBench ${JSON.stringify(args)}`, () => opsBench!(...args));
+    n++;
+  }
+  const { netProfile } = native as Record<string, (...a: unknown[]) => unknown>;
+  const profileCases: [string, unknown[]][] = [
+    ['no arguments', []],
+    ['no options', [SPEC]],
+    ['options a string', [SPEC, 'train']],
+    ['mode x', [SPEC, { mode: 'x' }]],
+    ['batch 0', [SPEC, { batch: 0 }]],
+    ['batch 1e12', [SPEC, { batch: 1e12 }]],
+    ['steps 0', [SPEC, { steps: 0 }]],
+    ['warmup -1', [SPEC, { warmup: -1 }]],
+    ['threads -1', [SPEC, { threads: -1 }]],
+    ['seed 1.5', [SPEC, { seed: 1.5 }]],
+  ];
+  for (const [what, args] of profileCases) {
+    await mustFail(`netProfile ${what}`, () => netProfile!(...args));
+    n++;
+  }
+  for (const [what, spec] of brokenSpecs()) {
+    await mustFail(`netProfile: ${what}`, () => netProfile!(spec, { steps: 1, warmup: 0 }));
     n++;
   }
   return n;
@@ -403,7 +430,7 @@ const NO_INPUT = ['opsInfo', 'buildInfo'];
 const VALUES = ['abiVersion'];
 const COVERED = [
   'runOp', 'sccForward', 'sccBackward', 'paramCount', 'stateSize', 'stateLayout', 'train', 'evaluate', 'netDebug',
-  'opsSetThreads', 'opsBench', 'netForward', 'netLatency', 'mapFile',
+  'opsSetThreads', 'opsBench', 'netProfile', 'netForward', 'netLatency', 'mapFile',
 ];
 
 test('every export has safety cases here', () => {
