@@ -206,8 +206,9 @@ export async function run(flags: string[]): Promise<object> {
     results.push({ model: n.model, variant: n.variant, input: [3, 32, 32], modes });
   }
   say(
-    '\nreached = bound / measured; bound = max(FLOPs / peak, minimum bytes / bandwidth) per layer, summed ' +
-      '(fusions skip traffic the bound counts, so a fused row can pass 100%)',
+    '\nreached = bound / measured; bound = max(FLOPs / peak, minimum bytes / bandwidth) per layer, summed. ' +
+      'Fusions skip traffic the bound counts, so the bn + relu/add row can pass 100%: a BN+ReLU folded into ' +
+      'its reader is timed in the reader\'s row (in inference it has no step of its own).',
   );
   const result = {
     threads,
