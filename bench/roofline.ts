@@ -10,11 +10,11 @@
 // training (forward + backward, plus the SGD update) and inference (the forward); a family's
 // bound and the network's are sums of their layers' bounds.
 // Measured: the executor's profile (every step synchronised and timed, engine/profile.ts) of
-// a few training steps and inference forwards on synthetic data, per layer, grouped the same
-// way; the network's measured time is the mean wall time of a step. Reached = bound /
-// measured: 100% is the machine's limit. BN, ReLU and add share a row because the executor
-// runs them fused (a fused step's time lands on one of its layers), and a BN+ReLU folded
-// into the conv that reads it is timed in that conv's row.
+// a few training steps and inference forwards on synthetic data, per layer (the median over
+// the steps), grouped the same way; the network's measured time is a step's median wall
+// time. Reached = bound / measured: 100% is the machine's limit. BN, ReLU and add share a
+// row because the executor runs them fused (a fused step's time lands on one of its
+// layers), and a BN+ReLU folded into the conv that reads it is timed in that conv's row.
 import os from 'node:os';
 import { isTTY, textTable } from '../src/report/text-table.js';
 import { buildModel, parseVariant } from '../src/models/index.js';
@@ -92,9 +92,20 @@ const cell = (measured: number, bound: number | null, flops = 0, bytes = 0): Cel
   reached: bound === null || measured <= 0 ? null : bound / measured,
 });
 
-/** One profile set against the bounds of the same network. */
-function attribute(spec: ModelSpec, work: NetworkWork, p: NetProfile, steps: number, c: Ceilings): ModeResult {
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** One profile set against the bounds of the same network: each layer's time, and the
+ * step's, is the median over the timed steps (a step preempted on a shared machine is one
+ * outlier, not a share of the mean). */
+function attribute(spec: ModelSpec, work: NetworkWork, p: NetProfile, c: Ceilings): ModeResult {
   const mode = p.mode === 'train' ? 'training' : 'inference';
+  const steps = p.stepSeconds.length;
+  const L = spec.layers.length;
+  const at = (k: number) => median(p.stepLayerSeconds.map((row) => row[k]!));
   const rows: Record<string, Cell> = {};
   let profiled = 0;
   for (const row of ROWS) {
@@ -104,8 +115,7 @@ function attribute(spec: ModelSpec, work: NetworkWork, p: NetProfile, steps: num
       bytes = 0;
     spec.layers.forEach((layer, i) => {
       if (!row.families.includes(opFamily(layer))) return;
-      const t = p.layers[i]!;
-      measured += (t.forward + t.backward) / steps;
+      measured += at(i);
       const w = work.layers[i]![mode];
       bound += boundSeconds(w, c).seconds;
       flops += w.flops;
@@ -114,15 +124,15 @@ function attribute(spec: ModelSpec, work: NetworkWork, p: NetProfile, steps: num
     profiled += measured;
     if (measured > 0 || bound > 0) rows[row.key] = cell(measured, bound, flops, bytes);
   }
-  const wall = p.stepSeconds.reduce((a, b) => a + b, 0) / steps;
+  const wall = median(p.stepSeconds);
   if (p.mode === 'train') {
-    const sgd = (p.sgd.forward + p.sgd.backward) / steps;
-    const clear = (p.clear.forward + p.clear.backward) / steps;
+    const clear = at(L);
+    const sgd = at(L + 1);
     rows.update = cell(sgd, boundSeconds(work.update, c).seconds, work.update.flops, work.update.bytes);
     rows.clear = cell(clear, null);
     profiled += sgd + clear;
   }
-  // the loss, and whatever the profile does not time
+  // the loss, and whatever the profile does not time (with medians, it can be noise)
   rows.rest = cell(Math.max(0, wall - profiled), null);
   const flops = work.layers.reduce((s, l) => s + l[mode].flops, 0) + (p.mode === 'train' ? work.update.flops : 0);
   const bytes = work.layers.reduce((s, l) => s + l[mode].bytes, 0) + (p.mode === 'train' ? work.update.bytes : 0);
@@ -133,7 +143,7 @@ const ROW_LABELS: Record<string, string> = {
   ...Object.fromEntries(ROWS.map((r) => [r.key, r.label])),
   update: 'sgd update',
   clear: 'clear grads',
-  rest: 'loss, untimed',
+  rest: 'untimed (loss, gaps)',
 };
 
 function ms(s: number): string {
@@ -189,17 +199,17 @@ export async function run(flags: string[]): Promise<object> {
       `copy ${stream.gbs.toFixed(1)} GB/s (read + write, ${(stream.bufferBytes / 2 ** 20).toFixed(0)} MiB buffers); ` +
       `ridge ${ridge.toFixed(1)} FLOP/byte`,
   );
-  const trainSteps = quick ? 1 : 3;
+  const trainSteps = quick ? 1 : 5;
   const results = [];
   for (const n of networks) {
     const spec = buildModel(n.model, { variants: parseVariant(n.variant), inChannels: 3, inputSize: 32, classes: 10 });
     const modes: ModeResult[] = [];
     const train = await profileNet(spec, { mode: 'train', batch, threads, warmup: 1, steps: trainSteps });
-    modes.push(attribute(spec, networkWork(spec, batch), train, trainSteps, ceilings));
+    modes.push(attribute(spec, networkWork(spec, batch), train, ceilings));
     for (const b of inferBatches) {
       const steps = quick ? 3 : b <= 8 ? 50 : 5;
       const p = await profileNet(spec, { mode: 'infer', batch: b, threads, warmup: b <= 8 ? 5 : 1, steps });
-      modes.push(attribute(spec, networkWork(spec, b), p, steps, ceilings));
+      modes.push(attribute(spec, networkWork(spec, b), p, ceilings));
     }
     const name = `${n.model} ${n.variant}`;
     say(`\n${render(name, modes)}`);

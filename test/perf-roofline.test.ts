@@ -50,6 +50,13 @@ test('the training profile covers every layer and sums to the measured step with
     else assert.equal(t.forwardCalls, STEPS, `${l.name} forward calls`);
   });
   assert.equal(p.sgd.backwardCalls, STEPS);
+  // the per-step rows add up to the totals: layers, then clearing, then SGD
+  assert.equal(p.stepLayerSeconds.length, STEPS);
+  const totals = [...p.layers.map((t) => t.forward + t.backward), p.clear.backward, p.sgd.backward];
+  totals.forEach((total, k) => {
+    const sum = p.stepLayerSeconds.reduce((s, row) => s + row[k]!, 0);
+    assert.ok(Math.abs(sum - total) <= 1e-9 + 1e-9 * total, `column ${k}: steps add to ${sum}, total ${total}`);
+  });
   // what the profile times is inside the step; the loss and the timer calls are not: on a
   // shared machine a preemption between two ops costs untimed time, hence 30%
   const timed = p.layers.reduce((s, t) => s + t.forward + t.backward, 0) + p.clear.backward + p.sgd.backward;

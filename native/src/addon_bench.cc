@@ -316,11 +316,12 @@ Napi::Value OpsBench(const Napi::CallbackInfo& info) {
 namespace {
 
 // netProfile(spec, {threads, batch, mode, warmup, steps, seed}) -> Promise<{threads, batch,
-// mode, stepSeconds[], layers: [{forward, backward, forwardCalls, backwardCalls}] per spec
-// layer, clear, sgd}>: the
+// mode, stepSeconds[], stepLayerSeconds[], layers: [{forward, backward, forwardCalls,
+// backwardCalls}] per spec layer, clear, sgd}>: the
 // executor's profile (each step synchronised and timed, net.h) of `steps` training steps
 // (forward, backward, SGD) or inference forwards (Net::infer) on the CPU, after `warmup`
-// untimed ones; times are summed over the steps, stepSeconds is each step's wall time.
+// untimed ones; times are summed over the steps, stepSeconds is each step's wall time, and
+// stepLayerSeconds each step's time per layer, then clearing, then SGD (a Float64Array).
 struct ProfileArgs {
   dsx::NetSpec spec;
   int threads = 0, batch = 1, warmup = 1, steps = 3;
@@ -377,7 +378,16 @@ class NetProfileWorker : public PromiseWorker<ProfileArgs> {
       step();
       be->sync();
       step_seconds_.push_back(ops_now() - t0);
+      // each step's seconds per layer (forward + backward), then clearing and SGD: the
+      // profile's running totals, less the previous step's
+      std::vector<double> cum;
+      for (const auto& t : net.layer_times()) cum.push_back(t.fwd + t.bwd);
+      cum.push_back(net.clear_time().bwd);
+      cum.push_back(net.sgd_time().bwd);
+      per_step_.push_back(cum);
     }
+    for (size_t i = per_step_.size(); i-- > 1;)
+      for (size_t k = 0; k < per_step_[i].size(); ++k) per_step_[i][k] -= per_step_[i - 1][k];
     layers_ = net.layer_times();
     clear_ = net.clear_time();
     sgd_ = net.sgd_time();
@@ -399,6 +409,13 @@ class NetProfileWorker : public PromiseWorker<ProfileArgs> {
     Napi::Array secs = Napi::Array::New(env, step_seconds_.size());
     for (size_t i = 0; i < step_seconds_.size(); ++i) secs.Set(static_cast<uint32_t>(i), step_seconds_[i]);
     r.Set("stepSeconds", secs);
+    Napi::Array per = Napi::Array::New(env, per_step_.size());
+    for (size_t i = 0; i < per_step_.size(); ++i) {
+      Napi::Float64Array row = Napi::Float64Array::New(env, per_step_[i].size());
+      std::copy(per_step_[i].begin(), per_step_[i].end(), row.Data());
+      per.Set(static_cast<uint32_t>(i), row);
+    }
+    r.Set("stepLayerSeconds", per);
     Napi::Array layers = Napi::Array::New(env, layers_.size());
     for (size_t i = 0; i < layers_.size(); ++i) layers.Set(static_cast<uint32_t>(i), row(layers_[i]));
     r.Set("layers", layers);
@@ -409,6 +426,7 @@ class NetProfileWorker : public PromiseWorker<ProfileArgs> {
 
  private:
   std::vector<double> step_seconds_;
+  std::vector<std::vector<double>> per_step_;
   std::vector<dsx::Net::OpTime> layers_;
   dsx::Net::OpTime clear_, sgd_;
   int threads_ = 0;

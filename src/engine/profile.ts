@@ -32,6 +32,9 @@ export interface NetProfile {
   threads: number;
   /** wall seconds of each timed step */
   stepSeconds: number[];
+  /** per timed step: seconds per spec layer (forward + backward), then gradient clearing,
+   * then the SGD step (layers.length + 2 values) */
+  stepLayerSeconds: Float64Array[];
   /** per spec layer; a fused step counts at one of its layers (BN+ReLU at the BN, the
    * residual tail at its ReLU), the others have no calls */
   layers: ProfileTime[];
