@@ -27,6 +27,7 @@ import {
   type Ceilings,
   type NetworkWork,
   type OpFamily,
+  type Work,
 } from '../src/cost/roofline.js';
 import { benchPeak, benchStream, setOpThreads } from '../src/engine/ops.js';
 import { profileNet, type NetProfile } from '../src/engine/profile.js';
@@ -59,6 +60,8 @@ interface Cell {
   bytes: number;
   /** bound / measured */
   reached: number | null;
+  /** the share of the bound that is memory-bound layers' (the rest: compute-bound) */
+  memoryShare: number | null;
 }
 
 interface ModeResult {
@@ -84,13 +87,30 @@ function positive(flags: string[], name: string, dflt: number, zeroOk = false): 
   return n;
 }
 
-const cell = (measured: number, bound: number | null, flops = 0, bytes = 0): Cell => ({
+const cell = (measured: number, bound: number | null, flops = 0, bytes = 0, memorySeconds = 0): Cell => ({
   measuredSeconds: measured,
   boundSeconds: bound,
   flops,
   bytes,
   reached: bound === null || measured <= 0 ? null : bound / measured,
+  memoryShare: bound === null || bound <= 0 ? null : memorySeconds / bound,
 });
+
+/** Bounds of several passes summed, with the memory-bound part kept apart. */
+function boundSum(works: Work[], c: Ceilings) {
+  let seconds = 0,
+    memory = 0,
+    flops = 0,
+    bytes = 0;
+  for (const w of works) {
+    const b = boundSeconds(w, c);
+    seconds += b.seconds;
+    if (b.by === 'memory') memory += b.seconds;
+    flops += w.flops;
+    bytes += w.bytes;
+  }
+  return { seconds, memory, flops, bytes };
+}
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -109,34 +129,32 @@ function attribute(spec: ModelSpec, work: NetworkWork, p: NetProfile, c: Ceiling
   const rows: Record<string, Cell> = {};
   let profiled = 0;
   for (const row of ROWS) {
-    let measured = 0,
-      bound = 0,
-      flops = 0,
-      bytes = 0;
+    let measured = 0;
+    const works: Work[] = [];
     spec.layers.forEach((layer, i) => {
       if (!row.families.includes(opFamily(layer))) return;
       measured += at(i);
-      const w = work.layers[i]![mode];
-      bound += boundSeconds(w, c).seconds;
-      flops += w.flops;
-      bytes += w.bytes;
+      works.push(work.layers[i]![mode]);
     });
+    const b = boundSum(works, c);
     profiled += measured;
-    if (measured > 0 || bound > 0) rows[row.key] = cell(measured, bound, flops, bytes);
+    if (measured > 0 || b.seconds > 0) rows[row.key] = cell(measured, b.seconds, b.flops, b.bytes, b.memory);
   }
   const wall = median(p.stepSeconds);
   if (p.mode === 'train') {
     const clear = at(L);
     const sgd = at(L + 1);
-    rows.update = cell(sgd, boundSeconds(work.update, c).seconds, work.update.flops, work.update.bytes);
+    const b = boundSum([work.update], c);
+    rows.update = cell(sgd, b.seconds, b.flops, b.bytes, b.memory);
     rows.clear = cell(clear, null);
     profiled += sgd + clear;
   }
   // the loss, and whatever the profile does not time (with medians, it can be noise)
   rows.rest = cell(Math.max(0, wall - profiled), null);
-  const flops = work.layers.reduce((s, l) => s + l[mode].flops, 0) + (p.mode === 'train' ? work.update.flops : 0);
-  const bytes = work.layers.reduce((s, l) => s + l[mode].bytes, 0) + (p.mode === 'train' ? work.update.bytes : 0);
-  return { mode: p.mode, batch: p.batch, steps, rows, network: cell(wall, networkBoundSeconds(work, c, mode), flops, bytes) };
+  const all = boundSum([...work.layers.map((l) => l[mode]), ...(p.mode === 'train' ? [work.update] : [])], c);
+  // the network's bound is the cost model's (networkBoundSeconds): the same sum
+  const bound = networkBoundSeconds(work, c, mode);
+  return { mode: p.mode, batch: p.batch, steps, rows, network: cell(wall, bound, all.flops, all.bytes, all.memory) };
 }
 
 const ROW_LABELS: Record<string, string> = {
@@ -159,7 +177,7 @@ function render(name: string, modes: ModeResult[]): string {
       if (!c) return ['', '', ''];
       return [
         ms(c.measuredSeconds),
-        c.boundSeconds === null ? '-' : ms(c.boundSeconds),
+        c.boundSeconds === null ? '-' : `${ms(c.boundSeconds)} ${c.memoryShare !== null && c.memoryShare >= 0.5 ? 'm' : 'c'}`,
         c.reached === null ? '-' : `${(100 * c.reached).toFixed(c.reached < 0.1 ? 1 : 0)}%`,
       ];
     }),
@@ -216,7 +234,8 @@ export async function run(flags: string[]): Promise<object> {
     results.push({ model: n.model, variant: n.variant, input: [3, 32, 32], modes });
   }
   say(
-    '\nreached = bound / measured; bound = max(FLOPs / peak, minimum bytes / bandwidth) per layer, summed. ' +
+    '\nreached = bound / measured; bound = max(FLOPs / peak, minimum bytes / bandwidth) per layer, summed ' +
+      '(c: mostly compute-bound layers, m: mostly memory-bound). ' +
       'Fusions skip traffic the bound counts, so the bn + relu/add row can pass 100%: a BN+ReLU folded into ' +
       'its reader is timed in the reader\'s row (in inference it has no step of its own).',
   );
