@@ -127,7 +127,6 @@ function attribute(spec: ModelSpec, work: NetworkWork, p: NetProfile, c: Ceiling
   const L = spec.layers.length;
   const at = (k: number) => median(p.stepLayerSeconds.map((row) => row[k]!));
   const rows: Record<string, Cell> = {};
-  let profiled = 0;
   for (const row of ROWS) {
     let measured = 0;
     const works: Work[] = [];
@@ -137,7 +136,6 @@ function attribute(spec: ModelSpec, work: NetworkWork, p: NetProfile, c: Ceiling
       works.push(work.layers[i]![mode]);
     });
     const b = boundSum(works, c);
-    profiled += measured;
     if (measured > 0 || b.seconds > 0) rows[row.key] = cell(measured, b.seconds, b.flops, b.bytes, b.memory);
   }
   const wall = median(p.stepSeconds);
@@ -147,10 +145,11 @@ function attribute(spec: ModelSpec, work: NetworkWork, p: NetProfile, c: Ceiling
     const b = boundSum([work.update], c);
     rows.update = cell(sgd, b.seconds, b.flops, b.bytes, b.memory);
     rows.clear = cell(clear, null);
-    profiled += sgd + clear;
   }
-  // the loss, and whatever the profile does not time (with medians, it can be noise)
-  rows.rest = cell(Math.max(0, wall - profiled), null);
+  // the loss, and whatever the profile does not time: per step, its wall time less what
+  // the profile timed in it (so the rows' medians need not add up to the network's)
+  const untimed = p.stepSeconds.map((w, k) => w - p.stepLayerSeconds[k]!.reduce((a, b) => a + b, 0));
+  rows.rest = cell(Math.max(0, median(untimed)), null);
   const all = boundSum([...work.layers.map((l) => l[mode]), ...(p.mode === 'train' ? [work.update] : [])], c);
   // the network's bound is the cost model's (networkBoundSeconds): the same sum
   const bound = networkBoundSeconds(work, c, mode);
