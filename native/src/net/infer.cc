@@ -54,6 +54,7 @@ LatencyRun time_forward(CpuInference& inf, int n, int warmup, int reps) {
     inf.run(n);
     r.seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  if (inf.profiling()) inf.print_profile(stderr);
   return r;
 }
 

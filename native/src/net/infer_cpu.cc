@@ -3,11 +3,13 @@
 #include "net/infer_cpu.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <stdexcept>
+#include <string>
 
 #include "net/plan.h"
 #include "ops/conv_wide_cpu.h"
@@ -37,6 +39,7 @@ CpuInference::CpuInference(const NetSpec& spec, const float* state, int threads,
     : spec_(spec), capacity_(capacity) {
   if (capacity < 1) throw std::runtime_error("batch capacity must be >= 1");
   ctx_ = std::make_unique<CpuCtx>(threads);
+  profile_ = std::getenv("DSXPLORE_PROFILE") != nullptr;
   try {
     plan_ops(state);
     plan_arena();
@@ -247,6 +250,15 @@ void CpuInference::plan_ops(const float* state) {
 // last op reading it has run (best fit, never split). The input and the logits keep theirs.
 void CpuInference::plan_arena() {
   const size_t T = spec_.tensors.size();
+  // the chunk: the batch's largest activation at most kChunkBytes, at least one image per
+  // thread (the conv routes split images across threads)
+  constexpr size_t kChunkBytes = 256 * 1024;
+  size_t widest = 1;
+  for (size_t t = 1; t < T; ++t) widest = std::max(widest, tensor_size_[t] * sizeof(float));
+  chunk_ = static_cast<int>(std::max<size_t>(1, kChunkBytes / widest));
+  chunk_ = std::min(capacity_, std::max(chunk_, threads()));
+  whole_.assign(T, 0);
+  whole_[0] = whole_[spec_.layers.back().output] = 1;
   const int n_ops = static_cast<int>(ops_.size());
   constexpr int kForever = 1 << 30;
   std::vector<int> last(T, -1);
@@ -264,9 +276,11 @@ void CpuInference::plan_arena() {
   std::vector<int> live;  // tensors holding a block
   size_t total = 0;
   auto place = [&](int t) {
-    const size_t need = tensor_size_[t] * capacity_;
+    const size_t need = tensor_size_[t] * (whole_[t] ? capacity_ : chunk_);
+    // a whole-batch tensor outlives the chunk that writes it: never in a shared block, which
+    // the next chunk's earlier ops would overwrite
     size_t best = free_blocks.size();
-    for (size_t b = 0; b < free_blocks.size(); ++b)
+    for (size_t b = 0; b < free_blocks.size() && !whole_[t]; ++b)
       if (free_blocks[b].size >= need && (best == free_blocks.size() || free_blocks[b].size < free_blocks[best].size))
         best = b;
     if (best < free_blocks.size()) {
@@ -302,20 +316,33 @@ void CpuInference::plan_arena() {
 
 void CpuInference::run(int n) {
   if (n < 1 || n > capacity_) throw std::runtime_error("batch size out of range");
+  if (profile_) op_seconds_.resize(ops_.size(), 0.0);
+  ++runs_;
+  for (int i0 = 0; i0 < n; i0 += chunk_) run_chunk(i0, std::min(chunk_, n - i0));
+}
+
+void CpuInference::run_chunk(int i0, int n) {
   CpuCtx& ctx = *ctx_;
   const auto& layers = spec_.layers;
-  for (const Op& op : ops_) {
+  auto t0 = std::chrono::steady_clock::now();
+  for (size_t k = 0; k < ops_.size(); ++k) {
+    if (profile_ && k > 0) {
+      const auto t = std::chrono::steady_clock::now();
+      op_seconds_[k - 1] += std::chrono::duration<double>(t - t0).count();
+      t0 = t;
+    }
+    const Op& op = ops_[k];
     const LayerSpec& l = layers[op.layer];
     const TensorShape& xs = spec_.tensors[op.x];
     const int C = xs[0], H = xs[1], W = xs[2], HW = H * W;
-    const float* x = buf(op.x);
-    float* y = buf(op.y);
+    const float* x = buf(op.x, i0);
+    float* y = buf(op.y, i0);
     const float* w = op.w == kAbsent ? nullptr : weights_ + op.w;
     const float* bias = op.bias == kAbsent ? nullptr : weights_ + op.bias;
     const float* packed = op.packed == kAbsent ? nullptr : weights_ + op.packed;
     Epilogue epi;
     epi.bias = bias;
-    epi.residual = op.res >= 0 ? buf(op.res) : nullptr;
+    epi.residual = op.res >= 0 ? buf(op.res, i0) : nullptr;
     epi.relu = op.relu;
     switch (op.kind) {
       case Kind::Conv: {
@@ -375,13 +402,35 @@ void CpuInference::run(int n) {
         cpu_linear_forward(ctx, n, l.in_features, l.out_features, x, w, bias, y);
         break;
       case Kind::Add:
-        cpu_add_forward(ctx, static_cast<size_t>(n) * C * HW, x, buf(op.res), y);
+        cpu_add_forward(ctx, static_cast<size_t>(n) * C * HW, x, buf(op.res, i0), y);
         break;
       case Kind::ShortcutA:
         cpu_shortcut_a_forward(ctx, n, C, H, W, l.stride, l.out_channels, l.pad_front, x, y);
         break;
     }
   }
+  if (profile_ && !ops_.empty())
+    op_seconds_.back() += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void CpuInference::print_profile(FILE* out) const {
+  static const char* const kNames[] = {"conv", "scc", "shuffle", "bn", "relu", "maxpool", "gap", "linear", "add", "shortcut_a"};
+  double total = 0;
+  for (double t : op_seconds_) total += t;
+  std::fprintf(out, "dsxplore inference profile (cpu, %d thread(s), %ld runs): per op of the folded schedule\n",
+               threads(), runs_);
+  std::fprintf(out, "  %4s %-10s %-28s %-16s %-16s %4s %10s %7s\n", "#", "op", "layer", "input", "output", "epi",
+               "ms/run", "share");
+  for (size_t k = 0; k < op_seconds_.size(); ++k) {
+    const Op& op = ops_[k];
+    std::string epi = std::string(op.bias != kAbsent && op.kind != Kind::Linear ? "b" : "") +
+                      (op.res >= 0 && op.kind != Kind::Add ? "+" : "") + (op.relu ? "r" : "");
+    std::fprintf(out, "  %4zu %-10s %-28s %-16s %-16s %4s %10.4f %6.1f%%\n", k, kNames[static_cast<int>(op.kind)],
+                 spec_.layers[op.layer].name.c_str(), shape_str(spec_.tensors[op.x]).c_str(),
+                 shape_str(spec_.tensors[op.y]).c_str(), epi.c_str(), 1e3 * op_seconds_[k] / std::max<long>(runs_, 1),
+                 total > 0 ? 100.0 * op_seconds_[k] / total : 0.0);
+  }
+  std::fprintf(out, "  total %.4f ms/run\n", 1e3 * total / std::max<long>(runs_, 1));
 }
 
 }  // namespace dsx

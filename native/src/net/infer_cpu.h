@@ -9,13 +9,17 @@
 //    the op's epilogue (ops_cpu.h Epilogue), applied as each output tile is stored;
 //  - weights are folded and packed here, once, and every run reuses them; activations live
 //    in one arena whose buffers are shared along the schedule (by liveness), so a run
-//    allocates nothing once the ops' grow-only scratch has seen the shapes.
+//    allocates nothing once the ops' grow-only scratch has seen the shapes;
+//  - a large batch goes through the schedule a chunk of images at a time, the chunk sized
+//    so that an activation of the chunk stays in L2 (every op is per image in eval mode):
+//    layer after layer over the whole batch would stream every activation through memory.
 // The folded network rounds differently from the layer-by-layer eval forward that
 // `evaluate` and sweeps use for accuracy (Net::forward(n, false)), which therefore never
 // runs through here. CUDA inference keeps Net::infer (its input-folded schedule): this
 // executor calls the CPU op library directly.
 #pragma once
 #include <cstddef>
+#include <cstdio>
 #include <memory>
 #include <vector>
 
@@ -46,6 +50,9 @@ class CpuInference {
   // Ops in the schedule and how many BNs were folded into a producer (for tests).
   int op_count() const { return static_cast<int>(ops_.size()); }
   int folded_bns() const { return folded_; }
+  // Per-op time of every run so far (env DSXPLORE_PROFILE set, as for Net's profile).
+  bool profiling() const { return profile_; }
+  void print_profile(FILE* out) const;
 
  private:
   enum class Kind { Conv, Scc, Shuffle, Bn, Relu, MaxPool, Gap, Linear, Add, ShortcutA };
@@ -58,12 +65,18 @@ class CpuInference {
     bool relu = false;  // epilogue ReLU
     size_t w = kAbsent, bias = kAbsent, packed = kAbsent;  // offsets into weights_
   };
-  float* buf(int t) const { return arena_ + off_[t]; }
+  // tensor t's buffer; for images [i0, ...) of the batch (the input and the logits hold the
+  // whole batch, every other tensor one chunk)
+  float* buf(int t, int i0 = 0) const {
+    return arena_ + off_[t] + (whole_[t] ? static_cast<size_t>(i0) * tensor_size_[t] : 0);
+  }
   void plan_ops(const float* state);
   void plan_arena();
+  void run_chunk(int i0, int n);
 
   NetSpec spec_;
   int capacity_;
+  int chunk_ = 1;  // images per pass through the schedule
   std::unique_ptr<CpuCtx> ctx_;
   std::vector<Op> ops_;
   std::vector<size_t> tensor_size_;  // floats per sample
@@ -71,8 +84,12 @@ class CpuInference {
   size_t weights_size_ = 0;
   float* arena_ = nullptr;
   std::vector<size_t> off_;  // per tensor, into arena_
+  std::vector<char> whole_;  // the tensor's buffer holds the whole batch (input, logits)
   long packs_ = 0;
   int folded_ = 0;
+  bool profile_ = false;
+  std::vector<double> op_seconds_;
+  long runs_ = 0;
 };
 
 }  // namespace dsx
