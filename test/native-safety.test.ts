@@ -403,6 +403,8 @@ async function inferCases(): Promise<number> {
     ['seed -1', [SPEC, { device: 'cpu', seed: -1 }, images]],
     ['threads 1e12', [SPEC, { device: 'cpu', threads: 1e12 }, images]],
     ['device gpu', [SPEC, { device: 'gpu' }, images]],
+    ['schedule unknown', [SPEC, { device: 'cpu', schedule: 'fused' }, images]],
+    ['schedule a number', [SPEC, { device: 'cpu', schedule: 1 }, images]],
   ];
   for (const [what, args] of forward) {
     await mustFail(`netForward ${what}`, () => netForward!(...args));

@@ -2,9 +2,14 @@
 // netForward(spec, options, images: Float32Array) -> Float32Array [n, classes]: synchronous,
 //   eval-mode logits of already normalised inputs, options {device, threads, state?, seed}
 //   (without state the network is initialised from seed). For parity checks; keep n small.
+//   options.schedule "evaluate" runs the unfused layer-by-layer eval pass instead (the
+//   reference the deployment schedules are tested against).
+// Both run what a deployment runs: on the CPU the folded executor (net/infer_cpu.h), on a
+// GPU Net::infer.
 // netLatency(spec, options) -> Promise<{seconds: number[], device, threads}>: options
 //   {device, threads, batch, warmup, reps, seed, state?}; timed eval-mode forwards.
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "addon.h"
@@ -26,6 +31,7 @@ struct InferOptions {
   int threads = 0, batch = 1, warmup = 5, reps = 20;
   uint64_t seed = 0;
   std::vector<float> state;  // empty: initialise from seed
+  bool evaluate = false;     // netForward: the unfused eval pass, not the deployment one
 };
 
 InferOptions parse_options(const Napi::Value& v, const dsx::NetSpec& spec) {
@@ -38,6 +44,9 @@ InferOptions parse_options(const Napi::Value& v, const dsx::NetSpec& spec) {
   o.warmup = A::int_field_or(opt, "warmup", "options", 0, 1000000, 5);
   o.reps = A::int_field_or(opt, "reps", "options", 1, 1000000, 20);
   if (A::present(opt, "seed")) o.seed = static_cast<uint64_t>(A::integer(opt.Get("seed"), "options.seed", 0, 1LL << 53));
+  const std::string sch = A::str_field_or(opt, "schedule", "options", "deploy");
+  if (sch != "deploy" && sch != "evaluate") A::range_error("options.schedule must be \"deploy\" or \"evaluate\"");
+  o.evaluate = sch == "evaluate";
   Napi::Value sv = opt.Get("state");
   if (!sv.IsUndefined() && !sv.IsNull()) {
     Napi::Float32Array st = A::f32(sv, "options.state");
@@ -56,6 +65,16 @@ void load_state(dsx::Net& net, const InferOptions& o) {
     net.set_state(o.state.data());
 }
 
+// The CPU runs the deployment executor (BN folded, epilogues, weights packed once:
+// net/infer_cpu.h); a GPU runs Net::infer. Null when the backend is not the CPU.
+std::unique_ptr<dsx::CpuInference> cpu_inference(const dsx::NetSpec& spec, const InferOptions& o,
+                                                 const dsx::Backend& backend, int capacity) {
+  if (backend.name() != "cpu") return nullptr;
+  const std::vector<float> seeded = o.state.empty() ? dsx::seeded_state(spec, o.seed) : std::vector<float>{};
+  const float* state = o.state.empty() ? seeded.data() : o.state.data();
+  return std::make_unique<dsx::CpuInference>(spec, state, backend.threads(), capacity);
+}
+
 }  // namespace
 
 Napi::Value NetForward(const Napi::CallbackInfo& info) {
@@ -68,9 +87,17 @@ Napi::Value NetForward(const Napi::CallbackInfo& info) {
     A::range_error("images must hold n x C x H x W values, n in 1..65536");
   const int n = static_cast<int>(images.ElementLength() / chw);
   auto backend = dsx::make_backend(o.device, o.threads);
-  dsx::Net net(spec, *backend, n);
-  load_state(net, o);
-  std::vector<float> logits = dsx::forward_logits(net, images.Data(), n);
+  std::vector<float> logits;
+  std::unique_ptr<dsx::CpuInference> inf;
+  if (!o.evaluate) inf = cpu_inference(spec, o, *backend, n);
+  if (inf) {
+    backend.reset();  // its thread pool is not needed
+    logits = dsx::forward_logits(*inf, images.Data(), n);
+  } else {
+    dsx::Net net(spec, *backend, n);
+    load_state(net, o);
+    logits = dsx::forward_logits(net, images.Data(), n, o.evaluate);
+  }
   Napi::Float32Array out = Napi::Float32Array::New(env, logits.size());
   std::copy(logits.begin(), logits.end(), out.Data());
   return out;
@@ -91,16 +118,22 @@ class NetLatencyWorker : public PromiseWorker<LatencyArgs> {
   void run() override {
     const InferOptions& o = a_.o;
     auto backend = dsx::make_backend(o.device, o.threads);
-    dsx::Net net(a_.spec, *backend, o.batch);
-    load_state(net, o);
-    // a deterministic, non-zero input: timings of all-zero inputs can flatter some kernels
-    const auto& s = net.plan().spec;
-    std::vector<float> x(static_cast<size_t>(o.batch) * s.input[0] * s.input[1] * s.input[2]);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-    backend->upload(net.input(), x.data(), x.size() * sizeof(float));
-    run_ = dsx::time_forward(net, o.batch, o.warmup, o.reps);
     device_name_ = backend->name();
     threads_used_ = backend->threads();
+    // a deterministic, non-zero input: timings of all-zero inputs can flatter some kernels
+    const auto& s = a_.spec;
+    std::vector<float> x(static_cast<size_t>(o.batch) * s.input[0] * s.input[1] * s.input[2]);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+    if (auto inf = cpu_inference(a_.spec, o, *backend, o.batch)) {
+      backend.reset();
+      std::copy(x.begin(), x.end(), inf->input());
+      run_ = dsx::time_forward(*inf, o.batch, o.warmup, o.reps);
+      return;
+    }
+    dsx::Net net(a_.spec, *backend, o.batch);
+    load_state(net, o);
+    backend->upload(net.input(), x.data(), x.size() * sizeof(float));
+    run_ = dsx::time_forward(net, o.batch, o.warmup, o.reps);
   }
   Napi::Value result(Napi::Env env) override {
     Napi::Object r = Napi::Object::New(env);

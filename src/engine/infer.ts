@@ -13,6 +13,9 @@ export interface ForwardRequest {
   seed?: number;
   device?: DeviceRequest;
   threads?: number;
+  /** 'deploy' (default): what latency times, BN folded into its producer on the CPU;
+   * 'evaluate': the unfused layer-by-layer pass `evaluate` runs, the reference for tests */
+  schedule?: 'deploy' | 'evaluate';
 }
 
 /** Eval-mode logits [n, classes] (synchronous; keep n small). */
@@ -22,6 +25,7 @@ export function forwardLogits(req: ForwardRequest): Float32Array {
     threads: req.threads ?? 1,
     seed: req.seed ?? 0,
     state: req.state,
+    schedule: req.schedule ?? 'deploy',
   }, req.images) as Float32Array;
 }
 

@@ -160,14 +160,15 @@ void add_partials(CpuCtx& ctx, float* const* parts, int T, size_t n, float* dst)
 }
 
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                        const float* bias, float* y, InputAffine in) {
+                        const float* bias, float* y, InputAffine in, const Epilogue& epi,
+                        const float* wide_packed) {
   const int Ho = s.Ho(), Wo = s.Wo(), P = Ho * Wo, HW = s.H * s.W;
   if (conv_dw3x3_applies(s)) {
-    conv_dw3x3_forward(ctx, s, x, w, bias, y, in);
+    conv_dw3x3_forward(ctx, s, x, w, bias, y, in, epi);
     return;
   }
   if (conv_wide_applies(s, ctx.pool.size())) {
-    conv_wide_forward(ctx, s, x, w, bias, y, in);
+    conv_wide_forward(ctx, s, x, w, bias, y, in, epi, wide_packed);
     return;
   }
   if (in) {
@@ -194,6 +195,7 @@ void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
           for (int oh = 0; oh < Ho; ++oh)
             for (int ow = 0; ow < Wo; ++ow) yp[oh * Wo + ow] = full[(oh * st) * Wo1 + ow * st];
         }
+        if (epi) epi.apply(c, yp, epi.res_at(nc * P), P);
       }
     });
     return;
@@ -224,6 +226,12 @@ void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
       for (int c = 0; c < s.Cout; ++c) {
         float* yc = yn + static_cast<int64_t>(c) * P;
         for (int i = 0; i < P; ++i) yc[i] += bias[c];
+      }
+    // the image's output is still in cache: the epilogue now, not as a pass of its own
+    if (epi)
+      for (int c = 0; c < s.Cout; ++c) {
+        const int64_t o = (static_cast<int64_t>(n) * s.Cout + c) * P;
+        epi.apply(c, y + o, epi.res_at(o), P);
       }
   };
   if (s.N >= ctx.pool.size()) {

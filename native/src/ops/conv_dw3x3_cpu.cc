@@ -244,7 +244,7 @@ typedef float DwLanes __attribute__((vector_size(64)));
 typedef int32_t DwIndex __attribute__((vector_size(64)));
 
 void dw3_few_pixels(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                    const float* bias, float* y, const InputAffine& in) {
+                    const float* bias, float* y, const InputAffine& in, const Epilogue& epi) {
   const int H = s.H, W = s.W, Ho = s.Ho(), Wo = s.Wo(), st = s.stride;
   const int C = s.Cin, HW = H * W, P = Ho * Wo;
   // tap t of output pixel o reads input pixel idx[t][o], or padding where mask[t][o] is 0
@@ -270,6 +270,7 @@ void dw3_few_pixels(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
       DwLanes acc = DwLanes{} + (bias ? bias[c] : 0.0f);
       for (int t = 0; t < 9; ++t) acc += wc[t] * (__builtin_shuffle(v, idx[t]) * mask[t]);
       std::memcpy(y + nc * P, &acc, sizeof(float) * P);
+      if (epi) epi.apply(c, y + nc * P, epi.res_at(nc * P), P);
     }
   }, 16);
 }
@@ -277,9 +278,10 @@ void dw3_few_pixels(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
 }  // namespace
 
 void conv_dw3x3_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                        const float* bias, float* y, const InputAffine& in) {
+                        const float* bias, float* y, const InputAffine& in,
+                        const Epilogue& epi) {
   if (static_cast<int64_t>(s.N) * s.H * s.W <= kDwFewPixels) {
-    dw3_few_pixels(ctx, s, x, w, bias, y, in);
+    dw3_few_pixels(ctx, s, x, w, bias, y, in, epi);
     return;
   }
   const Dw3Geom g = dw3_geom(s);
@@ -300,6 +302,7 @@ void conv_dw3x3_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const
       } else {
         dw3_conv_s2(xp, g.Wp, g.We, g.Ho, g.Wo, w + c * 9, bb, y + nc * P);
       }
+      if (epi) epi.apply(c, y + nc * P, epi.res_at(nc * P), static_cast<int>(P));
     }
   }, 2);
 }

@@ -111,8 +111,11 @@ int64_t sliver_size(int M, int Kg) { return static_cast<int64_t>((M + kMR - 1) /
 // out[m][j] (+)= sum_k A[m][k] * base[off[k] + j] for m < M, j < nw (out's row stride nw;
 // beta0 = 0 overwrites, 1 adds). Without slack past the planes (direct sources), a last
 // panel narrower than a vector is copied into `tail` (kKC x kVecWidth) instead of read past nw.
+// epi (pointwise outputs, which are y itself): applied to each tile once its last reduction
+// block is in, to rows of channel c0 + m; res: the residual laid out as out.
 void wide_gemm(const float* pa, int M, int Kg, const float* base, const int32_t* off, int64_t nw,
-               float* out, float beta0, bool slack, float* tail) {
+               float* out, float beta0, bool slack, float* tail, const Epilogue* epi = nullptr,
+               int c0 = 0, const float* res = nullptr) {
   float* crow[kMR];
   for (int k0 = 0; k0 < Kg; k0 += kKC) {
     const int kc = std::min(kKC, Kg - k0);
@@ -136,22 +139,28 @@ void wide_gemm(const float* pa, int M, int Kg, const float* base, const int32_t*
           micro_kernel(kc, a, kMR, tail, kVecWidth, crow, rows, cols, 1.0f, beta, 1);
         else
           micro_kernel_boff(kc, a, base + j0, off + k0, crow, rows, cols, 1.0f, beta, nv);
+        if (epi && k0 + kc == Kg)
+          for (int i = 0; i < rows; ++i)
+            epi->apply(c0 + s + i, crow[i], res ? res + (s + i) * nw + j0 : nullptr, cols);
       }
       j0 += cols;
     }
   }
 }
 
-// dst[c][oh][ow] (+)= wide[c][oh*Wp + ow] (+ bias[c]).
+// dst[c][oh][ow] (+)= wide[c][oh*Wp + ow] (+ bias[c]), then the epilogue on each row (res:
+// the residual laid out as dst).
 template <bool kAdd>
 void compact(const WideGeom& g, int C, const float* __restrict wide, const float* bias,
-             float* __restrict dst) {
+             float* __restrict dst, const Epilogue& epi = {}, const float* res = nullptr) {
   for (int c = 0; c < C; ++c) {
     const float b = bias ? bias[c] : 0.0f;
     for (int oh = 0; oh < g.Ho; ++oh) {
       const float* __restrict src = wide + c * g.nw + static_cast<int64_t>(oh) * g.Wp;
-      float* __restrict d = dst + (static_cast<int64_t>(c) * g.Ho + oh) * g.Wo;
+      const int64_t o = (static_cast<int64_t>(c) * g.Ho + oh) * g.Wo;
+      float* __restrict d = dst + o;
       for (int ow = 0; ow < g.Wo; ++ow) d[ow] = kAdd ? d[ow] + src[ow] : src[ow] + b;
+      if (epi) epi.apply(c, d, res ? res + o : nullptr, g.Wo);
     }
   }
 }
@@ -162,16 +171,32 @@ bool conv_wide_applies(const Conv2dShape& s, int threads) {
   return s.stride == 1 && !depthwise && s.pad <= s.K - 1 && s.N >= threads;
 }
 
+size_t conv_wide_packed_size(const Conv2dShape& s) {
+  const int G = s.groups, cog = s.Cout / G, Kg = s.Cin / G * s.K * s.K;
+  return static_cast<size_t>(G * sliver_size(cog, Kg));
+}
+
+void conv_wide_pack(const Conv2dShape& s, const float* w, float* pa) {
+  const int G = s.groups, cog = s.Cout / G, Kg = s.Cin / G * s.K * s.K;
+  const int64_t psz = sliver_size(cog, Kg);
+  for (int gi = 0; gi < G; ++gi) {
+    const float* wg = w + static_cast<int64_t>(gi) * cog * Kg;
+    pack_slivers(cog, Kg, [&](int m, int k) { return wg[static_cast<int64_t>(m) * Kg + k]; }, pa + gi * psz);
+  }
+}
+
 void conv_wide_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                       const float* bias, float* y, const InputAffine& in) {
+                       const float* bias, float* y, const InputAffine& in, const Epilogue& epi,
+                       const float* packed) {
   const WideGeom g = wide_geom(s.H, s.W, s.K, s.pad);
   const int G = s.groups, cig = s.Cin / G, cog = s.Cout / G, Kg = cig * s.K * s.K;
   fill_offsets(g, cig, ctx.wide_offsets[0]);
   const int64_t psz = sliver_size(cog, Kg);
-  float* pa = ctx.ws.get(0, kWsShared, static_cast<size_t>(G * psz));
-  for (int gi = 0; gi < G; ++gi) {
-    const float* wg = w + static_cast<int64_t>(gi) * cog * Kg;
-    pack_slivers(cog, Kg, [&](int m, int k) { return wg[static_cast<int64_t>(m) * Kg + k]; }, pa + gi * psz);
+  const float* pa = packed;
+  if (!pa) {
+    float* buf = ctx.ws.get(0, kWsShared, conv_wide_packed_size(s));
+    conv_wide_pack(s, w, buf);
+    pa = buf;
   }
   const int32_t* off = ctx.wide_offsets[0].data();
   const int64_t HW = static_cast<int64_t>(s.H) * s.W, P = static_cast<int64_t>(g.Ho) * g.Wo;
@@ -187,11 +212,13 @@ void conv_wide_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const 
       float* yn = y + n * s.Cout * P;
       if (!direct_x) pad_planes(g, s.Cin, src, xp, in);
       float* out = direct ? yn : wide;
+      const float* res = epi.res_at(n * s.Cout * P);
       for (int gi = 0; gi < G; ++gi)
         wide_gemm(pa + gi * psz, cog, Kg, (direct_x ? src : xp) + gi * cig * g.plane, off, g.nw,
-                  out + gi * cog * g.nw, 0.0f, !direct_x, tail);
+                  out + gi * cog * g.nw, 0.0f, !direct_x, tail, direct && epi ? &epi : nullptr,
+                  gi * cog, res ? res + gi * cog * g.nw : nullptr);
       if (!direct)
-        compact<false>(g, s.Cout, wide, bias, yn);
+        compact<false>(g, s.Cout, wide, bias, yn, epi, res);
       else if (bias)
         for (int c = 0; c < s.Cout; ++c)
           for (int64_t i = 0; i < P; ++i) yn[c * P + i] += bias[c];

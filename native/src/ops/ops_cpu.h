@@ -2,6 +2,7 @@
 // (conv_cpu.cc, scc_cpu.cc, norm_cpu.cc, pointwise_cpu.cc), all taking the backend's context
 // (thread pool, grow-only scratch, cached SCC plans). Semantics are those of backend.h.
 #pragma once
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -68,18 +69,55 @@ struct InputAffine {
   }
 };
 
+// What the deployment executor (net/infer_cpu.h) has a conv or SCC do to its output as it
+// is stored: y = relu?(y + bias[c] + residual), with residual laid out as y. Applied to each
+// output tile or plane right after it is computed, while it is still in L1/L2, instead of
+// as separate BN, add and ReLU passes over memory. Empty: y as computed. Training and
+// evaluate never pass one (their rounding is pinned by recorded results).
+struct Epilogue {
+  const float* bias = nullptr;      // [Cout], the folded BN shift
+  const float* residual = nullptr;  // same layout as y
+  bool relu = false;
+  explicit operator bool() const { return bias || residual || relu; }
+  // the residual row at offset off into y's layout (null without one)
+  const float* res_at(int64_t off) const { return residual ? residual + off : nullptr; }
+  // n values of channel c: d[i] = relu?(d[i] + bias[c] + r[i]); r is res_at(d's offset)
+  void apply(int c, float* __restrict d, const float* __restrict r, int n) const {
+    const float b = bias ? bias[c] : 0.0f;
+    if (r) {
+      if (relu)
+        for (int i = 0; i < n; ++i) d[i] = std::max(d[i] + b + r[i], 0.0f);
+      else
+        for (int i = 0; i < n; ++i) d[i] = d[i] + b + r[i];
+    } else if (relu) {
+      for (int i = 0; i < n; ++i) d[i] = std::max(d[i] + b, 0.0f);
+    } else if (bias) {
+      for (int i = 0; i < n; ++i) d[i] += b;
+    }
+  }
+};
+
 // in: the input is read through a folded BN+ReLU (see InputAffine; forward and the weight
-// gradient, the only parts that read x).
+// gradient, the only parts that read x). epi: the deployment epilogue (bias is then null).
+// wide_packed: w as conv_wide_pack (conv_wide_cpu.h) laid it out, used when the call takes
+// the wide route; null: packed on the call if it does.
 void cpu_conv2d_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
-                        const float* bias, float* y, InputAffine in = {});
+                        const float* bias, float* y, InputAffine in = {},
+                        const Epilogue& epi = {}, const float* wide_packed = nullptr);
 // Backward ops ADD into every gradient (backend.h), except that set_dx (set_da, set_db)
 // makes them OVERWRITE that input gradient (the Backend's overwrite_* flags).
 void cpu_conv2d_backward(CpuCtx& ctx, const Conv2dShape& s, const float* x, const float* w,
                          const float* dy, float* dx, float* dw, float* dbias, bool set_dx = false,
                          InputAffine in = {});
 
+// packed: the forward weights as scc_pack_forward laid them out (packed once per network by
+// the deployment executor); null: packed from w on this call.
 void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
-                     InputAffine in = {});
+                     InputAffine in = {}, const Epilogue& epi = {},
+                     const float* packed = nullptr);
+// The banded forward weights of an SCC (ctx's plan for s), scc_packed_size(ctx, s) floats.
+size_t scc_packed_size(CpuCtx& ctx, const SccShape& s);
+void scc_pack_forward(CpuCtx& ctx, const SccShape& s, const float* w, float* packed);
 void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w,
                       const float* dy, float* dx, float* dw, bool set_dx = false,
                       InputAffine in = {});

@@ -280,7 +280,7 @@ void scc_dots(const SccShape& s, const float* xt, int V, int P, const float* w, 
 }
 
 void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
-                            const InputAffine& in) {
+                            const InputAffine& in, const Epilogue& epi) {
   const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout, D = s.D();
   const int V = Cin + D;  // virtual channels: the first D repeated, so every window is contiguous
   const int P = s.N * HW;
@@ -317,8 +317,12 @@ void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, cons
         for (int j = 0; j < J; ++j) {
           float lanes[kLanes];
           std::memcpy(lanes, &acc[j], sizeof lanes);
-          for (int n = 0; n < s.N; ++n)
-            std::memcpy(y + (static_cast<int64_t>(n) * Cout + p.order[r0 + j]) * HW, lanes + n * HW, sizeof(float) * HW);
+          for (int n = 0; n < s.N; ++n) {
+            const int c = p.order[r0 + j];
+            const int64_t o = (static_cast<int64_t>(n) * Cout + c) * HW;
+            std::memcpy(y + o, lanes + n * HW, sizeof(float) * HW);
+            if (epi) epi.apply(c, y + o, epi.res_at(o), HW);
+          }
         }
       }
     }, 4);
@@ -336,23 +340,37 @@ void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, cons
     for (int64_t c = b; c < e; ++c) {
       scc_dots(s, xt, V, P, w, static_cast<int>(c), out);
       for (int q = 0; q < P; ++q) store(c, q, out[q]);
+      for (int n = 0; epi && n < s.N; ++n) {
+        const int64_t o = (static_cast<int64_t>(n) * Cout + c) * HW;
+        epi.apply(static_cast<int>(c), y + o, epi.res_at(o), HW);
+      }
     }
   }, 16);
 }
 
 }  // namespace
 
+size_t scc_packed_size(CpuCtx& ctx, const SccShape& s) { return ctx.scc_plan(s).out_pack; }
+
+void scc_pack_forward(CpuCtx& ctx, const SccShape& s, const float* w, float* packed) {
+  pack_forward_weights(ctx.scc_plan(s), w, packed);
+}
+
 void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
-                     InputAffine in) {
+                     InputAffine in, const Epilogue& epi, const float* packed) {
   if (static_cast<int64_t>(s.N) * s.H * s.W <= kFewPixels) {
-    scc_forward_few_pixels(ctx, s, x, w, y, in);
+    scc_forward_few_pixels(ctx, s, x, w, y, in, epi);
     return;
   }
   const SccPlan& p = ctx.scc_plan(s);
   const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout;
   const int pnv = panel_vectors(p), pw = pnv * kVecWidth;
-  float* ap = ctx.ws.get(0, kWsShared, p.out_pack);
-  pack_forward_weights(p, w, ap);
+  const float* ap = packed;
+  if (!ap) {
+    float* buf = ctx.ws.get(0, kWsShared, p.out_pack);
+    pack_forward_weights(p, w, buf);
+    ap = buf;
+  }
   const int panels = (HW + pw - 1) / pw;
   const int chunk = panels_per_unit(s.N, panels, ctx.pool.size(), p.vext, pw);
   const int chunks = (panels + chunk - 1) / chunk;
@@ -374,6 +392,11 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
           for (int i = 0; i < o.rows; ++i) crow[i] = yn + static_cast<int64_t>(p.order[o.r0 + i]) * HW;
           micro_kernel(o.U, ap + o.aoff, kMR, bj + static_cast<int64_t>(o.k0) * pw, pw, crow, o.rows,
                        cols, 1.0f, 0.0f, pnv);
+          // the tile is still in L1: the epilogue as it leaves
+          for (int i = 0; epi && i < o.rows; ++i) {
+            const int c = p.order[o.r0 + i];
+            epi.apply(c, crow[i], epi.res_at((static_cast<int64_t>(n) * Cout + c) * HW + p0), cols);
+          }
         }
       }
     }

@@ -1,0 +1,171 @@
+// ctest `infer_epilogue`: every CPU conv and SCC route with the deployment epilogue (bias,
+// ReLU, residual add; ops_cpu.h Epilogue) and with weights packed ahead of the call, against
+// a naive float64 reference written from the definitions: y = relu?(conv(x, w) + bias[c] +
+// residual). Tolerance: max |ours - ref| <= 1e-4 * max(1, max |ref|) (float32 sums of up to
+// a few hundred products in another order). Shapes pick each route: depthwise 3x3 (few
+// pixels, stride 1 narrow and wide planes, stride 2), generic depthwise (5x5), the wide route
+// (dense 3x3, grouped, pointwise direct), im2col (stride 2, and fewer images than threads),
+// SCC (few pixels, panels; wrap-around windows, Cout > Cin), at 1 and 2 threads.
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "harness.h"
+#include "ops/conv_wide_cpu.h"
+#include "ops/ops_cpu.h"
+#include "scc_ref.h"
+
+namespace {
+
+using dsx::Conv2dShape;
+using dsx::Epilogue;
+using dsx::SccShape;
+
+struct Case {
+  bool relu, residual;
+};
+constexpr Case kCases[] = {{false, false}, {true, false}, {false, true}, {true, true}};
+
+double finish(double v, double b, const float* res, size_t i, bool relu) {
+  v += b;
+  if (res) v += res[i];
+  return relu ? std::max(v, 0.0) : v;
+}
+
+std::vector<double> conv_ref(const Conv2dShape& s, const std::vector<float>& x, const std::vector<float>& w,
+                             const std::vector<float>& bias, const float* res, bool relu) {
+  const int Ho = s.Ho(), Wo = s.Wo(), cig = s.Cin / s.groups, cog = s.Cout / s.groups;
+  std::vector<double> y(static_cast<size_t>(s.N) * s.Cout * Ho * Wo);
+  for (int n = 0; n < s.N; ++n)
+    for (int co = 0; co < s.Cout; ++co)
+      for (int oh = 0; oh < Ho; ++oh)
+        for (int ow = 0; ow < Wo; ++ow) {
+          double acc = 0;
+          const int g = co / cog;
+          for (int ci = 0; ci < cig; ++ci)
+            for (int kh = 0; kh < s.K; ++kh)
+              for (int kw = 0; kw < s.K; ++kw) {
+                const int ih = oh * s.stride - s.pad + kh, iw = ow * s.stride - s.pad + kw;
+                if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
+                acc += static_cast<double>(w[((static_cast<size_t>(co) * cig + ci) * s.K + kh) * s.K + kw]) *
+                       x[((static_cast<size_t>(n) * s.Cin + g * cig + ci) * s.H + ih) * s.W + iw];
+              }
+          const size_t i = ((static_cast<size_t>(n) * s.Cout + co) * Ho + oh) * Wo + ow;
+          y[i] = finish(acc, bias[co], res, i, relu);
+        }
+  return y;
+}
+
+int failures = 0;
+
+void compare(const std::string& what, const std::vector<float>& got, const std::vector<double>& ref) {
+  double err = 0, scale = 1;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    err = std::max(err, std::fabs(got[i] - ref[i]));
+    scale = std::max(scale, std::fabs(ref[i]));
+  }
+  const bool ok = err <= 1e-4 * scale;
+  if (!ok) ++failures;
+  std::printf("%-4s %-72s max err %.2e (scale %.2f)\n", ok ? "ok" : "FAIL", what.c_str(), err, scale);
+}
+
+std::string conv_name(const Conv2dShape& s) {
+  char b[160];
+  std::snprintf(b, sizeof b, "conv N%d %dx%dx%d -> %d K%d s%d p%d g%d", s.N, s.Cin, s.H, s.W, s.Cout, s.K,
+                s.stride, s.pad, s.groups);
+  return b;
+}
+
+void check_conv(dsx::CpuCtx& ctx, Conv2dShape s, dsx_test::Rng& rng) {
+  const size_t nx = static_cast<size_t>(s.N) * s.Cin * s.H * s.W;
+  const size_t ny = static_cast<size_t>(s.N) * s.Cout * s.Ho() * s.Wo();
+  const auto x = rng.vec(nx);
+  const auto w = rng.vec(static_cast<size_t>(s.Cout) * (s.Cin / s.groups) * s.K * s.K);
+  const auto bias = rng.vec(s.Cout);
+  const auto res = rng.vec(ny);
+  std::vector<float> packed(dsx::conv_wide_packed_size(s));
+  dsx::conv_wide_pack(s, w.data(), packed.data());
+  for (const Case& c : kCases)
+    for (bool prepacked : {false, true}) {
+      if (prepacked && (c.relu != c.residual)) continue;  // packing is independent of the epilogue
+      Epilogue epi;
+      epi.bias = bias.data();
+      epi.residual = c.residual ? res.data() : nullptr;
+      epi.relu = c.relu;
+      std::vector<float> y(ny, 7.0f);  // overwritten, never added into
+      dsx::cpu_conv2d_forward(ctx, s, x.data(), w.data(), nullptr, y.data(), {}, epi,
+                              prepacked ? packed.data() : nullptr);
+      compare(conv_name(s) + " t" + std::to_string(ctx.pool.size()) + (c.relu ? " relu" : "") +
+                  (c.residual ? " +res" : "") + (prepacked ? " packed" : ""),
+              y, conv_ref(s, x, w, bias, c.residual ? res.data() : nullptr, c.relu));
+    }
+}
+
+void check_scc(dsx::CpuCtx& ctx, SccShape s, dsx_test::Rng& rng) {
+  const int HW = s.H * s.W;
+  const size_t nx = static_cast<size_t>(s.N) * s.Cin * HW, ny = static_cast<size_t>(s.N) * s.Cout * HW;
+  const auto x = rng.vec(nx);
+  const auto w = rng.vec(static_cast<size_t>(s.Cout) * s.D());
+  const auto bias = rng.vec(s.Cout);
+  const auto res = rng.vec(ny);
+  const std::vector<float> zeros_y(ny, 0.0f), zeros_x(nx, 0.0f), zeros_w(w.size(), 0.0f);
+  const dsx_test::SccRef plain = dsx_test::scc_reference(s, x, w, zeros_y, zeros_x, zeros_w);
+  std::vector<float> packed(dsx::scc_packed_size(ctx, s));
+  dsx::scc_pack_forward(ctx, s, w.data(), packed.data());
+  for (const Case& c : kCases)
+    for (bool prepacked : {false, true}) {
+      if (prepacked && (c.relu != c.residual)) continue;
+      Epilogue epi;
+      epi.bias = bias.data();
+      epi.residual = c.residual ? res.data() : nullptr;
+      epi.relu = c.relu;
+      std::vector<double> ref(ny);
+      for (size_t i = 0; i < ny; ++i)
+        ref[i] = finish(plain.y[i], bias[(i / HW) % s.Cout], c.residual ? res.data() : nullptr, i, c.relu);
+      std::vector<float> y(ny, 7.0f);
+      dsx::cpu_scc_forward(ctx, s, x.data(), w.data(), y.data(), {}, epi, prepacked ? packed.data() : nullptr);
+      char b[160];
+      std::snprintf(b, sizeof b, "scc N%d %dx%dx%d -> %d g%d s%d t%d%s%s%s", s.N, s.Cin, s.H, s.W, s.Cout,
+                    s.groups, s.stride, ctx.pool.size(), c.relu ? " relu" : "", c.residual ? " +res" : "",
+                    prepacked ? " packed" : "");
+      compare(b, y, ref);
+    }
+}
+
+}  // namespace
+
+int main() {
+  dsx_test::Rng rng(20261207);
+  for (int threads : {1, 2}) {
+    dsx::CpuCtx ctx(threads);
+    // depthwise 3x3: few pixels (2x2), narrow stride-1 planes (7x7), wide (17x17), stride 2
+    check_conv(ctx, {1, 8, 2, 2, 8, 3, 1, 1, 8}, rng);
+    check_conv(ctx, {3, 8, 7, 7, 8, 3, 1, 1, 8}, rng);
+    check_conv(ctx, {2, 8, 17, 17, 8, 3, 1, 1, 8}, rng);
+    check_conv(ctx, {2, 8, 9, 9, 8, 3, 2, 1, 8}, rng);
+    // generic depthwise (5x5, stride 1 and 2)
+    check_conv(ctx, {2, 6, 9, 9, 6, 5, 1, 2, 6}, rng);
+    check_conv(ctx, {2, 6, 9, 9, 6, 5, 2, 2, 6}, rng);
+    // wide route (stride 1, at least one image per thread): dense 3x3 with a K over one
+    // reduction block (Cin*9 > 256), grouped, pointwise direct, grouped pointwise
+    check_conv(ctx, {2, 32, 9, 7, 20, 3, 1, 1, 1}, rng);
+    check_conv(ctx, {2, 8, 6, 6, 12, 3, 1, 1, 2}, rng);
+    check_conv(ctx, {3, 16, 5, 5, 24, 1, 1, 0, 1}, rng);
+    check_conv(ctx, {2, 16, 11, 11, 16, 1, 1, 0, 4}, rng);
+    // im2col: stride 2; and one image on two threads (split GEMMs)
+    check_conv(ctx, {2, 8, 9, 9, 16, 3, 2, 1, 1}, rng);
+    check_conv(ctx, {1, 12, 8, 8, 10, 3, 1, 1, 1}, rng);
+    check_conv(ctx, {1, 16, 6, 6, 16, 1, 2, 0, 1}, rng);
+    // SCC: few pixels (N*H*W <= 16), panels; wrap-around windows (stride not dividing Cin),
+    // Cout > Cin, one window per output group (s = D)
+    check_scc(ctx, {1, 16, 2, 2, 16, 2, 4}, rng);
+    check_scc(ctx, {2, 12, 3, 2, 20, 3, 3}, rng);
+    check_scc(ctx, {2, 16, 9, 9, 16, 2, 6}, rng);
+    check_scc(ctx, {2, 16, 8, 8, 32, 2, 4}, rng);
+    check_scc(ctx, {1, 12, 7, 5, 24, 3, 4}, rng);
+    check_scc(ctx, {3, 16, 6, 6, 16, 4, 4}, rng);
+  }
+  std::printf("infer_epilogue: %s\n", failures ? "FAILED" : "ok");
+  return failures ? 1 : 0;
+}
