@@ -53,6 +53,13 @@ test('doctor --json reports version, addon, build, devices and CPU threads', asy
   assert.equal(r.cuda.deviceCount, r.build.cudaDeviceCount);
   assert.equal(r.cuda.devices.length, r.cuda.deviceCount);
   assert.equal(typeof r.build.cublasWhy, 'string');
+  // the kernels' ISA is one this CPU runs (the addon is built here, with -march=native)
+  assert.ok(['avx512', 'avx2+fma', 'scalar'].includes(r.build.cpuIsa), r.build.cpuIsa);
+  if (existsSync('/proc/cpuinfo')) {
+    const flags = new Set((/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
+    if (r.build.cpuIsa === 'avx512') assert.ok(flags.has('avx512f'), 'avx512 kernels on a CPU without avx512f');
+    if (r.build.cpuIsa === 'avx2+fma') assert.ok(flags.has('avx2') && flags.has('fma') && !flags.has('avx512f'), 'avx2+fma kernels: the CPU has AVX2 and FMA and no AVX-512 (-march=native would pick it)');
+  }
   if (r.build.cudaCompiled) {
     assert.ok(r.build.cudaArchs.includes('90'), `sm_90 compiled in: ${r.build.cudaArchs.join(',')}`);
     // the GEMM engine is named: the path of the cuBLAS loaded, or why our own SGEMM is used
@@ -95,7 +102,7 @@ test('the human-readable report names the build, devices and CPU', () => {
   if (/^cuda\s+compiled/m.test(out.stdout)) {
     assert.match(out.stdout, /^gemm\s+(cuBLAS \/\S*libcublas\S*|own tiled SGEMM \(cuBLAS not used: .+\))$/m);
   }
-  assert.match(out.stdout, /^cpu\s+.+, \d+ threads?$/m);
+  assert.match(out.stdout, /^cpu\s+.+, \d+ threads?; kernels built for (avx512|avx2\+fma|scalar)$/m);
   assert.match(out.stdout, /^auto\s+--device auto uses (cpu|cuda)$/m);
 });
 

@@ -64,17 +64,6 @@ std::vector<float> ops_random(size_t n, uint32_t seed) {
 // slower than the hardware, and a kernel timed the same way (best of short runs) could pass
 // a ceiling timed over one long window.
 
-// The vector ISA this build was compiled for (-march=native picks it): the peak loop's path.
-const char* peak_isa() {
-#if defined(__AVX512F__)
-  return "avx512";
-#elif defined(__AVX2__) && defined(__FMA__)
-  return "avx2+fma";
-#else
-  return "scalar";
-#endif
-}
-
 // Runs job(tid) on `threads` threads released at once (tid 0 on the caller).
 template <class Job>
 void on_threads(int threads, Job job) {
@@ -228,7 +217,7 @@ Napi::Value OpsBench(const Napi::CallbackInfo& info) {
   const int threads = be.threads();
   if (kind == "peak") {
     r.Set("gflops", peak_gflops(threads, min_s));
-    r.Set("isa", peak_isa());
+    r.Set("isa", dsx::cpu_isa());
   } else if (kind == "stream") {
     const size_t n = stream_floats();
     std::vector<float> src(n, 1.0f), dst(n, 0.0f);  // touched: no page faults while timed

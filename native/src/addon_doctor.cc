@@ -37,6 +37,7 @@ Napi::Value DoctorBuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cudaDeviceCount", Napi::Number::New(env, b.cuda_device_count));
   o.Set("cudaDevices", DoctorSplit(env, b.cuda_devices, '\n'));
   o.Set("cudaWhy", Napi::String::New(env, b.cuda_why));
+  o.Set("cpuIsa", Napi::String::New(env, dsx::cpu_isa()));
   return o;
 }
 

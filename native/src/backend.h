@@ -224,4 +224,9 @@ struct BuildInfo {
 };
 BuildInfo build_info();
 
+// The vector ISA the CPU kernels were compiled for ("avx512", "avx2+fma" or "scalar"):
+// -march=native picks it at build time, so an addon built on an AVX-512 machine and one
+// built on an AVX2 machine run different kernels and round differently.
+const char* cpu_isa();
+
 }  // namespace dsx

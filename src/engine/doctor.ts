@@ -22,6 +22,9 @@ export interface BuildInfo {
   cudaDevices: string[];
   /** why CUDA is unavailable; empty when a device is usable */
   cudaWhy: string;
+  /** the vector ISA the CPU kernels were compiled for (-march=native): avx512, avx2+fma or
+   * scalar; results repeat bit for bit only on the same one (README, Reproducibility) */
+  cpuIsa: string;
 }
 
 export interface DoctorReport {
@@ -50,6 +53,7 @@ function asBuildInfo(raw: unknown): BuildInfo {
     cudaDeviceCount: typeof o.cudaDeviceCount === 'number' ? o.cudaDeviceCount : 0,
     cudaDevices: strings(o.cudaDevices),
     cudaWhy: typeof o.cudaWhy === 'string' ? o.cudaWhy : '',
+    cpuIsa: typeof o.cpuIsa === 'string' ? o.cpuIsa : 'unknown',
   };
 }
 
@@ -66,6 +70,7 @@ export function buildInfo(): BuildInfo {
       cudaDeviceCount: 0,
       cudaDevices: [],
       cudaWhy: 'this addon predates buildInfo(); rebuild it with: npm run build:native',
+      cpuIsa: 'unknown',
     };
   }
   return asBuildInfo(native.buildInfo());
@@ -138,7 +143,8 @@ export function formatDoctorReport(r: DoctorReport): string {
   } else {
     row('devices', `none: ${r.cuda.reason ?? 'unknown'}`);
   }
-  row('cpu', `${r.cpu.model}, ${r.cpu.threads} thread${r.cpu.threads === 1 ? '' : 's'}`);
+  const isa = r.build ? `; kernels built for ${r.build.cpuIsa}` : '';
+  row('cpu', `${r.cpu.model}, ${r.cpu.threads} thread${r.cpu.threads === 1 ? '' : 's'}${isa}`);
   row('auto', `--device auto uses ${r.autoDevice}`);
   return lines.join('\n') + '\n';
 }
