@@ -92,6 +92,16 @@ test('ICC and seed-mean reliability match the variances the table was drawn with
   assert.ok(Math.abs(r.reliability - reliability) < 0.05 * reliability, `reliability ${r.reliability} vs ${reliability}`);
   assert.ok(Math.abs(r.seedSd - noise) < 0.05 * noise);
   assert.equal(seedReliability(cands.slice(0, 2)), null, 'two designs are too few');
+  // the bootstrap intervals: around the estimate, tight over 3,000 designs, wide over 24, and
+  // the same on every call (a fixed generator seed)
+  const [lo, hi] = r.reliabilityInterval;
+  assert.ok(lo <= r.reliability && r.reliability <= hi && hi - lo < 0.03, `reliability interval ${lo}-${hi}`);
+  assert.ok(r.iccInterval[0] <= r.icc && r.icc <= r.iccInterval[1]);
+  const pilot = seedReliability(cands.slice(0, 24))!;
+  const [plo, phi] = pilot.reliabilityInterval;
+  assert.ok(plo <= pilot.reliability && pilot.reliability <= phi, `pilot interval ${plo}-${phi} around ${pilot.reliability}`);
+  assert.ok(phi - plo > 4 * (hi - lo), `24 designs measure it more loosely than 3,000: ${plo}-${phi} against ${lo}-${hi}`);
+  assert.deepEqual(seedReliability(cands.slice(0, 24)), pilot, 'deterministic');
 });
 
 test('report --importance: the message for too few designs, then the ranking as JSON', async () => {

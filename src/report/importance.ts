@@ -12,8 +12,12 @@
 //
 // Reliability: the one-way random-effects ICC over designs trained with several seeds (the
 // share of accuracy variance that lies between designs) and the reliability of a design's
-// seed mean, (MSB - MSW) / MSB (Spearman-Brown for the seeds averaged).
+// seed mean, (MSB - MSW) / MSB (Spearman-Brown for the seeds averaged). Both come with a
+// 90% bootstrap interval over designs (the designs resampled with their seeds, a fixed
+// generator seed, so the page is the same on every run): a pilot of 24 designs measures
+// them loosely, and a decision made on the point estimate alone should say so.
 import { formatVariant } from '../models/notation.js';
+import { createRng } from '../space/rng.js';
 import type { CandidateResult } from '../domain/candidate.js';
 
 export interface UnitImportance {
@@ -162,27 +166,55 @@ export interface Reliability {
   /** between-design and within-design (seed) standard deviations, in accuracy */
   betweenSd: number;
   seedSd: number;
+  /** 90% bootstrap intervals over designs, [5th, 95th percentile] */
+  iccInterval: [number, number];
+  reliabilityInterval: [number, number];
 }
 
 /** Signal against noise over the candidates trained with two seeds or more; null when
  * fewer than three such designs. */
 export function seedReliability(candidates: readonly CandidateResult[]): Reliability | null {
-  const ds = candidates.filter((c) => c.seedAccuracies.length >= 2 && c.seedAccuracies.every(Number.isFinite));
+  const ds = candidates
+    .filter((c) => c.seedAccuracies.length >= 2 && c.seedAccuracies.every(Number.isFinite))
+    .map((c) => c.seedAccuracies);
   if (ds.length < 3) return null;
+  const point = oneWay(ds);
+  const rng = createRng(0x5eed, ds.length);
+  const iccs: number[] = [];
+  const rels: number[] = [];
+  for (let b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
+    const r = oneWay(Array.from({ length: ds.length }, () => ds[rng.int(ds.length)]!));
+    iccs.push(r.icc);
+    rels.push(r.reliability);
+  }
+  return { ...point, iccInterval: percentiles(iccs), reliabilityInterval: percentiles(rels) };
+}
+
+const BOOTSTRAP_RESAMPLES = 1000;
+
+/** The 5th and 95th percentiles. */
+function percentiles(v: number[]): [number, number] {
+  const s = [...v].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.round(q * (s.length - 1))))]!;
+  return [at(0.05), at(0.95)];
+}
+
+/** One-way random-effects ANOVA over designs (rows: one design's seed accuracies). */
+function oneWay(ds: readonly (readonly number[])[]): Omit<Reliability, 'iccInterval' | 'reliabilityInterval'> {
   const n = ds.length;
-  const N = ds.reduce((s, c) => s + c.seedAccuracies.length, 0);
-  const grand = ds.reduce((s, c) => s + c.seedAccuracies.reduce((a, b) => a + b, 0), 0) / N;
+  const N = ds.reduce((s, a) => s + a.length, 0);
+  const grand = ds.reduce((s, a) => s + a.reduce((x, y) => x + y, 0), 0) / N;
   let ssb = 0;
   let ssw = 0;
-  for (const c of ds) {
-    const m = c.seedAccuracies.reduce((a, b) => a + b, 0) / c.seedAccuracies.length;
-    ssb += c.seedAccuracies.length * (m - grand) ** 2;
-    for (const a of c.seedAccuracies) ssw += (a - m) ** 2;
+  for (const acc of ds) {
+    const m = acc.reduce((a, b) => a + b, 0) / acc.length;
+    ssb += acc.length * (m - grand) ** 2;
+    for (const a of acc) ssw += (a - m) ** 2;
   }
   const msb = ssb / (n - 1);
   const msw = ssw / (N - n);
   // k0: the effective seeds per design of an unbalanced one-way layout
-  const k0 = (N - ds.reduce((s, c) => s + c.seedAccuracies.length ** 2, 0) / N) / (n - 1);
+  const k0 = (N - ds.reduce((s, a) => s + a.length ** 2, 0) / N) / (n - 1);
   const between = Math.max(0, (msb - msw) / k0);
   return {
     designs: n,
@@ -217,10 +249,12 @@ export function importanceLead(r: Extract<ImportanceResult, { ok: true }>): stri
 }
 
 export function reliabilityText(r: Reliability): string {
+  const span = ([lo, hi]: [number, number]) => `${lo.toFixed(2)}-${hi.toFixed(2)}`;
   return (
     `Over ${r.designs} designs with ${r.seeds.toFixed(1)} seeds each on average: ICC ${r.icc.toFixed(2)} (the share of accuracy ` +
     `variance between designs; between-design sd ${(100 * r.betweenSd).toFixed(2)} pt, seed sd ${(100 * r.seedSd).toFixed(2)} pt), ` +
     `reliability of a design's seed mean ${r.reliability.toFixed(2)}` +
-    (r.reliability < 0.8 ? ' (below 0.8: rankings between close designs are noise; more epochs, data or seeds would help).' : '.')
+    (r.reliability < 0.8 ? ' (below 0.8: rankings between close designs are noise; more epochs, data or seeds would help)' : '') +
+    `. 90% intervals over designs (bootstrap): ICC ${span(r.iccInterval)}, reliability ${span(r.reliabilityInterval)}.`
   );
 }
