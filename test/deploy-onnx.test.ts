@@ -9,7 +9,7 @@ import { exportOnnx, lowerScc } from '../src/deploy/export.js';
 import { countTotals } from '../src/cost/index.js';
 import { forwardLogits, stateLayout, stateSize } from '../src/engine/index.js';
 import { countGraph } from './helpers/onnx-graph.js';
-import { randomPixels, randomState, specOf } from './helpers/deploy-fixtures.js';
+import { randomPixels, randomState, relativeError, specOf } from './helpers/deploy-fixtures.js';
 
 const MEAN = [0.49, 0.48, 0.45];
 const STD = [0.25, 0.24, 0.26];
@@ -39,17 +39,6 @@ async function runOnnx(bytes: Uint8Array, pixels: Float32Array, dims: number[]):
   }
 }
 
-function relativeError(ours: Float32Array, theirs: Float32Array): number {
-  assert.equal(theirs.length, ours.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ours.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i]! - theirs[i]!));
-    scale = Math.max(scale, Math.abs(ours[i]!));
-  }
-  assert.ok(scale > 0, 'logits are all zero: the check would prove nothing');
-  return diff / scale;
-}
 
 test('SCC lowering: gathered windows, groups and reordering reproduce the cyclic windows exactly', () => {
   const cases = [
@@ -92,7 +81,7 @@ for (const model of FAMILIES) {
       for (const foldBn of [true, false]) {
         const bytes = exportOnnx({ spec, state, layout, normalisation: { dataset: 'test', mean: MEAN, std: STD }, foldBn });
         const theirs = await runOnnx(bytes, pixels, [n, ...spec.inputShape]);
-        const rel = relativeError(ours, theirs);
+        const rel = relativeError(theirs, ours);
         worst.push(`${variant}${foldBn ? '' : ' (BN kept)'}: ${rel.toExponential(2)}`);
         assert.ok(rel <= 1e-4, `${model} ${variant} foldBn=${foldBn}: max |diff| / max |logit| = ${rel}`);
       }

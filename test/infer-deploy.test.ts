@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forwardLogits } from '../src/engine/index.js';
 import type { ModelSpec } from '../src/models/index.js';
-import { randomPixels, randomState, specOf } from './helpers/deploy-fixtures.js';
+import { randomPixels, randomState, relativeError, specOf } from './helpers/deploy-fixtures.js';
 
 const MEAN = [0.49, 0.48, 0.45];
 const STD = [0.25, 0.24, 0.26];
@@ -55,17 +55,6 @@ function imageSpread(logits: Float32Array, classes: number): number {
   return spread / scale;
 }
 
-function relativeError(ours: Float32Array, ref: Float32Array): number {
-  assert.equal(ours.length, ref.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ours[i]! - ref[i]!));
-    scale = Math.max(scale, Math.abs(ref[i]!));
-  }
-  assert.ok(scale > 0, 'logits are all zero: the check would prove nothing');
-  return diff / scale;
-}
 
 // model, input size: 32x32 as the bench runs them; 9x9 (ResNet-20: 9 -> 5 -> 3) and 7x7
 // (MobileNetV1's strided stages reach 1x1) for few-pixel planes and odd widths

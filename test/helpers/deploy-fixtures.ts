@@ -1,6 +1,7 @@
 // Networks with non-trivial random states for export tests: the engine's own initialisation,
 // then BN statistics and affine parameters (and biases) drawn away from the identity, so
 // that BN folding and the normalisation node are really exercised.
+import assert from 'node:assert/strict';
 import { buildModel, parseVariant, type ModelSpec } from '../../src/models/index.js';
 import { debugStep, stateLayout, type StateLayout } from '../../src/engine/index.js';
 
@@ -48,4 +49,18 @@ export function randomPixels(spec: ModelSpec, n: number, mean: number[], std: nu
     normalised[i] = (pixels[i]! - mean[ch]!) / std[ch]!;
   }
   return { pixels, normalised };
+}
+
+/** Largest absolute difference between two logit arrays over the largest magnitude of the
+ * reference; an all-zero reference fails (it would prove nothing). */
+export function relativeError(values: Float32Array, reference: Float32Array): number {
+  assert.equal(values.length, reference.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < reference.length; i++) {
+    diff = Math.max(diff, Math.abs(values[i]! - reference[i]!));
+    scale = Math.max(scale, Math.abs(reference[i]!));
+  }
+  assert.ok(scale > 0, 'logits are all zero: the check would prove nothing');
+  return diff / scale;
 }
