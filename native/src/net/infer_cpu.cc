@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "net/arena_blocks.h"
 #include "net/plan.h"
 #include "ops/conv_wide_cpu.h"
 #include "ops/ops_cpu.h"
@@ -268,30 +269,15 @@ void CpuInference::plan_arena() {
   last[0] = kForever;
   last[spec_.layers.back().output] = kForever;
   off_.assign(T, 0);
-  struct Block {
-    size_t off, size;
-  };
-  std::vector<Block> free_blocks;
+  ArenaBlocks blocks;
   std::vector<size_t> block_size(T, 0);
   std::vector<int> live;  // tensors holding a block
-  size_t total = 0;
   auto place = [&](int t) {
-    const size_t need = tensor_size_[t] * (whole_[t] ? capacity_ : chunk_);
     // a whole-batch tensor outlives the chunk that writes it: never in a shared block, which
     // the next chunk's earlier ops would overwrite
-    size_t best = free_blocks.size();
-    for (size_t b = 0; b < free_blocks.size() && !whole_[t]; ++b)
-      if (free_blocks[b].size >= need && (best == free_blocks.size() || free_blocks[b].size < free_blocks[best].size))
-        best = b;
-    if (best < free_blocks.size()) {
-      off_[t] = free_blocks[best].off;
-      block_size[t] = free_blocks[best].size;
-      free_blocks.erase(free_blocks.begin() + static_cast<std::ptrdiff_t>(best));
-    } else {
-      off_[t] = total;
-      block_size[t] = (need + 15) / 16 * 16;
-      total += block_size[t];
-    }
+    const ArenaBlocks::Block b = blocks.take(tensor_size_[t] * (whole_[t] ? capacity_ : chunk_), !whole_[t], 16);
+    off_[t] = b.off;
+    block_size[t] = b.size;
     live.push_back(t);
   };
   place(0);
@@ -301,7 +287,7 @@ void CpuInference::plan_arena() {
     for (size_t j = 0; j < live.size();) {
       const int t = live[j];
       if (last[t] < k) {
-        free_blocks.push_back({off_[t], block_size[t]});
+        blocks.give({off_[t], block_size[t]});
         live.erase(live.begin() + static_cast<std::ptrdiff_t>(j));
       } else {
         ++j;
@@ -311,7 +297,7 @@ void CpuInference::plan_arena() {
     if (last[y] < 0) last[y] = k;  // written, never read (cannot happen in a valid spec)
     place(y);
   }
-  arena_ = aligned_floats(total);
+  arena_ = aligned_floats(blocks.total());
 }
 
 void CpuInference::run(int n) {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "net/arena_blocks.h"
 #include "net/rng.h"
 #include "ops/bn_map.h"
 
@@ -80,28 +81,12 @@ size_t Net::plan_gradients(int capacity) {
   const size_t T = plan_.tensor_size.size();
   grad_off_.assign(T, kNone);
   std::vector<size_t> block_size(T, 0);  // a recycled block may be larger than its tensor
-  struct Block {
-    size_t offset, size;
-  };
-  std::vector<Block> free_blocks;
-  size_t total = 0;
+  ArenaBlocks blocks;
   auto take = [&](int t) {
     if (t <= 0 || grad_off_[t] != kNone) return;
-    const size_t need = plan_.tensor_size[t] * capacity;
-    size_t best = free_blocks.size();
-    for (size_t b = 0; b < free_blocks.size(); ++b)
-      if (free_blocks[b].size >= need &&
-          (best == free_blocks.size() || free_blocks[b].size < free_blocks[best].size))
-        best = b;
-    if (best < free_blocks.size()) {
-      grad_off_[t] = free_blocks[best].offset;
-      block_size[t] = free_blocks[best].size;
-      free_blocks.erase(free_blocks.begin() + static_cast<std::ptrdiff_t>(best));
-    } else {
-      grad_off_[t] = total;
-      block_size[t] = need;
-      total += need;
-    }
+    const ArenaBlocks::Block b = blocks.take(plan_.tensor_size[t] * capacity);
+    grad_off_[t] = b.off;
+    block_size[t] = b.size;
   };
   // live from the start of backward: the logits (written by the loss) and unread tensors
   take(layers.back().output);
@@ -125,9 +110,9 @@ size_t Net::plan_gradients(int capacity) {
     }
     for (int in : s.grad_in) take(in);
     // after this backward nobody reads the gradient of its output again
-    free_blocks.push_back({grad_off_[out], block_size[out]});
+    blocks.give({grad_off_[out], block_size[out]});
   }
-  return total;
+  return blocks.total();
 }
 
 // The first contribution (in backward order) to an input gradient overwrites it where the
