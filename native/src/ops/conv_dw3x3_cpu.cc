@@ -269,17 +269,8 @@ void dw3_few_pixels(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
       const float* wc = w + c * 9;
       DwLanes acc = DwLanes{} + (bias ? bias[c] : 0.0f);
       for (int t = 0; t < 9; ++t) acc += wc[t] * (__builtin_shuffle(v, idx[t]) * mask[t]);
-      if (epi) {
-        // Epilogue::apply's arithmetic, in the register: a call per channel over P <= 16
-        // values cost more than the nine taps (MobileNetV1's 2x2 and 4x4 planes at batch 1)
-        acc += epi.bias ? epi.bias[c] : 0.0f;
-        if (const float* r = epi.res_at(nc * P)) {
-          DwLanes rv{};
-          std::memcpy(&rv, r, sizeof(float) * P);
-          acc += rv;
-        }
-        if (epi.relu) acc = acc < 0.0f ? DwLanes{} : acc;  // as std::max(d, 0): keeps -0 and NaN
-      }
+      // in the register: a pass per channel over P <= 16 values cost more than the nine taps
+      if (epi) acc = epi.apply_lanes(c, acc, epi.res_at(nc * P), P);
       std::memcpy(y + nc * P, &acc, sizeof(float) * P);
     }
   }, 16);
