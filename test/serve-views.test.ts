@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { normalizedHypervolume } from '../src/pareto/objectives.js';
 import { candidateResults, summarize } from '../src/report/summary.js';
 import { SweepCache } from '../src/serve/cache.js';
-import { etaSeconds, hypervolumeOverTime } from '../src/serve/views.js';
+import { hypervolumeOverTime } from '../src/serve/views.js';
+import { secondsPerWork, sweepEtaSeconds } from '../src/report/sweep-eta.js';
 import { openStore, openStoreForReading } from '../src/store/index.js';
 import type { TrialRow } from '../src/domain/rows.js';
-import type { StateCounts } from '../src/domain/trial-states.js';
 import { createRng } from '../src/space/rng.js';
 import { fillSweep } from './helpers/serve.js';
 
@@ -80,19 +80,31 @@ test('hypervolume over time equals a from-scratch recomputation after every fini
   }
 });
 
-test('ETA: the remaining trials at the rate trials have been finishing', () => {
+test('ETA: the work left (MACs x epochs) at the pace finished trials trained, divided among the trials running', () => {
   const t0 = Date.UTC(2026, 0, 1);
+  const near = (got: number | null, want: number, what = '') => assert.ok(got !== null && Math.abs(got - want) < 1e-9 * want, `${what} ${got} vs ${want}`);
   const iso = (s: number) => new Date(t0 + s * 1000).toISOString();
+  // two trained trials: 1000 MACs x 3 epochs in 20 s, 3000 x 3 in 40 s: 60 s for 12,000 work
   const trials = [
-    ...[0, 1, 2, 3].map((i) => trial(i, { startedAt: iso(i * 25), finishedAt: iso(i * 25 + 25) })),
-    trial(4, { state: 'running', accuracy: null, startedAt: iso(100) }),
-    ...[5, 6, 7, 8, 9].map((i) => trial(i, { state: 'queued', accuracy: null })),
+    trial(0, { startedAt: iso(0), finishedAt: iso(20) }),
+    trial(1, { macs: 3000, startedAt: iso(1000), finishedAt: iso(1040) }),
+    // a copy of an earlier result took no time and must not set the pace
+    trial(2, { startedAt: iso(1040), finishedAt: iso(1040), reusedFrom: 1 }),
+    trial(3, { state: 'running', accuracy: null, macs: 2000, startedAt: iso(1040) }),
+    trial(4, { state: 'queued', accuracy: null, macs: 2000 }),
   ];
-  const counts: StateCounts = { queued: 5, running: 1, done: 4, failed: 0, pruned: 0, diverged: 0 };
-  // 4 finished in the 100 s since the first start: 6 left take 150 s
-  assert.equal(etaSeconds(trials, counts, t0 + 100_000), 150);
-  assert.equal(etaSeconds(trials, { ...counts, queued: 0, running: 0 }, t0 + 100_000), null);
-  assert.equal(etaSeconds(trials.slice(4), { ...counts, done: 0 }, t0 + 100_000), null);
+  near(secondsPerWork(trials), 60 / 12_000);
+  // left: 2 x 2000 x 3 = 12,000 work = 60 s, one trial running; the 1000 s between the two
+  // sittings is not part of the pace
+  near(sweepEtaSeconds(trials), 60);
+  near(sweepEtaSeconds(trials, { parallel: 2 }), 30, 'two lanes share the work');
+  const two = [...trials.slice(0, 4), { ...trials[4]!, state: 'running' as const, startedAt: iso(1041) }];
+  near(sweepEtaSeconds(two), 30, 'two trials running (another worker) share it too');
+  // trials to come at the mean work of the sweep's five (1000, 3000, 1000, 2000, 2000 x 3)
+  near(sweepEtaSeconds(trials, { moreTrials: 5 }), 60 + (5 * 5400) / 200);
+  near(sweepEtaSeconds(trials, { secondsPerWork: 0.01 }), 120, "the caller's own pace wins");
+  assert.equal(sweepEtaSeconds(trials.slice(0, 3)), null, 'nothing left');
+  assert.equal(sweepEtaSeconds(trials.slice(2)), null, 'nothing trained yet to measure the pace');
 });
 
 test('the cache reads the trials again when a writer changes the sweep, and not otherwise', async () => {

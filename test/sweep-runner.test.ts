@@ -107,7 +107,7 @@ test('a random sweep trains every candidate and every baseline once and finishes
     // the best so far is reported with the final progress
     const last = [...events].reverse().find((e) => e.type === 'trial-end');
     assert.ok(last && last.type === 'trial-end' && last.progress.finished === trials.length);
-    assert.equal(last.progress.etaSeconds, 0, 'nothing left at the end');
+    assert.equal(last.progress.etaSeconds, null, 'no ETA once nothing is left, as on the dashboard');
     assert.deepEqual(last.progress.best, { label: summary.best!.label, accuracy: Math.max(...trials.map((t) => t.accuracy!)), macs: summary.best!.macs });
     const ends = events.filter((e) => e.type === 'trial-end');
     const mid = ends[Math.floor(ends.length / 2)]!;

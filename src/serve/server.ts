@@ -22,7 +22,6 @@ import type { StoreReader } from '../store/types.js';
 import { resolveSweep, SweepNotFound } from '../store/resolve.js';
 import { SweepCache } from './cache.js';
 import {
-  etaSeconds,
   frontCosts,
   frontView,
   scoreFront,
@@ -37,6 +36,7 @@ import {
   type TrialsAnswer,
 } from './views.js';
 import { configuredObjectives } from '../pareto/objectives.js';
+import { sweepEtaSeconds } from '../report/sweep-eta.js';
 
 /** The page's folder, beside this module's source: src/serve/static from both src/serve
  * (tsx) and dist/serve (the build), so the published package serves the same files. */
@@ -179,8 +179,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const detail = await e.memo('detail', () =>
       JSON.stringify(sweepDetail(e.sweep, e.trials, e.counts, configuredObjectives(e.sweep.config))).slice(0, -1),
     );
-    // the ETA moves with the clock; everything else is as cached
-    const live: SweepLive = { eta: etaSeconds(e.trials, e.counts, Date.now()), stamp: e.stamp };
+    const live: SweepLive = { eta: sweepEtaSeconds(e.trials), stamp: e.stamp };
     return json(reply, `${detail},${JSON.stringify(live).slice(1)}`);
   });
 

@@ -58,20 +58,6 @@ const ms = (iso: string | null | undefined): number | null => {
   return Number.isFinite(v) ? v : null;
 };
 
-/** Estimated seconds until nothing is queued or running: the remaining trials at the rate
- * trials have been finishing since the first one started. Null before the first finishes
- * or once nothing remains. */
-export function etaSeconds(trials: readonly ListedTrialRow[], counts: StateCounts, nowMs: number): number | null {
-  const remaining = counts.queued + counts.running;
-  if (remaining === 0) return null;
-  const finished = trials.filter((t) => t.state !== 'queued' && t.state !== 'running' && ms(t.finishedAt) !== null);
-  const starts = trials.map((t) => ms(t.startedAt)).filter((v): v is number => v !== null);
-  if (finished.length === 0 || starts.length === 0) return null;
-  const elapsed = (nowMs - Math.min(...starts)) / 1000;
-  if (!(elapsed > 0)) return null;
-  return remaining / (finished.length / elapsed);
-}
-
 /** Hypervolume of the done trials finished by each moment, against the final reference (so
  * the curve ends at the report's value), at most `samples` points. Only trials at the
  * sweep's highest fidelity count, as in the report, a candidate's accuracy being the mean
@@ -269,7 +255,8 @@ export interface SweepsAnswer {
 
 /** The part of a sweep's answer that moves with the clock or the store, sent beside the cached detail. */
 export interface SweepLive {
-  /** estimated seconds until nothing is queued or running (etaSeconds) */
+  /** estimated seconds until the trials the store holds now are finished
+   * (report/sweep-eta.ts; `dsxplore sweep` adds the rounds it has yet to schedule) */
   eta: number | null;
   /** changes whenever the server reads the sweep's trials again */
   stamp: string;

@@ -37,6 +37,7 @@ import { StopControl } from './stop.js';
 import { checkCoverage, replayTrial, type ReplayTable } from './replay.js';
 import type { WorkContext } from './context.js';
 import type { SweepEvent, SweepProgress, SweepSummary } from '../report/sweep-events.js';
+import { sweepEtaSeconds } from '../report/sweep-eta.js';
 
 export type { SweepEvent, SweepProgress, SweepSummary } from '../report/sweep-events.js';
 
@@ -264,26 +265,26 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
   let reused = 0;
   let failed = 0;
   let trainSeconds = 0;
-  // work done, in MACs x epochs: candidates differ tenfold in cost, so time per trial is a
-  // poor yardstick for the ETA
+  // this process's own pace (seconds per MAC x epoch of what its lanes trained) once it has
+  // one: the store's times count other machines' speeds too, and are the fallback until then
   let trainedWork = 0;
-  const workOf = (t: TrialRow) => t.macs * t.epochs;
+  let lanes = 1;
 
   const progress = async (): Promise<SweepProgress> => {
     const all = await store.trials(name);
     const counts = await store.counts(name);
     const finished = counts.done + counts.failed + counts.pruned + counts.diverged;
-    const total = all.length + expectedMoreTrials(config, plan.search, all);
-    const open = all.filter((t) => t.state === 'queued' || t.state === 'running');
-    const openWork = open.reduce((s, t) => s + workOf(t), 0);
-    const meanWork = all.reduce((s, t) => s + workOf(t), 0) / Math.max(1, all.length);
-    const leftWork = openWork + (total - all.length) * meanWork;
+    const more = expectedMoreTrials(config, plan.search, all);
     return {
       finished,
-      total,
+      total: all.length + more,
       counts,
       best: bestOf(all),
-      etaSeconds: trainedWork > 0 ? (trainSeconds / trainedWork) * leftWork : null,
+      etaSeconds: sweepEtaSeconds(all, {
+        secondsPerWork: trainedWork > 0 ? trainSeconds / trainedWork : undefined,
+        moreTrials: more,
+        parallel: lanes,
+      }),
     };
   };
 
@@ -342,11 +343,12 @@ async function work(ctx: WorkContext): Promise<SweepSummary> {
       trained++;
       if (end.kind === 'failed') failed++;
       trainSeconds += end.seconds;
-      trainedWork += workOf(c.trial);
+      trainedWork += c.trial.macs * c.trial.epochs;
       emit({ type: 'trial-end', trial: end.row, reused: false, progress: await progress() });
     }
   };
   const laneSpecs = jobLanes(ctx);
+  lanes = laneSpecs.length;
   const execs = executors(ctx, laneSpecs.length);
   try {
     await Promise.all(

@@ -26,7 +26,7 @@ export function progressSection() {
       bar.value = finished;
       etaLine.replaceChildren(
         `${finished} of ${d.trials} trials finished · `,
-        finished < d.trials ? `ETA ${eta(d.eta)}` : 'nothing left to run',
+        finished < d.trials ? `ETA ${eta(d.eta)} for the trials scheduled so far` : 'nothing left to run',
         ` · ${d.candidates} candidates compared at ${d.epochs ?? '—'} epochs · front hypervolume ${d.hypervolume.toFixed(4)}`,
       );
     },
