@@ -135,7 +135,7 @@ async function syntheticTable(dir: string): Promise<string> {
 }
 
 async function readTable(path: string): Promise<Table> {
-  const store = await openStoreForReading(path, { readOnly: true });
+  const store = await openStoreForReading(path);
   try {
     const sweeps = await store.listSweeps();
     if (sweeps.length === 0) throw new Error(`${path}: no sweeps`);
@@ -423,7 +423,7 @@ export async function run(flags: string[]): Promise<object> {
       `table ${given ? tablePath : '(synthetic, built in this run)'}: ${table.designs.length} designs, ${table.epochs} epochs, ` +
         `true-front hypervolume ${table.frontHv.toFixed(4)} (accuracy x MACs; reference point: accuracy ${(100 * table.reference.accuracy).toFixed(2)} %, the worst design's mean, and ${table.reference.macs} MACs, the largest)`,
     );
-    const replay = await ReplayTable.open(await openStoreForReading(tablePath, { readOnly: true }), tablePath);
+    const replay = await ReplayTable.open(await openStoreForReading(tablePath), tablePath);
     const only = flag(flags, 'only');
     const results: StrategyResult[] = [];
     const skipped: string[] = [];

@@ -12,7 +12,7 @@ if (!values.db || !values.sweep) {
   console.error('usage: scripts/table-csv.ts --db FILE --sweep NAME');
   process.exit(2);
 }
-const store = await openStoreForReading(values.db, { readOnly: true });
+const store = await openStoreForReading(values.db);
 try {
   const trials = (await store.trials(values.sweep)).filter((t) => t.state === 'done' || t.state === 'diverged');
   const slots = trials[0]?.variants.length ?? 0;

@@ -32,12 +32,12 @@ describe('PostgreSQL restarts', { skip: pgSkip }, () => {
   test('read-only opens: no migration, a schema other than this build\'s is refused, and nothing can be written', async () => {
     const url = await server.createDatabase('readonly');
     await assert.rejects(
-      openStoreForReading(url, { readOnly: true }),
+      openStoreForReading(url),
       (e: unknown) => /schema version 0, older/.test((e as Error).message) && /dsxplore store migrate --store postgres:\/\//.test((e as Error).message),
     );
     const w = await openStoreUrl(url);
     await w.createSweep({ name: 's', config: {}, configHash: 'h' });
-    const r = await openStoreForReading(url, { readOnly: true });
+    const r = await openStoreForReading(url);
     try {
       assert.equal(await r.schemaVersion(), SCHEMA_VERSION);
       assert.deepEqual((await r.listSweeps()).map((x) => x.name), ['s']);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseServeOptions } from '../src/config/serve.js';
 import { startServer, type RunningServer } from '../src/serve/server.js';
-import { openStore, openStoreForReading, type SweepStore } from '../src/store/index.js';
+import { openStore, openStoreForReading, openStoreUrl, type SweepStore } from '../src/store/index.js';
 import { parseCsv } from '../src/report/export.js';
 import { assertListingIsTrials, buildPage, fillSweep, rawRequest, runCli } from './helpers/serve.js';
 import { pgSkip, startPostgres } from './helpers/postgres.js';
@@ -34,7 +34,7 @@ before(async () => {
   await fillSweep(w, 'alpha', { failAt: 2, failMessage: 'CUDA error: out of memory' });
   await fillSweep(w, 'beta', { n: 6, failAt: 99 });
   w.close();
-  store = await openStoreForReading(`sqlite:${db}`, { readOnly: true });
+  store = await openStoreForReading(`sqlite:${db}`);
   server = await startServer({ store, host: '127.0.0.1', port: 0 });
 });
 
@@ -102,7 +102,7 @@ test('a sweep that measured latency: its front over accuracy and latency equals 
   const w = await openStore(timedDb);
   await fillSweep(w, 'timed', { n: 5, failAt: 99, latency: true });
   w.close();
-  const timedStore = await openStoreForReading(`sqlite:${timedDb}`, { readOnly: true });
+  const timedStore = await openStoreForReading(`sqlite:${timedDb}`);
   const timedServer = await startServer({ store: timedStore, host: '127.0.0.1', port: 0 });
   try {
     await timedFront(timedServer.port, timedDb, timedStore);
@@ -347,10 +347,10 @@ describe('over PostgreSQL', { skip: pgSkip }, () => {
     const pgServer = await startPostgres();
     try {
       const url = await pgServer.createDatabase('serve');
-      const writer = await openStoreForReading(url);
+      const writer = await openStoreUrl(url);
       await fillSweep(writer, 'shared', { n: 4, failAt: 1, latency: true });
       await writer.close();
-      const ro = await openStoreForReading(url, { readOnly: true });
+      const ro = await openStoreForReading(url);
       const s = await startServer({ store: ro, host: '127.0.0.1', port: 0 });
       try {
         // the listing the API is built from is the whole rows less provenance, latency included

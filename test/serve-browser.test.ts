@@ -88,7 +88,7 @@ before(async () => {
   const w = await openStore(db);
   await fillSweep(w, XSS_NAME, { n: 4, failAt: 1, failMessage: XSS_ERROR });
   w.close();
-  store = await openStoreForReading(`sqlite:${db}`, { readOnly: true });
+  store = await openStoreForReading(`sqlite:${db}`);
   server = await startServer({ store, host: '127.0.0.1', port: 0 });
   browser = await chromium.launch({ executablePath: CHROMIUM });
 });
@@ -282,7 +282,7 @@ test('while a real sweep runs, the done count on the page rises without a reload
     for (;;) {
       if (existsSync(liveDb)) {
         try {
-          liveStore = await openStoreForReading(`sqlite:${liveDb}`, { readOnly: true });
+          liveStore = await openStoreForReading(`sqlite:${liveDb}`);
           if ((await liveStore.listSweeps()).length > 0) break;
         } catch {
           // not migrated yet

@@ -113,7 +113,7 @@ test('the cache reads the trials again when a writer changes the sweep, and not 
   const writer = await openStore(db);
   try {
     await fillSweep(writer, 'live', { n: 3, failAt: 99 });
-    const reader = await openStoreForReading(`sqlite:${db}`, { readOnly: true });
+    const reader = await openStoreForReading(`sqlite:${db}`);
     const cache = new SweepCache(reader);
     const sweep = (await reader.getSweep('live'))!;
     const a = await cache.get(sweep);

@@ -6,7 +6,7 @@
 // loses no finished trial.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSweepConfig } from '../src/config/sweep.js';
@@ -72,7 +72,7 @@ test('a truncated or foreign SQLite file: report and sweep name the file and exi
     console.log(`truncated ${size} -> ${Math.floor(size / 2)} and 100 bytes, and a text file: exit 1, the file named`);
   }));
 
-test('a store from a newer dsxplore is refused with "upgrade"; read-only opens of an older one say to migrate', () =>
+test('a store from a newer dsxplore is refused with "upgrade"; the readers (report, pareto, export) refuse an older one with the migrate line and leave it unchanged', () =>
   withDir(async (dir) => {
     const newer = join(dir, 'newer.db');
     await filledStore(newer, 1);
@@ -82,20 +82,28 @@ test('a store from a newer dsxplore is refused with "upgrade"; read-only opens o
     const rep = await cli(['report', '--db', newer]);
     assert.equal(rep.code, 2, rep.stderr);
     assertClean(rep, newer, /schema version 99, newer than this dsxplore.*upgrade dsxplore/);
-    await assert.rejects(openStoreForReading(newer, { readOnly: true }), (e: unknown) => e instanceof UsageError && /upgrade dsxplore/.test((e as Error).message));
+    await assert.rejects(openStoreForReading(newer), (e: unknown) => e instanceof UsageError && /upgrade dsxplore/.test((e as Error).message));
 
     const older = join(dir, 'older.db');
     const x = openSqliteExecutor(older).executor;
     await migrate(x, SQLITE, older, MIGRATIONS.slice(0, 1));
     await x.close();
     await assert.rejects(
-      openStoreForReading(older, { readOnly: true }),
+      openStoreForReading(older),
       (e: unknown) => e instanceof UsageError && /schema version 1, older/.test((e as Error).message) && /dsxplore store migrate --db /.test((e as Error).message),
     );
+    // the readers never migrate: the file is left byte for byte as it was
+    const before = readFileSync(older);
+    for (const args of [['report'], ['pareto', 'export'], ['export', '--trial', '1', '--out', join(dir, 'm.onnx')]]) {
+      const refused = await cli([...args, '--db', older]);
+      assert.equal(refused.code, 2, `${args.join(' ')}: ${refused.stderr}`);
+      assert.match(refused.stderr, /schema version 1, older.*dsxplore store migrate --db /, args.join(' '));
+    }
+    assert.ok(readFileSync(older).equals(before), 'report, pareto and export leave an older store unchanged');
     const m = await cli(['store', 'migrate', '--db', older, '--json']);
     assert.equal(m.code, 0, m.stderr);
     assert.deepEqual([m.lines[0]!.from, m.lines[0]!.to], [1, MIGRATIONS.length]);
-    const r = await openStoreForReading(older, { readOnly: true });
+    const r = await openStoreForReading(older);
     assert.deepEqual(await r.listSweeps(), []);
     await r.close();
   }));
@@ -106,7 +114,7 @@ test('a read-only open reads a WAL database while a sweep writes it, and cannot 
     const w = await openStore(path);
     await w.createSweep({ name: 'live', config: {}, configHash: 'h' });
     await w.enqueue('live', [trial(candidate('a'))]);
-    const r = await openStoreForReading(path, { readOnly: true });
+    const r = await openStoreForReading(path);
     try {
       assert.equal((await r.trials('live')).length, 1);
       await w.enqueue('live', [trial(candidate('b'))]);

@@ -75,7 +75,7 @@ async function withTable<T>(fn: (dir: string, table: string) => Promise<T>, spac
 }
 
 async function replay(table: string, out: string, cfg: SweepConfig) {
-  const t = await ReplayTable.open(await openStoreForReading(table, { readOnly: true }), table);
+  const t = await ReplayTable.open(await openStoreForReading(table), table);
   const store = await openStore(out);
   try {
     const summary = await runSweep({ store, config: cfg, replay: t, train: () => Promise.reject(new Error('replay must not train')) });
@@ -88,7 +88,7 @@ async function replay(table: string, out: string, cfg: SweepConfig) {
 
 test('a replayed trial is one recorded seed of the same design at the same epochs, with its provenance', () =>
   withTable(async (dir, table) => {
-    const src = await openStoreForReading(table, { readOnly: true });
+    const src = await openStoreForReading(table);
     const recorded = (await src.trials('table')).filter((t) => t.state === 'done');
     await src.close();
     const { summary, trials } = await replay(table, join(dir, 'out.db'), config());
@@ -98,7 +98,7 @@ test('a replayed trial is one recorded seed of the same design at the same epoch
       assert.equal(t.state, 'done');
       assert.equal(t.epochs, 2);
       const p = await (async () => {
-        const s = await openStoreForReading(join(dir, 'out.db'), { readOnly: true });
+        const s = await openStoreForReading(join(dir, 'out.db'));
         try {
           return (await s.trial(t.id))!.provenance!;
         } finally {
@@ -147,7 +147,7 @@ test('successive-halving rungs replay their own epoch count; a replay repeats ex
     assert.equal(rung0.length, 8);
     assert.equal(rung1.length, 4, 'the best half climbed');
     assert.ok(rung0.every((t) => t.epochs === 1) && rung1.every((t) => t.epochs === 2));
-    const src = await openStoreForReading(table, { readOnly: true });
+    const src = await openStoreForReading(table);
     const recorded = (await src.trials('table')).filter((t) => t.state === 'done');
     for (const t of rung0) {
       // the table holds 2-epoch trainings: rung 0 reads the accuracy after epoch 1 of one

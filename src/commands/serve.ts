@@ -59,7 +59,7 @@ With a token, pass it as ?token=T or an "Authorization: Bearer T" header.`,
       const raw = parseFlags(SERVE_FLAGS, rawFlags);
       const opts = parseServeOptions(raw);
       const url = storeUrl(raw);
-      const store = await openStoreForReading(url, { readOnly: true });
+      const store = await openStoreForReading(url);
       let server;
       try {
         server = await startServer({ store, host: opts.host, port: opts.port, token: opts.token });

@@ -100,7 +100,7 @@ async function openReplay(table: string, url: string): Promise<ReplayTable> {
   if (out.kind === 'sqlite' && resolve(out.path) === resolve(table.replace(/^sqlite:/, ''))) {
     throw new UsageError(`--replay ${table} is the store the replay would write; give another --db (e.g. --db results/replay.db)`);
   }
-  return ReplayTable.open(await openStoreForReading(table, { readOnly: true }), table);
+  return ReplayTable.open(await openStoreForReading(table), table);
 }
 
 export function registerSweep(program: Command): void {

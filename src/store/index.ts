@@ -102,14 +102,12 @@ async function openLocation(loc: StoreLocation, opts: OpenOptions): Promise<SqlS
   return store;
 }
 
-/** Open an existing store for reports, exports and the dashboard; a missing SQLite file is
- * the user's to fix (no empty database is created as a side effect of reading). Accepts a
- * URL or, for compatibility, a bare SQLite path. With `readOnly`, nothing is written (a
- * sweep may be writing the same WAL database meanwhile). */
-export async function openStoreForReading(
-  urlOrPath: string = `sqlite:${defaultDbPath()}`,
-  opts: { readOnly?: boolean } = {},
-): Promise<SweepStore> {
+/** Open an existing store read-only, for reports, exports, replays and the dashboard:
+ * nothing is written (a sweep may be writing the same WAL database meanwhile, and a store
+ * committed beside a study stays as committed), so an older schema is refused with the
+ * `dsxplore store migrate` line to run, and a missing SQLite file is the user's to fix.
+ * Accepts a URL or, for compatibility, a bare SQLite path. */
+export async function openStoreForReading(urlOrPath: string = `sqlite:${defaultDbPath()}`): Promise<SweepStore> {
   const loc: StoreLocation =
     /^sqlite:|:\/\//.test(urlOrPath) ? parseStoreUrl(urlOrPath) : { kind: 'sqlite', path: urlOrPath };
   if (loc.kind === 'sqlite' && loc.path !== ':memory:' && !existsSync(loc.path)) {
@@ -117,7 +115,7 @@ export async function openStoreForReading(
       `no results database at ${loc.path}; run a sweep first (dsxplore sweep --config FILE) or pass --db PATH / --store URL`,
     );
   }
-  return openLocation(loc, { readOnly: opts.readOnly });
+  return openLocation(loc, { readOnly: true });
 }
 
 export { SqlStore } from './sql-store.js';
