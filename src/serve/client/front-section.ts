@@ -21,6 +21,12 @@ export function describePoint(p: FrontPoint): string {
   );
 }
 
+/** Whether a log axis' tick is 1, 2 or 5 times a power of ten. */
+const logStep125 = (x: number): boolean => {
+  const m = x / 10 ** Math.floor(Math.log10(x) + 1e-9);
+  return [1, 2, 5].some((d) => Math.abs(m - d) < 1e-6 * d);
+};
+
 /** `cost` of a point, when it has one to draw on a log axis. */
 const costOf = (p: FrontPoint, cost: FrontCost): number | null => p[cost];
 
@@ -138,7 +144,13 @@ export function frontSection(name: string, onCost: (cost: FrontCost) => void) {
             { label: 'baselines', stroke: 'rgba(0,0,0,0)', paths: none, points: { show: false } },
           ],
           axes: [
-            { label: `${COST_NAMES[cost]} (log scale)`, values: (_u, ticks) => ticks.map((x) => costText(cost, x)) },
+            {
+              label: `${COST_NAMES[cost]} (log scale)`,
+              values: (_u, ticks) => ticks.map((x) => costText(cost, x)),
+              // labels at 1, 2 and 5 of each decade: a front spanning less than a decade
+              // would otherwise show one label or none
+              filter: (_u, splits) => splits.map((x) => (logStep125(x) ? x : null)),
+            },
             { label: 'accuracy', values: (_u, ticks) => ticks.map((x) => `${(x * 100).toFixed(1)}%`), size: 60 },
           ],
           hooks: {
