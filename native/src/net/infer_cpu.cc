@@ -13,6 +13,7 @@
 
 #include "net/arena_blocks.h"
 #include "net/plan.h"
+#include "ops/conv_direct_cpu.h"
 #include "ops/conv_wide_cpu.h"
 #include "ops/ops_cpu.h"
 
@@ -224,13 +225,19 @@ void CpuInference::plan_ops(const float* state) {
     ops_.push_back(op);
   }
 
-  // packed forward weights, once: the wide route's slivers (used whenever a call takes that
-  // route) and the SCC bands
+  // packed forward weights, once: the direct route's slivers (dense convs, stride 1 and 2),
+  // else the wide route's (used whenever a call takes that route), and the SCC bands
   for (Op& op : ops_) {
     const LayerSpec& l = layers[op.layer];
     const TensorShape& xs = spec_.tensors[op.x];
     if (op.kind == Kind::Conv) {
       const Conv2dShape sh{capacity_, xs[0], xs[1], xs[2], l.out_channels, l.kernel, l.stride, l.padding, l.groups};
+      if (conv_direct_applies(sh)) {
+        op.direct = true;
+        op.packed = take(conv_direct_packed_size(sh));
+        conv_direct_pack(sh, host.data() + op.w, host.data() + op.packed);
+        continue;
+      }
       Conv2dShape big = sh;
       big.N = 1 << 20;  // the route for batches of at least one image per thread
       if (!conv_wide_applies(big, 1)) continue;
@@ -333,7 +340,10 @@ void CpuInference::run_chunk(int i0, int n) {
     switch (op.kind) {
       case Kind::Conv: {
         const Conv2dShape sh{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
-        cpu_conv2d_forward(ctx, sh, x, w, nullptr, y, {}, epi, packed);
+        if (op.direct)
+          conv_direct_forward(ctx, sh, x, y, epi, packed);
+        else
+          cpu_conv2d_forward(ctx, sh, x, w, nullptr, y, {}, epi, packed);
         break;
       }
       case Kind::Scc: {

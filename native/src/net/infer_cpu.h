@@ -7,6 +7,9 @@
 //    rounded to float once);
 //  - the bias, a ReLU that alone reads the result, and a residual add (then its ReLU) are
 //    the op's epilogue (ops_cpu.h Epilogue), applied as each output tile is stored;
+//  - dense and depthwise convs of stride 1 or 2 run the direct route (ops/conv_direct_cpu.h:
+//    output channels x output pixels in registers, no im2col or padded copy at stride 1),
+//    the others cpu_conv2d_forward;
 //  - weights are folded and packed here, once, and every run reuses them; activations live
 //    in one arena whose buffers are shared along the schedule (by liveness), so a run
 //    allocates nothing once the ops' grow-only scratch has seen the shapes;
@@ -63,6 +66,7 @@ class CpuInference {
     int x = -1, y = -1;  // tensors read and written
     int res = -1;       // epilogue residual tensor (-1: none); add: its second input
     bool relu = false;  // epilogue ReLU
+    bool direct = false;  // a conv on the direct route (conv_direct_cpu.h), `packed` its weights
     size_t w = kAbsent, bias = kAbsent, packed = kAbsent;  // offsets into weights_
   };
   // tensor t's buffer; for images [i0, ...) of the batch (the input and the logits hold the
