@@ -49,7 +49,7 @@ struct Geom {
   int32_t drow[kMaxTaps];  // in place: its row shift dr*Wo (its loads mask rows off)
 };
 
-Geom geom(const Conv2dShape& s) {
+[[maybe_unused]] Geom geom(const Conv2dShape& s) {
   Geom g{};
   g.S = s.stride;
   g.Ho = s.Ho();
@@ -99,7 +99,7 @@ void deinterleave_row(const float* __restrict xr, int W, int Wo, float* __restri
 
 // One image's phase planes: q[ci][p*S + q'][r][j] = x[ci][S*(r - top) + p][S*j + q'], zero
 // outside x.
-void fill_phases(const Conv2dShape& s, const Geom& g, const float* __restrict x, float* __restrict q) {
+[[maybe_unused]] void fill_phases(const Conv2dShape& s, const Geom& g, const float* __restrict x, float* __restrict q) {
   const int S = g.S, Wo = g.Wo, W = s.W;
   for (int ci = 0; ci < s.Cin; ++ci) {
     const float* xc = x + static_cast<int64_t>(ci) * s.H * W;
@@ -419,8 +419,8 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
 #if defined(__AVX512F__)
   const Geom g = geom(s);
   const int64_t P = static_cast<int64_t>(g.Ho) * g.Wo, HW = static_cast<int64_t>(s.H) * s.W;
-  // the column of each output pixel (lanes past P: read, then masked off)
-  // (only read by taps with a column shift: not by a pointwise conv)
+  // the column of each output pixel (lanes past P: read, then masked off), read only by
+  // taps with a column shift (not by a pointwise conv)
   std::vector<int32_t>& owtab = ctx.wide_offsets[1];
   if (owtab.size() < static_cast<size_t>(P) + 16) owtab.resize(static_cast<size_t>(P) + 16);
   if (g.shifted)
@@ -441,8 +441,8 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
     float* yn = y + n * s.Cout * P;
     const float* res = epi.res_at(n * s.Cout * P);
     if (dw) {
-      // interior tiles of a 3x3 stride-1 depthwise: full vectors, the rows above and below
-      // and the neighbouring vectors inside the plane
+      // 3x3 stride 1: lane shifts; unmasked on interior tiles (full vectors, the rows above
+      // and below and the neighbouring vectors inside the plane)
       if (dw3) {
         if (nv == 4 && j0 - 16 - g.Wo >= 0 && j0 + 16 * 5 + g.Wo <= P)
           dw3_tile<4, true>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res);
