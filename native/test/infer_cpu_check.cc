@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "harness.h"
+#include "ops/conv_direct_cpu.h"
 #include "ops/conv_wide_cpu.h"
 #include "ops/ops_cpu.h"
 #include "scc_ref.h"
@@ -102,6 +103,36 @@ void check_conv(dsx::CpuCtx& ctx, Conv2dShape s, dsx_test::Rng& rng) {
     }
 }
 
+// The deployment executor's direct route (conv_direct_cpu.h): weights always prepacked.
+void check_direct(dsx::CpuCtx& ctx, Conv2dShape s, dsx_test::Rng& rng) {
+  if (!dsx::conv_direct_applies(s)) {
+    std::printf("skip %-72s (direct route not in this build or shape)\n", conv_name(s).c_str());
+    return;
+  }
+  const size_t nx = static_cast<size_t>(s.N) * s.Cin * s.H * s.W;
+  const size_t ny = static_cast<size_t>(s.N) * s.Cout * s.Ho() * s.Wo();
+  const auto x = rng.vec(nx);
+  const auto w = rng.vec(static_cast<size_t>(s.Cout) * (s.Cin / s.groups) * s.K * s.K);
+  const auto bias = rng.vec(s.Cout);
+  const auto res = rng.vec(ny);
+  std::vector<float> packed(dsx::conv_direct_packed_size(s));
+  dsx::conv_direct_pack(s, w.data(), packed.data());
+  for (const Case& c : kCases)
+    for (bool with_bias : {false, true}) {
+      if (!with_bias && (c.relu || c.residual)) continue;  // the bare conv once
+      const std::vector<float> zero_bias(s.Cout, 0.0f);
+      Epilogue epi;
+      epi.bias = with_bias ? bias.data() : nullptr;
+      epi.residual = c.residual ? res.data() : nullptr;
+      epi.relu = c.relu;
+      std::vector<float> y(ny, 7.0f);  // overwritten, never added into
+      dsx::conv_direct_forward(ctx, s, x.data(), y.data(), epi, packed.data());
+      compare("direct " + conv_name(s) + " t" + std::to_string(ctx.pool.size()) + (with_bias ? " bias" : "") +
+                  (c.relu ? " relu" : "") + (c.residual ? " +res" : ""),
+              y, conv_ref(s, x, w, with_bias ? bias : zero_bias, c.residual ? res.data() : nullptr, c.relu));
+    }
+}
+
 void check_scc(dsx::CpuCtx& ctx, SccShape s, dsx_test::Rng& rng) {
   const int HW = s.H * s.W;
   const size_t nx = static_cast<size_t>(s.N) * s.Cin * HW, ny = static_cast<size_t>(s.N) * s.Cout * HW;
@@ -157,6 +188,37 @@ int main() {
     check_conv(ctx, {2, 8, 9, 9, 16, 3, 2, 1, 1}, rng);
     check_conv(ctx, {1, 12, 8, 8, 10, 3, 1, 1, 1}, rng);
     check_conv(ctx, {1, 16, 6, 6, 16, 1, 2, 0, 1}, rng);
+    // direct route (deployment): the ResNet-20 shapes (3x3 stride 1 and 2, Cout 16/32/64,
+    // 32x32 to 8x8 planes), odd planes, 1x1 and 2x2 planes, Cout not a multiple of 8,
+    // pointwise in place and strided, 5x5 pad 2, pixels not a multiple of 16, batch 1 and > 1
+    check_direct(ctx, {1, 16, 32, 32, 16, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {2, 3, 32, 32, 16, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {1, 16, 32, 32, 32, 3, 2, 1, 1}, rng);
+    check_direct(ctx, {3, 32, 16, 16, 64, 3, 2, 1, 1}, rng);
+    check_direct(ctx, {2, 64, 8, 8, 64, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {1, 12, 7, 5, 20, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {2, 12, 9, 7, 10, 3, 2, 1, 1}, rng);
+    check_direct(ctx, {1, 8, 1, 1, 8, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {3, 8, 2, 2, 16, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {2, 8, 2, 2, 16, 3, 2, 1, 1}, rng);
+    check_direct(ctx, {2, 24, 5, 5, 40, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {1, 16, 32, 32, 16, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {2, 16, 9, 9, 24, 1, 2, 0, 1}, rng);
+    check_direct(ctx, {2, 6, 11, 10, 9, 5, 1, 2, 1}, rng);
+    check_direct(ctx, {1, 6, 11, 10, 9, 5, 2, 2, 1}, rng);
+    check_direct(ctx, {2, 5, 6, 6, 8, 2, 1, 1, 1}, rng);
+    // depthwise on the direct route: the ResNet-20 dw-pw planes (stride 1 and 2), odd and
+    // tiny planes, 5x5
+    check_direct(ctx, {1, 16, 32, 32, 16, 3, 1, 1, 16}, rng);
+    check_direct(ctx, {2, 16, 32, 32, 16, 3, 2, 1, 16}, rng);
+    check_direct(ctx, {3, 32, 16, 16, 32, 3, 1, 1, 32}, rng);
+    check_direct(ctx, {1, 64, 8, 8, 64, 3, 1, 1, 64}, rng);
+    check_direct(ctx, {2, 6, 7, 9, 6, 3, 1, 1, 6}, rng);
+    check_direct(ctx, {2, 6, 7, 9, 6, 3, 2, 1, 6}, rng);
+    check_direct(ctx, {1, 4, 1, 1, 4, 3, 1, 1, 4}, rng);
+    check_direct(ctx, {3, 4, 2, 2, 4, 3, 2, 1, 4}, rng);
+    check_direct(ctx, {2, 5, 11, 10, 5, 5, 1, 2, 5}, rng);
+    check_direct(ctx, {1, 5, 11, 10, 5, 5, 2, 2, 5}, rng);
     // SCC: few pixels (N*H*W <= 16), panels; wrap-around windows (stride not dividing Cin),
     // Cout > Cin, one window per output group (s = D)
     check_scc(ctx, {1, 16, 2, 2, 16, 2, 4}, rng);

@@ -13,6 +13,7 @@
 
 #include "net/arena_blocks.h"
 #include "net/plan.h"
+#include "ops/conv_direct_cpu.h"
 #include "ops/conv_wide_cpu.h"
 #include "ops/ops_cpu.h"
 
@@ -224,13 +225,19 @@ void CpuInference::plan_ops(const float* state) {
     ops_.push_back(op);
   }
 
-  // packed forward weights, once: the wide route's slivers (used whenever a call takes that
-  // route) and the SCC bands
+  // packed forward weights, once: the direct route's slivers (dense convs, stride 1 and 2),
+  // else the wide route's (used whenever a call takes that route), and the SCC bands
   for (Op& op : ops_) {
     const LayerSpec& l = layers[op.layer];
     const TensorShape& xs = spec_.tensors[op.x];
     if (op.kind == Kind::Conv) {
       const Conv2dShape sh{capacity_, xs[0], xs[1], xs[2], l.out_channels, l.kernel, l.stride, l.padding, l.groups};
+      if (conv_direct_applies(sh)) {
+        op.direct = true;
+        op.packed = take(conv_direct_packed_size(sh));
+        conv_direct_pack(sh, host.data() + op.w, host.data() + op.packed);
+        continue;
+      }
       Conv2dShape big = sh;
       big.N = 1 << 20;  // the route for batches of at least one image per thread
       if (!conv_wide_applies(big, 1)) continue;
@@ -257,6 +264,7 @@ void CpuInference::plan_arena() {
   size_t widest = 1;
   for (size_t t = 1; t < T; ++t) widest = std::max(widest, tensor_size_[t] * sizeof(float));
   chunk_ = static_cast<int>(std::max<size_t>(1, kChunkBytes / widest));
+  thread_chunk_ = std::min(capacity_, chunk_);
   chunk_ = std::min(capacity_, std::max(chunk_, threads()));
   whole_.assign(T, 0);
   whole_[0] = whole_[spec_.layers.back().output] = 1;
@@ -297,18 +305,37 @@ void CpuInference::plan_arena() {
     if (last[y] < 0) last[y] = k;  // written, never read (cannot happen in a valid spec)
     place(y);
   }
-  arena_ = aligned_floats(blocks.total());
+  // with several threads, a copy of every buffer per thread for the chunks they run alone
+  // (only the chunk buffers of copies past the first are used: the whole-batch input and
+  // logits are the first copy's)
+  arena_size_ = (blocks.total() + 15) / 16 * 16;
+  const int copies = threads();
+  arena_ = aligned_floats(arena_size_ * copies);
+  if (copies > 1)
+    for (int t = 0; t < copies; ++t) workers_.push_back(std::make_unique<CpuCtx>(1));
 }
 
 void CpuInference::run(int n) {
   if (n < 1 || n > capacity_) throw std::runtime_error("batch size out of range");
   if (profile_) op_seconds_.resize(ops_.size(), 0.0);
   ++runs_;
-  for (int i0 = 0; i0 < n; i0 += chunk_) run_chunk(i0, std::min(chunk_, n - i0));
+  const int T = threads();
+  const int passes = (n + thread_chunk_ - 1) / thread_chunk_;
+  if (T > 1 && !profile_ && passes >= T) {
+    // every thread its own passes, ops single-threaded, on its own copy of the buffers: the
+    // per-op joins (hundreds per run of a large batch) cost more than the ops at two threads
+    ctx_->pool.parallel_for(passes, [&](int tid, int64_t b, int64_t e) {
+      for (int64_t p = b; p < e; ++p) {
+        const int i0 = static_cast<int>(p) * thread_chunk_;
+        run_chunk(i0, std::min(thread_chunk_, n - i0), *workers_[tid], tid);
+      }
+    });
+    return;
+  }
+  for (int i0 = 0; i0 < n; i0 += chunk_) run_chunk(i0, std::min(chunk_, n - i0), *ctx_, 0);
 }
 
-void CpuInference::run_chunk(int i0, int n) {
-  CpuCtx& ctx = *ctx_;
+void CpuInference::run_chunk(int i0, int n, CpuCtx& ctx, int copy) {
   const auto& layers = spec_.layers;
   auto t0 = std::chrono::steady_clock::now();
   for (size_t k = 0; k < ops_.size(); ++k) {
@@ -321,19 +348,22 @@ void CpuInference::run_chunk(int i0, int n) {
     const LayerSpec& l = layers[op.layer];
     const TensorShape& xs = spec_.tensors[op.x];
     const int C = xs[0], H = xs[1], W = xs[2], HW = H * W;
-    const float* x = buf(op.x, i0);
-    float* y = buf(op.y, i0);
+    const float* x = buf(op.x, i0, copy);
+    float* y = buf(op.y, i0, copy);
     const float* w = op.w == kAbsent ? nullptr : weights_ + op.w;
     const float* bias = op.bias == kAbsent ? nullptr : weights_ + op.bias;
     const float* packed = op.packed == kAbsent ? nullptr : weights_ + op.packed;
     Epilogue epi;
     epi.bias = bias;
-    epi.residual = op.res >= 0 ? buf(op.res, i0) : nullptr;
+    epi.residual = op.res >= 0 ? buf(op.res, i0, copy) : nullptr;
     epi.relu = op.relu;
     switch (op.kind) {
       case Kind::Conv: {
         const Conv2dShape sh{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
-        cpu_conv2d_forward(ctx, sh, x, w, nullptr, y, {}, epi, packed);
+        if (op.direct)
+          conv_direct_forward(ctx, sh, x, y, epi, packed);
+        else
+          cpu_conv2d_forward(ctx, sh, x, w, nullptr, y, {}, epi, packed);
         break;
       }
       case Kind::Scc: {
@@ -388,7 +418,7 @@ void CpuInference::run_chunk(int i0, int n) {
         cpu_linear_forward(ctx, n, l.in_features, l.out_features, x, w, bias, y);
         break;
       case Kind::Add:
-        cpu_add_forward(ctx, static_cast<size_t>(n) * C * HW, x, buf(op.res, i0), y);
+        cpu_add_forward(ctx, static_cast<size_t>(n) * C * HW, x, buf(op.res, i0, copy), y);
         break;
       case Kind::ShortcutA:
         cpu_shortcut_a_forward(ctx, n, C, H, W, l.stride, l.out_channels, l.pad_front, x, y);

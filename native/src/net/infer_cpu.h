@@ -7,12 +7,18 @@
 //    rounded to float once);
 //  - the bias, a ReLU that alone reads the result, and a residual add (then its ReLU) are
 //    the op's epilogue (ops_cpu.h Epilogue), applied as each output tile is stored;
+//  - dense and depthwise convs of stride 1 or 2 run the direct route (ops/conv_direct_cpu.h:
+//    output channels x output pixels in registers, no im2col or padded copy at stride 1),
+//    the others cpu_conv2d_forward;
 //  - weights are folded and packed here, once, and every run reuses them; activations live
 //    in one arena whose buffers are shared along the schedule (by liveness), so a run
 //    allocates nothing once the ops' grow-only scratch has seen the shapes;
 //  - a large batch goes through the schedule a chunk of images at a time, the chunk sized
 //    so that an activation of the chunk stays in L2 (every op is per image in eval mode):
-//    layer after layer over the whole batch would stream every activation through memory.
+//    layer after layer over the whole batch would stream every activation through memory;
+//  - with several threads and at least one such chunk per thread, each thread runs whole
+//    chunks through the schedule with single-threaded ops on its own copy of the chunk
+//    buffers (one join per run); fewer images split each op across the threads instead.
 // The folded network rounds differently from the layer-by-layer eval forward that
 // `evaluate` and sweeps use for accuracy (Net::forward(n, false)), which therefore never
 // runs through here. CUDA inference keeps Net::infer (its input-folded schedule): this
@@ -63,21 +69,29 @@ class CpuInference {
     int x = -1, y = -1;  // tensors read and written
     int res = -1;       // epilogue residual tensor (-1: none); add: its second input
     bool relu = false;  // epilogue ReLU
+    bool direct = false;  // a conv on the direct route (conv_direct_cpu.h), `packed` its weights
     size_t w = kAbsent, bias = kAbsent, packed = kAbsent;  // offsets into weights_
   };
   // tensor t's buffer; for images [i0, ...) of the batch (the input and the logits hold the
   // whole batch, every other tensor one chunk)
-  float* buf(int t, int i0 = 0) const {
-    return arena_ + off_[t] + (whole_[t] ? static_cast<size_t>(i0) * tensor_size_[t] : 0);
+  // copy: whose chunk buffers (0: run's own; w: worker w's when images go to threads)
+  float* buf(int t, int i0 = 0, int copy = 0) const {
+    return arena_ + off_[t] +
+           (whole_[t] ? static_cast<size_t>(i0) * tensor_size_[t] : static_cast<size_t>(copy) * arena_size_);
   }
   void plan_ops(const float* state);
   void plan_arena();
-  void run_chunk(int i0, int n);
+  void run_chunk(int i0, int n, CpuCtx& ctx, int copy);
 
   NetSpec spec_;
   int capacity_;
   int chunk_ = 1;  // images per pass through the schedule
+  // images per pass when each thread runs whole passes on its own images (a large batch on
+  // several threads): one join per run instead of one per op of every pass
+  int thread_chunk_ = 1;
   std::unique_ptr<CpuCtx> ctx_;
+  std::vector<std::unique_ptr<CpuCtx>> workers_;  // single-threaded contexts, one per thread
+  size_t arena_size_ = 0;                         // floats of one copy of the chunk buffers
   std::vector<Op> ops_;
   std::vector<size_t> tensor_size_;  // floats per sample
   float* weights_ = nullptr;         // folded and packed weights, unfolded parameters

@@ -1,0 +1,512 @@
+// The deployment executor's dense convolution: a direct kernel over the compact output
+// plane, with output channels as the register tile's rows and output pixels as its columns.
+//
+// Every output pixel j = oh*Wo + ow of an image is one vector lane: a tile is 8 output
+// channels x NV vectors of 16 consecutive pixels (8 x 3 on AVX-512: 24 accumulators), summed
+// over taps (kh, kw) and, within a tap, over input channels, with the weights packed once per
+// network in that order (8 floats per (tap, ci): one broadcast each). A tap reads, for lane j,
+// input pixel (S*oh + kh - pad, S*ow + kw - pad). Written kh - pad = S*dr + p and
+// kw - pad = S*dc + q, that is phase plane (p, q) of the input (rows S*i + p, columns S*j + q)
+// at row oh + dr and column ow + dc. Each phase plane is stored with Wo columns and zero rows
+// above and below, so along the lanes the address is j + (dr*Wo + dc): one contiguous
+// (masked) load per vector, whatever the row boundaries inside the vector. Lanes whose
+// column ow + dc falls outside [0, Wo) are the zero padding: the load masks them off. With
+// 2*pad >= K-1 a column outside [0, Wo) is always padding (see conv_direct_applies).
+// At stride 1 there is one phase, the input with its zero rows; a pointwise conv reads x in
+// place. Nothing is computed for a pixel that is not an output (the wide route's padded grid
+// computes (Wo+2*pad)/Wo as many), the epilogue (bias, residual, ReLU) is applied to the
+// accumulators and each output vector is stored once.
+// Depthwise convs use the same planes and masks, a channel at a time over 4-vector tiles;
+// 3x3 stride 1 builds its left and right taps from lane shifts of the centre loads.
+// On AVX-512 Zen 4 (one thread): dense 3x3 at 50-56 GMAC/s (ResNet-20's shapes, stride 2
+// included; the im2col/wide routes ran 20-40), pointwise 40-50, depthwise 3x3 25-29 (the
+// training route's kernel: 7-20).
+#include "ops/conv_direct_cpu.h"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace dsx {
+
+namespace {
+constexpr int kRows = 8;  // output channels per register tile
+constexpr int kMaxTaps = 64;
+
+int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+struct Geom {
+  int S, Ho, Wo, top, Hq, taps;
+  int64_t planeq;   // one phase plane: Hq * Wo
+  int64_t cstride;  // one input channel's phases: S*S * planeq
+  bool in_place;    // stride 1, output plane = input plane: x is read as it is
+  bool shifted;     // some tap has a column shift (its loads mask columns off)
+  int32_t off[kMaxTaps];   // tap kh*K + kw: its first lane's offset into a channel's phases
+  int32_t dc[kMaxTaps];    // its column shift
+  int32_t drow[kMaxTaps];  // in place: its row shift dr*Wo (its loads mask rows off)
+};
+
+[[maybe_unused]] Geom geom(const Conv2dShape& s) {
+  Geom g{};
+  g.S = s.stride;
+  g.Ho = s.Ho();
+  g.Wo = s.Wo();
+  // in place, rows outside the plane are masked off instead of stored as zeros
+  g.in_place = s.stride == 1 && g.Ho == s.H && g.Wo == s.W;
+  g.top = g.in_place ? 0 : -floor_div(-s.pad, g.S);
+  const int bottom = g.in_place ? 0 : std::max(0, floor_div(s.K - 1 - s.pad, g.S));
+  g.Hq = g.top + g.Ho + bottom;
+  g.planeq = static_cast<int64_t>(g.Hq) * g.Wo;
+  g.cstride = static_cast<int64_t>(g.S) * g.S * g.planeq;
+  g.taps = s.K * s.K;
+  for (int kh = 0; kh < s.K; ++kh)
+    for (int kw = 0; kw < s.K; ++kw) {
+      const int dr = floor_div(kh - s.pad, g.S), p = kh - s.pad - dr * g.S;
+      const int dc = floor_div(kw - s.pad, g.S), q = kw - s.pad - dc * g.S;
+      g.off[kh * s.K + kw] = static_cast<int32_t>((p * g.S + q) * g.planeq + (g.top + dr) * g.Wo + dc);
+      g.dc[kh * s.K + kw] = dc;
+      g.drow[kh * s.K + kw] = g.in_place ? dr * g.Wo : 0;
+      g.shifted = g.shifted || dc != 0;
+    }
+  return g;
+}
+
+// Even and odd columns of row xr (W floats) into ev and od (Wo floats each, zero past W).
+void deinterleave_row(const float* __restrict xr, int W, int Wo, float* __restrict ev, float* __restrict od) {
+  int j = 0;
+#if defined(__AVX512F__)
+  const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (; j + 16 <= Wo && 2 * j + 32 <= W; j += 16) {
+    const __m512 lo = _mm512_loadu_ps(xr + 2 * j), hi = _mm512_loadu_ps(xr + 2 * j + 16);
+    _mm512_storeu_ps(ev + j, _mm512_permutex2var_ps(lo, ie, hi));
+    _mm512_storeu_ps(od + j, _mm512_permutex2var_ps(lo, io, hi));
+  }
+  for (; j + 8 <= Wo && 2 * j + 16 <= W; j += 8) {
+    const __m512 v = _mm512_loadu_ps(xr + 2 * j);
+    _mm256_storeu_ps(ev + j, _mm512_castps512_ps256(_mm512_permutexvar_ps(ie, v)));
+    _mm256_storeu_ps(od + j, _mm512_castps512_ps256(_mm512_permutexvar_ps(io, v)));
+  }
+#endif
+  for (; j < Wo; ++j) {
+    ev[j] = 2 * j < W ? xr[2 * j] : 0.0f;
+    od[j] = 2 * j + 1 < W ? xr[2 * j + 1] : 0.0f;
+  }
+}
+
+// One image's phase planes: q[ci][p*S + q'][r][j] = x[ci][S*(r - top) + p][S*j + q'], zero
+// outside x.
+[[maybe_unused]] void fill_phases(const Conv2dShape& s, const Geom& g, const float* __restrict x, float* __restrict q) {
+  const int S = g.S, Wo = g.Wo, W = s.W;
+  for (int ci = 0; ci < s.Cin; ++ci) {
+    const float* xc = x + static_cast<int64_t>(ci) * s.H * W;
+    for (int p = 0; p < S; ++p)
+      for (int qq = 0; qq < S; ++qq) {
+        float* d = q + ci * g.cstride + (p * S + qq) * g.planeq;
+        for (int r = 0; r < g.Hq; ++r, d += Wo) {
+          const int ih = S * (r - g.top) + p;
+          if (ih < 0 || ih >= s.H) {
+            std::memset(d, 0, sizeof(float) * Wo);
+            continue;
+          }
+          const float* xr = xc + static_cast<int64_t>(ih) * W;
+          if (S == 2 && qq == 0) {  // both column phases of the row at once
+            deinterleave_row(xr, W, Wo, d, d + g.planeq);
+          } else if (S == 2) {
+            // written with phase 0
+          } else if (S == 1) {
+            const int n = std::min(W, Wo);
+            std::memcpy(d, xr, sizeof(float) * n);
+            for (int j = n; j < Wo; ++j) d[j] = 0.0f;
+          } else {
+            for (int j = 0; j < Wo; ++j) {
+              const int iw = S * j + qq;
+              d[j] = iw < W ? xr[iw] : 0.0f;
+            }
+          }
+        }
+      }
+  }
+}
+
+// Tiles of an image's nvec pixel vectors: `wide` vectors each (the dense kernel's 8 x 3, the
+// depthwise's 4), the rest as one narrower tile, or as 2 + 2 when 3-wide tiles leave 1.
+struct Tiles {
+  int nvec, wide, nw, extra, extra_nv;
+  Tiles(int64_t P, int wide_) : wide(wide_) {
+    nvec = static_cast<int>((P + 15) / 16);
+    const int rem = nvec % wide;
+    if (wide == 3 && rem == 1 && nvec > 3) {
+      nw = (nvec - 4) / 3, extra = 2, extra_nv = 2;
+    } else {
+      nw = nvec / wide, extra = rem ? 1 : 0, extra_nv = rem;
+    }
+  }
+  int count() const { return nw + extra; }
+  int start(int t) const { return t < nw ? wide * t : wide * nw + extra_nv * (t - nw); }  // in vectors
+  int width(int t) const { return t < nw ? wide : extra_nv; }
+};
+
+#if defined(__AVX512F__)
+// Per vector v of the tile at j0: the lanes inside the plane, their columns and indices.
+template <int NV>
+inline void lane_setup(const Geom& g, const int32_t* owtab, int64_t j0, int64_t P, __mmask16* tail,
+                       __m512i* ow, __m512i* jv) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int v = 0; v < NV; ++v) {
+    const int64_t left = P - (j0 + 16 * v);
+    tail[v] = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+    ow[v] = g.shifted ? _mm512_loadu_si512(owtab + j0 + 16 * v) : _mm512_setzero_si512();
+    jv[v] = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int32_t>(j0 + 16 * v)), iota);
+  }
+}
+
+// The lanes tap t reads: inside the plane, and not the padding (columns outside [0, Wo);
+// in place, rows outside the plane too).
+template <int NV>
+inline void tap_masks(const Geom& g, int t, int64_t P, const __mmask16* tail, const __m512i* ow,
+                      const __m512i* jv, __mmask16* m) {
+  const __m512i zero = _mm512_setzero_si512();
+  const int dc = g.dc[t], dro = g.drow[t];
+  for (int v = 0; v < NV; ++v) {
+    __mmask16 mm = tail[v];
+    if (dc != 0) {
+      const __m512i o = _mm512_add_epi32(ow[v], _mm512_set1_epi32(dc));
+      mm &= _mm512_cmpge_epi32_mask(o, zero) & _mm512_cmplt_epi32_mask(o, _mm512_set1_epi32(g.Wo));
+    }
+    if (dro != 0) {
+      const __m512i o = _mm512_add_epi32(jv[v], _mm512_set1_epi32(dro));
+      mm &= _mm512_cmpge_epi32_mask(o, zero) &
+            _mm512_cmplt_epi32_mask(o, _mm512_set1_epi32(static_cast<int32_t>(P)));
+    }
+    m[v] = mm;
+  }
+}
+
+// Every tap's masks of the tile at j0 (mk[t*NV + v]), once for all its slivers.
+template <int NV>
+void all_tap_masks(const Geom& g, const int32_t* owtab, int64_t j0, int64_t P, __mmask16* mk) {
+  __mmask16 tail[NV];
+  __m512i ow[NV], jv[NV];
+  lane_setup<NV>(g, owtab, j0, P, tail, ow, jv);
+  for (int t = 0; t < g.taps; ++t) tap_masks<NV>(g, t, P, tail, ow, jv, mk + t * NV);
+}
+
+// y[c0 + i][j0 .. j0 + 16*NV) (i < 8, c0 + i < Cout) = epi(sum over taps, ci of a * x), with
+// the tap masks mk of all_tap_masks.
+template <int NV>
+void tile(const Geom& g, int Cin, const float* __restrict a, const float* __restrict base,
+          const __mmask16* __restrict mk, int64_t j0, int64_t P, const Epilogue& epi, int c0,
+          int Cout, float* __restrict y, const float* __restrict res) {
+  __mmask16 tail[NV];
+  for (int v = 0; v < NV; ++v) {
+    const int64_t left = P - (j0 + 16 * v);
+    tail[v] = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+  }
+  __m512 acc[kRows][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < kRows; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  const int64_t cs = g.cstride;
+  for (int t = 0; t < g.taps; ++t) {
+    const float* b = base + g.off[t] + j0;
+    __mmask16 m[NV];
+    for (int v = 0; v < NV; ++v) m[v] = mk[t * NV + v];
+    for (int ci = 0; ci < Cin; ++ci, a += kRows, b += cs) {
+      __m512 bv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(m[v], b + 16 * v);
+#pragma GCC unroll 8
+      for (int i = 0; i < kRows; ++i) {
+        const __m512 av = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+      }
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  const int rows = std::min(kRows, Cout - c0);
+#pragma GCC unroll 8
+  for (int i = 0; i < kRows; ++i) {
+    if (i >= rows) break;
+    const int c = c0 + i;
+    const int64_t o = static_cast<int64_t>(c) * P + j0;
+    const __m512 bias = _mm512_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      __m512 val = acc[i][v];
+      if (epi.bias) val = _mm512_add_ps(val, bias);
+      if (res) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(tail[v], res + o + 16 * v));
+      if (epi.relu) val = _mm512_max_ps(zero, val);  // as std::max(val, 0): keeps -0 and NaN
+      if (tail[v] == 0xFFFF)
+        _mm512_storeu_ps(y + o + 16 * v, val);
+      else
+        _mm512_mask_storeu_ps(y + o + 16 * v, tail[v], val);
+    }
+  }
+}
+
+// Depthwise: y[c][j0 .. j0 + 16*NV) = epi(sum over taps of w[c][t] * x) for every channel c,
+// the tap masks computed once for all channels.
+template <int NV>
+void dw_tile(const Geom& g, int C, const float* __restrict w, const float* __restrict base,
+             const int32_t* __restrict owtab, int64_t j0, int64_t P, const Epilogue& epi,
+             float* __restrict y, const float* __restrict res) {
+  __mmask16 tail[NV];
+  __m512i ow[NV], jv[NV];
+  lane_setup<NV>(g, owtab, j0, P, tail, ow, jv);
+  __mmask16 m[kMaxTaps][NV];
+  for (int t = 0; t < g.taps; ++t) tap_masks<NV>(g, t, P, tail, ow, jv, m[t]);
+  const __m512 zero = _mm512_setzero_ps();
+  const int taps = g.taps;
+  for (int c = 0; c < C; ++c) {
+    const float* xc = base + c * g.cstride + j0;
+    const float* wc = w + c * taps;
+    __m512 acc[NV], acc2[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[v] = acc2[v] = _mm512_setzero_ps();
+    int t = 0;
+    for (; t + 2 <= taps; t += 2) {
+      const __m512 wv = _mm512_set1_ps(wc[t]), wv2 = _mm512_set1_ps(wc[t + 1]);
+      const float* b = xc + g.off[t];
+      const float* b2 = xc + g.off[t + 1];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        acc[v] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[t][v], b + 16 * v), acc[v]);
+        acc2[v] = _mm512_fmadd_ps(wv2, _mm512_maskz_loadu_ps(m[t + 1][v], b2 + 16 * v), acc2[v]);
+      }
+    }
+    for (; t < taps; ++t) {
+      const __m512 wv = _mm512_set1_ps(wc[t]);
+      const float* b = xc + g.off[t];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[v] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[t][v], b + 16 * v), acc[v]);
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[v] = _mm512_add_ps(acc[v], acc2[v]);
+    const int64_t o = static_cast<int64_t>(c) * P + j0;
+    const __m512 bias = _mm512_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      __m512 val = acc[v];
+      if (epi.bias) val = _mm512_add_ps(val, bias);
+      if (res) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(tail[v], res + o + 16 * v));
+      if (epi.relu) val = _mm512_max_ps(zero, val);
+      if (tail[v] == 0xFFFF)
+        _mm512_storeu_ps(y + o + 16 * v, val);
+      else
+        _mm512_mask_storeu_ps(y + o + 16 * v, tail[v], val);
+    }
+  }
+}
+
+// Depthwise 3x3, stride 1, pad 1, in place: per kernel row, the tile's NV vectors and their
+// neighbours are loaded once and the taps left and right of the centre are lane shifts of
+// them (valignd), the padding columns zeroed by the shift's mask: a third of the loads of
+// the generic tile (9 per output vector, most split across cache lines), which bound it.
+// kInterior: the rows above and below and the neighbouring vectors lie inside the plane and
+// every vector is full (no load or store mask); otherwise lanes outside the plane are masked.
+template <int NV, bool kInterior>
+void dw3_tile(const Geom& g, int C, const float* __restrict w, const float* __restrict base,
+                       const int32_t* __restrict owtab, int64_t j0, int64_t P, const Epilogue& epi,
+                       float* __restrict y, const float* __restrict res) {
+  const int W = g.Wo;
+  __mmask16 lm[NV], rm[NV];
+  const __m512i zero_i = _mm512_setzero_si512(), last = _mm512_set1_epi32(W - 1);
+  for (int v = 0; v < NV; ++v) {
+    const __m512i ow = _mm512_loadu_si512(owtab + j0 + 16 * v);
+    lm[v] = _mm512_cmpneq_epi32_mask(ow, zero_i);
+    rm[v] = _mm512_cmpneq_epi32_mask(ow, last);
+  }
+  __mmask16 ld[3][NV + 2], tail[NV];  // lanes inside the plane (border tiles)
+  if (!kInterior) {
+    auto inside = [&](int64_t jj) {
+      const int64_t lo = std::max<int64_t>(0, -jj), hi = std::min<int64_t>(16, P - jj);
+      if (hi <= lo) return static_cast<__mmask16>(0);
+      return static_cast<__mmask16>(((1u << hi) - 1) & ~((1u << lo) - 1));
+    };
+    for (int kh = 0; kh < 3; ++kh)
+      for (int k = 0; k < NV + 2; ++k) ld[kh][k] = inside(j0 + 16 * (k - 1) + (kh - 1) * W);
+    for (int v = 0; v < NV; ++v) tail[v] = inside(j0 + 16 * v);
+  }
+  const __m512 zero = _mm512_setzero_ps();
+  for (int c = 0; c < C; ++c) {
+    const float* xc = base + c * g.cstride + j0;
+    const float* wc = w + c * 9;
+    __m512 acc[NV], acc2[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[v] = acc2[v] = _mm512_setzero_ps();
+#pragma GCC unroll 3
+    for (int kh = 0; kh < 3; ++kh) {
+      const float* b = xc + (kh - 1) * W;
+      __m512 x[NV + 2];
+#pragma GCC unroll 6
+      for (int k = 0; k < NV + 2; ++k)
+        x[k] = kInterior ? _mm512_loadu_ps(b + 16 * (k - 1)) : _mm512_maskz_loadu_ps(ld[kh][k], b + 16 * (k - 1));
+      const __m512 w0 = _mm512_set1_ps(wc[3 * kh]), w1 = _mm512_set1_ps(wc[3 * kh + 1]),
+                   w2 = _mm512_set1_ps(wc[3 * kh + 2]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const __m512 l = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(
+            lm[v], _mm512_castps_si512(x[v + 1]), _mm512_castps_si512(x[v]), 15));
+        const __m512 r = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(
+            rm[v], _mm512_castps_si512(x[v + 2]), _mm512_castps_si512(x[v + 1]), 1));
+        acc[v] = _mm512_fmadd_ps(w1, x[v + 1], acc[v]);
+        acc2[v] = _mm512_fmadd_ps(w0, l, acc2[v]);
+        acc[v] = _mm512_fmadd_ps(w2, r, acc[v]);
+      }
+    }
+    const int64_t o = static_cast<int64_t>(c) * P + j0;
+    const __m512 bias = _mm512_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      __m512 val = _mm512_add_ps(acc[v], acc2[v]);
+      if (epi.bias) val = _mm512_add_ps(val, bias);
+      if (res)
+        val = _mm512_add_ps(val, kInterior ? _mm512_loadu_ps(res + o + 16 * v)
+                                           : _mm512_maskz_loadu_ps(tail[v], res + o + 16 * v));
+      if (epi.relu) val = _mm512_max_ps(zero, val);
+      if (kInterior)
+        _mm512_storeu_ps(y + o + 16 * v, val);
+      else
+        _mm512_mask_storeu_ps(y + o + 16 * v, tail[v], val);
+    }
+  }
+}
+#endif
+
+bool depthwise(const Conv2dShape& s) { return s.groups == s.Cin && s.Cout == s.Cin && s.groups > 1; }
+}  // namespace
+
+bool conv_direct_applies(const Conv2dShape& s) {
+#if defined(__AVX512F__)
+  return ((s.groups == 1 && s.Cout >= kRows) || depthwise(s)) && (s.stride == 1 || s.stride == 2) &&
+         2 * s.pad >= s.K - 1 && s.pad < s.K && s.K * s.K <= kMaxTaps && s.Ho() > 0 && s.Wo() > 0;
+#else
+  (void)s;
+  return false;
+#endif
+}
+
+size_t conv_direct_packed_size(const Conv2dShape& s) {
+  if (depthwise(s)) return static_cast<size_t>(s.Cout) * s.K * s.K;
+  const size_t slivers = static_cast<size_t>((s.Cout + kRows - 1) / kRows);
+  return slivers * kRows * s.K * s.K * s.Cin;
+}
+
+void conv_direct_pack(const Conv2dShape& s, const float* w, float* packed) {
+  if (depthwise(s)) {
+    std::copy(w, w + conv_direct_packed_size(s), packed);
+    return;
+  }
+  const int KK = s.K * s.K, slivers = (s.Cout + kRows - 1) / kRows;
+  float* d = packed;
+  for (int sl = 0; sl < slivers; ++sl)
+    for (int t = 0; t < KK; ++t)
+      for (int ci = 0; ci < s.Cin; ++ci)
+        for (int i = 0; i < kRows; ++i) {
+          const int c = sl * kRows + i;
+          *d++ = c < s.Cout ? w[(static_cast<int64_t>(c) * s.Cin + ci) * KK + t] : 0.0f;
+        }
+}
+
+void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, float* y,
+                         const Epilogue& epi, const float* packed) {
+#if defined(__AVX512F__)
+  const Geom g = geom(s);
+  const int64_t P = static_cast<int64_t>(g.Ho) * g.Wo, HW = static_cast<int64_t>(s.H) * s.W;
+  // the column of each output pixel (lanes past P: read, then masked off), read only by
+  // taps with a column shift (not by a pointwise conv)
+  std::vector<int32_t>& owtab = ctx.wide_offsets[1];
+  if (owtab.size() < static_cast<size_t>(P) + 16) owtab.resize(static_cast<size_t>(P) + 16);
+  if (g.shifted)
+    for (int64_t j = 0, c = 0; j < P + 16; ++j) {
+      owtab[j] = static_cast<int32_t>(c);
+      if (++c == g.Wo) c = 0;
+    }
+  const int32_t* ot = owtab.data();
+  const bool dw = depthwise(s);
+  const bool dw3 = dw && g.in_place && s.K == 3 && s.pad == 1;
+  const Tiles tiles(P, dw ? 4 : 3);
+  const int nt = tiles.count(), slivers = (s.Cout + kRows - 1) / kRows;
+  const int64_t sliver = static_cast<int64_t>(g.taps) * s.Cin * kRows;
+  const int64_t qsize = s.Cin * g.cstride + 32;  // one image's phases (slack: never read)
+  auto run_tile = [&](int64_t n, const float* base, int t) {
+    const int64_t j0 = 16 * static_cast<int64_t>(tiles.start(t));
+    const int nv = tiles.width(t);
+    float* yn = y + n * s.Cout * P;
+    const float* res = epi.res_at(n * s.Cout * P);
+    if (dw) {
+      // 3x3 stride 1: lane shifts; unmasked on interior tiles (full vectors, the rows above
+      // and below and the neighbouring vectors inside the plane)
+      if (dw3) {
+        if (nv == 4 && j0 - 16 - g.Wo >= 0 && j0 + 16 * 5 + g.Wo <= P)
+          dw3_tile<4, true>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res);
+        else if (nv == 4)
+          dw3_tile<4, false>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res);
+        else if (nv == 3)
+          dw3_tile<3, false>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res);
+        else if (nv == 2)
+          dw3_tile<2, false>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res);
+        else
+          dw3_tile<1, false>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res);
+        return;
+      }
+      switch (nv) {
+        case 4: dw_tile<4>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+        case 3: dw_tile<3>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+        case 2: dw_tile<2>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+        default: dw_tile<1>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+      }
+      return;
+    }
+    __mmask16 mk[kMaxTaps * 3];
+    if (nv == 3)
+      all_tap_masks<3>(g, ot, j0, P, mk);
+    else if (nv == 2)
+      all_tap_masks<2>(g, ot, j0, P, mk);
+    else
+      all_tap_masks<1>(g, ot, j0, P, mk);
+    for (int sl = 0; sl < slivers; ++sl) {
+      const float* a = packed + sl * sliver;
+      const int c0 = sl * kRows;
+      if (nv == 3)
+        tile<3>(g, s.Cin, a, base, mk, j0, P, epi, c0, s.Cout, yn, res);
+      else if (nv == 2)
+        tile<2>(g, s.Cin, a, base, mk, j0, P, epi, c0, s.Cout, yn, res);
+      else
+        tile<1>(g, s.Cin, a, base, mk, j0, P, epi, c0, s.Cout, yn, res);
+    }
+  };
+  const int T = ctx.pool.size();
+  if (s.N >= T) {
+    ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
+      float* q = g.in_place ? nullptr : ctx.ws.get(tid, kWsCol, static_cast<size_t>(qsize));
+      for (int64_t n = b; n < e; ++n) {
+        const float* xn = x + n * s.Cin * HW;
+        if (q) fill_phases(s, g, xn, q);
+        for (int t = 0; t < nt; ++t) run_tile(n, q ? q : xn, t);
+      }
+    });
+    return;
+  }
+  // fewer images than threads: the phases of every image first, then tiles across threads
+  float* q = g.in_place ? nullptr : ctx.ws.get(0, kWsShared, static_cast<size_t>(qsize * s.N));
+  if (q)
+    for (int n = 0; n < s.N; ++n) fill_phases(s, g, x + n * s.Cin * HW, q + n * qsize);
+  ctx.pool.parallel_for(static_cast<int64_t>(s.N) * nt, [&](int, int64_t b, int64_t e) {
+    for (int64_t u = b; u < e; ++u) {
+      const int64_t n = u / nt;
+      run_tile(n, q ? q + n * qsize : x + n * s.Cin * HW, static_cast<int>(u % nt));
+    }
+  }, 1);
+#else
+  (void)ctx, (void)s, (void)x, (void)y, (void)epi, (void)packed;
+#endif
+}
+
+}  // namespace dsx
