@@ -485,6 +485,50 @@ inline void sh_rows(int K, const float* a, const float* const* brow, float* cons
 }
 
 
+// Weight-gradient block of one run: c[j][..] += sum_{q<K} arow[j][q] * b[q*ldb + ..] over NV
+// vectors of window columns, one FMA chain in q from zero, added to c once (as
+// micro_kernel_arows with beta 1 does).
+template <int NV>
+inline void shw_tile(int K, const float* const* arow, const float* b, int64_t ldb, float* const* crow,
+                     int64_t coff) {
+  vf acc[kShJ][NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < kShJ; ++j)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[j][v] = vf{};
+  for (int q = 0; q < K; ++q) {
+    const float* bq = b + static_cast<int64_t>(q) * ldb;
+    vf bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = loadv(bq + v * kVecWidth);
+#pragma GCC unroll 8
+    for (int j = 0; j < kShJ; ++j) {
+      const float a = arow[j][q];
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[j][v] += a * bv[v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < kShJ; ++j)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      float* c = crow[j] + coff + v * kVecWidth;
+      const vf r = loadv(c) + acc[j][v];
+      std::memcpy(c, &r, sizeof r);
+    }
+}
+
+// Prefetches part i of n of the floats [p, p + len) into L2: a later pass's input, streamed
+// in while this pass computes.
+inline void prefetch_part(const float* p, size_t len, int64_t i, int64_t n) {
+  if (!p) return;
+  const size_t b = len * i / n, e = len * (i + 1) / n;
+  for (size_t q = b; q < e; q += 64 / sizeof(float)) __builtin_prefetch(p + q, 0, 2);
+}
+
+// Window columns padded to whole vectors (the weight-gradient blocks' row length).
+inline int sh_dpad(int D) { return (D + kVecWidth - 1) / kVecWidth * kVecWidth; }
+
 // Blocks of a run: ceil(len / kShJ); packed weights of block b at a + b * D * kShJ.
 int sh_blocks(const SccPlan::Run& r) { return (r.len + kShJ - 1) / kShJ; }
 
@@ -706,7 +750,8 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
       }
   }
   const int nseg = static_cast<int>(p.segs.size());
-  auto dx_seg_units = [&](int tid, int64_t b, int64_t e) {
+  // pf: the floats of image n's X to prefetch for the dW pass that follows (or null)
+  auto dx_seg_units = [&](int tid, int64_t b, int64_t e, const float* pf) {
     const float** brow = reinterpret_cast<const float**>(
         ctx.ws.get(tid, kWsPtrs, static_cast<size_t>(Cout) * sizeof(float*) / sizeof(float) + 1));
     float* dummy = ctx.ws.get(tid, kWsLocal3, static_cast<size_t>(HW));
@@ -717,6 +762,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
       const float* dyn = dy + static_cast<int64_t>(n) * Cout * HW;
       float* dxn = dx + static_cast<int64_t>(n) * Cin * HW;
       for (int k = 0; k < g.K; ++k) brow[k] = dyn + static_cast<int64_t>(p.order[p.seg_rows[g.roff + k]]) * HW;
+      prefetch_part(pf, static_cast<size_t>(Cin) * HW, u % nseg, nseg);
       for (int bb = 0; bb * kShJ < g.len; ++bb) {
         for (int j = 0; j < kShJ; ++j) {
           const int i = g.i0 + bb * kShJ + j;
@@ -728,30 +774,45 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   };
   // dX of images [b, e) (per_image units each)
   const int64_t per_image = dx_shared ? nseg : chunks;
-  auto dx_images = [&](int tid, int64_t b, int64_t e) {
+  auto dx_images = [&](int tid, int64_t b, int64_t e, const float* pf = nullptr) {
     if (dx_shared)
-      dx_seg_units(tid, b, e);
+      dx_seg_units(tid, b, e, pf);
     else
       dx_units(tid, b, e);
   };
   const int64_t units = static_cast<int64_t>(s.N) * per_image;
   if (!dw) {
-    if (dx) ctx.pool.parallel_for(units, dx_images);
+    if (dx) ctx.pool.parallel_for(units, [&](int tid, int64_t b, int64_t e) { dx_images(tid, b, e); });
     return;
   }
   const int T = std::min(ctx.pool.size(), kMaxCpuThreads);
   float* parts[kMaxCpuThreads];
-  for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, p.g_size);
   // Row strides of the pixel-major copies: an odd number of cache lines, so the micro-kernel's
   // strided row reads spread over every L1 set instead of aliasing onto a few.
   auto odd_lines = [](int n) {
     int l = (n + 15) / 16 * 16;
     return (l / 16) % 2 == 0 ? l + 16 : l;
   };
-  const int ld = odd_lines(p.vext_pad);  // xt[q][v] = X[n, v mod Cin, p0+q]
+  // Shared windows (scc_shared_forward): runs of same-start rows in kShJ-row blocks over the
+  // whole window, tiles [kShJ][Dpad] per block (offsets gsh[run]) in place of the slivers'.
+  const bool dw_shared = scc_shared_forward(p);
+  const int Dpad = sh_dpad(p.D);
+  std::vector<size_t> gsh;
+  int need = p.vext_pad;
+  if (dw_shared) {
+    gsh.resize(p.runs.size() + 1, 0);
+    for (size_t i = 0; i < p.runs.size(); ++i) {
+      gsh[i + 1] = gsh[i] + static_cast<size_t>(sh_blocks(p.runs[i])) * kShJ * Dpad;
+      need = std::max(need, p.start[p.runs[i].r0] + Dpad);
+    }
+  }
+  const size_t g_size = dw_shared ? gsh.back() : p.g_size;
+  const int ld = odd_lines(need);  // xt[q][v] = X[n, v mod Cin, p0+q]
   const size_t nsl = p.out.size();
+  for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, g_size);
   // dW partial sums of images [b, e) into this thread's tiles.
-  auto dw_images = [&](int tid, int64_t b, int64_t e) {
+  // pf: the floats of the next image's dY to prefetch for its dX pass (or null)
+  auto dw_images = [&](int tid, int64_t b, int64_t e, const float* pf = nullptr) {
     float* G = parts[tid];
     float* xt = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(kPixBlock) * ld);
     const size_t nptr = static_cast<size_t>(p.vext);
@@ -780,6 +841,31 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
           }
         }
         transpose_rows(rows, p.vext, kp, xt, ld);
+        if (dw_shared) {
+          for (size_t ri = 0; ri < p.runs.size(); ++ri) {
+            const auto& run = p.runs[ri];
+            const float* bx = xt + p.start[run.r0];
+            if (p0 == 0) prefetch_part(pf, static_cast<size_t>(Cout) * HW, ri, p.runs.size());
+            for (int bb = 0; bb < sh_blocks(run); ++bb) {
+              // rows past the run repeat its first row and land in discarded tile rows
+              const float* ar[kShJ];
+              float* cr[kShJ];
+              for (int j = 0; j < kShJ; ++j) {
+                const int r = run.r0 + bb * kShJ + j;
+                ar[j] = dyn + static_cast<int64_t>(p.order[r < run.r0 + run.len ? r : run.r0]) * HW + p0;
+                cr[j] = G + gsh[ri] + (static_cast<size_t>(bb) * kShJ + j) * Dpad;
+              }
+              int q = 0;
+              for (; q + kShNV * kVecWidth <= Dpad; q += kShNV * kVecWidth) shw_tile<kShNV>(kp, ar, bx + q, ld, cr, q);
+              if (q + 2 * kVecWidth <= Dpad) {
+                shw_tile<2>(kp, ar, bx + q, ld, cr, q);
+                q += 2 * kVecWidth;
+              }
+              if (q < Dpad) shw_tile<1>(kp, ar, bx + q, ld, cr, q);
+            }
+          }
+          continue;
+        }
         for (size_t sl = 0; sl < nsl; ++sl) {
           const auto& o = p.out[sl];
           // dY rows straight from the NCHW planes (pixel-contiguous); rows past the sliver
@@ -802,15 +888,33 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
     // not two), so the image's dY planes are still in L2 when dW reads them again.
     ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
       for (int64_t n = b; n < e; ++n) {
-        if (dx) dx_images(tid, n * per_image, (n + 1) * per_image);
-        dw_images(tid, n, n + 1);
+        if (dx) dx_images(tid, n * per_image, (n + 1) * per_image, in ? nullptr : x + n * Cin * HW);
+        dw_images(tid, n, n + 1, n + 1 < e && dx ? dy + (n + 1) * Cout * HW : nullptr);
       }
     });
   } else {
-    if (dx) ctx.pool.parallel_for(units, dx_images);
-    ctx.pool.parallel_for(s.N, dw_images);
+    if (dx) ctx.pool.parallel_for(units, [&](int tid, int64_t b, int64_t e) { dx_images(tid, b, e); });
+    ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) { dw_images(tid, b, e); });
   }
   // Band extraction and the cross-thread sum, in thread order.
+  if (dw_shared) {
+    const int64_t nr = static_cast<int64_t>(p.runs.size());
+    ctx.pool.parallel_for(nr, [&](int, int64_t b, int64_t e) {
+      for (int64_t ri = b; ri < e; ++ri) {
+        const auto& run = p.runs[ri];
+        for (int j = 0; j < run.len; ++j) {
+          float* dwr = dw + static_cast<int64_t>(p.order[run.r0 + j]) * p.D;
+          const size_t base = gsh[ri] + static_cast<size_t>(j) * Dpad;
+          for (int k = 0; k < p.D; ++k) {
+            float sum = 0.0f;
+            for (int t = 0; t < T; ++t) sum += parts[t][base + k];
+            dwr[k] += sum;
+          }
+        }
+      }
+    }, g_size * T < (size_t(1) << 18) ? nr + 1 : 1);
+    return;
+  }
   ctx.pool.parallel_for(static_cast<int64_t>(nsl), [&](int, int64_t b, int64_t e) {
     for (int64_t sl = b; sl < e; ++sl) {
       const auto& o = p.out[sl];
