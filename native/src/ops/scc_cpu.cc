@@ -372,6 +372,15 @@ void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, cons
           for (int j = 0; j < J; ++j) scc_rows_block<1, false>(p, xv, w, r0 + j, acc + j);
         }
         for (int j = 0; j < J; ++j) {
+          if (s.N == 1) {
+            // one image: its HW lanes are the output plane, so the epilogue runs in the
+            // register (Epilogue::apply's arithmetic) and the plane is stored once
+            const int c = p.order[r0 + j];
+            v16 v = acc[j];
+            if (epi) v = epi.apply_lanes(c, v, epi.res_at(static_cast<int64_t>(c) * HW), HW);
+            std::memcpy(y + static_cast<int64_t>(c) * HW, &v, sizeof(float) * HW);
+            continue;
+          }
           float lanes[kLanes];
           std::memcpy(lanes, &acc[j], sizeof lanes);
           for (int n = 0; n < s.N; ++n) {
@@ -468,18 +477,27 @@ inline void sh_tail(int K, const float* a, const float* const* brow, int64_t bof
     }
 }
 
+// Vectors of the next register tile with `left` vectors to go: 3 (kShNV) while that leaves
+// no single-vector tile (8 accumulators, half the FMA work per load), else 2 or 1.
+inline int sh_tile_vectors(int left) {
+  static_assert(kShNV == 3, "tiles of 3, 2 and 1 vectors");
+  if (left >= 3 && left != 4) return 3;
+  return left >= 2 ? 2 : 1;
+}
+
 // Rows [0, kShJ) of one block over `cols` pixels.
 inline void sh_rows(int K, const float* a, const float* const* brow, float* const* crow, int cols,
                     bool add) {
   int q = 0;
-  for (; q + kShNV * kVecWidth <= cols; q += kShNV * kVecWidth) sh_tile<kShNV>(K, a, brow, q, crow, q, add);
-  if (q + 2 * kVecWidth <= cols) {
-    sh_tile<2>(K, a, brow, q, crow, q, add);
-    q += 2 * kVecWidth;
-  }
-  if (q + kVecWidth <= cols) {
-    sh_tile<1>(K, a, brow, q, crow, q, add);
-    q += kVecWidth;
+  for (int left; (left = (cols - q) / kVecWidth) > 0;) {
+    const int nv = sh_tile_vectors(left);
+    if (nv == 3)
+      sh_tile<3>(K, a, brow, q, crow, q, add);
+    else if (nv == 2)
+      sh_tile<2>(K, a, brow, q, crow, q, add);
+    else
+      sh_tile<1>(K, a, brow, q, crow, q, add);
+    q += nv * kVecWidth;
   }
   if (q < cols) sh_tail(K, a, brow, q, crow, q, cols - q, add);
 }
@@ -589,8 +607,18 @@ void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const 
             const float* r = xnn + static_cast<int64_t>(scc_channel(stn + k, Cin)) * HW;
             for (int q = 0; q < HW; q += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(r + q, 0, 3);
           }
-        for (int j = 0; j < rows; ++j)
-          for (int q = 0; q < HW; q += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(crow[j] + q, 1, 3);
+        // the output rows of the next block (of this run, or the next unit's first), for writing
+        {
+          const bool last = b + 1 == nb;
+          const auto& nrun = last ? p.runs[un % R] : run;
+          const int nb0 = last ? 0 : (b + 1) * kShJ;
+          float* ynn = y + (last ? un / R : n) * static_cast<int64_t>(Cout) * HW;
+          if (!last || un != u)
+            for (int j = nb0; j < std::min(nrun.len, nb0 + kShJ); ++j) {
+              float* r = ynn + static_cast<int64_t>(p.order[nrun.r0 + j]) * HW;
+              for (int q = 0; q < HW; q += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(r + q, 1, 3);
+            }
+        }
         sh_rows(D, ap + static_cast<size_t>(boff[ri] + b) * D * kShJ, brow, crow, HW, false);
         for (int j = 0; epi && j < rows; ++j) {
           const int c = p.order[run.r0 + b * kShJ + j];
@@ -763,6 +791,12 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
       float* dxn = dx + static_cast<int64_t>(n) * Cin * HW;
       for (int k = 0; k < g.K; ++k) brow[k] = dyn + static_cast<int64_t>(p.order[p.seg_rows[g.roff + k]]) * HW;
       prefetch_part(pf, static_cast<size_t>(Cin) * HW, u % nseg, nseg);
+      if (u + 1 < e) {  // the next unit's dX rows, for writing
+        const auto& gn = p.segs[(u + 1) % nseg];
+        float* dxx = dx + (u + 1) / nseg * Cin * HW + static_cast<int64_t>(gn.i0) * HW;
+        for (int64_t q = 0; q < static_cast<int64_t>(gn.len) * HW; q += 64 / sizeof(float))
+          __builtin_prefetch(dxx + q, 1, 3);
+      }
       for (int bb = 0; bb * kShJ < g.len; ++bb) {
         for (int j = 0; j < kShJ; ++j) {
           const int i = g.i0 + bb * kShJ + j;
@@ -855,13 +889,16 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
                 ar[j] = dyn + static_cast<int64_t>(p.order[r < run.r0 + run.len ? r : run.r0]) * HW + p0;
                 cr[j] = G + gsh[ri] + (static_cast<size_t>(bb) * kShJ + j) * Dpad;
               }
-              int q = 0;
-              for (; q + kShNV * kVecWidth <= Dpad; q += kShNV * kVecWidth) shw_tile<kShNV>(kp, ar, bx + q, ld, cr, q);
-              if (q + 2 * kVecWidth <= Dpad) {
-                shw_tile<2>(kp, ar, bx + q, ld, cr, q);
-                q += 2 * kVecWidth;
+              for (int q = 0; q < Dpad;) {
+                const int nv = sh_tile_vectors((Dpad - q) / kVecWidth);
+                if (nv == 3)
+                  shw_tile<3>(kp, ar, bx + q, ld, cr, q);
+                else if (nv == 2)
+                  shw_tile<2>(kp, ar, bx + q, ld, cr, q);
+                else
+                  shw_tile<1>(kp, ar, bx + q, ld, cr, q);
+                q += nv * kVecWidth;
               }
-              if (q < Dpad) shw_tile<1>(kp, ar, bx + q, ld, cr, q);
             }
           }
           continue;
