@@ -128,13 +128,13 @@ test('SCC at high channel-group counts (shared-window kernels) matches the refer
       shapes.forEach((s, i) => checkScc(s, 200 + i, `${s.label} t${threads}`));
     }
     // one writer per output and per dX element: identical on any thread count
-    const s = shapes[0]!;
+    const { label: _label, ...s } = shapes[0]!;
     const x = ref.randomArray(s.N * s.Cin * s.H * s.W, 31);
     const w = ref.randomArray(s.Cout * (s.Cin / s.groups), 32);
     const dy = ref.randomArray(s.N * s.Cout * s.H * s.W, 33);
     const runs = [1, 2].map((threads) => {
       setOpThreads(threads);
-      return { y: runOp('scc_forward', s, { x, w }).y, dx: runOp('scc_backward', s, { x, w, dy }).dx };
+      return { y: runOp('scc_forward', { ...s }, { x, w }).y, dx: runOp('scc_backward', { ...s }, { x, w, dy }).dx };
     });
     assert.deepEqual(runs[0]!.y, runs[1]!.y, 'forward identical on 1 and 2 threads');
     assert.deepEqual(runs[0]!.dx, runs[1]!.dx, 'dX identical on 1 and 2 threads');

@@ -24,6 +24,10 @@
 #include "ops/scc_index.h"
 #include "ops/transpose.h"
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace dsx {
 
 namespace {
@@ -86,7 +90,11 @@ SccPlan make_scc_plan(const SccShape& sh) {
   for (int r = 0; r < Cout;) {
     int e = r + 1;
     while (e < Cout && p.start[e] == p.start[r]) ++e;
-    p.runs.push_back({r, e - r});
+    const int blocks = (e - r + kShJ - 1) / kShJ, dpad = (D + kVecWidth - 1) / kVecWidth * kVecWidth;
+    p.runs.push_back({r, e - r, p.run_pack, p.run_g_size});
+    p.run_pack += static_cast<size_t>(blocks) * D * kShJ;
+    p.run_g_size += static_cast<size_t>(blocks) * kShJ * dpad;
+    p.run_ext = std::max(p.run_ext, p.start[r] + dpad);
     p.min_run = r == 0 ? e - r : std::min(p.min_run, e - r);
     r = e;
   }
@@ -431,6 +439,28 @@ inline vf loadv(const float* p) {
   return v;
 }
 
+// c + a*b rounded once where the target has FMA, as the micro-kernel's vfma (the bit-for-bit
+// equality with the sliver path rests on it); a broadcast scalar a.
+inline vf fmav(float a, vf b, vf c) {
+  const vf av = vf{} + a;
+#if defined(__AVX512F__)
+  return reinterpret_cast<vf>(_mm512_fmadd_ps(reinterpret_cast<__m512>(av), reinterpret_cast<__m512>(b),
+                                              reinterpret_cast<__m512>(c)));
+#elif defined(__AVX2__) && defined(__FMA__)
+  return reinterpret_cast<vf>(_mm256_fmadd_ps(reinterpret_cast<__m256>(av), reinterpret_cast<__m256>(b),
+                                              reinterpret_cast<__m256>(c)));
+#else
+  return c + av * b;
+#endif
+}
+inline float fmas(float a, float b, float c) {
+#if defined(__FMA__)
+  return __builtin_fmaf(a, b, c);
+#else
+  return c + a * b;
+#endif
+}
+
 // C rows j < kShJ, pixels [0, NV*kVecWidth): c[j] = beta ? c[j] + acc : acc, where
 // acc[j] = sum_k a[k*kShJ + j] * brow[k][..], one FMA chain in k.
 template <int NV>
@@ -451,7 +481,7 @@ inline void sh_tile(int K, const float* __restrict a, const float* const* brow, 
     for (int j = 0; j < kShJ; ++j) {
       const float w = ak[j];
 #pragma GCC unroll 3
-      for (int v = 0; v < NV; ++v) acc[j][v] += w * bv[v];
+      for (int v = 0; v < NV; ++v) acc[j][v] = fmav(w, bv[v], acc[j][v]);
     }
   }
 #pragma GCC unroll 8
@@ -471,7 +501,7 @@ inline void sh_tail(int K, const float* a, const float* const* brow, int64_t bof
   for (int j = 0; j < kShJ; ++j)
     for (int q = 0; q < n; ++q) {
       float acc = 0.0f;
-      for (int k = 0; k < K; ++k) acc = __builtin_fmaf(a[k * kShJ + j], brow[k][boff + q], acc);
+      for (int k = 0; k < K; ++k) acc = fmas(a[k * kShJ + j], brow[k][boff + q], acc);
       float* c = crow[j] + coff + q;
       *c = add ? *c + acc : acc;
     }
@@ -523,7 +553,7 @@ inline void shw_tile(int K, const float* const* arow, const float* b, int64_t ld
     for (int j = 0; j < kShJ; ++j) {
       const float a = arow[j][q];
 #pragma GCC unroll 3
-      for (int v = 0; v < NV; ++v) acc[j][v] += a * bv[v];
+      for (int v = 0; v < NV; ++v) acc[j][v] = fmav(a, bv[v], acc[j][v]);
     }
   }
 #pragma GCC unroll 8
@@ -547,7 +577,7 @@ inline void prefetch_part(const float* p, size_t len, int64_t i, int64_t n) {
 // Window columns padded to whole vectors (the weight-gradient blocks' row length).
 inline int sh_dpad(int D) { return (D + kVecWidth - 1) / kVecWidth * kVecWidth; }
 
-// Blocks of a run: ceil(len / kShJ); packed weights of block b at a + b * D * kShJ.
+// Blocks of a run: ceil(len / kShJ); its packed weights of block b at Run::aoff + b * D * kShJ.
 int sh_blocks(const SccPlan::Run& r) { return (r.len + kShJ - 1) / kShJ; }
 
 void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const float* x, const float* w,
@@ -555,13 +585,11 @@ void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const 
   const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout, D = p.D;
   const int R = static_cast<int>(p.runs.size());
   // weights, block-major: a[(block)(k)(j)] = w[order[r0 + j]][k], rows past the run zero
-  std::vector<int> boff(R + 1, 0);
-  for (int i = 0; i < R; ++i) boff[i + 1] = boff[i] + sh_blocks(p.runs[i]);
-  float* ap = ctx.ws.get(0, kWsShared, static_cast<size_t>(boff[R]) * D * kShJ);
+  float* ap = ctx.ws.get(0, kWsShared, p.run_pack);
   for (int i = 0; i < R; ++i) {
     const auto& run = p.runs[i];
     for (int b = 0; b < sh_blocks(run); ++b) {
-      float* d = ap + static_cast<size_t>(boff[i] + b) * D * kShJ;
+      float* d = ap + run.aoff + static_cast<size_t>(b) * D * kShJ;
       for (int j = 0; j < kShJ; ++j) {
         const int r = run.r0 + b * kShJ + j;
         const float* wr = r < run.r0 + run.len ? w + static_cast<int64_t>(p.order[r]) * D : nullptr;
@@ -619,7 +647,7 @@ void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const 
               for (int q = 0; q < HW; q += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(r + q, 1, 3);
             }
         }
-        sh_rows(D, ap + static_cast<size_t>(boff[ri] + b) * D * kShJ, brow, crow, HW, false);
+        sh_rows(D, ap + run.aoff + static_cast<size_t>(b) * D * kShJ, brow, crow, HW, false);
         for (int j = 0; epi && j < rows; ++j) {
           const int c = p.order[run.r0 + b * kShJ + j];
           epi.apply(c, crow[j], epi.res_at((static_cast<int64_t>(n) * Cout + c) * HW), HW);
@@ -828,20 +856,11 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
     return (l / 16) % 2 == 0 ? l + 16 : l;
   };
   // Shared windows (scc_shared_forward): runs of same-start rows in kShJ-row blocks over the
-  // whole window, tiles [kShJ][Dpad] per block (offsets gsh[run]) in place of the slivers'.
+  // whole window, tiles [kShJ][Dpad] per block (at Run::goff) in place of the slivers'.
   const bool dw_shared = scc_shared_forward(p);
   const int Dpad = sh_dpad(p.D);
-  std::vector<size_t> gsh;
-  int need = p.vext_pad;
-  if (dw_shared) {
-    gsh.resize(p.runs.size() + 1, 0);
-    for (size_t i = 0; i < p.runs.size(); ++i) {
-      gsh[i + 1] = gsh[i] + static_cast<size_t>(sh_blocks(p.runs[i])) * kShJ * Dpad;
-      need = std::max(need, p.start[p.runs[i].r0] + Dpad);
-    }
-  }
-  const size_t g_size = dw_shared ? gsh.back() : p.g_size;
-  const int ld = odd_lines(need);  // xt[q][v] = X[n, v mod Cin, p0+q]
+  const size_t g_size = dw_shared ? p.run_g_size : p.g_size;
+  const int ld = odd_lines(dw_shared ? std::max(p.vext_pad, p.run_ext) : p.vext_pad);  // xt[q][v] = X[n, v mod Cin, p0+q]
   const size_t nsl = p.out.size();
   for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, g_size);
   // dW partial sums of images [b, e) into this thread's tiles.
@@ -887,7 +906,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
               for (int j = 0; j < kShJ; ++j) {
                 const int r = run.r0 + bb * kShJ + j;
                 ar[j] = dyn + static_cast<int64_t>(p.order[r < run.r0 + run.len ? r : run.r0]) * HW + p0;
-                cr[j] = G + gsh[ri] + (static_cast<size_t>(bb) * kShJ + j) * Dpad;
+                cr[j] = G + run.goff + (static_cast<size_t>(bb) * kShJ + j) * Dpad;
               }
               for (int q = 0; q < Dpad;) {
                 const int nv = sh_tile_vectors((Dpad - q) / kVecWidth);
@@ -941,7 +960,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
         const auto& run = p.runs[ri];
         for (int j = 0; j < run.len; ++j) {
           float* dwr = dw + static_cast<int64_t>(p.order[run.r0 + j]) * p.D;
-          const size_t base = gsh[ri] + static_cast<size_t>(j) * Dpad;
+          const size_t base = run.goff + static_cast<size_t>(j) * Dpad;
           for (int k = 0; k < p.D; ++k) {
             float sum = 0.0f;
             for (int t = 0; t < T; ++t) sum += parts[t][base + k];

@@ -40,11 +40,16 @@ struct SccPlan {
 
   // Runs of sorted rows that share one window start (forward by shared windows, see
   // scc_cpu.cc scc_forward_shared): rows [r0, r0 + len); min_run is the shortest run.
+  // aoff: the run's forward weights (blocks of kShJ rows, D x kShJ each); goff: its
+  // weight-gradient tiles (kShJ x Dpad per block, Dpad = D in whole vectors).
   struct Run {
     int r0, len;
+    size_t aoff, goff;
   };
   std::vector<Run> runs;
   int min_run = 0;
+  size_t run_pack = 0, run_g_size = 0;  // floats of all runs' weights and gradient tiles
+  int run_ext = 0;                      // max(start + Dpad): columns the dW transpose must hold
 
   // Segments of consecutive input channels whose data gradients sum the same output rows in
   // the same order (the input sliver's cyclic order, rows not covering the channel left out):
