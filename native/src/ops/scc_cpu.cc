@@ -620,6 +620,9 @@ void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const 
         }
       }
       float* yn = y + static_cast<int64_t>(n) * Cout * HW;
+      // the next image's X into L2, spread over this image's units
+      if (n + 1 < s.N && (n + 1) * R < ue)
+        prefetch_part(x + static_cast<int64_t>(n + 1) * Cin * HW, static_cast<size_t>(Cin) * HW, ri, R);
       // the next unit's window, spread over this unit's blocks: the rows stream in from
       // memory while these blocks compute
       const int nb = sh_blocks(run);
