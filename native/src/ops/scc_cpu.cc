@@ -442,15 +442,14 @@ inline vf loadv(const float* p) {
 // c + a*b rounded once where the target has FMA, as the micro-kernel's vfma (the bit-for-bit
 // equality with the sliver path rests on it); a broadcast scalar a.
 inline vf fmav(float a, vf b, vf c) {
-  const vf av = vf{} + a;
 #if defined(__AVX512F__)
-  return reinterpret_cast<vf>(_mm512_fmadd_ps(reinterpret_cast<__m512>(av), reinterpret_cast<__m512>(b),
+  return reinterpret_cast<vf>(_mm512_fmadd_ps(_mm512_set1_ps(a), reinterpret_cast<__m512>(b),
                                               reinterpret_cast<__m512>(c)));
 #elif defined(__AVX2__) && defined(__FMA__)
-  return reinterpret_cast<vf>(_mm256_fmadd_ps(reinterpret_cast<__m256>(av), reinterpret_cast<__m256>(b),
+  return reinterpret_cast<vf>(_mm256_fmadd_ps(_mm256_set1_ps(a), reinterpret_cast<__m256>(b),
                                               reinterpret_cast<__m256>(c)));
 #else
-  return c + av * b;
+  return c + a * b;
 #endif
 }
 inline float fmas(float a, float b, float c) {
