@@ -108,6 +108,41 @@ test('SCC results are bit-identical for a fixed thread count and match across th
   }
 });
 
+test('SCC at high channel-group counts (shared-window kernels) matches the reference on 1 and 2 threads', () => {
+  // every window start shared by 8 or more outputs: the forward and the data gradient by
+  // shared windows (native/test/scc_cpu_check.cc asserts which kernels each layout takes),
+  // co 0 / 0.25 / 0.5 / 0.75, Cout > Cin with wrap-around windows, vector and scalar pixel
+  // tails, few pixels and batch 1
+  const shapes: (ref.SccRefShape & { label: string })[] = [
+    { label: 'co=0.5 g8', N: 2, Cin: 128, H: 4, W: 4, Cout: 128, groups: 8, stride: 8 },
+    { label: 'co=0 g4 7x9', N: 2, Cin: 32, H: 7, W: 9, Cout: 64, groups: 4, stride: 8 },
+    { label: 'co=0.5 g2 Cout>Cin 1x101', N: 3, Cin: 32, H: 1, W: 101, Cout: 96, groups: 2, stride: 8 },
+    { label: 'co=0.25 g2', N: 2, Cin: 48, H: 4, W: 4, Cout: 96, groups: 2, stride: 18 },
+    { label: 'co=0.75 g2', N: 2, Cin: 16, H: 3, W: 3, Cout: 64, groups: 2, stride: 2 },
+    { label: '1x1 batch 1', N: 1, Cin: 64, H: 1, W: 1, Cout: 128, groups: 4, stride: 8 },
+    { label: '2x2 batch 1', N: 1, Cin: 32, H: 2, W: 2, Cout: 64, groups: 2, stride: 8 },
+  ];
+  try {
+    for (const threads of [1, 2]) {
+      setOpThreads(threads);
+      shapes.forEach((s, i) => checkScc(s, 200 + i, `${s.label} t${threads}`));
+    }
+    // one writer per output and per dX element: identical on any thread count
+    const { label: _label, ...s } = shapes[0]!;
+    const x = ref.randomArray(s.N * s.Cin * s.H * s.W, 31);
+    const w = ref.randomArray(s.Cout * (s.Cin / s.groups), 32);
+    const dy = ref.randomArray(s.N * s.Cout * s.H * s.W, 33);
+    const runs = [1, 2].map((threads) => {
+      setOpThreads(threads);
+      return { y: runOp('scc_forward', { ...s }, { x, w }).y, dx: runOp('scc_backward', { ...s }, { x, w, dy }).dx };
+    });
+    assert.deepEqual(runs[0]!.y, runs[1]!.y, 'forward identical on 1 and 2 threads');
+    assert.deepEqual(runs[0]!.dx, runs[1]!.dx, 'dX identical on 1 and 2 threads');
+  } finally {
+    setOpThreads(0);
+  }
+});
+
 test('library API: sccForward/sccBackward from the package main', () => {
   const shape = { batch: 2, inChannels: 12, height: 3, width: 3, outChannels: 18, groups: 3, channelStride: 2 };
   const s = { N: 2, Cin: 12, H: 3, W: 3, Cout: 18, groups: 3, stride: 2 };

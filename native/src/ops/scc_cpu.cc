@@ -7,6 +7,15 @@
 //               output channels covering it, so every dX element has one writer;
 //  dW           dY * X^T restricted to each sliver's band, per-thread partial tiles summed
 //               in thread order (deterministic for a fixed thread count).
+// Full pixel panels of forward and dX read X and dY in place (micro_kernel_boff over row
+// offsets); only a last partial panel, or X through a folded BN+ReLU, is packed.
+// When every window start is shared by a register block of outputs (SCC at high channel-group
+// counts), the forward and dX take the shared-window kernels instead (scc_forward_shared):
+// each input row is loaded once per block of outputs that share it, and no band zeros are
+// multiplied. Every path sums each output element in the same order (one FMA chain over its
+// window, or over its covering output rows in the sliver's cyclic order), so which path a
+// layer takes never changes a result bit (for finite inputs: on the sliver path a band zero
+// times an infinite input is NaN).
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -15,10 +24,18 @@
 #include "ops/scc_index.h"
 #include "ops/transpose.h"
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace dsx {
 
 namespace {
 constexpr int kPixBlock = 256;  // pixels per dW reduction block
+// Shared-window kernels (scc_forward_shared): rows per register block (kShJ * kShNV + kShNV
+// + 1 vector registers) and pixel vectors per block.
+constexpr int kShJ = kVecWidth == 16 ? 8 : 4;
+constexpr int kShNV = 3;
 }  // namespace
 
 SccPlan make_scc_plan(const SccShape& sh) {
@@ -70,6 +87,18 @@ SccPlan make_scc_plan(const SccShape& sh) {
     r0 = j;
   }
 
+  for (int r = 0; r < Cout;) {
+    int e = r + 1;
+    while (e < Cout && p.start[e] == p.start[r]) ++e;
+    const int blocks = (e - r + kShJ - 1) / kShJ, dpad = (D + kVecWidth - 1) / kVecWidth * kVecWidth;
+    p.runs.push_back({r, e - r, p.run_pack, p.run_g_size});
+    p.run_pack += static_cast<size_t>(blocks) * D * kShJ;
+    p.run_g_size += static_cast<size_t>(blocks) * kShJ * dpad;
+    p.run_ext = std::max(p.run_ext, p.start[r] + dpad);
+    p.min_run = r == 0 ? e - r : std::min(p.min_run, e - r);
+    r = e;
+  }
+
   // Input slivers (data gradient).
   for (int i0 = 0; i0 < Cin; i0 += kMR) {
     SccPlan::InSliver s;
@@ -91,6 +120,32 @@ SccPlan make_scc_plan(const SccShape& sh) {
     p.in_pack += static_cast<size_t>(s.R) * kMR;
     p.rext = std::max(p.rext, s.r0 + s.R);
     p.in.push_back(s);
+  }
+
+  // Data-gradient segments: channel i's ordered rows, from its input sliver's cyclic order.
+  {
+    std::vector<int> prev, cur;
+    for (const auto& si : p.in)
+      for (int i = si.i0; i < si.i0 + si.rows; ++i) {
+        cur.clear();
+        for (int k = 0; k < si.R; ++k) {
+          const int r = (si.r0 + k) % Cout;
+          if (scc_offset(i, p.start[r], Cin) < D) cur.push_back(r);
+        }
+        if (i > 0 && cur == prev) {
+          ++p.segs.back().len;
+        } else {
+          p.segs.push_back({i, 1, static_cast<int>(cur.size()), p.seg_rows.size(), 0});
+          p.seg_rows.insert(p.seg_rows.end(), cur.begin(), cur.end());
+        }
+        std::swap(prev, cur);
+      }
+    p.min_seg = Cin;
+    for (auto& g : p.segs) {
+      g.aoff = p.seg_pack;
+      p.seg_pack += static_cast<size_t>((g.len + kShJ - 1) / kShJ) * g.K * kShJ;
+      p.min_seg = std::min(p.min_seg, g.len);
+    }
   }
   return p;
 }
@@ -158,6 +213,16 @@ int panels_per_unit(int N, int panels, int threads, int rows, int pw) {
   if (N < threads) return 1;  // few images: split panels across threads instead
   const int cap = std::max(1, static_cast<int>((size_t(1) << 20) / (static_cast<size_t>(rows) * pw * sizeof(float))));
   return std::min(panels, cap);
+}
+
+// Row offsets of an in-place panel read (micro_kernel_boff): off[r] = plane(r) * HW, in the
+// op-wide kWsCol slot (tid 0, filled before any parallel region reads it).
+template <class Plane>
+const int32_t* scc_row_offsets(CpuCtx& ctx, int rows, int HW, Plane plane) {
+  static_assert(sizeof(int32_t) == sizeof(float), "offsets stored in float slots");
+  int32_t* off = reinterpret_cast<int32_t*>(ctx.ws.get(0, kWsCol, static_cast<size_t>(rows)));
+  for (int r = 0; r < rows; ++r) off[r] = plane(r) * HW;
+  return off;
 }
 
 // Packs panels [c0, c0 + np) of `rows` rows: dst[(j*rows + r)*pw + q] = row_r[(c0+j)*pw + q],
@@ -315,6 +380,15 @@ void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, cons
           for (int j = 0; j < J; ++j) scc_rows_block<1, false>(p, xv, w, r0 + j, acc + j);
         }
         for (int j = 0; j < J; ++j) {
+          if (s.N == 1) {
+            // one image: its HW lanes are the output plane, so the epilogue runs in the
+            // register (Epilogue::apply's arithmetic) and the plane is stored once
+            const int c = p.order[r0 + j];
+            v16 v = acc[j];
+            if (epi) v = epi.apply_lanes(c, v, epi.res_at(static_cast<int64_t>(c) * HW), HW);
+            std::memcpy(y + static_cast<int64_t>(c) * HW, &v, sizeof(float) * HW);
+            continue;
+          }
           float lanes[kLanes];
           std::memcpy(lanes, &acc[j], sizeof lanes);
           for (int n = 0; n < s.N; ++n) {
@@ -348,7 +422,247 @@ void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, cons
   }, 16);
 }
 
+// ---- Forward by shared windows ---------------------------------------------------------
+// When every window start is shared by at least kShJ output channels (SCC at high channel-
+// group counts: each start repeats Cout*s/Cin-fold), the rows of one start form a run and
+// read the same D input rows. A run is computed in blocks of kShJ rows x kShNV vectors of
+// pixels, accumulators in registers, the window's rows read in place (or through the
+// folded BN+ReLU, materialised once per window): each input row is loaded once per block
+// of outputs that share it, there are no band zeros and no padded rows, and every output is
+// the same FMA chain over its window, k = 0..D-1 from zero, as the banded micro-GEMM runs it
+// (whose band zeros add nothing), so results are bit-identical to the sliver path.
+typedef float vf __attribute__((vector_size(kVecWidth * 4)));
+
+inline vf loadv(const float* p) {
+  vf v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// c + a*b rounded once where the target has FMA, as the micro-kernel's vfma (the bit-for-bit
+// equality with the sliver path rests on it); a broadcast scalar a.
+inline vf fmav(float a, vf b, vf c) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<vf>(_mm512_fmadd_ps(_mm512_set1_ps(a), reinterpret_cast<__m512>(b),
+                                              reinterpret_cast<__m512>(c)));
+#elif defined(__AVX2__) && defined(__FMA__)
+  return reinterpret_cast<vf>(_mm256_fmadd_ps(_mm256_set1_ps(a), reinterpret_cast<__m256>(b),
+                                              reinterpret_cast<__m256>(c)));
+#else
+  return c + a * b;
+#endif
+}
+inline float fmas(float a, float b, float c) {
+#if defined(__FMA__)
+  return __builtin_fmaf(a, b, c);
+#else
+  return c + a * b;
+#endif
+}
+
+// C rows j < kShJ, pixels [0, NV*kVecWidth): c[j] = beta ? c[j] + acc : acc, where
+// acc[j] = sum_k a[k*kShJ + j] * brow[k][..], one FMA chain in k.
+template <int NV>
+inline void sh_tile(int K, const float* __restrict a, const float* const* brow, int64_t boff,
+                    float* const* crow, int64_t coff, bool add) {
+  vf acc[kShJ][NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < kShJ; ++j)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[j][v] = vf{};
+  for (int k = 0; k < K; ++k) {
+    const float* b = brow[k] + boff;
+    vf bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = loadv(b + v * kVecWidth);
+    const float* ak = a + static_cast<int64_t>(k) * kShJ;
+#pragma GCC unroll 8
+    for (int j = 0; j < kShJ; ++j) {
+      const float w = ak[j];
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[j][v] = fmav(w, bv[v], acc[j][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < kShJ; ++j)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      float* c = crow[j] + coff + v * kVecWidth;
+      vf r = acc[j][v];
+      if (add) r = loadv(c) + r;
+      std::memcpy(c, &r, sizeof r);
+    }
+}
+
+// The last n < kVecWidth pixels of the rows, one scalar FMA chain each.
+inline void sh_tail(int K, const float* a, const float* const* brow, int64_t boff, float* const* crow,
+                    int64_t coff, int n, bool add) {
+  for (int j = 0; j < kShJ; ++j)
+    for (int q = 0; q < n; ++q) {
+      float acc = 0.0f;
+      for (int k = 0; k < K; ++k) acc = fmas(a[k * kShJ + j], brow[k][boff + q], acc);
+      float* c = crow[j] + coff + q;
+      *c = add ? *c + acc : acc;
+    }
+}
+
+// Vectors of the next register tile with `left` vectors to go: 3 (kShNV) while that leaves
+// no single-vector tile (8 accumulators, half the FMA work per load), else 2 or 1.
+inline int sh_tile_vectors(int left) {
+  static_assert(kShNV == 3, "tiles of 3, 2 and 1 vectors");
+  if (left >= 3 && left != 4) return 3;
+  return left >= 2 ? 2 : 1;
+}
+
+// Rows [0, kShJ) of one block over `cols` pixels.
+inline void sh_rows(int K, const float* a, const float* const* brow, float* const* crow, int cols,
+                    bool add) {
+  int q = 0;
+  for (int left; (left = (cols - q) / kVecWidth) > 0;) {
+    const int nv = sh_tile_vectors(left);
+    if (nv == 3)
+      sh_tile<3>(K, a, brow, q, crow, q, add);
+    else if (nv == 2)
+      sh_tile<2>(K, a, brow, q, crow, q, add);
+    else
+      sh_tile<1>(K, a, brow, q, crow, q, add);
+    q += nv * kVecWidth;
+  }
+  if (q < cols) sh_tail(K, a, brow, q, crow, q, cols - q, add);
+}
+
+
+// Weight-gradient block of one run: c[j][..] += sum_{q<K} arow[j][q] * b[q*ldb + ..] over NV
+// vectors of window columns, one FMA chain in q from zero, added to c once (as
+// micro_kernel_arows with beta 1 does).
+template <int NV>
+inline void shw_tile(int K, const float* const* arow, const float* b, int64_t ldb, float* const* crow,
+                     int64_t coff) {
+  vf acc[kShJ][NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < kShJ; ++j)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[j][v] = vf{};
+  for (int q = 0; q < K; ++q) {
+    const float* bq = b + static_cast<int64_t>(q) * ldb;
+    vf bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = loadv(bq + v * kVecWidth);
+#pragma GCC unroll 8
+    for (int j = 0; j < kShJ; ++j) {
+      const float a = arow[j][q];
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[j][v] = fmav(a, bv[v], acc[j][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < kShJ; ++j)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      float* c = crow[j] + coff + v * kVecWidth;
+      const vf r = loadv(c) + acc[j][v];
+      std::memcpy(c, &r, sizeof r);
+    }
+}
+
+// Prefetches part i of n of the floats [p, p + len) into L2: a later pass's input, streamed
+// in while this pass computes.
+inline void prefetch_part(const float* p, size_t len, int64_t i, int64_t n) {
+  if (!p) return;
+  const size_t b = len * i / n, e = len * (i + 1) / n;
+  for (size_t q = b; q < e; q += 64 / sizeof(float)) __builtin_prefetch(p + q, 0, 2);
+}
+
+// Window columns padded to whole vectors (the weight-gradient blocks' row length).
+inline int sh_dpad(int D) { return (D + kVecWidth - 1) / kVecWidth * kVecWidth; }
+
+// Blocks of a run: ceil(len / kShJ); its packed weights of block b at Run::aoff + b * D * kShJ.
+int sh_blocks(const SccPlan::Run& r) { return (r.len + kShJ - 1) / kShJ; }
+
+void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const float* x, const float* w,
+                        float* y, const InputAffine& in, const Epilogue& epi) {
+  const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout, D = p.D;
+  const int R = static_cast<int>(p.runs.size());
+  // weights, block-major: a[(block)(k)(j)] = w[order[r0 + j]][k], rows past the run zero
+  float* ap = ctx.ws.get(0, kWsShared, p.run_pack);
+  for (int i = 0; i < R; ++i) {
+    const auto& run = p.runs[i];
+    for (int b = 0; b < sh_blocks(run); ++b) {
+      float* d = ap + run.aoff + static_cast<size_t>(b) * D * kShJ;
+      for (int j = 0; j < kShJ; ++j) {
+        const int r = run.r0 + b * kShJ + j;
+        const float* wr = r < run.r0 + run.len ? w + static_cast<int64_t>(p.order[r]) * D : nullptr;
+        for (int k = 0; k < D; ++k) d[k * kShJ + j] = wr ? wr[k] : 0.0f;
+      }
+    }
+  }
+  // units: (image, run)
+  const int64_t units = static_cast<int64_t>(s.N) * R;
+  ctx.pool.parallel_for(units, [&](int tid, int64_t ub, int64_t ue) {
+    const float** brow = reinterpret_cast<const float**>(
+        ctx.ws.get(tid, kWsPtrs, static_cast<size_t>(D) * sizeof(float*) / sizeof(float) + 1));
+    float* xin = in ? ctx.ws.get(tid, kWsLocal2, static_cast<size_t>(D) * HW) : nullptr;
+    float* dummy = ctx.ws.get(tid, kWsLocal3, static_cast<size_t>(HW));
+    float* crow[kShJ];
+    for (int64_t u = ub; u < ue; ++u) {
+      const int n = static_cast<int>(u / R), ri = static_cast<int>(u % R);
+      const auto& run = p.runs[ri];
+      const int st = p.start[run.r0];
+      const float* xn = x + static_cast<int64_t>(n) * Cin * HW;
+      for (int k = 0; k < D; ++k) {
+        const int c = scc_channel(st + k, Cin);
+        brow[k] = xn + static_cast<int64_t>(c) * HW;
+        if (in) {
+          float* t = xin + static_cast<int64_t>(k) * HW;
+          in.row(c, brow[k], t, HW);
+          brow[k] = t;
+        }
+      }
+      float* yn = y + static_cast<int64_t>(n) * Cout * HW;
+      // the next image's X into L2, spread over this image's units
+      if (n + 1 < s.N && (n + 1) * R < ue)
+        prefetch_part(x + static_cast<int64_t>(n + 1) * Cin * HW, static_cast<size_t>(Cin) * HW, ri, R);
+      // the next unit's window, spread over this unit's blocks: the rows stream in from
+      // memory while these blocks compute
+      const int nb = sh_blocks(run);
+      const int64_t un = u + 1 < units ? u + 1 : u;
+      const float* xnn = x + (un / R) * Cin * HW;
+      const int stn = p.start[p.runs[un % R].r0];
+      for (int b = 0; b < nb; ++b) {
+        const int rows = std::min(kShJ, run.len - b * kShJ);
+        for (int j = 0; j < kShJ; ++j)
+          crow[j] = j < rows ? yn + static_cast<int64_t>(p.order[run.r0 + b * kShJ + j]) * HW : dummy;
+        if (un != u)
+          for (int k = b * D / nb; k < (b + 1) * D / nb; ++k) {
+            const float* r = xnn + static_cast<int64_t>(scc_channel(stn + k, Cin)) * HW;
+            for (int q = 0; q < HW; q += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(r + q, 0, 3);
+          }
+        // the output rows of the next block (of this run, or the next unit's first), for writing
+        {
+          const bool last = b + 1 == nb;
+          const auto& nrun = last ? p.runs[un % R] : run;
+          const int nb0 = last ? 0 : (b + 1) * kShJ;
+          float* ynn = y + (last ? un / R : n) * static_cast<int64_t>(Cout) * HW;
+          if (!last || un != u)
+            for (int j = nb0; j < std::min(nrun.len, nb0 + kShJ); ++j) {
+              float* r = ynn + static_cast<int64_t>(p.order[nrun.r0 + j]) * HW;
+              for (int q = 0; q < HW; q += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(r + q, 1, 3);
+            }
+        }
+        sh_rows(D, ap + run.aoff + static_cast<size_t>(b) * D * kShJ, brow, crow, HW, false);
+        for (int j = 0; epi && j < rows; ++j) {
+          const int c = p.order[run.r0 + b * kShJ + j];
+          epi.apply(c, crow[j], epi.res_at((static_cast<int64_t>(n) * Cout + c) * HW), HW);
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
+
+bool scc_shared_forward(const SccPlan& p) { return p.min_run >= kShJ; }
+bool scc_shared_dx(const SccPlan& p) { return p.min_seg >= kShJ; }
 
 size_t scc_packed_size(CpuCtx& ctx, const SccShape& s) { return ctx.scc_plan(s).out_pack; }
 
@@ -363,6 +677,10 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
     return;
   }
   const SccPlan& p = ctx.scc_plan(s);
+  if (scc_shared_forward(p)) {
+    scc_forward_shared(ctx, s, p, x, w, y, in, epi);
+    return;
+  }
   const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout;
   const int pnv = panel_vectors(p), pw = pnv * kVecWidth;
   const float* ap = packed;
@@ -375,29 +693,45 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
   const int chunk = panels_per_unit(s.N, panels, ctx.pool.size(), p.vext, pw);
   const int chunks = (panels + chunk - 1) / chunk;
   const int64_t units = static_cast<int64_t>(s.N) * chunks;
+  // Without a folded BN+ReLU, full panels read X in place: virtual channel v's row of the
+  // panel is at xn + off[v] + p0 (micro_kernel_boff), so nothing is copied per image and each
+  // sliver sweeps its window's rows and writes its output rows contiguously, panel after panel.
+  const int32_t* off = in ? nullptr : scc_row_offsets(ctx, p.vext, HW, [&](int v) { return scc_channel(v, Cin); });
   ctx.pool.parallel_for(units, [&](int tid, int64_t b, int64_t e) {
-    float* bp = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(p.vext) * pw * chunk);
     float* crow[kMR];
     for (int64_t u = b; u < e; ++u) {
       const int n = static_cast<int>(u / chunks), c0 = static_cast<int>(u % chunks) * chunk;
       const int np = std::min(chunk, panels - c0);
       const float* xn = x + static_cast<int64_t>(n) * Cin * HW;
-      pack_panels([&](int v) { return xn + static_cast<int64_t>(scc_channel(v, Cin)) * HW; }, p.vext, HW,
-                  c0, np, pw, bp, in, Cin);
-      for (int j = 0; j < np; ++j) {
+      float* yn0 = y + static_cast<int64_t>(n) * Cout * HW;
+      // the sliver's micro-GEMM over panel c0 + j, B rows from `bj` (offsets) or packed
+      auto tile = [&](const SccPlan::OutSliver& o, int j, const float* bj, bool packed_b) {
         const int p0 = (c0 + j) * pw, cols = std::min(pw, HW - p0);
-        const float* bj = bp + static_cast<int64_t>(j) * p.vext * pw;
-        float* yn = y + static_cast<int64_t>(n) * Cout * HW + p0;
-        for (const auto& o : p.out) {
-          for (int i = 0; i < o.rows; ++i) crow[i] = yn + static_cast<int64_t>(p.order[o.r0 + i]) * HW;
+        float* yn = yn0 + p0;
+        for (int i = 0; i < o.rows; ++i) crow[i] = yn + static_cast<int64_t>(p.order[o.r0 + i]) * HW;
+        if (packed_b)
           micro_kernel(o.U, ap + o.aoff, kMR, bj + static_cast<int64_t>(o.k0) * pw, pw, crow, o.rows,
                        cols, 1.0f, 0.0f, pnv);
-          // the tile is still in L1: the epilogue as it leaves
-          for (int i = 0; epi && i < o.rows; ++i) {
-            const int c = p.order[o.r0 + i];
-            epi.apply(c, crow[i], epi.res_at((static_cast<int64_t>(n) * Cout + c) * HW + p0), cols);
-          }
+        else
+          micro_kernel_boff(o.U, ap + o.aoff, bj, off + o.k0, crow, o.rows, cols, 1.0f, 0.0f, pnv);
+        // the tile is still in L1: the epilogue as it leaves
+        for (int i = 0; epi && i < o.rows; ++i) {
+          const int c = p.order[o.r0 + i];
+          epi.apply(c, crow[i], epi.res_at((static_cast<int64_t>(n) * Cout + c) * HW + p0), cols);
         }
+      };
+      // panels read in place: full ones (every row readable for pw floats)
+      const int inplace = off ? std::max(0, std::min(np, HW / pw - c0)) : 0;
+      if (inplace > 0)
+        for (const auto& o : p.out)
+          for (int j = 0; j < inplace; ++j) tile(o, j, xn + (c0 + j) * pw, false);
+      if (inplace == np) continue;
+      float* bp = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(p.vext) * pw * (np - inplace));
+      pack_panels([&](int v) { return xn + static_cast<int64_t>(scc_channel(v, Cin)) * HW; }, p.vext, HW,
+                  c0 + inplace, np - inplace, pw, bp, in, Cin);
+      for (int j = inplace; j < np; ++j) {
+        const float* bj = bp + static_cast<int64_t>(j - inplace) * p.vext * pw;
+        for (const auto& o : p.out) tile(o, j, bj, true);
       }
     }
   });
@@ -413,52 +747,127 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   const int pnv = panel_vectors(p), pw = pnv * kVecWidth;
   const int panels = (HW + pw - 1) / pw;
   float* ap = nullptr;
-  if (dx) {
+  if (dx && !scc_shared_dx(p)) {
     ap = ctx.ws.get(0, kWsShared2, p.in_pack);
     pack_input_weights(p, w, ap);
   }
   // dX over units (image, chunk of pixel panels) [b, e): one writer per dX element, input-centric.
   const int chunk = panels_per_unit(s.N, panels, ctx.pool.size(), p.rext, pw);
   const int chunks = (panels + chunk - 1) / chunk;
+  // Full panels read dY in place (sorted output row r at dyn + off[r] + p0), as the forward
+  // reads X; a last partial panel is packed.
+  const int32_t* off = dx ? scc_row_offsets(ctx, p.rext, HW, [&](int r) { return p.order[r % Cout]; }) : nullptr;
   auto dx_units = [&](int tid, int64_t b, int64_t e) {
-    float* dp = ctx.ws.get(tid, kWsLocal3, static_cast<size_t>(p.rext) * pw * chunk);
     float* crow[kMR];
     for (int64_t u = b; u < e; ++u) {
       const int n = static_cast<int>(u / chunks), c0 = static_cast<int>(u % chunks) * chunk;
       const int np = std::min(chunk, panels - c0);
       const float* dyn = dy + static_cast<int64_t>(n) * Cout * HW;
-      pack_panels([&](int r) { return dyn + static_cast<int64_t>(p.order[r % Cout]) * HW; }, p.rext, HW,
-                  c0, np, pw, dp);
-      for (int j = 0; j < np; ++j) {
+      float* dxn0 = dx + static_cast<int64_t>(n) * Cin * HW;
+      auto tile = [&](const SccPlan::InSliver& si, int j, const float* dj, bool packed_b) {
         const int p0 = (c0 + j) * pw, cols = std::min(pw, HW - p0);
-        const float* dj = dp + static_cast<int64_t>(j) * p.rext * pw;
-        float* dxn = dx + static_cast<int64_t>(n) * Cin * HW + p0;
-        for (const auto& si : p.in) {
-          for (int i = 0; i < si.rows; ++i) crow[i] = dxn + static_cast<int64_t>(si.i0 + i) * HW;
+        float* dxn = dxn0 + p0;
+        for (int i = 0; i < si.rows; ++i) crow[i] = dxn + static_cast<int64_t>(si.i0 + i) * HW;
+        if (packed_b)
           micro_kernel(si.R, ap + si.aoff, kMR, dj + static_cast<int64_t>(si.r0) * pw, pw, crow,
                        si.rows, cols, 1.0f, dx_beta, pnv);
-        }
+        else
+          micro_kernel_boff(si.R, ap + si.aoff, dj, off + si.r0, crow, si.rows, cols, 1.0f, dx_beta, pnv);
+      };
+      const int inplace = std::max(0, std::min(np, HW / pw - c0));
+      if (inplace > 0)
+        for (const auto& si : p.in)
+          for (int j = 0; j < inplace; ++j) tile(si, j, dyn + (c0 + j) * pw, false);
+      if (inplace == np) continue;
+      float* dp = ctx.ws.get(tid, kWsLocal3, static_cast<size_t>(p.rext) * pw * (np - inplace));
+      pack_panels([&](int r) { return dyn + static_cast<int64_t>(p.order[r % Cout]) * HW; }, p.rext, HW,
+                  c0 + inplace, np - inplace, pw, dp);
+      for (int j = inplace; j < np; ++j) {
+        const float* dj = dp + static_cast<int64_t>(j - inplace) * p.rext * pw;
+        for (const auto& si : p.in) tile(si, j, dj, true);
       }
     }
   };
-  const int64_t units = static_cast<int64_t>(s.N) * chunks;
+  // Shared-window data gradient: every segment at least kShJ channels long (see
+  // scc_forward_shared; the same FMA chains as the sliver path's, without its band zeros).
+  const bool dx_shared = dx && scc_shared_dx(p);
+  float* sp = nullptr;
+  if (dx_shared) {
+    sp = ctx.ws.get(0, kWsShared, p.seg_pack);
+    for (const auto& g : p.segs)
+      for (int b = 0; b * kShJ < g.len; ++b) {
+        float* d = sp + g.aoff + static_cast<size_t>(b) * g.K * kShJ;
+        for (int k = 0; k < g.K; ++k) {
+          const int r = p.seg_rows[g.roff + k];
+          const float* wr = w + static_cast<int64_t>(p.order[r]) * p.D;
+          for (int j = 0; j < kShJ; ++j) {
+            const int i = g.i0 + b * kShJ + j;
+            d[k * kShJ + j] = i < g.i0 + g.len ? wr[scc_offset(i, p.start[r], Cin)] : 0.0f;
+          }
+        }
+      }
+  }
+  const int nseg = static_cast<int>(p.segs.size());
+  // pf: the floats of image n's X to prefetch for the dW pass that follows (or null)
+  auto dx_seg_units = [&](int tid, int64_t b, int64_t e, const float* pf) {
+    const float** brow = reinterpret_cast<const float**>(
+        ctx.ws.get(tid, kWsPtrs, static_cast<size_t>(Cout) * sizeof(float*) / sizeof(float) + 1));
+    float* dummy = ctx.ws.get(tid, kWsLocal3, static_cast<size_t>(HW));
+    float* crow[kShJ];
+    for (int64_t u = b; u < e; ++u) {
+      const int n = static_cast<int>(u / nseg);
+      const auto& g = p.segs[u % nseg];
+      const float* dyn = dy + static_cast<int64_t>(n) * Cout * HW;
+      float* dxn = dx + static_cast<int64_t>(n) * Cin * HW;
+      for (int k = 0; k < g.K; ++k) brow[k] = dyn + static_cast<int64_t>(p.order[p.seg_rows[g.roff + k]]) * HW;
+      prefetch_part(pf, static_cast<size_t>(Cin) * HW, u % nseg, nseg);
+      if (u + 1 < e) {  // the next unit's dX rows, for writing
+        const auto& gn = p.segs[(u + 1) % nseg];
+        float* dxx = dx + (u + 1) / nseg * Cin * HW + static_cast<int64_t>(gn.i0) * HW;
+        for (int64_t q = 0; q < static_cast<int64_t>(gn.len) * HW; q += 64 / sizeof(float))
+          __builtin_prefetch(dxx + q, 1, 3);
+      }
+      for (int bb = 0; bb * kShJ < g.len; ++bb) {
+        for (int j = 0; j < kShJ; ++j) {
+          const int i = g.i0 + bb * kShJ + j;
+          crow[j] = i < g.i0 + g.len ? dxn + static_cast<int64_t>(i) * HW : dummy;
+        }
+        sh_rows(g.K, sp + g.aoff + static_cast<size_t>(bb) * g.K * kShJ, brow, crow, HW, !set_dx);
+      }
+    }
+  };
+  // dX of images [b, e) (per_image units each)
+  const int64_t per_image = dx_shared ? nseg : chunks;
+  auto dx_images = [&](int tid, int64_t b, int64_t e, const float* pf = nullptr) {
+    if (dx_shared)
+      dx_seg_units(tid, b, e, pf);
+    else
+      dx_units(tid, b, e);
+  };
+  const int64_t units = static_cast<int64_t>(s.N) * per_image;
   if (!dw) {
-    if (dx) ctx.pool.parallel_for(units, dx_units);
+    if (dx) ctx.pool.parallel_for(units, [&](int tid, int64_t b, int64_t e) { dx_images(tid, b, e); });
     return;
   }
   const int T = std::min(ctx.pool.size(), kMaxCpuThreads);
   float* parts[kMaxCpuThreads];
-  for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, p.g_size);
   // Row strides of the pixel-major copies: an odd number of cache lines, so the micro-kernel's
   // strided row reads spread over every L1 set instead of aliasing onto a few.
   auto odd_lines = [](int n) {
     int l = (n + 15) / 16 * 16;
     return (l / 16) % 2 == 0 ? l + 16 : l;
   };
-  const int ld = odd_lines(p.vext_pad);  // xt[q][v] = X[n, v mod Cin, p0+q]
+  // Shared windows (scc_shared_forward): runs of same-start rows in kShJ-row blocks over the
+  // whole window, tiles [kShJ][Dpad] per block (at Run::goff) in place of the slivers'.
+  const bool dw_shared = scc_shared_forward(p);
+  const int Dpad = sh_dpad(p.D);
+  const size_t g_size = dw_shared ? p.run_g_size : p.g_size;
+  const int ld = odd_lines(dw_shared ? std::max(p.vext_pad, p.run_ext) : p.vext_pad);  // xt[q][v] = X[n, v mod Cin, p0+q]
   const size_t nsl = p.out.size();
+  for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, g_size);
   // dW partial sums of images [b, e) into this thread's tiles.
-  auto dw_images = [&](int tid, int64_t b, int64_t e) {
+  // pf: the floats of the next image's dY to prefetch for its dX pass (or null)
+  auto dw_images = [&](int tid, int64_t b, int64_t e, const float* pf = nullptr) {
     float* G = parts[tid];
     float* xt = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(kPixBlock) * ld);
     const size_t nptr = static_cast<size_t>(p.vext);
@@ -487,6 +896,34 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
           }
         }
         transpose_rows(rows, p.vext, kp, xt, ld);
+        if (dw_shared) {
+          for (size_t ri = 0; ri < p.runs.size(); ++ri) {
+            const auto& run = p.runs[ri];
+            const float* bx = xt + p.start[run.r0];
+            if (p0 == 0) prefetch_part(pf, static_cast<size_t>(Cout) * HW, ri, p.runs.size());
+            for (int bb = 0; bb < sh_blocks(run); ++bb) {
+              // rows past the run repeat its first row and land in discarded tile rows
+              const float* ar[kShJ];
+              float* cr[kShJ];
+              for (int j = 0; j < kShJ; ++j) {
+                const int r = run.r0 + bb * kShJ + j;
+                ar[j] = dyn + static_cast<int64_t>(p.order[r < run.r0 + run.len ? r : run.r0]) * HW + p0;
+                cr[j] = G + run.goff + (static_cast<size_t>(bb) * kShJ + j) * Dpad;
+              }
+              for (int q = 0; q < Dpad;) {
+                const int nv = sh_tile_vectors((Dpad - q) / kVecWidth);
+                if (nv == 3)
+                  shw_tile<3>(kp, ar, bx + q, ld, cr, q);
+                else if (nv == 2)
+                  shw_tile<2>(kp, ar, bx + q, ld, cr, q);
+                else
+                  shw_tile<1>(kp, ar, bx + q, ld, cr, q);
+                q += nv * kVecWidth;
+              }
+            }
+          }
+          continue;
+        }
         for (size_t sl = 0; sl < nsl; ++sl) {
           const auto& o = p.out[sl];
           // dY rows straight from the NCHW planes (pixel-contiguous); rows past the sliver
@@ -505,16 +942,37 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
     }
   };
   if (s.N >= T) {
-    // One pass per thread over its images: dX then dW partials (one dispatch, not two).
+    // One pass per thread over its images, dX then dW partials image by image (one dispatch,
+    // not two), so the image's dY planes are still in L2 when dW reads them again.
     ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
-      if (dx) dx_units(tid, b * chunks, e * chunks);
-      dw_images(tid, b, e);
+      for (int64_t n = b; n < e; ++n) {
+        if (dx) dx_images(tid, n * per_image, (n + 1) * per_image, in ? nullptr : x + n * Cin * HW);
+        dw_images(tid, n, n + 1, n + 1 < e && dx ? dy + (n + 1) * Cout * HW : nullptr);
+      }
     });
   } else {
-    if (dx) ctx.pool.parallel_for(units, dx_units);
-    ctx.pool.parallel_for(s.N, dw_images);
+    if (dx) ctx.pool.parallel_for(units, [&](int tid, int64_t b, int64_t e) { dx_images(tid, b, e); });
+    ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) { dw_images(tid, b, e); });
   }
   // Band extraction and the cross-thread sum, in thread order.
+  if (dw_shared) {
+    const int64_t nr = static_cast<int64_t>(p.runs.size());
+    ctx.pool.parallel_for(nr, [&](int, int64_t b, int64_t e) {
+      for (int64_t ri = b; ri < e; ++ri) {
+        const auto& run = p.runs[ri];
+        for (int j = 0; j < run.len; ++j) {
+          float* dwr = dw + static_cast<int64_t>(p.order[run.r0 + j]) * p.D;
+          const size_t base = run.goff + static_cast<size_t>(j) * Dpad;
+          for (int k = 0; k < p.D; ++k) {
+            float sum = 0.0f;
+            for (int t = 0; t < T; ++t) sum += parts[t][base + k];
+            dwr[k] += sum;
+          }
+        }
+      }
+    }, g_size * T < (size_t(1) << 18) ? nr + 1 : 1);
+    return;
+  }
   ctx.pool.parallel_for(static_cast<int64_t>(nsl), [&](int, int64_t b, int64_t e) {
     for (int64_t sl = b; sl < e; ++sl) {
       const auto& o = p.out[sl];

@@ -37,10 +37,43 @@ struct SccPlan {
     size_t aoff;   // offset of its packed transposed weights (R x kMR)
   };
   std::vector<InSliver> in;
+
+  // Runs of sorted rows that share one window start (forward by shared windows, see
+  // scc_cpu.cc scc_forward_shared): rows [r0, r0 + len); min_run is the shortest run.
+  // aoff: the run's forward weights (blocks of kShJ rows, D x kShJ each); goff: its
+  // weight-gradient tiles (kShJ x Dpad per block, Dpad = D in whole vectors).
+  struct Run {
+    int r0, len;
+    size_t aoff, goff;
+  };
+  std::vector<Run> runs;
+  int min_run = 0;
+  size_t run_pack = 0, run_g_size = 0;  // floats of all runs' weights and gradient tiles
+  int run_ext = 0;                      // max(start + Dpad): columns the dW transpose must hold
+
+  // Segments of consecutive input channels whose data gradients sum the same output rows in
+  // the same order (the input sliver's cyclic order, rows not covering the channel left out):
+  // channels [i0, i0 + len), rows seg_rows[roff .. roff + K) (sorted indices). aoff: offset of
+  // the segment's packed weights (blocks of kShJ channels, K x kShJ each).
+  struct Seg {
+    int i0, len, K;
+    size_t roff, aoff;
+  };
+  std::vector<Seg> segs;
+  std::vector<int> seg_rows;
+  size_t seg_pack = 0;
+  int min_seg = 0;
   size_t in_pack = 0;
   int rext = 0;  // rows an extended (cyclic) dY panel must hold: max(r0 + R)
 };
 
 SccPlan make_scc_plan(const SccShape& s);
+
+// Which CPU kernels a plan's layer takes (scc_cpu.cc), for the checks that must cover each:
+// the forward by shared windows (every start shared by a full register block of outputs,
+// pixels beyond the few-pixel path) and the data gradient by segments (every segment at
+// least a register block of input channels); otherwise the banded sliver micro-GEMMs.
+bool scc_shared_forward(const SccPlan& p);
+bool scc_shared_dx(const SccPlan& p);
 
 }  // namespace dsx
