@@ -18,6 +18,7 @@ namespace {
 constexpr int kMC = 120;  // multiple of kMR; A block MC x KC stays in L2
 constexpr int kKC = 256;
 constexpr int kNC = 512;  // multiple of kNR; B block KC x NC stays in L2
+constexpr int kPackASlack = 8;  // floats past the packed A block that pack_a may scribble on
 
 #if defined(__AVX512F__)
 using vec = __m512;
@@ -154,10 +155,22 @@ void pack_a(const GemmArgs& g, int i0, int mc, int k0, int kc, float* dst) {
     const int rows = std::min(kMR, mc - is);
     float* d = dst + static_cast<int64_t>(is) * kc;
     if (!g.transA) {
-      for (int i = 0; i < rows; ++i) {
-        const float* src = g.A + (i0 + is + i) * g.lda + k0;
-        for (int k = 0; k < kc; ++k) d[k * kMR + i] = src[k];
+      const float* src[8];
+      for (int i = 0; i < 8; ++i) src[i] = g.A + (i0 + is + (i < rows ? i : 0)) * g.lda + k0;
+      int k = 0;
+#if defined(__AVX__)
+      // 8 k at a time: an 8x8 register transpose of rows 0..5 (6, 7 and missing rows repeat
+      // row 0) stored at a stride of kMR, each store's 2 surplus floats overwritten by the
+      // next one; the last block's 2 land in the next sliver (packed after) or the buffer's
+      // slack (kPackASlack).
+      for (; k + 8 <= kc; k += 8) {
+        const float* r[8];
+        for (int i = 0; i < 8; ++i) r[i] = src[i] + k;
+        transpose8x8(r, d + k * kMR, kMR);
       }
+#endif
+      for (int i = 0; i < rows; ++i)
+        for (int kk = k; kk < kc; ++kk) d[kk * kMR + i] = src[i][kk];
     } else {
       for (int k = 0; k < kc; ++k) {
         const float* src = g.A + (k0 + k) * g.lda + i0 + is;
@@ -239,6 +252,13 @@ Tiling tiling(const GemmArgs& g, int threads) {
   if (threads > 1) {
     while (((g.M + t.mc - 1) / t.mc) * ((g.N + t.nc - 1) / t.nc) < 2 * threads && t.nc > 4 * kNR)
       t.nc /= 2;
+    // Still fewer tiles than threads (a small N): cut M into one even share per thread.
+    const int nt = (g.N + t.nc - 1) / t.nc;
+    if (((g.M + t.mc - 1) / t.mc) * nt < threads && g.M > kMR) {
+      const int parts = (threads + nt - 1) / nt;
+      const int share = (g.M + parts - 1) / parts;
+      t.mc = std::min(kMC, std::max(kMR, (share + kMR - 1) / kMR * kMR));
+    }
   }
   t.mt = (g.M + t.mc - 1) / t.mc;
   t.nt = (g.N + t.nc - 1) / t.nc;
@@ -339,7 +359,7 @@ void micro_kernel_arows(int K, const float* const* arow, const float* b, int64_t
 void sgemm_serial(const GemmArgs& g, Workspace& ws, int tid) {
   if (g.M <= 0 || g.N <= 0) return;
   const Tiling t = tiling(g, 1);
-  float* pa = ws.get(tid, kWsPackA, static_cast<size_t>(t.mc) * kKC);
+  float* pa = ws.get(tid, kWsPackA, static_cast<size_t>(t.mc) * kKC + kPackASlack);
   float* pb = ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * (t.nc + kNR));
   run_tiles(g, t, 0, static_cast<int64_t>(t.mt) * t.nt, pa, pb);
 }
@@ -352,7 +372,7 @@ void sgemm_parallel(const GemmArgs& g, ThreadPool& pool, Workspace& ws) {
   pool.parallel_for(
       units,
       [&](int tid, int64_t b, int64_t e) {
-        float* pa = ws.get(tid, kWsPackA, static_cast<size_t>(t.mc) * kKC);
+        float* pa = ws.get(tid, kWsPackA, static_cast<size_t>(t.mc) * kKC + kPackASlack);
         float* pb = ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * (t.nc + kNR));
         run_tiles(g, t, b, e, pa, pb);
       },
