@@ -248,16 +248,18 @@ struct Tiling {
 
 Tiling tiling(const GemmArgs& g, int threads) {
   Tiling t{0, 0, kMC, kNC};
-  // Enough tiles to feed every thread, but never tiles so thin that packing dominates.
   if (threads > 1) {
-    while (((g.M + t.mc - 1) / t.mc) * ((g.N + t.nc - 1) / t.nc) < 2 * threads && t.nc > 4 * kNR)
-      t.nc /= 2;
-    // Still fewer tiles than threads (a small N): cut M into one even share per thread.
-    const int nt = (g.N + t.nc - 1) / t.nc;
-    if (((g.M + t.mc - 1) / t.mc) * nt < threads && g.M > kMR) {
-      const int parts = (threads + nt - 1) / nt;
-      const int share = (g.M + parts - 1) / parts;
-      t.mc = std::min(kMC, std::max(kMR, (share + kMR - 1) / kMR * kMR));
+    if (g.N <= kNC && g.M > kMR) {
+      // One column block: M cut into one row group of whole slivers per thread (run in kMC
+      // blocks). Each thread packs all of B and its rows of A, and the work splits within a
+      // sliver (512^3: 258 + 254 rows; 64x64: 36 + 28). Narrower column blocks instead would
+      // have every thread pack all of A, and tiles of kMC rows would split 5 blocks 2 + 3.
+      const int slivers = (g.M + kMR - 1) / kMR;
+      t.mc = (slivers + threads - 1) / threads * kMR;
+    } else {
+      // Enough tiles to feed every thread, but never tiles so thin that packing dominates.
+      while (((g.M + t.mc - 1) / t.mc) * ((g.N + t.nc - 1) / t.nc) < 2 * threads && t.nc > 4 * kNR)
+        t.nc /= 2;
     }
   }
   t.mt = (g.M + t.mc - 1) / t.mc;
@@ -265,9 +267,10 @@ Tiling tiling(const GemmArgs& g, int threads) {
   return t;
 }
 
-// Tiles b..e-1 (tile u is row block u % mt of column block u / mt). The tiles of one column
-// block share its packed B: for each KC slice, B is packed once and every row block of the
-// range runs against it. Each output element still sums its KC slices in order, so the loop
+// Tiles b..e-1 (tile u is row block u % mt of column block u / mt; a row block taller than
+// kMC runs as kMC-row blocks, each packing its A). The tiles of one column block share its
+// packed B: for each KC slice, B is packed once and every row block of the range runs
+// against it. Each output element still sums its KC slices in order, so the loop
 // order changes nothing in the results.
 void run_tiles(const GemmArgs& g, const Tiling& t, int64_t b, int64_t e, float* pa, float* pb) {
   while (b < e) {
@@ -286,9 +289,12 @@ void run_tiles(const GemmArgs& g, const Tiling& t, int64_t b, int64_t e, float* 
       const float beta = k0 == 0 ? g.beta : 1.0f;
       pack_b(g, k0, kc, j0, nc, pb);
       for (int ti = ti0; ti < ti1; ++ti) {
-        const int i0 = ti * t.mc, mc = std::min(t.mc, g.M - i0);
-        pack_a(g, i0, mc, k0, kc, pa);
-        macro(g, i0, mc, j0, nc, kc, beta, pa, pb);
+        const int r1 = std::min((ti + 1) * t.mc, g.M);
+        for (int i0 = ti * t.mc; i0 < r1; i0 += kMC) {
+          const int mc = std::min(kMC, r1 - i0);
+          pack_a(g, i0, mc, k0, kc, pa);
+          macro(g, i0, mc, j0, nc, kc, beta, pa, pb);
+        }
       }
     }
   }
@@ -359,7 +365,7 @@ void micro_kernel_arows(int K, const float* const* arow, const float* b, int64_t
 void sgemm_serial(const GemmArgs& g, Workspace& ws, int tid) {
   if (g.M <= 0 || g.N <= 0) return;
   const Tiling t = tiling(g, 1);
-  float* pa = ws.get(tid, kWsPackA, static_cast<size_t>(t.mc) * kKC + kPackASlack);
+  float* pa = ws.get(tid, kWsPackA, static_cast<size_t>(std::min(t.mc, kMC)) * kKC + kPackASlack);
   float* pb = ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * (t.nc + kNR));
   run_tiles(g, t, 0, static_cast<int64_t>(t.mt) * t.nt, pa, pb);
 }
@@ -372,7 +378,7 @@ void sgemm_parallel(const GemmArgs& g, ThreadPool& pool, Workspace& ws) {
   pool.parallel_for(
       units,
       [&](int tid, int64_t b, int64_t e) {
-        float* pa = ws.get(tid, kWsPackA, static_cast<size_t>(t.mc) * kKC + kPackASlack);
+        float* pa = ws.get(tid, kWsPackA, static_cast<size_t>(std::min(t.mc, kMC)) * kKC + kPackASlack);
         float* pb = ws.get(tid, kWsPackB, static_cast<size_t>(kKC) * (t.nc + kNR));
         run_tiles(g, t, b, e, pa, pb);
       },
