@@ -129,8 +129,9 @@ export async function run(flags: string[]): Promise<object> {
 
   const sgemm = [];
   const t1: (string | number)[][] = [];
-  // with MKL: rounds alternate ours and MKL on each shape, and each keeps its best
-  const rounds = mkl ? 3 : 1;
+  // with MKL: rounds alternate ours and MKL on each shape, and each keeps its best (more
+  // rounds in a full run: on a shared machine each side needs one undisturbed round)
+  const rounds = mkl ? (quick ? 3 : 7) : 1;
   for (const s of SGEMM_SHAPES) {
     let oursS = Infinity;
     let blasS: number | undefined;
