@@ -1,12 +1,22 @@
-// `npm run bench -- ops [--openblas] [--quick]`: our SGEMM's GFLOP/s on 512^3 and on the
-// GEMM shapes of ResNet-20's 3x3 convs at batch 128 (optionally beside OpenBLAS, loaded at
-// run time, never a build dependency), and SCC forward+backward time against the same layer
-// run as a masked dense 1x1 conv through the same SGEMM. Every figure is the best of repeated
-// runs timed in C++; ratios come from runs made side by side in this process.
+// `npm run bench -- ops [--openblas] [--mkl] [--quick] [--threads=N]`: our SGEMM's GFLOP/s on
+// 512^3 and on the GEMM shapes of ResNet-20's 3x3 convs at batch 128 (optionally beside
+// OpenBLAS, loaded at run time, and beside MKL, timed by PyTorch in bench/peer/sgemm.py; neither
+// is ever a build dependency), and SCC forward+backward time against the same layer run as a
+// masked dense 1x1 conv through the same SGEMM. Every figure is the best of repeated runs;
+// ratios come from runs made side by side in this run (ours and MKL alternate, shape by shape).
+//
+// --mkl runs bench/peer/.venv/bin/python (PYTHON=... picks another) with PyTorch's MKL on the
+// same thread count. When our kernels are built for AVX2 (DSX_ISA=avx2) MKL is restricted to
+// its AVX2 path too (MKL_ENABLE_INSTRUCTIONS=AVX2, unless that variable is already set), so an
+// AVX-512 machine can compare the AVX2 paths; --mkl-isa=NAME sets the variable explicitly.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isTTY, textTable } from '../src/report/text-table.js';
 import { benchScc, benchSgemm, opsInfo, setOpThreads } from '../src/engine/ops.js';
+import { buildInfo } from '../src/engine/index.js';
 
 const SGEMM_SHAPES: { name: string; M: number; N: number; K: number }[] = [
   { name: 'square 512^3', M: 512, N: 512, K: 512 },
@@ -29,6 +39,64 @@ function findOpenblas(): string | undefined {
   return undefined;
 }
 
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** MKL through PyTorch in a persistent child (bench/peer/sgemm.py --serve): one shape per request. */
+interface MklPeer {
+  label: string;
+  time(M: number, N: number, K: number, minSeconds: number): Promise<number>;
+  close(): void;
+}
+
+async function startMkl(threads: number, isa: string | undefined): Promise<MklPeer | string> {
+  const python = process.env.PYTHON ?? join(here, 'peer', '.venv', 'bin', 'python');
+  if (!existsSync(python))
+    return `no ${python}: MKL is timed through PyTorch in a venv (python3 -m venv bench/peer/.venv && bench/peer/.venv/bin/pip install torch; PYTHON=/path/to/python3 picks another)`;
+  const script = join(here, 'peer', 'sgemm.py');
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads) };
+  if (isa) env.MKL_ENABLE_INSTRUCTIONS = isa;
+  // MKL's own banner (MKL_VERBOSE=1) says which MKL it is; on AMD CPUs it names no ISA, so the
+  // restriction shows in the timings (README in bench/peer).
+  const probe = await new Promise<string>((resolve) => {
+    const c = spawn(python, [script, '--probe', '--threads', String(threads)], { env: { ...env, MKL_VERBOSE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    c.on('close', () => resolve(out));
+    c.on('error', (e) => resolve(`error: ${e.message}`));
+  });
+  const banner = probe.split('\n').find((l) => l.startsWith('MKL_VERBOSE oneMKL') || l.startsWith('MKL_VERBOSE Intel'));
+  const last = probe.trim().split('\n').pop() ?? '';
+  let torchVersion = '?';
+  try {
+    const j = JSON.parse(last) as { torch: string; mkl: boolean };
+    if (!j.mkl) return `${python}: PyTorch ${j.torch} has no MKL`;
+    torchVersion = j.torch;
+  } catch {
+    return `${python} ${script} --probe failed: ${probe.trim().slice(-400)}`;
+  }
+  const child: ChildProcess = spawn(python, [script, '--serve', '--threads', String(threads)], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: Interface = createInterface({ input: child.stdout! });
+  const queue: ((l: string) => void)[] = [];
+  lines.on('line', (l) => queue.shift()?.(l));
+  const next = () => new Promise<string>((resolve) => queue.push(resolve));
+  const ready = JSON.parse(await next()) as { ready: boolean; threads: number };
+  if (ready.threads !== threads) return `PyTorch runs ${ready.threads} threads, not ${threads}`;
+  const mklName = banner ? banner.replace(/^MKL_VERBOSE /, '').replace(/ Product build.*$/, '') : 'MKL';
+  return {
+    label: `${mklName} via PyTorch ${torchVersion}, ${threads} threads, MKL_ENABLE_INSTRUCTIONS=${isa ?? '(unset)'}`,
+    async time(M, N, K, minSeconds) {
+      const reply = next();
+      child.stdin!.write(`${JSON.stringify({ M, N, K, minSeconds })}\n`);
+      return (JSON.parse(await reply) as { seconds: number }).seconds;
+    },
+    close() {
+      child.stdin!.end();
+      lines.close();
+    },
+  };
+}
+
 const gflops = (m: number, n: number, k: number, s: number) => (2 * m * n * k) / s / 1e9;
 const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
 
@@ -38,29 +106,65 @@ export async function run(flags: string[]): Promise<object> {
   const threadsFlag = flags.find((f) => f.startsWith('--threads='));
   if (threadsFlag) setOpThreads(Number(threadsFlag.split('=')[1]));
   const info = opsInfo();
+  const cpuIsa = buildInfo().cpuIsa;
   let openblas: string | undefined;
   if (flags.includes('--openblas')) {
     openblas = findOpenblas();
     if (!openblas) console.log('--openblas: no libopenblas.so found (apt-get install libopenblas-dev); skipping it');
   }
-  console.log(`SGEMM kernel ${info.sgemmKernel}, ${info.threads} threads${openblas ? `, OpenBLAS ${openblas}` : ''}`);
+  console.log(`SGEMM kernel ${info.sgemmKernel} (CPU kernels built for ${cpuIsa}), ${info.threads} threads${openblas ? `, OpenBLAS ${openblas}` : ''}`);
+  let mkl: MklPeer | undefined;
+  let mklLabel: string | null = null;
+  if (flags.includes('--mkl') || flags.some((f) => f.startsWith('--mkl-isa='))) {
+    const isaFlag = flags.find((f) => f.startsWith('--mkl-isa='));
+    const isa = isaFlag ? isaFlag.split('=')[1] : (process.env.MKL_ENABLE_INSTRUCTIONS ?? (cpuIsa === 'avx2+fma' ? 'AVX2' : undefined));
+    const peer = await startMkl(info.threads, isa);
+    if (typeof peer === 'string') console.log(`--mkl: ${peer}; skipping MKL`);
+    else {
+      mkl = peer;
+      mklLabel = peer.label;
+      console.log(`MKL: ${peer.label}`);
+    }
+  }
 
   const sgemm = [];
   const t1: (string | number)[][] = [];
+  // with MKL: rounds alternate ours and MKL on each shape, and each keeps its best (more
+  // rounds in a full run: on a shared machine each side needs one undisturbed round)
+  const rounds = mkl ? (quick ? 3 : 7) : 1;
   for (const s of SGEMM_SHAPES) {
-    const t = benchSgemm({ M: s.M, N: s.N, K: s.K, minSeconds, openblas });
-    const ours = gflops(s.M, s.N, s.K, t.ours);
-    const row: Record<string, unknown> = { ...s, oursSeconds: t.ours, oursGflops: round(ours, 1) };
+    let oursS = Infinity;
+    let blasS: number | undefined;
+    let mklS = Infinity;
+    for (let r = 0; r < rounds; r++) {
+      const t = benchSgemm({ M: s.M, N: s.N, K: s.K, minSeconds: minSeconds / rounds, openblas });
+      oursS = Math.min(oursS, t.ours);
+      if (t.openblas !== undefined) blasS = Math.min(blasS ?? Infinity, t.openblas);
+      if (mkl) mklS = Math.min(mklS, await mkl.time(s.M, s.N, s.K, minSeconds / rounds));
+    }
+    const ours = gflops(s.M, s.N, s.K, oursS);
+    const row: Record<string, unknown> = { ...s, oursSeconds: oursS, oursGflops: round(ours, 1) };
     const cells: (string | number)[] = [s.name, `${s.M} x ${s.N} x ${s.K}`, round(ours, 1)];
-    if (openblas && t.openblas !== undefined) {
-      const theirs = gflops(s.M, s.N, s.K, t.openblas);
-      Object.assign(row, { openblasSeconds: t.openblas, openblasGflops: round(theirs, 1), ratio: round(ours / theirs) });
+    if (openblas && blasS !== undefined) {
+      const theirs = gflops(s.M, s.N, s.K, blasS);
+      Object.assign(row, { openblasSeconds: blasS, openblasGflops: round(theirs, 1), ratio: round(ours / theirs) });
       cells.push(round(theirs, 1), round(ours / theirs));
+    }
+    if (mkl) {
+      const theirs = gflops(s.M, s.N, s.K, mklS);
+      Object.assign(row, { mklSeconds: mklS, mklGflops: round(theirs, 1), mklRatio: round(ours / theirs, 3) });
+      cells.push(round(theirs, 1), round(ours / theirs, 3));
     }
     sgemm.push(row);
     t1.push(cells);
   }
-  console.log(textTable(t1, { head: ['SGEMM shape', 'M x N x K', 'ours GFLOP/s', ...(openblas ? ['OpenBLAS GFLOP/s', 'ours/OpenBLAS'] : [])], align: ['left', 'left', 'right', 'right', 'right'], tty: isTTY() }));
+  mkl?.close();
+  const head = ['SGEMM shape', 'M x N x K', 'ours GFLOP/s', ...(openblas ? ['OpenBLAS GFLOP/s', 'ours/OpenBLAS'] : []), ...(mkl ? ['MKL GFLOP/s', 'ours/MKL'] : [])];
+  console.log(textTable(t1, { head, align: ['left', 'left', ...head.slice(2).map(() => 'right' as const)], tty: isTTY() }));
+  if (flags.includes('--sgemm-only')) {
+    console.log('targets: ours/OpenBLAS >= 0.70; ours/MKL >= 0.95');
+    return { kernel: info.sgemmKernel, isa: cpuIsa, threads: info.threads, openblas: openblas ?? null, mkl: mklLabel, sgemm };
+  }
 
   const scc = [];
   const [Cin, Cout, H, W, N] = [256, 256, 16, 16, 64];
@@ -85,6 +189,6 @@ export async function run(flags: string[]): Promise<object> {
       tty: isTTY(),
     }),
   );
-  console.log('targets: SCC / (dense/groups) <= 1.25; ours/OpenBLAS >= 0.70');
-  return { kernel: info.sgemmKernel, threads: info.threads, openblas: openblas ?? null, sgemm, scc };
+  console.log('targets: SCC / (dense/groups) <= 1.25; ours/OpenBLAS >= 0.70; ours/MKL >= 0.95');
+  return { kernel: info.sgemmKernel, isa: cpuIsa, threads: info.threads, openblas: openblas ?? null, mkl: mklLabel, sgemm, scc };
 }
