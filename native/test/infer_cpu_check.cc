@@ -207,6 +207,9 @@ int main() {
     check_direct(ctx, {2, 6, 11, 10, 9, 5, 1, 2, 1}, rng);
     check_direct(ctx, {1, 6, 11, 10, 9, 5, 2, 2, 1}, rng);
     check_direct(ctx, {2, 5, 6, 6, 8, 2, 1, 1, 1}, rng);
+    // AVX2 (4-channel slivers): Cout 14, not a multiple of 4 or 8, stride 1 and 2
+    check_direct(ctx, {1, 8, 10, 10, 14, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {2, 8, 10, 10, 14, 3, 2, 1, 1}, rng);
     // depthwise on the direct route: the ResNet-20 dw-pw planes (stride 1 and 2), odd and
     // tiny planes, 5x5
     check_direct(ctx, {1, 16, 32, 32, 16, 3, 1, 1, 16}, rng);
@@ -219,6 +222,9 @@ int main() {
     check_direct(ctx, {3, 4, 2, 2, 4, 3, 2, 1, 4}, rng);
     check_direct(ctx, {2, 5, 11, 10, 5, 5, 1, 2, 5}, rng);
     check_direct(ctx, {1, 5, 11, 10, 5, 5, 2, 2, 5}, rng);
+    // 3x3 stride 1 with interior tiles whose rows start mid-vector (13 columns: AVX2's
+    // off-by-one loads and padding-column masks at every lane position)
+    check_direct(ctx, {2, 8, 15, 13, 8, 3, 1, 1, 8}, rng);
     // SCC: few pixels (N*H*W <= 16), panels; wrap-around windows (stride not dividing Cin),
     // Cout > Cin, one window per output group (s = D)
     check_scc(ctx, {1, 16, 2, 2, 16, 2, 4}, rng);

@@ -21,19 +21,34 @@
 // On AVX-512 Zen 4 (one thread): dense 3x3 at 50-56 GMAC/s (ResNet-20's shapes, stride 2
 // included; the im2col/wide routes ran 20-40), pointwise 40-50, depthwise 3x3 25-29 (the
 // training route's kernel: 7-20).
+// AVX2+FMA builds run the same scheme on 8-lane ymm vectors (4 output channels x 3 vectors,
+// see the DSX_DIRECT_256 section); on Zen 4 with -march=haswell, one thread: dense 3x3 at
+// 36-46 GMAC/s (the old routes: 20-38), pointwise 20-44, depthwise 3x3 13-17.
 #include "ops/conv_direct_cpu.h"
 
 #include <algorithm>
 #include <cstring>
 
 #if defined(__AVX512F__)
+#define DSX_DIRECT_512 1
+#elif defined(__AVX2__) && defined(__FMA__)
+#define DSX_DIRECT_256 1
+#endif
+#if defined(DSX_DIRECT_512) || defined(DSX_DIRECT_256)
 #include <immintrin.h>
 #endif
 
 namespace dsx {
 
 namespace {
-constexpr int kRows = 8;  // output channels per register tile
+#if defined(DSX_DIRECT_512)
+constexpr int kRows = 8;    // output channels per register tile
+constexpr int kLanes = 16;  // pixels per vector
+#else
+// AVX2: 16 ymm registers hold 4 x 3 accumulators, the 3 vectors of input and a broadcast
+constexpr int kRows = 4;
+constexpr int kLanes = 8;
+#endif
 constexpr int kMaxTaps = 64;
 
 int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -90,6 +105,15 @@ void deinterleave_row(const float* __restrict xr, int W, int Wo, float* __restri
     _mm256_storeu_ps(ev + j, _mm512_castps512_ps256(_mm512_permutexvar_ps(ie, v)));
     _mm256_storeu_ps(od + j, _mm512_castps512_ps256(_mm512_permutexvar_ps(io, v)));
   }
+#elif defined(DSX_DIRECT_256)
+  for (; j + 8 <= Wo && 2 * j + 16 <= W; j += 8) {
+    const __m256 lo = _mm256_loadu_ps(xr + 2 * j), hi = _mm256_loadu_ps(xr + 2 * j + 8);
+    // per 128-bit half: lo's even (odd) lanes then hi's; then the middle quarters swapped
+    const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 o = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    _mm256_storeu_ps(ev + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
+    _mm256_storeu_ps(od + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0))));
+  }
 #endif
   for (; j < Wo; ++j) {
     ev[j] = 2 * j < W ? xr[2 * j] : 0.0f;
@@ -137,7 +161,7 @@ void deinterleave_row(const float* __restrict xr, int W, int Wo, float* __restri
 struct Tiles {
   int nvec, wide, nw, extra, extra_nv;
   Tiles(int64_t P, int wide_) : wide(wide_) {
-    nvec = static_cast<int>((P + 15) / 16);
+    nvec = static_cast<int>((P + kLanes - 1) / kLanes);
     const int rem = nvec % wide;
     if (wide == 3 && rem == 1 && nvec > 3) {
       nw = (nvec - 4) / 3, extra = 2, extra_nv = 2;
@@ -377,14 +401,220 @@ void dw3_tile(const Geom& g, int C, const float* __restrict w, const float* __re
     }
   }
 }
+#elif defined(DSX_DIRECT_256)
+// AVX2 + FMA: the same kernels on 8-lane ymm vectors. A lane mask is an integer vector (all
+// ones: read), its loads _mm256_maskload_ps (masked-off lanes are neither read nor faulted).
+inline __m256i lanes_below(int64_t left) {  // lanes 0 .. left-1
+  const int32_t n = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(left, 0), 8));
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// lo <= o < hi, lane by lane
+inline __m256i in_range(__m256i o, int32_t lo, int32_t hi) {
+  return _mm256_and_si256(_mm256_cmpgt_epi32(o, _mm256_set1_epi32(lo - 1)),
+                          _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), o));
+}
+
+template <int NV>
+inline void lane_setup(const Geom& g, const int32_t* owtab, int64_t j0, int64_t P, __m256i* tail,
+                       __m256i* ow, __m256i* jv) {
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int v = 0; v < NV; ++v) {
+    tail[v] = lanes_below(P - (j0 + 8 * v));
+    ow[v] = g.shifted ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(owtab + j0 + 8 * v))
+                      : _mm256_setzero_si256();
+    jv[v] = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j0 + 8 * v)), iota);
+  }
+}
+
+template <int NV>
+inline void tap_masks(const Geom& g, int t, int64_t P, const __m256i* tail, const __m256i* ow,
+                      const __m256i* jv, __m256i* m) {
+  const int dc = g.dc[t], dro = g.drow[t];
+  for (int v = 0; v < NV; ++v) {
+    __m256i mm = tail[v];
+    if (dc != 0) mm = _mm256_and_si256(mm, in_range(_mm256_add_epi32(ow[v], _mm256_set1_epi32(dc)), 0, g.Wo));
+    if (dro != 0)
+      mm = _mm256_and_si256(
+          mm, in_range(_mm256_add_epi32(jv[v], _mm256_set1_epi32(dro)), 0, static_cast<int32_t>(P)));
+    m[v] = mm;
+  }
+}
+
+template <int NV>
+void all_tap_masks(const Geom& g, const int32_t* owtab, int64_t j0, int64_t P, __m256i* mk) {
+  __m256i tail[NV], ow[NV], jv[NV];
+  lane_setup<NV>(g, owtab, j0, P, tail, ow, jv);
+  for (int t = 0; t < g.taps; ++t) tap_masks<NV>(g, t, P, tail, ow, jv, mk + t * NV);
+}
+
+// bias, residual, ReLU on an output vector, stored at y (the first `left` lanes)
+inline void epilogue_store(__m256 val, const Epilogue& epi, __m256 bias, const float* res, int64_t left,
+                           __m256i tail, float* y) {
+  if (epi.bias) val = _mm256_add_ps(val, bias);
+  if (res) val = _mm256_add_ps(val, left >= 8 ? _mm256_loadu_ps(res) : _mm256_maskload_ps(res, tail));
+  if (epi.relu) val = _mm256_max_ps(_mm256_setzero_ps(), val);  // as std::max(val, 0): keeps -0 and NaN
+  if (left >= 8)
+    _mm256_storeu_ps(y, val);
+  else
+    _mm256_maskstore_ps(y, tail, val);
+}
+
+// y[c0 + i][j0 .. j0 + 8*NV) (i < kRows, c0 + i < Cout) = epi(sum over ci, taps of a * x):
+// input channels outer, taps inner (the packing order on AVX2), so that a channel's 9 taps
+// read the same few cache lines (taps outer, as on AVX-512, walks the Cin channels a plane
+// apart, 4 KiB at 32x32, for every tap: ResNet-20's 16->16 3x3 ran at 26 GMAC/s that way,
+// 36-41 this way, on Zen 4). kLoad: how a tap's lanes outside the mask are zeroed:
+//   kMasked: _mm256_maskload_ps (masked-off lanes are not read: tiles at the buffer's ends;
+//            on Zen 4 it cost a quarter of the speed of the 32-channel convs);
+//   kAnd:    a plain load and'ed with the mask (every lane's address inside the buffer);
+//   kPlain:  a plain load (every mask all ones).
+// The three give the same values (masked lanes +0), whichever a tile takes.
+enum LoadKind { kMasked, kAnd, kPlain };
+// bc: the tile's first pixel in input channel 0, cs: the channel stride.
+template <int NV, int kLoad>
+void tile(const Geom& g, int Cin, const float* __restrict a, const float* __restrict bc, int64_t cs,
+          const __m256i* __restrict mk, int64_t j0, int64_t P, const Epilogue& epi, int c0,
+          int Cout, float* __restrict y, const float* __restrict res) {
+  __m256 acc[kRows][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < kRows; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
+  const int taps = g.taps;
+  for (int ci = 0; ci < Cin; ++ci, bc += cs) {
+    for (int t = 0; t < taps; ++t, a += kRows) {
+      const float* b = bc + g.off[t];
+      const __m256i* m = mk + t * NV;
+      __m256 bv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        if (kLoad == kMasked)
+          bv[v] = _mm256_maskload_ps(b + 8 * v, m[v]);
+        else if (kLoad == kAnd)
+          bv[v] = _mm256_and_ps(_mm256_loadu_ps(b + 8 * v), _mm256_castsi256_ps(m[v]));
+        else
+          bv[v] = _mm256_loadu_ps(b + 8 * v);
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < kRows; ++i) {
+        const __m256 av = _mm256_broadcast_ss(a + i);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
+      }
+    }
+  }
+  const int rows = std::min(kRows, Cout - c0);
+#pragma GCC unroll 8
+  for (int i = 0; i < kRows; ++i) {
+    if (i >= rows) break;
+    const int c = c0 + i;
+    const int64_t o = static_cast<int64_t>(c) * P + j0;
+    const __m256 bias = _mm256_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const int64_t left = P - (j0 + 8 * v);
+      epilogue_store(acc[i][v], epi, bias, res ? res + o + 8 * v : nullptr, left, lanes_below(left), y + o + 8 * v);
+    }
+  }
+}
+
+// Depthwise: y[c][j0 .. j0 + 8*NV) = epi(sum over taps of w[c][t] * x) for every channel c
+template <int NV>
+void dw_tile(const Geom& g, int C, const float* __restrict w, const float* __restrict base,
+             const int32_t* __restrict owtab, int64_t j0, int64_t P, const Epilogue& epi,
+             float* __restrict y, const float* __restrict res) {
+  __m256i tail[NV], ow[NV], jv[NV];
+  lane_setup<NV>(g, owtab, j0, P, tail, ow, jv);
+  __m256i m[kMaxTaps][NV];
+  for (int t = 0; t < g.taps; ++t) tap_masks<NV>(g, t, P, tail, ow, jv, m[t]);
+  const int taps = g.taps;
+  for (int c = 0; c < C; ++c) {
+    const float* xc = base + c * g.cstride + j0;
+    const float* wc = w + c * taps;
+    __m256 acc[NV], acc2[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[v] = acc2[v] = _mm256_setzero_ps();
+    int t = 0;
+    for (; t + 2 <= taps; t += 2) {
+      const __m256 wv = _mm256_broadcast_ss(wc + t), wv2 = _mm256_broadcast_ss(wc + t + 1);
+      const float* b = xc + g.off[t];
+      const float* b2 = xc + g.off[t + 1];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        acc[v] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(b + 8 * v, m[t][v]), acc[v]);
+        acc2[v] = _mm256_fmadd_ps(wv2, _mm256_maskload_ps(b2 + 8 * v, m[t + 1][v]), acc2[v]);
+      }
+    }
+    for (; t < taps; ++t) {
+      const __m256 wv = _mm256_broadcast_ss(wc + t);
+      const float* b = xc + g.off[t];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[v] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(b + 8 * v, m[t][v]), acc[v]);
+    }
+    const int64_t o = static_cast<int64_t>(c) * P + j0;
+    const __m256 bias = _mm256_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const int64_t left = P - (j0 + 8 * v);
+      epilogue_store(_mm256_add_ps(acc[v], acc2[v]), epi, bias, res ? res + o + 8 * v : nullptr, left, tail[v],
+                     y + o + 8 * v);
+    }
+  }
+}
+
+// Depthwise 3x3, stride 1, pad 1, in place, on an interior tile (full vectors; the rows above
+// and below and one pixel either side inside the plane): the left and right taps are plain
+// loads one pixel off, their padding columns (ow == 0, ow == Wo-1) zeroed by an and-not. On
+// 256-bit vectors a load costs less than the lane shift (a cross-lane permute and an alignr)
+// and only a quarter of the off-by-one loads split a cache line. Border tiles run dw_tile.
+template <int NV>
+void dw3_tile(const Geom& g, int C, const float* __restrict w, const float* __restrict base,
+              const int32_t* __restrict owtab, int64_t j0, int64_t P, const Epilogue& epi,
+              float* __restrict y, const float* __restrict res) {
+  const int W = g.Wo;
+  __m256 lz[NV], rz[NV];  // all ones on the lanes whose left (right) neighbour is padding
+  for (int v = 0; v < NV; ++v) {
+    const __m256i ow = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(owtab + j0 + 8 * v));
+    lz[v] = _mm256_castsi256_ps(_mm256_cmpeq_epi32(ow, _mm256_setzero_si256()));
+    rz[v] = _mm256_castsi256_ps(_mm256_cmpeq_epi32(ow, _mm256_set1_epi32(W - 1)));
+  }
+  for (int c = 0; c < C; ++c) {
+    const float* xc = base + c * g.cstride + j0;
+    const float* wc = w + c * 9;
+    __m256 acc[NV], acc2[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[v] = acc2[v] = _mm256_setzero_ps();
+#pragma GCC unroll 3
+    for (int kh = 0; kh < 3; ++kh) {
+      const float* b = xc + (kh - 1) * W;
+      const __m256 w0 = _mm256_broadcast_ss(wc + 3 * kh), w1 = _mm256_broadcast_ss(wc + 3 * kh + 1),
+                   w2 = _mm256_broadcast_ss(wc + 3 * kh + 2);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const __m256 l = _mm256_andnot_ps(lz[v], _mm256_loadu_ps(b + 8 * v - 1));
+        const __m256 r = _mm256_andnot_ps(rz[v], _mm256_loadu_ps(b + 8 * v + 1));
+        acc[v] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(b + 8 * v), acc[v]);
+        acc2[v] = _mm256_fmadd_ps(w0, l, acc2[v]);
+        acc[v] = _mm256_fmadd_ps(w2, r, acc[v]);
+      }
+    }
+    const int64_t o = static_cast<int64_t>(c) * P + j0;
+    const __m256 bias = _mm256_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      epilogue_store(_mm256_add_ps(acc[v], acc2[v]), epi, bias, res ? res + o + 8 * v : nullptr, 8,
+                     _mm256_setzero_si256(), y + o + 8 * v);
+  }
+}
 #endif
 
 bool depthwise(const Conv2dShape& s) { return s.groups == s.Cin && s.Cout == s.Cin && s.groups > 1; }
 }  // namespace
 
 bool conv_direct_applies(const Conv2dShape& s) {
-#if defined(__AVX512F__)
-  return ((s.groups == 1 && s.Cout >= kRows) || depthwise(s)) && (s.stride == 1 || s.stride == 2) &&
+#if defined(DSX_DIRECT_512) || defined(DSX_DIRECT_256)
+  return ((s.groups == 1 && s.Cout >= 8) || depthwise(s)) && (s.stride == 1 || s.stride == 2) &&
          2 * s.pad >= s.K - 1 && s.pad < s.K && s.K * s.K <= kMaxTaps && s.Ho() > 0 && s.Wo() > 0;
 #else
   (void)s;
@@ -405,6 +635,16 @@ void conv_direct_pack(const Conv2dShape& s, const float* w, float* packed) {
   }
   const int KK = s.K * s.K, slivers = (s.Cout + kRows - 1) / kRows;
   float* d = packed;
+#if defined(DSX_DIRECT_256)
+  // AVX2: input channels, then taps (the order tile sums them in)
+  for (int sl = 0; sl < slivers; ++sl)
+    for (int ci = 0; ci < s.Cin; ++ci)
+      for (int t = 0; t < KK; ++t)
+        for (int i = 0; i < kRows; ++i) {
+          const int c = sl * kRows + i;
+          *d++ = c < s.Cout ? w[(static_cast<int64_t>(c) * s.Cin + ci) * KK + t] : 0.0f;
+        }
+#else
   for (int sl = 0; sl < slivers; ++sl)
     for (int t = 0; t < KK; ++t)
       for (int ci = 0; ci < s.Cin; ++ci)
@@ -412,11 +652,12 @@ void conv_direct_pack(const Conv2dShape& s, const float* w, float* packed) {
           const int c = sl * kRows + i;
           *d++ = c < s.Cout ? w[(static_cast<int64_t>(c) * s.Cin + ci) * KK + t] : 0.0f;
         }
+#endif
 }
 
 void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, float* y,
                          const Epilogue& epi, const float* packed) {
-#if defined(__AVX512F__)
+#if defined(DSX_DIRECT_512) || defined(DSX_DIRECT_256)
   const Geom g = geom(s);
   const int64_t P = static_cast<int64_t>(g.Ho) * g.Wo, HW = static_cast<int64_t>(s.H) * s.W;
   // the column of each output pixel (lanes past P: read, then masked off), read only by
@@ -429,6 +670,10 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
       if (++c == g.Wo) c = 0;
     }
   const int32_t* ot = owtab.data();
+#if defined(DSX_DIRECT_256)
+  int32_t off_min = g.off[0], off_max = g.off[0];
+  for (int t = 1; t < g.taps; ++t) off_min = std::min(off_min, g.off[t]), off_max = std::max(off_max, g.off[t]);
+#endif
   const bool dw = depthwise(s);
   const bool dw3 = dw && g.in_place && s.K == 3 && s.pad == 1;
   const Tiles tiles(P, dw ? 4 : 3);
@@ -436,13 +681,14 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
   const int64_t sliver = static_cast<int64_t>(g.taps) * s.Cin * kRows;
   const int64_t qsize = s.Cin * g.cstride + 32;  // one image's phases (slack: never read)
   auto run_tile = [&](int64_t n, const float* base, int t) {
-    const int64_t j0 = 16 * static_cast<int64_t>(tiles.start(t));
+    const int64_t j0 = kLanes * static_cast<int64_t>(tiles.start(t));
     const int nv = tiles.width(t);
     float* yn = y + n * s.Cout * P;
     const float* res = epi.res_at(n * s.Cout * P);
     if (dw) {
       // 3x3 stride 1: lane shifts; unmasked on interior tiles (full vectors, the rows above
       // and below and the neighbouring vectors inside the plane)
+#if defined(DSX_DIRECT_512)
       if (dw3) {
         if (nv == 4 && j0 - 16 - g.Wo >= 0 && j0 + 16 * 5 + g.Wo <= P)
           dw3_tile<4, true>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res);
@@ -456,6 +702,19 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
           dw3_tile<1, false>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res);
         return;
       }
+#else
+      // 3x3 stride 1 on AVX2: interior tiles (the loads one pixel and one row either side
+      // inside the plane, full vectors) by dw3_tile, border tiles by dw_tile
+      if (dw3 && j0 - 1 - g.Wo >= 0 && j0 + 8 * nv + 1 + g.Wo <= P) {
+        switch (nv) {
+          case 4: dw3_tile<4>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+          case 3: dw3_tile<3>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+          case 2: dw3_tile<2>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+          default: dw3_tile<1>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+        }
+        return;
+      }
+#endif
       switch (nv) {
         case 4: dw_tile<4>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
         case 3: dw_tile<3>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
@@ -464,6 +723,7 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
       }
       return;
     }
+#if defined(DSX_DIRECT_512)
     __mmask16 mk[kMaxTaps * 3];
     if (nv == 3)
       all_tap_masks<3>(g, ot, j0, P, mk);
@@ -481,6 +741,38 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
       else
         tile<1>(g, s.Cin, a, base, mk, j0, P, epi, c0, s.Cout, yn, res);
     }
+#else
+    __m256i mk[kMaxTaps * 3];
+    if (nv == 3)
+      all_tap_masks<3>(g, ot, j0, P, mk);
+    else if (nv == 2)
+      all_tap_masks<2>(g, ot, j0, P, mk);
+    else
+      all_tap_masks<1>(g, ot, j0, P, mk);
+    const float* bc = base + j0;
+    const int64_t cs = g.cstride;
+    // every address the tile loads inside this image's input (x, or its phases): plain
+    // loads, and'ed with the masks unless those are all ones
+    const int64_t lo = j0 + off_min, hi = (s.Cin - 1) * cs + j0 + 8 * nv + off_max;
+    int kind = lo >= 0 && hi <= s.Cin * cs ? kAnd : kMasked;
+    if (kind == kAnd) {
+      __m256i all = _mm256_set1_epi32(-1);
+      for (int k = 0; k < g.taps * nv; ++k) all = _mm256_and_si256(all, mk[k]);
+      if (_mm256_movemask_epi8(all) == -1) kind = kPlain;
+    }
+    for (int sl = 0; sl < slivers; ++sl) {
+      const float* a = packed + sl * sliver;
+      const int c0 = sl * kRows;
+#define DSX_TILE(NV, K) tile<NV, K>(g, s.Cin, a, bc, cs, mk, j0, P, epi, c0, s.Cout, yn, res)
+      if (nv == 3)
+        kind == kPlain ? DSX_TILE(3, kPlain) : kind == kAnd ? DSX_TILE(3, kAnd) : DSX_TILE(3, kMasked);
+      else if (nv == 2)
+        kind == kPlain ? DSX_TILE(2, kPlain) : kind == kAnd ? DSX_TILE(2, kAnd) : DSX_TILE(2, kMasked);
+      else
+        kind == kPlain ? DSX_TILE(1, kPlain) : kind == kAnd ? DSX_TILE(1, kAnd) : DSX_TILE(1, kMasked);
+#undef DSX_TILE
+    }
+#endif
   };
   const int T = ctx.pool.size();
   if (s.N >= T) {

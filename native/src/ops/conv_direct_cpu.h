@@ -9,12 +9,15 @@
 
 namespace dsx {
 
-// Whether the direct route runs s: a build with AVX-512; dense (groups == 1, at least 8
+// Whether the direct route runs s: a build with AVX-512 or AVX2+FMA (else the old routes
+// run); dense (groups == 1, at least 8
 // output channels) or depthwise (groups == Cin == Cout); stride 1 or 2; padding at least
 // "same" (2*pad >= K-1, pad < K); K*K <= 64.
 bool conv_direct_applies(const Conv2dShape& s);
-// The weights of s in the route's layout (conv_direct_packed_size(s) floats): dense, 8-row
-// slivers of output channels, then taps, then input channels; depthwise, as they are.
+// The weights of s in the route's layout (conv_direct_packed_size(s) floats): dense, slivers
+// of output channels (8 rows on AVX-512, 4 on AVX2), then taps, then input channels (AVX2:
+// input channels, then taps); depthwise, as they are. The layout is the build's: pack and
+// run with the same build.
 size_t conv_direct_packed_size(const Conv2dShape& s);
 void conv_direct_pack(const Conv2dShape& s, const float* w, float* packed);
 // y = epi(conv(x, w)) with w as conv_direct_pack laid it out (the bias is epi's).
