@@ -20,7 +20,8 @@ export function machineDescription(): Machine {
   const platform = `${os.platform()} ${os.release()} ${os.arch()}`;
   let isa: string;
   try {
-    isa = buildInfo().cpuIsa;
+    const b = buildInfo();
+    isa = b.isaTarget === 'native' ? b.cpuIsa : `${b.cpuIsa} (DSX_ISA=${b.isaTarget})`;
   } catch {
     isa = 'unknown (the native addon did not load)';
   }

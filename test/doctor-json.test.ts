@@ -53,12 +53,16 @@ test('doctor --json reports version, addon, build, devices and CPU threads', asy
   assert.equal(r.cuda.deviceCount, r.build.cudaDeviceCount);
   assert.equal(r.cuda.devices.length, r.cuda.deviceCount);
   assert.equal(typeof r.build.cublasWhy, 'string');
-  // the kernels' ISA is one this CPU runs (the addon is built here, with -march=native)
+  // the kernels' ISA is one this CPU runs (the addon is built here, -march=native unless
+  // DSX_ISA asked for another)
   assert.ok(['avx512', 'avx2+fma', 'scalar'].includes(r.build.cpuIsa), r.build.cpuIsa);
+  assert.ok(['native', 'avx2', 'avx512'].includes(r.build.isaTarget), r.build.isaTarget);
   if (existsSync('/proc/cpuinfo')) {
     const flags = new Set((/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
     if (r.build.cpuIsa === 'avx512') assert.ok(flags.has('avx512f'), 'avx512 kernels on a CPU without avx512f');
-    if (r.build.cpuIsa === 'avx2+fma') assert.ok(flags.has('avx2') && flags.has('fma') && !flags.has('avx512f'), 'avx2+fma kernels: the CPU has AVX2 and FMA and no AVX-512 (-march=native would pick it)');
+    if (r.build.cpuIsa === 'avx2+fma') assert.ok(flags.has('avx2') && flags.has('fma'), 'avx2+fma kernels on a CPU without AVX2 and FMA');
+    if (r.build.isaTarget === 'native' && r.build.cpuIsa === 'avx2+fma') assert.ok(!flags.has('avx512f'), '-march=native on an AVX-512 CPU built AVX2 kernels');
+    if (r.build.isaTarget !== 'native') assert.equal(r.build.cpuIsa, { avx2: 'avx2+fma', avx512: 'avx512' }[r.build.isaTarget], 'DSX_ISA decides the kernels');
   }
   if (r.build.cudaCompiled) {
     assert.ok(r.build.cudaArchs.includes('90'), `sm_90 compiled in: ${r.build.cudaArchs.join(',')}`);
@@ -102,7 +106,7 @@ test('the human-readable report names the build, devices and CPU', () => {
   if (/^cuda\s+compiled/m.test(out.stdout)) {
     assert.match(out.stdout, /^gemm\s+(cuBLAS \/\S*libcublas\S*|own tiled SGEMM \(cuBLAS not used: .+\))$/m);
   }
-  assert.match(out.stdout, /^cpu\s+.+, \d+ threads?; kernels built for (avx512|avx2\+fma|scalar)$/m);
+  assert.match(out.stdout, /^cpu\s+.+, \d+ threads?; kernels built for (avx512|avx2\+fma|scalar)( \(DSX_ISA=(avx2|avx512)\))?$/m);
   assert.match(out.stdout, /^auto\s+--device auto uses (cpu|cuda)$/m);
 });
 

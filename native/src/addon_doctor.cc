@@ -38,6 +38,11 @@ Napi::Value DoctorBuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cudaDevices", DoctorSplit(env, b.cuda_devices, '\n'));
   o.Set("cudaWhy", Napi::String::New(env, b.cuda_why));
   o.Set("cpuIsa", Napi::String::New(env, dsx::cpu_isa()));
+#ifndef DSX_ISA_TARGET
+#define DSX_ISA_TARGET "native"
+#endif
+  // what the build asked for (DSX_ISA): native follows the building CPU, avx2/avx512 do not
+  o.Set("isaTarget", Napi::String::New(env, DSX_ISA_TARGET));
   return o;
 }
 

@@ -25,6 +25,8 @@ export interface BuildInfo {
   /** the vector ISA the CPU kernels were compiled for (-march=native): avx512, avx2+fma or
    * scalar; results repeat bit for bit only on the same one (README, Reproducibility) */
   cpuIsa: string;
+  /** what the build asked for (DSX_ISA): native (-march=native, the default), avx2 or avx512 */
+  isaTarget: string;
 }
 
 export interface DoctorReport {
@@ -54,6 +56,7 @@ function asBuildInfo(raw: unknown): BuildInfo {
     cudaDevices: strings(o.cudaDevices),
     cudaWhy: typeof o.cudaWhy === 'string' ? o.cudaWhy : '',
     cpuIsa: typeof o.cpuIsa === 'string' ? o.cpuIsa : 'unknown',
+    isaTarget: typeof o.isaTarget === 'string' ? o.isaTarget : 'native',
   };
 }
 
@@ -71,6 +74,7 @@ export function buildInfo(): BuildInfo {
       cudaDevices: [],
       cudaWhy: 'this addon predates buildInfo(); rebuild it with: npm run build:native',
       cpuIsa: 'unknown',
+      isaTarget: 'native',
     };
   }
   return asBuildInfo(native.buildInfo());
@@ -143,7 +147,7 @@ export function formatDoctorReport(r: DoctorReport): string {
   } else {
     row('devices', `none: ${r.cuda.reason ?? 'unknown'}`);
   }
-  const isa = r.build ? `; kernels built for ${r.build.cpuIsa}` : '';
+  const isa = r.build ? `; kernels built for ${r.build.cpuIsa}${r.build.isaTarget === 'native' ? '' : ` (DSX_ISA=${r.build.isaTarget})`}` : '';
   row('cpu', `${r.cpu.model}, ${r.cpu.threads} thread${r.cpu.threads === 1 ? '' : 's'}${isa}`);
   row('auto', `--device auto uses ${r.autoDevice}`);
   return lines.join('\n') + '\n';
