@@ -36,6 +36,21 @@ inline V vld(const float* p) {
   return v;
 }
 
+// dst[0, n) = src[0, n), inline: rows of a plane are short (2 to 32 floats), and a libc
+// memcpy call per row cost about as much as the row's arithmetic.
+inline void dw3_copy_row(float* __restrict dst, const float* __restrict src, int n) {
+  int i = 0;
+  for (; i + kDwL <= n; i += kDwL) {
+    const DwVec v = vld<DwVec>(src + i);
+    std::memcpy(dst + i, &v, sizeof v);
+  }
+  for (; i + 8 <= n; i += 8) {
+    const DwHalf v = vld<DwHalf>(src + i);
+    std::memcpy(dst + i, &v, sizeof v);
+  }
+  for (; i < n; ++i) dst[i] = src[i];
+}
+
 // Zero-bordered plane: row r holds source row r-1 at columns [1, W], stride Wp = W + 2.
 // For stride 2 the columns are split: even padded columns in [0, We), odd in [We, 2We).
 struct Dw3Geom {
@@ -62,7 +77,7 @@ void dw3_load(const Dw3Geom& g, const float* __restrict x, float* __restrict xp,
       if (in)
         in.row(c, x + h * g.W, dst, g.W);
       else
-        std::memcpy(dst, x + h * g.W, sizeof(float) * g.W);
+        dw3_copy_row(dst, x + h * g.W, g.W);
     }
     return;
   }
@@ -593,7 +608,7 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
           const float* g_ = dy + nc * P;
           if (small) {
             for (int oh = 0; oh < g.Ho; ++oh)
-              std::memcpy(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, sizeof(float) * g.Wo);
+              dw3_copy_row(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, g.Wo);
             if (dw) {
               dw3_load(g, x + nc * HW, xp, in, static_cast<int>(c));
               if constexpr (L == kDwL) dw3_wgrad_wide(xp, dyp + Dp + 1, g.Wp, g.Ho * g.Wp, acc);
@@ -617,7 +632,7 @@ void dw3_backward_v(CpuCtx& ctx, const Conv2dShape& s, const float* x, const flo
           if (dx) {
             if (g.st == 1) {
               for (int oh = 0; oh < g.Ho; ++oh)
-                std::memcpy(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, sizeof(float) * g.Wo);
+                dw3_copy_row(dyp + (oh + 1) * Dp + 1, g_ + oh * g.Wo, g.Wo);
             } else {
               for (int oh = 0; oh < g.Ho; ++oh) {
                 float* __restrict dr = dyp + (2 * oh + 1) * Dp + 1;
