@@ -199,7 +199,8 @@ test('train mode: gradients through a BN+ReLU folded into a depthwise 3x3 on 16 
       for (const stride of [1, 2])
         for (const N of [1, 3]) {
           if (N * H * W < 2) continue; // batch statistics of one value
-          foldedDepthwiseGrads(18, H, W, stride, N, threads);
+          // 16 channels: the BN packed 16 / HW channels to a vector (1x1, 2x2), 18: per channel
+          for (const C of [16, 18]) foldedDepthwiseGrads(C, H, W, stride, N, threads);
           cases++;
         }
   assert.equal(cases, 2 * (5 * 2 * 2 - 2));
