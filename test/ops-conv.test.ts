@@ -140,3 +140,44 @@ test('conv2d weight gradients are bit-identical run to run for a fixed thread co
     setOpThreads(0);
   }
 });
+
+// Depthwise 3x3 on planes of at most 16 pixels past the few-pixel route (each plane one
+// register, taps as lane permutations; conv_dw3x3_cpu.cc): 1x1, 2x2, 3x3, 4x4 and odd or
+// one-row/one-column planes, strides 1 and 2, batch 1 (backward only: its forward is the
+// few-pixel route) to 5, channel counts around the backward's 16-channel blocks, one and two
+// threads; dX overwritten (over garbage) and added, dW added, against the float64 reference.
+test('depthwise 3x3 on planes of at most 16 pixels: forward, dX (set and add) and dW, threads 1 and 2', () => {
+  let cases = 0;
+  try {
+    for (const threads of [1, 2]) {
+      setOpThreads(threads);
+      for (const [H, W] of [[1, 1], [2, 2], [3, 3], [4, 4], [3, 5], [2, 7], [1, 16], [16, 1]] as const)
+        for (const stride of [1, 2])
+          for (const [N, C] of [[1, 5], [2, 17], [5, 33]] as const) {
+            const s = { N, Cin: C, H, W, Cout: C, K: 3, stride, pad: 1, groups: C };
+            const label = `${JSON.stringify(s)} threads=${threads}`;
+            const { Ho, Wo } = ref.convOut(s);
+            const seed = 1000 + 10 * cases;
+            const x = ref.randomArray(N * C * H * W, seed);
+            const w = ref.randomArray(C * 9, seed + 1);
+            const b = ref.randomArray(C, seed + 2);
+            const dy = ref.randomArray(N * C * Ho * Wo, seed + 3);
+            const dx0 = ref.randomArray(x.length, seed + 4);
+            const dw0 = ref.randomArray(w.length, seed + 5);
+            const y = runOp('conv2d_forward', { ...s }, { x, w, bias: b }).y as Float32Array;
+            ref.assertClose(y, ref.conv2dForward(s, x, w, b), TOL, `${label} forward`);
+            const r = ref.conv2dBackward(s, x, w, dy);
+            const set = runOp('conv2d_backward', { ...s, overwrite: 1 }, { x, w, dy, dx: dx0.map((v) => 1e3 * v + 7), dw: dw0 });
+            ref.assertClose(set.dx as Float32Array, r.dx, TOL, `${label} dx set`);
+            ref.assertClose(set.dw as Float32Array, r.dw.map((v, i) => v + dw0[i]!), TOL, `${label} dw +=`);
+            const add = runOp('conv2d_backward', { ...s }, { x, w, dy, dx: dx0 });
+            ref.assertClose(add.dx as Float32Array, r.dx.map((v, i) => v + dx0[i]!), TOL, `${label} dx +=`);
+            ref.assertClose(add.dw as Float32Array, r.dw, TOL, `${label} dw`);
+            cases++;
+          }
+    }
+  } finally {
+    setOpThreads(0);
+  }
+  assert.equal(cases, 2 * 8 * 2 * 3);
+});

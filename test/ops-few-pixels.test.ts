@@ -133,3 +133,75 @@ test('train mode: a BN+ReLU folded into a few-pixel depthwise 3x3 gives the floa
       8,
     );
 });
+
+// bn -> relu -> depthwise 3x3 (bias) -> gap -> fc in train mode on planes of at most 16
+// pixels: the engine folds the BN+ReLU into the depthwise conv's read (forward and weight
+// gradient). Every parameter's gradient must equal the float64 chain's: BN with batch
+// statistics, ReLU, the conv, GAP, linear, mean cross-entropy, and back.
+function foldedDepthwiseGrads(C: number, H: number, W: number, stride: number, N: number, threads: number): void {
+  const b = new MiniBuilder([C, H, W]);
+  let t = b.bn('bn', 0);
+  t = b.relu('relu', t);
+  t = b.conv('dw', t, C, 3, stride, C, true);
+  const [, Ho, Wo] = b.shape(t) as [number, number, number];
+  t = b.gap('gap', t);
+  b.linear('fc', t, 3);
+  const spec: ModelSpec = { format: 1, model: 'few', inputShape: [C, H, W], classes: 3, slots: [], layers: b.layers, tensors: b.tensors };
+  const HW = H * W, P = Ho * Wo;
+  const x = ref.randomArray(N * C * HW, 11 * C + H);
+  const labels = Int32Array.from({ length: N }, (_, n) => n % 3);
+  const layout = stateLayout(spec);
+  const state = new Float32Array(layout.stateSize);
+  const rnd = ref.randomArray(state.length, 13);
+  for (const e of layout.entries)
+    for (let i = 0; i < e.size; i++) state[e.offset + i] = e.kind === 'gamma' || e.kind === 'running_var' ? 1 + 0.5 * rnd[e.offset + i]! : rnd[e.offset + i]!;
+  const at = (layer: string, kind: string) => layout.entries.find((e) => e.layer === layer && e.kind === kind)!;
+  const param = (layer: string, kind: string) => {
+    const e = at(layer, kind);
+    return state.subarray(e.offset, e.offset + e.size);
+  };
+  const r = debugStep({ spec, images: x, labels, state, train: true, threads });
+  const grad = (layer: string, kind: string) => {
+    const e = at(layer, kind);
+    return r.grads!.subarray(e.offset, e.offset + e.size);
+  };
+  // float64 forward
+  const gamma = param('bn', 'gamma');
+  const a = ref.batchnormTrain(N, C, HW, x, gamma, param('bn', 'beta'), 1e-5).y;
+  const relu = a.map((v) => Math.max(0, v));
+  const s = { N, Cin: C, H, W, Cout: C, K: 3, stride, pad: 1, groups: C };
+  const y = ref.conv2dForward(s, relu, param('dw', 'weight'), param('dw', 'bias'));
+  const feat = new Float64Array(N * C);
+  for (let i = 0; i < y.length; i++) feat[Math.floor(i / P)]! += y[i]! / P;
+  const z = ref.linearForward(N, C, 3, feat, param('fc', 'weight'), param('fc', 'bias'));
+  const xent = ref.softmaxXent(N, 3, z, labels, 1 / N);
+  // and back
+  const lin = ref.linearBackward(N, C, 3, feat, param('fc', 'weight'), xent.d);
+  const dy = new Float64Array(y.length);
+  for (let i = 0; i < dy.length; i++) dy[i] = lin.dx[Math.floor(i / P)]! / P;
+  const conv = ref.conv2dBackward(s, relu, param('dw', 'weight'), dy);
+  const da = conv.dx.map((v, i) => (a[i]! > 0 ? v : 0));
+  const bn = ref.batchnormBackward(N, C, HW, x, gamma, da, 1e-5);
+  const label = `[${C},${H},${W}] stride ${stride} N=${N} threads=${threads}`;
+  assert.ok(Math.abs(r.loss - xent.loss / N) <= 1e-5 * Math.max(1, Math.abs(xent.loss / N)), `${label} loss ${r.loss} vs ${xent.loss / N}`);
+  const G = { atol: 1e-5, rtol: 1e-3 };
+  ref.assertClose(grad('dw', 'weight'), conv.dw, G, `${label} dw weight`);
+  ref.assertClose(grad('dw', 'bias'), conv.dbias, G, `${label} dw bias`);
+  ref.assertClose(grad('bn', 'gamma'), bn.dgamma, G, `${label} bn gamma`);
+  ref.assertClose(grad('bn', 'beta'), bn.dbeta, G, `${label} bn beta`);
+  ref.assertClose(grad('fc', 'weight'), lin.dw, G, `${label} fc weight`);
+}
+
+test('train mode: gradients through a BN+ReLU folded into a depthwise 3x3 on 16 pixels or fewer equal float64', () => {
+  let cases = 0;
+  for (const threads of [1, 2])
+    for (const [H, W] of [[1, 1], [2, 2], [3, 3], [4, 4], [3, 5]] as const)
+      for (const stride of [1, 2])
+        for (const N of [1, 3]) {
+          if (N * H * W < 2) continue; // batch statistics of one value
+          // 16 channels: the BN packed 16 / HW channels to a vector (1x1, 2x2), 18: per channel
+          for (const C of [16, 18]) foldedDepthwiseGrads(C, H, W, stride, N, threads);
+          cases++;
+        }
+  assert.equal(cases, 2 * (5 * 2 * 2 - 2));
+});

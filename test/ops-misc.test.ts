@@ -3,7 +3,7 @@
 // option-A shortcut, softmax cross-entropy, SGD (momentum, weight decay, Nesterov), all_finite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runOp } from '../src/engine/ops.js';
+import { runOp, setOpThreads } from '../src/engine/ops.js';
 import * as ref from './helpers/reference.js';
 
 // Short float32 reductions of O(1) values: 1e-4 absolute + 1e-4 relative; BN divides by a
@@ -32,6 +32,24 @@ function checkBnTrain(N: number, C: number, HW: number): void {
   ref.assertClose(out.runningMean as Float32Array, rm, TOL, 'running_mean');
   ref.assertClose(out.runningVar as Float32Array, rv, TOL, 'running_var (unbiased)');
 }
+
+// Planes of 1, 2, 4 and 8 values run packed, 16 / HW channels to a vector (norm_cpu.cc),
+// when C is a multiple of that; 6 channels stay on the per-channel route. 300 images of 4
+// values and 1100 of 1 pass the 1024-value fold point of a channel's float lanes.
+test('batchnorm train and backward on planes of 1, 2, 4 and 8 values (packed channels), one and two threads', () => {
+  try {
+    for (const threads of [1, 2]) {
+      setOpThreads(threads);
+      for (const [N, HW] of [[3, 1], [1100, 1], [5, 2], [3, 4], [300, 4], [2, 8]] as const)
+        for (const C of [16, 48, 6]) {
+          checkBnTrain(N, C, HW);
+          checkBnBackward(N, C, HW);
+        }
+    }
+  } finally {
+    setOpThreads(0);
+  }
+});
 
 test('batchnorm eval uses the running statistics', () => {
   const [N, C, HW] = [2, 4, 6];

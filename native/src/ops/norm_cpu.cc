@@ -8,6 +8,7 @@
 // sum), folded lane-wise into double lanes every kFoldEvery values and across lanes once per
 // channel: a channel can hold millions of values, and the order of
 // every addition is fixed, whatever the thread count.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -164,11 +165,110 @@ struct BnGrad {
   }
 };
 
+// Planes of fewer than kLanes values that divide it (2x2, 1x1: MobileNetV1's last stage):
+// channel by channel, each plane was a call over 4 values into a few of the lanes. Here
+// kLanes / HW consecutive channels of an image (contiguous) fill one vector, lane
+// j*HW + i holding channel j's value i, exactly the lane i it had in its channel's own
+// vector; sums, fold points (every kFoldEvery values of a channel) and the per-channel
+// results are those of the per-channel route, so every result is bit-identical.
+bool bn_packed(int C, int HW) { return HW < kLanes && kLanes % HW == 0 && C % (kLanes / HW) == 0; }
+
+// lane l of per-channel vector v (channel c0 + l / HW)
+template <class F>
+inline LaneVec bn_lanes(int HW, F&& of_channel) {
+  LaneVec v;
+  for (int l = 0; l < kLanes; ++l) v[l] = of_channel(l / HW);
+  return v;
+}
+inline LaneVec bn_affine_lanes(const LaneVec& x, const LaneVec& sc, const LaneVec& sh) {
+  LaneVec v;
+  for (int l = 0; l < kLanes; ++l) v[l] = bn_affine(x[l], sc[l], sh[l]);
+  return v;
+}
+
+// Two lane sums of a channel group, folded into each channel's PairSums as its own would be.
+struct PackedSums {
+  LaneVec a = {}, b = {};
+  int pending = 0;  // values per channel since the last fold
+  void fold(PairSums* ps, int G, int HW) {
+    for (int j = 0; j < G; ++j)
+      for (int i = 0; i < HW; ++i) {
+        ps[j].da.v[i] += a[j * HW + i];
+        ps[j].db.v[i] += b[j * HW + i];
+      }
+    a = LaneVec{};
+    b = LaneVec{};
+    pending = 0;
+  }
+  void added(PairSums* ps, int G, int HW) {
+    pending += HW;
+    if (pending >= kFoldEvery) fold(ps, G, HW);
+  }
+  void finish(PairSums* ps, int G, int HW) {
+    if (pending) fold(ps, G, HW);
+  }
+};
+
+template <bool kRelu>
+void bn_forward_train_packed(CpuCtx& ctx, int N, int C, int HW, const float* x,
+                             const float* gamma, const float* beta, float* y, float* save_mean,
+                             float* save_invstd, float* save_affine, float* running_mean,
+                             float* running_var, float momentum, float eps) {
+  const double M = static_cast<double>(N) * HW;
+  const int G = kLanes / HW;
+  ctx.pool.parallel_for(C / G, [&](int, int64_t b, int64_t e) {
+    for (int64_t grp = b; grp < e; ++grp) {
+      const int64_t c0 = grp * G;
+      PairSums ps[kLanes];
+      const LaneVec kv = bn_lanes(HW, [&](int j) { return x[(c0 + j) * HW]; });
+      PackedSums s;
+      for (int n = 0; n < N; ++n) {
+        const LaneVec d = lv_load(x + (static_cast<int64_t>(n) * C + c0) * HW) - kv;
+        s.a += d;
+        s.b += d * d;
+        s.added(ps, G, HW);
+      }
+      s.finish(ps, G, HW);
+      float scs[kLanes], shs[kLanes];
+      for (int j = 0; j < G; ++j) {
+        const int64_t c = c0 + j;
+        const double m1 = ps[j].sum_a() / M;  // mean of x - k
+        const double mean = kv[j * HW] + m1;
+        const double sq = std::max(0.0, ps[j].sum_b() - m1 * m1 * M);
+        const double var = sq / M;
+        const double invstd = bn_invstd(var, eps);
+        bn_scale_shift(gamma[c], beta[c], mean, invstd, &scs[j], &shs[j]);
+        if (save_affine) {
+          save_affine[c] = scs[j];
+          save_affine[C + c] = shs[j];
+        }
+        bn_keep_stats(static_cast<int>(c), mean, sq, M, invstd, momentum, save_mean, save_invstd,
+                      running_mean, running_var);
+      }
+      if (!y) continue;  // folded into the consumer
+      const LaneVec scv = bn_lanes(HW, [&](int j) { return scs[j]; });
+      const LaneVec shv = bn_lanes(HW, [&](int j) { return shs[j]; });
+      const LaneVec zero = {};
+      for (int n = 0; n < N; ++n) {
+        const int64_t o = (static_cast<int64_t>(n) * C + c0) * HW;
+        LaneVec v = bn_affine_lanes(lv_load(x + o), scv, shv);
+        if (kRelu) v = v > zero ? v : zero;
+        std::memcpy(y + o, &v, sizeof v);
+      }
+    }
+  });
+}
+
 template <bool kRelu>
 void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* gamma,
                       const float* beta, float* y, float* save_mean, float* save_invstd,
                       float* save_affine, float* running_mean, float* running_var, float momentum,
                       float eps) {
+  if (bn_packed(C, HW)) {
+    bn_forward_train_packed<kRelu>(ctx, N, C, HW, x, gamma, beta, y, save_mean, save_invstd,
+                                   save_affine, running_mean, running_var, momentum, eps);
+    return;
+  }
   const double M = static_cast<double>(N) * HW;
   ctx.pool.parallel_for(C, [&](int, int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
@@ -202,11 +302,73 @@ void bn_forward_train(CpuCtx& ctx, int N, int C, int HW, const float* x, const f
   });
 }
 
+// bn_backward on packed planes (bn_packed), with the per-channel route's arithmetic
+template <bool kRelu>
+void bn_backward_packed(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* affine,
+                        const float* gamma, const float* save_mean, const float* save_invstd,
+                        const float* dy, float* dx, float* dgamma, float* dbeta, bool set_dx) {
+  const double M = static_cast<double>(N) * HW;
+  const int G = kLanes / HW;
+  ctx.pool.parallel_for(C / G, [&](int, int64_t b, int64_t e) {
+    for (int64_t grp = b; grp < e; ++grp) {
+      const int64_t c0 = grp * G;
+      const LaneVec meanv = bn_lanes(HW, [&](int j) { return save_mean[c0 + j]; });
+      const LaneVec scv = bn_lanes(HW, [&](int j) { return kRelu ? affine[c0 + j] : 0.0f; });
+      const LaneVec shv = bn_lanes(HW, [&](int j) { return kRelu ? affine[C + c0 + j] : 0.0f; });
+      const LaneVec zero = {};
+      PairSums ps[kLanes];  // sum g, sum g * (x - mean)
+      PackedSums s;
+      for (int n = 0; n < N; ++n) {
+        const int64_t o = (static_cast<int64_t>(n) * C + c0) * HW;
+        const LaneVec xv = lv_load(x + o);
+        LaneVec g = lv_load(dy + o);
+        if (kRelu) g = bn_affine_lanes(xv, scv, shv) > zero ? g : zero;
+        s.a += g;
+        s.b += g * (xv - meanv);
+        s.added(ps, G, HW);
+      }
+      s.finish(ps, G, HW);
+      float kgs[kLanes], kxs[kLanes], k0s[kLanes];
+      for (int j = 0; j < G; ++j) {
+        const int64_t c = c0 + j;
+        const BnGrad k(ps[j], M, gamma[c], save_mean[c], save_invstd[c],
+                       dgamma ? dgamma + c : nullptr, dbeta ? dbeta + c : nullptr);
+        kgs[j] = k.kg;
+        kxs[j] = k.kx;
+        k0s[j] = k.k0;
+      }
+      if (!dx) continue;
+      const LaneVec kg = bn_lanes(HW, [&](int j) { return kgs[j]; });
+      const LaneVec kx = bn_lanes(HW, [&](int j) { return kxs[j]; });
+      const LaneVec k0 = bn_lanes(HW, [&](int j) { return k0s[j]; });
+      for (int n = 0; n < N; ++n) {
+        const int64_t o = (static_cast<int64_t>(n) * C + c0) * HW;
+        const LaneVec xv = lv_load(x + o);
+        LaneVec g = lv_load(dy + o);  // dx may be dy (in place) when set_dx
+        if (kRelu) g = bn_affine_lanes(xv, scv, shv) > zero ? g : zero;
+        LaneVec v;
+        if (set_dx) {
+          v = kg * g + (kx * xv + k0);
+        } else {
+          v = lv_load(dx + o);
+          v += kg * g + (kx * xv + k0);
+        }
+        std::memcpy(dx + o, &v, sizeof v);
+      }
+    }
+  });
+}
+
 // affine: the forward's scale[C] then shift[C] (kRelu only: they give the ReLU mask).
 template <bool kRelu>
 void bn_backward(CpuCtx& ctx, int N, int C, int HW, const float* x, const float* affine,
                  const float* gamma, const float* save_mean, const float* save_invstd,
                  const float* dy, float* dx, float* dgamma, float* dbeta, bool set_dx) {
+  if (bn_packed(C, HW)) {
+    bn_backward_packed<kRelu>(ctx, N, C, HW, x, affine, gamma, save_mean, save_invstd, dy, dx,
+                              dgamma, dbeta, set_dx);
+    return;
+  }
   const double M = static_cast<double>(N) * HW;
   ctx.pool.parallel_for(C, [&](int, int64_t b, int64_t e) {
     for (int64_t c = b; c < e; ++c) {
