@@ -253,17 +253,27 @@ void pack_panels(RowPtr rowptr, int rows, int HW, int c0, int np, int pw, float*
 // writer and a fixed summation order, so results do not depend on the thread count.
 constexpr int64_t kFewPixels = 16;
 
-// 16 floats as one value: one AVX-512 register, or two AVX2 ones.
+// 16 floats as one value: one AVX-512 register. Without AVX-512, GCC lowers a 64-byte vector
+// through memory (stores and reloads around every operation, about 10x slower), so the AVX2
+// build runs the kernels below on two 8-lane halves, v8, each lane the same chain.
 typedef float v16 __attribute__((vector_size(64), aligned(64)));
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v4 __attribute__((vector_size(16)));
 constexpr int kLanes = 16;
 constexpr int kOutBlock = 4;  // outputs per block (see scc_rows_block)
 constexpr int kRowsMinPixels = 8;  // from this many pixels the channel-major form wins
 static_assert(kFewPixels <= kLanes, "one 16-lane row holds every pixel");
 
-inline v16 load16(const float* p) {
-  v16 v;
+template <class VT = v16>
+inline VT load16(const float* p) {
+  VT v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+// out = lo | hi (lanes 0-7, 8-15)
+inline void join_halves(v16* out, const v8& lo, const v8& hi) {
+  std::memcpy(out, &lo, sizeof lo);
+  std::memcpy(reinterpret_cast<char*>(out) + sizeof lo, &hi, sizeof hi);
 }
 
 // kRowsMinPixels or more pixels: X channel-major over virtual channels, one 16-lane row per channel
@@ -276,22 +286,23 @@ inline v16 load16(const float* p) {
 // kShared: the J outputs share one window (SCC repeats each start Cout*s/Cin-fold at most,
 // and the sorted order puts equal starts together), so each window row is loaded once for
 // all J outputs and the weights come in as broadcast operands.
-template <int J, bool kShared>
-void scc_rows_block(const SccPlan& p, const float* xv, const float* w, int r0, v16* out) {
+// VT: v16 (all lanes), or v8 with lane0 0 or 8 (one half of them).
+template <int J, bool kShared, class VT>
+void scc_rows_block_lanes(const SccPlan& p, const float* xv, const float* w, int r0, int lane0, VT* out) {
   const int D = p.D;
   const float* wj[J];
   const float* xj[J];
-  v16 acc[J], acc2[J];  // locals, so that the accumulators live in registers
+  VT acc[J], acc2[J];  // locals, so that the accumulators live in registers
 #pragma GCC unroll 4
   for (int j = 0; j < J; ++j) {
-    acc[j] = acc2[j] = v16{};
+    acc[j] = acc2[j] = VT{};
     wj[j] = w + static_cast<int64_t>(p.order[r0 + j]) * D;
-    xj[j] = xv + static_cast<int64_t>(p.start[r0 + (kShared ? 0 : j)]) * kLanes;
+    xj[j] = xv + static_cast<int64_t>(p.start[r0 + (kShared ? 0 : j)]) * kLanes + lane0;
   }
-  auto row = [&](int j, int k) { return load16(xj[j] + static_cast<int64_t>(k) * kLanes); };
+  auto row = [&](int j, int k) { return load16<VT>(xj[j] + static_cast<int64_t>(k) * kLanes); };
   int k = 0;
   for (; k + 2 <= D; k += 2) {
-    v16 a{}, b{};
+    VT a{}, b{};
     if constexpr (kShared) {
       a = row(0, k);
       b = row(0, k + 1);
@@ -309,15 +320,23 @@ void scc_rows_block(const SccPlan& p, const float* xv, const float* w, int r0, v
   }
 }
 
+template <int J, bool kShared>
+void scc_rows_block(const SccPlan& p, const float* xv, const float* w, int r0, v16* out) {
+#if defined(__AVX512F__)
+  scc_rows_block_lanes<J, kShared, v16>(p, xv, w, r0, 0, out);
+#else
+  v8 lo[J], hi[J];
+  scc_rows_block_lanes<J, kShared, v8>(p, xv, w, r0, 0, lo);
+  scc_rows_block_lanes<J, kShared, v8>(p, xv, w, r0, 8, hi);
+  for (int j = 0; j < J; ++j) join_halves(out + j, lo[j], hi[j]);
+#endif
+}
+
 // Fewer than kRowsMinPixels pixels: X pixel-major over virtual channels, xt[q*V + v]; each output is one
 // 16-lane dot product per pixel, the weight vector loaded once for all pixels.
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v4 __attribute__((vector_size(16)));
-// Pairwise, so the sum costs four dependent adds rather than fifteen.
-float hsum16(v16 v) {
-  v8 lo, hi;
-  std::memcpy(&lo, &v, sizeof lo);
-  std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+// Pairwise, so the sum costs four dependent adds rather than fifteen; lo and hi are lanes
+// 0-7 and 8-15 of the 16-lane sum.
+float hsum16(v8 lo, v8 hi) {
   const v8 s8 = lo + hi;
   v4 a, b;
   std::memcpy(&a, &s8, sizeof a);
@@ -329,15 +348,35 @@ float hsum16(v16 v) {
 void scc_dots(const SccShape& s, const float* xt, int V, int P, const float* w, int c, float* out) {
   const int D = s.D(), start = scc_start(c, s.stride, s.Cin);
   const float* wc = w + static_cast<int64_t>(c) * D;
+  int k = 0;
+#if defined(__AVX512F__)
   v16 acc[kRowsMinPixels];
   for (int q = 0; q < P; ++q) acc[q] = v16{};
-  int k = 0;
   for (; k + kLanes <= D; k += kLanes) {
     const v16 wv = load16(wc + k);
     for (int q = 0; q < P; ++q) acc[q] += wv * load16(xt + static_cast<int64_t>(q) * V + start + k);
   }
+  auto sum = [&](int q) {
+    v8 lo, hi;
+    std::memcpy(&lo, &acc[q], sizeof lo);
+    std::memcpy(&hi, reinterpret_cast<const char*>(&acc[q]) + sizeof lo, sizeof hi);
+    return hsum16(lo, hi);
+  };
+#else
+  v8 lo[kRowsMinPixels], hi[kRowsMinPixels];
+  for (int q = 0; q < P; ++q) lo[q] = hi[q] = v8{};
+  for (; k + kLanes <= D; k += kLanes) {
+    const v8 wl = load16<v8>(wc + k), wh = load16<v8>(wc + k + 8);
+    for (int q = 0; q < P; ++q) {
+      const float* xq = xt + static_cast<int64_t>(q) * V + start + k;
+      lo[q] += wl * load16<v8>(xq);
+      hi[q] += wh * load16<v8>(xq + 8);
+    }
+  }
+  auto sum = [&](int q) { return hsum16(lo[q], hi[q]); };
+#endif
   for (int q = 0; q < P; ++q) {
-    float t = hsum16(acc[q]);
+    float t = sum(q);
     const float* xq = xt + static_cast<int64_t>(q) * V + start;
     for (int kk = k; kk < D; ++kk) t += wc[kk] * xq[kk];
     out[q] = t;
