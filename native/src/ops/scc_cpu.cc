@@ -700,8 +700,10 @@ void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const 
 
 }  // namespace
 
-bool scc_shared_forward(const SccPlan& p) { return p.min_run >= kShJ; }
-bool scc_shared_dx(const SccPlan& p) { return p.min_seg >= kShJ; }
+// Planes of fewer pixels than a vector (2x2, 1x1: MobileNetV1's last stages at batch 128)
+// would run the shared kernels' scalar tails only, 5-8x slower than the slivers' panels.
+bool scc_shared_forward(const SccPlan& p, int HW) { return p.min_run >= kShJ && HW >= kVecWidth; }
+bool scc_shared_dx(const SccPlan& p, int HW) { return p.min_seg >= kShJ && HW >= kVecWidth; }
 
 size_t scc_packed_size(CpuCtx& ctx, const SccShape& s) { return ctx.scc_plan(s).out_pack; }
 
@@ -716,7 +718,7 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
     return;
   }
   const SccPlan& p = ctx.scc_plan(s);
-  if (scc_shared_forward(p)) {
+  if (scc_shared_forward(p, s.H * s.W)) {
     scc_forward_shared(ctx, s, p, x, w, y, in, epi);
     return;
   }
@@ -786,7 +788,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   const int pnv = panel_vectors(p), pw = pnv * kVecWidth;
   const int panels = (HW + pw - 1) / pw;
   float* ap = nullptr;
-  if (dx && !scc_shared_dx(p)) {
+  if (dx && !scc_shared_dx(p, HW)) {
     ap = ctx.ws.get(0, kWsShared2, p.in_pack);
     pack_input_weights(p, w, ap);
   }
@@ -829,7 +831,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   };
   // Shared-window data gradient: every segment at least kShJ channels long (see
   // scc_forward_shared; the same FMA chains as the sliver path's, without its band zeros).
-  const bool dx_shared = dx && scc_shared_dx(p);
+  const bool dx_shared = dx && scc_shared_dx(p, HW);
   float* sp = nullptr;
   if (dx_shared) {
     sp = ctx.ws.get(0, kWsShared, p.seg_pack);
@@ -898,7 +900,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   };
   // Shared windows (scc_shared_forward): runs of same-start rows in kShJ-row blocks over the
   // whole window, tiles [kShJ][Dpad] per block (at Run::goff) in place of the slivers'.
-  const bool dw_shared = scc_shared_forward(p);
+  const bool dw_shared = scc_shared_forward(p, HW);
   const int Dpad = sh_dpad(p.D);
   const size_t g_size = dw_shared ? p.run_g_size : p.g_size;
   const int ld = odd_lines(dw_shared ? std::max(p.vext_pad, p.run_ext) : p.vext_pad);  // xt[q][v] = X[n, v mod Cin, p0+q]

@@ -70,10 +70,11 @@ struct SccPlan {
 SccPlan make_scc_plan(const SccShape& s);
 
 // Which CPU kernels a plan's layer takes (scc_cpu.cc), for the checks that must cover each:
-// the forward by shared windows (every start shared by a full register block of outputs,
-// pixels beyond the few-pixel path) and the data gradient by segments (every segment at
-// least a register block of input channels); otherwise the banded sliver micro-GEMMs.
-bool scc_shared_forward(const SccPlan& p);
-bool scc_shared_dx(const SccPlan& p);
+// the forward (and weight gradient) by shared windows (every start shared by a full register
+// block of outputs, pixels beyond the few-pixel path) and the data gradient by segments
+// (every segment at least a register block of input channels), both on planes of HW pixels
+// holding a vector at least; otherwise the banded sliver micro-GEMMs.
+bool scc_shared_forward(const SccPlan& p, int HW);
+bool scc_shared_dx(const SccPlan& p, int HW);
 
 }  // namespace dsx
