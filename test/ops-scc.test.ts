@@ -112,7 +112,8 @@ test('SCC at high channel-group counts (shared-window kernels) matches the refer
   // every window start shared by 8 or more outputs: the forward and the data gradient by
   // shared windows (native/test/scc_cpu_check.cc asserts which kernels each layout takes),
   // co 0 / 0.25 / 0.5 / 0.75, Cout > Cin with wrap-around windows, vector and scalar pixel
-  // tails, few pixels and batch 1
+  // tails, few pixels and batch 1; runs of 4 (co=0.75 g4) take those kernels on AVX2 and
+  // portable builds (register blocks of 4) and the banded slivers on AVX-512
   const shapes: (ref.SccRefShape & { label: string })[] = [
     { label: 'co=0.5 g8', N: 2, Cin: 128, H: 4, W: 4, Cout: 128, groups: 8, stride: 8 },
     { label: 'co=0 g4 7x9', N: 2, Cin: 32, H: 7, W: 9, Cout: 64, groups: 4, stride: 8 },
@@ -121,6 +122,8 @@ test('SCC at high channel-group counts (shared-window kernels) matches the refer
     { label: 'co=0.75 g2', N: 2, Cin: 16, H: 3, W: 3, Cout: 64, groups: 2, stride: 2 },
     { label: '1x1 batch 1', N: 1, Cin: 64, H: 1, W: 1, Cout: 128, groups: 4, stride: 8 },
     { label: '2x2 batch 1', N: 1, Cin: 32, H: 2, W: 2, Cout: 64, groups: 2, stride: 8 },
+    { label: 'co=0.75 g4 runs of 4 5x7', N: 2, Cin: 64, H: 5, W: 7, Cout: 64, groups: 4, stride: 4 },
+    { label: 'co=0.75 g4 Cout=2Cin wrap 3x11', N: 3, Cin: 32, H: 3, W: 11, Cout: 64, groups: 4, stride: 2 },
   ];
   try {
     for (const threads of [1, 2]) {

@@ -56,6 +56,9 @@ const SharedCase kShared[] = {
     {"2x2 pixels, batch 1", {1, 32, 2, 2, 64, 2, 8}, false, false},
     {"2x2 pixels, batch 5 (slivers: planes under a vector)", {5, 32, 2, 2, 64, 2, 8}, false, false},
     {"cg=1 s=D/2, 2 starts", {2, 16, 6, 6, 32, 1, 8}, true, true},
+    // runs of 4 (co=0.75 g4): shared under AVX2's 4-row blocks, slivers under AVX-512's 8-row ones
+    {"co=0.75 g4 s=4, runs of 4, 5x7", {2, 64, 5, 7, 64, 4, 4}, dsx::kVecWidth == 8, dsx::kVecWidth == 8},
+    {"co=0.75 g4 s=2, Cout = 2 Cin, wrap, 3x11 (dX by slivers)", {3, 32, 3, 11, 64, 4, 2}, dsx::kVecWidth == 8, false},
 };
 
 std::string shape_name(const dsx::SccShape& s) {
