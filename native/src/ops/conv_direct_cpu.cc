@@ -613,6 +613,11 @@ bool depthwise(const Conv2dShape& s) { return s.groups == s.Cin && s.Cout == s.C
 }  // namespace
 
 bool conv_direct_applies(const Conv2dShape& s) {
+#if defined(DSX_DIRECT_256) && !defined(DSX_DIRECT_512)
+  // AVX2: a pointwise conv ran here at about 20 GMAC/s against 23-37 on its own route (the
+  // packed GEMM), and ResNet-20 dw-pw's batch-1 latency rose from 0.28-0.33 to 0.40-0.56 ms
+  if (s.K == 1) return false;
+#endif
 #if defined(DSX_DIRECT_512) || defined(DSX_DIRECT_256)
   return ((s.groups == 1 && s.Cout >= 8) || depthwise(s)) && (s.stride == 1 || s.stride == 2) &&
          2 * s.pad >= s.K - 1 && s.pad < s.K && s.K * s.K <= kMaxTaps && s.Ho() > 0 && s.Wo() > 0;
