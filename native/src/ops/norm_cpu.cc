@@ -29,13 +29,66 @@ struct Lanes {
   }
 };
 
-// kLanes floats as one GCC/Clang vector: the loops below are vector code whatever the
-// auto-vectoriser decides (2 ymm on AVX2, 1 zmm on AVX-512).
+// kLanes floats as one value: the loops below are vector code whatever the auto-vectoriser
+// decides. On AVX-512 one GCC/Clang vector (one zmm). Without AVX-512, GCC lowers a 64-byte
+// vector through memory (the AVX2 build's BN ran 3x slower than the AVX-512 one), so there
+// it is two 8-lane halves (two ymm) with the same lanes: every lane's arithmetic is the same.
+#if defined(__AVX512F__)
 typedef float LaneVec __attribute__((vector_size(kLanes * sizeof(float))));
 // (Helpers are macros / take references: a 64-byte vector passed by value would change the
 // calling convention on pre-AVX-512 targets, and GCC warns about it.)
 #define lv_load(p) (*reinterpret_cast<const LaneVecU*>(p))
 typedef float LaneVecU __attribute__((vector_size(kLanes * sizeof(float)), aligned(4)));
+// c > 0 ? v : 0, lane by lane. By value: lv_load's operands are only 4-byte aligned, and a
+// reference would let the compiler read them as aligned vectors (AVX-512 only: no ABI issue)
+inline LaneVec lv_pos(LaneVec c, LaneVec v) {
+  const LaneVec zero = {};
+  return c > zero ? v : zero;
+}
+#else
+typedef float LaneHalf __attribute__((vector_size(8 * sizeof(float))));
+typedef float LaneHalfU __attribute__((vector_size(8 * sizeof(float)), aligned(4)));
+struct LaneVec {
+  LaneHalf lo{}, hi{};  // lanes 0-7, 8-15
+  float& operator[](int l) { return reinterpret_cast<float*>(this)[l]; }
+  float operator[](int l) const { return reinterpret_cast<const float*>(this)[l]; }
+  LaneVec& operator+=(const LaneVec& o) {
+    lo += o.lo;
+    hi += o.hi;
+    return *this;
+  }
+};
+static_assert(sizeof(LaneVec) == kLanes * sizeof(float), "lanes are contiguous");
+inline LaneVec operator+(LaneVec a, const LaneVec& b) { return a += b; }
+inline LaneVec operator-(LaneVec a, const LaneVec& b) {
+  a.lo -= b.lo;
+  a.hi -= b.hi;
+  return a;
+}
+inline LaneVec operator-(LaneVec a, float b) {
+  a.lo -= b;
+  a.hi -= b;
+  return a;
+}
+inline LaneVec operator*(LaneVec a, const LaneVec& b) {
+  a.lo *= b.lo;
+  a.hi *= b.hi;
+  return a;
+}
+inline LaneVec lv_load(const float* p) {
+  LaneVec v;
+  v.lo = *reinterpret_cast<const LaneHalfU*>(p);
+  v.hi = *reinterpret_cast<const LaneHalfU*>(p + 8);
+  return v;
+}
+inline LaneVec lv_pos(const LaneVec& c, const LaneVec& v) {
+  const LaneHalf z = {};
+  LaneVec r;
+  r.lo = c.lo > z ? v.lo : z;
+  r.hi = c.hi > z ? v.hi : z;
+  return r;
+}
+#endif
 
 // Two float lane sums, folded into double lanes every kFoldEvery values (about 64 per lane):
 // often enough to keep float rounding negligible, rarely enough that small planes (8x8) do
@@ -102,12 +155,11 @@ template <bool kRelu>
 void plane_dy_sums(const float* __restrict x, const float* __restrict dy, int n, float mean,
                    float sc, float sh, PairSums& s) {
   LaneVec a = s.a, b = s.b;
-  const LaneVec zero = {};
   int i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     const LaneVec xv = lv_load(x + i);
     LaneVec g = lv_load(dy + i);
-    if (kRelu) g = bn_affine_v(xv, sc, sh) > zero ? g : zero;
+    if (kRelu) g = lv_pos(bn_affine_v(xv, sc, sh), g);
     a += g;
     b += g * (xv - mean);
   }
@@ -128,11 +180,10 @@ void plane_dy_sums_ymask(const float* __restrict x, const float* __restrict y,
                          const float* __restrict dy, float* __restrict g_out, int n, float mean,
                          PairSums& s) {
   LaneVec a = s.a, b = s.b;
-  const LaneVec zero = {};
   int i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     const LaneVec xv = lv_load(x + i);
-    const LaneVec g = lv_load(y + i) > zero ? lv_load(dy + i) : zero;
+    const LaneVec g = lv_pos(lv_load(y + i), lv_load(dy + i));
     if (g_out) std::memcpy(g_out + i, &g, sizeof g);
     a += g;
     b += g * (xv - mean);
@@ -248,11 +299,10 @@ void bn_forward_train_packed(CpuCtx& ctx, int N, int C, int HW, const float* x,
       if (!y) continue;  // folded into the consumer
       const LaneVec scv = bn_lanes(HW, [&](int j) { return scs[j]; });
       const LaneVec shv = bn_lanes(HW, [&](int j) { return shs[j]; });
-      const LaneVec zero = {};
       for (int n = 0; n < N; ++n) {
         const int64_t o = (static_cast<int64_t>(n) * C + c0) * HW;
         LaneVec v = bn_affine_lanes(lv_load(x + o), scv, shv);
-        if (kRelu) v = v > zero ? v : zero;
+        if (kRelu) v = lv_pos(v, v);
         std::memcpy(y + o, &v, sizeof v);
       }
     }
@@ -315,14 +365,13 @@ void bn_backward_packed(CpuCtx& ctx, int N, int C, int HW, const float* x, const
       const LaneVec meanv = bn_lanes(HW, [&](int j) { return save_mean[c0 + j]; });
       const LaneVec scv = bn_lanes(HW, [&](int j) { return kRelu ? affine[c0 + j] : 0.0f; });
       const LaneVec shv = bn_lanes(HW, [&](int j) { return kRelu ? affine[C + c0 + j] : 0.0f; });
-      const LaneVec zero = {};
       PairSums ps[kLanes];  // sum g, sum g * (x - mean)
       PackedSums s;
       for (int n = 0; n < N; ++n) {
         const int64_t o = (static_cast<int64_t>(n) * C + c0) * HW;
         const LaneVec xv = lv_load(x + o);
         LaneVec g = lv_load(dy + o);
-        if (kRelu) g = bn_affine_lanes(xv, scv, shv) > zero ? g : zero;
+        if (kRelu) g = lv_pos(bn_affine_lanes(xv, scv, shv), g);
         s.a += g;
         s.b += g * (xv - meanv);
         s.added(ps, G, HW);
@@ -345,7 +394,7 @@ void bn_backward_packed(CpuCtx& ctx, int N, int C, int HW, const float* x, const
         const int64_t o = (static_cast<int64_t>(n) * C + c0) * HW;
         const LaneVec xv = lv_load(x + o);
         LaneVec g = lv_load(dy + o);  // dx may be dy (in place) when set_dx
-        if (kRelu) g = bn_affine_lanes(xv, scv, shv) > zero ? g : zero;
+        if (kRelu) g = lv_pos(bn_affine_lanes(xv, scv, shv), g);
         LaneVec v;
         if (set_dx) {
           v = kg * g + (kx * xv + k0);
