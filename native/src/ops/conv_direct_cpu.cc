@@ -221,6 +221,20 @@ void all_tap_masks(const Geom& g, const int32_t* owtab, int64_t j0, int64_t P, _
 
 // y[c0 + i][j0 .. j0 + 16*NV) (i < 8, c0 + i < Cout) = epi(sum over taps, ci of a * x), with
 // the tap masks mk of all_tap_masks.
+// bias, residual, ReLU on an output vector, stored at y (the lanes of `tail`; all 16 when it
+// is full, which takes plain loads and stores)
+inline void epilogue_store(__m512 val, const Epilogue& epi, __m512 bias, const float* res, __mmask16 tail,
+                           float* y) {
+  const bool full = tail == static_cast<__mmask16>(0xFFFF);
+  if (epi.bias) val = _mm512_add_ps(val, bias);
+  if (res) val = _mm512_add_ps(val, full ? _mm512_loadu_ps(res) : _mm512_maskz_loadu_ps(tail, res));
+  if (epi.relu) val = _mm512_max_ps(_mm512_setzero_ps(), val);  // as std::max(val, 0): keeps -0 and NaN
+  if (full)
+    _mm512_storeu_ps(y, val);
+  else
+    _mm512_mask_storeu_ps(y, tail, val);
+}
+
 template <int NV>
 void tile(const Geom& g, int Cin, const float* __restrict a, const float* __restrict base,
           const __mmask16* __restrict mk, int64_t j0, int64_t P, const Epilogue& epi, int c0,
@@ -252,7 +266,6 @@ void tile(const Geom& g, int Cin, const float* __restrict a, const float* __rest
       }
     }
   }
-  const __m512 zero = _mm512_setzero_ps();
   const int rows = std::min(kRows, Cout - c0);
 #pragma GCC unroll 8
   for (int i = 0; i < kRows; ++i) {
@@ -261,16 +274,8 @@ void tile(const Geom& g, int Cin, const float* __restrict a, const float* __rest
     const int64_t o = static_cast<int64_t>(c) * P + j0;
     const __m512 bias = _mm512_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      __m512 val = acc[i][v];
-      if (epi.bias) val = _mm512_add_ps(val, bias);
-      if (res) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(tail[v], res + o + 16 * v));
-      if (epi.relu) val = _mm512_max_ps(zero, val);  // as std::max(val, 0): keeps -0 and NaN
-      if (tail[v] == 0xFFFF)
-        _mm512_storeu_ps(y + o + 16 * v, val);
-      else
-        _mm512_mask_storeu_ps(y + o + 16 * v, tail[v], val);
-    }
+    for (int v = 0; v < NV; ++v)
+      epilogue_store(acc[i][v], epi, bias, res ? res + o + 16 * v : nullptr, tail[v], y + o + 16 * v);
   }
 }
 
@@ -285,7 +290,6 @@ void dw_tile(const Geom& g, int C, const float* __restrict w, const float* __res
   lane_setup<NV>(g, owtab, j0, P, tail, ow, jv);
   __mmask16 m[kMaxTaps][NV];
   for (int t = 0; t < g.taps; ++t) tap_masks<NV>(g, t, P, tail, ow, jv, m[t]);
-  const __m512 zero = _mm512_setzero_ps();
   const int taps = g.taps;
   for (int c = 0; c < C; ++c) {
     const float* xc = base + c * g.cstride + j0;
@@ -315,16 +319,8 @@ void dw_tile(const Geom& g, int C, const float* __restrict w, const float* __res
     const int64_t o = static_cast<int64_t>(c) * P + j0;
     const __m512 bias = _mm512_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      __m512 val = acc[v];
-      if (epi.bias) val = _mm512_add_ps(val, bias);
-      if (res) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(tail[v], res + o + 16 * v));
-      if (epi.relu) val = _mm512_max_ps(zero, val);
-      if (tail[v] == 0xFFFF)
-        _mm512_storeu_ps(y + o + 16 * v, val);
-      else
-        _mm512_mask_storeu_ps(y + o + 16 * v, tail[v], val);
-    }
+    for (int v = 0; v < NV; ++v)
+      epilogue_store(acc[v], epi, bias, res ? res + o + 16 * v : nullptr, tail[v], y + o + 16 * v);
   }
 }
 
@@ -357,7 +353,6 @@ void dw3_tile(const Geom& g, int C, const float* __restrict w, const float* __re
       for (int k = 0; k < NV + 2; ++k) ld[kh][k] = inside(j0 + 16 * (k - 1) + (kh - 1) * W);
     for (int v = 0; v < NV; ++v) tail[v] = inside(j0 + 16 * v);
   }
-  const __m512 zero = _mm512_setzero_ps();
   for (int c = 0; c < C; ++c) {
     const float* xc = base + c * g.cstride + j0;
     const float* wc = w + c * 9;
@@ -387,18 +382,9 @@ void dw3_tile(const Geom& g, int C, const float* __restrict w, const float* __re
     const int64_t o = static_cast<int64_t>(c) * P + j0;
     const __m512 bias = _mm512_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) {
-      __m512 val = _mm512_add_ps(acc[v], acc2[v]);
-      if (epi.bias) val = _mm512_add_ps(val, bias);
-      if (res)
-        val = _mm512_add_ps(val, kInterior ? _mm512_loadu_ps(res + o + 16 * v)
-                                           : _mm512_maskz_loadu_ps(tail[v], res + o + 16 * v));
-      if (epi.relu) val = _mm512_max_ps(zero, val);
-      if (kInterior)
-        _mm512_storeu_ps(y + o + 16 * v, val);
-      else
-        _mm512_mask_storeu_ps(y + o + 16 * v, tail[v], val);
-    }
+    for (int v = 0; v < NV; ++v)
+      epilogue_store(_mm512_add_ps(acc[v], acc2[v]), epi, bias, res ? res + o + 16 * v : nullptr,
+                     kInterior ? static_cast<__mmask16>(0xFFFF) : tail[v], y + o + 16 * v);
   }
 }
 #elif defined(DSX_DIRECT_256)
