@@ -553,11 +553,37 @@ inline int sh_tile_vectors(int left) {
   return left >= 2 ? 2 : 1;
 }
 
-// Rows [0, kShJ) of one block over `cols` pixels.
+// Prefetches into L2 paced by the register tiles: up to two ranges of floats, `per` cache
+// lines from each every time step() is called (once per tile). A later image's planes then
+// stream in at the pace of the arithmetic; the same lines requested in one burst per unit
+// overflow the miss queues, and the forward at 16x16 planes, batch 64, ran 7-12% slower so.
+struct PfPump {
+  const char* p[2] = {nullptr, nullptr};
+  const char* e[2] = {nullptr, nullptr};
+  int per = 0;
+  void set(int i, const float* b, size_t n) {
+    p[i] = reinterpret_cast<const char*>(b);
+    e[i] = p[i] + n * sizeof(float);
+  }
+  void step() {
+    for (int i = 0; i < 2; ++i)
+      for (int k = 0; k < per && p[i] < e[i]; ++k, p[i] += 64) __builtin_prefetch(p[i], 0, 2);
+  }
+};
+
+// Register tiles sh_rows runs over `cols` pixels (3-, 2- and 1-vector tiles and a scalar tail).
+inline int sh_tiles(int cols) {
+  int t = 0, q = 0;
+  for (int left; (left = (cols - q) / kVecWidth) > 0; ++t) q += sh_tile_vectors(left) * kVecWidth;
+  return t + (q < cols ? 1 : 0);
+}
+
+// Rows [0, kShJ) of one block over `cols` pixels; pump (if any) steps before each vector tile.
 inline void sh_rows(int K, const float* a, const float* const* brow, float* const* crow, int cols,
-                    bool add) {
+                    bool add, PfPump* pump = nullptr) {
   int q = 0;
   for (int left; (left = (cols - q) / kVecWidth) > 0;) {
+    if (pump) pump->step();
     const int nv = sh_tile_vectors(left);
     if (nv == 3)
       sh_tile<3>(K, a, brow, q, crow, q, add);
@@ -658,12 +684,21 @@ void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const 
         }
       }
       float* yn = y + static_cast<int64_t>(n) * Cout * HW;
-      // the next image's X into L2, spread over this image's units
-      if (n + 1 < s.N && (n + 1) * R < ue)
-        prefetch_part(x + static_cast<int64_t>(n + 1) * Cin * HW, static_cast<size_t>(Cin) * HW, ri, R);
+      const int nb = sh_blocks(run);
+      // the next image's X and Y (whose lines a read leaves exclusive, so writing them later
+      // needs no further transfer) into L2: this unit's share (1/R of each plane set), paced
+      // over the first half of its tiles
+      PfPump pump;
+      if (n + 1 < s.N && (n + 1) * R < ue) {
+        const size_t xs = static_cast<size_t>(Cin) * HW, ys = static_cast<size_t>(Cout) * HW;
+        pump.set(0, x + static_cast<int64_t>(n + 1) * xs + xs * ri / R, xs * (ri + 1) / R - xs * ri / R);
+        pump.set(1, y + static_cast<int64_t>(n + 1) * ys + ys * ri / R, ys * (ri + 1) / R - ys * ri / R);
+        const size_t lines = std::max(xs, ys) / R * sizeof(float) / 64 + 1;
+        const size_t tiles = static_cast<size_t>(nb) * sh_tiles(HW);
+        pump.per = 2 * static_cast<int>((lines + tiles - 1) / tiles);
+      }
       // the next unit's window, spread over this unit's blocks: the rows stream in from
       // memory while these blocks compute
-      const int nb = sh_blocks(run);
       const int64_t un = u + 1 < units ? u + 1 : u;
       const float* xnn = x + (un / R) * Cin * HW;
       const int stn = p.start[p.runs[un % R].r0];
@@ -676,19 +711,7 @@ void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const 
             const float* r = xnn + static_cast<int64_t>(scc_channel(stn + k, Cin)) * HW;
             for (int q = 0; q < HW; q += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(r + q, 0, 3);
           }
-        // the output rows of the next block (of this run, or the next unit's first), for writing
-        {
-          const bool last = b + 1 == nb;
-          const auto& nrun = last ? p.runs[un % R] : run;
-          const int nb0 = last ? 0 : (b + 1) * kShJ;
-          float* ynn = y + (last ? un / R : n) * static_cast<int64_t>(Cout) * HW;
-          if (!last || un != u)
-            for (int j = nb0; j < std::min(nrun.len, nb0 + kShJ); ++j) {
-              float* r = ynn + static_cast<int64_t>(p.order[nrun.r0 + j]) * HW;
-              for (int q = 0; q < HW; q += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(r + q, 1, 3);
-            }
-        }
-        sh_rows(D, ap + run.aoff + static_cast<size_t>(b) * D * kShJ, brow, crow, HW, false);
+        sh_rows(D, ap + run.aoff + static_cast<size_t>(b) * D * kShJ, brow, crow, HW, false, &pump);
         for (int j = 0; epi && j < rows; ++j) {
           const int c = p.order[run.r0 + b * kShJ + j];
           epi.apply(c, crow[j], epi.res_at((static_cast<int64_t>(n) * Cout + c) * HW), HW);
