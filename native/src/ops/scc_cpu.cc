@@ -6,7 +6,8 @@
 //  dX           input-centric: each sliver of input channels gathers from the start-sorted
 //               output channels covering it, so every dX element has one writer;
 //  dW           dY * X^T restricted to each sliver's band, per-thread partial tiles summed
-//               in thread order (deterministic for a fixed thread count).
+//               in thread order (deterministic for a fixed thread count); on planes of few
+//               pixels each image's chain is added to tiles held in registers across images.
 // Full pixel panels of forward and dX read X and dY in place (micro_kernel_boff over row
 // offsets); only a last partial panel, or X through a folded BN+ReLU, is packed. Planes
 // narrower than a panel (2x2, 1x1 at batch > 4) take panels over the images' pixels end to
@@ -670,6 +671,48 @@ inline void shw_tile(int K, const float* const* arow, const float* b, int64_t ld
     }
 }
 
+// Weight-gradient tile of one sliver over the images of a chunk, for planes of few pixels:
+// g[i][..] += sum_{q<HW} arow(j, i)[q] * b[(j*HW + q)*ldb + ..] for each image j in turn, one
+// FMA chain over the image's pixels from zero added to g (as micro_kernel_arows with beta 1
+// rounds g + acc), with g held in registers across the images instead of loaded and stored
+// once per image.
+template <int NV, class ARow>
+inline void shw_images(int images, int HW, ARow arow, const float* b, int64_t ldb, float* const* crow) {
+  vf g[kMR][NV];
+#pragma GCC unroll 6
+  for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) g[i][v] = loadv(crow[i] + v * kVecWidth);
+  for (int j = 0; j < images; ++j) {
+    const float* a[kMR];
+#pragma GCC unroll 6
+    for (int i = 0; i < kMR; ++i) a[i] = arow(j, i);
+    vf acc[kMR][NV];
+#pragma GCC unroll 6
+    for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
+    const float* bj = b + static_cast<int64_t>(j) * HW * ldb;
+    for (int q = 0; q < HW; ++q) {
+      vf bv[NV];
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) bv[v] = loadv(bj + static_cast<int64_t>(q) * ldb + v * kVecWidth);
+#pragma GCC unroll 6
+      for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 2
+        for (int v = 0; v < NV; ++v) acc[i][v] = fmav(a[i][q], bv[v], acc[i][v]);
+    }
+#pragma GCC unroll 6
+    for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) g[i][v] = g[i][v] + acc[i][v];
+  }
+#pragma GCC unroll 6
+  for (int i = 0; i < kMR; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) std::memcpy(crow[i] + v * kVecWidth, &g[i][v], sizeof(vf));
+}
+
 // Prefetches part i of n of the floats [p, p + len) into L2: a later pass's input, streamed
 // in while this pass computes.
 inline void prefetch_part(const float* p, size_t len, int64_t i, int64_t n) {
@@ -1030,6 +1073,8 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   const size_t g_size = dw_shared ? p.run_g_size : p.g_size;
   const int ld = odd_lines(dw_shared ? std::max(p.vext_pad, p.run_ext) : p.vext_pad);  // xt[q][v] = X[n, v mod Cin, p0+q]
   const size_t nsl = p.out.size();
+  // planes narrower than a panel, on the slivers: images accumulated in registers (shw_images)
+  const bool dw_images_packed = !dw_shared && scc_image_panels(p, HW);
   for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, g_size);
   // dW partial sums of images [b, e) into this thread's tiles.
   // pf: the floats of the next image's dY to prefetch for its dX pass (or null)
@@ -1047,6 +1092,44 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
     // stale NaNs or denormals.
     for (int q = 0; q < kPixBlock; ++q)
       std::memset(xt + static_cast<int64_t>(q) * ld + p.vext, 0, (ld - p.vext) * sizeof(float));
+    if (dw_images_packed) {
+      // planes narrower than a panel: chunks of images transposed together (image j's
+      // pixels at xt rows j*HW ..), each sliver tile accumulated over the chunk in registers
+      const int m = std::max(1, kPixBlock / HW);
+      constexpr int NV = kVecWidth == 16 ? 2 : 1;  // g and acc tiles in registers
+      for (int64_t n0 = b; n0 < e; n0 += m) {
+        const int cn = static_cast<int>(std::min<int64_t>(m, e - n0));
+        for (int j = 0; j < cn; ++j) {
+          const float* xn = x + (n0 + j) * Cin * HW;
+          for (int v = 0; v < p.vext; ++v) {
+            const int c = scc_channel(v, Cin);
+            rows[v] = xn + static_cast<int64_t>(c) * HW;
+            if (in) {
+              float* t = xin + static_cast<int64_t>(v) * kPixBlock;
+              in.row(c, rows[v], t, HW);
+              rows[v] = t;
+            }
+          }
+          transpose_rows(rows, p.vext, HW, xt + static_cast<int64_t>(j) * HW * ld, ld);
+        }
+        for (const auto& o : p.out) {
+          auto arow = [&](int j, int i) {
+            return dy + ((n0 + j) * Cout + p.order[o.r0 + (i < o.rows ? i : 0)]) * HW;
+          };
+          for (int q = 0; q < o.Upad;) {
+            for (int i = 0; i < kMR; ++i) crow[i] = G + o.goff + static_cast<size_t>(i) * o.Upad + q;
+            if (NV == 2 && o.Upad - q >= 2 * kVecWidth) {
+              shw_images<NV>(cn, HW, arow, xt + o.k0 + q, ld, crow);
+              q += NV * kVecWidth;
+            } else {
+              shw_images<1>(cn, HW, arow, xt + o.k0 + q, ld, crow);
+              q += kVecWidth;
+            }
+          }
+        }
+      }
+      return;
+    }
     for (int64_t n = b; n < e; ++n) {
       const float* xn = x + n * Cin * HW;
       const float* dyn = dy + n * Cout * HW;
@@ -1107,7 +1190,9 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
       }
     }
   };
-  if (s.N >= T) {
+  if (!dx_left) {
+    ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) { dw_images(tid, b, e); });
+  } else if (s.N >= T) {
     // One pass per thread over its images, dX then dW partials image by image (one dispatch,
     // not two), so the image's dY planes are still in L2 when dW reads them again.
     ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
