@@ -169,15 +169,13 @@ void pack_forward_weights(const SccPlan& p, const float* w, float* ap) {
     for (size_t si = 0; si < p.out.size(); ++si) {
       const auto& o = p.out[si];
       float* d = ap + o.aoff;
-      for (int k = 0; k < o.U; ++k)
-        for (int i = 0; i < kMR; ++i) {
-          float v = 0.0f;
-          if (i < o.rows) {
-            const int r = o.r0 + i, off = o.k0 + k - p.start[r];
-            if (off >= 0 && off < p.D) v = w[static_cast<int64_t>(p.order[r]) * p.D + off];
-          }
-          d[k * kMR + i] = v;
-        }
+      std::memset(d, 0, sizeof(float) * static_cast<size_t>(o.U) * kMR);
+      // row i's window starts start[r] - k0 columns into the sliver's union window
+      for (int i = 0; i < o.rows; ++i) {
+        const int r = o.r0 + i, base = p.start[r] - o.k0;
+        const float* wr = w + static_cast<int64_t>(p.order[r]) * p.D;
+        for (int k = 0; k < p.D; ++k) d[(base + k) * kMR + i] = wr[k];
+      }
     }
   }
 }
@@ -856,7 +854,8 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
             const int c = p.order[o.r0 + i];
             image_segments(c0, cols, HW, [&](int64_t n, int q, int off, int len) {
               const int64_t at = (n * Cout + c) * HW + q;
-              std::memcpy(y + at, crow[i] + off, sizeof(float) * len);
+              const float* t = crow[i] + off;
+              for (int k = 0; k < len; ++k) y[at + k] = t[k];  // a few floats: no memcpy call
               if (epi) epi.apply(c, y + at, epi.res_at(at), len);
             });
           }
@@ -1044,7 +1043,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
             float* d = dx + (n * Cin + si.i0 + i) * HW + q;
             const float* t = crow[i] + off;
             if (set_dx)
-              std::memcpy(d, t, sizeof(float) * len);
+              for (int k = 0; k < len; ++k) d[k] = t[k];
             else
               for (int k = 0; k < len; ++k) d[k] = d[k] + t[k];
           });
