@@ -38,12 +38,11 @@ const Case kCases[] = {
 // counts), at co 0, 0.25, 0.5 and 0.75, Cout > Cin, wrap-around windows, pixel counts that
 // take every register tile (3, 2 and 1 vectors) and a scalar tail, planes under a vector that take the slivers instead (1x1, 2x2,
 // batch 1), and layouts that take the shared forward but the sliver data gradient.
-// fwd/dx: the paths the case must take; img: planes narrower than a pixel panel, whose
-// slivers run over the images' pixels end to end (scc_image_panels).
+// fwd/dx: the paths the case must take.
 struct SharedCase {
   const char* what;
   dsx::SccShape s;
-  bool fwd, dx, img = false;
+  bool fwd, dx;
 };
 const SharedCase kShared[] = {
     {"co=0.5 g8 (the bench's layout)", {2, 128, 4, 4, 128, 8, 8}, true, true},
@@ -55,13 +54,15 @@ const SharedCase kShared[] = {
     {"co=0.5 g4 D=16 s=8, 13x3 tails", {1, 64, 13, 3, 128, 4, 8}, true, true},
     {"1x1 pixels, batch 1", {1, 64, 1, 1, 128, 4, 8}, false, false},
     {"2x2 pixels, batch 1", {1, 32, 2, 2, 64, 2, 8}, false, false},
-    {"2x2 pixels, batch 5 (image panels: planes under a vector)", {5, 32, 2, 2, 64, 2, 8}, false, false, true},
-    // image panels: panels that span images, a last partial panel, wrap-around windows
-    {"2x2 pixels, batch 33, Cout > Cin, wrap (image panels)", {33, 48, 2, 2, 200, 4, 6}, false, false, true},
-    {"1x1 pixels, batch 40, Cout < Cin (image panels)", {40, 64, 1, 1, 32, 2, 16}, false, false, true},
-    {"1x3 pixels, batch 9, dense cg=1 s=D/2 (image panels)", {9, 64, 1, 3, 64, 1, 32}, false, false, true},
-    // 3x3: under AVX-512's 16-lane vector (image panels), over AVX2's 8 (shared windows)
-    {"3x3 pixels, batch 7, D=64", {7, 256, 3, 3, 256, 4, 32}, dsx::kVecWidth == 8, dsx::kVecWidth == 8, dsx::kVecWidth == 16},
+    {"2x2 pixels, batch 5 (slivers: planes under a vector)", {5, 32, 2, 2, 64, 2, 8}, false, false},
+    // batches of planes under a vector past the few-pixel forward (regrouped images,
+    // scc_small_planes_cpu.cc), here also through a folded BN+ReLU and on 3 threads:
+    // wrap-around windows, Cout above and below Cin, short runs
+    {"2x2 pixels, batch 33, Cout > Cin, wrap", {33, 48, 2, 2, 200, 4, 6}, false, false},
+    {"1x1 pixels, batch 40, Cout < Cin", {40, 64, 1, 1, 32, 2, 16}, false, false},
+    {"1x3 pixels, batch 9, dense cg=1 s=D/2", {9, 64, 1, 3, 64, 1, 32}, false, false},
+    // 3x3: under AVX-512's 16-lane vector (regrouped), over AVX2's 8 (shared windows)
+    {"3x3 pixels, batch 7, D=64", {7, 256, 3, 3, 256, 4, 32}, dsx::kVecWidth == 8, dsx::kVecWidth == 8},
     {"cg=1 s=D/2, 2 starts", {2, 16, 6, 6, 32, 1, 8}, true, true},
     // runs of 4 (co=0.75 g4): shared under AVX2's 4-row blocks, slivers under AVX-512's 8-row ones
     {"co=0.75 g4 s=4, runs of 4, 5x7", {2, 64, 5, 7, 64, 4, 4}, dsx::kVecWidth == 8, dsx::kVecWidth == 8},
@@ -109,8 +110,7 @@ int main() {
     const bool few = static_cast<long long>(s.N) * s.H * s.W <= 16;  // the few-pixel forward
     const std::string base = shape_name(s) + " (" + c.what + ")";
     rep.expect(base + " takes the intended kernels",
-               (dsx::scc_shared_forward(plan, s.H * s.W) && !few) == c.fwd && dsx::scc_shared_dx(plan, s.H * s.W) == c.dx &&
-                   (!c.img || (dsx::scc_image_panels(plan, s.H * s.W) && !few)));
+               (dsx::scc_shared_forward(plan, s.H * s.W) && !few) == c.fwd && dsx::scc_shared_dx(plan, s.H * s.W) == c.dx);
     const size_t nx = static_cast<size_t>(s.N) * s.Cin * s.H * s.W;
     const size_t ny = static_cast<size_t>(s.N) * s.Cout * s.H * s.W;
     const size_t nw = static_cast<size_t>(s.Cout) * s.D();
@@ -131,7 +131,7 @@ int main() {
     std::vector<float> zeros(nx, 0.0f);
     const SccRef ref0 = scc_reference(s, x, w, dy, zeros, dw0);
     for (int threads : {1, 2, 3}) {
-      if (threads == 3 && !c.img) continue;  // image panels: 3 threads too (uneven panel shares)
+      if (threads == 3 && s.H * s.W >= dsx::kVecWidth) continue;  // planes under a vector: 3 threads too
       auto be = dsx::make_cpu_backend(threads);
       const std::string name = base + " t" + std::to_string(threads);
       Buf bx(*be, x), bw(*be, w), bdy(*be, dy), bdx(*be, dx0), bdw(*be, dw0), by(*be, ny), baff(*be, affine);

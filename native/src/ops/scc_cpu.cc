@@ -6,12 +6,9 @@
 //  dX           input-centric: each sliver of input channels gathers from the start-sorted
 //               output channels covering it, so every dX element has one writer;
 //  dW           dY * X^T restricted to each sliver's band, per-thread partial tiles summed
-//               in thread order (deterministic for a fixed thread count); on planes of few
-//               pixels each image's chain is added to tiles held in registers across images.
+//               in thread order (deterministic for a fixed thread count).
 // Full pixel panels of forward and dX read X and dY in place (micro_kernel_boff over row
-// offsets); only a last partial panel, or X through a folded BN+ReLU, is packed. Planes
-// narrower than a panel (2x2, 1x1 at batch > 4) take panels over the images' pixels end to
-// end instead (scc_image_panels), so no panel is mostly padding.
+// offsets); only a last partial panel, or X through a folded BN+ReLU, is packed.
 // When every window start is shared by a register block of outputs (SCC at high channel-group
 // counts), the forward and dX take the shared-window kernels instead (scc_forward_shared):
 // each input row is loaded once per block of outputs that share it, and no band zeros are
@@ -245,44 +242,6 @@ void pack_panels(RowPtr rowptr, int rows, int HW, int c0, int np, int pw, float*
       for (int q = cols; q < pw; ++q) d[q] = 0.0f;
     }
   }
-}
-
-// Planes narrower than a pixel panel (2x2 and 1x1 at batch > 4, 3x3 on AVX-512: MobileNetV1's
-// last stages): the panels run over the images' pixels laid end to end (column n*HW + q), so
-// a panel holds several images instead of one image and padding; the slivers' micro-GEMMs
-// then run on full panels, whose output tile is scattered back to the planes. Each element is
-// the same chain as on a per-image panel (one lane of the same micro-kernel), so which layout
-// a layer takes never changes a bit.
-// Calls f(n, q, off, len) for the runs of columns [c0, c0 + cols) that lie in one image:
-// image n's pixels [q, q + len) are panel columns [off, off + len).
-template <class F>
-inline void image_segments(int64_t c0, int cols, int HW, F f) {
-  for (int64_t col = c0; col < c0 + cols;) {
-    const int64_t n = col / HW;
-    const int q = static_cast<int>(col - n * HW);
-    const int len = static_cast<int>(std::min<int64_t>(HW - q, c0 + cols - col));
-    f(n, q, static_cast<int>(col - c0), len);
-    col += len;
-  }
-}
-
-// Packs columns [c0, c0 + cols) of `rows` rows into dst[r*pw + j] (zero past cols); plane(n, r)
-// is row r's plane of image n. With `in`, row r is channel chan(r), read through its BN+ReLU.
-template <class Plane, class Chan>
-void pack_image_panel(Plane plane, Chan chan, int rows, int HW, int64_t c0, int cols, int pw, float* dst,
-                      const InputAffine& in = {}) {
-  image_segments(c0, cols, HW, [&](int64_t n, int q, int off, int len) {
-    for (int r = 0; r < rows; ++r) {
-      const float* src = plane(n, r) + q;
-      float* d = dst + static_cast<int64_t>(r) * pw + off;
-      if (in)
-        in.row(chan(r), src, d, len);
-      else
-        for (int i = 0; i < len; ++i) d[i] = src[i];
-    }
-  });
-  for (int r = 0; r < rows; ++r)
-    for (int j = cols; j < pw; ++j) dst[static_cast<int64_t>(r) * pw + j] = 0.0f;
 }
 
 // Few-pixel forward (N*H*W <= kFewPixels: batch-1 inference in the last stages, 4x4, 2x2
@@ -669,48 +628,6 @@ inline void shw_tile(int K, const float* const* arow, const float* b, int64_t ld
     }
 }
 
-// Weight-gradient tile of one sliver over the images of a chunk, for planes of few pixels:
-// g[i][..] += sum_{q<HW} arow(j, i)[q] * b[(j*HW + q)*ldb + ..] for each image j in turn, one
-// FMA chain over the image's pixels from zero added to g (as micro_kernel_arows with beta 1
-// rounds g + acc), with g held in registers across the images instead of loaded and stored
-// once per image.
-template <int NV, class ARow>
-inline void shw_images(int images, int HW, ARow arow, const float* b, int64_t ldb, float* const* crow) {
-  vf g[kMR][NV];
-#pragma GCC unroll 6
-  for (int i = 0; i < kMR; ++i)
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) g[i][v] = loadv(crow[i] + v * kVecWidth);
-  for (int j = 0; j < images; ++j) {
-    const float* a[kMR];
-#pragma GCC unroll 6
-    for (int i = 0; i < kMR; ++i) a[i] = arow(j, i);
-    vf acc[kMR][NV];
-#pragma GCC unroll 6
-    for (int i = 0; i < kMR; ++i)
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
-    const float* bj = b + static_cast<int64_t>(j) * HW * ldb;
-    for (int q = 0; q < HW; ++q) {
-      vf bv[NV];
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) bv[v] = loadv(bj + static_cast<int64_t>(q) * ldb + v * kVecWidth);
-#pragma GCC unroll 6
-      for (int i = 0; i < kMR; ++i)
-#pragma GCC unroll 2
-        for (int v = 0; v < NV; ++v) acc[i][v] = fmav(a[i][q], bv[v], acc[i][v]);
-    }
-#pragma GCC unroll 6
-    for (int i = 0; i < kMR; ++i)
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) g[i][v] = g[i][v] + acc[i][v];
-  }
-#pragma GCC unroll 6
-  for (int i = 0; i < kMR; ++i)
-#pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) std::memcpy(crow[i] + v * kVecWidth, &g[i][v], sizeof(vf));
-}
-
 // Prefetches part i of n of the floats [p, p + len) into L2: a later pass's input, streamed
 // in while this pass computes.
 inline void prefetch_part(const float* p, size_t len, int64_t i, int64_t n) {
@@ -808,7 +725,6 @@ void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const 
 // would run the shared kernels' scalar tails only, 5-8x slower than the slivers' panels.
 bool scc_shared_forward(const SccPlan& p, int HW) { return p.min_run >= kShJ && HW >= kVecWidth; }
 bool scc_shared_dx(const SccPlan& p, int HW) { return p.min_seg >= kShJ && HW >= kVecWidth; }
-bool scc_image_panels(const SccPlan& p, int HW) { return HW < panel_vectors(p) * kVecWidth; }
 
 size_t scc_packed_size(CpuCtx& ctx, const SccShape& s) { return ctx.scc_plan(s).out_pack; }
 
@@ -834,35 +750,6 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
     float* buf = ctx.ws.get(0, kWsShared, p.out_pack);
     pack_forward_weights(p, w, buf);
     ap = buf;
-  }
-  if (scc_image_panels(p, HW)) {
-    const int64_t P = static_cast<int64_t>(s.N) * HW, panels = (P + pw - 1) / pw;
-    ctx.pool.parallel_for(panels, [&](int tid, int64_t b, int64_t e) {
-      float* bp = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(p.vext) * pw);
-      float* cp = ctx.ws.get(tid, kWsLocal3, static_cast<size_t>(kMR) * pw);
-      float* crow[kMR];
-      for (int i = 0; i < kMR; ++i) crow[i] = cp + static_cast<int64_t>(i) * pw;
-      for (int64_t j = b; j < e; ++j) {
-        const int64_t c0 = j * pw;
-        const int cols = static_cast<int>(std::min<int64_t>(pw, P - c0));
-        pack_image_panel([&](int64_t n, int v) { return x + (n * Cin + scc_channel(v, Cin)) * HW; },
-                         [&](int v) { return scc_channel(v, Cin); }, p.vext, HW, c0, cols, pw, bp, in);
-        for (const auto& o : p.out) {
-          micro_kernel(o.U, ap + o.aoff, kMR, bp + static_cast<int64_t>(o.k0) * pw, pw, crow, o.rows, cols,
-                       1.0f, 0.0f, pnv);
-          for (int i = 0; i < o.rows; ++i) {
-            const int c = p.order[o.r0 + i];
-            image_segments(c0, cols, HW, [&](int64_t n, int q, int off, int len) {
-              const int64_t at = (n * Cout + c) * HW + q;
-              const float* t = crow[i] + off;
-              for (int k = 0; k < len; ++k) y[at + k] = t[k];  // a few floats: no memcpy call
-              if (epi) epi.apply(c, y + at, epi.res_at(at), len);
-            });
-          }
-        }
-      }
-    });
-    return;
   }
   const int panels = (HW + pw - 1) / pw;
   const int chunk = panels_per_unit(s.N, panels, ctx.pool.size(), p.vext, pw);
@@ -1020,43 +907,10 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
       dx_units(tid, b, e);
   };
   const int64_t units = static_cast<int64_t>(s.N) * per_image;
-  // Planes narrower than a panel: dX over panels of the images' pixels end to end (see
-  // scc_image_panels), before and apart from the weight gradient's pass over images.
-  const bool dx_img = dx && !dx_shared && scc_image_panels(p, HW);
-  const int64_t img_cols = static_cast<int64_t>(s.N) * HW, img_panels = (img_cols + pw - 1) / pw;
-  auto dx_image_panels = [&](int tid, int64_t b, int64_t e) {
-    float* dp = ctx.ws.get(tid, kWsLocal3, static_cast<size_t>(p.rext) * pw);
-    float* cp = ctx.ws.get(tid, kWsLocal2, static_cast<size_t>(kMR) * pw);
-    float* crow[kMR];
-    for (int i = 0; i < kMR; ++i) crow[i] = cp + static_cast<int64_t>(i) * pw;
-    for (int64_t j = b; j < e; ++j) {
-      const int64_t c0 = j * pw;
-      const int cols = static_cast<int>(std::min<int64_t>(pw, img_cols - c0));
-      pack_image_panel([&](int64_t n, int r) { return dy + (n * Cout + p.order[r % Cout]) * HW; },
-                       [](int r) { return r; }, p.rext, HW, c0, cols, pw, dp);
-      for (const auto& si : p.in) {
-        micro_kernel(si.R, ap + si.aoff, kMR, dp + static_cast<int64_t>(si.r0) * pw, pw, crow, si.rows, cols,
-                     1.0f, 0.0f, pnv);
-        // dx + acc, as the micro-kernel's beta = 1 store rounds it
-        for (int i = 0; i < si.rows; ++i)
-          image_segments(c0, cols, HW, [&](int64_t n, int q, int off, int len) {
-            float* d = dx + (n * Cin + si.i0 + i) * HW + q;
-            const float* t = crow[i] + off;
-            if (set_dx)
-              for (int k = 0; k < len; ++k) d[k] = t[k];
-            else
-              for (int k = 0; k < len; ++k) d[k] = d[k] + t[k];
-          });
-      }
-    }
-  };
-  if (dx_img) ctx.pool.parallel_for(img_panels, dx_image_panels);
   if (!dw) {
-    if (dx && !dx_img) ctx.pool.parallel_for(units, [&](int tid, int64_t b, int64_t e) { dx_images(tid, b, e); });
+    if (dx) ctx.pool.parallel_for(units, [&](int tid, int64_t b, int64_t e) { dx_images(tid, b, e); });
     return;
   }
-  // dX still to do, fused with the weight gradient's pass over images
-  const bool dx_left = dx && !dx_img;
   const int T = std::min(ctx.pool.size(), kMaxCpuThreads);
   float* parts[kMaxCpuThreads];
   // Row strides of the pixel-major copies: an odd number of cache lines, so the micro-kernel's
@@ -1072,8 +926,6 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   const size_t g_size = dw_shared ? p.run_g_size : p.g_size;
   const int ld = odd_lines(dw_shared ? std::max(p.vext_pad, p.run_ext) : p.vext_pad);  // xt[q][v] = X[n, v mod Cin, p0+q]
   const size_t nsl = p.out.size();
-  // planes narrower than a panel, on the slivers: images accumulated in registers (shw_images)
-  const bool dw_images_packed = !dw_shared && scc_image_panels(p, HW);
   for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, g_size);
   // dW partial sums of images [b, e) into this thread's tiles.
   // pf: the floats of the next image's dY to prefetch for its dX pass (or null)
@@ -1091,44 +943,6 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
     // stale NaNs or denormals.
     for (int q = 0; q < kPixBlock; ++q)
       std::memset(xt + static_cast<int64_t>(q) * ld + p.vext, 0, (ld - p.vext) * sizeof(float));
-    if (dw_images_packed) {
-      // planes narrower than a panel: chunks of images transposed together (image j's
-      // pixels at xt rows j*HW ..), each sliver tile accumulated over the chunk in registers
-      const int m = std::max(1, kPixBlock / HW);
-      constexpr int NV = kVecWidth == 16 ? 2 : 1;  // g and acc tiles in registers
-      for (int64_t n0 = b; n0 < e; n0 += m) {
-        const int cn = static_cast<int>(std::min<int64_t>(m, e - n0));
-        for (int j = 0; j < cn; ++j) {
-          const float* xn = x + (n0 + j) * Cin * HW;
-          for (int v = 0; v < p.vext; ++v) {
-            const int c = scc_channel(v, Cin);
-            rows[v] = xn + static_cast<int64_t>(c) * HW;
-            if (in) {
-              float* t = xin + static_cast<int64_t>(v) * kPixBlock;
-              in.row(c, rows[v], t, HW);
-              rows[v] = t;
-            }
-          }
-          transpose_rows(rows, p.vext, HW, xt + static_cast<int64_t>(j) * HW * ld, ld);
-        }
-        for (const auto& o : p.out) {
-          auto arow = [&](int j, int i) {
-            return dy + ((n0 + j) * Cout + p.order[o.r0 + (i < o.rows ? i : 0)]) * HW;
-          };
-          for (int q = 0; q < o.Upad;) {
-            for (int i = 0; i < kMR; ++i) crow[i] = G + o.goff + static_cast<size_t>(i) * o.Upad + q;
-            if (NV == 2 && o.Upad - q >= 2 * kVecWidth) {
-              shw_images<NV>(cn, HW, arow, xt + o.k0 + q, ld, crow);
-              q += NV * kVecWidth;
-            } else {
-              shw_images<1>(cn, HW, arow, xt + o.k0 + q, ld, crow);
-              q += kVecWidth;
-            }
-          }
-        }
-      }
-      return;
-    }
     for (int64_t n = b; n < e; ++n) {
       const float* xn = x + n * Cin * HW;
       const float* dyn = dy + n * Cout * HW;
@@ -1189,19 +1003,17 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
       }
     }
   };
-  if (!dx_left) {
-    ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) { dw_images(tid, b, e); });
-  } else if (s.N >= T) {
+  if (s.N >= T) {
     // One pass per thread over its images, dX then dW partials image by image (one dispatch,
     // not two), so the image's dY planes are still in L2 when dW reads them again.
     ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
       for (int64_t n = b; n < e; ++n) {
-        if (dx_left) dx_images(tid, n * per_image, (n + 1) * per_image, in ? nullptr : x + n * Cin * HW);
-        dw_images(tid, n, n + 1, n + 1 < e && dx_left ? dy + (n + 1) * Cout * HW : nullptr);
+        if (dx) dx_images(tid, n * per_image, (n + 1) * per_image, in ? nullptr : x + n * Cin * HW);
+        dw_images(tid, n, n + 1, n + 1 < e && dx ? dy + (n + 1) * Cout * HW : nullptr);
       }
     });
   } else {
-    if (dx_left) ctx.pool.parallel_for(units, [&](int tid, int64_t b, int64_t e) { dx_images(tid, b, e); });
+    if (dx) ctx.pool.parallel_for(units, [&](int tid, int64_t b, int64_t e) { dx_images(tid, b, e); });
     ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) { dw_images(tid, b, e); });
   }
   // Band extraction and the cross-thread sum, in thread order.

@@ -76,9 +76,5 @@ SccPlan make_scc_plan(const SccShape& s);
 // holding a vector at least; otherwise the banded sliver micro-GEMMs.
 bool scc_shared_forward(const SccPlan& p, int HW);
 bool scc_shared_dx(const SccPlan& p, int HW);
-// Where the slivers take a layer on planes narrower than one pixel panel, their panels run
-// over the images' pixels end to end (several images per panel) instead of one padded
-// panel per image; the forward and dX both.
-bool scc_image_panels(const SccPlan& p, int HW);
 
 }  // namespace dsx
