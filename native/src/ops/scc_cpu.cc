@@ -919,7 +919,25 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, g_size);
   // dW partial sums of images [b, e) into this thread's tiles.
   // pf: the floats of the next image's dY to prefetch for its dX pass (or null)
+  // Register tiles of one image's shared-window weight-gradient pass (runs' blocks x window
+  // column tiles x pixel blocks): the pace of its prefetches.
+  int dw_tiles = 0;
+  if (dw_shared) {
+    int per_block = 0;
+    for (int q = 0; q < Dpad; q += sh_tile_vectors((Dpad - q) / kVecWidth) * kVecWidth) ++per_block;
+    for (const auto& run : p.runs) dw_tiles += sh_blocks(run) * per_block;
+    dw_tiles *= (HW + kPixBlock - 1) / kPixBlock;
+  }
   auto dw_images = [&](int tid, int64_t b, int64_t e, const float* pf = nullptr) {
+    // shared windows: the next image's dY (pf) into L2, paced over the first half of this
+    // pass's tiles (as scc_forward_shared paces X and Y; in one burst per run it ran ~4%
+    // slower at 256->256 16x16 b64 cg4)
+    PfPump pump;
+    if (pf && dw_shared) {
+      pump.set(0, pf, static_cast<size_t>(Cout) * HW);
+      const size_t lines = static_cast<size_t>(Cout) * HW * sizeof(float) / 64 + 1;
+      pump.per = 2 * static_cast<int>((lines + dw_tiles - 1) / dw_tiles);
+    }
     float* G = parts[tid];
     float* xt = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(kPixBlock) * ld);
     const size_t nptr = static_cast<size_t>(p.vext);
@@ -952,7 +970,6 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
           for (size_t ri = 0; ri < p.runs.size(); ++ri) {
             const auto& run = p.runs[ri];
             const float* bx = xt + p.start[run.r0];
-            if (p0 == 0) prefetch_part(pf, static_cast<size_t>(Cout) * HW, ri, p.runs.size());
             for (int bb = 0; bb < sh_blocks(run); ++bb) {
               // rows past the run repeat its first row and land in discarded tile rows
               const float* ar[kShJ];
@@ -964,6 +981,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
               }
               for (int q = 0; q < Dpad;) {
                 const int nv = sh_tile_vectors((Dpad - q) / kVecWidth);
+                pump.step();
                 if (nv == 3)
                   shw_tile<3>(kp, ar, bx + q, ld, cr, q);
                 else if (nv == 2)
