@@ -138,11 +138,19 @@ int main(int argc, char** argv) {
   dsx_test::Rng rng(20240607);
   dsx::CpuCtx c1(1), c2(2);
   if (argc > 1 && std::strcmp(argv[1], "--bench") == 0) {
-    for (dsx::CpuCtx* c : {&c1, &c2})
+    // --bench [N,Cin,H,W,Cout ...]: those shapes, else ResNet-20's at batch 1, 4 and 16
+    std::vector<Conv2dShape> shapes;
+    for (int a = 2; a < argc; ++a) {
+      Conv2dShape s{1, 1, 1, 1, 1, 3, 1, 1, 1};
+      if (std::sscanf(argv[a], "%d,%d,%d,%d,%d", &s.N, &s.Cin, &s.H, &s.W, &s.Cout) == 5) shapes.push_back(s);
+    }
+    if (shapes.empty())
       for (int N : {1, 4, 16})
         for (Conv2dShape s : {Conv2dShape{N, 16, 32, 32, 16, 3, 1, 1, 1}, Conv2dShape{N, 32, 16, 16, 32, 3, 1, 1, 1},
                               Conv2dShape{N, 64, 8, 8, 64, 3, 1, 1, 1}, Conv2dShape{N, 3, 32, 32, 16, 3, 1, 1, 1}})
-          bench(*c, s, rng);
+          shapes.push_back(s);
+    for (dsx::CpuCtx* c : {&c1, &c2})
+      for (const Conv2dShape& s : shapes) bench(*c, s, rng);
     return 0;
   }
   dsx::CpuCtx* ctxs[2] = {&c1, &c2};

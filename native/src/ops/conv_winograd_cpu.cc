@@ -404,7 +404,22 @@ bool conv_winograd_applies(const Conv2dShape& s) {
 }
 
 bool conv_winograd_preferred(const Conv2dShape& s) {
-  return conv_winograd_applies(s) && s.Cin >= 8 && s.Cout >= 8;
+#if defined(DSX_WINO_512) || defined(DSX_WINO_256)
+  // Zen 4, one thread, Winograd vs direct (winograd_cpu_check --bench, epilogue bias +
+  // residual + ReLU), AVX-512 / AVX2 builds, batch 1 and 4:
+  //   16x32x32 -> 16: 1.48 1.42 / 1.32 1.30   32x16x16 -> 32: 1.43 1.53 / 1.48 1.49
+  //   64x8x8 -> 64:   1.71 1.70 / 1.21 1.40   8x32x32 -> 8 (batch 4): 1.17 / 1.11
+  //   64x32x32 -> 64: 1.83 / 1.73             128x8x8 -> 128: 1.97 / 1.47
+  // and slower where the vectors of tiles are partly empty or cut by an odd plane, or the
+  // GEMMs are short: 3x32x32 -> 16: 0.87-1.12 / 0.87-0.91; 16x9x9, 32x5x5: 0.6-0.7 / 0.6;
+  // 64x4x4, 256x4x4: 0.4-0.5 / 0.5-0.6; 512x2x2: 0.3-0.5 / 0.3-0.5. So: even planes whose
+  // tiles fill whole vectors, and at least 8 input and output channels.
+  const int tiles = (s.H / 2) * (s.W / 2);
+  return conv_winograd_applies(s) && s.Cin >= 8 && s.Cout >= 8 && s.H % 2 == 0 && s.W % 2 == 0 && tiles % kL == 0;
+#else
+  (void)s;
+  return false;
+#endif
 }
 
 size_t conv_winograd_packed_size(const Conv2dShape& s) {
