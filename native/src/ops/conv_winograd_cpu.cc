@@ -466,7 +466,7 @@ void conv_winograd_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, fl
   const int64_t msize = static_cast<int64_t>(kXi) * kRows * kWide * kL;
   const Out out{g, y, epi.residual, epi.bias, epi.relu, s.Cout};
 
-  // stage A for channels [c_b, c_e) of images [n0, n0 + nb): V of every group of their
+  // stage A for images [n0, n0 + nb): V of every group of their
   // vectors; tab: per vector of an image its edge masks' bits, per vector of the images its
   // place in V and its group's width (set_table)
   auto set_table = [&](int nb, const Groups& gr, int32_t* tab) {
@@ -488,12 +488,13 @@ void conv_winograd_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, fl
       place[2 * u + 1] = gr.width(gi) * kL;
     }
   };
-  auto stage_a = [&](int n0, int nb, const int32_t* tab, int c_b, int c_e, float* ph, float* V) {
+  // (only the vectors [u_b, u_e) of the images)
+  auto stage_a = [&](int n0, int nb, const int32_t* tab, int u_b, int u_e, float* ph, float* V) {
     const int32_t* place = tab + 2 * g.vpi;
-    for (int ci = c_b; ci < c_e; ++ci)
-      for (int k = 0; k < nb; ++k) {
+    for (int ci = 0; ci < Cin; ++ci)
+      for (int k = u_b / g.vpi; k < nb && k * g.vpi < u_e; ++k) {
         fill_phases(g, x + ((static_cast<int64_t>(n0) + k) * Cin + ci) * HW, ph);
-        for (int v = 0; v < g.vpi; ++v) {
+        for (int v = std::max(0, u_b - k * g.vpi); v < g.vpi && k * g.vpi + v < u_e; ++v) {
           const int u = k * g.vpi + v;
           // place: the group's first vector * kL + the vector's place in it
           const int64_t gw = place[2 * u + 1], start = place[2 * u] / kL, j = place[2 * u] % kL;
@@ -539,26 +540,38 @@ void conv_winograd_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, fl
         const int nb = static_cast<int>(std::min<int64_t>(bundle, e - n0));
         const Groups gr(nb * g.vpi);
         set_table(nb, gr, tab);
-        stage_a(static_cast<int>(n0), nb, tab, 0, Cin, ph, V);
+        stage_a(static_cast<int>(n0), nb, tab, 0, nb * g.vpi, ph, V);
         for (int gi = 0; gi < gr.count(); ++gi)
           for (int sl = 0; sl < slivers; ++sl) stage_b(static_cast<int>(n0), gr, gi, sl, V, m);
       }
     });
     return;
   }
-  // fewer images than threads: stage A split by input channels, then stage B by group and
-  // sliver
+  // fewer images than threads: one parallel region (a join costs more than a small layer),
+  // split by groups (each thread its groups' stage A and B), or when there are fewer groups
+  // than threads by slivers (each thread all of stage A, in its own V, and its slivers)
   const Groups gr(s.N * g.vpi);
-  float* V = ctx.ws.get(0, kWsShared, static_cast<size_t>(vper * gr.nvec));
   int32_t* tab = reinterpret_cast<int32_t*>(ctx.ws.get(0, kWsShared2, static_cast<size_t>(2 * g.vpi + 2 * gr.nvec)));
   set_table(s.N, gr, tab);
-  ctx.pool.parallel_for(Cin, [&](int tid, int64_t b, int64_t e) {
+  if (gr.count() >= T) {
+    float* V = ctx.ws.get(0, kWsShared, static_cast<size_t>(vper * gr.nvec));
+    ctx.pool.parallel_for(gr.count(), [&](int tid, int64_t b, int64_t e) {
+      float* ph = ctx.ws.get(tid, kWsCol, static_cast<size_t>(phase_floats(g)));
+      float* m = ctx.ws.get(tid, kWsLocal2, static_cast<size_t>(msize));
+      const int last = static_cast<int>(e) - 1;
+      stage_a(0, s.N, tab, gr.start(static_cast<int>(b)), gr.start(last) + gr.width(last), ph, V);
+      for (int64_t gi = b; gi < e; ++gi)
+        for (int sl = 0; sl < slivers; ++sl) stage_b(0, gr, static_cast<int>(gi), sl, V, m);
+    });
+    return;
+  }
+  ctx.pool.parallel_for(slivers, [&](int tid, int64_t b, int64_t e) {
     float* ph = ctx.ws.get(tid, kWsCol, static_cast<size_t>(phase_floats(g)));
-    stage_a(0, s.N, tab, static_cast<int>(b), static_cast<int>(e), ph, V);
-  });
-  ctx.pool.parallel_for(static_cast<int64_t>(gr.count()) * slivers, [&](int tid, int64_t b, int64_t e) {
     float* m = ctx.ws.get(tid, kWsLocal2, static_cast<size_t>(msize));
-    for (int64_t k = b; k < e; ++k) stage_b(0, gr, static_cast<int>(k / slivers), static_cast<int>(k % slivers), V, m);
+    float* V = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(vper * gr.nvec));
+    stage_a(0, s.N, tab, 0, gr.nvec, ph, V);
+    for (int gi = 0; gi < gr.count(); ++gi)
+      for (int64_t sl = b; sl < e; ++sl) stage_b(0, gr, gi, static_cast<int>(sl), V, m);
   });
 #else
   (void)ctx, (void)s, (void)x, (void)y, (void)epi, (void)packed;
