@@ -245,7 +245,15 @@ inline void gemm_tile(const float* __restrict u, const float* __restrict v, int 
     for (int j = 0; j < NV; ++j) acc[i][j] = vzero();
   for (int ci = 0; ci < Cin; ++ci, u += kRows, v += gw) {
     vf x[NV];
-    for (int j = 0; j < NV; ++j) x[j] = vld(v + j * kL);
+    for (int j = 0; j < NV; ++j) {
+      x[j] = vld(v + j * kL);
+#if defined(DSX_WINO_256)
+      // in a register: GCC otherwise folds the load into each row's FMA, and with the
+      // broadcasts that is more loads than Zen 4's two per cycle (the 4 x 2 tile ran at
+      // about two thirds of the FMA rate)
+      asm("" : "+x"(x[j]));
+#endif
+    }
     for (int i = 0; i < kRows; ++i) {
       const vf b = vset(u[i]);
       for (int j = 0; j < NV; ++j) acc[i][j] = vfma(b, x[j], acc[i][j]);
