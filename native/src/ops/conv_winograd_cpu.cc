@@ -16,7 +16,7 @@
 // plane (c = 0 at tx = 0, c = 3 at tx = tW - 1). The conv_direct route reads its stride-2
 // phases the same way.
 //
-// Per image (or a few images when a plane has fewer tiles than three vectors): stage A, per
+// Per image (or a few images when a plane has fewer than six vectors of tiles): stage A, per
 // input channel, its phase planes (L1) and the transform of every vector of tiles, into V
 // [group][xi][Cin][group's tiles]; stage B, per group of up to 3 vectors and sliver of output
 // channels, the 16 GEMMs in registers (8 channels x 3 vectors on AVX-512, 4 x 3 on AVX2, the
@@ -30,8 +30,8 @@
 // weights the deployment logits stay within the same tolerances of the float64 reference as
 // the direct route's.
 //
-// Where it runs (conv_winograd_preferred): measured per layer on Zen 4, one thread, against
-// the direct route (see conv_winograd_preferred).
+// Where it runs: where it measured faster than the direct route, per layer (see
+// conv_winograd_preferred).
 #include "ops/conv_winograd_cpu.h"
 
 #include <algorithm>
@@ -447,7 +447,6 @@ size_t conv_winograd_packed_size(const Conv2dShape& s) {
 void conv_winograd_pack(const Conv2dShape& s, const float* w, float* packed) {
 #if defined(DSX_WINO_512) || defined(DSX_WINO_256)
   static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  const int slivers = (s.Cout + kRows - 1) / kRows;
   std::fill(packed, packed + conv_winograd_packed_size(s), 0.0f);
   for (int co = 0; co < s.Cout; ++co)
     for (int ci = 0; ci < s.Cin; ++ci) {
@@ -462,7 +461,6 @@ void conv_winograd_pack(const Conv2dShape& s, const float* w, float* packed) {
           packed[((static_cast<int64_t>(sl) * kXi + a * 4 + b) * s.Cin + ci) * kRows + i] = static_cast<float>(u);
         }
     }
-  (void)slivers;
 #else
   (void)s, (void)w, (void)packed;
 #endif
@@ -478,9 +476,9 @@ void conv_winograd_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, fl
   const int64_t msize = static_cast<int64_t>(kXi) * kRows * kWide * kL;
   const Out out{g, y, epi.residual, epi.bias, epi.relu, s.Cout};
 
-  // stage A for images [n0, n0 + nb): V of every group of their
-  // vectors; tab: per vector of an image its edge masks' bits, per vector of the images its
-  // place in V and its group's width (set_table)
+  // tab: per vector of an image, its edge masks' bits; then per vector of the nb images, its
+  // place (its group's first vector * kL + its place in the group, < kWide) and its group's
+  // width in floats
   auto set_table = [&](int nb, const Groups& gr, int32_t* tab) {
     for (int v = 0; v < g.vpi; ++v) {
       unsigned l = 0, r = 0;
@@ -496,11 +494,11 @@ void conv_winograd_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, fl
     for (int u = 0; u < nb * g.vpi; ++u) {
       int gi, j;
       gr.locate(u, gi, j);
-      place[2 * u] = static_cast<int32_t>(gr.start(gi) * kL + j) ;
+      place[2 * u] = static_cast<int32_t>(gr.start(gi) * kL + j);
       place[2 * u + 1] = gr.width(gi) * kL;
     }
   };
-  // (only the vectors [u_b, u_e) of the images)
+  // stage A for images [n0, n0 + nb), their vectors [u_b, u_e): V of those vectors
   auto stage_a = [&](int n0, int nb, const int32_t* tab, int u_b, int u_e, float* ph, float* V) {
     const int32_t* place = tab + 2 * g.vpi;
     for (int ci = 0; ci < Cin; ++ci)
@@ -508,7 +506,6 @@ void conv_winograd_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, fl
         fill_phases(g, x + ((static_cast<int64_t>(n0) + k) * Cin + ci) * HW, ph);
         for (int v = std::max(0, u_b - k * g.vpi); v < g.vpi && k * g.vpi + v < u_e; ++v) {
           const int u = k * g.vpi + v;
-          // place: the group's first vector * kL + the vector's place in it
           const int64_t gw = place[2 * u + 1], start = place[2 * u] / kL, j = place[2 * u] % kL;
           float* dst = V + start * vper + ci * gw + j * kL;
           input_transform(g, ph + v * kL, vmask(static_cast<unsigned>(tab[2 * v])),
