@@ -415,18 +415,27 @@ bool conv_winograd_preferred(const Conv2dShape& s) {
 #if defined(DSX_WINO_512) || defined(DSX_WINO_256)
   // Zen 4, one thread, Winograd vs direct (winograd_cpu_check --bench, epilogue bias +
   // residual + ReLU), AVX-512 / AVX2 builds, batch 1 and 4:
-  //   16x32x32 -> 16: 1.48 1.42 / 1.32 1.30   32x16x16 -> 32: 1.43 1.53 / 1.48 1.49
-  //   64x8x8 -> 64:   1.71 1.70 / 1.21 1.40   8x32x32 -> 8 (batch 4): 1.17 / 1.11
-  //   64x32x32 -> 64: 1.83 / 1.73             128x8x8 -> 128: 1.97 / 1.47
-  // and slower where the vectors of tiles are partly empty or cut by an odd plane, or the
-  // GEMMs are short: 3x32x32 -> 16: 0.87-1.12 / 0.87-0.91; 16x9x9, 32x5x5: 0.6-0.7 / 0.6;
-  // 64x4x4, 256x4x4: 0.4-0.5 / 0.5-0.6; 512x2x2: 0.3-0.5 / 0.3-0.5. So: even planes whose
-  // tiles fill whole vectors, and at least 8 input and output channels. Large planes win too
-  // (batch 1: 64x56x56: 1.73 / 1.28, 32x112x112: 1.51 / 1.37, 256x16x16: 2.10 / 1.81) with
-  // an image's V of several MB (16 * Cin * tiles floats, 6.4 MB at 32x112x112), held per
-  // thread: at most 16 MB, else the direct route.
+  //   16x32x32 -> 16: 1.46 1.45 / 1.70 1.73   32x16x16 -> 32: 1.43 1.56 / 1.94 2.00
+  //   64x8x8 -> 64:   1.72 1.69 / 1.68 1.94   3x32x32 -> 16 (a stem): 1.09 1.12 / 1.24 1.19
+  //   8x32x32 -> 8 (batch 4): 1.23 / 1.38     64x32x32 -> 64: 1.85 / 2.31
+  //   128x8x8 -> 128: 1.97 / 2.06
+  // and slower where the vectors of tiles are partly empty or cut by an odd plane: 16x9x9,
+  // 32x5x5: 0.68-0.74 / 0.72-0.76; 64x4x4, 256x4x4: 0.41-0.51 / 0.61-0.71; 512x2x2: 0.41 /
+  // 0.33. In the deployment executor (ResNet-20 dw-pw, DSXPLORE_PROFILE) the 3-channel stem
+  // gained on AVX2 (batch 1: 15.8 -> 12.9 us, batch 64: 1.00 -> 0.89 ms) but not on AVX-512
+  // (10.7 -> 10.7 us, 0.67 -> 0.70 ms). So: even planes whose tiles fill whole vectors, at
+  // least 8 input channels (AVX2: 3; fewer were not measured) and 8 output channels (the
+  // direct route's least). Large planes win too (batch 1: 64x56x56: 1.73 / 1.28,
+  // 32x112x112: 1.51 / 1.37, 256x16x16: 2.10 / 1.81, the AVX2 figures before its GEMM tile
+  // kept V in registers) with an image's V of several MB (16 * Cin * tiles floats, 6.4 MB at
+  // 32x112x112), held per thread: at most 16 MB, else the direct route.
   const int64_t tiles = static_cast<int64_t>(s.H / 2) * (s.W / 2);
-  return conv_winograd_applies(s) && s.Cin >= 8 && s.Cout >= 8 && s.H % 2 == 0 && s.W % 2 == 0 &&
+#if defined(DSX_WINO_512)
+  constexpr int kMinCin = 8;
+#else
+  constexpr int kMinCin = 3;
+#endif
+  return conv_winograd_applies(s) && s.Cin >= kMinCin && s.Cout >= 8 && s.H % 2 == 0 && s.W % 2 == 0 &&
          tiles % kL == 0 && kXi * s.Cin * tiles * sizeof(float) <= (size_t{16} << 20);
 #else
   (void)s;
