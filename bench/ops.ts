@@ -2,7 +2,8 @@
 // 512^3 and on the GEMM shapes of ResNet-20's 3x3 convs at batch 128 (optionally beside
 // OpenBLAS, loaded at run time, and beside MKL, timed by PyTorch in bench/peer/sgemm.py; neither
 // is ever a build dependency), and SCC forward+backward time against the same layer run as a
-// masked dense 1x1 conv through the same SGEMM. Every figure is the best of repeated runs;
+// masked dense 1x1 conv through the same SGEMM (a 256->256 16x16 layer at groups 1-8, and
+// MobileNetV1's few-pixel layers: 512 channels at 4x4, 1024 at 2x2). Every figure is the best of repeated runs;
 // ratios come from runs made side by side in this run (ours and MKL alternate, shape by shape).
 //
 // --mkl runs bench/peer/.venv/bin/python (PYTHON=... picks another) with PyTorch's MKL on the
@@ -27,6 +28,12 @@ const SGEMM_SHAPES: { name: string; M: number; N: number; K: number }[] = [
   // per-image GEMMs, as the CPU conv runs them (one image per thread)
   { name: 'per image 3x3 64->64 @8x8', M: 64, N: 64, K: 576 },
   { name: 'per image 3x3 16->16 @32x32', M: 16, N: 1024, K: 144 },
+];
+
+// SCC layers on few-pixel planes (co 0.5, Cout = Cin), timed against the same dense 1x1 conv.
+const FEW_PIXEL_SCC: { C: number; HW: number; N: number; groups: number }[] = [
+  { C: 512, HW: 4, N: 128, groups: 4 },
+  { C: 1024, HW: 2, N: 128, groups: 4 },
 ];
 
 function findOpenblas(): string | undefined {
@@ -189,6 +196,28 @@ export async function run(flags: string[]): Promise<object> {
       tty: isTTY(),
     }),
   );
+
+  // Few-pixel planes, as MobileNetV1's last stages have them (CIFAR stem: 512 channels at 4x4,
+  // 1024 at 2x2; batch 128): planes under a vector take other kernels than the 16x16 layer
+  // above, and a slowdown there (once 5-8x on 2x2 planes) shows in no other row.
+  const sccFew = [];
+  const t3: (string | number)[][] = [];
+  for (const l of FEW_PIXEL_SCC) {
+    const D = l.C / l.groups;
+    const stride = D / 2;
+    const t = benchScc({ N: l.N, Cin: l.C, H: l.HW, W: l.HW, Cout: l.C, groups: l.groups, stride, minSeconds });
+    const ratio = (t.sccForward + t.sccBackward) / ((t.denseForward + t.denseBackward) / l.groups);
+    sccFew.push({ ...l, stride, ...t, ratio: round(ratio, 3) });
+    const ms = (v: number) => round(v * 1e3, 2);
+    t3.push([`${l.C}->${l.C} ${l.HW}x${l.HW} b${l.N} groups ${l.groups}`, stride, ms(t.sccForward), ms(t.sccBackward), ms(t.denseForward), ms(t.denseBackward), round(ratio, 3)]);
+  }
+  console.log(
+    textTable(t3, {
+      head: ['SCC few-pixel (MobileNetV1)', 's', 'SCC fwd ms', 'SCC bwd ms', 'dense fwd ms', 'dense bwd ms', 'SCC / (dense/groups)'],
+      align: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+      tty: isTTY(),
+    }),
+  );
   console.log('targets: SCC / (dense/groups) <= 1.25; ours/OpenBLAS >= 0.70; ours/MKL >= 0.95');
-  return { kernel: info.sgemmKernel, isa: cpuIsa, threads: info.threads, openblas: openblas ?? null, mkl: mklLabel, sgemm, scc };
+  return { kernel: info.sgemmKernel, isa: cpuIsa, threads: info.threads, openblas: openblas ?? null, mkl: mklLabel, sgemm, scc, sccFewPixel: sccFew };
 }

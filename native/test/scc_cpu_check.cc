@@ -55,6 +55,14 @@ const SharedCase kShared[] = {
     {"1x1 pixels, batch 1", {1, 64, 1, 1, 128, 4, 8}, false, false},
     {"2x2 pixels, batch 1", {1, 32, 2, 2, 64, 2, 8}, false, false},
     {"2x2 pixels, batch 5 (slivers: planes under a vector)", {5, 32, 2, 2, 64, 2, 8}, false, false},
+    // batches of planes under a vector past the few-pixel forward (regrouped images,
+    // scc_small_planes_cpu.cc), here also through a folded BN+ReLU and on 3 threads:
+    // wrap-around windows, Cout above and below Cin, short runs
+    {"2x2 pixels, batch 33, Cout > Cin, wrap", {33, 48, 2, 2, 200, 4, 6}, false, false},
+    {"1x1 pixels, batch 40, Cout < Cin", {40, 64, 1, 1, 32, 2, 16}, false, false},
+    {"1x3 pixels, batch 9, dense cg=1 s=D/2", {9, 64, 1, 3, 64, 1, 32}, false, false},
+    // 3x3: under AVX-512's 16-lane vector (regrouped), over AVX2's 8 (shared windows)
+    {"3x3 pixels, batch 7, D=64", {7, 256, 3, 3, 256, 4, 32}, dsx::kVecWidth == 8, dsx::kVecWidth == 8},
     {"cg=1 s=D/2, 2 starts", {2, 16, 6, 6, 32, 1, 8}, true, true},
     // runs of 4 (co=0.75 g4): shared under AVX2's 4-row blocks, slivers under AVX-512's 8-row ones
     {"co=0.75 g4 s=4, runs of 4, 5x7", {2, 64, 5, 7, 64, 4, 4}, dsx::kVecWidth == 8, dsx::kVecWidth == 8},
@@ -122,7 +130,8 @@ int main() {
     const SccRef reff = scc_reference(s, xf, w, dy, dx0, dw0);
     std::vector<float> zeros(nx, 0.0f);
     const SccRef ref0 = scc_reference(s, x, w, dy, zeros, dw0);
-    for (int threads : {1, 2}) {
+    for (int threads : {1, 2, 3}) {
+      if (threads == 3 && s.H * s.W >= dsx::kVecWidth) continue;  // planes under a vector: 3 threads too
       auto be = dsx::make_cpu_backend(threads);
       const std::string name = base + " t" + std::to_string(threads);
       Buf bx(*be, x), bw(*be, w), bdy(*be, dy), bdx(*be, dx0), bdw(*be, dw0), by(*be, ny), baff(*be, affine);

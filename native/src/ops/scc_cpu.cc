@@ -168,15 +168,13 @@ void pack_forward_weights(const SccPlan& p, const float* w, float* ap) {
     for (size_t si = 0; si < p.out.size(); ++si) {
       const auto& o = p.out[si];
       float* d = ap + o.aoff;
-      for (int k = 0; k < o.U; ++k)
-        for (int i = 0; i < kMR; ++i) {
-          float v = 0.0f;
-          if (i < o.rows) {
-            const int r = o.r0 + i, off = o.k0 + k - p.start[r];
-            if (off >= 0 && off < p.D) v = w[static_cast<int64_t>(p.order[r]) * p.D + off];
-          }
-          d[k * kMR + i] = v;
-        }
+      std::memset(d, 0, sizeof(float) * static_cast<size_t>(o.U) * kMR);
+      // row i's window starts start[r] - k0 columns into the sliver's union window
+      for (int i = 0; i < o.rows; ++i) {
+        const int r = o.r0 + i, base = p.start[r] - o.k0;
+        const float* wr = w + static_cast<int64_t>(p.order[r]) * p.D;
+        for (int k = 0; k < p.D; ++k) d[(base + k) * kMR + i] = wr[k];
+      }
     }
   }
 }
@@ -535,11 +533,37 @@ inline int sh_tile_vectors(int left) {
   return left >= 2 ? 2 : 1;
 }
 
-// Rows [0, kShJ) of one block over `cols` pixels.
+// Prefetches into L2 paced by the register tiles: up to two ranges of floats, `per` cache
+// lines from each every time step() is called (once per tile). A later image's planes then
+// stream in at the pace of the arithmetic; the same lines requested in one burst per unit
+// overflow the miss queues, and the forward at 16x16 planes, batch 64, ran 7-12% slower so.
+struct PfPump {
+  const char* p[2] = {nullptr, nullptr};
+  const char* e[2] = {nullptr, nullptr};
+  int per = 0;
+  void set(int i, const float* b, size_t n) {
+    p[i] = reinterpret_cast<const char*>(b);
+    e[i] = p[i] + n * sizeof(float);
+  }
+  void step() {
+    for (int i = 0; i < 2; ++i)
+      for (int k = 0; k < per && p[i] < e[i]; ++k, p[i] += 64) __builtin_prefetch(p[i], 0, 2);
+  }
+};
+
+// Register tiles sh_rows runs over `cols` pixels (3-, 2- and 1-vector tiles and a scalar tail).
+inline int sh_tiles(int cols) {
+  int t = 0, q = 0;
+  for (int left; (left = (cols - q) / kVecWidth) > 0; ++t) q += sh_tile_vectors(left) * kVecWidth;
+  return t + (q < cols ? 1 : 0);
+}
+
+// Rows [0, kShJ) of one block over `cols` pixels; pump (if any) steps before each vector tile.
 inline void sh_rows(int K, const float* a, const float* const* brow, float* const* crow, int cols,
-                    bool add) {
+                    bool add, PfPump* pump = nullptr) {
   int q = 0;
   for (int left; (left = (cols - q) / kVecWidth) > 0;) {
+    if (pump) pump->step();
     const int nv = sh_tile_vectors(left);
     if (nv == 3)
       sh_tile<3>(K, a, brow, q, crow, q, add);
@@ -640,12 +664,21 @@ void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const 
         }
       }
       float* yn = y + static_cast<int64_t>(n) * Cout * HW;
-      // the next image's X into L2, spread over this image's units
-      if (n + 1 < s.N && (n + 1) * R < ue)
-        prefetch_part(x + static_cast<int64_t>(n + 1) * Cin * HW, static_cast<size_t>(Cin) * HW, ri, R);
+      const int nb = sh_blocks(run);
+      // the next image's X and Y (whose lines a read leaves exclusive, so writing them later
+      // needs no further transfer) into L2: this unit's share (1/R of each plane set), paced
+      // over the first half of its tiles
+      PfPump pump;
+      if (n + 1 < s.N && (n + 1) * R < ue) {
+        const size_t xs = static_cast<size_t>(Cin) * HW, ys = static_cast<size_t>(Cout) * HW;
+        pump.set(0, x + static_cast<int64_t>(n + 1) * xs + xs * ri / R, xs * (ri + 1) / R - xs * ri / R);
+        pump.set(1, y + static_cast<int64_t>(n + 1) * ys + ys * ri / R, ys * (ri + 1) / R - ys * ri / R);
+        const size_t lines = std::max(xs, ys) / R * sizeof(float) / 64 + 1;
+        const size_t tiles = static_cast<size_t>(nb) * sh_tiles(HW);
+        pump.per = 2 * static_cast<int>((lines + tiles - 1) / tiles);
+      }
       // the next unit's window, spread over this unit's blocks: the rows stream in from
       // memory while these blocks compute
-      const int nb = sh_blocks(run);
       const int64_t un = u + 1 < units ? u + 1 : u;
       const float* xnn = x + (un / R) * Cin * HW;
       const int stn = p.start[p.runs[un % R].r0];
@@ -658,19 +691,7 @@ void scc_forward_shared(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const 
             const float* r = xnn + static_cast<int64_t>(scc_channel(stn + k, Cin)) * HW;
             for (int q = 0; q < HW; q += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(r + q, 0, 3);
           }
-        // the output rows of the next block (of this run, or the next unit's first), for writing
-        {
-          const bool last = b + 1 == nb;
-          const auto& nrun = last ? p.runs[un % R] : run;
-          const int nb0 = last ? 0 : (b + 1) * kShJ;
-          float* ynn = y + (last ? un / R : n) * static_cast<int64_t>(Cout) * HW;
-          if (!last || un != u)
-            for (int j = nb0; j < std::min(nrun.len, nb0 + kShJ); ++j) {
-              float* r = ynn + static_cast<int64_t>(p.order[nrun.r0 + j]) * HW;
-              for (int q = 0; q < HW; q += 64 / static_cast<int>(sizeof(float))) __builtin_prefetch(r + q, 1, 3);
-            }
-        }
-        sh_rows(D, ap + run.aoff + static_cast<size_t>(b) * D * kShJ, brow, crow, HW, false);
+        sh_rows(D, ap + run.aoff + static_cast<size_t>(b) * D * kShJ, brow, crow, HW, false, &pump);
         for (int j = 0; epi && j < rows; ++j) {
           const int c = p.order[run.r0 + b * kShJ + j];
           epi.apply(c, crow[j], epi.res_at((static_cast<int64_t>(n) * Cout + c) * HW), HW);
@@ -844,13 +865,29 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
     const float** brow = reinterpret_cast<const float**>(
         ctx.ws.get(tid, kWsPtrs, static_cast<size_t>(Cout) * sizeof(float*) / sizeof(float) + 1));
     float* dummy = ctx.ws.get(tid, kWsLocal3, static_cast<size_t>(HW));
+    // AVX2 (8-lane tiles, 12 FMAs per 3 row loads): a segment's dY rows are whole runs of
+    // same-start outputs, channels Cin/gcd(s, Cin) apart, so at 16x16 planes they sit 8 KB
+    // apart and fall in one L1 set; the image's dY copied once in sorted-row order makes them
+    // contiguous (256->256 16x16 cg4 in L2: dX 0.278 -> 0.184 ms per 2 images). AVX-512's
+    // 24 FMAs per 3 loads hide those misses, and there the copy costs more than it saves.
+    float* dys = kVecWidth == 8 ? ctx.ws.get(tid, kWsLocal2, static_cast<size_t>(Cout) * HW) : nullptr;
+    int64_t dys_n = -1;
     float* crow[kShJ];
     for (int64_t u = b; u < e; ++u) {
       const int n = static_cast<int>(u / nseg);
       const auto& g = p.segs[u % nseg];
       const float* dyn = dy + static_cast<int64_t>(n) * Cout * HW;
       float* dxn = dx + static_cast<int64_t>(n) * Cin * HW;
-      for (int k = 0; k < g.K; ++k) brow[k] = dyn + static_cast<int64_t>(p.order[p.seg_rows[g.roff + k]]) * HW;
+      if (dys) {
+        if (dys_n != n) {
+          for (int r = 0; r < Cout; ++r)
+            std::memcpy(dys + static_cast<int64_t>(r) * HW, dyn + static_cast<int64_t>(p.order[r]) * HW, sizeof(float) * HW);
+          dys_n = n;
+        }
+        for (int k = 0; k < g.K; ++k) brow[k] = dys + static_cast<int64_t>(p.seg_rows[g.roff + k]) * HW;
+      } else {
+        for (int k = 0; k < g.K; ++k) brow[k] = dyn + static_cast<int64_t>(p.order[p.seg_rows[g.roff + k]]) * HW;
+      }
       prefetch_part(pf, static_cast<size_t>(Cin) * HW, u % nseg, nseg);
       if (u + 1 < e) {  // the next unit's dX rows, for writing
         const auto& gn = p.segs[(u + 1) % nseg];
@@ -898,7 +935,25 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, g_size);
   // dW partial sums of images [b, e) into this thread's tiles.
   // pf: the floats of the next image's dY to prefetch for its dX pass (or null)
+  // Register tiles of one image's shared-window weight-gradient pass (runs' blocks x window
+  // column tiles x pixel blocks): the pace of its prefetches.
+  int dw_tiles = 0;
+  if (dw_shared) {
+    int per_block = 0;
+    for (int q = 0; q < Dpad; q += sh_tile_vectors((Dpad - q) / kVecWidth) * kVecWidth) ++per_block;
+    for (const auto& run : p.runs) dw_tiles += sh_blocks(run) * per_block;
+    dw_tiles *= (HW + kPixBlock - 1) / kPixBlock;
+  }
   auto dw_images = [&](int tid, int64_t b, int64_t e, const float* pf = nullptr) {
+    // shared windows: the next image's dY (pf) into L2, paced over the first half of this
+    // pass's tiles (as scc_forward_shared paces X and Y; in one burst per run it ran ~4%
+    // slower at 256->256 16x16 b64 cg4)
+    PfPump pump;
+    if (pf && dw_shared) {
+      pump.set(0, pf, static_cast<size_t>(Cout) * HW);
+      const size_t lines = static_cast<size_t>(Cout) * HW * sizeof(float) / 64 + 1;
+      pump.per = 2 * static_cast<int>((lines + dw_tiles - 1) / dw_tiles);
+    }
     float* G = parts[tid];
     float* xt = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(kPixBlock) * ld);
     const size_t nptr = static_cast<size_t>(p.vext);
@@ -931,7 +986,6 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
           for (size_t ri = 0; ri < p.runs.size(); ++ri) {
             const auto& run = p.runs[ri];
             const float* bx = xt + p.start[run.r0];
-            if (p0 == 0) prefetch_part(pf, static_cast<size_t>(Cout) * HW, ri, p.runs.size());
             for (int bb = 0; bb < sh_blocks(run); ++bb) {
               // rows past the run repeat its first row and land in discarded tile rows
               const float* ar[kShJ];
@@ -943,6 +997,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
               }
               for (int q = 0; q < Dpad;) {
                 const int nv = sh_tile_vectors((Dpad - q) / kVecWidth);
+                pump.step();
                 if (nv == 3)
                   shw_tile<3>(kp, ar, bx + q, ld, cr, q);
                 else if (nv == 2)
