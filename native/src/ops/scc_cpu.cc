@@ -36,7 +36,7 @@ namespace {
 constexpr int kPixBlock = 256;  // pixels per dW reduction block
 // Shared-window kernels (scc_forward_shared): rows per register block (kShJ * kShNV + kShNV
 // + 1 vector registers) and pixel vectors per block.
-constexpr int kShJ = kVecWidth == 16 ? 8 : 4;
+constexpr int kShJ = kSccRunRows;
 constexpr int kShNV = 3;
 }  // namespace
 
@@ -785,6 +785,25 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
   });
 }
 
+void scc_add_run_partials(CpuCtx& ctx, const SccPlan& p, float* const* parts, int T, float* dw) {
+  const int Dpad = sh_dpad(p.D);
+  const int64_t nr = static_cast<int64_t>(p.runs.size());
+  ctx.pool.parallel_for(nr, [&](int, int64_t b, int64_t e) {
+    for (int64_t ri = b; ri < e; ++ri) {
+      const auto& run = p.runs[ri];
+      for (int j = 0; j < run.len; ++j) {
+        float* dwr = dw + static_cast<int64_t>(p.order[run.r0 + j]) * p.D;
+        const size_t base = run.goff + static_cast<size_t>(j) * Dpad;
+        for (int k = 0; k < p.D; ++k) {
+          float sum = 0.0f;
+          for (int t = 0; t < T; ++t) sum += parts[t][base + k];
+          dwr[k] += sum;
+        }
+      }
+    }
+  }, p.run_g_size * T < (size_t(1) << 18) ? nr + 1 : 1);
+}
+
 void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w,
                       const float* dy, float* dx, float* dw, bool set_dx, InputAffine in) {
   const SccPlan& p = ctx.scc_plan(s);
@@ -1042,21 +1061,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   }
   // Band extraction and the cross-thread sum, in thread order.
   if (dw_shared) {
-    const int64_t nr = static_cast<int64_t>(p.runs.size());
-    ctx.pool.parallel_for(nr, [&](int, int64_t b, int64_t e) {
-      for (int64_t ri = b; ri < e; ++ri) {
-        const auto& run = p.runs[ri];
-        for (int j = 0; j < run.len; ++j) {
-          float* dwr = dw + static_cast<int64_t>(p.order[run.r0 + j]) * p.D;
-          const size_t base = run.goff + static_cast<size_t>(j) * Dpad;
-          for (int k = 0; k < p.D; ++k) {
-            float sum = 0.0f;
-            for (int t = 0; t < T; ++t) sum += parts[t][base + k];
-            dwr[k] += sum;
-          }
-        }
-      }
-    }, g_size * T < (size_t(1) << 18) ? nr + 1 : 1);
+    scc_add_run_partials(ctx, p, parts, T, dw);
     return;
   }
   ctx.pool.parallel_for(static_cast<int64_t>(nsl), [&](int, int64_t b, int64_t e) {

@@ -10,8 +10,15 @@
 #include <vector>
 
 #include "backend.h"
+#include "ops/gemm_cpu.h"
 
 namespace dsx {
+
+struct CpuCtx;
+
+// Output rows per register block of the shared-window kernels, and so per block of a run's
+// weight-gradient tiles (Run::goff).
+constexpr int kSccRunRows = kVecWidth == 16 ? 8 : 4;
 
 struct SccPlan {
   int Cin = 0, Cout = 0, D = 0, s = 0;
@@ -76,5 +83,9 @@ SccPlan make_scc_plan(const SccShape& s);
 // holding a vector at least; otherwise the banded sliver micro-GEMMs.
 bool scc_shared_forward(const SccPlan& p, int HW);
 bool scc_shared_dx(const SccPlan& p, int HW);
+
+// The runs' weight-gradient tiles (Run::goff, run_g_size floats per thread) of T threads
+// summed in thread order into dw (+=), window columns only.
+void scc_add_run_partials(CpuCtx& ctx, const SccPlan& p, float* const* parts, int T, float* dw);
 
 }  // namespace dsx

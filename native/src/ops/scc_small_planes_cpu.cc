@@ -14,7 +14,6 @@
 //               order. So results equal the per-image path's bit for bit (same threads, ISA).
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "ops/ops_cpu.h"
 #include "ops/scc_index.h"
@@ -29,8 +28,9 @@ namespace {
 // Pixels per regrouped "image": enough whole vectors for the kernels' pixel tiles.
 constexpr int kGroupPixels = 64;
 // Output rows per weight-gradient register block (one vector of window columns each): the
-// block's tile and its per-image sums take 2 * kRows registers, plus the window row.
-constexpr int kRows = kVecWidth == 16 ? 8 : 4;
+// block's tile and its per-image sums take 2 * kRows registers, plus the window row. The
+// runs' tiles are laid out in blocks of this many rows.
+constexpr int kRows = kSccRunRows;
 // Images whose transposed inputs one pass keeps (L2-sized for 1024-channel layers).
 constexpr int kImageBlock = 16;
 
@@ -83,11 +83,7 @@ bool scc_small_planes(const SccShape& s) {
   return HW < kVecWidth && s.N >= 2 && static_cast<int64_t>(s.N) * HW > kSccFewPixels;
 }
 
-bool scc_small_planes_dw(const SccPlan& p) {
-  int min_run = p.Cout;
-  for (const auto& r : p.runs) min_run = std::min(min_run, r.len);
-  return min_run >= kRows;
-}
+bool scc_small_planes_dw(const SccPlan& p) { return p.min_run >= kRows; }
 
 void scc_small_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
                        InputAffine in, const Epilogue& epi, const float* packed) {
@@ -116,10 +112,9 @@ void scc_small_forward(CpuCtx& ctx, const SccShape& s, const float* x, const flo
 
 namespace {
 
-// This thread's images [b, e) into its weight-gradient tiles G (per run, blocks of kRows rows
-// of Dpad columns), images kImageBlock at a time.
-void small_dw_images(CpuCtx& ctx, int tid, const SccShape& s, const SccPlan& p, const std::vector<size_t>& goff,
-                     const float* x, const float* dy, const InputAffine& in, float* G, int64_t b, int64_t e) {
+// This thread's images [b, e) into its weight-gradient tiles G (per run at Run::goff, blocks
+// of kRows rows of Dpad columns), images kImageBlock at a time.
+void small_dw_images(CpuCtx& ctx, int tid, const SccShape& s, const SccPlan& p, const float* x, const float* dy, const InputAffine& in, float* G, int64_t b, int64_t e) {
   const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout, Dp = dpad(p.D);
   // xt[(j * HW + q) * ld + v] = X[n0 + j, v mod Cin, q]: every window's columns contiguous
   const int ld = p.run_ext | 1;
@@ -149,7 +144,7 @@ void small_dw_images(CpuCtx& ctx, int tid, const SccShape& s, const SccPlan& p, 
         // the block's dY rows (rows past the run repeat its first: discarded tile rows)
         int orow[kRows];
         for (int i = 0; i < kRows; ++i) orow[i] = p.order[run.r0 + (r0 + i < run.len ? r0 + i : 0)];
-        float* gb = G + goff[ri] + static_cast<size_t>(r0) * Dp;
+        float* gb = G + run.goff + static_cast<size_t>(r0) * Dp;
         for (int col = 0; col < Dp; col += kVecWidth) {
           vf t[kRows];
           for (int i = 0; i < kRows; ++i) t[i] = loadv(gb + static_cast<size_t>(i) * Dp + col);
@@ -192,37 +187,17 @@ void scc_small_backward(CpuCtx& ctx, const SccShape& s, const float* x, const fl
     regroup(ctx, g, s.Cin, HW, dxg, dx, false);
   }
   if (!dw) return;
-  // tiles per run: len rounded up to kRows rows of Dpad columns
-  const int Dp = dpad(p.D);
-  std::vector<size_t> goff(p.runs.size());
-  size_t gsize = 0;
-  for (size_t ri = 0; ri < p.runs.size(); ++ri) {
-    goff[ri] = gsize;
-    gsize += static_cast<size_t>((p.runs[ri].len + kRows - 1) / kRows * kRows) * Dp;
-  }
+  // the runs' tiles as scc_cpu.cc lays them out (Run::goff, blocks of kRows == its register
+  // block), so that its thread-order sum applies
   const int T = std::min(ctx.pool.size(), kMaxCpuThreads);
   float* parts[kMaxCpuThreads];
-  for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, gsize);
+  for (int t = 0; t < T; ++t) parts[t] = ctx.ws.get_zeroed(t, kWsPartial, p.run_g_size);
   // images split over threads as scc_cpu.cc splits them (parallel_for over N): the partials,
   // and so their sum, are the same
   ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
-    small_dw_images(ctx, tid, s, p, goff, x, dy, in, parts[tid], b, e);
+    small_dw_images(ctx, tid, s, p, x, dy, in, parts[tid], b, e);
   });
-  const int64_t nr = static_cast<int64_t>(p.runs.size());
-  ctx.pool.parallel_for(nr, [&](int, int64_t b, int64_t e) {
-    for (int64_t ri = b; ri < e; ++ri) {
-      const auto& run = p.runs[ri];
-      for (int j = 0; j < run.len; ++j) {
-        float* dwr = dw + static_cast<int64_t>(p.order[run.r0 + j]) * p.D;
-        const size_t base = goff[ri] + static_cast<size_t>(j) * Dp;
-        for (int k = 0; k < p.D; ++k) {
-          float sum = 0.0f;
-          for (int t = 0; t < T; ++t) sum += parts[t][base + k];
-          dwr[k] += sum;
-        }
-      }
-    }
-  }, gsize * T < (size_t(1) << 18) ? nr + 1 : 1);
+  scc_add_run_partials(ctx, p, parts, T, dw);
 }
 
 }  // namespace dsx
