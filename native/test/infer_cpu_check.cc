@@ -207,6 +207,19 @@ int main() {
     check_direct(ctx, {2, 6, 11, 10, 9, 5, 1, 2, 1}, rng);
     check_direct(ctx, {1, 6, 11, 10, 9, 5, 2, 2, 1}, rng);
     check_direct(ctx, {2, 5, 6, 6, 8, 2, 1, 1, 1}, rng);
+    // pointwise, stride 1 (AVX2: pixel panels, 4-channel slivers; one-vector planes three
+    // slivers at once): Cin past one 256-channel reduction block (and past two), Cout not a
+    // multiple of 4 or 12, planes of 1, 4, 6 and 9 pixels and blocks of 48 with a ragged end
+    check_direct(ctx, {1, 300, 4, 4, 20, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {3, 520, 2, 3, 14, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {1, 24, 1, 1, 30, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {3, 20, 2, 2, 26, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {2, 7, 3, 3, 13, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {1, 9, 10, 11, 10, 1, 1, 0, 1}, rng);
+    // stride 2 on rows of 17 to 32 columns (two 8-column chunks per phase row, the second
+    // masked), dense and depthwise
+    check_direct(ctx, {1, 5, 6, 23, 9, 3, 2, 1, 1}, rng);
+    check_direct(ctx, {2, 6, 5, 27, 6, 3, 2, 1, 6}, rng);
     // AVX2 (4-channel slivers): Cout 14, not a multiple of 4 or 8, stride 1 and 2
     check_direct(ctx, {1, 8, 10, 10, 14, 3, 1, 1, 1}, rng);
     check_direct(ctx, {2, 8, 10, 10, 14, 3, 2, 1, 1}, rng);

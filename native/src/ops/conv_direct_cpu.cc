@@ -89,6 +89,12 @@ struct Geom {
   return g;
 }
 
+#if defined(__AVX2__)
+[[maybe_unused]] inline __m256i lanes_below_w(int n) {  // lanes 0 .. n-1 (n may be < 0 or > 8)
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
+
 // Even and odd columns of row xr (W floats) into ev and od (Wo floats each, zero past W).
 void deinterleave_row(const float* __restrict xr, int W, int Wo, float* __restrict ev, float* __restrict od) {
   int j = 0;
@@ -121,10 +127,59 @@ void deinterleave_row(const float* __restrict xr, int W, int Wo, float* __restri
   }
 }
 
+#if defined(__AVX2__)
+// fill_phases at stride 2 for rows of at most 16*CH columns (phase rows of at most 8*CH)
+template <int CH>
+void fill_phases2(const Conv2dShape& s, const Geom& g, const float* __restrict x, float* __restrict q) {
+  const int Wo = g.Wo, W = s.W;
+  __m256i mask[2 * CH];
+  for (int k = 0; k < 2 * CH; ++k) mask[k] = lanes_below_w(W - 8 * k);
+  float* d = q;
+  for (int ci = 0; ci < s.Cin; ++ci) {
+    const float* xc = x + static_cast<int64_t>(ci) * s.H * W;
+    for (int p = 0; p < 2; ++p)
+      for (int qq = 0; qq < 2; ++qq)
+        for (int r = 0; r < g.Hq; ++r, d += Wo) {
+          const int ih = 2 * (r - g.top) + p;
+          const bool inside = ih >= 0 && ih < s.H;
+          const float* xr = xc + static_cast<int64_t>(ih) * W;
+#pragma GCC unroll 2
+          for (int k = 0; k < CH; ++k) {
+            __m256 v = _mm256_setzero_ps();
+            if (inside) {
+              const __m256 lo = _mm256_maskload_ps(xr + 16 * k, mask[2 * k]);
+              const __m256 hi = _mm256_maskload_ps(xr + 16 * k + 8, mask[2 * k + 1]);
+              // per 128-bit half: lo's even (odd) lanes then hi's; then the middle quarters swapped
+              v = qq == 0 ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))
+                          : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+              v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+            }
+            _mm256_storeu_ps(d + 8 * k, v);
+          }
+        }
+  }
+}
+#endif
+
 // One image's phase planes: q[ci][p*S + q'][r][j] = x[ci][S*(r - top) + p][S*j + q'], zero
 // outside x.
 [[maybe_unused]] void fill_phases(const Conv2dShape& s, const Geom& g, const float* __restrict x, float* __restrict q) {
   const int S = g.S, Wo = g.Wo, W = s.W;
+#if defined(__AVX2__)
+  if (S == 2 && Wo <= 16 && W <= 32) {
+    // per row, 8 columns of the phase at a time from 16 floats of x (masked past W, with the
+    // masks computed once: computed per row, the row ran at half the speed), stored as 8
+    // floats. Those past Wo land on the rows (and planes) after it, written later in this
+    // same walk, the last channel's on the buffer's slack (qsize). Row calls (memset, a scalar
+    // deinterleave of a few columns) cost more than the depthwise conv that reads the planes
+    // of MobileNet's 8x8 and 4x4 stride-2 layers.
+    if (Wo <= 8)
+      fill_phases2<1>(s, g, x, q);
+    else
+      fill_phases2<2>(s, g, x, q);
+    return;
+  }
+#endif
   for (int ci = 0; ci < s.Cin; ++ci) {
     const float* xc = x + static_cast<int64_t>(ci) * s.H * W;
     for (int p = 0; p < S; ++p)
@@ -505,9 +560,145 @@ void tile(const Geom& g, int Cin, const float* __restrict a, const float* __rest
   }
 }
 
+// Pointwise (1x1, stride 1) on AVX2: y[c0 + r][j0 .. j0 + 8*NV) = epi(sum over ci of
+// w[c0 + r][ci] * x[ci][...]) for the rows r < rows of SL slivers (their weights at a, Cin*kRows
+// floats each), the pixels of input channel ci read at b + ci*bs (a panel, pw_panel). SL > 1
+// for one-vector tiles (planes of a few pixels): 4 accumulators are 4 FMA chains, which FMA
+// latency holds to half the FMA throughput. Each output is the GEMM's chain (the route
+// pointwise convs took before, conv_wide_cpu.cc): FMAs over ci in order from zero, per
+// reduction block of kPwKC channels, the blocks' sums added in order, then the epilogue.
+// kFull: all NV vectors inside the plane (no lane masks).
+constexpr int kPwKC = 256;  // the SGEMM's reduction block (gemm_cpu.cc kKC)
+template <int NV, int SL, bool kFull>
+inline void pw_tile(int Cin, const float* __restrict a, const float* __restrict b, int64_t bs, int64_t j0,
+                    int64_t P, const Epilogue& epi, int c0, int rows, float* __restrict y,
+                    const float* __restrict res) {
+  constexpr int R = SL * kRows;
+  __m256i tail[NV];
+  for (int v = 0; v < NV; ++v) tail[v] = kFull ? _mm256_set1_epi32(-1) : lanes_below(P - (j0 + 8 * v));
+  const bool blocks = Cin > kPwKC;
+  const int64_t as = static_cast<int64_t>(Cin) * kRows;  // one sliver's weights
+  __m256 acc[R][NV];
+  for (int k0 = 0; k0 < Cin; k0 += kPwKC) {
+#pragma GCC unroll 12
+    for (int i = 0; i < R; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
+    const int k1 = blocks ? std::min(Cin, k0 + kPwKC) : Cin;
+    const float* bk = b + k0 * bs;
+    const float* ak = a + static_cast<int64_t>(k0) * kRows;
+    for (int ci = k0; ci < k1; ++ci, bk += bs, ak += kRows) {
+      __m256 bv[NV];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        bv[v] = _mm256_load_ps(bk + 8 * v);
+        asm("" : "+x"(bv[v]));  // one load per vector, not one per FMA (memory operands)
+      }
+#pragma GCC unroll 12
+      for (int i = 0; i < R; ++i) {
+        const __m256 av = _mm256_broadcast_ss(ak + (i / kRows) * as + i % kRows);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
+      }
+    }
+    if (!blocks) break;
+    // the running sum lives in y until the last block is in
+#pragma GCC unroll 12
+    for (int i = 0; i < R; ++i) {
+      if (i >= rows) break;
+      float* yc = y + static_cast<int64_t>(c0 + i) * P + j0;
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        const bool full = kFull || P - (j0 + 8 * v) >= 8;
+        if (k0 > 0)
+          acc[i][v] = _mm256_add_ps(full ? _mm256_loadu_ps(yc + 8 * v) : _mm256_maskload_ps(yc + 8 * v, tail[v]),
+                                    acc[i][v]);
+        if (k1 == Cin) continue;
+        if (full)
+          _mm256_storeu_ps(yc + 8 * v, acc[i][v]);
+        else
+          _mm256_maskstore_ps(yc + 8 * v, tail[v], acc[i][v]);
+      }
+    }
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < R; ++i) {
+    if (i >= rows) break;
+    const int c = c0 + i;
+    const int64_t o = static_cast<int64_t>(c) * P + j0;
+    const __m256 bias = _mm256_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      epilogue_store(acc[i][v], epi, bias, res ? res + o + 8 * v : nullptr, kFull ? 8 : P - (j0 + 8 * v), tail[v],
+                     y + o + 8 * v);
+  }
+}
+
+// The panel pw_tile reads: pixels [j0, j0 + 8*nv) of each of x's Cin planes (P pixels each),
+// zero past P, 8*nv floats per channel. x's channels lie a plane apart (4 KiB at 32x32), so
+// reading a tile's pixels from all of them in place hits one L1 set; the panel is read by
+// every sliver.
+void pw_panel(const float* __restrict x, int Cin, int64_t P, int64_t j0, int nv, float* __restrict panel) {
+  for (int ci = 0; ci < Cin; ++ci) {
+    const float* src = x + ci * P + j0;
+    float* d = panel + static_cast<int64_t>(ci) * 8 * nv;
+    for (int v = 0; v < nv; ++v) {
+      const int64_t left = P - (j0 + 8 * v);
+      _mm256_store_ps(d + 8 * v, left >= 8 ? _mm256_loadu_ps(src + 8 * v) : _mm256_maskload_ps(src + 8 * v, lanes_below(left)));
+    }
+  }
+}
+
+// Pixels [j0, j0 + 8*nv) (nv <= kPwBlock) of every output channel, from their panel: each
+// sliver's register tiles (3 vectors, then what is left) side by side, so that the sliver's
+// output rows are written in whole cache lines while they are in L1 (rows a plane apart share
+// L1 sets: a line written half now and half a tile later was fetched twice).
+constexpr int kPwBlock = 6;
+[[gnu::noinline]] void pw_block(int Cin, int Cout, const float* __restrict packed, const float* __restrict panel,
+                                int64_t j0, int nv, int64_t P, const Epilogue& epi, float* __restrict y,
+                                const float* __restrict res) {
+  const int64_t bs = 8 * nv;
+  if (nv == 1) {  // a plane of at most 8 pixels: 3 slivers at once
+    const bool full = j0 + 8 <= P;
+    int c0 = 0;
+    for (; c0 + 3 * kRows <= Cout; c0 += 3 * kRows) {
+      const float* a = packed + static_cast<int64_t>(c0) * Cin;
+      full ? pw_tile<1, 3, true>(Cin, a, panel, bs, j0, P, epi, c0, 3 * kRows, y, res)
+           : pw_tile<1, 3, false>(Cin, a, panel, bs, j0, P, epi, c0, 3 * kRows, y, res);
+    }
+    for (; c0 < Cout; c0 += kRows) {
+      const float* a = packed + static_cast<int64_t>(c0) * Cin;
+      const int rows = std::min(kRows, Cout - c0);
+      full ? pw_tile<1, 1, true>(Cin, a, panel, bs, j0, P, epi, c0, rows, y, res)
+           : pw_tile<1, 1, false>(Cin, a, panel, bs, j0, P, epi, c0, rows, y, res);
+    }
+    return;
+  }
+  for (int c0 = 0; c0 < Cout; c0 += kRows) {
+    const float* a = packed + static_cast<int64_t>(c0) * Cin;
+    const int rows = std::min(kRows, Cout - c0);
+    for (int v0 = 0; v0 < nv;) {
+      const int w = nv - v0 >= 3 ? 3 : nv - v0;
+      const int64_t j = j0 + 8 * v0;
+      const float* b = panel + 8 * v0;
+      const bool full = j + 8 * w <= P;
+#define DSX_PW(NV) full ? pw_tile<NV, 1, true>(Cin, a, b, bs, j, P, epi, c0, rows, y, res) \
+                        : pw_tile<NV, 1, false>(Cin, a, b, bs, j, P, epi, c0, rows, y, res)
+      if (w == 3)
+        DSX_PW(3);
+      else if (w == 2)
+        DSX_PW(2);
+      else
+        DSX_PW(1);
+#undef DSX_PW
+      v0 += w;
+    }
+  }
+}
+
 // Depthwise: y[c][j0 .. j0 + 8*NV) = epi(sum over taps of w[c][t] * x) for every channel c
 template <int NV>
-void dw_tile(const Geom& g, int C, const float* __restrict w, const float* __restrict base,
+[[gnu::noinline]] void dw_tile(const Geom& g, int C, const float* __restrict w, const float* __restrict base,
              const int32_t* __restrict owtab, int64_t j0, int64_t P, const Epilogue& epi,
              float* __restrict y, const float* __restrict res) {
   __m256i tail[NV], ow[NV], jv[NV];
@@ -555,7 +746,7 @@ void dw_tile(const Geom& g, int C, const float* __restrict w, const float* __res
 // 256-bit vectors a load costs less than the lane shift (a cross-lane permute and an alignr)
 // and only a quarter of the off-by-one loads split a cache line. Border tiles run dw_tile.
 template <int NV>
-void dw3_tile(const Geom& g, int C, const float* __restrict w, const float* __restrict base,
+[[gnu::noinline]] void dw3_tile(const Geom& g, int C, const float* __restrict w, const float* __restrict base,
               const int32_t* __restrict owtab, int64_t j0, int64_t P, const Epilogue& epi,
               float* __restrict y, const float* __restrict res) {
   const int W = g.Wo;
@@ -600,9 +791,9 @@ bool depthwise(const Conv2dShape& s) { return s.groups == s.Cin && s.Cout == s.C
 
 bool conv_direct_applies(const Conv2dShape& s) {
 #if defined(DSX_DIRECT_256) && !defined(DSX_DIRECT_512)
-  // AVX2: a pointwise conv ran here at about 20 GMAC/s against 23-37 on its own route (the
-  // packed GEMM), and ResNet-20 dw-pw's batch-1 latency rose from 0.28-0.33 to 0.40-0.56 ms
-  if (s.K == 1) return false;
+  // AVX2: strided pointwise convs keep the GEMM route (the dense tile ran them at about 20
+  // GMAC/s, against 23-37 there)
+  if (s.K == 1 && s.stride != 1) return false;
 #endif
 #if defined(DSX_DIRECT_512) || defined(DSX_DIRECT_256)
   return ((s.groups == 1 && s.Cout >= 8) || depthwise(s)) && (s.stride == 1 || s.stride == 2) &&
@@ -667,15 +858,31 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
 #endif
   const bool dw = depthwise(s);
   const bool dw3 = dw && g.in_place && s.K == 3 && s.pad == 1;
-  const Tiles tiles(P, dw ? 4 : 3);
+#if defined(DSX_DIRECT_256)
+  // pointwise, stride 1: blocks of output pixels through a panel (pw_block)
+  const bool pw = !dw && s.K == 1 && g.in_place;
+#else
+  const bool pw = false;
+#endif
+  const Tiles tiles(P, dw ? 4 : pw ? 6 : 3);
   const int nt = tiles.count(), slivers = (s.Cout + kRows - 1) / kRows;
   const int64_t sliver = static_cast<int64_t>(g.taps) * s.Cin * kRows;
   const int64_t qsize = s.Cin * g.cstride + 32;  // one image's phases (slack: never read)
-  auto run_tile = [&](int64_t n, const float* base, int t) {
+  auto run_tile = [&](int64_t n, const float* base, int t, int tid) {
     const int64_t j0 = kLanes * static_cast<int64_t>(tiles.start(t));
     const int nv = tiles.width(t);
     float* yn = y + n * s.Cout * P;
     const float* res = epi.res_at(n * s.Cout * P);
+#if defined(DSX_DIRECT_256)
+    if (pw) {
+      float* panel = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(s.Cin) * 8 * kPwBlock);
+      pw_panel(base, s.Cin, P, j0, nv, panel);
+      pw_block(s.Cin, s.Cout, packed, panel, j0, nv, P, epi, yn, res);
+      return;
+    }
+#else
+    (void)tid;
+#endif
     if (dw) {
       // 3x3 stride 1: lane shifts; unmasked on interior tiles (full vectors, the rows above
       // and below and the neighbouring vectors inside the plane)
@@ -772,7 +979,7 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
       for (int64_t n = b; n < e; ++n) {
         const float* xn = x + n * s.Cin * HW;
         if (q) fill_phases(s, g, xn, q);
-        for (int t = 0; t < nt; ++t) run_tile(n, q ? q : xn, t);
+        for (int t = 0; t < nt; ++t) run_tile(n, q ? q : xn, t, tid);
       }
     });
     return;
@@ -781,10 +988,10 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
   float* q = g.in_place ? nullptr : ctx.ws.get(0, kWsShared, static_cast<size_t>(qsize * s.N));
   if (q)
     for (int n = 0; n < s.N; ++n) fill_phases(s, g, x + n * s.Cin * HW, q + n * qsize);
-  ctx.pool.parallel_for(static_cast<int64_t>(s.N) * nt, [&](int, int64_t b, int64_t e) {
+  ctx.pool.parallel_for(static_cast<int64_t>(s.N) * nt, [&](int tid, int64_t b, int64_t e) {
     for (int64_t u = b; u < e; ++u) {
       const int64_t n = u / nt;
-      run_tile(n, q ? q + n * qsize : x + n * s.Cin * HW, static_cast<int>(u % nt));
+      run_tile(n, q ? q + n * qsize : x + n * s.Cin * HW, static_cast<int>(u % nt), tid);
     }
   }, 1);
 #else
