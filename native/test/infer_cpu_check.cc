@@ -238,6 +238,16 @@ int main() {
     // 3x3 stride 1 with interior tiles whose rows start mid-vector (13 columns: AVX2's
     // off-by-one loads and padding-column masks at every lane position)
     check_direct(ctx, {2, 8, 15, 13, 8, 3, 1, 1, 8}, rng);
+    // 3x3 stride 1 on rows of 8, 16 and 32 pixels (AVX2: tiles of whole rows with the
+    // padding lanes known at compile time): one tile holding the first and the last row,
+    // tiles holding one of them, border tiles between, interior tiles, a 1-vector tail
+    check_direct(ctx, {2, 5, 4, 8, 5, 3, 1, 1, 5}, rng);
+    check_direct(ctx, {1, 3, 2, 16, 3, 3, 1, 1, 3}, rng);
+    check_direct(ctx, {2, 4, 1, 32, 4, 3, 1, 1, 4}, rng);
+    check_direct(ctx, {1, 6, 12, 8, 6, 3, 1, 1, 6}, rng);
+    check_direct(ctx, {3, 4, 6, 16, 4, 3, 1, 1, 4}, rng);
+    check_direct(ctx, {1, 3, 5, 32, 3, 3, 1, 1, 3}, rng);
+    check_direct(ctx, {2, 3, 5, 8, 3, 3, 1, 1, 3}, rng);
     // SCC: few pixels (N*H*W <= 16), panels; wrap-around windows (stride not dividing Cin),
     // Cout > Cin, one window per output group (s = D)
     check_scc(ctx, {1, 16, 2, 2, 16, 2, 4}, rng);

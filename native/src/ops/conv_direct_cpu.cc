@@ -784,6 +784,87 @@ template <int NV>
                      _mm256_setzero_si256(), y + o + 8 * v);
   }
 }
+
+// Depthwise 3x3, stride 1, pad 1, in place, on a 4-vector tile of a plane whose rows are 8,
+// 16 or 32 pixels (W8 = W/8: every vector lies in one row, tiles start on a row): which lanes
+// are padding is known when compiling. A vector that starts (ends) a row takes its left
+// (right) tap from its centre load by a lane permute with lane 0 (7) zeroed; the others load
+// one pixel off and need no mask (dw3_tile keeps 8 mask vectors, which spilled). Rows above
+// the plane's first row and below its last are padding and skipped: kTB bit 0, the tile holds
+// the first row; bit 1, the last. Each output keeps the chain the route gave it before this
+// kernel (so results did not change): interior tiles (kDw3) dw3_tile's, border tiles
+// dw_tile's (taps 0, 2, 4, 6, 8 in one accumulator, 1, 3, 5, 7 in the other). A skipped tap
+// is a zero product, which leaves those sums unchanged (they start at +0 and never reach -0).
+template <int W8, int kTB, bool kDw3>
+[[gnu::noinline]] void dw3_rows_tile(const Geom& g, int C, const float* __restrict w, const float* __restrict base,
+                                     int64_t j0, int64_t P, const Epilogue& epi, float* __restrict y,
+                                     const float* __restrict res) {
+  constexpr int NV = 4, W = 8 * W8;
+  constexpr unsigned L = W8 == 1 ? 0xF : W8 == 2 ? 0x5 : 0x1;  // vectors starting a row
+  constexpr unsigned R = W8 == 1 ? 0xF : W8 == 2 ? 0xA : 0x8;  // vectors ending a row
+  constexpr unsigned T = kTB & 1 ? (W8 == 1 ? 0x1 : W8 == 2 ? 0x3 : 0xF) : 0;  // in the first row
+  constexpr unsigned B = kTB & 2 ? (W8 == 1 ? 0x8 : W8 == 2 ? 0xC : 0xF) : 0;  // in the last row
+  const __m256i shr = _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6), shl = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 7);
+  const __m256 zero = _mm256_setzero_ps();
+  for (int c = 0; c < C; ++c) {
+    const float* xc = base + c * g.cstride + j0;
+    const float* wc = w + c * 9;
+    __m256 acc[NV], acc2[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[v] = acc2[v] = zero;
+#pragma GCC unroll 3
+    for (int kh = 0; kh < 3; ++kh) {
+      const float* b = xc + (kh - 1) * W;
+      const __m256 w0 = _mm256_broadcast_ss(wc + 3 * kh), w1 = _mm256_broadcast_ss(wc + 3 * kh + 1),
+                   w2 = _mm256_broadcast_ss(wc + 3 * kh + 2);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        if ((kh == 0 && (T >> v & 1)) || (kh == 2 && (B >> v & 1))) continue;
+        const __m256 x = _mm256_loadu_ps(b + 8 * v);
+        const __m256 l = L >> v & 1 ? _mm256_blend_ps(_mm256_permutevar8x32_ps(x, shr), zero, 0x01)
+                                    : _mm256_loadu_ps(b + 8 * v - 1);
+        const __m256 r = R >> v & 1 ? _mm256_blend_ps(_mm256_permutevar8x32_ps(x, shl), zero, 0x80)
+                                    : _mm256_loadu_ps(b + 8 * v + 1);
+        if (kDw3) {
+          acc[v] = _mm256_fmadd_ps(w1, x, acc[v]);
+          acc2[v] = _mm256_fmadd_ps(w0, l, acc2[v]);
+          acc[v] = _mm256_fmadd_ps(w2, r, acc[v]);
+        } else if (kh == 1) {  // taps 3, 4, 5
+          acc2[v] = _mm256_fmadd_ps(w0, l, acc2[v]);
+          acc[v] = _mm256_fmadd_ps(w1, x, acc[v]);
+          acc2[v] = _mm256_fmadd_ps(w2, r, acc2[v]);
+        } else {  // taps 0, 1, 2 or 6, 7, 8
+          acc[v] = _mm256_fmadd_ps(w0, l, acc[v]);
+          acc2[v] = _mm256_fmadd_ps(w1, x, acc2[v]);
+          acc[v] = _mm256_fmadd_ps(w2, r, acc[v]);
+        }
+      }
+    }
+    const int64_t o = static_cast<int64_t>(c) * P + j0;
+    const __m256 bias = _mm256_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      epilogue_store(_mm256_add_ps(acc[v], acc2[v]), epi, bias, res ? res + o + 8 * v : nullptr, 8,
+                     _mm256_setzero_si256(), y + o + 8 * v);
+  }
+}
+
+// dw3_rows_tile for the tile at j0 (4 vectors, W in {8, 16, 32}, interior as run_tile decides)
+template <int W8>
+void dw3_rows(const Geom& g, int C, const float* w, const float* base, int64_t j0, int64_t P, bool interior,
+              const Epilogue& epi, float* y, const float* res) {
+  const int tb = (j0 == 0 ? 1 : 0) | (j0 + 32 == P ? 2 : 0);
+  if (interior)
+    dw3_rows_tile<W8, 0, true>(g, C, w, base, j0, P, epi, y, res);
+  else if (tb == 0)
+    dw3_rows_tile<W8, 0, false>(g, C, w, base, j0, P, epi, y, res);
+  else if (tb == 1)
+    dw3_rows_tile<W8, 1, false>(g, C, w, base, j0, P, epi, y, res);
+  else if (tb == 2)
+    dw3_rows_tile<W8, 2, false>(g, C, w, base, j0, P, epi, y, res);
+  else
+    dw3_rows_tile<W8, 3, false>(g, C, w, base, j0, P, epi, y, res);
+}
 #endif
 
 bool depthwise(const Conv2dShape& s) { return s.groups == s.Cin && s.Cout == s.Cin && s.groups > 1; }
@@ -903,7 +984,17 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
 #else
       // 3x3 stride 1 on AVX2: interior tiles (the loads one pixel and one row either side
       // inside the plane, full vectors) by dw3_tile, border tiles by dw_tile
-      if (dw3 && j0 - 1 - g.Wo >= 0 && j0 + 8 * nv + 1 + g.Wo <= P) {
+      const bool interior = dw3 && j0 - 1 - g.Wo >= 0 && j0 + 8 * nv + 1 + g.Wo <= P;
+      if (dw3 && nv == 4 && (g.Wo == 8 || g.Wo == 16 || g.Wo == 32)) {
+        if (g.Wo == 8)
+          dw3_rows<1>(g, s.Cout, packed, base, j0, P, interior, epi, yn, res);
+        else if (g.Wo == 16)
+          dw3_rows<2>(g, s.Cout, packed, base, j0, P, interior, epi, yn, res);
+        else
+          dw3_rows<4>(g, s.Cout, packed, base, j0, P, interior, epi, yn, res);
+        return;
+      }
+      if (interior) {
         switch (nv) {
           case 4: dw3_tile<4>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
           case 3: dw3_tile<3>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
