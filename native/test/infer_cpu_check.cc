@@ -248,6 +248,11 @@ int main() {
     check_direct(ctx, {3, 4, 6, 16, 4, 3, 1, 1, 4}, rng);
     check_direct(ctx, {1, 3, 5, 32, 3, 3, 1, 1, 3}, rng);
     check_direct(ctx, {2, 3, 5, 8, 3, 3, 1, 1, 3}, rng);
+    // 3x3 stride 1 on 4x4 and 2x2 planes (AVX2: a plane in registers; 2x2 two channels per
+    // vector, an odd channel count leaving one alone)
+    check_direct(ctx, {3, 5, 4, 4, 5, 3, 1, 1, 5}, rng);
+    check_direct(ctx, {1, 7, 2, 2, 7, 3, 1, 1, 7}, rng);
+    check_direct(ctx, {2, 6, 2, 2, 6, 3, 1, 1, 6}, rng);
     // SCC: few pixels (N*H*W <= 16), panels; wrap-around windows (stride not dividing Cin),
     // Cout > Cin, one window per output group (s = D)
     check_scc(ctx, {1, 16, 2, 2, 16, 2, 4}, rng);

@@ -849,6 +849,108 @@ template <int W8, int kTB, bool kDw3>
   }
 }
 
+// Depthwise 3x3, stride 1, pad 1 on 4x4 planes (MobileNet's 512-channel stage at 32x32
+// input), a channel per call's iteration in two vectors of two rows each: the rows above and
+// below are 128-bit lane moves of them (zero past the plane), the left and right taps in-lane
+// shuffles with the padding column zeroed by an immediate blend. dw_tile ran these planes at
+// 9 masked loads per vector. The chain is dw_tile's (the tile is a border tile: taps 0, 2, 4,
+// 6, 8 in one accumulator, 1, 3, 5, 7 in the other, padding taps as zero products).
+[[gnu::noinline]] void dw3_plane4x4(int C, int64_t cs, const float* __restrict w, const float* __restrict base,
+                                   const Epilogue& epi, float* __restrict y, const float* __restrict res) {
+  const __m256 zero = _mm256_setzero_ps();
+  for (int c = 0; c < C; ++c) {
+    const float* xc = base + c * cs;
+    const float* wc = w + c * 9;
+    const __m256 x0 = _mm256_loadu_ps(xc), x1 = _mm256_loadu_ps(xc + 8);  // rows 0-1, 2-3
+    // per output vector o (rows 2o, 2o+1): rows[kh][o] = input rows 2o+kh-1, 2o+kh
+    const __m256 mid = _mm256_permute2f128_ps(x0, x1, 0x21);  // rows 1-2
+    const __m256 rows[3][2] = {{_mm256_permute2f128_ps(x0, x0, 0x08), mid},
+                               {x0, x1},
+                               {mid, _mm256_permute2f128_ps(x1, x1, 0x81)}};
+    __m256 acc[2] = {zero, zero}, acc2[2] = {zero, zero};
+#pragma GCC unroll 3
+    for (int kh = 0; kh < 3; ++kh) {
+      const __m256 w0 = _mm256_broadcast_ss(wc + 3 * kh), w1 = _mm256_broadcast_ss(wc + 3 * kh + 1),
+                   w2 = _mm256_broadcast_ss(wc + 3 * kh + 2);
+#pragma GCC unroll 2
+      for (int o = 0; o < 2; ++o) {
+        const __m256 x = rows[kh][o];
+        const __m256 l = _mm256_blend_ps(_mm256_permute_ps(x, _MM_SHUFFLE(2, 1, 0, 0)), zero, 0x11);
+        const __m256 r = _mm256_blend_ps(_mm256_permute_ps(x, _MM_SHUFFLE(3, 3, 2, 1)), zero, 0x88);
+        if (kh == 1) {  // taps 3, 4, 5
+          acc2[o] = _mm256_fmadd_ps(w0, l, acc2[o]);
+          acc[o] = _mm256_fmadd_ps(w1, x, acc[o]);
+          acc2[o] = _mm256_fmadd_ps(w2, r, acc2[o]);
+        } else {  // taps 0, 1, 2 or 6, 7, 8
+          acc[o] = _mm256_fmadd_ps(w0, l, acc[o]);
+          acc2[o] = _mm256_fmadd_ps(w1, x, acc2[o]);
+          acc[o] = _mm256_fmadd_ps(w2, r, acc[o]);
+        }
+      }
+    }
+    const int64_t o = static_cast<int64_t>(c) * 16;
+    const __m256 bias = _mm256_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
+    for (int v = 0; v < 2; ++v)
+      epilogue_store(_mm256_add_ps(acc[v], acc2[v]), epi, bias, res ? res + o + 8 * v : nullptr, 8,
+                     _mm256_setzero_si256(), y + o + 8 * v);
+  }
+}
+
+// Depthwise 3x3, stride 1, pad 1 on 2x2 planes (MobileNet's 1024-channel stage at 32x32
+// input): two channels per vector (a 128-bit half each; the planes are contiguous), every tap
+// an in-lane shuffle of the plane with the lanes that fall on the padding zeroed by an
+// immediate blend. dw_tile ran each plane in a vector of 4 live lanes of 8. Chain: dw_tile's,
+// as in dw3_plane4x4.
+template <int kTap>
+inline __m256 dw3_2x2_tap(__m256 x, __m256 zero) {
+  // output lane (oh, ow) = 2*oh + ow reads input (oh + kh - 1, ow + kw - 1), or padding
+  constexpr int kh = kTap / 3, kw = kTap % 3;
+  constexpr auto src = [](int lane) {
+    const int ih = lane / 2 + kh - 1, iw = lane % 2 + kw - 1;
+    return ih >= 0 && ih < 2 && iw >= 0 && iw < 2 ? 2 * ih + iw : -1;
+  };
+  constexpr int sel = (src(0) < 0 ? 0 : src(0)) | (src(1) < 0 ? 0 : src(1)) << 2 |
+                      (src(2) < 0 ? 0 : src(2)) << 4 | (src(3) < 0 ? 0 : src(3)) << 6;
+  constexpr int pad = (src(0) < 0) | (src(1) < 0) << 1 | (src(2) < 0) << 2 | (src(3) < 0) << 3;
+  return _mm256_blend_ps(_mm256_permute_ps(x, sel), zero, pad | pad << 4);
+}
+
+[[gnu::noinline]] void dw3_plane2x2(int C, int64_t cs, const float* __restrict w, const float* __restrict base,
+                                   const Epilogue& epi, float* __restrict y, const float* __restrict res) {
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256i lo4 = _mm256_setr_epi32(-1, -1, -1, -1, 0, 0, 0, 0);
+  for (int c = 0; c < C; c += 2) {
+    const bool pair = c + 1 < C;  // else the upper half is a copy of channel c, never stored
+    const int c1 = pair ? c + 1 : c;
+    const float* xc = base + c * cs;
+    const __m256 x = pair && cs == 4 ? _mm256_loadu_ps(xc)
+                                     : _mm256_setr_m128(_mm_loadu_ps(xc), _mm_loadu_ps(base + c1 * cs));
+    const float* w0 = w + c * 9;
+    const float* w1 = w + c1 * 9;
+    auto wt = [&](int t) { return _mm256_setr_m128(_mm_broadcast_ss(w0 + t), _mm_broadcast_ss(w1 + t)); };
+    __m256 acc = zero, acc2 = zero;
+    acc = _mm256_fmadd_ps(wt(0), dw3_2x2_tap<0>(x, zero), acc);
+    acc2 = _mm256_fmadd_ps(wt(1), dw3_2x2_tap<1>(x, zero), acc2);
+    acc = _mm256_fmadd_ps(wt(2), dw3_2x2_tap<2>(x, zero), acc);
+    acc2 = _mm256_fmadd_ps(wt(3), dw3_2x2_tap<3>(x, zero), acc2);
+    acc = _mm256_fmadd_ps(wt(4), x, acc);
+    acc2 = _mm256_fmadd_ps(wt(5), dw3_2x2_tap<5>(x, zero), acc2);
+    acc = _mm256_fmadd_ps(wt(6), dw3_2x2_tap<6>(x, zero), acc);
+    acc2 = _mm256_fmadd_ps(wt(7), dw3_2x2_tap<7>(x, zero), acc2);
+    acc = _mm256_fmadd_ps(wt(8), dw3_2x2_tap<8>(x, zero), acc);
+    __m256 val = _mm256_add_ps(acc, acc2);
+    // the epilogue_store arithmetic, a channel per half
+    const int64_t o = static_cast<int64_t>(c) * 4;
+    if (epi.bias) val = _mm256_add_ps(val, _mm256_setr_m128(_mm_broadcast_ss(epi.bias + c), _mm_broadcast_ss(epi.bias + c1)));
+    if (res) val = _mm256_add_ps(val, pair ? _mm256_loadu_ps(res + o) : _mm256_maskload_ps(res + o, lo4));
+    if (epi.relu) val = _mm256_max_ps(_mm256_setzero_ps(), val);
+    if (pair)
+      _mm256_storeu_ps(y + o, val);
+    else
+      _mm_storeu_ps(y + o, _mm256_castps256_ps128(val));
+  }
+}
+
 // dw3_rows_tile for the tile at j0 (4 vectors, W in {8, 16, 32}, interior as run_tile decides)
 template <int W8>
 void dw3_rows(const Geom& g, int C, const float* w, const float* base, int64_t j0, int64_t P, bool interior,
@@ -984,6 +1086,14 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
 #else
       // 3x3 stride 1 on AVX2: interior tiles (the loads one pixel and one row either side
       // inside the plane, full vectors) by dw3_tile, border tiles by dw_tile
+      if (dw3 && g.Ho == 4 && g.Wo == 4) {
+        dw3_plane4x4(s.Cout, g.cstride, packed, base, epi, yn, res);
+        return;
+      }
+      if (dw3 && g.Ho == 2 && g.Wo == 2) {
+        dw3_plane2x2(s.Cout, g.cstride, packed, base, epi, yn, res);
+        return;
+      }
       const bool interior = dw3 && j0 - 1 - g.Wo >= 0 && j0 + 8 * nv + 1 + g.Wo <= P;
       if (dw3 && nv == 4 && (g.Wo == 8 || g.Wo == 16 || g.Wo == 32)) {
         if (g.Wo == 8)
