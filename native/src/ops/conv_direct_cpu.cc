@@ -566,25 +566,26 @@ void tile(const Geom& g, int Cin, const float* __restrict a, const float* __rest
 // for one-vector tiles (planes of a few pixels): 4 accumulators are 4 FMA chains, which FMA
 // latency holds to half the FMA throughput. Each output is the GEMM's chain (the route
 // pointwise convs took before, conv_wide_cpu.cc): FMAs over ci in order from zero, per
-// reduction block of kPwKC channels, the blocks' sums added in order, then the epilogue.
-// kFull: all NV vectors inside the plane (no lane masks).
+// reduction block of kc (kPwKC) channels, the blocks' sums added in order, then the epilogue.
+// Dense convs run here too (dense_panel), their (ci, tap) rows as the channels, in one block
+// (kc >= Cin: tile's chain). kFull: all NV vectors inside the plane (no lane masks).
 constexpr int kPwKC = 256;  // the SGEMM's reduction block (gemm_cpu.cc kKC)
 template <int NV, int SL, bool kFull>
-inline void pw_tile(int Cin, const float* __restrict a, const float* __restrict b, int64_t bs, int64_t j0,
+inline void pw_tile(int Cin, int kc, const float* __restrict a, const float* __restrict b, int64_t bs, int64_t j0,
                     int64_t P, const Epilogue& epi, int c0, int rows, float* __restrict y,
                     const float* __restrict res) {
   constexpr int R = SL * kRows;
   __m256i tail[NV];
   for (int v = 0; v < NV; ++v) tail[v] = kFull ? _mm256_set1_epi32(-1) : lanes_below(P - (j0 + 8 * v));
-  const bool blocks = Cin > kPwKC;
+  const bool blocks = Cin > kc;
   const int64_t as = static_cast<int64_t>(Cin) * kRows;  // one sliver's weights
   __m256 acc[R][NV];
-  for (int k0 = 0; k0 < Cin; k0 += kPwKC) {
+  for (int k0 = 0; k0 < Cin; k0 += kc) {
 #pragma GCC unroll 12
     for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
-    const int k1 = blocks ? std::min(Cin, k0 + kPwKC) : Cin;
+    const int k1 = blocks ? std::min(Cin, k0 + kc) : Cin;
     const float* bk = b + k0 * bs;
     const float* ak = a + static_cast<int64_t>(k0) * kRows;
     for (int ci = k0; ci < k1; ++ci, bk += bs, ak += kRows) {
@@ -654,7 +655,8 @@ void pw_panel(const float* __restrict x, int Cin, int64_t P, int64_t j0, int nv,
 // output rows are written in whole cache lines while they are in L1 (rows a plane apart share
 // L1 sets: a line written half now and half a tile later was fetched twice).
 constexpr int kPwBlock = 6;
-[[gnu::noinline]] void pw_block(int Cin, int Cout, const float* __restrict packed, const float* __restrict panel,
+constexpr int kDensePanelK = 64;  // dense convs with at most this many (ci, tap) rows
+[[gnu::noinline]] void pw_block(int Cin, int kc, int Cout, const float* __restrict packed, const float* __restrict panel,
                                 int64_t j0, int nv, int64_t P, const Epilogue& epi, float* __restrict y,
                                 const float* __restrict res) {
   const int64_t bs = 8 * nv;
@@ -663,14 +665,14 @@ constexpr int kPwBlock = 6;
     int c0 = 0;
     for (; c0 + 3 * kRows <= Cout; c0 += 3 * kRows) {
       const float* a = packed + static_cast<int64_t>(c0) * Cin;
-      full ? pw_tile<1, 3, true>(Cin, a, panel, bs, j0, P, epi, c0, 3 * kRows, y, res)
-           : pw_tile<1, 3, false>(Cin, a, panel, bs, j0, P, epi, c0, 3 * kRows, y, res);
+      full ? pw_tile<1, 3, true>(Cin, kc, a, panel, bs, j0, P, epi, c0, 3 * kRows, y, res)
+           : pw_tile<1, 3, false>(Cin, kc, a, panel, bs, j0, P, epi, c0, 3 * kRows, y, res);
     }
     for (; c0 < Cout; c0 += kRows) {
       const float* a = packed + static_cast<int64_t>(c0) * Cin;
       const int rows = std::min(kRows, Cout - c0);
-      full ? pw_tile<1, 1, true>(Cin, a, panel, bs, j0, P, epi, c0, rows, y, res)
-           : pw_tile<1, 1, false>(Cin, a, panel, bs, j0, P, epi, c0, rows, y, res);
+      full ? pw_tile<1, 1, true>(Cin, kc, a, panel, bs, j0, P, epi, c0, rows, y, res)
+           : pw_tile<1, 1, false>(Cin, kc, a, panel, bs, j0, P, epi, c0, rows, y, res);
     }
     return;
   }
@@ -682,8 +684,8 @@ constexpr int kPwBlock = 6;
       const int64_t j = j0 + 8 * v0;
       const float* b = panel + 8 * v0;
       const bool full = j + 8 * w <= P;
-#define DSX_PW(NV) full ? pw_tile<NV, 1, true>(Cin, a, b, bs, j, P, epi, c0, rows, y, res) \
-                        : pw_tile<NV, 1, false>(Cin, a, b, bs, j, P, epi, c0, rows, y, res)
+#define DSX_PW(NV) full ? pw_tile<NV, 1, true>(Cin, kc, a, b, bs, j, P, epi, c0, rows, y, res) \
+                        : pw_tile<NV, 1, false>(Cin, kc, a, b, bs, j, P, epi, c0, rows, y, res)
       if (w == 3)
         DSX_PW(3);
       else if (w == 2)
@@ -694,6 +696,24 @@ constexpr int kPwBlock = 6;
       v0 += w;
     }
   }
+}
+
+// A dense conv's panel for pw_block: row ci*taps + t holds, for NV vectors of pixels, the
+// input value tap t reads in channel ci (zero on the padding and past P), as tile loads them
+// (bc: the vectors' first pixel in channel 0, cs: the channel stride, mk: the tap masks;
+// kMasked: masked loads, the others and'ed loads), at a stride of bs floats.
+template <int NV>
+void dense_panel(const Geom& g, int Cin, const float* __restrict bc, int64_t cs, const __m256i* __restrict mk,
+                 bool masked, float* __restrict panel, int64_t bs) {
+  const int taps = g.taps;
+  for (int ci = 0; ci < Cin; ++ci, bc += cs)
+    for (int t = 0; t < taps; ++t, panel += bs) {
+      const float* b = bc + g.off[t];
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v)
+        _mm256_store_ps(panel + 8 * v, masked ? _mm256_maskload_ps(b + 8 * v, mk[t * NV + v])
+                                             : _mm256_and_ps(_mm256_loadu_ps(b + 8 * v), _mm256_castsi256_ps(mk[t * NV + v])));
+    }
 }
 
 // Depthwise: y[c][j0 .. j0 + 8*NV) = epi(sum over taps of w[c][t] * x) for every channel c
@@ -1047,7 +1067,13 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
 #else
   const bool pw = false;
 #endif
-  const Tiles tiles(P, dw ? 4 : pw ? 6 : 3);
+#if defined(DSX_DIRECT_256)
+  // dense with few (ci, tap) rows (the stems: 27): blocks of pixels through a panel (pw_block)
+  const bool dense_pw = !dw && !pw && s.Cin * g.taps <= kDensePanelK;
+#else
+  const bool dense_pw = false;
+#endif
+  const Tiles tiles(P, dw ? 4 : pw || dense_pw ? 6 : 3);
   const int nt = tiles.count(), slivers = (s.Cout + kRows - 1) / kRows;
   const int64_t sliver = static_cast<int64_t>(g.taps) * s.Cin * kRows;
   const int64_t qsize = s.Cin * g.cstride + 32;  // one image's phases (slack: never read)
@@ -1060,7 +1086,31 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
     if (pw) {
       float* panel = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(s.Cin) * 8 * kPwBlock);
       pw_panel(base, s.Cin, P, j0, nv, panel);
-      pw_block(s.Cin, s.Cout, packed, panel, j0, nv, P, epi, yn, res);
+      pw_block(s.Cin, kPwKC, s.Cout, packed, panel, j0, nv, P, epi, yn, res);
+      return;
+    }
+    if (dense_pw) {
+      const int K = s.Cin * g.taps;
+      float* panel = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(K) * 8 * kPwBlock);
+      const int64_t cs = g.cstride;
+      for (int v0 = 0; v0 < nv; v0 += 3) {
+        const int w = std::min(3, nv - v0);
+        const int64_t j = j0 + 8 * v0;
+        __m256i mk[kMaxTaps * 3];
+        const int64_t lo = j + off_min, hi = (s.Cin - 1) * cs + j + 8 * w + off_max;
+        const bool masked = !(lo >= 0 && hi <= s.Cin * cs);
+        if (w == 3) {
+          all_tap_masks<3>(g, ot, j, P, mk);
+          dense_panel<3>(g, s.Cin, base + j, cs, mk, masked, panel + 8 * v0, 8 * nv);
+        } else if (w == 2) {
+          all_tap_masks<2>(g, ot, j, P, mk);
+          dense_panel<2>(g, s.Cin, base + j, cs, mk, masked, panel + 8 * v0, 8 * nv);
+        } else {
+          all_tap_masks<1>(g, ot, j, P, mk);
+          dense_panel<1>(g, s.Cin, base + j, cs, mk, masked, panel + 8 * v0, 8 * nv);
+        }
+      }
+      pw_block(K, K, s.Cout, packed, panel, j0, nv, P, epi, yn, res);
       return;
     }
 #else
