@@ -497,6 +497,8 @@ inline void epilogue_store(__m256 val, const Epilogue& epi, __m256 bias, const f
   if (epi.relu) val = _mm256_max_ps(_mm256_setzero_ps(), val);  // as std::max(val, 0): keeps -0 and NaN
   if (left >= 8)
     _mm256_storeu_ps(y, val);
+  else if (left == 4)  // planes of 4 pixels (2x2): a masked store is microcoded on Zen
+    _mm_storeu_ps(y, _mm256_castps256_ps128(val));
   else
     _mm256_maskstore_ps(y, tail, val);
 }
@@ -714,6 +716,52 @@ void dense_panel(const Geom& g, int Cin, const float* __restrict bc, int64_t cs,
         _mm256_store_ps(panel + 8 * v, masked ? _mm256_maskload_ps(b + 8 * v, mk[t * NV + v])
                                              : _mm256_and_ps(_mm256_loadu_ps(b + 8 * v), _mm256_castsi256_ps(mk[t * NV + v])));
     }
+}
+
+// Depthwise 3x3, stride 2, pad 1 (on the phase planes, fill_phases): dw_tile with plain
+// loads. Every tap reads inside the planes (each phase plane starts with a zero row, which
+// is the padding row above; no row below is needed), only the left taps (kw = 0, the odd
+// column phase shifted one column left) fall on padding, at output column 0, zeroed by an
+// and; lanes past P read the planes after (or the buffer's slack) and are not stored. Same
+// values and chain as dw_tile (its masked loads read +0 where these and).
+template <int NV>
+[[gnu::noinline]] void dw3s2_tile(const Geom& g, int C, const float* __restrict w, const float* __restrict base,
+                                  const int32_t* __restrict owtab, int64_t j0, int64_t P, const Epilogue& epi,
+                                  float* __restrict y, const float* __restrict res) {
+  __m256 lm[NV];  // lanes whose output column is not 0
+  __m256i tail[NV];
+  for (int v = 0; v < NV; ++v) {
+    const __m256i ow = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(owtab + j0 + 8 * v));
+    lm[v] = _mm256_castsi256_ps(_mm256_cmpgt_epi32(ow, _mm256_setzero_si256()));
+    tail[v] = lanes_below(P - (j0 + 8 * v));
+  }
+  for (int c = 0; c < C; ++c) {
+    const float* xc = base + c * g.cstride + j0;
+    const float* wc = w + c * 9;
+    __m256 acc[NV], acc2[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[v] = acc2[v] = _mm256_setzero_ps();
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) {
+      const __m256 wv = _mm256_broadcast_ss(wc + t);
+      const float* b = xc + g.off[t];
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        __m256 xv = _mm256_loadu_ps(b + 8 * v);
+        if (t % 3 == 0) xv = _mm256_and_ps(xv, lm[v]);
+        if (t % 2 == 0)
+          acc[v] = _mm256_fmadd_ps(wv, xv, acc[v]);
+        else
+          acc2[v] = _mm256_fmadd_ps(wv, xv, acc2[v]);
+      }
+    }
+    const int64_t o = static_cast<int64_t>(c) * P + j0;
+    const __m256 bias = _mm256_set1_ps(epi.bias ? epi.bias[c] : 0.0f);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v)
+      epilogue_store(_mm256_add_ps(acc[v], acc2[v]), epi, bias, res ? res + o + 8 * v : nullptr, P - (j0 + 8 * v),
+                     tail[v], y + o + 8 * v);
+  }
 }
 
 // Depthwise: y[c][j0 .. j0 + 8*NV) = epi(sum over taps of w[c][t] * x) for every channel c
@@ -1061,6 +1109,7 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
 #endif
   const bool dw = depthwise(s);
   const bool dw3 = dw && g.in_place && s.K == 3 && s.pad == 1;
+  [[maybe_unused]] const bool dw3s2 = dw && s.stride == 2 && s.K == 3 && s.pad == 1;
 #if defined(DSX_DIRECT_256)
   // pointwise, stride 1: blocks of output pixels through a panel (pw_block)
   const bool pw = !dw && s.K == 1 && g.in_place;
@@ -1136,6 +1185,15 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
 #else
       // 3x3 stride 1 on AVX2: interior tiles (the loads one pixel and one row either side
       // inside the plane, full vectors) by dw3_tile, border tiles by dw_tile
+      if (dw3s2) {
+        switch (nv) {
+          case 4: dw3s2_tile<4>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+          case 3: dw3s2_tile<3>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+          case 2: dw3s2_tile<2>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+          default: dw3s2_tile<1>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
+        }
+        return;
+      }
       if (dw3 && g.Ho == 4 && g.Wo == 4) {
         dw3_plane4x4(s.Cout, g.cstride, packed, base, epi, yn, res);
         return;
