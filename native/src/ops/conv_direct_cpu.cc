@@ -22,8 +22,13 @@
 // included; the im2col/wide routes ran 20-40), pointwise 40-50, depthwise 3x3 25-29 (the
 // training route's kernel: 7-20).
 // AVX2+FMA builds run the same scheme on 8-lane ymm vectors (4 output channels x 3 vectors,
-// see the DSX_DIRECT_256 section); on Zen 4 with -march=haswell, one thread: dense 3x3 at
-// 36-46 GMAC/s (the old routes: 20-38), pointwise 20-44, depthwise 3x3 13-17.
+// see the DSX_DIRECT_256 section), with 16 registers instead of 32: pointwise convs and dense
+// convs of few (channel, tap) rows (the stems) read a copy of each 48-pixel block's inputs
+// (pw_panel, dense_panel) instead of planes a page apart, which share L1 sets; depthwise
+// 3x3 has kernels for planes 8, 16 and 32 wide (dw3_rows_tile), 4x4 and 2x2 planes
+// (registers only), and stride 2 (plain loads on the phase planes). On Zen 4 with
+// DSX_ISA=avx2, one thread: dense 3x3 at 36-46 GMAC/s, pointwise 32-50 (the GEMM route:
+// 18-54, 18 at 32x32), depthwise 3x3 stride 1 21-29 (13-17 before those kernels).
 #include "ops/conv_direct_cpu.h"
 
 #include <algorithm>
