@@ -1024,6 +1024,51 @@ inline __m256 dw3_2x2_tap(__m256 x, __m256 zero) {
   }
 }
 
+// Depthwise 3x3, stride 2, pad 1 from 4x4 planes (2x2 out: MobileNet's last stride-2 layer),
+// read in place, a channel per iteration: its rows 0-1 and 2-3 in two registers, each 128-bit
+// half an input row; for kernel row kh the output rows 0 and 1 read input rows kh-1 and kh+1,
+// one register made by a 128-bit lane move (row -1 is zero), and columns 2*ow + kw - 1 by an
+// in-lane shuffle (column -1 zeroed by a blend). Output lanes 0-1 and 4-5, compacted to 4
+// floats. Without phase planes, whose fill cost more than the conv. Chain: dw_tile's.
+[[gnu::noinline]] void dw3s2_plane4x4(int C, const float* __restrict w, const float* __restrict x,
+                                     const Epilogue& epi, float* __restrict y, const float* __restrict res) {
+  const __m256 zero = _mm256_setzero_ps();
+  for (int c = 0; c < C; ++c) {
+    const float* xc = x + c * 16;
+    const float* wc = w + c * 9;
+    const __m256 x0 = _mm256_loadu_ps(xc), x1 = _mm256_loadu_ps(xc + 8);
+    const __m256 rows[3] = {_mm256_permute2f128_ps(x0, x0, 0x18), _mm256_permute2f128_ps(x0, x1, 0x20),
+                            _mm256_permute2f128_ps(x0, x1, 0x31)};
+    __m256 acc = zero, acc2 = zero;
+#pragma GCC unroll 3
+    for (int kh = 0; kh < 3; ++kh) {
+      const __m256 r = rows[kh];
+      const __m256 l = _mm256_blend_ps(_mm256_permute_ps(r, _MM_SHUFFLE(3, 3, 1, 0)), zero, 0x11);  // cols -1, 1
+      const __m256 m = _mm256_permute_ps(r, _MM_SHUFFLE(3, 3, 2, 0));                               // cols 0, 2
+      const __m256 rr = _mm256_permute_ps(r, _MM_SHUFFLE(3, 3, 3, 1));                              // cols 1, 3
+      const __m256 w0 = _mm256_broadcast_ss(wc + 3 * kh), w1 = _mm256_broadcast_ss(wc + 3 * kh + 1),
+                   w2 = _mm256_broadcast_ss(wc + 3 * kh + 2);
+      if (kh == 1) {  // taps 3, 4, 5
+        acc2 = _mm256_fmadd_ps(w0, l, acc2);
+        acc = _mm256_fmadd_ps(w1, m, acc);
+        acc2 = _mm256_fmadd_ps(w2, rr, acc2);
+      } else {  // taps 0, 1, 2 or 6, 7, 8
+        acc = _mm256_fmadd_ps(w0, l, acc);
+        acc2 = _mm256_fmadd_ps(w1, m, acc2);
+        acc = _mm256_fmadd_ps(w2, rr, acc);
+      }
+    }
+    const __m256 sum = _mm256_add_ps(acc, acc2);
+    __m128 val = _mm_castpd_ps(_mm_unpacklo_pd(_mm_castps_pd(_mm256_castps256_ps128(sum)),
+                                               _mm_castps_pd(_mm256_extractf128_ps(sum, 1))));
+    // epilogue_store's arithmetic on the 4 outputs
+    if (epi.bias) val = _mm_add_ps(val, _mm_set1_ps(epi.bias[c]));
+    if (res) val = _mm_add_ps(val, _mm_loadu_ps(res + c * 4));
+    if (epi.relu) val = _mm_max_ps(_mm_setzero_ps(), val);
+    _mm_storeu_ps(y + c * 4, val);
+  }
+}
+
 // dw3_rows_tile for the tile at j0 (4 vectors, W in {8, 16, 32}, interior as run_tile decides)
 template <int W8>
 void dw3_rows(const Geom& g, int C, const float* w, const float* base, int64_t j0, int64_t P, bool interior,
@@ -1116,6 +1161,12 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
   const bool dw3 = dw && g.in_place && s.K == 3 && s.pad == 1;
   [[maybe_unused]] const bool dw3s2 = dw && s.stride == 2 && s.K == 3 && s.pad == 1;
 #if defined(DSX_DIRECT_256)
+  const bool plane4s2 = dw3s2 && s.H == 4 && s.W == 4;  // read in place (dw3s2_plane4x4)
+#else
+  const bool plane4s2 = false;
+#endif
+  const bool phases = !g.in_place && !plane4s2;
+#if defined(DSX_DIRECT_256)
   // pointwise, stride 1: blocks of output pixels through a panel (pw_block)
   const bool pw = !dw && s.K == 1 && g.in_place;
 #else
@@ -1190,6 +1241,10 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
 #else
       // 3x3 stride 1 on AVX2: interior tiles (the loads one pixel and one row either side
       // inside the plane, full vectors) by dw3_tile, border tiles by dw_tile
+      if (plane4s2) {
+        dw3s2_plane4x4(s.Cout, packed, base, epi, yn, res);
+        return;
+      }
       if (dw3s2) {
         switch (nv) {
           case 4: dw3s2_tile<4>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res); break;
@@ -1289,7 +1344,7 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
   const int T = ctx.pool.size();
   if (s.N >= T) {
     ctx.pool.parallel_for(s.N, [&](int tid, int64_t b, int64_t e) {
-      float* q = g.in_place ? nullptr : ctx.ws.get(tid, kWsCol, static_cast<size_t>(qsize));
+      float* q = phases ? ctx.ws.get(tid, kWsCol, static_cast<size_t>(qsize)) : nullptr;
       for (int64_t n = b; n < e; ++n) {
         const float* xn = x + n * s.Cin * HW;
         if (q) fill_phases(s, g, xn, q);
@@ -1299,7 +1354,7 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
     return;
   }
   // fewer images than threads: the phases of every image first, then tiles across threads
-  float* q = g.in_place ? nullptr : ctx.ws.get(0, kWsShared, static_cast<size_t>(qsize * s.N));
+  float* q = phases ? ctx.ws.get(0, kWsShared, static_cast<size_t>(qsize * s.N)) : nullptr;
   if (q)
     for (int n = 0; n < s.N; ++n) fill_phases(s, g, x + n * s.Cin * HW, q + n * qsize);
   ctx.pool.parallel_for(static_cast<int64_t>(s.N) * nt, [&](int tid, int64_t b, int64_t e) {
