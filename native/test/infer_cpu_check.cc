@@ -254,9 +254,14 @@ int main() {
     check_direct(ctx, {3, 4, 6, 16, 4, 3, 1, 1, 4}, rng);
     check_direct(ctx, {1, 3, 5, 32, 3, 3, 1, 1, 3}, rng);
     check_direct(ctx, {2, 3, 5, 8, 3, 3, 1, 1, 3}, rng);
-    // 3x3 stride 2 from 4x4 (2x2 out: 4-lane stores) and 8x8 planes
+    // 3x3 stride 2 from 4x4 (2x2 out) and 8x8 planes, rows of 8 (AVX2: read in place, output
+    // rows in pairs), 16 and 32 (in place), 8 wide with an odd number of output rows (phases)
     check_direct(ctx, {3, 5, 4, 4, 5, 3, 2, 1, 5}, rng);
     check_direct(ctx, {1, 3, 8, 8, 3, 3, 2, 1, 3}, rng);
+    check_direct(ctx, {3, 4, 12, 8, 4, 3, 2, 1, 4}, rng);
+    check_direct(ctx, {1, 5, 6, 16, 5, 3, 2, 1, 5}, rng);
+    check_direct(ctx, {2, 3, 2, 32, 3, 3, 2, 1, 3}, rng);
+    check_direct(ctx, {1, 4, 6, 8, 4, 3, 2, 1, 4}, rng);
     // 3x3 stride 1 on 4x4 and 2x2 planes (AVX2: a plane in registers; 2x2 two channels per
     // vector, an odd channel count leaving one alone)
     check_direct(ctx, {3, 5, 4, 4, 5, 3, 1, 1, 5}, rng);

@@ -1069,6 +1069,67 @@ inline __m256 dw3_2x2_tap(__m256 x, __m256 zero) {
   }
 }
 
+// Depthwise 3x3, stride 2, pad 1 from planes 8, 16 or 32 wide (W8 = W/8; output rows of 4, 8
+// or 16), read in place, output vectors [u0, u0 + nv) of every channel: an output vector is two
+// output rows (W 8), one (W 16) or half of one (W 32); for kernel row kh each of its output
+// rows reads input row 2*oh + kh - 1 (row -1 is zero), 16 floats in two registers, whose even
+// columns are tap kw = 1, odd ones kw = 2 and odd ones one column left kw = 0 (column -1
+// zeroed by a blend, or the column before the 16).
+// Without phase planes, whose fill cost more than the conv. Chain: dw_tile's.
+template <int W8>
+[[gnu::noinline]] void dw3s2_rows(int C, int H, const float* __restrict w, const float* __restrict x, int u0, int nv,
+                                  const Epilogue& epi, float* __restrict y, const float* __restrict res) {
+  constexpr int W = 8 * W8;
+  const int64_t HW = static_cast<int64_t>(H) * W, P = HW / 4;
+  const __m256 zero = _mm256_setzero_ps();
+  const __m256i shr = _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6);
+  for (int c = 0; c < C; ++c) {
+    const float* xc = x + c * HW;
+    const float* wc = w + c * 9;
+    for (int u = u0; u < u0 + nv; ++u) {
+      __m256 acc = zero, acc2 = zero;
+#pragma GCC unroll 3
+      for (int kh = 0; kh < 3; ++kh) {
+        // the two 8-float halves whose evens and odds are this vector's taps
+        __m256 lo, hi, left = zero;
+        if (W8 == 1) {  // output rows 2u, 2u+1: input rows 4u + kh - 1 and 4u + kh + 1
+          const int ih = 4 * u + kh - 1;
+          lo = ih >= 0 ? _mm256_loadu_ps(xc + ih * W) : zero;
+          hi = _mm256_loadu_ps(xc + (ih + 2) * W);
+        } else {  // output row u / (W8/2), columns 8*(u % (W8/2)) on: input row 2*oh + kh - 1
+          const int ih = 2 * (u / (W8 / 2)) + kh - 1, col = 16 * (u % (W8 / 2));
+          lo = ih >= 0 ? _mm256_loadu_ps(xc + ih * W + col) : zero;
+          hi = ih >= 0 ? _mm256_loadu_ps(xc + ih * W + col + 8) : zero;
+          // the column left of the first (kw = 0 of output column 8*k): padding, or x
+          left = ih >= 0 && col > 0 ? _mm256_broadcast_ss(xc + ih * W + col - 1) : zero;
+        }
+        // per 128-bit half: lo's even (odd) lanes then hi's; then the middle quarters swapped
+        const __m256 e = _mm256_castpd_ps(_mm256_permute4x64_pd(
+            _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0)));
+        const __m256 o = _mm256_castpd_ps(_mm256_permute4x64_pd(
+            _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0)));
+        // W 8: each 128-bit half an output row; W 16: the register one row
+        const __m256 l = W8 == 1 ? _mm256_blend_ps(_mm256_permute_ps(o, _MM_SHUFFLE(2, 1, 0, 0)), zero, 0x11)
+                                 : _mm256_blend_ps(_mm256_permutevar8x32_ps(o, shr), left, 0x01);
+        const __m256 w0 = _mm256_broadcast_ss(wc + 3 * kh), w1 = _mm256_broadcast_ss(wc + 3 * kh + 1),
+                     w2 = _mm256_broadcast_ss(wc + 3 * kh + 2);
+        if (kh == 1) {  // taps 3, 4, 5
+          acc2 = _mm256_fmadd_ps(w0, l, acc2);
+          acc = _mm256_fmadd_ps(w1, e, acc);
+          acc2 = _mm256_fmadd_ps(w2, o, acc2);
+        } else {  // taps 0, 1, 2 or 6, 7, 8
+          acc = _mm256_fmadd_ps(w0, l, acc);
+          acc2 = _mm256_fmadd_ps(w1, e, acc2);
+          acc = _mm256_fmadd_ps(w2, o, acc);
+        }
+      }
+      const int64_t off = static_cast<int64_t>(c) * P + 8 * u;
+      epilogue_store(_mm256_add_ps(acc, acc2), epi, _mm256_set1_ps(epi.bias ? epi.bias[c] : 0.0f),
+                     res ? res + off : nullptr, 8, _mm256_setzero_si256(), y + off);
+    }
+  }
+}
+
 // dw3_rows_tile for the tile at j0 (4 vectors, W in {8, 16, 32}, interior as run_tile decides)
 template <int W8>
 void dw3_rows(const Geom& g, int C, const float* w, const float* base, int64_t j0, int64_t P, bool interior,
@@ -1162,10 +1223,12 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
   [[maybe_unused]] const bool dw3s2 = dw && s.stride == 2 && s.K == 3 && s.pad == 1;
 #if defined(DSX_DIRECT_256)
   const bool plane4s2 = dw3s2 && s.H == 4 && s.W == 4;  // read in place (dw3s2_plane4x4)
+  // read in place by dw3s2_rows: rows of 8 (output rows in pairs), 16 or 32, an even number
+  const bool rows_s2 = dw3s2 && ((s.W == 8 && s.H % 4 == 0) || ((s.W == 16 || s.W == 32) && s.H % 2 == 0));
 #else
-  const bool plane4s2 = false;
+  const bool plane4s2 = false, rows_s2 = false;
 #endif
-  const bool phases = !g.in_place && !plane4s2;
+  const bool phases = !g.in_place && !plane4s2 && !rows_s2;
 #if defined(DSX_DIRECT_256)
   // pointwise, stride 1: blocks of output pixels through a panel (pw_block)
   const bool pw = !dw && s.K == 1 && g.in_place;
@@ -1243,6 +1306,15 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
       // inside the plane, full vectors) by dw3_tile, border tiles by dw_tile
       if (plane4s2) {
         dw3s2_plane4x4(s.Cout, packed, base, epi, yn, res);
+        return;
+      }
+      if (rows_s2) {
+        if (s.W == 8)
+          dw3s2_rows<1>(s.Cout, s.H, packed, base, static_cast<int>(j0 / 8), nv, epi, yn, res);
+        else if (s.W == 16)
+          dw3s2_rows<2>(s.Cout, s.H, packed, base, static_cast<int>(j0 / 8), nv, epi, yn, res);
+        else
+          dw3s2_rows<4>(s.Cout, s.H, packed, base, static_cast<int>(j0 / 8), nv, epi, yn, res);
         return;
       }
       if (dw3s2) {
