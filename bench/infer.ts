@@ -2,12 +2,15 @@
 // and batch 64, our engine against ONNX Runtime running our exported graph of the same
 // network, with the same number of threads, side by side in one run (each network and
 // batch: ours, then ONNX Runtime, alternating --repeat times; the figure is the median of
-// the per-run medians). Targets: ours at or below ONNX Runtime at batch 1 for
-// every dw-* network, within 1.25x for std.
+// the per-run medians). Target: ours at or below ONNX Runtime for every network, at batch 1
+// and at batch 64 (README, Performance). ONNX Runtime picks its kernels for the CPU at run
+// time and has no switch to restrict them, so on an AVX-512 machine a DSX_ISA=avx2 build of
+// ours runs against ONNX Runtime's AVX-512 kernels: the line under the table says so.
 import { isTTY, textTable } from '../src/report/text-table.js';
 import { buildModel, parseVariant } from '../src/models/index.js';
 import { countTotals } from '../src/cost/index.js';
 import { measureLatency, machineDescription, type Runtime } from '../src/deploy/latency.js';
+import { buildInfo } from '../src/engine/index.js';
 
 const NETWORKS = [
   { model: 'resnet20', variant: 'std' },
@@ -48,7 +51,7 @@ export async function run(flags: string[]): Promise<object> {
       }
       const ours = median(runs.native);
       const ort = median(runs.onnxruntime);
-      const target = n.variant === 'std' ? 1.25 : 1.0;
+      const target = 1.0;
       rows.push({
         model: n.model,
         variant: n.variant,
@@ -58,8 +61,8 @@ export async function run(flags: string[]): Promise<object> {
         oursMs: ours,
         onnxRuntimeMs: ort,
         ratio: ours / ort,
-        target: batch === 1 ? target : null,
-        met: batch === 1 ? ours / ort <= target : null,
+        target,
+        met: ours / ort <= target,
         oursRunsMs: runs.native,
         onnxRuntimeRunsMs: runs.onnxruntime,
         oursSpreadMs: spreads.native,
@@ -80,16 +83,21 @@ export async function run(flags: string[]): Promise<object> {
       r.oursMs.toFixed(3),
       r.onnxRuntimeMs.toFixed(3),
       r.ratio.toFixed(2),
-      r.target === null ? '' : `<= ${r.target.toFixed(2)}: ${r.met ? 'met' : 'MISSED'}`,
+      `<= ${r.target.toFixed(2)}: ${r.met ? 'met' : 'MISSED'}`,
     ]);
   }
   console.log(`threads: ${threads}; median of ${repeat} alternating runs, each the median of its repetitions; ${machineDescription()}`);
   console.log(
     textTable(table, {
-      head: ['network', 'batch', 'MACs', 'ours ms', 'ONNX Runtime ms', 'ours/ORT', 'target (batch 1)'],
+      head: ['network', 'batch', 'MACs', 'ours ms', 'ONNX Runtime ms', 'ours/ORT', 'target'],
       align: ['left', 'right', 'right', 'right', 'right', 'right', 'left'],
       tty: isTTY(),
     }),
   );
-  return { threads, repeat, rows };
+  const b = buildInfo();
+  if (b.isaTarget !== 'native')
+    console.log(
+      `ours ran kernels built for ${b.cpuIsa} (DSX_ISA=${b.isaTarget}); ONNX Runtime chose its own kernels for this CPU (it has no switch to restrict them)`,
+    );
+  return { threads, repeat, isa: { ours: b.cpuIsa, dsxIsa: b.isaTarget }, rows };
 }

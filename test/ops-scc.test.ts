@@ -146,6 +146,46 @@ test('SCC at high channel-group counts (shared-window kernels) matches the refer
   }
 });
 
+test('SCC over a batch of planes smaller than a vector (regrouped images) matches the reference on 1 and 2 threads', () => {
+  // 2x2, 1x3 and 1x1 planes (and 3x3 on AVX-512 builds) over batches whose pixels exceed
+  // the few-pixel forward's: native/src/ops/scc_small_planes_cpu.cc regroups the images
+  // into groups of unequal sizes (37 x 4 pixels: 19 + 18 images), or one group (9 x 4);
+  // runs of 8+ same-start outputs take its weight gradient, shorter runs (co=0.75 g2) the
+  // per-image one; Cout > Cin with wrap-around windows, Cout < Cin
+  const shapes: (ref.SccRefShape & { label: string })[] = [
+    { label: '2x2 b37 co=0.5 g4', N: 37, Cin: 64, H: 2, W: 2, Cout: 64, groups: 4, stride: 8 },
+    { label: '2x2 b9 Cout=2Cin wrap', N: 9, Cin: 32, H: 2, W: 2, Cout: 64, groups: 4, stride: 4 },
+    { label: '1x3 b23 Cout<Cin', N: 23, Cin: 64, H: 1, W: 3, Cout: 32, groups: 2, stride: 16 },
+    { label: '1x1 b70 co=0.5 g8', N: 70, Cin: 128, H: 1, W: 1, Cout: 128, groups: 8, stride: 8 },
+    { label: '3x3 b23 co=0.75 g2 short runs', N: 23, Cin: 16, H: 3, W: 3, Cout: 64, groups: 2, stride: 2 },
+  ];
+  try {
+    const outs: Record<string, ReturnType<typeof runOp>>[] = [];
+    for (const threads of [1, 2]) {
+      setOpThreads(threads);
+      shapes.forEach((s, i) => checkScc(s, 300 + i, `${s.label} t${threads}`));
+      // adding into given gradients, and overwriting dX
+      const { label: _label, ...s } = shapes[0]!;
+      const n = s.N * s.Cin * s.H * s.W;
+      const x = ref.randomArray(n, 41), w = ref.randomArray(s.Cout * (s.Cin / s.groups), 42);
+      const dy = ref.randomArray(s.N * s.Cout * s.H * s.W, 43), dx0 = ref.randomArray(n, 44);
+      const dw0 = ref.randomArray(w.length, 45);
+      const r = ref.sccBackward(s, x, w, dy);
+      const add = runOp('scc_backward', { ...s }, { x, w, dy, dx: dx0, dw: dw0 });
+      ref.assertClose(add.dx as Float32Array, r.dx.map((v, i) => v + dx0[i]!), TOL, `dX adds t${threads}`);
+      ref.assertClose(add.dw as Float32Array, r.dw.map((v, i) => v + dw0[i]!), TOL, `dW adds t${threads}`);
+      const over = runOp('scc_backward', { ...s, overwrite: 1 }, { x, w, dy, dx: dx0 });
+      ref.assertClose(over.dx as Float32Array, r.dx, TOL, `dX overwritten t${threads}`);
+      outs.push({ y: runOp('scc_forward', { ...s }, { x, w }), g: runOp('scc_backward', { ...s }, { x, w, dy }) });
+    }
+    // one writer per output and per dX element: identical on any thread count
+    assert.deepEqual(outs[0]!.y!.y, outs[1]!.y!.y, 'forward identical on 1 and 2 threads');
+    assert.deepEqual(outs[0]!.g!.dx, outs[1]!.g!.dx, 'dX identical on 1 and 2 threads');
+  } finally {
+    setOpThreads(0);
+  }
+});
+
 test('library API: sccForward/sccBackward from the package main', () => {
   const shape = { batch: 2, inChannels: 12, height: 3, width: 3, outChannels: 18, groups: 3, channelStride: 2 };
   const s = { N: 2, Cin: 12, H: 3, W: 3, Cout: 18, groups: 3, stride: 2 };

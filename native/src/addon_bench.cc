@@ -200,7 +200,8 @@ using ops_cblas_sgemm_t = void (*)(int, int, int, int, int, int, float, const fl
 }  // namespace
 
 // opsBench('sgemm', {M,N,K,transA,transB,minSeconds,openblas?: path}) -> {ours, openblas?} seconds
-// opsBench('scc', {N,Cin,H,W,Cout,groups,stride,minSeconds}) -> seconds of scc and dense 1x1 passes
+// opsBench('scc', {N,Cin,H,W,Cout,groups,stride,minSeconds,split?}) -> seconds of scc and dense 1x1
+//   passes; with split, also the backward's two halves alone (sccBackwardData, sccBackwardWeights)
 // opsBench('peak', {minSeconds}) -> {gflops, isa}: the FMA loop's best GFLOP/s
 // opsBench('stream', {minSeconds}) -> {gbs, bufferBytes}: copy GB/s (bytes read + written)
 // opsBench('copy', {src, dst}) -> {seconds}: the stream's copy once, of caller-sized arrays
@@ -280,7 +281,8 @@ Napi::Value OpsBench(const Napi::CallbackInfo& info) {
         dense[static_cast<size_t>(c) * s.Cin + (dsx::scc_start(c, s.stride, s.Cin) + k) % s.Cin] = w[c * D + k];
     const dsx::Conv2dShape cs{s.N, s.Cin, s.H, s.W, s.Cout, 1, 1, 0, 1};
     // Interleaved rounds, fastest of each: SCC and dense see the same machine conditions.
-    double best[4] = {1e30, 1e30, 1e30, 1e30};
+    const bool split = a.num_or("split", 0) != 0;
+    double best[6] = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30};
     auto timed = [&](int slot, auto&& f) {
       const double t0 = ops_now();
       f();
@@ -292,11 +294,18 @@ Napi::Value OpsBench(const Napi::CallbackInfo& info) {
       timed(1, [&] { be.scc_backward(s, x.data(), w.data(), dy.data(), dx.data(), dw.data()); });
       timed(2, [&] { be.conv2d_forward(cs, x.data(), dense.data(), nullptr, y.data()); });
       timed(3, [&] { be.conv2d_backward(cs, x.data(), dense.data(), dy.data(), dx.data(), ddense.data(), nullptr); });
+      if (!split) continue;
+      timed(4, [&] { be.scc_backward(s, x.data(), w.data(), dy.data(), dx.data(), nullptr); });
+      timed(5, [&] { be.scc_backward(s, x.data(), w.data(), dy.data(), nullptr, dw.data()); });
     }
     r.Set("sccForward", best[0]);
     r.Set("sccBackward", best[1]);
     r.Set("denseForward", best[2]);
     r.Set("denseBackward", best[3]);
+    if (split) {
+      r.Set("sccBackwardData", best[4]);
+      r.Set("sccBackwardWeights", best[5]);
+    }
   }
   r.Set("threads", be.threads());
   return r;

@@ -186,6 +186,9 @@ export interface SccTiming {
   sccBackward: number;
   denseForward: number;
   denseBackward: number;
+  /** with `split`: the backward's data gradient alone, and its weight gradient alone */
+  sccBackwardData?: number;
+  sccBackwardWeights?: number;
   threads: number;
 }
 
@@ -212,8 +215,9 @@ export function benchScc(a: {
   groups: number;
   stride: number;
   minSeconds?: number;
+  split?: boolean;
 }): SccTiming {
-  return addon().opsBench('scc', a) as SccTiming;
+  return addon().opsBench('scc', { ...a, split: a.split ? 1 : 0 }) as SccTiming;
 }
 
 /** The FMA peak of a register-only loop on the op threads (setOpThreads), GFLOP/s: each

@@ -22,7 +22,9 @@
 
 #include "ops/ops_cpu.h"
 #include "ops/scc_index.h"
+#include "ops/scc_small_planes.h"
 #include "ops/transpose.h"
+#include "ops/vec_lanes.h"
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
@@ -251,7 +253,7 @@ void pack_panels(RowPtr rowptr, int rows, int HW, int c0, int np, int pw, float*
 // panel to a wide tile for a handful of columns; here each output reads its own D weights
 // once and its window directly: Cout*D MACs per pixel, nothing else. Every output has one
 // writer and a fixed summation order, so results do not depend on the thread count.
-constexpr int64_t kFewPixels = 16;
+constexpr int64_t kFewPixels = kSccFewPixels;
 
 // 16 floats as one value: one AVX-512 register. Without AVX-512, GCC lowers a 64-byte vector
 // through memory (stores and reloads around every operation, about 10x slower), so the AVX2
@@ -469,28 +471,8 @@ void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, cons
 // folded BN+ReLU, materialised once per window): each input row is loaded once per block
 // of outputs that share it, there are no band zeros and no padded rows, and every output is
 // the same FMA chain over its window, k = 0..D-1 from zero, as the banded micro-GEMM runs it
-// (whose band zeros add nothing), so results are bit-identical to the sliver path.
-typedef float vf __attribute__((vector_size(kVecWidth * 4)));
-
-inline vf loadv(const float* p) {
-  vf v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-// c + a*b rounded once where the target has FMA, as the micro-kernel's vfma (the bit-for-bit
-// equality with the sliver path rests on it); a broadcast scalar a.
-inline vf fmav(float a, vf b, vf c) {
-#if defined(__AVX512F__)
-  return reinterpret_cast<vf>(_mm512_fmadd_ps(_mm512_set1_ps(a), reinterpret_cast<__m512>(b),
-                                              reinterpret_cast<__m512>(c)));
-#elif defined(__AVX2__) && defined(__FMA__)
-  return reinterpret_cast<vf>(_mm256_fmadd_ps(_mm256_set1_ps(a), reinterpret_cast<__m256>(b),
-                                              reinterpret_cast<__m256>(c)));
-#else
-  return c + a * b;
-#endif
-}
+// (whose band zeros add nothing), so results are bit-identical to the sliver path
+// (vf, loadv, fmav: ops/vec_lanes.h).
 inline float fmas(float a, float b, float c) {
 #if defined(__FMA__)
   return __builtin_fmaf(a, b, c);
@@ -713,6 +695,10 @@ void scc_pack_forward(CpuCtx& ctx, const SccShape& s, const float* w, float* pac
 
 void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
                      InputAffine in, const Epilogue& epi, const float* packed) {
+  if (scc_small_planes(s)) {
+    scc_small_forward(ctx, s, x, w, y, in, epi, packed);
+    return;
+  }
   if (static_cast<int64_t>(s.N) * s.H * s.W <= kFewPixels) {
     scc_forward_few_pixels(ctx, s, x, w, y, in, epi);
     return;
@@ -781,6 +767,10 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
 void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w,
                       const float* dy, float* dx, float* dw, bool set_dx, InputAffine in) {
   const SccPlan& p = ctx.scc_plan(s);
+  if (scc_small_planes(s) && (!dw || scc_small_planes_dw(p))) {
+    scc_small_backward(ctx, s, x, w, dy, dx, dw, set_dx, in);
+    return;
+  }
   // Every dX element has exactly one writer (an input sliver over a pixel panel; a sliver
   // no window covers multiplies over R = 0 and stores zeros), so overwriting is beta = 0.
   const float dx_beta = set_dx ? 0.0f : 1.0f;

@@ -22,6 +22,8 @@ enum WsSlot : int {
   kWsLocal3,
   kWsPtrs,      // per-thread row-pointer tables (stored in float slots)
   kWsInput,     // an op's input materialised through a folded BN+ReLU (tid 0, op-wide)
+  kWsGroupIn,   // a batch regrouped around an op (tid 0, op-wide; scc_small_planes_cpu.cc)
+  kWsGroupOut,
   kWsSlots
 };
 
