@@ -234,6 +234,29 @@ struct Tiles {
   int width(int t) const { return t < nw ? wide : extra_nv; }
 };
 
+#if defined(__AVX2__) && defined(__FMA__)
+// 8-lane helpers, also for the AVX2 kernels an AVX-512 build runs (the stride-2 depthwise)
+inline __m256i lanes_below(int64_t left) {  // lanes 0 .. left-1
+  const int32_t n = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(left, 0), 8));
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// bias, residual, ReLU on an output vector, stored at y (the first `left` lanes)
+inline void epilogue_store(__m256 val, const Epilogue& epi, __m256 bias, const float* res, int64_t left,
+                           __m256i tail, float* y) {
+  if (epi.bias) val = _mm256_add_ps(val, bias);
+  if (res) val = _mm256_add_ps(val, left >= 8 ? _mm256_loadu_ps(res) : _mm256_maskload_ps(res, tail));
+  if (epi.relu) val = _mm256_max_ps(_mm256_setzero_ps(), val);  // as std::max(val, 0): keeps -0 and NaN
+  if (left >= 8)
+    _mm256_storeu_ps(y, val);
+  else if (left == 4)  // planes of 4 pixels (2x2): a masked store is microcoded on Zen
+    _mm_storeu_ps(y, _mm256_castps256_ps128(val));
+  else
+    _mm256_maskstore_ps(y, tail, val);
+}
+
+#endif
+
 #if defined(__AVX512F__)
 // Per vector v of the tile at j0: the lanes inside the plane, their columns and indices.
 template <int NV>
@@ -450,11 +473,6 @@ void dw3_tile(const Geom& g, int C, const float* __restrict w, const float* __re
 #elif defined(DSX_DIRECT_256)
 // AVX2 + FMA: the same kernels on 8-lane ymm vectors. A lane mask is an integer vector (all
 // ones: read), its loads _mm256_maskload_ps (masked-off lanes are neither read nor faulted).
-inline __m256i lanes_below(int64_t left) {  // lanes 0 .. left-1
-  const int32_t n = static_cast<int32_t>(std::min<int64_t>(std::max<int64_t>(left, 0), 8));
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // lo <= o < hi, lane by lane
 inline __m256i in_range(__m256i o, int32_t lo, int32_t hi) {
   return _mm256_and_si256(_mm256_cmpgt_epi32(o, _mm256_set1_epi32(lo - 1)),
@@ -492,20 +510,6 @@ void all_tap_masks(const Geom& g, const int32_t* owtab, int64_t j0, int64_t P, _
   __m256i tail[NV], ow[NV], jv[NV];
   lane_setup<NV>(g, owtab, j0, P, tail, ow, jv);
   for (int t = 0; t < g.taps; ++t) tap_masks<NV>(g, t, P, tail, ow, jv, mk + t * NV);
-}
-
-// bias, residual, ReLU on an output vector, stored at y (the first `left` lanes)
-inline void epilogue_store(__m256 val, const Epilogue& epi, __m256 bias, const float* res, int64_t left,
-                           __m256i tail, float* y) {
-  if (epi.bias) val = _mm256_add_ps(val, bias);
-  if (res) val = _mm256_add_ps(val, left >= 8 ? _mm256_loadu_ps(res) : _mm256_maskload_ps(res, tail));
-  if (epi.relu) val = _mm256_max_ps(_mm256_setzero_ps(), val);  // as std::max(val, 0): keeps -0 and NaN
-  if (left >= 8)
-    _mm256_storeu_ps(y, val);
-  else if (left == 4)  // planes of 4 pixels (2x2): a masked store is microcoded on Zen
-    _mm_storeu_ps(y, _mm256_castps256_ps128(val));
-  else
-    _mm256_maskstore_ps(y, tail, val);
 }
 
 // y[c0 + i][j0 .. j0 + 8*NV) (i < kRows, c0 + i < Cout) = epi(sum over ci, taps of a * x):
@@ -1024,6 +1028,27 @@ inline __m256 dw3_2x2_tap(__m256 x, __m256 zero) {
   }
 }
 
+// dw3_rows_tile for the tile at j0 (4 vectors, W in {8, 16, 32}, interior as run_tile decides)
+template <int W8>
+void dw3_rows(const Geom& g, int C, const float* w, const float* base, int64_t j0, int64_t P, bool interior,
+              const Epilogue& epi, float* y, const float* res) {
+  const int tb = (j0 == 0 ? 1 : 0) | (j0 + 32 == P ? 2 : 0);
+  if (interior)
+    dw3_rows_tile<W8, 0, true>(g, C, w, base, j0, P, epi, y, res);
+  else if (tb == 0)
+    dw3_rows_tile<W8, 0, false>(g, C, w, base, j0, P, epi, y, res);
+  else if (tb == 1)
+    dw3_rows_tile<W8, 1, false>(g, C, w, base, j0, P, epi, y, res);
+  else if (tb == 2)
+    dw3_rows_tile<W8, 2, false>(g, C, w, base, j0, P, epi, y, res);
+  else
+    dw3_rows_tile<W8, 3, false>(g, C, w, base, j0, P, epi, y, res);
+}
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__)
+// Stride-2 depthwise kernels that read x in place, on 8-lane vectors on both ISAs (the AVX-512
+// build gets the same values: dw_tile's chain)
 // Depthwise 3x3, stride 2, pad 1 from 4x4 planes (2x2 out: MobileNet's last stride-2 layer),
 // read in place, a channel per iteration: its rows 0-1 and 2-3 in two registers, each 128-bit
 // half an input row; for kernel row kh the output rows 0 and 1 read input rows kh-1 and kh+1,
@@ -1130,22 +1155,6 @@ template <int W8>
   }
 }
 
-// dw3_rows_tile for the tile at j0 (4 vectors, W in {8, 16, 32}, interior as run_tile decides)
-template <int W8>
-void dw3_rows(const Geom& g, int C, const float* w, const float* base, int64_t j0, int64_t P, bool interior,
-              const Epilogue& epi, float* y, const float* res) {
-  const int tb = (j0 == 0 ? 1 : 0) | (j0 + 32 == P ? 2 : 0);
-  if (interior)
-    dw3_rows_tile<W8, 0, true>(g, C, w, base, j0, P, epi, y, res);
-  else if (tb == 0)
-    dw3_rows_tile<W8, 0, false>(g, C, w, base, j0, P, epi, y, res);
-  else if (tb == 1)
-    dw3_rows_tile<W8, 1, false>(g, C, w, base, j0, P, epi, y, res);
-  else if (tb == 2)
-    dw3_rows_tile<W8, 2, false>(g, C, w, base, j0, P, epi, y, res);
-  else
-    dw3_rows_tile<W8, 3, false>(g, C, w, base, j0, P, epi, y, res);
-}
 #endif
 
 bool depthwise(const Conv2dShape& s) { return s.groups == s.Cin && s.Cout == s.Cin && s.groups > 1; }
@@ -1221,7 +1230,7 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
   const bool dw = depthwise(s);
   const bool dw3 = dw && g.in_place && s.K == 3 && s.pad == 1;
   [[maybe_unused]] const bool dw3s2 = dw && s.stride == 2 && s.K == 3 && s.pad == 1;
-#if defined(DSX_DIRECT_256)
+#if defined(__AVX2__) && defined(__FMA__)
   const bool plane4s2 = dw3s2 && s.H == 4 && s.W == 4;  // read in place (dw3s2_plane4x4)
   // read in place by dw3s2_rows: rows of 8 (output rows in pairs), 16 or 32, an even number
   const bool rows_s2 = dw3s2 && ((s.W == 8 && s.H % 4 == 0) || ((s.W == 16 || s.W == 32) && s.H % 2 == 0));
@@ -1288,6 +1297,20 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
       // 3x3 stride 1: lane shifts; unmasked on interior tiles (full vectors, the rows above
       // and below and the neighbouring vectors inside the plane)
 #if defined(DSX_DIRECT_512)
+      if (plane4s2) {
+        dw3s2_plane4x4(s.Cout, packed, base, epi, yn, res);
+        return;
+      }
+      if (rows_s2) {  // in 8-lane vectors
+        const int u0 = static_cast<int>(j0 / 8), n8 = static_cast<int>(std::min<int64_t>(2 * nv, P / 8 - u0));
+        if (s.W == 8)
+          dw3s2_rows<1>(s.Cout, s.H, packed, base, u0, n8, epi, yn, res);
+        else if (s.W == 16)
+          dw3s2_rows<2>(s.Cout, s.H, packed, base, u0, n8, epi, yn, res);
+        else
+          dw3s2_rows<4>(s.Cout, s.H, packed, base, u0, n8, epi, yn, res);
+        return;
+      }
       if (dw3) {
         if (nv == 4 && j0 - 16 - g.Wo >= 0 && j0 + 16 * 5 + g.Wo <= P)
           dw3_tile<4, true>(g, s.Cout, packed, base, ot, j0, P, epi, yn, res);
