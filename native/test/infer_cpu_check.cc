@@ -222,6 +222,8 @@ int main() {
     check_direct(ctx, {3, 2, 2, 2, 6, 3, 1, 1, 1}, rng);
     check_direct(ctx, {2, 4, 5, 7, 13, 3, 2, 1, 1}, rng);
     check_direct(ctx, {1, 3, 1, 1, 8, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {1, 2, 9, 8, 8, 5, 1, 2, 1}, rng);
+    check_direct(ctx, {2, 2, 9, 8, 12, 5, 2, 2, 1}, rng);
     // stride 2 on rows of 17 to 32 columns (two 8-column chunks per phase row, the second
     // masked), dense and depthwise
     check_direct(ctx, {1, 5, 6, 23, 9, 3, 2, 1, 1}, rng);
