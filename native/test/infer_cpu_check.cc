@@ -216,14 +216,16 @@ int main() {
     check_direct(ctx, {3, 20, 2, 2, 26, 1, 1, 0, 1}, rng);
     check_direct(ctx, {2, 7, 3, 3, 13, 1, 1, 0, 1}, rng);
     check_direct(ctx, {1, 9, 10, 11, 10, 1, 1, 0, 1}, rng);
-    // dense with at most 64 (channel, tap) rows (AVX2: through a panel of the pixel block, as
-    // pointwise convs): odd planes, stride 2, few-pixel planes, batch 3
+    // dense with at most 640 (channel, tap) rows (AVX2: through a panel of the pixel block,
+    // as pointwise convs; past that the register tile reads x): odd planes, stride 2,
+    // few-pixel planes, batch 3, 5x5, 720 rows
     check_direct(ctx, {1, 7, 9, 9, 10, 3, 1, 1, 1}, rng);
     check_direct(ctx, {3, 2, 2, 2, 6, 3, 1, 1, 1}, rng);
     check_direct(ctx, {2, 4, 5, 7, 13, 3, 2, 1, 1}, rng);
     check_direct(ctx, {1, 3, 1, 1, 8, 3, 1, 1, 1}, rng);
     check_direct(ctx, {1, 2, 9, 8, 8, 5, 1, 2, 1}, rng);
     check_direct(ctx, {2, 2, 9, 8, 12, 5, 2, 2, 1}, rng);
+    check_direct(ctx, {1, 80, 6, 6, 16, 3, 1, 1, 1}, rng);
     // stride 2 on rows of 17 to 32 columns (two 8-column chunks per phase row, the second
     // masked), dense and depthwise
     check_direct(ctx, {1, 5, 6, 23, 9, 3, 2, 1, 1}, rng);

@@ -666,7 +666,7 @@ void pw_panel(const float* __restrict x, int Cin, int64_t P, int64_t j0, int nv,
 // output rows are written in whole cache lines while they are in L1 (rows a plane apart share
 // L1 sets: a line written half now and half a tile later was fetched twice).
 constexpr int kPwBlock = 6;
-constexpr int kDensePanelK = 64;  // dense convs with at most this many (ci, tap) rows
+constexpr int kDensePanelK = 640;  // dense convs with at most this many (ci, tap) rows (a panel of at most 120 KiB)
 [[gnu::noinline]] void pw_block(int Cin, int kc, int Cout, const float* __restrict packed, const float* __restrict panel,
                                 int64_t j0, int nv, int64_t P, const Epilogue& epi, float* __restrict y,
                                 const float* __restrict res) {
@@ -1245,7 +1245,8 @@ void conv_direct_forward(CpuCtx& ctx, const Conv2dShape& s, const float* x, floa
   const bool pw = false;
 #endif
 #if defined(DSX_DIRECT_256)
-  // dense with few (ci, tap) rows (the stems: 27): blocks of pixels through a panel (pw_block)
+  // dense with at most kDensePanelK (ci, tap) rows (ResNet-20's 27 to 576): blocks of pixels
+  // through a panel (pw_block); 16->16 3x3 as fast either way, the stems and 64->64 8x8 faster
   const bool dense_pw = !dw && !pw && s.Cin * g.taps <= kDensePanelK;
 #else
   const bool dense_pw = false;
