@@ -11,9 +11,10 @@
 //    --wrap (see CMakeLists.txt), which redirects the calls made by code linked statically
 //    into this executable: this file and dsx_core, i.e. the whole engine.
 // The network covers every CPU route the zoo uses: convolutions on the wide route (dense,
-// grouped, pointwise and grouped pointwise), im2col (stride 2) and the direct depthwise 3x3
-// kernels (stride 1 and 2); SCC; BN with and without a fused ReLU; residual add, option-A
-// shortcut, channel shuffle, max pool, GAP and linear.
+// grouped, pointwise and grouped pointwise), im2col (stride 2), the direct depthwise 3x3
+// kernels (stride 1 and 2) and the deployment Winograd route (dense 3x3 stride 1); SCC; BN
+// with and without a fused ReLU; residual add, option-A shortcut, channel shuffle, max pool,
+// GAP and linear.
 // ALLOC_CHECK_TRACE=1 prints a backtrace for every allocation made during the steady steps,
 // to find the call site when this test fails (addr2line -f -C -e alloc_check +0x... names it).
 #include <execinfo.h>
@@ -251,6 +252,7 @@ NetSpec make_spec() {
   SpecBuilder b({3, 16, 16});
   const int stem = b.bn_relu("stem", b.conv("stem.conv", 0, 16, 3, 1, 1, 1));  // wide route
   int x = b.bn_relu("dw1", b.conv("dw1.conv", stem, 16, 3, 1, 1, 16));           // depthwise s1
+  x = b.bn_relu("dense", b.conv("dense.conv", x, 16, 3, 1, 1, 1));  // dense 3x3 s1: Winograd
   x = b.bn("scc.bn", b.scc("scc", x, 16, 2, 4));  // BN without a ReLU to fuse
   const int res = b.relu("res.relu", b.add_tensors("res.add", x, stem));
   x = b.bn_relu("pw", b.conv("pw.conv", res, 32, 1, 1, 0, 1));  // pointwise
@@ -315,7 +317,7 @@ int check_inference(dsx::Net& net, bool trace) {
   std::printf("alloc_check: inference: %d ops, %d BNs folded, %ld packs; steady runs made %ld "
               "allocations; max |folded - unfused| / max |logit| = %.2e\n",
               inf.op_count(), inf.folded_bns(), inf.packs(), steady, diff / scale);
-  if (inf.folded_bns() != 8) return fail("expected the 8 BNs that follow a conv or SCC to fold");
+  if (inf.folded_bns() != 9) return fail("expected the 9 BNs that follow a conv or SCC to fold");
   if (inf.packs() != packs) return fail("inference runs packed weights again");
   if (steady != 0) return fail("steady inference runs allocate; rerun with ALLOC_CHECK_TRACE=1");
   if (first != second) return fail("two inference runs of the same input differ");

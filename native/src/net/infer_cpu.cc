@@ -15,6 +15,7 @@
 #include "net/plan.h"
 #include "ops/conv_direct_cpu.h"
 #include "ops/conv_wide_cpu.h"
+#include "ops/conv_winograd_cpu.h"
 #include "ops/ops_cpu.h"
 
 namespace dsx {
@@ -225,13 +226,20 @@ void CpuInference::plan_ops(const float* state) {
     ops_.push_back(op);
   }
 
-  // packed forward weights, once: the direct route's slivers (dense convs, stride 1 and 2),
-  // else the wide route's (used whenever a call takes that route), and the SCC bands
+  // packed forward weights, once: the Winograd route's transformed weights (the stride-1 3x3
+  // dense convs where it is faster), the direct route's slivers (dense convs, stride 1 and
+  // 2), else the wide route's (used whenever a call takes that route), and the SCC bands
   for (Op& op : ops_) {
     const LayerSpec& l = layers[op.layer];
     const TensorShape& xs = spec_.tensors[op.x];
     if (op.kind == Kind::Conv) {
       const Conv2dShape sh{capacity_, xs[0], xs[1], xs[2], l.out_channels, l.kernel, l.stride, l.padding, l.groups};
+      if (conv_winograd_preferred(sh)) {
+        op.winograd = true;
+        op.packed = take(conv_winograd_packed_size(sh));
+        conv_winograd_pack(sh, host.data() + op.w, host.data() + op.packed);
+        continue;
+      }
       if (conv_direct_applies(sh)) {
         op.direct = true;
         op.packed = take(conv_direct_packed_size(sh));
@@ -360,7 +368,9 @@ void CpuInference::run_chunk(int i0, int n, CpuCtx& ctx, int copy) {
     switch (op.kind) {
       case Kind::Conv: {
         const Conv2dShape sh{n, C, H, W, l.out_channels, l.kernel, l.stride, l.padding, l.groups};
-        if (op.direct)
+        if (op.winograd)
+          conv_winograd_forward(ctx, sh, x, y, epi, packed);
+        else if (op.direct)
           conv_direct_forward(ctx, sh, x, y, epi, packed);
         else
           cpu_conv2d_forward(ctx, sh, x, w, nullptr, y, {}, epi, packed);

@@ -9,7 +9,8 @@
 //    the op's epilogue (ops_cpu.h Epilogue), applied as each output tile is stored;
 //  - dense and depthwise convs of stride 1 or 2 run the direct route (ops/conv_direct_cpu.h:
 //    output channels x output pixels in registers, no im2col or padded copy at stride 1),
-//    the others cpu_conv2d_forward;
+//    the others cpu_conv2d_forward; stride-1 3x3 dense convs where it is faster, the Winograd
+//    route (ops/conv_winograd_cpu.h: 2.25x fewer multiplications);
 //  - weights are folded and packed here, once, and every run reuses them; activations live
 //    in one arena whose buffers are shared along the schedule (by liveness), so a run
 //    allocates nothing once the ops' grow-only scratch has seen the shapes;
@@ -70,6 +71,7 @@ class CpuInference {
     int res = -1;       // epilogue residual tensor (-1: none); add: its second input
     bool relu = false;  // epilogue ReLU
     bool direct = false;  // a conv on the direct route (conv_direct_cpu.h), `packed` its weights
+    bool winograd = false;  // a conv on the Winograd route (conv_winograd_cpu.h), likewise
     size_t w = kAbsent, bias = kAbsent, packed = kAbsent;  // offsets into weights_
   };
   // tensor t's buffer; for images [i0, ...) of the batch (the input and the logits hold the
