@@ -207,6 +207,29 @@ int main() {
     check_direct(ctx, {2, 6, 11, 10, 9, 5, 1, 2, 1}, rng);
     check_direct(ctx, {1, 6, 11, 10, 9, 5, 2, 2, 1}, rng);
     check_direct(ctx, {2, 5, 6, 6, 8, 2, 1, 1, 1}, rng);
+    // pointwise, stride 1 (AVX2: pixel panels, 4-channel slivers; one-vector planes three
+    // slivers at once): Cin past one 256-channel reduction block (and past two), Cout not a
+    // multiple of 4 or 12, planes of 1, 4, 6 and 9 pixels and blocks of 48 with a ragged end
+    check_direct(ctx, {1, 300, 4, 4, 20, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {3, 520, 2, 3, 14, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {1, 24, 1, 1, 30, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {3, 20, 2, 2, 26, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {2, 7, 3, 3, 13, 1, 1, 0, 1}, rng);
+    check_direct(ctx, {1, 9, 10, 11, 10, 1, 1, 0, 1}, rng);
+    // dense with at most 640 (channel, tap) rows (AVX2: through a panel of the pixel block,
+    // as pointwise convs; past that the register tile reads x): odd planes, stride 2,
+    // few-pixel planes, batch 3, 5x5, 720 rows
+    check_direct(ctx, {1, 7, 9, 9, 10, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {3, 2, 2, 2, 6, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {2, 4, 5, 7, 13, 3, 2, 1, 1}, rng);
+    check_direct(ctx, {1, 3, 1, 1, 8, 3, 1, 1, 1}, rng);
+    check_direct(ctx, {1, 2, 9, 8, 8, 5, 1, 2, 1}, rng);
+    check_direct(ctx, {2, 2, 9, 8, 12, 5, 2, 2, 1}, rng);
+    check_direct(ctx, {1, 80, 6, 6, 16, 3, 1, 1, 1}, rng);
+    // stride 2 on rows of 17 to 32 columns (two 8-column chunks per phase row, the second
+    // masked), dense and depthwise
+    check_direct(ctx, {1, 5, 6, 23, 9, 3, 2, 1, 1}, rng);
+    check_direct(ctx, {2, 6, 5, 27, 6, 3, 2, 1, 6}, rng);
     // AVX2 (4-channel slivers): Cout 14, not a multiple of 4 or 8, stride 1 and 2
     check_direct(ctx, {1, 8, 10, 10, 14, 3, 1, 1, 1}, rng);
     check_direct(ctx, {2, 8, 10, 10, 14, 3, 2, 1, 1}, rng);
@@ -225,6 +248,29 @@ int main() {
     // 3x3 stride 1 with interior tiles whose rows start mid-vector (13 columns: AVX2's
     // off-by-one loads and padding-column masks at every lane position)
     check_direct(ctx, {2, 8, 15, 13, 8, 3, 1, 1, 8}, rng);
+    // 3x3 stride 1 on rows of 8, 16 and 32 pixels (AVX2: tiles of whole rows with the
+    // padding lanes known at compile time): one tile holding the first and the last row,
+    // tiles holding one of them, border tiles between, interior tiles, a 1-vector tail
+    check_direct(ctx, {2, 5, 4, 8, 5, 3, 1, 1, 5}, rng);
+    check_direct(ctx, {1, 3, 2, 16, 3, 3, 1, 1, 3}, rng);
+    check_direct(ctx, {2, 4, 1, 32, 4, 3, 1, 1, 4}, rng);
+    check_direct(ctx, {1, 6, 12, 8, 6, 3, 1, 1, 6}, rng);
+    check_direct(ctx, {3, 4, 6, 16, 4, 3, 1, 1, 4}, rng);
+    check_direct(ctx, {1, 3, 5, 32, 3, 3, 1, 1, 3}, rng);
+    check_direct(ctx, {2, 3, 5, 8, 3, 3, 1, 1, 3}, rng);
+    // 3x3 stride 2 from 4x4 (2x2 out) and 8x8 planes, rows of 8 (AVX2: read in place, output
+    // rows in pairs), 16 and 32 (in place), 8 wide with an odd number of output rows (phases)
+    check_direct(ctx, {3, 5, 4, 4, 5, 3, 2, 1, 5}, rng);
+    check_direct(ctx, {1, 3, 8, 8, 3, 3, 2, 1, 3}, rng);
+    check_direct(ctx, {3, 4, 12, 8, 4, 3, 2, 1, 4}, rng);
+    check_direct(ctx, {1, 5, 6, 16, 5, 3, 2, 1, 5}, rng);
+    check_direct(ctx, {2, 3, 2, 32, 3, 3, 2, 1, 3}, rng);
+    check_direct(ctx, {1, 4, 6, 8, 4, 3, 2, 1, 4}, rng);
+    // 3x3 stride 1 on 4x4 and 2x2 planes (AVX2: a plane in registers; 2x2 two channels per
+    // vector, an odd channel count leaving one alone)
+    check_direct(ctx, {3, 5, 4, 4, 5, 3, 1, 1, 5}, rng);
+    check_direct(ctx, {1, 7, 2, 2, 7, 3, 1, 1, 7}, rng);
+    check_direct(ctx, {2, 6, 2, 2, 6, 3, 1, 1, 6}, rng);
     // SCC: few pixels (N*H*W <= 16), panels; wrap-around windows (stride not dividing Cin),
     // Cout > Cin, one window per output group (s = D)
     check_scc(ctx, {1, 16, 2, 2, 16, 2, 4}, rng);
