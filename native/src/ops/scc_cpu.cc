@@ -270,11 +270,15 @@ inline VT load16(const float* p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-// out = lo | hi (lanes 0-7, 8-15)
-inline void join_halves(v16* out, const v8& lo, const v8& hi) {
-  std::memcpy(out, &lo, sizeof lo);
-  std::memcpy(reinterpret_cast<char*>(out) + sizeof lo, &hi, sizeof hi);
-}
+// One output's 16 pixel lanes as the row kernels leave them: one register on AVX-512, two
+// 8-lane halves otherwise (joined, they would go through memory; see above).
+#if defined(__AVX512F__)
+typedef v16 RowsOut;
+#else
+struct RowsOut {
+  v8 lo, hi;
+};
+#endif
 
 // kRowsMinPixels or more pixels: X channel-major over virtual channels, one 16-lane row per channel
 // (pixels past P zero), xv[v*16 + q]. An output's 16 pixels are then sum_k w[k] * row[start+k]:
@@ -306,6 +310,11 @@ void scc_rows_block_lanes(const SccPlan& p, const float* xv, const float* w, int
     if constexpr (kShared) {
       a = row(0, k);
       b = row(0, k + 1);
+      // held in registers: folded into each of the J FMAs, the row would be loaded J times
+      // and the loop bound by loads (AVX2 has no embedded broadcast for the weights either)
+#if defined(__AVX2__) && !defined(__AVX512F__)
+      asm("" : "+x"(a), "+x"(b));
+#endif
     }
 #pragma GCC unroll 4
     for (int j = 0; j < J; ++j) {
@@ -321,14 +330,31 @@ void scc_rows_block_lanes(const SccPlan& p, const float* xv, const float* w, int
 }
 
 template <int J, bool kShared>
-void scc_rows_block(const SccPlan& p, const float* xv, const float* w, int r0, v16* out) {
+void scc_rows_block(const SccPlan& p, const float* xv, const float* w, int r0, RowsOut* out) {
 #if defined(__AVX512F__)
   scc_rows_block_lanes<J, kShared, v16>(p, xv, w, r0, 0, out);
 #else
   v8 lo[J], hi[J];
   scc_rows_block_lanes<J, kShared, v8>(p, xv, w, r0, 0, lo);
   scc_rows_block_lanes<J, kShared, v8>(p, xv, w, r0, 8, hi);
-  for (int j = 0; j < J; ++j) join_halves(out + j, lo[j], hi[j]);
+  for (int j = 0; j < J; ++j) out[j] = {lo[j], hi[j]};
+#endif
+}
+
+// The first n <= 16 lanes of an output through the epilogue (Epilogue::apply_lanes, lane by
+// lane the same arithmetic on either form) into dst; r: its residual (or null).
+inline void store_rows_out(const Epilogue& epi, int c, RowsOut v, const float* r, int n, float* dst) {
+#if defined(__AVX512F__)
+  if (epi) v = epi.apply_lanes(c, v, r, n);
+  std::memcpy(dst, &v, sizeof(float) * n);
+#else
+  const int nl = std::min(n, 8);
+  if (epi) {
+    v.lo = epi.apply_lanes(c, v.lo, r, nl);
+    if (n > 8) v.hi = epi.apply_lanes(c, v.hi, r ? r + 8 : nullptr, n - 8);
+  }
+  std::memcpy(dst, &v.lo, sizeof(float) * nl);
+  if (n > 8) std::memcpy(dst + 8, &v.hi, sizeof(float) * (n - 8));
 #endif
 }
 
@@ -401,14 +427,14 @@ void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, cons
   };
   if (P >= kRowsMinPixels) {
     float* xv = ctx.ws.get(0, kWsShared, static_cast<size_t>(V) * kLanes);
-    std::memset(xv, 0, sizeof(float) * static_cast<size_t>(Cin) * kLanes);
+    if (P < kLanes) std::memset(xv, 0, sizeof(float) * static_cast<size_t>(Cin) * kLanes);
     for (int n = 0; n < s.N; ++n)
       for (int c = 0; c < Cin; ++c) std::memcpy(xv + static_cast<int64_t>(c) * kLanes + n * HW, channel(n, c), sizeof(float) * HW);
     std::memcpy(xv + static_cast<int64_t>(Cin) * kLanes, xv, sizeof(float) * static_cast<size_t>(D) * kLanes);
     const SccPlan& p = ctx.scc_plan(s);
     const int64_t blocks = (Cout + kOutBlock - 1) / kOutBlock;
     ctx.pool.parallel_for(blocks, [&](int, int64_t b, int64_t e) {
-      v16 acc[kOutBlock];
+      RowsOut acc[kOutBlock];
       for (int64_t bi = b; bi < e; ++bi) {
         const int r0 = static_cast<int>(bi) * kOutBlock, J = std::min(kOutBlock, Cout - r0);
         if (J == kOutBlock && p.start[r0] == p.start[r0 + J - 1]) {
@@ -423,13 +449,11 @@ void scc_forward_few_pixels(CpuCtx& ctx, const SccShape& s, const float* x, cons
             // one image: its HW lanes are the output plane, so the epilogue runs in the
             // register (Epilogue::apply's arithmetic) and the plane is stored once
             const int c = p.order[r0 + j];
-            v16 v = acc[j];
-            if (epi) v = epi.apply_lanes(c, v, epi.res_at(static_cast<int64_t>(c) * HW), HW);
-            std::memcpy(y + static_cast<int64_t>(c) * HW, &v, sizeof(float) * HW);
+            store_rows_out(epi, c, acc[j], epi.res_at(static_cast<int64_t>(c) * HW), HW, y + static_cast<int64_t>(c) * HW);
             continue;
           }
           float lanes[kLanes];
-          std::memcpy(lanes, &acc[j], sizeof lanes);
+          store_rows_out(Epilogue{}, 0, acc[j], nullptr, kLanes, lanes);
           for (int n = 0; n < s.N; ++n) {
             const int c = p.order[r0 + j];
             const int64_t o = (static_cast<int64_t>(n) * Cout + c) * HW;
