@@ -112,16 +112,41 @@ void scc_small_forward(CpuCtx& ctx, const SccShape& s, const float* x, const flo
 
 namespace {
 
+// One register tile (kRows rows x one vector of window columns, t) over nb images: per image,
+// the products over its HW pixels summed from zero (q in order), then added to the tile.
+// ab: the rows' dY values [(j * HW + q) * kRows + i]; xb: the images' transposed X at the
+// tile's first column, rows ld apart, images HW * ld apart. HWc: HW fixed at compile time (0:
+// the runtime HW).
+template <int HWc>
+inline void dw_images_tile(int hw, int nb, const float* ab, const float* xb, int64_t ld, vf* t) {
+  const int HW = HWc ? HWc : hw;
+  for (int j = 0; j < nb; ++j) {
+    const float* aj = ab + static_cast<int64_t>(j) * HW * kRows;
+    const float* bj = xb + static_cast<int64_t>(j) * HW * ld;
+    vf acc[kRows];
+    for (int i = 0; i < kRows; ++i) acc[i] = vf{};
+    for (int q = 0; q < HW; ++q) {
+      const vf bv = loadv(bj + static_cast<int64_t>(q) * ld);
+      for (int i = 0; i < kRows; ++i) acc[i] = fmav(aj[q * kRows + i], bv, acc[i]);
+    }
+    for (int i = 0; i < kRows; ++i) t[i] = t[i] + acc[i];
+  }
+}
+
 // This thread's images [b, e) into its weight-gradient tiles G (per run at Run::goff, blocks
 // of kRows rows of Dpad columns), images kImageBlock at a time.
 void small_dw_images(CpuCtx& ctx, int tid, const SccShape& s, const SccPlan& p, const float* x, const float* dy, const InputAffine& in, float* G, int64_t b, int64_t e) {
   const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout, Dp = dpad(p.D);
-  // xt[(j * HW + q) * ld + v] = X[n0 + j, v mod Cin, q]: every window's columns contiguous
-  const int ld = p.run_ext | 1;
+  // xt[(j * HW + q) * ld + v] = X[n0 + j, v mod Cin, q]: every window's columns contiguous.
+  // Rows an odd number of cache lines long: whole-vector loads stay aligned, and the rows of
+  // a block do not all map to the same few L1 sets.
+  const int lines = (p.run_ext + 15) / 16;
+  const int ld = (lines % 2 ? lines : lines + 1) * 16;
   float* xt = ctx.ws.get(tid, kWsLocal, static_cast<size_t>(kImageBlock) * HW * ld);
   const float** rows = reinterpret_cast<const float**>(
       ctx.ws.get(tid, kWsPtrs, static_cast<size_t>(p.run_ext) * sizeof(float*) / sizeof(float) + 1));
   float* xin = in ? ctx.ws.get(tid, kWsLocal2, static_cast<size_t>(p.run_ext) * HW) : nullptr;
+  float* ab = ctx.ws.get(tid, kWsLocal3, static_cast<size_t>(kImageBlock) * HW * kRows);
   for (int64_t n0 = b; n0 < e; n0 += kImageBlock) {
     const int nb = static_cast<int>(std::min<int64_t>(kImageBlock, e - n0));
     for (int j = 0; j < nb; ++j) {
@@ -144,22 +169,22 @@ void small_dw_images(CpuCtx& ctx, int tid, const SccShape& s, const SccPlan& p, 
         // the block's dY rows (rows past the run repeat its first: discarded tile rows)
         int orow[kRows];
         for (int i = 0; i < kRows; ++i) orow[i] = p.order[run.r0 + (r0 + i < run.len ? r0 + i : 0)];
+        // their values, image by image and pixel by pixel: ab[(j * HW + q) * kRows + i]
+        for (int j = 0; j < nb; ++j) {
+          const float* dyn = dy + (n0 + j) * Cout * HW;
+          for (int q = 0; q < HW; ++q)
+            for (int i = 0; i < kRows; ++i) ab[(j * HW + q) * kRows + i] = dyn[static_cast<int64_t>(orow[i]) * HW + q];
+        }
         float* gb = G + run.goff + static_cast<size_t>(r0) * Dp;
         for (int col = 0; col < Dp; col += kVecWidth) {
           vf t[kRows];
           for (int i = 0; i < kRows; ++i) t[i] = loadv(gb + static_cast<size_t>(i) * Dp + col);
-          for (int j = 0; j < nb; ++j) {
-            const float* dyn = dy + (n0 + j) * Cout * HW;
-            const float* a[kRows];
-            for (int i = 0; i < kRows; ++i) a[i] = dyn + static_cast<int64_t>(orow[i]) * HW;
-            const float* bx = xt + static_cast<int64_t>(j) * HW * ld + st + col;
-            vf acc[kRows];
-            for (int i = 0; i < kRows; ++i) acc[i] = vf{};
-            for (int q = 0; q < HW; ++q) {
-              const vf bv = loadv(bx + static_cast<int64_t>(q) * ld);
-              for (int i = 0; i < kRows; ++i) acc[i] = fmav(a[i][q], bv, acc[i]);
-            }
-            for (int i = 0; i < kRows; ++i) t[i] = t[i] + acc[i];
+          const float* bx = xt + st + col;
+          switch (HW) {  // whole plane sizes unrolled: MobileNet's 2x2 and 1x1, 3x3
+            case 1: dw_images_tile<1>(HW, nb, ab, bx, ld, t); break;
+            case 4: dw_images_tile<4>(HW, nb, ab, bx, ld, t); break;
+            case 9: dw_images_tile<9>(HW, nb, ab, bx, ld, t); break;
+            default: dw_images_tile<0>(HW, nb, ab, bx, ld, t);
           }
           for (int i = 0; i < kRows; ++i) std::memcpy(gb + static_cast<size_t>(i) * Dp + col, &t[i], sizeof(vf));
         }
