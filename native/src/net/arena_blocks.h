@@ -15,8 +15,8 @@ class ArenaBlocks {
     size_t off, size;
   };
   // A block of at least `need` floats: a freed one when `reuse` allows, else a new one
-  // rounded up to a multiple of `round`.
-  Block take(size_t need, bool reuse = true, size_t round = 1) {
+  // rounded up to a multiple of `round`, plus `skew` floats.
+  Block take(size_t need, bool reuse = true, size_t round = 1, size_t skew = 0) {
     size_t best = free_.size();
     for (size_t b = 0; b < free_.size() && reuse; ++b)
       if (free_[b].size >= need && (best == free_.size() || free_[b].size < free_[best].size)) best = b;
@@ -25,7 +25,7 @@ class ArenaBlocks {
       free_.erase(free_.begin() + static_cast<std::ptrdiff_t>(best));
       return blk;
     }
-    const Block blk{total_, (need + round - 1) / round * round};
+    const Block blk{total_, (need + round - 1) / round * round + skew};
     total_ += blk.size;
     return blk;
   }
