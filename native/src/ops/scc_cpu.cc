@@ -642,9 +642,6 @@ inline void prefetch_part(const float* p, size_t len, int64_t i, int64_t n) {
   for (size_t q = b; q < e; q += 64 / sizeof(float)) __builtin_prefetch(p + q, 0, 2);
 }
 
-// Window columns padded to whole vectors (the weight-gradient blocks' row length).
-inline int sh_dpad(int D) { return (D + kVecWidth - 1) / kVecWidth * kVecWidth; }
-
 // Blocks of a run: ceil(len / kShJ); its packed weights of block b at Run::aoff + b * D * kShJ.
 int sh_blocks(const SccPlan::Run& r) { return (r.len + kShJ - 1) / kShJ; }
 
@@ -810,7 +807,7 @@ void cpu_scc_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float
 }
 
 void scc_add_run_partials(CpuCtx& ctx, const SccPlan& p, float* const* parts, int T, float* dw) {
-  const int Dpad = sh_dpad(p.D);
+  const int Dpad = scc_run_dpad(p.D);
   const int64_t nr = static_cast<int64_t>(p.runs.size());
   ctx.pool.parallel_for(nr, [&](int, int64_t b, int64_t e) {
     for (int64_t ri = b; ri < e; ++ri) {
@@ -832,7 +829,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
                       const float* dy, float* dx, float* dw, bool set_dx, InputAffine in) {
   const SccPlan& p = ctx.scc_plan(s);
   if (scc_small_planes(s) && (!dw || scc_small_planes_dw(p))) {
-    scc_small_backward(ctx, s, x, w, dy, dx, dw, set_dx, in);
+    scc_small_backward(ctx, s, p, x, w, dy, dx, dw, set_dx, in);
     return;
   }
   // Every dX element has exactly one writer (an input sliver over a pixel panel; a sliver
@@ -971,7 +968,7 @@ void cpu_scc_backward(CpuCtx& ctx, const SccShape& s, const float* x, const floa
   // Shared windows (scc_shared_forward): runs of same-start rows in kShJ-row blocks over the
   // whole window, tiles [kShJ][Dpad] per block (at Run::goff) in place of the slivers'.
   const bool dw_shared = scc_shared_forward(p, HW);
-  const int Dpad = sh_dpad(p.D);
+  const int Dpad = scc_run_dpad(p.D);
   const size_t g_size = dw_shared ? p.run_g_size : p.g_size;
   const int ld = odd_lines(dw_shared ? std::max(p.vext_pad, p.run_ext) : p.vext_pad);  // xt[q][v] = X[n, v mod Cin, p0+q]
   const size_t nsl = p.out.size();

@@ -19,6 +19,8 @@ struct CpuCtx;
 // Output rows per register block of the shared-window kernels, and so per block of a run's
 // weight-gradient tiles (Run::goff).
 constexpr int kSccRunRows = kVecWidth == 16 ? 8 : 4;
+// Window columns of those tiles: D padded to whole vectors.
+inline int scc_run_dpad(int D) { return (D + kVecWidth - 1) / kVecWidth * kVecWidth; }
 
 struct SccPlan {
   int Cin = 0, Cout = 0, D = 0, s = 0;

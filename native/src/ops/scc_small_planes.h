@@ -18,7 +18,8 @@ bool scc_small_planes_dw(const SccPlan& p);
 
 void scc_small_forward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, float* y,
                        InputAffine in, const Epilogue& epi, const float* packed);
-void scc_small_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, const float* dy,
-                        float* dx, float* dw, bool set_dx, InputAffine in);
+// p: ctx's plan for s.
+void scc_small_backward(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const float* x, const float* w,
+                        const float* dy, float* dx, float* dw, bool set_dx, InputAffine in);
 
 }  // namespace dsx

@@ -63,7 +63,8 @@ void regroup(CpuCtx& ctx, const Groups& g, int C, int HW, const float* src, floa
   }, static_cast<int64_t>(g.G) * plane * g.q < kSerialBelow ? g.G + 1 : 1);
 }
 
-// The shapes of the two group sizes: (count of groups, their shape).
+// f(shape, x offset, y offset) for the groups of each size (q + 1 images, then q), each
+// size's groups run as one batch of "images" of size * HW pixels.
 template <class F>
 void for_group_shapes(const Groups& g, const SccShape& s, F&& f) {
   const int64_t plane_in = static_cast<int64_t>(s.Cin) * s.H * s.W;
@@ -73,8 +74,6 @@ void for_group_shapes(const Groups& g, const SccShape& s, F&& f) {
     f(SccShape{g.G - g.big, s.Cin, 1, g.q * s.H * s.W, s.Cout, s.groups, s.stride},
       g.big * (g.q + 1) * plane_in, g.big * (g.q + 1) * plane_out);
 }
-
-int dpad(int D) { return (D + kVecWidth - 1) / kVecWidth * kVecWidth; }
 
 }  // namespace
 
@@ -95,9 +94,7 @@ void scc_small_forward(CpuCtx& ctx, const SccShape& s, const float* x, const flo
   regroup(ctx, g, s.Cin, HW, x, xg, true);
   // bias and ReLU are per channel, so they run inside; a residual is laid out as y and is
   // added once the output is back in place (the same y + bias + r, then ReLU, per element).
-  Epilogue inner = epi;
-  inner.residual = nullptr;
-  if (epi.residual) inner = Epilogue{};
+  const Epilogue inner = epi.residual ? Epilogue{} : epi;
   for_group_shapes(g, s, [&](const SccShape& gs, int64_t xo, int64_t yo) {
     cpu_scc_forward(ctx, gs, xg + xo, w, yg + yo, in, inner, packed);
   });
@@ -135,8 +132,9 @@ inline void dw_images_tile(int hw, int nb, const float* ab, const float* xb, int
 
 // This thread's images [b, e) into its weight-gradient tiles G (per run at Run::goff, blocks
 // of kRows rows of Dpad columns), images kImageBlock at a time.
-void small_dw_images(CpuCtx& ctx, int tid, const SccShape& s, const SccPlan& p, const float* x, const float* dy, const InputAffine& in, float* G, int64_t b, int64_t e) {
-  const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout, Dp = dpad(p.D);
+void small_dw_images(CpuCtx& ctx, int tid, const SccShape& s, const SccPlan& p, const float* x,
+                     const float* dy, const InputAffine& in, float* G, int64_t b, int64_t e) {
+  const int HW = s.H * s.W, Cin = s.Cin, Cout = s.Cout, Dp = scc_run_dpad(p.D);
   // xt[(j * HW + q) * ld + v] = X[n0 + j, v mod Cin, q]: every window's columns contiguous.
   // Rows an odd number of cache lines long: whole-vector loads stay aligned, and the rows of
   // a block do not all map to the same few L1 sets.
@@ -195,9 +193,8 @@ void small_dw_images(CpuCtx& ctx, int tid, const SccShape& s, const SccPlan& p, 
 
 }  // namespace
 
-void scc_small_backward(CpuCtx& ctx, const SccShape& s, const float* x, const float* w, const float* dy,
-                        float* dx, float* dw, bool set_dx, InputAffine in) {
-  const SccPlan& p = ctx.scc_plan(s);
+void scc_small_backward(CpuCtx& ctx, const SccShape& s, const SccPlan& p, const float* x, const float* w,
+                        const float* dy, float* dx, float* dw, bool set_dx, InputAffine in) {
   const int HW = s.H * s.W;
   if (dx) {
     const Groups g = make_groups(s.N, HW);
