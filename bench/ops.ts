@@ -36,6 +36,26 @@ const FEW_PIXEL_SCC: { C: number; HW: number; N: number; groups: number }[] = [
   { C: 1024, HW: 2, N: 128, groups: 4 },
 ];
 
+type SccLayer = { N: number; Cin: number; H: number; W: number; Cout: number; groups: number; stride: number };
+
+/** SCC forward+backward of a layer against its MACs' share of the same layer run dense
+ * (interleaved in C++): the timings, the ratio, and a table row after its label. */
+function sccAgainstDense(l: SccLayer, minSeconds: number) {
+  const timing = benchScc({ ...l, minSeconds });
+  const ratio = round((timing.sccForward + timing.sccBackward) / ((timing.denseForward + timing.denseBackward) / l.groups), 3);
+  const ms = (v: number) => round(v * 1e3, 2);
+  const row = [l.stride, ms(timing.sccForward), ms(timing.sccBackward), ms(timing.denseForward), ms(timing.denseBackward), ratio];
+  return { timing, ratio, row };
+}
+
+function sccTable(title: string, rows: (string | number)[][]): string {
+  return textTable(rows, {
+    head: [title, 's', 'SCC fwd ms', 'SCC bwd ms', 'dense fwd ms', 'dense bwd ms', 'SCC / (dense/groups)'],
+    align: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    tty: isTTY(),
+  });
+}
+
 function findOpenblas(): string | undefined {
   const dirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu/openblas-pthread', '/usr/lib64', '/usr/lib'];
   for (const dir of dirs) {
@@ -173,29 +193,19 @@ export async function run(flags: string[]): Promise<object> {
     return { kernel: info.sgemmKernel, isa: cpuIsa, threads: info.threads, openblas: openblas ?? null, mkl: mklLabel, sgemm };
   }
 
-  const scc = [];
   const [Cin, Cout, H, W, N] = [256, 256, 16, 16, 64];
+  const scc = [];
   const t2: (string | number)[][] = [];
   for (const groups of [1, 2, 4, 8]) {
     const D = Cin / groups;
     // overlap 0.5 (s = D/2) for grouped layers; s = D for groups 1 would be the dense conv
     // itself, so groups 1 uses overlap 0.5 too (windows still wrap).
     const stride = Math.max(1, D / 2);
-    const t = benchScc({ N, Cin, H, W, Cout, groups, stride, minSeconds });
-    const sccTotal = t.sccForward + t.sccBackward;
-    const denseTotal = t.denseForward + t.denseBackward;
-    const ratio = sccTotal / (denseTotal / groups);
-    scc.push({ groups, stride, ...t, ratio: round(ratio, 3) });
-    const ms = (v: number) => round(v * 1e3, 2);
-    t2.push([`groups ${groups} (D ${D})`, stride, ms(t.sccForward), ms(t.sccBackward), ms(t.denseForward), ms(t.denseBackward), round(ratio, 3)]);
+    const { timing, ratio, row } = sccAgainstDense({ N, Cin, H, W, Cout, groups, stride }, minSeconds);
+    scc.push({ groups, stride, ...timing, ratio });
+    t2.push([`groups ${groups} (D ${D})`, ...row]);
   }
-  console.log(
-    textTable(t2, {
-      head: ['SCC 256->256 16x16 b64', 's', 'SCC fwd ms', 'SCC bwd ms', 'dense fwd ms', 'dense bwd ms', 'SCC / (dense/groups)'],
-      align: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
-      tty: isTTY(),
-    }),
-  );
+  console.log(sccTable('SCC 256->256 16x16 b64', t2));
 
   // Few-pixel planes, as MobileNetV1's last stages have them (CIFAR stem: 512 channels at 4x4,
   // 1024 at 2x2; batch 128): planes under a vector take other kernels than the 16x16 layer
@@ -203,21 +213,13 @@ export async function run(flags: string[]): Promise<object> {
   const sccFew = [];
   const t3: (string | number)[][] = [];
   for (const l of FEW_PIXEL_SCC) {
-    const D = l.C / l.groups;
-    const stride = D / 2;
-    const t = benchScc({ N: l.N, Cin: l.C, H: l.HW, W: l.HW, Cout: l.C, groups: l.groups, stride, minSeconds });
-    const ratio = (t.sccForward + t.sccBackward) / ((t.denseForward + t.denseBackward) / l.groups);
-    sccFew.push({ ...l, stride, ...t, ratio: round(ratio, 3) });
-    const ms = (v: number) => round(v * 1e3, 2);
-    t3.push([`${l.C}->${l.C} ${l.HW}x${l.HW} b${l.N} groups ${l.groups}`, stride, ms(t.sccForward), ms(t.sccBackward), ms(t.denseForward), ms(t.denseBackward), round(ratio, 3)]);
+    const stride = l.C / l.groups / 2;
+    const shape = { N: l.N, Cin: l.C, H: l.HW, W: l.HW, Cout: l.C, groups: l.groups, stride };
+    const { timing, ratio, row } = sccAgainstDense(shape, minSeconds);
+    sccFew.push({ ...l, stride, ...timing, ratio });
+    t3.push([`${l.C}->${l.C} ${l.HW}x${l.HW} b${l.N} groups ${l.groups}`, ...row]);
   }
-  console.log(
-    textTable(t3, {
-      head: ['SCC few-pixel (MobileNetV1)', 's', 'SCC fwd ms', 'SCC bwd ms', 'dense fwd ms', 'dense bwd ms', 'SCC / (dense/groups)'],
-      align: ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
-      tty: isTTY(),
-    }),
-  );
+  console.log(sccTable('SCC few-pixel (MobileNetV1)', t3));
   console.log('targets: SCC / (dense/groups) <= 1.25; ours/OpenBLAS >= 0.70; ours/MKL >= 0.95');
   return { kernel: info.sgemmKernel, isa: cpuIsa, threads: info.threads, openblas: openblas ?? null, mkl: mklLabel, sgemm, scc, sccFewPixel: sccFew };
 }
